@@ -1,0 +1,97 @@
+"""Linli (邻里): the Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from app.config import PROJECT_ROOT, load_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints, error handlers, commands."""
+    settings = load_config(**(config or {}))
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        static_folder=str(PROJECT_ROOT / "app" / "static"),
+        template_folder=str(PROJECT_ROOT / "app" / "templates"),
+    )
+    app.config.update(settings)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    if app.config["LINLI_ENV"] == "production" and app.config.get("PROXY_HOPS", 1):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    logging.getLogger("linli").setLevel(logging.INFO)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind db, migrations, login, CSRF, Babel, websockets, the API and the audit hook."""
+    from app import (
+        i18n,
+        models,  # noqa: F401  (register every table)
+        security,
+    )
+    from app.extensions import api, babel, csrf, db, login_manager, migrate, sock
+    from app.services import audit
+
+    db.init_app(app)
+    _sqlite_pragmas(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True,
+                     render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    sock.init_app(app)
+    api.init_app(app, spec_kwargs={"info": {"description": "Linli JSON API (/api/v1)."}})
+    security.init_app(app)
+    i18n.init_app(app)
+    audit.install()
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - trivial
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    """Every channel: JSON API, staff console, health checks (others add theirs here)."""
+    from app.api import register_api
+    from app.web import register_web
+
+    register_api(app)
+    register_web(app)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """One JSON envelope for API errors, friendly pages for HTML."""
+    from app.errors import init_app
+
+    init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    """flask seed-demo, create-user, …"""
+    from app.cli import init_app
+
+    init_app(app)

@@ -1,0 +1,71 @@
+"""The JSON API under /api/v1 (flask-smorest). Each subpackage's routes.py exposes `blp`."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+
+from flask import Flask, current_app, g, request
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import api, csrf, db
+from app.security import _bearer
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _resource_blueprints():
+    for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
+        if not info.ispkg:
+            continue
+        try:
+            module = importlib.import_module(f"app.api.{info.name}.routes")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"app.api.{info.name}.routes":
+                continue
+            raise
+        yield module.blp
+
+
+def register_api(app: Flask) -> None:
+    """Register every resource blueprint, CSRF rules and the commit-on-success hook."""
+    from app.api.common import IdConverter
+
+    app.url_map.converters["id"] = IdConverter
+    api.register_converter(
+        IdConverter, lambda c: {"type": "integer", "format": "int64", "minimum": 1}
+    )
+    for blp in _resource_blueprints():
+        csrf.exempt(blp)
+        blp.before_request(_csrf_for_cookie_sessions)
+        blp.after_request(_commit_on_success)
+        api.register_blueprint(blp)
+
+
+def _csrf_for_cookie_sessions():
+    # Bearer-token calls cannot be forged by another site; cookie-session calls can.
+    if request.method in SAFE_METHODS or _bearer() is not None:
+        return None
+    cookies = (current_app.config["SESSION_COOKIE_NAME"], current_app.config.get(
+        "REMEMBER_COOKIE_NAME", "remember_token"))
+    if not any(name in request.cookies for name in cookies):
+        return None
+    csrf.protect()
+    return None
+
+
+def _commit_on_success(response):
+    """validate → service → commit → return: the commit happens once, here, on success."""
+    if response.status_code >= 400:
+        db.session.rollback()
+        return response
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        from app.errors import HTTP_MESSAGES, envelope
+
+        return envelope(409, HTTP_MESSAGES[409])
+    g.pop("actor", None)
+    return response

@@ -1,0 +1,84 @@
+"""Schemas for sign-in, tokens, joining and the caller's own profile."""
+
+import marshmallow as ma
+
+from app.api.common import text
+
+
+class TokenRequestSchema(ma.Schema):
+    """Phone or username, with a 6-digit PIN (residents) or a password (staff)."""
+
+    login = text(80, required=True)
+    pin = text(6)
+    password = text(200)
+    label = text(80)
+
+
+class PersonSchema(ma.Schema):
+    """A person as the caller may see them (phone masked unless allowed)."""
+
+    id = ma.fields.Integer()
+    display_name = ma.fields.String()
+    phone = ma.fields.String(allow_none=True)
+    community_id = ma.fields.Integer(allow_none=True)
+    household_id = ma.fields.Integer(allow_none=True)
+    household = ma.fields.String(allow_none=True)
+    birth_year = ma.fields.Integer(allow_none=True)
+    care_flags = ma.fields.List(ma.fields.String(), allow_none=True)
+    roles = ma.fields.List(ma.fields.String())
+
+
+class TokenSchema(ma.Schema):
+    """A new bearer token (shown once)."""
+
+    token = ma.fields.String()
+    token_type = ma.fields.String()
+    expires_at = ma.fields.DateTime(allow_none=True)
+    person = ma.fields.Nested(PersonSchema)
+
+
+class JoinSchema(ma.Schema):
+    """Join with an invitation code from the residents' committee."""
+
+    code = text(20, required=True)
+    display_name = text(80, required=True)
+    phone = text(20, required=True)
+    pin = text(6, required=True)
+
+
+class ProxyLinkBriefSchema(ma.Schema):
+    """A family-proxy link, seen from either side."""
+
+    id = ma.fields.Integer()
+    proxy_id = ma.fields.Integer()
+    resident_id = ma.fields.Integer()
+    resident_name = ma.fields.String()
+    proxy_name = ma.fields.String()
+    relation = ma.fields.String(allow_none=True)
+    status = ma.fields.String()
+
+
+class MeSchema(PersonSchema):
+    """The caller's own profile, preferences and proxy links."""
+
+    locale = ma.fields.String(allow_none=True)
+    text_size = ma.fields.String()
+    speech_rate = ma.fields.String()
+    acting_for = ma.fields.Nested(PersonSchema, allow_none=True)
+    proxy_links = ma.fields.List(ma.fields.Nested(ProxyLinkBriefSchema))
+    device = ma.fields.Dict(allow_none=True)
+
+
+class MeUpdateSchema(ma.Schema):
+    """What people may change about themselves."""
+
+    display_name = text(80)
+    locale = ma.fields.String(validate=ma.validate.OneOf(["zh_CN", "en"]))
+    text_size = ma.fields.String(validate=ma.validate.OneOf(["large", "xlarge"]))
+    speech_rate = ma.fields.String(validate=ma.validate.OneOf(["slow", "normal", "fast"]))
+
+
+class PinSchema(ma.Schema):
+    """A new 6-digit PIN."""
+
+    pin = text(6, required=True)

@@ -1,0 +1,55 @@
+"""Shared API pieces: the id converter, the caller, pagination and small schemas."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from werkzeug.routing import IntegerConverter
+
+from app.security import current_actor
+
+MAX_ID = 2**63 - 1
+
+
+class IdConverter(IntegerConverter):
+    """Positive 64-bit ids only, so no database ever sees an out-of-range number."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
+def actor():
+    """The calling actor (person, proxy or kiosk device)."""
+    return current_actor()
+
+
+class PageArgsSchema(ma.Schema):
+    """?page=&per_page=."""
+
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100000))
+    per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
+
+
+def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    """A {items, total, page, pages} schema for a list of `item_schema`."""
+    return type(name, (ma.Schema,), {
+        "items": ma.fields.List(ma.fields.Nested(item_schema)),
+        "total": ma.fields.Integer(),
+        "page": ma.fields.Integer(),
+        "pages": ma.fields.Integer(),
+        "__doc__": f"A page of {item_schema.__name__.removesuffix('Schema')} records.",
+    })
+
+
+def paged(page_obj, render=lambda item: item) -> dict:
+    """Turn a Flask-SQLAlchemy Pagination into the page envelope."""
+    return {
+        "items": [render(item) for item in page_obj.items],
+        "total": page_obj.total,
+        "page": page_obj.page,
+        "pages": page_obj.pages,
+    }
+
+
+def text(max_length: int, **kwargs) -> ma.fields.String:
+    """A string field with a length limit (services do the deeper cleaning)."""
+    return ma.fields.String(validate=ma.validate.Length(max=max_length), **kwargs)

@@ -1,0 +1,90 @@
+"""Command-line tools: thin wrappers over services."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import Flask
+
+from app.extensions import db
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(create_user)
+
+
+def _import_feature_modules() -> None:
+    # Features register their demo data with seed_hook when their services are imported.
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    folder = Path(__file__).parent / "services"
+    for info in pkgutil.iter_modules([str(folder)]):
+        importlib.import_module(f"app.services.{info.name}")
+
+
+@click.command("seed-demo")
+@click.option("--json", "as_json", is_flag=True, help="Print the demo accounts as JSON.")
+def seed_demo(as_json: bool) -> None:
+    """Fill (or complete) the Chinese demo community; safe to run again."""
+    from app.services import demo
+
+    _import_feature_modules()
+    summary = demo.seed()
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, default=str))
+        return
+    click.echo("演示数据已就绪 / demo data ready")
+    for account in summary["accounts"]:
+        secret = account.get("password") or account.get("pin")
+        click.echo(f"  {account['role']:<16} {account['login']:<18} {secret:<16} "
+                   f"{account.get('community') or ''}")
+    click.echo(f"  kiosk            {summary['kiosk_url']}")
+
+
+@click.command("create-user")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", type=click.Choice(["platform_admin", "committee_staff", "street_official",
+                                           "grid_worker", "org_member"]), required=True)
+@click.option("--community", "community_code", help="Community code (committee staff).")
+@click.option("--street-office", "office_code", help="Street office code (officials).")
+@click.option("--grid-id", type=int)
+@click.option("--organization-id", type=int)
+@click.option("--can-write", is_flag=True, help="Officials: allow changes, not only reading.")
+def create_user(username, display_name, password, role, community_code, office_code, grid_id,
+                organization_id, can_write) -> None:
+    """Create a staff-side account with one scoped role (for real deployments)."""
+    from sqlalchemy import select
+
+    from app.models import Community, StreetOffice
+    from app.services import people
+    from app.services.errors import DomainError
+
+    scope: dict = {}
+    if community_code:
+        community = db.session.scalar(select(Community).where(Community.code == community_code))
+        if community is None:
+            raise click.BadParameter(f"no community {community_code!r}", param_hint="--community")
+        scope["community_id"] = community.id
+    if office_code:
+        office = db.session.scalar(select(StreetOffice).where(StreetOffice.code == office_code))
+        if office is None:
+            raise click.BadParameter(f"no street office {office_code!r}")
+        scope["street_office_id"] = office.id
+    try:
+        person = people.create_staff_account(username=username, password=password,
+                                             display_name=display_name)
+        people.grant_role(None, person, role, grid_id=grid_id, organization_id=organization_id,
+                          can_write=can_write, **scope)
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(f"{error.message} {error.errors}") from None
+    db.session.commit()
+    click.echo(f"created {username} ({role})")

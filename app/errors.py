@@ -1,0 +1,174 @@
+"""Error handling: one JSON envelope for the API, kind pages for people; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.extensions import db
+from app.services.errors import DomainError
+
+log = logging.getLogger("linli")
+
+# Messages for HTTP errors, in the request's locale.
+HTTP_MESSAGES = {
+    400: _l("The request was not understood. Please check what was sent."),
+    401: _l("Please sign in first."),
+    403: _l("You do not have permission to do this."),
+    404: _l("We could not find what you asked for."),
+    405: _l("This action is not supported here."),
+    406: _l("This format is not available."),
+    409: _l("This conflicts with the current state. Please refresh and try again."),
+    413: _l("What you sent is too large."),
+    415: _l("This type of file or content is not supported."),
+    422: _l("Some of the information is not valid. Please check and try again."),
+    423: _l("Too many wrong attempts. Please wait and try again later."),
+    429: _l("Too many requests. Please wait a moment and try again."),
+    500: _l("Something went wrong on our side. Please try again later."),
+    503: _l("This service is not available right now."),
+}
+
+# Path prefixes answered in JSON; blueprints with their own format (Open311) register handlers
+# in ERROR_FORMATTERS keyed by prefix.
+JSON_PREFIXES = ("/api/", "/kiosk/snapshot", "/kiosk/stream", "/kiosk/api", "/healthz", "/readyz")
+ERROR_FORMATTERS: dict = {}
+
+
+def wants_json() -> bool:
+    """True for API paths and for clients that asked for JSON."""
+    if request.path.startswith(JSON_PREFIXES):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _flatten(messages) -> dict:
+    """webargs nests errors under the location (json/query/…); clients want them per field."""
+    if not isinstance(messages, dict):
+        return {"_request": messages if isinstance(messages, list) else [str(messages)]}
+    flat: dict = {}
+    for location, errors in messages.items():
+        if isinstance(errors, dict):
+            flat.update(errors)
+        else:
+            flat[f"_{location}"] = errors if isinstance(errors, list) else [str(errors)]
+    return flat
+
+
+def envelope(code: int, message, errors: dict | None = None, headers: dict | None = None):
+    """The one error format: {code, status, message, errors}."""
+    from http import HTTPStatus
+
+    try:
+        status = HTTPStatus(code).phrase
+    except ValueError:
+        status = "Error"
+    body = {"code": code, "status": status, "message": str(message)}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = code
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _render(code: int, message, errors=None, headers=None):
+    for prefix, formatter in ERROR_FORMATTERS.items():
+        if request.path.startswith(prefix):
+            return formatter(code, message, errors, headers)
+    if wants_json():
+        return envelope(code, message, errors, headers)
+    try:
+        body = render_template("error.html", code=code, message=str(message))
+    except Exception:  # never let the error page itself fail
+        log.exception("error page failed")
+        body = f"<!doctype html><title>{code}</title><h1>{code}</h1>"
+    return body, code, headers or {}
+
+
+def _rollback(persist: bool = False) -> None:
+    try:
+        if persist:
+            db.session.commit()
+        else:
+            db.session.rollback()
+    except Exception:  # the connection itself may be gone
+        log.exception("rollback failed")
+        db.session.rollback()
+
+
+def handle_domain_error(error: DomainError):
+    """Service errors → their status and message."""
+    _rollback(persist=getattr(error, "persist", False))
+    errors = {k: [str(m) for m in v] if isinstance(v, list) else v for k, v in error.errors.items()}
+    return _render(error.status_code, error.message, errors, error.headers)
+
+
+def handle_http_exception(error: HTTPException):
+    """Werkzeug/webargs errors → the envelope, with field errors from validation."""
+    _rollback()
+    data = getattr(error, "data", None) or {}
+    errors = None
+    if "errors" in data:
+        errors = _flatten(data["errors"])
+    elif "messages" in data:
+        errors = _flatten(data["messages"])
+    code = error.code or 500
+    message = HTTP_MESSAGES.get(code, error.description)
+    headers = data.get("headers") or {}
+    if code == 405 and error.valid_methods:
+        headers = {**headers, "Allow": ", ".join(error.valid_methods)}
+    return _render(code, message, errors, headers)
+
+
+def handle_csrf(error: CSRFError):
+    """A form or unsafe call without a valid CSRF token."""
+    _rollback()
+    return _render(400, _l("This page has expired. Please go back, refresh and try again."),
+                   {"csrf_token": [error.description]})
+
+
+def handle_integrity(error: IntegrityError):
+    """A unique or foreign-key rule hit at the database: a conflict, not a crash."""
+    _rollback()
+    log.info("integrity error: %s", error.orig)
+    return _render(409, HTTP_MESSAGES[409])
+
+
+def handle_db_error(error: DBAPIError):
+    """Data the database refuses (out-of-range numbers…) is the caller's error, not a crash."""
+    _rollback()
+    if error.connection_invalidated:
+        return _render(503, HTTP_MESSAGES[503])
+    log.warning("database refused input: %s", error.orig)
+    return _render(400, HTTP_MESSAGES[400])
+
+
+def handle_unexpected(error: Exception):
+    """Anything else: logged with its trace, answered without one."""
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    _rollback()
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _render(500, HTTP_MESSAGES[500])
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers (after flask-smorest, so these replace its default)."""
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(IntegrityError, handle_integrity)
+    app.register_error_handler(DBAPIError, handle_db_error)
+    app.register_error_handler(InternalServerError, handle_unexpected)
+    app.register_error_handler(Exception, handle_unexpected)
+
+    @app.teardown_request
+    def _cleanup(exc):  # pragma: no cover - trivial
+        g.pop("actor", None)

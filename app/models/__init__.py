@@ -1,0 +1,36 @@
+"""All models, imported so Alembic and create_all see every table."""
+
+from app.models.community import Building, Community, Grid, Household, StreetOffice
+from app.models.organization import ORG_KINDS, Organization, organization_community
+from app.models.person import (
+    CARE_FLAGS,
+    ROLES,
+    STAFF_SIDE_ROLES,
+    Invitation,
+    Person,
+    ProxyLink,
+    RoleAssignment,
+)
+from app.models.security import ApiToken, AuditLog, Device, LoginThrottle
+
+__all__ = [
+    "CARE_FLAGS",
+    "ORG_KINDS",
+    "ROLES",
+    "STAFF_SIDE_ROLES",
+    "ApiToken",
+    "AuditLog",
+    "Building",
+    "Community",
+    "Device",
+    "Grid",
+    "Household",
+    "Invitation",
+    "LoginThrottle",
+    "Organization",
+    "Person",
+    "ProxyLink",
+    "RoleAssignment",
+    "StreetOffice",
+    "organization_community",
+]

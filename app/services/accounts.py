@@ -1,0 +1,75 @@
+"""Account use cases shared by the API and the web pages: sign in/out, join, my profile."""
+
+from __future__ import annotations
+
+from app.models import Person
+from app.services import audit, auth, invitations, people, proxies
+from app.services.actors import Actor
+from app.services.authz import require_signed_in
+from app.services.errors import Unauthorized
+
+
+def _token_payload(person: Person, label: str | None) -> dict:
+    token, row = auth.issue_token(person=person, label=label)
+    actor = Actor.for_person(person)
+    return {"token": token, "token_type": "Bearer", "expires_at": row.expires_at,
+            "person": people.person_view(actor, person)}
+
+
+def sign_in(login: str, *, pin: str | None = None, password: str | None = None,
+            label: str | None = None) -> dict:
+    """Check credentials and issue a bearer token."""
+    person = auth.authenticate(login, pin=pin, password=password)
+    actor = Actor.for_person(person)
+    audit.bind_actor(actor)
+    if actor.is_staff_side:
+        audit.record(actor, "sign_in", "person", person.id, person.community_id)
+    return _token_payload(person, label)
+
+
+def sign_out(actor: Actor, token: str | None) -> None:
+    """Revoke the caller's current token."""
+    require_signed_in(actor)
+    if token is None:
+        raise Unauthorized()
+    auth.revoke_token(actor, token)
+
+
+def join_and_sign_in(*, code: str, display_name: str, phone: str, pin: str) -> dict:
+    """Join with an invitation code, then sign in."""
+    person = invitations.join(code, display_name=display_name, phone=phone, pin=pin)
+    return _token_payload(person, "join")
+
+
+def me(actor: Actor) -> dict:
+    """The caller's profile, or the kiosk device's identity."""
+    require_signed_in(actor)
+    if actor.device is not None:
+        d = actor.device
+        return {"id": None, "display_name": d.name, "roles": ["kiosk"],
+                "device": {"id": d.id, "name": d.name, "community_id": d.community_id,
+                           "building_id": d.building_id, "orientation": d.orientation},
+                "proxy_links": []}
+    person = actor.person
+    view = people.person_view(actor, person)
+    view.update(
+        locale=person.locale, text_size=person.text_size, speech_rate=person.speech_rate,
+        acting_for=people.person_view(actor, actor.on_behalf_of) if actor.on_behalf_of else None,
+        proxy_links=[
+            {"id": link.id, "proxy_id": link.proxy_id, "resident_id": link.resident_id,
+             "resident_name": link.resident.display_name, "proxy_name": link.proxy.display_name,
+             "relation": link.relation, "status": link.status}
+            for link in proxies.links_of(Actor.for_person(person))
+        ],
+        device=None,
+    )
+    return view
+
+
+def update_me(actor: Actor, changes: dict) -> dict:
+    """Update the caller's own name and preferences."""
+    require_signed_in(actor)
+    if actor.person is None:
+        raise Unauthorized()
+    people.update_person(Actor.for_person(actor.person), actor.person.id, changes)
+    return me(actor)

@@ -1,0 +1,141 @@
+"""The actor: who is doing something, and in which scopes. Built once per request or command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from app.models import Device, Person, RoleAssignment
+from app.models.person import (
+    COMMITTEE_STAFF,
+    GRID_WORKER,
+    ORG_MEMBER,
+    PLATFORM_ADMIN,
+    RESIDENT,
+    STAFF_SIDE_ROLES,
+    STREET_OFFICIAL,
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signed-in person or kiosk device, with its roles loaded; anonymous when both are None."""
+
+    person: Person | None = None
+    device: Device | None = None
+    roles: tuple[RoleAssignment, ...] = field(default_factory=tuple)
+    on_behalf_of: Person | None = None  # the resident a family proxy acts for
+
+    @classmethod
+    def for_person(cls, person: Person, on_behalf_of: Person | None = None) -> Actor:
+        """The actor for a person, with their role assignments."""
+        return cls(person=person, roles=tuple(person.roles), on_behalf_of=on_behalf_of)
+
+    @classmethod
+    def for_device(cls, device: Device) -> Actor:
+        """The actor for a kiosk device."""
+        return cls(device=device)
+
+    @classmethod
+    def anonymous(cls) -> Actor:
+        """Nobody signed in."""
+        return cls()
+
+    # --- identity -------------------------------------------------------------------------
+    @property
+    def is_anonymous(self) -> bool:
+        """True when nobody is signed in."""
+        return self.person is None and self.device is None
+
+    @property
+    def person_id(self) -> int | None:
+        """The person's id, if a person."""
+        return self.person.id if self.person else None
+
+    @property
+    def subject(self) -> Person | None:
+        """Whom an action is for: the represented resident when acting as proxy, else the person."""
+        return self.on_behalf_of or self.person
+
+    def _roles(self, role: str) -> list[RoleAssignment]:
+        return [r for r in self.roles if r.role == role]
+
+    @cached_property
+    def is_admin(self) -> bool:
+        """Platform administrator."""
+        return bool(self._roles(PLATFORM_ADMIN))
+
+    @cached_property
+    def is_staff_side(self) -> bool:
+        """Any role other than resident: its changes are audited."""
+        return any(r.role in STAFF_SIDE_ROLES for r in self.roles)
+
+    # --- scopes ---------------------------------------------------------------------------
+    @cached_property
+    def staff_community_ids(self) -> frozenset[int]:
+        """Communities where this actor is committee staff."""
+        return frozenset(r.community_id for r in self._roles(COMMITTEE_STAFF) if r.community_id)
+
+    @cached_property
+    def grid_ids(self) -> frozenset[int]:
+        """Grids this actor works as grid worker."""
+        return frozenset(r.grid_id for r in self._roles(GRID_WORKER) if r.grid_id)
+
+    @cached_property
+    def grid_community_ids(self) -> frozenset[int]:
+        """Communities of the grids this actor works."""
+        return frozenset(r.grid.community_id for r in self._roles(GRID_WORKER) if r.grid)
+
+    @cached_property
+    def organization_ids(self) -> frozenset[int]:
+        """Organizations this actor is a member of."""
+        return frozenset(r.organization_id for r in self._roles(ORG_MEMBER) if r.organization_id)
+
+    @cached_property
+    def organization_community_ids(self) -> frozenset[int]:
+        """Communities served by this actor's organizations."""
+        return frozenset(
+            c.id for r in self._roles(ORG_MEMBER) if r.organization for c in r.organization.communities
+        )
+
+    @cached_property
+    def official_community_ids(self) -> frozenset[int]:
+        """Communities under this actor's street offices (read access)."""
+        return frozenset(
+            c.id
+            for r in self._roles(STREET_OFFICIAL)
+            if r.street_office
+            for c in r.street_office.communities
+        )
+
+    @cached_property
+    def official_write_community_ids(self) -> frozenset[int]:
+        """Communities where the street office granted this official write access."""
+        return frozenset(
+            c.id
+            for r in self._roles(STREET_OFFICIAL)
+            if r.street_office and r.can_write
+            for c in r.street_office.communities
+        )
+
+    @cached_property
+    def resident_community_ids(self) -> frozenset[int]:
+        """Communities this actor lives in (or acts for a resident of)."""
+        ids = {r.community_id for r in self._roles(RESIDENT) if r.community_id}
+        for p in (self.person, self.on_behalf_of):
+            if p is not None and p.community_id:
+                ids.add(p.community_id)
+        return frozenset(ids)
+
+    @cached_property
+    def device_community_ids(self) -> frozenset[int]:
+        """The community a kiosk device stands in."""
+        return frozenset({self.device.community_id} if self.device else ())
+
+    def describe(self) -> str:
+        """Short label for logs."""
+        if self.device:
+            return f"device:{self.device.id}"
+        if self.person:
+            return f"person:{self.person.id}"
+        return "anonymous"

@@ -1,0 +1,186 @@
+"""Sign-in: argon2 hashes, PINs and passwords, bearer tokens, lockout after repeated failures."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ApiToken, Device, LoginThrottle, Person
+from app.models.base import utcnow
+from app.services import audit
+from app.services.actors import Actor
+from app.services.errors import Invalid, Locked, NotFound, Unauthorized
+from app.services.text import looks_like_phone, normalize_phone
+
+_hashers: dict[str, PasswordHasher] = {}
+
+
+def _hasher() -> PasswordHasher:
+    # Tests use cheap parameters; everything else uses argon2-cffi's defaults (RFC 9106 low-memory).
+    profile = current_app.config.get("ARGON2_PROFILE", "default")
+    if profile not in _hashers:
+        _hashers[profile] = (
+            PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+            if profile == "fast"
+            else PasswordHasher()
+        )
+    return _hashers[profile]
+
+
+def hash_secret(secret: str) -> str:
+    """Argon2id hash of a password or PIN."""
+    return _hasher().hash(secret)
+
+
+def verify_secret(hashed: str | None, secret: str) -> bool:
+    """Constant-time check of a secret against its argon2 hash."""
+    if not hashed:
+        # Spend the same effort so unknown logins are not faster to reject.
+        _hasher().hash(secret)
+        return False
+    try:
+        return _hasher().verify(hashed, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _login_key(login: str) -> str:
+    return normalize_phone(login) if looks_like_phone(login) else login.strip().lower()[:80]
+
+
+def find_person_by_login(login: str) -> Person | None:
+    """A person by phone number (any format) or username."""
+    if looks_like_phone(login):
+        return db.session.scalar(select(Person).where(Person.phone == normalize_phone(login)))
+    return db.session.scalar(select(Person).where(Person.username == login.strip().lower()))
+
+
+def _throttle(key: str) -> LoginThrottle:
+    row = db.session.get(LoginThrottle, key)
+    if row is None:
+        row = LoginThrottle(login=key, failures=0)
+        db.session.add(row)
+    return row
+
+
+def _check_lock(row: LoginThrottle) -> None:
+    now = utcnow()
+    if row.locked_until and row.locked_until > now:
+        seconds = int((row.locked_until - now).total_seconds()) + 1
+        raise Locked(
+            _l("Too many wrong attempts. Please try again in %(m)d minutes, or ask the "
+               "residents' committee to reset it.", m=max(1, (seconds + 59) // 60)),
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+def _fail(row: LoginThrottle) -> None:
+    cfg = current_app.config
+    row.failures += 1
+    row.last_failure_at = utcnow()
+    if row.failures >= cfg["LOGIN_MAX_FAILURES"]:
+        row.locked_until = utcnow() + timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
+        row.failures = 0
+    db.session.flush()
+
+
+def authenticate(login: str, *, pin: str | None = None, password: str | None = None) -> Person:
+    """Check a phone/username with a PIN or password; lock the login after repeated failures.
+
+    A failed attempt raises with `persist=True` so the failure count is committed even though
+    the request fails.
+    """
+    if not isinstance(login, str) or not login.strip() or len(login) > 80:
+        raise Invalid(errors={"login": [str(_l("Please enter your phone number or username."))]})
+    if (pin is None) == (password is None):
+        raise Invalid(errors={"pin": [str(_l("Give either a PIN or a password."))]})
+    key = _login_key(login)
+    row = _throttle(key)
+    _check_lock(row)
+    person = find_person_by_login(login)
+    secret = pin if pin is not None else password
+    hashed = None
+    if person is not None and person.is_active:
+        hashed = person.pin_hash if pin is not None else person.password_hash
+    if not verify_secret(hashed, secret):
+        _fail(row)
+        error = Unauthorized(_l("The phone number, username, PIN or password is not right."))
+        error.persist = True
+        raise error
+    row.failures = 0
+    row.locked_until = None
+    if _hasher().check_needs_rehash(hashed):
+        if pin is not None:
+            person.pin_hash = hash_secret(pin)
+        else:
+            person.password_hash = hash_secret(password)
+    return person
+
+
+def issue_token(*, person: Person | None = None, device: Device | None = None,
+                label: str | None = None, days: int | None = None) -> tuple[str, ApiToken]:
+    """Create a bearer token; the plain token is returned once and only its hash is kept."""
+    token = secrets.token_urlsafe(32)
+    days = current_app.config["API_TOKEN_DAYS"] if days is None else days
+    row = ApiToken(
+        token_hash=_token_hash(token),
+        person=person,
+        device=device,
+        label=label,
+        expires_at=utcnow() + timedelta(days=days) if days else None,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return token, row
+
+
+def resolve_token(token: str) -> ApiToken | None:
+    """The live token row for a bearer token, or None (unknown, revoked, expired, inactive)."""
+    if not token or len(token) > 200:
+        return None
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        return None
+    if row.person is not None and not row.person.is_active:
+        return None
+    if row.device is not None and not row.device.is_active:
+        return None
+    return row
+
+
+def revoke_token(actor: Actor, token: str) -> None:
+    """Sign a token out (the caller's own token)."""
+    row = resolve_token(token)
+    if row is None:
+        raise NotFound()
+    row.revoked_at = utcnow()
+    audit.record(actor, "revoke", "api_token", row.id)
+
+
+def revoke_tokens_for(*, person: Person | None = None, device: Device | None = None) -> int:
+    """Revoke every live token of a person or device; returns how many."""
+    query = select(ApiToken).where(ApiToken.revoked_at.is_(None))
+    if person is not None:
+        query = query.where(ApiToken.person_id == person.id)
+    elif device is not None:
+        query = query.where(ApiToken.device_id == device.id)
+    else:
+        raise ValueError("person or device required")
+    rows = db.session.scalars(query).all()
+    for row in rows:
+        row.revoked_at = utcnow()
+    return len(rows)

@@ -1,0 +1,78 @@
+"""Input hygiene shared by every channel: plain text, phone numbers, PINs."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from flask_babel import lazy_gettext as _l
+
+from app.services.errors import invalid_field
+
+_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_PIN = re.compile(r"^\d{6}$")
+# Control characters other than tab and newline, plus Unicode bidi overrides and NUL.
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(value: str, field: str, *, max_length: int, multiline: bool = False,
+               required: bool = True) -> str:
+    """Normalise text (NFC, trimmed) and reject control characters and oversize values."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise invalid_field(field, _l("Must be text."))
+    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n").strip()
+    if _FORBIDDEN.search(value) or (not multiline and ("\n" in value or "\t" in value)):
+        raise invalid_field(field, _l("Contains characters that are not allowed."))
+    if required and not value:
+        raise invalid_field(field, _l("This cannot be empty."))
+    if len(value) > max_length:
+        raise invalid_field(field, _l("Too long: at most %(n)d characters.", n=max_length))
+    return value
+
+
+def normalize_phone(raw: str, field: str = "phone") -> str:
+    """Mainland mobile number to 11 digits; accepts spaces, dashes and a +86 prefix."""
+    if not isinstance(raw, str):
+        raise invalid_field(field, _l("Please enter an 11-digit mobile number."))
+    digits = re.sub(r"[\s\-()]", "", raw)
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    if not _PHONE.match(digits):
+        raise invalid_field(field, _l("Please enter an 11-digit mobile number."))
+    return digits
+
+
+def looks_like_phone(login: str) -> bool:
+    """True when a login string is a phone number rather than a username."""
+    try:
+        normalize_phone(login)
+    except Exception:
+        return False
+    return True
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****5678."""
+    if not phone:
+        return None
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
+
+
+def check_pin(pin: str, field: str = "pin") -> str:
+    """A 6-digit PIN that is not trivially guessable."""
+    if not isinstance(pin, str) or not _PIN.match(pin):
+        raise invalid_field(field, _l("The PIN must be 6 digits."))
+    if len(set(pin)) == 1 or pin in {"123456", "654321", "012345", "543210"}:
+        raise invalid_field(field, _l("This PIN is too easy to guess. Please choose another."))
+    return pin
+
+
+def check_password(password: str, field: str = "password") -> str:
+    """Staff passwords: at least 10 characters."""
+    if not isinstance(password, str) or len(password) < 10 or len(password) > 200:
+        raise invalid_field(field, _l("The password must be 10 to 200 characters."))
+    return password

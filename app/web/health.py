@@ -1,0 +1,22 @@
+"""/healthz (process up) and /readyz (database reachable, migrations current)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from app.services import health
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready to serve: the database answers and its schema is at the latest migration."""
+    report = health.readiness()
+    return jsonify(report), 200 if report["ready"] else 503

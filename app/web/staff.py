@@ -1,0 +1,68 @@
+"""Staff console (/staff): sign-in, overview, audit log. Other features add their pages here."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required, login_user, logout_user
+
+from app.extensions import db
+from app.security import current_actor
+from app.services import audit, communities
+from app.services.errors import DomainError
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: never redirect a signed-in person to another site.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("staff.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Staff sign in with username (or phone) and password."""
+    if request.method == "POST":
+        from app.services import auth
+
+        try:
+            person = auth.authenticate(request.form.get("login", ""),
+                                       password=request.form.get("password", ""))
+        except DomainError as error:
+            if getattr(error, "persist", False):
+                db.session.commit()
+            else:
+                db.session.rollback()
+            flash(str(error.message), "error")
+            return render_template("staff/login.html"), error.status_code
+        login_user(person, remember=False)
+        db.session.commit()
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("staff/login.html")
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out."""
+    logout_user()
+    return redirect(url_for("staff.login"))
+
+
+@bp.get("/")
+@login_required
+def index():
+    """Overview: the communities this account works in."""
+    return render_template("staff/index.html",
+                           communities=communities.list_communities(current_actor()))
+
+
+@bp.get("/audit")
+@login_required
+def audit_log():
+    """The audit log (admins: everything; committee staff: their community)."""
+    community_id = request.args.get("community_id", type=int)
+    page = audit.list_entries(current_actor(), community_id=community_id,
+                              page=request.args.get("page", 1, type=int))
+    return render_template("staff/audit.html", page=page, community_id=community_id, _=_)

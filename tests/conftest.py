@@ -1,0 +1,159 @@
+"""Shared fixtures: one app per test session, a clean database per test, an auth helper.
+
+The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL (or DATABASE_URL)
+points at one: each run then makes its own throwaway database, so runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.extensions import db as _db
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url and url.startswith(("postgres://", "postgresql")):
+        return url.replace("postgres://", "postgresql://", 1).replace(
+            "postgresql://", "postgresql+psycopg://", 1)
+    return None
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A fresh database for this test session (SQLite file, or a new PostgreSQL database)."""
+    pg = _postgres_url()
+    if pg is None:
+        path = tmp_path_factory.mktemp("db") / "linli-test.db"
+        yield f"sqlite:///{path}"
+        return
+    name = f"linli_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, _ = pg.rpartition("/")
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    """The application, configured for tests, with the schema built from the migrations."""
+    instance = tmp_path_factory.mktemp("instance")
+    application = create_app({
+        "ENV_OVERRIDES": {"LINLI_ENV": "testing", "LINLI_INSTANCE_PATH": str(instance)},
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": (
+            {"connect_args": {"timeout": 30, "check_same_thread": False}}
+            if database_url.startswith("sqlite") else {"pool_pre_ping": True}
+        ),
+        "UPLOAD_FOLDER": str(instance / "uploads"),
+        "MEDIA_CACHE_FOLDER": str(instance / "cache"),
+        "INSTANCE_PATH": str(instance),
+        "ARGON2_PROFILE": "fast",
+        "WTF_CSRF_ENABLED": True,
+        "SERVER_NAME": None,
+    })
+    with application.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    yield application
+    with application.app_context():
+        _db.engine.dispose()
+
+
+def _clean(app) -> None:
+    with app.app_context():
+        _db.session.remove()
+        tables = [t for t in reversed(_db.metadata.sorted_tables)]
+        with _db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+                has_seq = conn.execute(text(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first()
+                if has_seq:
+                    conn.execute(text("DELETE FROM sqlite_sequence"))
+
+
+@pytest.fixture()
+def db(app):
+    """A clean database for each test, inside an app context."""
+    _clean(app)
+    with app.app_context():
+        yield _db
+        _db.session.remove()
+
+
+@pytest.fixture()
+def client(app, db):
+    """A test client over a clean database."""
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app, db):
+    """A CLI runner over a clean database."""
+    return app.test_cli_runner()
+
+
+class Auth:
+    """Get bearer headers for people and devices without going through the UI each time."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def token(self, login: str, *, pin: str | None = None, password: str | None = None) -> str:
+        """Sign in through the API and return the token."""
+        body = {"login": login, **({"pin": pin} if pin else {"password": password})}
+        response = self.client.post("/api/v1/auth/token", json=body)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["token"]
+
+    def headers(self, person=None, *, device=None, act_for=None) -> dict:
+        """Bearer headers for a factory-made person (or a device)."""
+        from app.services.auth import issue_token
+
+        token, _ = issue_token(person=person, device=device)
+        _db.session.commit()
+        headers = {"Authorization": f"Bearer {token}"}
+        if act_for is not None:
+            headers["X-Act-For"] = str(act_for.id)
+        return headers
+
+
+@pytest.fixture()
+def auth(client):
+    """The auth helper."""
+    return Auth(client)
+
+
+@pytest.fixture()
+def world(db):
+    """Two communities with every role in each (see tests/factories.py)."""
+    from tests.factories import make_world
+
+    return make_world()
+
+
+def pytest_configure(config):
+    # Keep temporary uploads of the app out of the source tree.
+    os.environ.setdefault("TMPDIR", tempfile.gettempdir())
+    Path(tempfile.gettempdir()).mkdir(exist_ok=True)
