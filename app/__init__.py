@@ -47,6 +47,7 @@ def register_extensions(app: Flask) -> None:
                      render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
+    i18n.prepare(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     sock.init_app(app)
     api.init_app(app, spec_kwargs={"info": {"description": "Linli JSON API (/api/v1)."}})

@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_request_context, request
 from flask_babel import format_datetime
 
 SUPPORTED = ("zh_CN", "en")
+# One catalog folder per feature (app/translations/<feature>/<locale>/LC_MESSAGES/messages.po),
+# so features translate their own strings; Flask-Babel merges them.
+TRANSLATIONS = Path(__file__).parent / "translations"
+log = logging.getLogger("linli")
+
+
+def catalog_dirs() -> list[Path]:
+    """Every feature's translation folder."""
+    return sorted(p for p in TRANSLATIONS.iterdir() if p.is_dir()) if TRANSLATIONS.exists() else []
+
+
+def compile_catalogs() -> int:
+    """Compile any .po newer than its .mo (the .mo files are build output, not committed)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    compiled = 0
+    for po in TRANSLATIONS.glob("*/*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as fh:
+            catalog = read_po(fh, locale=po.parent.parent.name)
+        tmp = mo.with_suffix(".mo.tmp")
+        with tmp.open("wb") as fh:
+            write_mo(fh, catalog)
+        tmp.replace(mo)
+        compiled += 1
+    return compiled
+
+
+def prepare(app) -> None:
+    """Point Flask-Babel at every feature's catalog and make sure they are compiled."""
+    try:
+        compile_catalogs()
+    except OSError:  # read-only install: use the .mo files that are there
+        log.warning("could not compile translation catalogs", exc_info=True)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(p) for p in catalog_dirs()) or str(
+        TRANSLATIONS)
 
 
 def _normalise(value: str | None) -> str | None:

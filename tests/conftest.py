@@ -71,6 +71,9 @@ def app(database_url, tmp_path_factory):
         from flask_migrate import upgrade
 
         upgrade()
+        # Tables of models whose migration is not written yet; tests/test_migrations.py
+        # fails until it is, so this never hides a missing migration from CI.
+        _db.create_all()
     yield application
     with application.app_context():
         _db.engine.dispose()

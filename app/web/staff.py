@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 
 from app.extensions import db
@@ -12,6 +11,20 @@ from app.services import audit, communities
 from app.services.errors import DomainError
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+# Console sections: features append (endpoint, label) here; the menu lists them in order.
+STAFF_NAV: list[tuple[str, object]] = []
+
+
+def nav_item(endpoint: str, label) -> None:
+    """Add a section to the staff console menu (label: a lazy_gettext string)."""
+    if all(e != endpoint for e, _ in STAFF_NAV):
+        STAFF_NAV.append((endpoint, label))
+
+
+@bp.app_context_processor
+def _staff_menu():
+    return {"staff_nav": STAFF_NAV}
 
 
 def _safe_next(target: str | None) -> str:
@@ -65,4 +78,4 @@ def audit_log():
     community_id = request.args.get("community_id", type=int)
     page = audit.list_entries(current_actor(), community_id=community_id,
                               page=request.args.get("page", 1, type=int))
-    return render_template("staff/audit.html", page=page, community_id=community_id, _=_)
+    return render_template("staff/audit.html", page=page, community_id=community_id)
