@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 
 from app.extensions import db
 
@@ -39,12 +39,17 @@ def seed_demo(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, default=str))
         return
-    click.echo("演示数据已就绪 / demo data ready")
+    base = current_app.config["PUBLIC_BASE_URL"]
+    click.echo("演示数据已就绪 / demo data ready\n")
+    click.echo(f"  居民 长辈模式 / residents (easy mode):  {base}/easy")
+    click.echo(f"  社区大屏 / lobby kiosk:                 {base}{summary['kiosk_url']}")
+    click.echo(f"  工作台 / staff console:                 {base}/staff/")
+    click.echo(f"  API 文档 / API docs:                    {base}/api/docs")
+    click.echo("\n  演示账号 / demo accounts (role, login, password or PIN, where):")
     for account in summary["accounts"]:
         secret = account.get("password") or account.get("pin")
         click.echo(f"  {account['role']:<16} {account['login']:<18} {secret:<16} "
                    f"{account.get('community') or ''}")
-    click.echo(f"  kiosk            {summary['kiosk_url']}")
 
 
 @click.command("create-user")

@@ -14,6 +14,7 @@ SUPPORTED = ("zh_CN", "en")
 # so features translate their own strings; Flask-Babel merges them.
 TRANSLATIONS = Path(__file__).parent / "translations"
 log = logging.getLogger("linli")
+_MO_DIR = {"zh_CN": "zh"}
 
 
 def catalog_dirs() -> list[Path]:
@@ -28,7 +29,11 @@ def compile_catalogs() -> int:
 
     compiled = 0
     for po in TRANSLATIONS.glob("*/*/LC_MESSAGES/*.po"):
-        mo = po.with_suffix(".mo")
+        # Babel names zh_CN "zh_Hans_CN", whose gettext fallback is "zh": compile it there.
+        lang = po.parent.parent.name
+        out = _MO_DIR.get(lang, lang)
+        mo = po.parent.parent.parent / out / "LC_MESSAGES" / po.with_suffix(".mo").name
+        mo.parent.mkdir(parents=True, exist_ok=True)
         if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
             continue
         with po.open("rb") as fh:

@@ -80,7 +80,7 @@ def current_actor() -> Actor:
 
 
 _REQUEST_KEYS = ("actor", "_login_user", "api_token", "bad_token", "person_locale",
-                 "session_act_for", "linli_actor")
+                 "session_act_for", "linli_actor", "_flask_babel")
 
 
 def _fresh_request_state() -> None:
@@ -88,6 +88,8 @@ def _fresh_request_state() -> None:
     # CLI-driven calls): never let one request's caller leak into the next.
     for key in _REQUEST_KEYS:
         g.pop(key, None)
+    # Flask-Babel treats an empty g as "no context" and would fall back to English.
+    g.linli_request = True
 
 
 def init_app(app) -> None:

@@ -36,16 +36,25 @@ def register_api(app: Flask) -> None:
     api.register_converter(
         IdConverter, lambda c: {"type": "integer", "format": "int64", "minimum": 1}
     )
+    names = set()
     for blp in _resource_blueprints():
         csrf.exempt(blp)
-        blp.before_request(_csrf_for_cookie_sessions)
-        blp.after_request(_commit_on_success)
         api.register_blueprint(blp)
+        names.add(blp.name)
+    app.config["API_BLUEPRINTS"] = frozenset(names)
+    # App-level hooks filtered by blueprint: blueprints are module singletons, and an app
+    # factory may run more than once in a process (tests, tools).
+    app.before_request(_csrf_for_cookie_sessions)
+    app.after_request(_commit_on_success)
+
+
+def _is_api_request() -> bool:
+    return request.blueprint in current_app.config["API_BLUEPRINTS"]
 
 
 def _csrf_for_cookie_sessions():
     # Bearer-token calls cannot be forged by another site; cookie-session calls can.
-    if request.method in SAFE_METHODS or _bearer() is not None:
+    if not _is_api_request() or request.method in SAFE_METHODS or _bearer() is not None:
         return None
     cookies = (current_app.config["SESSION_COOKIE_NAME"], current_app.config.get(
         "REMEMBER_COOKIE_NAME", "remember_token"))
@@ -57,6 +66,8 @@ def _csrf_for_cookie_sessions():
 
 def _commit_on_success(response):
     """validate → service → commit → return: the commit happens once, here, on success."""
+    if not _is_api_request():
+        return response
     if response.status_code >= 400:
         db.session.rollback()
         return response
