@@ -150,6 +150,13 @@ def handle_db_error(error: DBAPIError):
     return _render(400, HTTP_MESSAGES[400])
 
 
+def handle_overflow(error: OverflowError):
+    """A number too large for the database, from input no schema caught: the caller's error."""
+    _rollback()
+    log.warning("number out of range: %s", error)
+    return _render(400, HTTP_MESSAGES[400])
+
+
 def handle_unexpected(error: Exception):
     """Anything else: logged with its trace, answered without one."""
     if isinstance(error, HTTPException):
@@ -166,6 +173,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity)
     app.register_error_handler(DBAPIError, handle_db_error)
+    app.register_error_handler(OverflowError, handle_overflow)
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)
 

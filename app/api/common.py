@@ -50,6 +50,11 @@ def paged(page_obj, render=lambda item: item) -> dict:
     }
 
 
+def id_field(**kwargs) -> ma.fields.Integer:
+    """A record id in a body or query: a whole number in the database's range."""
+    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
 def text(max_length: int, **kwargs) -> ma.fields.String:
     """A string field with a length limit (services do the deeper cleaning)."""
     return ma.fields.String(validate=ma.validate.Length(max=max_length), **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.models import Person
 from app.services import audit, auth, invitations, people, proxies
 from app.services.actors import Actor
-from app.services.authz import require_signed_in
+from app.services.authz import require_person, require_signed_in
 from app.services.errors import Unauthorized
 
 
@@ -68,8 +68,6 @@ def me(actor: Actor) -> dict:
 
 def update_me(actor: Actor, changes: dict) -> dict:
     """Update the caller's own name and preferences."""
-    require_signed_in(actor)
-    if actor.person is None:
-        raise Unauthorized()
+    require_person(actor)
     people.update_person(Actor.for_person(actor.person), actor.person.id, changes)
     return me(actor)

@@ -4,7 +4,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api.common import PageArgsSchema, actor, page_schema, paged
+from app.api.common import PageArgsSchema, actor, id_field, page_schema, paged
 from app.services import audit
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="Audit log")
@@ -28,9 +28,9 @@ class AuditEntrySchema(ma.Schema):
 class AuditQueryArgsSchema(PageArgsSchema):
     """Filters."""
 
-    community_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**62))
+    community_id = id_field()
     target_type = ma.fields.String(validate=ma.validate.Length(max=60))
-    actor_person_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**62))
+    actor_person_id = id_field()
 
 
 AuditPageSchema = page_schema(AuditEntrySchema, "AuditPageSchema")

@@ -23,7 +23,8 @@ class PersonSchema(ma.Schema):
     community_id = ma.fields.Integer(allow_none=True)
     household_id = ma.fields.Integer(allow_none=True)
     household = ma.fields.String(allow_none=True)
-    birth_year = ma.fields.Integer(allow_none=True)
+    birth_year = ma.fields.Integer(
+        allow_none=True, strict=True, validate=ma.validate.Range(min=1900, max=2100))
     care_flags = ma.fields.List(ma.fields.String(), allow_none=True)
     roles = ma.fields.List(ma.fields.String())
 

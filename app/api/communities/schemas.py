@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from app.api.common import text
+from app.api.common import id_field, text
 
 
 class CommunitySchema(ma.Schema):
@@ -40,7 +40,7 @@ class BuildingSchema(ma.Schema):
 
     id = ma.fields.Integer(dump_only=True)
     community_id = ma.fields.Integer(dump_only=True)
-    grid_id = ma.fields.Integer(allow_none=True)
+    grid_id = id_field(allow_none=True)
     name = text(80, required=True)
     latitude = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=-90, max=90))
     longitude = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=-180, max=180))

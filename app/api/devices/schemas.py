@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from app.api.common import text
+from app.api.common import id_field, text
 
 
 class DeviceSchema(ma.Schema):
@@ -12,7 +12,7 @@ class DeviceSchema(ma.Schema):
     community_id = ma.fields.Integer(dump_only=True)
     name = text(80, required=True)
     location = text(120, allow_none=True)
-    building_id = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=2**62))
+    building_id = id_field(allow_none=True)
     orientation = ma.fields.String(validate=ma.validate.OneOf(["landscape", "portrait"]))
     revoked_at = ma.fields.DateTime(dump_only=True, allow_none=True)
 

@@ -4,7 +4,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api.common import actor
+from app.api.common import actor, id_field
 from app.services import invitations
 
 blp = Blueprint("invitations", __name__, url_prefix="/api/v1", description="Invitations")
@@ -13,7 +13,7 @@ blp = Blueprint("invitations", __name__, url_prefix="/api/v1", description="Invi
 class InvitationCreateSchema(ma.Schema):
     """A new invitation."""
 
-    household_id = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=2**62))
+    household_id = id_field(allow_none=True)
     days = ma.fields.Integer(load_default=14, validate=ma.validate.Range(min=1, max=90))
     max_uses = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=500))
 

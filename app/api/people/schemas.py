@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from app.api.auth.schemas import PersonSchema
-from app.api.common import PageArgsSchema, page_schema, text
+from app.api.common import PageArgsSchema, id_field, page_schema, text
 from app.models import CARE_FLAGS, ROLES
 
 PersonPageSchema = page_schema(PersonSchema, "PersonPageSchema")
@@ -22,8 +22,9 @@ class PersonCreateSchema(ma.Schema):
     display_name = text(80, required=True)
     phone = text(20, required=True)
     pin = text(6, required=True)
-    household_id = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=2**62))
-    birth_year = ma.fields.Integer(allow_none=True)
+    household_id = id_field(allow_none=True)
+    birth_year = ma.fields.Integer(
+        allow_none=True, strict=True, validate=ma.validate.Range(min=1900, max=2100))
     care_flags = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(CARE_FLAGS)),
                                 validate=ma.validate.Length(max=3))
 
@@ -33,8 +34,9 @@ class PersonUpdateSchema(ma.Schema):
 
     display_name = text(80)
     phone = text(20)
-    household_id = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=2**62))
-    birth_year = ma.fields.Integer(allow_none=True)
+    household_id = id_field(allow_none=True)
+    birth_year = ma.fields.Integer(
+        allow_none=True, strict=True, validate=ma.validate.Range(min=1900, max=2100))
     care_flags = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(CARE_FLAGS)),
                                 validate=ma.validate.Length(max=3))
     is_active = ma.fields.Boolean()
@@ -44,10 +46,9 @@ class RoleGrantSchema(ma.Schema):
     """Give a person a scoped role."""
 
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
-    community_id = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=2**62))
-    grid_id = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=2**62))
-    organization_id = ma.fields.Integer(allow_none=True,
-                                        validate=ma.validate.Range(min=1, max=2**62))
+    community_id = id_field(allow_none=True)
+    grid_id = id_field(allow_none=True)
+    organization_id = id_field(allow_none=True)
 
 
 class RoleSchema(RoleGrantSchema):
