@@ -50,9 +50,10 @@ def paged(page_obj, render=lambda item: item) -> dict:
     }
 
 
-def id_field(**kwargs) -> ma.fields.Integer:
-    """A record id in a body or query: a whole number in the database's range."""
-    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
+def id_field(*, strict: bool = True, **kwargs) -> ma.fields.Integer:
+    """A record id: a whole number in the database's range (strict=False for query strings)."""
+    return ma.fields.Integer(strict=strict, validate=ma.validate.Range(min=1, max=MAX_ID),
+                             **kwargs)
 
 
 def text(max_length: int, **kwargs) -> ma.fields.String:

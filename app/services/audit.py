@@ -11,7 +11,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import AuditLog, LoginThrottle
+from app.models import AuditLog, Community, LoginThrottle
 from app.services import authz
 from app.services.actors import Actor
 
@@ -61,6 +61,8 @@ def record_read(actor: Actor, target_type: str, target_id, community_id, fields:
 
 
 def _community_of(obj) -> int | None:
+    if isinstance(obj, Community):
+        return obj.id
     try:
         value = getattr(obj, "community_id", None)
     except Exception:  # a property that needs a relationship not loaded yet

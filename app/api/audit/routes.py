@@ -28,9 +28,9 @@ class AuditEntrySchema(ma.Schema):
 class AuditQueryArgsSchema(PageArgsSchema):
     """Filters."""
 
-    community_id = id_field()
+    community_id = id_field(strict=False)
     target_type = ma.fields.String(validate=ma.validate.Length(max=60))
-    actor_person_id = id_field()
+    actor_person_id = id_field(strict=False)
 
 
 AuditPageSchema = page_schema(AuditEntrySchema, "AuditPageSchema")

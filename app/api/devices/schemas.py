@@ -21,3 +21,36 @@ class DeviceTokenSchema(ma.Schema):
     """A device token, shown once."""
 
     token = ma.fields.String()
+
+
+class DeviceUpdateSchema(ma.Schema):
+    """Rename, move or turn a screen; set its quiet hours (HH:MM, both or neither)."""
+
+    name = text(80)
+    location = text(120, allow_none=True)
+    building_id = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=2**62))
+    orientation = ma.fields.String(validate=ma.validate.OneOf(["landscape", "portrait"]))
+    quiet_start = text(5, allow_none=True)
+    quiet_end = text(5, allow_none=True)
+
+
+class DeviceStatusSchema(ma.Schema):
+    """A screen and how it is doing."""
+
+    device = ma.fields.Nested(DeviceSchema)
+    online = ma.fields.Boolean()
+    last_seen_at = ma.fields.DateTime(allow_none=True)
+    seen_version = ma.fields.Integer(allow_none=True)
+    current_version = ma.fields.Integer()
+    versions_behind = ma.fields.Integer(allow_none=True)
+    showing = ma.fields.String(allow_none=True)
+    client_version = ma.fields.String(allow_none=True)
+    quiet_start = ma.fields.String(allow_none=True)
+    quiet_end = ma.fields.String(allow_none=True)
+    paired_at = ma.fields.DateTime(allow_none=True)
+
+
+class PairingClaimSchema(ma.Schema):
+    """The one-time code shown on an unpaired screen."""
+
+    code = text(20, required=True)
