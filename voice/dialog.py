@@ -1,0 +1,682 @@
+"""Multi-turn voice dialog: a server-side state machine per conversation.
+
+States: ``idle`` → (intent) → ``ask_description`` / ``confirm_report`` / ``ask_reference`` →
+``done`` (``done`` behaves like ``idle``: the resident may ask for something else).
+
+Rules that matter to residents:
+
+* nothing is filed without an explicit "yes" to a read-back ("您要反映的是：…，对吗？");
+* urgent help acts at once, without confirmation, and the reply always tells them to call
+  120/110 if in danger — even if alerting the staff failed;
+* "再说一遍" repeats the last reply; "说慢一点" slows speech for the rest of the conversation;
+* after two not-understood turns in a row the resident is offered touch input or a phone call;
+* a conversation expires only after ``ttl`` (≥ 60 s, default 120 s) without input.
+
+The app acts through the :class:`Services` protocol and stores conversations through a
+:class:`DialogStore`; conversation state is plain JSON so a Redis store can replace the
+in-memory one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from .errors import ConversationNotFound
+from .nlu import (
+    CONTROL_INTENTS,
+    UNKNOWN,
+    Intent,
+    LanguagePack,
+    ReferenceFormat,
+    Understander,
+)
+from .tts import DEFAULT_RATE, slower_rate
+
+log = logging.getLogger(__name__)
+
+MIN_TTL = 60.0
+DEFAULT_TTL = 120.0
+STATE_VERSION = 1
+
+
+@runtime_checkable
+class Services(Protocol):
+    """What the app provides to the dialog. ``caller`` is the app's actor/device, opaque here."""
+
+    def announcements(self, caller: Any) -> list[dict[str, str]]:
+        """Recent announcements for the caller: ``[{"title", "body"}]``, newest first."""
+        ...
+
+    def activities(self, caller: Any) -> list[dict[str, str]]:
+        """Upcoming activities: ``[{"title", "when"}]`` (``when`` already human-readable)."""
+        ...
+
+    def committee_contact(self, caller: Any) -> dict[str, str] | None:
+        """The caller's residents' committee: ``{"name", "phone", "hours", "address"}``."""
+        ...
+
+    def submit_case(
+        self,
+        caller: Any,
+        description: str,
+        transcript: str,
+        audio: bytes | None,
+        audio_mime: str | None,
+        category_hint: str | None,
+    ) -> str:
+        """File a case and return its reference (``YYYY-NNNNNN``)."""
+        ...
+
+    def case_status(self, caller: Any, reference: str) -> dict[str, Any] | None:
+        """``{"reference", "status_text", "updated"}`` or None if not found / not visible."""
+        ...
+
+    def urgent_help(self, caller: Any, transcript: str) -> None:
+        """Alert staff that the caller needs help now."""
+        ...
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """What one turn produced; the app renders ``reply_text`` and speaks ``speech_text``."""
+
+    conversation_id: str
+    intent: str
+    reply_text: str
+    speech_text: str
+    state: str
+    rate: str
+    language: str
+    listen: str = "commands"  # how to recognize the next utterance: commands/yesno/reference/free
+    ended: bool = False
+    case_ref: str | None = None
+    confidence: float = 0.0
+    transcript: str = ""
+    fallback: str | None = None  # "touch_or_call" after repeated misunderstanding
+    alerted: bool | None = None  # urgent turns: did the alert reach the app?
+    error: str | None = None  # "service_failed" when the app's service raised
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as a JSON-ready dict."""
+        return asdict(self)
+
+
+class DialogStore(Protocol):
+    """Where conversation states live; values are JSON-serialisable dicts."""
+
+    def get(self, conversation_id: str) -> dict[str, Any] | None:
+        """The state, or None if unknown or expired."""
+        ...
+
+    def put(self, conversation_id: str, state: dict[str, Any], ttl: float) -> None:
+        """Store the state; it expires ``ttl`` seconds after this call."""
+        ...
+
+    def delete(self, conversation_id: str) -> None:
+        """Forget the conversation."""
+        ...
+
+
+class MemoryDialogStore:
+    """Thread-safe in-process store with expiry; states are kept as JSON text."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_items: int = 10_000):
+        self._clock = clock
+        self._max = max_items
+        self._data: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, conversation_id: str) -> dict[str, Any] | None:
+        """The state, or None if unknown or expired."""
+        with self._lock:
+            item = self._data.get(conversation_id)
+            if item is None:
+                return None
+            expires, text = item
+            if self._clock() >= expires:
+                del self._data[conversation_id]
+                return None
+        return json.loads(text)
+
+    def put(self, conversation_id: str, state: dict[str, Any], ttl: float) -> None:
+        """Store the state for ``ttl`` seconds (raises TypeError if not JSON-serialisable)."""
+        text = json.dumps(state, ensure_ascii=False)
+        with self._lock:
+            now = self._clock()
+            self._data[conversation_id] = (now + ttl, text)
+            if len(self._data) > self._max:
+                self._purge(now)
+
+    def delete(self, conversation_id: str) -> None:
+        """Forget the conversation."""
+        with self._lock:
+            self._data.pop(conversation_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._purge(self._clock())
+            return len(self._data)
+
+    def _purge(self, now: float) -> None:
+        for key in [k for k, (exp, _) in self._data.items() if exp <= now]:
+            del self._data[key]
+        while len(self._data) > self._max:  # drop the ones closest to expiry
+            del self._data[min(self._data, key=lambda k: self._data[k][0])]
+
+
+class Dialog:
+    """The conversation engine: ``start`` a conversation, then feed it ``turn`` by turn."""
+
+    def __init__(
+        self,
+        services: Services,
+        packs: LanguagePack | Iterable[LanguagePack] | Mapping[str, LanguagePack],
+        *,
+        store: DialogStore | None = None,
+        ttl: float = DEFAULT_TTL,
+        default_language: str | None = None,
+        reference_format: ReferenceFormat | None = None,
+        max_failures: int = 2,
+        max_items: int = 3,
+        max_body_chars: int = 80,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if ttl < MIN_TTL:
+            raise ValueError(f"a conversation must live at least {MIN_TTL:g} s without input")
+        if isinstance(packs, LanguagePack):
+            packs = [packs]
+        if isinstance(packs, Mapping):
+            packs = list(packs.values())
+        self.packs: dict[str, LanguagePack] = {p.code: p for p in packs}
+        if not self.packs:
+            raise ValueError("at least one language pack is needed")
+        self.default_language = default_language or next(iter(self.packs))
+        self.services = services
+        self.store: DialogStore = store if store is not None else MemoryDialogStore()
+        self.ttl = float(ttl)
+        self.max_failures = max_failures
+        self.max_items = max_items
+        self.max_body_chars = max_body_chars
+        self._clock = clock
+        self._nlu = {
+            code: Understander(pack, reference_format) for code, pack in self.packs.items()
+        }
+        self._locks = [threading.Lock() for _ in range(64)]
+
+    # --- public --------------------------------------------------------------------------------
+
+    def understander(self, language: str | None = None) -> Understander:
+        """The intent matcher of a language."""
+        return self._nlu[self._language(language)]
+
+    def start(
+        self, caller: Any, *, language: str | None = None, owner: str | None = None
+    ) -> TurnResult:
+        """Open a conversation and greet; ``owner`` (e.g. a device id) binds it to a caller."""
+        code = self._language(language)
+        now = self._clock()
+        state = {
+            "v": STATE_VERSION,
+            "id": secrets.token_urlsafe(18),
+            "language": code,
+            "state": "idle",
+            "rate": DEFAULT_RATE,
+            "failures": 0,
+            "last_reply": "",
+            "slots": {},
+            "owner": owner,
+            "created": now,
+            "updated": now,
+            "turns": 0,
+        }
+        reply = self.packs[code].reply("greeting")
+        return self._finish(state, "greeting", reply, confidence=1.0)
+
+    def turn(
+        self,
+        conversation_id: str,
+        caller: Any,
+        text: str,
+        *,
+        owner: str | None = None,
+        audio: bytes | None = None,
+        audio_mime: str | None = None,
+        intent: Intent | None = None,
+    ) -> TurnResult:
+        """Advance the conversation with what the resident said (recognized ``text``).
+
+        ``audio``/``audio_mime`` (the utterance as uploaded) are kept with a report's
+        description and handed to ``submit_case``. ``intent`` skips parsing when the caller
+        already understood the text. Raises ConversationNotFound for unknown/expired ids.
+        """
+        with self._locks[hash(conversation_id) % len(self._locks)]:
+            state = self.store.get(conversation_id)
+            if state is None or (state.get("owner") is not None and state["owner"] != owner):
+                raise ConversationNotFound(
+                    "no such conversation (it may have expired)", conversation_id=conversation_id
+                )
+            state["turns"] += 1
+            state["updated"] = self._clock()
+            return self._turn(state, caller, text or "", audio, audio_mime, intent)
+
+    def get(self, conversation_id: str) -> dict[str, Any] | None:
+        """The stored state of a conversation (for the app's debugging views), or None."""
+        return self.store.get(conversation_id)
+
+    def listen_mode(self, conversation_id: str) -> str:
+        """How the next utterance of a conversation should be recognized."""
+        state = self.store.get(conversation_id)
+        return _LISTEN.get(state["state"], "commands") if state else "commands"
+
+    def end(self, conversation_id: str) -> None:
+        """Close a conversation now (the resident walked away, or the app hung up)."""
+        self.store.delete(conversation_id)
+
+    # --- the state machine ---------------------------------------------------------------------
+
+    def _turn(
+        self,
+        state: dict[str, Any],
+        caller: Any,
+        text: str,
+        audio: bytes | None,
+        audio_mime: str | None,
+        intent: Intent | None,
+    ) -> TurnResult:
+        pack = self.packs[state["language"]]
+        nlu = self._nlu[pack.code]
+        current = state["state"]
+        if intent is None:
+            intent = nlu.parse(text, _EXPECT.get(current))
+        name = intent.name
+        kw = {"confidence": intent.confidence, "transcript": text}
+
+        # control intents work in every state
+        if name == "urgent":
+            return self._urgent(state, caller, text, intent)
+        if name == "repeat":
+            reply = state["last_reply"] or pack.reply("nothing_to_repeat")
+            return self._finish(state, name, reply, remember=False, **kw)
+        if name == "slower":
+            new_rate = slower_rate(state["rate"])
+            prefix = pack.reply("slower" if new_rate != state["rate"] else "slowest")
+            state["rate"] = new_rate
+            state["failures"] = 0
+            reply = _join(prefix, state["last_reply"])
+            return self._finish(state, name, reply, remember=False, **kw)
+        if name == "cancel":
+            self._reset(state)
+            return self._finish(state, name, pack.reply("cancelled"), **kw)
+        if name == "restart":
+            self._reset(state)
+            reply = _join(pack.reply("restarted"), pack.reply("greeting"))
+            return self._finish(state, name, reply, **kw)
+        if name == "goodbye":
+            self._reset(state)
+            return self._finish(state, name, pack.reply("goodbye"), ended=True, **kw)
+        if name == "help":
+            state["failures"] = 0
+            return self._finish(state, name, pack.reply("help"), **kw)
+
+        if current == "ask_description":
+            description = intent.slots.get("description") if name == "report" else None
+            if name != "report":
+                description = nlu.clean_description(text)
+            if not description or len(description) < 2:
+                return self._not_understood(state, caller, pack, "ask_description", **kw)
+            return self._confirm(state, nlu, description, text, audio, audio_mime, kw)
+
+        if current == "confirm_report":
+            if name == "yes":
+                return self._submit(state, caller, pack, kw)
+            if name == "no":
+                correction = nlu.clean_description(intent.slots.get("rest", ""))
+                if len(correction) >= 2:
+                    return self._confirm(state, nlu, correction, text, audio, audio_mime, kw)
+                state["state"] = "ask_description"
+                state["failures"] = 0
+                return self._finish(state, name, pack.reply("report_retry"), **kw)
+            prompt = pack.reply("confirm_again", description=state["slots"]["description"])
+            return self._not_understood(state, caller, pack, prompt=prompt, **kw)
+
+        if current == "ask_reference":
+            reference = intent.slots.get("reference") or nlu.extract_reference(text)
+            if not reference:
+                return self._not_understood(state, caller, pack, "ask_reference", **kw)
+            return self._progress(state, caller, pack, reference, kw)
+
+        # idle / done
+        if name == "announcements":
+            return self._announcements(state, caller, pack, kw)
+        if name == "activities":
+            return self._activities(state, caller, pack, kw)
+        if name == "committee":
+            return self._committee(state, caller, pack, kw)
+        if name == "report":
+            description = intent.slots.get("description")
+            if description and len(description) >= 2:
+                return self._confirm(state, nlu, description, text, audio, audio_mime, kw)
+            state["state"] = "ask_description"
+            state["failures"] = 0
+            return self._finish(state, name, pack.reply("ask_description"), **kw)
+        if name == "progress":
+            reference = intent.slots.get("reference")
+            if reference:
+                return self._progress(state, caller, pack, reference, kw)
+            state["state"] = "ask_reference"
+            state["failures"] = 0
+            return self._finish(state, name, pack.reply("ask_reference"), **kw)
+        if name in ("yes", "no"):  # nothing to confirm: say what they can do
+            state["failures"] = 0
+            return self._finish(state, name, pack.reply("help"), **kw)
+        return self._not_understood(state, caller, pack, **kw)
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def _urgent(
+        self, state: dict[str, Any], caller: Any, text: str, intent: Intent
+    ) -> TurnResult:
+        pack = self.packs[state["language"]]
+        alerted = True
+        try:
+            self.services.urgent_help(caller, text)
+        except Exception:  # the resident must still hear to call 120/110
+            log.exception("urgent_help failed for conversation %s", state["id"])
+            alerted = False
+        self._reset(state)
+        state["state"] = "done"
+        return self._finish(
+            state,
+            "urgent",
+            pack.reply("urgent"),
+            confidence=intent.confidence,
+            transcript=text,
+            alerted=alerted,
+            error=None if alerted else "service_failed",
+        )
+
+    def _confirm(
+        self,
+        state: dict[str, Any],
+        nlu: Understander,
+        description: str,
+        text: str,
+        audio: bytes | None,
+        audio_mime: str | None,
+        kw: dict[str, Any],
+    ) -> TurnResult:
+        slots = state["slots"]
+        slots["description"] = description
+        slots["transcript"] = text
+        slots["category"] = nlu.category_hint(description)
+        if audio:
+            slots["audio_b64"] = base64.b64encode(bytes(audio)).decode("ascii")
+            slots["audio_mime"] = audio_mime
+        else:
+            slots.pop("audio_b64", None)
+            slots.pop("audio_mime", None)
+        state["state"] = "confirm_report"
+        state["failures"] = 0
+        reply = nlu.pack.reply("confirm_report", description=description)
+        return self._finish(state, "report", reply, **kw)
+
+    def _submit(
+        self, state: dict[str, Any], caller: Any, pack: LanguagePack, kw: dict[str, Any]
+    ) -> TurnResult:
+        slots = state["slots"]
+        audio = base64.b64decode(slots["audio_b64"]) if slots.get("audio_b64") else None
+        try:
+            reference = self.services.submit_case(
+                caller,
+                slots["description"],
+                slots.get("transcript", slots["description"]),
+                audio,
+                slots.get("audio_mime") if audio else None,
+                slots.get("category"),
+            )
+        except Exception:
+            log.exception("submit_case failed for conversation %s", state["id"])
+            state["failures"] = 0
+            return self._finish(
+                state, "yes", pack.reply("service_error"), error="service_failed", **kw
+            )
+        self._reset(state)
+        state["state"] = "done"
+        reply = pack.reply("report_filed", reference=reference)
+        return self._finish(state, "yes", reply, case_ref=reference, **kw)
+
+    def _progress(
+        self,
+        state: dict[str, Any],
+        caller: Any,
+        pack: LanguagePack,
+        reference: str,
+        kw: dict[str, Any],
+    ) -> TurnResult:
+        try:
+            status = self.services.case_status(caller, reference)
+        except Exception:
+            log.exception("case_status failed for conversation %s", state["id"])
+            return self._service_error(state, pack, "progress", kw)
+        if not status:
+            state["state"] = "ask_reference"
+            reply = pack.reply("reference_not_found", reference=reference)
+            return self._finish(state, "progress", reply, **kw)
+        self._reset(state)
+        state["state"] = "done"
+        values = {
+            "reference": status.get("reference") or reference,
+            "status": status.get("status_text", ""),
+            "updated": status.get("updated") or "",
+        }
+        key = "progress_updated" if values["updated"] else "progress"
+        reply = _fill(pack.replies[key], values)
+        return self._finish(state, "progress", reply, case_ref=values["reference"], **kw)
+
+    def _announcements(
+        self, state: dict[str, Any], caller: Any, pack: LanguagePack, kw: dict[str, Any]
+    ) -> TurnResult:
+        try:
+            items = list(self.services.announcements(caller) or [])
+        except Exception:
+            log.exception("announcements failed for conversation %s", state["id"])
+            return self._service_error(state, pack, "announcements", kw)
+        if not items:
+            reply = pack.reply("announcements_none")
+        else:
+            parts = [pack.reply("announcements_intro", count=len(items))]
+            for n, item in enumerate(items[: self.max_items], 1):
+                body = _shorten(str(item.get("body") or ""), self.max_body_chars)
+                values = {"n": n, "title": item.get("title", ""), "body": body}
+                parts.append(_fill(pack.replies["announcement_item"], values))
+            reply = _join(*parts, pack.reply("anything_else"))
+        self._done(state)
+        return self._finish(state, "announcements", reply, **kw)
+
+    def _activities(
+        self, state: dict[str, Any], caller: Any, pack: LanguagePack, kw: dict[str, Any]
+    ) -> TurnResult:
+        try:
+            items = list(self.services.activities(caller) or [])
+        except Exception:
+            log.exception("activities failed for conversation %s", state["id"])
+            return self._service_error(state, pack, "activities", kw)
+        if not items:
+            reply = pack.reply("activities_none")
+        else:
+            parts = [pack.reply("activities_intro", count=len(items))]
+            for item in items[: self.max_items]:
+                values = {"title": item.get("title", ""), "when": item.get("when", "")}
+                parts.append(_fill(pack.replies["activity_item"], values))
+            reply = _join(*parts, pack.reply("anything_else"))
+        self._done(state)
+        return self._finish(state, "activities", reply, **kw)
+
+    def _committee(
+        self, state: dict[str, Any], caller: Any, pack: LanguagePack, kw: dict[str, Any]
+    ) -> TurnResult:
+        try:
+            contact = self.services.committee_contact(caller) or {}
+        except Exception:
+            log.exception("committee_contact failed for conversation %s", state["id"])
+            return self._service_error(state, pack, "committee", kw)
+        if not contact.get("phone") and not contact.get("address"):
+            reply = pack.reply("committee_unknown")
+        else:
+            reply = _fill(pack.replies["committee"], contact)
+        self._done(state)
+        return self._finish(state, "committee", reply, **kw)
+
+    def _not_understood(
+        self,
+        state: dict[str, Any],
+        caller: Any,
+        pack: LanguagePack,
+        reprompt: str | None = None,
+        *,
+        prompt: str | None = None,
+        **kw: Any,
+    ) -> TurnResult:
+        state["failures"] += 1
+        if state["failures"] >= self.max_failures:
+            state["failures"] = 0
+            phone = self._committee_phone(caller)
+            if phone:
+                reply = pack.reply("offer_touch_phone", phone=phone)
+            else:
+                reply = pack.reply("offer_touch")
+            return self._finish(state, UNKNOWN, reply, fallback="touch_or_call", **kw)
+        if prompt is None:
+            prompt = pack.reply(reprompt) if reprompt else ""
+        reply = _join(pack.reply("not_understood"), prompt)
+        return self._finish(state, UNKNOWN, reply, **kw)
+
+    def _service_error(
+        self, state: dict[str, Any], pack: LanguagePack, name: str, kw: dict[str, Any]
+    ) -> TurnResult:
+        self._done(state)
+        return self._finish(state, name, pack.reply("service_error"), error="service_failed", **kw)
+
+    def _committee_phone(self, caller: Any) -> str | None:
+        try:
+            contact = self.services.committee_contact(caller) or {}
+        except Exception:
+            log.exception("committee_contact failed while offering a phone call")
+            return None
+        return contact.get("phone") or None
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+
+    def _language(self, language: str | None) -> str:
+        code = language or self.default_language
+        if code not in self.packs:
+            raise ValueError(f"no language pack {code!r}; loaded: {sorted(self.packs)}")
+        return code
+
+    @staticmethod
+    def _reset(state: dict[str, Any]) -> None:
+        state["state"] = "idle"
+        state["slots"] = {}
+        state["failures"] = 0
+
+    @staticmethod
+    def _done(state: dict[str, Any]) -> None:
+        state["state"] = "done"
+        state["slots"] = {}
+        state["failures"] = 0
+
+    def _finish(
+        self,
+        state: dict[str, Any],
+        intent: str,
+        reply: str,
+        *,
+        remember: bool = True,
+        ended: bool = False,
+        **extra: Any,
+    ) -> TurnResult:
+        pack = self.packs[state["language"]]
+        if intent != UNKNOWN:
+            state["failures"] = 0  # "two failed turns in a row": any understood turn breaks it
+        if remember:
+            state["last_reply"] = reply
+        if ended:
+            self.store.delete(state["id"])
+        else:
+            self.store.put(state["id"], state, self.ttl)
+        return TurnResult(
+            conversation_id=state["id"],
+            intent=intent,
+            reply_text=reply,
+            speech_text=pack.speakable(reply),
+            state=state["state"],
+            rate=state["rate"],
+            language=state["language"],
+            listen=_LISTEN.get(state["state"], "commands"),
+            ended=ended,
+            **extra,
+        )
+
+
+# what the matcher should expect in each state (None: everything)
+_EXPECT: dict[str, tuple[str, ...] | None] = {
+    "idle": None,
+    "done": None,
+    "ask_description": ("report",) + CONTROL_INTENTS,
+    "confirm_report": ("yes", "no") + CONTROL_INTENTS,
+    "ask_reference": ("progress",) + CONTROL_INTENTS,
+}
+# how the next utterance should be recognized in each state
+_LISTEN: dict[str, str] = {
+    "idle": "commands",
+    "done": "commands",
+    "ask_description": "free",
+    "confirm_report": "yesno",
+    "ask_reference": "reference",
+}
+
+_PLACEHOLDER = re.compile(r"{(\w+)}")
+_SENTENCE = re.compile(r"(?<=[。！？!?.])\s*")
+
+
+def _fill(template: str, values: Mapping[str, Any]) -> str:
+    """Format a reply, leaving out every sentence whose placeholders have no value."""
+    kept = []
+    for sentence in _SENTENCE.split(template):
+        names = _PLACEHOLDER.findall(sentence)
+        if any(values.get(n) in (None, "") for n in names):
+            continue
+        kept.append(sentence.format(**{n: values[n] for n in names}))
+    return _join(*kept)
+
+
+def _join(*parts: str) -> str:
+    """Join reply sentences: no space after Chinese text, one space otherwise."""
+    out = ""
+    for part in (p.strip() for p in parts if p and p.strip()):
+        if out and not (_is_cjk(out[-1]) or _is_cjk(part[0])):
+            out += " "
+        out += part
+    return out
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3000" <= ch <= "\u303f" or "\u3400" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    stop = max(cut.rfind(c) for c in "。！？.!?；;，,")
+    return cut[: stop + 1] if stop >= limit // 2 else cut + "…"
