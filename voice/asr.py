@@ -85,6 +85,7 @@ class Transcript:
     audio_seconds: float = 0.0
     decode_seconds: float = 0.0
     latency_seconds: float = 0.0  # from the end of input to this result
+    unknown_words: int = 0  # "[unk]" tokens: speech outside the grammar
 
     @property
     def confidence(self) -> float:
@@ -243,9 +244,11 @@ class AsrModel:
             latency_seconds=done - fed,
         )
 
-    def stream(self, grammar: Grammar | None = None, *, max_seconds: float = 60.0) -> StreamSession:
+    def stream(
+        self, grammar: Grammar | None = None, *, max_seconds: float = 60.0, keep_audio: bool = False
+    ) -> StreamSession:
         """Open a streaming session: feed PCM16 chunks, get partials, then a final transcript."""
-        return StreamSession(self, grammar, max_seconds=max_seconds)
+        return StreamSession(self, grammar, max_seconds=max_seconds, keep_audio=keep_audio)
 
     def info(self) -> ModelInfo:
         """Describe this model."""
@@ -287,9 +290,17 @@ class AsrModel:
 class StreamSession:
     """One utterance streamed in chunks. Not shared between threads; use one per stream."""
 
-    def __init__(self, model: AsrModel, grammar: Grammar | None, *, max_seconds: float) -> None:
+    def __init__(
+        self,
+        model: AsrModel,
+        grammar: Grammar | None,
+        *,
+        max_seconds: float,
+        keep_audio: bool = False,
+    ) -> None:
         self.model = model
         self.grammar = grammar
+        self._kept: list[bytes] | None = [] if keep_audio else None
         self.max_bytes = int(max_seconds * BYTES_PER_SECOND)
         self.max_seconds = max_seconds
         self._rec = model._acquire(grammar)
@@ -303,6 +314,11 @@ class StreamSession:
     def done(self) -> bool:
         """True once the final transcript is known (end of speech detected, or finished)."""
         return self._final is not None
+
+    @property
+    def pcm(self) -> bytes:
+        """The audio fed so far (only if the session was opened with ``keep_audio``)."""
+        return b"".join(self._kept or ())
 
     @property
     def audio_seconds(self) -> float:
@@ -325,6 +341,8 @@ class StreamSession:
                     max_seconds=self.max_seconds,
                 )
             self._bytes += len(data)
+            if self._kept is not None:
+                self._kept.append(data)
             started = time.perf_counter()
             try:
                 endpoint = self._rec.AcceptWaveform(data) if data else 0
@@ -573,4 +591,6 @@ def _transcript(raw: str, **kw: Any) -> Transcript:
         for w in data.get("result", ())
         if w.get("word") != UNK
     )
-    return Transcript(text=_strip_unk(data.get("text", "")), words=words, **kw)
+    text = data.get("text", "")
+    unknown = sum(1 for w in text.split() if w == UNK)
+    return Transcript(text=_strip_unk(text), words=words, unknown_words=unknown, **kw)

@@ -382,9 +382,7 @@ class Dialog:
 
     # --- actions -------------------------------------------------------------------------------
 
-    def _urgent(
-        self, state: dict[str, Any], caller: Any, text: str, intent: Intent
-    ) -> TurnResult:
+    def _urgent(self, state: dict[str, Any], caller: Any, text: str, intent: Intent) -> TurnResult:
         pack = self.packs[state["language"]]
         alerted = True
         try:

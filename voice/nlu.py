@@ -100,8 +100,8 @@ UNKNOWN = "unknown"
 SLOT_KINDS = (None, "description", "reference", "anywhere")
 PHONETIC_WEIGHT = 0.95  # a phonetic-only match is a little less certain than a literal one
 
-_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_SPACE_BETWEEN_HAN = re.compile(r"(?<=[\u3400-\u9fff\uf900-\ufaff])\s+(?=[\u3400-\u9fff\uf900-\ufaff])")
+_HAN_CLASS = r"[\u3400-\u9fff\uf900-\ufaff]"
+_SPACE_BETWEEN_HAN = re.compile(rf"(?<={_HAN_CLASS})\s+(?={_HAN_CLASS})")
 _REF = re.compile(r"\b(\d{4})-(\d{6})\b")
 _DIGIT_RUN = re.compile(r"\d{3,}")
 
@@ -132,6 +132,7 @@ class IntentSpec:
     name: str
     phrases: tuple[str, ...]
     slot: str | None = None
+    threshold: float | None = None  # overrides the pack's threshold (urgent: fewer false alarms)
 
 
 @dataclass(frozen=True)
@@ -190,8 +191,14 @@ class LanguagePack:
                 sorted(data.get("fillers", ()), key=len, reverse=True)
             )
             self.intents: dict[str, IntentSpec] = {
-                name: IntentSpec(name, tuple(spec.get("phrases", ())), spec.get("slot"))
+                name: IntentSpec(
+                    name,
+                    tuple(spec.get("phrases", ())),
+                    spec.get("slot"),
+                    float(spec["threshold"]) if spec.get("threshold") is not None else None,
+                )
                 for name, spec in data["intents"].items()
+                if not name.startswith("_")
             }
             self.categories: dict[str, tuple[str, ...]] = {
                 k: tuple(v) for k, v in data.get("categories", {}).items()
@@ -279,7 +286,7 @@ class LanguagePack:
         digits = [w for w in self.numerals if not w.isascii() or w.isalpha()]
         seps = [s for s in self.separators if s.strip("-")]
         if listen == "commands":
-            return self.phrases() + digits + seps
+            return self.phrases()
         if listen == "yesno":
             return self.phrases(("yes", "no")) + control
         if listen == "reference":
@@ -356,8 +363,7 @@ class Understander:
         self.reference_format = reference or ReferenceFormat()
         self._compact = pack.script in ("han", "hangul")
         self._phrases: dict[str, list[tuple[str, _Form]]] = {
-            name: [(p, self._form(p)) for p in spec.phrases]
-            for name, spec in pack.intents.items()
+            name: [(p, self._form(p)) for p in spec.phrases] for name, spec in pack.intents.items()
         }
 
     # --- public --------------------------------------------------------------------------------
@@ -373,10 +379,15 @@ class Understander:
             return Intent(UNKNOWN, 0.0, text="")
         allowed = set(self.pack.intents) if expect is None else set(expect) | set(CONTROL_INTENTS)
         best: tuple[float, int, int, str, str, tuple[int, int]] | None = None
+        near = 0.0  # the best score under the threshold, reported with "unknown"
         for name in allowed & set(self._phrases):
             spec = self.pack.intents[name]
+            floor = spec.threshold if spec.threshold is not None else self.pack.threshold
             for phrase, pform in self._phrases[name]:
                 score, span = self._score(form, pform, spec.slot)
+                near = max(near, score)
+                if score < floor:
+                    continue
                 rank = (
                     round(score, 3),
                     -PRIORITY.index(name) if name in PRIORITY else -len(PRIORITY),
@@ -384,7 +395,7 @@ class Understander:
                 )
                 if best is None or rank > best[:3]:
                     best = (*rank, name, phrase, span)
-        if best is None or best[0] < self.pack.threshold:
+        if best is None:
             if "report" in allowed:
                 # "楼道灯坏了" said straight away is a report; the dialog confirms it anyway
                 hint = self.category_hint(form.text)
@@ -392,7 +403,7 @@ class Understander:
                 if hint and description:
                     slots = {"description": description, "category": hint}
                     return Intent("report", self.pack.threshold, slots, None, form.text)
-            return Intent(UNKNOWN, best[0] if best else 0.0, text=form.text)
+            return Intent(UNKNOWN, near, text=form.text)
         score, _, _, name, phrase, span = best
         slots = self._slots(name, form, span)
         return Intent(name, min(1.0, score), slots, phrase, form.text)

@@ -331,7 +331,9 @@ class TTSWorker:
             except queue.Empty:
                 return
             if job is not None and job.future.set_running_or_notify_cancel():
-                job.future.set_exception(TTSUnavailable(f"speech synthesis is unavailable: {self._broken}"))
+                job.future.set_exception(
+                    TTSUnavailable(f"speech synthesis is unavailable: {self._broken}")
+                )
 
 
 class _Engine:
