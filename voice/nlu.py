@@ -102,7 +102,7 @@ PHONETIC_WEIGHT = 0.95  # a phonetic-only match is a little less certain than a 
 
 _HAN_CLASS = r"[\u3400-\u9fff\uf900-\ufaff]"
 _SPACE_BETWEEN_HAN = re.compile(rf"(?<={_HAN_CLASS})\s+(?={_HAN_CLASS})")
-_REF = re.compile(r"\b(\d{4})-(\d{6})\b")
+_REF = re.compile(r"(?<!\d)(\d{4})-(\d{6})(?!\d)")
 _DIGIT_RUN = re.compile(r"\d{3,}")
 
 # Fuzzy pinyin: the pairs Mandarin speakers (and recognizers) most often confuse.
@@ -362,6 +362,7 @@ class Understander:
         self.pack = pack
         self.reference_format = reference or ReferenceFormat()
         self._compact = pack.script in ("han", "hangul")
+        self._fillers = {normalize(f, pack.script).replace(" ", "") for f in pack.fillers}
         self._phrases: dict[str, list[tuple[str, _Form]]] = {
             name: [(p, self._form(p)) for p in spec.phrases] for name, spec in pack.intents.items()
         }
@@ -469,8 +470,10 @@ class Understander:
             part = al.score / 100.0
             start, end = al.dest_start, al.dest_end
             if slot is None:
-                # a command must be most of what was said: "好" inside a long sentence is not "yes"
-                part *= 0.75 + 0.25 * lp / lu
+                # a command must be most of what was said: "好" inside a long sentence is not
+                # "yes" — unless it leads the sentence ("不对，是电梯坏了", "对，就是这个")
+                leads = start == 0 and pf.surface not in self._fillers
+                part *= (0.85 + 0.15 * lp / lu) if leads else (0.5 + 0.5 * lp / lu)
             if not self._compact and not _on_word_bounds(uf.surface, start, end):
                 part *= 0.8
             if part > best:

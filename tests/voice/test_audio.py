@@ -13,7 +13,6 @@ from voice.errors import (
     AudioTooLong,
     EmptyAudio,
     SilentAudio,
-    UndecodableAudio,
     UnsupportedAudio,
     VoiceError,
 )
