@@ -54,13 +54,16 @@ def test_greeting_and_ids(dialog):
 
 
 def test_report_is_confirmed_before_filing(dialog, services):
-    _, asked, confirm, filed = talk(dialog, "我要反映", "楼道灯坏了", "对")
+    cid = dialog.start("resident-1").conversation_id
+    asked = dialog.turn(cid, "resident-1", "我要反映")
     assert asked.state == "ask_description"
     assert asked.listen == "free"
+    confirm = dialog.turn(cid, "resident-1", "楼道灯坏了")
     assert not services.named("submit_case")
     assert confirm.state == "confirm_report"
     assert confirm.reply_text == "您要反映的是：楼道灯坏了，对吗？"
     assert confirm.listen == "yesno"
+    filed = dialog.turn(cid, "resident-1", "对")
     assert filed.state == "done"
     assert filed.case_ref == "2026-000501"
     assert "2026-000501" in filed.reply_text
