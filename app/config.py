@@ -67,17 +67,12 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         secret = _dev_secret_key(instance)
 
     db_url = _database_url(database, instance)
-    engine_options: dict = {"pool_pre_ping": True}
-    if db_url.startswith("sqlite"):
-        # Waiting on the write lock beats failing under concurrent requests.
-        engine_options = {"connect_args": {"timeout": 30, "check_same_thread": False}}
 
     cfg = {
         "LINLI_ENV": mode,
         "TESTING": mode == "testing",
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": db_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "REDIS_URL": env.get("REDIS_URL") or None,
         "UPLOAD_FOLDER": env.get("UPLOAD_FOLDER") or str(instance / "uploads"),
         "MEDIA_CACHE_FOLDER": env.get("MEDIA_CACHE_FOLDER") or str(instance / "cache"),
@@ -106,6 +101,31 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "API_TOKEN_DAYS": _int(env, "API_TOKEN_DAYS", 365),
         "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH") or None,
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+        # Announcements and lobby screens (kiosk): live stream, pairing, defaults.
+        "EVENTS_CHANNEL_PREFIX": env.get("EVENTS_CHANNEL_PREFIX", "linli"),
+        "KIOSK_STREAM_SECONDS": _int(env, "KIOSK_STREAM_SECONDS", 300),
+        "KIOSK_HEARTBEAT_SECONDS": float(env.get("KIOSK_HEARTBEAT_SECONDS") or 15),
+        "KIOSK_RETRY_MS": _int(env, "KIOSK_RETRY_MS", 3000),
+        "KIOSK_POLL_SECONDS": _int(env, "KIOSK_POLL_SECONDS", 120),
+        "KIOSK_FEED_POLL_SECONDS": float(env.get("KIOSK_FEED_POLL_SECONDS") or 0.5),
+        "KIOSK_OFFLINE_AFTER_SECONDS": _int(env, "KIOSK_OFFLINE_AFTER_SECONDS", 300),
+        "KIOSK_TICKET_SECONDS": _int(env, "KIOSK_TICKET_SECONDS", 120),
+        "KIOSK_PAIRING_MINUTES": _int(env, "KIOSK_PAIRING_MINUTES", 10),
+        "KIOSK_PAIRING_PER_ADDRESS": _int(env, "KIOSK_PAIRING_PER_ADDRESS", 10),
+        "KIOSK_PAIRING_MAX_FAILURES": _int(env, "KIOSK_PAIRING_MAX_FAILURES", 5),
+        "ANNOUNCEMENT_DEFAULT_DAYS": _int(env, "ANNOUNCEMENT_DEFAULT_DAYS", 30),
+        "ANNOUNCEMENT_URGENT_HOURS": _int(env, "ANNOUNCEMENT_URGENT_HOURS", 24),
+        # Community affairs (诉求): deadlines, automatic steps, attachments, idempotency, Open311.
+        "CASE_AUTO_CLOSE_DAYS": _int(env, "CASE_AUTO_CLOSE_DAYS", 7),
+        "CASE_ESCALATION_GRACE_HOURS": _int(env, "CASE_ESCALATION_GRACE_HOURS", 24),
+        "CASE_SIMILAR_RADIUS_M": _int(env, "CASE_SIMILAR_RADIUS_M", 150),
+        "CASE_PHOTO_MAX_BYTES": _int(env, "CASE_PHOTO_MAX_BYTES", 8 * 1024 * 1024),
+        "CASE_PHOTO_MAX_PIXELS": _int(env, "CASE_PHOTO_MAX_PIXELS", 40_000_000),
+        "CASE_PHOTO_MAX_EDGE": _int(env, "CASE_PHOTO_MAX_EDGE", 2560),
+        "CASE_AUDIO_MAX_BYTES": _int(env, "CASE_AUDIO_MAX_BYTES", 8 * 1024 * 1024),
+        "CASE_ATTACHMENTS_MAX": _int(env, "CASE_ATTACHMENTS_MAX", 12),
+        "IDEMPOTENCY_TTL_HOURS": _int(env, "IDEMPOTENCY_TTL_HOURS", 48),
+        "OPEN311_PUBLIC_READ": _bool(env.get("OPEN311_PUBLIC_READ"), True),
         # flask-smorest / OpenAPI
         "API_TITLE": "Linli API",
         "API_VERSION": "v1",
@@ -117,4 +137,13 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "JSON_SORT_KEYS": False,
     }
     cfg.update(overrides)
+    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(cfg["SQLALCHEMY_DATABASE_URI"]))
     return cfg
+
+
+def engine_options(url: str) -> dict:
+    """Connection settings suited to the database behind `url`."""
+    if url.startswith("sqlite"):
+        # Waiting on the write lock beats failing under concurrent requests.
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True}

@@ -56,10 +56,6 @@ def app(database_url, tmp_path_factory):
     application = create_app({
         "ENV_OVERRIDES": {"LINLI_ENV": "testing", "LINLI_INSTANCE_PATH": str(instance)},
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": (
-            {"connect_args": {"timeout": 30, "check_same_thread": False}}
-            if database_url.startswith("sqlite") else {"pool_pre_ping": True}
-        ),
         "UPLOAD_FOLDER": str(instance / "uploads"),
         "MEDIA_CACHE_FOLDER": str(instance / "cache"),
         "INSTANCE_PATH": str(instance),
@@ -82,18 +78,11 @@ def app(database_url, tmp_path_factory):
 def _clean(app) -> None:
     with app.app_context():
         _db.session.remove()
-        tables = [t for t in reversed(_db.metadata.sorted_tables)]
+        tables = list(reversed(_db.metadata.sorted_tables))
         with _db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                names = ", ".join(f'"{t.name}"' for t in tables)
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(table.delete())
-                has_seq = conn.execute(text(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first()
-                if has_seq:
-                    conn.execute(text("DELETE FROM sqlite_sequence"))
+            # DELETE beats TRUNCATE for a handful of rows per table, on both databases.
+            for table in tables:
+                conn.execute(table.delete())
 
 
 @pytest.fixture()

@@ -7,11 +7,12 @@ from werkzeug.routing import IntegerConverter
 
 from app.security import current_actor
 
-MAX_ID = 2**63 - 1
+# Ids are 32-bit INTEGER columns on PostgreSQL and SQLite alike.
+MAX_ID = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):
-    """Positive 64-bit ids only, so no database ever sees an out-of-range number."""
+    """Positive ids within the column range only, so no database sees an out-of-range number."""
 
     def __init__(self, url_map):
         super().__init__(url_map, min=1, max=MAX_ID)
