@@ -1,4 +1,4 @@
-"""Kiosk devices: registration, revocable device tokens."""
+"""Kiosk devices: registration, changes, revocable device tokens (pairing: services.kiosk)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,38 @@ def list_devices(actor: Actor, community_id: int) -> list[Device]:
         select(Device).where(Device.community_id == community_id).order_by(Device.id)))
 
 
+def update_device(actor: Actor, device_id: int, changes: dict) -> Device:
+    """Rename or move a screen, turn it, or set its quiet hours (committee staff)."""
+    from app.services import kiosk
+
+    device = get_device(actor, device_id)
+    authz.ensure_manager(actor, device.community_id)
+    if device.revoked_at is not None:
+        raise Conflict()
+    if "name" in changes:
+        device.name = clean_text(changes["name"], "name", max_length=80)
+    if "location" in changes:
+        device.location = clean_text(changes["location"] or "", "location", max_length=120,
+                                     required=False) or None
+    if "orientation" in changes:
+        if changes["orientation"] not in ORIENTATIONS:
+            raise invalid_field("orientation", "landscape or portrait")
+        device.orientation = changes["orientation"]
+    if "building_id" in changes:
+        building_id = changes["building_id"]
+        building = None
+        if building_id is not None:
+            building = db.session.get(Building, building_id)
+            if building is None or building.community_id != device.community_id:
+                raise invalid_field("building_id", "unknown building")
+        device.building = building
+    if "quiet_start" in changes or "quiet_end" in changes:
+        kiosk.set_quiet_hours(device, changes.get("quiet_start"), changes.get("quiet_end"))
+    db.session.flush()
+    kiosk.touch_feed(device.community_id)
+    return device
+
+
 def issue_device_token(actor: Actor, device_id: int) -> str:
     """A new token for a device (pairing); the plain token is shown once."""
     device = get_device(actor, device_id)
@@ -71,7 +103,12 @@ def revoke_device(actor: Actor, device_id: int) -> Device:
     """Revoke a device and all its tokens."""
     device = get_device(actor, device_id)
     authz.ensure_manager(actor, device.community_id)
+    from app.services import kiosk
+
     device.revoked_at = utcnow()
     revoke_tokens_for(device=device)
     db.session.flush()
+    # Its open stream ends and the screen returns to the pairing page.
+    kiosk.notify_device(device.id, "revoked")
+    kiosk.touch_feed(device.community_id)
     return device
