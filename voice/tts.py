@@ -1,18 +1,20 @@
-"""Speech out: pyttsx3 on espeak-ng, in ONE worker thread, cached on disk.
+"""Speech out: pyttsx3 on espeak-ng, in ONE synthesizer, cached on disk.
 
 pyttsx3 keeps one espeak engine per process and is not thread-safe (parallel use crashed the
-process), so every synthesis runs in a single dedicated thread fed by a queue; callers wait on a
-future. ``save_to_file`` + ``runAndWait()`` may return before the WAV exists or is complete, so
-the worker waits until the file's RIFF header is valid and its data length matches the file
-size, then moves it into the cache atomically: a file under its final name is always complete.
+process), so all synthesis is serialized: any thread may call :class:`TTSWorker`, which queues
+the job for one dispatcher thread, which hands it to one synthesizer *process*. The process is
+spawned (not forked) on first use, so it never inherits espeak-ng's state: espeak-ng runs its
+own background thread, which does not survive ``fork()``, so an engine initialized in the
+gunicorn master would hang in every worker. A separate process also means a crash or hang of
+espeak-ng costs one restart, not the web worker.
 
-espeak-ng runs its own background thread (RETRIEVAL mode), which does not survive ``fork()``:
-never synthesize in the gunicorn master. Each worker process starts its own TTS thread on first
-use; the disk cache is shared, so pre-rendering once (any process, or a CLI step) is enough.
+``save_to_file`` + ``runAndWait()`` may return before the WAV exists or is complete, so the
+synthesizer waits until the file's RIFF header is valid and its data length matches the file
+size, then moves it into the cache atomically: a file under its final name is always complete.
 
 Output is 22 050 Hz 16-bit mono WAV; Ogg/Opus (24 kHz, 32 kb/s) and MP3 (22.05 kHz, 48 kb/s)
 are encoded from it with PyAV for phones. The cache key (also the ETag) is a hash of
-text + voice + rate + format.
+text + voice + rate + format, and the cache is shared by all processes.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ class _Job:
 
 
 class TTSWorker:
-    """Serializes all pyttsx3 work on one thread; any thread may call it."""
+    """Serializes all pyttsx3 work in one synthesizer process; any thread may call it."""
 
     def __init__(
         self,
@@ -299,13 +301,9 @@ class TTSWorker:
             self._thread.start()
 
     def _run(self) -> None:
-        try:
-            engine = _Engine(self.driver)
-        except Exception as exc:
-            self._broken = f"{type(exc).__name__}: {exc}"
-            log.error("pyttsx3/espeak-ng cannot start: %s", self._broken)
-            self._fail_queue()
-            return
+        """Dispatcher thread: hands jobs one at a time to the synthesizer process."""
+        proc: Any = None
+        conn: Any = None
         while True:
             job = self._queue.get()
             if job is None:
@@ -313,9 +311,23 @@ class TTSWorker:
             if not job.future.set_running_or_notify_cancel():
                 continue
             try:
-                engine.render(job.text, job.voice, job.wpm, job.final, self.timeout)
+                if proc is None or not proc.is_alive():
+                    proc, conn = self._spawn()
+                conn.send((job.text, job.voice, job.wpm, str(job.final), self.timeout))
+                if not conn.poll(self.timeout + 5):
+                    proc.kill()
+                    proc = None
+                    raise TTSUnavailable("the synthesizer process stopped answering; restarted")
+                status, payload = conn.recv()
+                if status != "ok":
+                    raise TTSUnavailable(payload, voice=job.voice)
                 self._rendered += 1
                 job.future.set_result(job.final)
+            except (EOFError, OSError) as exc:
+                proc = None
+                job.future.set_exception(
+                    TTSUnavailable(f"the synthesizer process died: {exc!r}; restarting")
+                )
             except Exception as exc:
                 log.warning("speech synthesis failed for %r: %s", job.text[:40], exc)
                 job.future.set_exception(
@@ -323,21 +335,40 @@ class TTSWorker:
                     if isinstance(exc, TTSUnavailable)
                     else TTSUnavailable(f"speech synthesis failed: {exc}", voice=job.voice)
                 )
-
-    def _fail_queue(self) -> None:
-        while True:
+                if self._broken:
+                    self._fail_queue()
+        if proc is not None and proc.is_alive():
             try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if job is not None and job.future.set_running_or_notify_cancel():
-                job.future.set_exception(
-                    TTSUnavailable(f"speech synthesis is unavailable: {self._broken}")
-                )
+                conn.send(None)
+                proc.join(5)
+            except (OSError, EOFError):
+                pass
+            if proc.is_alive():
+                proc.kill()
+
+    def _spawn(self) -> tuple[Any, Any]:
+        """Start a fresh synthesizer process (spawned, so no espeak state is inherited)."""
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        ours, theirs = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(theirs, self.driver), name="voice-tts", daemon=True)
+        proc.start()
+        theirs.close()
+        if not ours.poll(60):
+            proc.kill()
+            raise TTSUnavailable("the synthesizer process did not start in 60 s")
+        status, payload = ours.recv()
+        if status != "ready":
+            proc.join(5)
+            self._broken = payload
+            log.error("pyttsx3/espeak-ng cannot start: %s", payload)
+            raise TTSUnavailable(f"speech synthesis is unavailable: {payload}")
+        return proc, ours
 
 
 class _Engine:
-    """The one pyttsx3 engine of the process, driven only from the TTS thread.
+    """The one pyttsx3 engine of the synthesizer process.
 
     pyttsx3 2.99's espeak driver is racy: ``runAndWait()`` returns as soon as espeak-ng has
     *queued* the text; the WAV is written later from espeak's own thread, which also pumps
@@ -353,6 +384,7 @@ class _Engine:
         import pyttsx3
 
         self.engine = pyttsx3.init(driver)
+        self.voices = {v.id for v in self.engine.getProperty("voices")}
         self.finished = threading.Event()
         self.engine.connect("finished-utterance", lambda name, completed: self.finished.set())
         self._get_rate = None
@@ -384,10 +416,9 @@ class _Engine:
                 break
             tmp = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:8]}.tmp.wav")
             try:
-                try:
-                    self.engine.setProperty("voice", voice)
-                except Exception as exc:
-                    raise TTSUnavailable(f"voice {voice!r} is not available: {exc}") from exc
+                if voice not in self.voices:
+                    raise TTSUnavailable(f"voice {voice!r} is not available")
+                self.engine.setProperty("voice", voice)
                 self.engine.setProperty("rate", wpm)
                 self._rate_applied(wpm, min(1.0, remaining))
                 self.finished.clear()
@@ -423,6 +454,30 @@ class _Engine:
         while self.engine.proxy.isBusy() and time.monotonic() < end:
             time.sleep(0.001)
         time.sleep(0.002)  # let espeak's callback return before the next job touches pyttsx3
+
+
+def _serve(conn: Any, driver: str) -> None:
+    """Body of the synthesizer process: one pyttsx3 engine, one job at a time."""
+    try:
+        engine = _Engine(driver)
+    except Exception as exc:
+        conn.send(("broken", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        text, voice, wpm, final, timeout = job
+        try:
+            engine.render(text, voice, wpm, Path(final), timeout)
+            conn.send(("ok", final))
+        except Exception as exc:
+            message = exc.message if isinstance(exc, TTSUnavailable) else str(exc)
+            conn.send(("error", message))
 
 
 def _chain(src: Future, dst: Future) -> None:

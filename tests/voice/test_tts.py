@@ -1,0 +1,164 @@
+"""Speech out through the real pyttsx3 + espeak-ng, one worker thread, disk cache."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import voice
+from voice.audio import decode_audio
+from voice.errors import TTSUnavailable
+from voice.tts import wav_complete
+
+from .conftest import wav_info
+
+pytestmark = pytest.mark.voice
+
+ZH = "sit/cmn-latn-pinyin"
+
+
+def test_wav_is_22050_mono_16bit_and_not_silent(tts):
+    speech = tts.synthesize("您要反映的是：楼道灯坏了，对吗？", ZH, "normal")
+    assert speech.mime == "audio/wav" and speech.fmt == "wav"
+    assert wav_complete(speech.path)
+    rate, channels, width, frames = wav_info(speech.path)
+    assert (rate, channels, width) == (22_050, 1, 2)
+    assert frames > 22_050  # more than a second of speech
+    decoded = decode_audio(Path(speech.path).read_bytes())  # raises SilentAudio if silent
+    assert decoded.loudness.voiced_ms > 1000
+
+
+def test_cache_hit_returns_the_same_etag_fast(tts):
+    first = tts.synthesize("请说一下您的编号。", ZH, "slow")
+    started = time.perf_counter()
+    again = tts.synthesize("请说一下您的编号。", ZH, "slow")
+    elapsed = time.perf_counter() - started
+    assert again.cached and not first.cached
+    assert again.etag == first.etag and again.path == first.path
+    assert elapsed < 0.005
+    assert tts.lookup("请说一下您的编号。", ZH, "slow").etag == first.etag
+    assert tts.lookup("从来没有说过的话", ZH, "slow") is None
+
+
+def test_rate_changes_the_audio_and_the_key(tts):
+    text = "最近有两个活动。"
+    slow = tts.synthesize(text, ZH, "slower")
+    fast = tts.synthesize(text, ZH, "fast")
+    assert slow.etag != fast.etag
+    assert wav_info(slow.path)[3] > wav_info(fast.path)[3] * 1.3
+    assert voice.RATES["slower"] < voice.RATES["slow"] < voice.RATES["normal"] < voice.RATES["fast"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mime", "container"), [("ogg", "audio/ogg", "ogg"), ("mp3", "audio/mpeg", "mp3")]
+)
+def test_compressed_speech_for_phones(tts, fmt, mime, container):
+    wav = tts.synthesize("好的，已经帮您登记了。", ZH, "slow")
+    small = tts.synthesize("好的，已经帮您登记了。", ZH, "slow", fmt)
+    assert small.mime == mime and small.etag != wav.etag
+    assert small.size < os.path.getsize(wav.path) / 3
+    decoded = decode_audio(Path(small.path).read_bytes())
+    assert decoded.container == container
+    wav_seconds = wav_info(wav.path)[3] / 22_050
+    assert abs(decoded.duration - wav_seconds) < 0.15
+    assert tts.synthesize("好的，已经帮您登记了。", ZH, "slow", fmt).cached
+
+
+def test_speak_reference_digit_by_digit(tts, zh_pack, en_pack):
+    zh = tts.speak_reference("2026-000123", zh_pack)
+    en = tts.speak_reference("2026-000123", en_pack)
+    assert zh.etag == tts.key("二零二六，杠，零零零一二三", ZH, "slow")
+    assert en.etag == tts.key(
+        "two zero two six, dash, zero zero zero one two three", en_pack.tts_voice, "slow"
+    )
+    for speech in (zh, en):
+        assert decode_audio(Path(speech.path).read_bytes()).duration > 2
+
+
+def test_prerender_fixed_prompts(tts, zh_pack):
+    prompts = zh_pack.prompts()
+    assert "您好" in prompts[0]
+    rendered = tts.prerender(prompts[:4], zh_pack.tts_voice, rates=("slow", "slower"))
+    assert len(rendered) == 8
+    for text in prompts[:4]:
+        assert tts.lookup(text, zh_pack.tts_voice, "slower") is not None
+
+
+def test_many_threads_each_get_their_own_complete_file(tts, ko_model, ko_pack):
+    phrases = ["공지 사항", "네", "아니요", "다시", "살려 주세요", "도움말"]
+    grammar = ko_model.grammar(phrases, "tts")
+    results: dict[int, voice.Speech] = {}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            phrase = phrases[i % len(phrases)]
+            rate = ("slow", "normal", "fast")[i % 3]
+            fmt = ("wav", "wav", "ogg", "mp3")[i % 4]
+            results[i] = (phrase, rate, tts.synthesize(phrase, "ko", rate, fmt))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(36)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert len(results) == 36
+    same: dict[tuple, str] = {}
+    for phrase, rate, speech in results.values():
+        key = (phrase, rate, speech.fmt)
+        assert same.setdefault(key, speech.etag) == speech.etag
+        decoded = decode_audio(Path(speech.path).read_bytes())
+        if speech.fmt == "wav":
+            assert wav_complete(speech.path)
+            # the file holds THIS phrase, not a neighbour's audio (recognized on the lossless
+            # file: Opus/MP3 artifacts alone sometimes tip this small model to another word)
+            assert ko_model.recognize(decoded.pcm, grammar).text == phrase, (phrase, rate)
+        else:  # encoded from the same phrase at the same rate
+            wav = tts.lookup(phrase, "ko", rate, "wav")
+            assert wav is not None
+            assert abs(wav_info(wav.path)[3] / 22_050 - decoded.duration) < 0.1
+    assert tts.health()["running"] and tts.health()["broken"] is None
+
+
+def test_bad_requests(tts):
+    with pytest.raises(ValueError):
+        tts.synthesize("   ", ZH)
+    with pytest.raises(ValueError):
+        tts.synthesize("你好", ZH, "presto")
+    with pytest.raises(ValueError):
+        tts.synthesize("你好", ZH, "slow", "flac")
+    with pytest.raises(TTSUnavailable) as err:
+        tts.synthesize("你好", "no-such-voice-xyz")
+    assert err.value.status == 503 and err.value.code == "tts_unavailable"
+    assert tts.synthesize("你好", ZH).size > 44  # the worker survives a bad job
+
+
+def test_worker_restarts_in_a_forked_child(tmp_path):
+    worker = voice.TTSWorker(tmp_path)
+    try:
+        assert worker.synthesize("네", "ko").size > 44
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # a gunicorn worker forked after the parent used TTS
+            code = 1
+            try:
+                speech = worker.synthesize("아니요", "ko", timeout=20)
+                os.write(write, str(speech.size).encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)
+        size = os.read(read, 50)
+        os.close(read)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert int(size) > 44
+    finally:
+        worker.close()
