@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,27 +27,35 @@ def _postgres_url() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
-    """A fresh database for this test session (SQLite file, or a new PostgreSQL database)."""
+@contextmanager
+def fresh_database(tmp_dir: Path):
+    """A brand-new empty database: a SQLite file, or a new PostgreSQL database dropped after."""
     pg = _postgres_url()
     if pg is None:
-        path = tmp_path_factory.mktemp("db") / "linli-test.db"
-        yield f"sqlite:///{path}"
+        yield f"sqlite:///{tmp_dir / f'linli-{uuid.uuid4().hex[:8]}.db'}"
         return
     name = f"linli_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(pg, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     base, _, _ = pg.rpartition("/")
-    yield f"{base}/{name}"
-    with admin.connect() as conn:
-        conn.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-            {"n": name},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A fresh database for this test session (SQLite file, or a new PostgreSQL database)."""
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,16 @@ from sqlalchemy import create_engine
 
 from app import create_app
 from app.extensions import db
+from tests.conftest import fresh_database
 
 
-def test_migrations_match_models(tmp_path, database_url):
-    if not database_url.startswith("sqlite"):
-        url = database_url  # the session's fresh PostgreSQL database is already at head
-    else:
-        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+def test_migrations_match_models(tmp_path):
+    # An empty database of the kind under test, built only by the migrations.
+    with fresh_database(tmp_path) as url:
+        _compare(tmp_path, url)
+
+
+def _compare(tmp_path, url):
     app = create_app({"ENV_OVERRIDES": {"LINLI_ENV": "testing",
                                         "LINLI_INSTANCE_PATH": str(tmp_path)},
                       "SQLALCHEMY_DATABASE_URI": url, "ARGON2_PROFILE": "fast"})
