@@ -13,6 +13,7 @@ from app.models.person import (
     RoleAssignment,
 )
 from app.models.security import ApiToken, AuditLog, Device, LoginThrottle
+from app.models import case, idempotency, notification, open311  # noqa: F401 (affairs)
 
 __all__ = [
     "CARE_FLAGS",

@@ -14,6 +14,7 @@ def register_web(app: Flask) -> None:
     names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]))
     modules = [f"app.web.{name}" for name in names]
     modules.append("kiosk")
+    modules.append("app.open311")
     for dotted in modules:
         try:
             module = importlib.import_module(dotted)

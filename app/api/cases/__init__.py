@@ -1,0 +1,1 @@
+"""Community affairs (诉求) API."""

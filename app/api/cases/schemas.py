@@ -1,0 +1,344 @@
+"""Schemas for community affairs (cases), their timeline, attachments and Open311 keys."""
+
+import marshmallow as ma
+from flask_smorest.fields import Upload
+
+from app.api.common import PageArgsSchema, id_field, text
+from app.models.case import CASE_STATUSES, CHANNELS
+from app.services.cases import ACTIONS
+
+_STATUS_FILTER = ("open", "all", *CASE_STATUSES)
+
+
+class CategoryRefSchema(ma.Schema):
+    """The category of a case."""
+
+    id = ma.fields.Integer()
+    code = ma.fields.String()
+    name = ma.fields.String()
+    icon = ma.fields.String()
+
+
+class AssigneeSchema(ma.Schema):
+    """Who handles a case: an organization or a worker."""
+
+    kind = ma.fields.String()
+    id = ma.fields.Integer(allow_none=True)
+    name = ma.fields.String()
+
+
+class LocationSchema(ma.Schema):
+    """Where: building-level for the public, the flat or free address for others."""
+
+    building_id = ma.fields.Integer(allow_none=True)
+    building = ma.fields.String(allow_none=True)
+    household_id = ma.fields.Integer(allow_none=True)
+    place = ma.fields.String(allow_none=True)
+    address = ma.fields.String(allow_none=True)
+    latitude = ma.fields.Float(allow_none=True)
+    longitude = ma.fields.Float(allow_none=True)
+
+
+class TimelineEventSchema(ma.Schema):
+    """One step of a case's timeline."""
+
+    id = ma.fields.Integer()
+    at = ma.fields.DateTime()
+    kind = ma.fields.String()
+    label = ma.fields.String()
+    from_status = ma.fields.String(allow_none=True)
+    to_status = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+    public = ma.fields.Boolean()
+    actor = ma.fields.String()
+    data = ma.fields.Dict()
+
+
+class AttachmentSchema(ma.Schema):
+    """A photo or recording of a case."""
+
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    mime = ma.fields.String()
+    size = ma.fields.Integer()
+    width = ma.fields.Integer(allow_none=True)
+    height = ma.fields.Integer(allow_none=True)
+    public = ma.fields.Boolean()
+    created_at = ma.fields.DateTime()
+    url = ma.fields.String()
+
+
+class ReporterSchema(ma.Schema):
+    """The reporter as a worker may see them (phone masked unless allowed; audited)."""
+
+    id = ma.fields.Integer(allow_none=True)
+    name = ma.fields.String(allow_none=True)
+    phone = ma.fields.String(allow_none=True)
+    household = ma.fields.String(allow_none=True)
+    self_declared = ma.fields.Boolean()
+    proxy = ma.fields.Dict()
+
+
+class CaseSummarySchema(ma.Schema):
+    """A case in a list (never the reporter; public rows carry no description)."""
+
+    id = ma.fields.Integer()
+    reference = ma.fields.String()
+    status = ma.fields.String()
+    status_label = ma.fields.String()
+    community_id = ma.fields.Integer()
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    support_count = ma.fields.Integer()
+    is_public = ma.fields.Boolean()
+    category = ma.fields.Nested(CategoryRefSchema)
+    building = ma.fields.String(allow_none=True)
+    description = ma.fields.String()
+    channel = ma.fields.String()
+    place = ma.fields.String(allow_none=True)
+    grid_id = ma.fields.Integer(allow_none=True)
+    due_at = ma.fields.DateTime(allow_none=True)
+    overdue = ma.fields.Boolean()
+    escalated = ma.fields.Boolean()
+    assignee = ma.fields.Nested(AssigneeSchema, allow_none=True)
+
+
+class CaseSchema(CaseSummarySchema):
+    """A case as the caller may see it: public view, the reporter's, or a worker's."""
+
+    reference_digits = ma.fields.String()
+    level = ma.fields.String()
+    merged_into = ma.fields.String(allow_none=True)
+    closed_reason = ma.fields.String(allow_none=True)
+    location = ma.fields.Nested(LocationSchema)
+    transcript = ma.fields.String(allow_none=True)
+    anonymous = ma.fields.Boolean()
+    attributes = ma.fields.Dict()
+    resolved_at = ma.fields.DateTime(allow_none=True)
+    closed_at = ma.fields.DateTime(allow_none=True)
+    reject_reason = ma.fields.String(allow_none=True)
+    rating = ma.fields.Integer(allow_none=True)
+    rating_comment = ma.fields.String(allow_none=True)
+    category_notice = ma.fields.String(allow_none=True)
+    supported_by_me = ma.fields.Boolean()
+    timeline = ma.fields.List(ma.fields.Nested(TimelineEventSchema))
+    attachments = ma.fields.List(ma.fields.Nested(AttachmentSchema))
+    actions = ma.fields.List(ma.fields.String())
+    reporter = ma.fields.Nested(ReporterSchema, allow_none=True)
+    suggested_assignee = ma.fields.Dict(allow_none=True)
+
+
+class CaseCreatedSchema(CaseSchema):
+    """A new case, with open cases nearby that may be the same matter."""
+
+    similar = ma.fields.List(ma.fields.Nested(CaseSummarySchema))
+
+
+class CasePageSchema(ma.Schema):
+    """A page of cases; workers also get the counts per status."""
+
+    items = ma.fields.List(ma.fields.Nested(CaseSummarySchema))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    pages = ma.fields.Integer()
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+
+
+class CaseCreateSchema(ma.Schema):
+    """Raise a case (send an Idempotency-Key header so retries create it once)."""
+
+    community_id = id_field()
+    category_id = id_field()
+    category_code = text(40)
+    description = text(2000)
+    channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
+    building_id = id_field(allow_none=True)
+    household_id = id_field(allow_none=True)
+    address = text(200, allow_none=True)
+    latitude = ma.fields.Float(allow_none=True, allow_nan=False,
+                               validate=ma.validate.Range(min=-90, max=90))
+    longitude = ma.fields.Float(allow_none=True, allow_nan=False,
+                                validate=ma.validate.Range(min=-180, max=180))
+    anonymous = ma.fields.Boolean()
+    is_public = ma.fields.Boolean(allow_none=True)
+    reporter_id = id_field(allow_none=True)
+    contact_name = text(80, allow_none=True)
+    contact_phone = text(20, allow_none=True)
+    transcript = text(4000, allow_none=True)
+    attributes = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(max=40)),
+                                validate=ma.validate.Length(max=20))
+
+
+class CaseUpdateSchema(ma.Schema):
+    """Correct a case's category, location or visibility (committee staff)."""
+
+    category_id = id_field()
+    building_id = id_field(allow_none=True)
+    household_id = id_field(allow_none=True)
+    address = text(200, allow_none=True)
+    latitude = ma.fields.Float(allow_none=True, allow_nan=False,
+                               validate=ma.validate.Range(min=-90, max=90))
+    longitude = ma.fields.Float(allow_none=True, allow_nan=False,
+                                validate=ma.validate.Range(min=-180, max=180))
+    is_public = ma.fields.Boolean()
+
+
+class CaseQueryArgsSchema(PageArgsSchema):
+    """Filters: a community's cases, or mine=true for the caller's own."""
+
+    community_id = id_field(strict=False)
+    mine = ma.fields.Boolean(load_default=False)
+    status = ma.fields.String(validate=ma.validate.OneOf(_STATUS_FILTER))
+    category_id = id_field(strict=False)
+    grid_id = id_field(strict=False)
+    overdue = ma.fields.Boolean(allow_none=True)
+    channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
+    q = text(40)
+
+
+class InboxArgsSchema(PageArgsSchema):
+    """Filters for the assignee inbox."""
+
+    status = ma.fields.String(load_default="open", validate=ma.validate.OneOf(_STATUS_FILTER))
+
+
+class SimilarArgsSchema(ma.Schema):
+    """Where and what, to find open cases that may be the same matter."""
+
+    community_id = id_field(strict=False)
+    category_id = id_field(strict=False, required=True)
+    building_id = id_field(strict=False)
+    latitude = ma.fields.Float(allow_nan=False, validate=ma.validate.Range(min=-90, max=90))
+    longitude = ma.fields.Float(allow_nan=False, validate=ma.validate.Range(min=-180, max=180))
+
+
+class ReferenceArgsSchema(ma.Schema):
+    """A case reference, e.g. 2026-000123."""
+
+    reference = text(40, required=True)
+
+
+class StatusTextSchema(ma.Schema):
+    """A plain sentence about a case's progress, for a screen or a voice."""
+
+    reference = ma.fields.String()
+    text = ma.fields.String()
+    digits = ma.fields.String()
+    spoken = ma.fields.String()
+
+
+class TransitionSchema(ma.Schema):
+    """Move a case: accept, reject (reason), start, resolve, confirm (rating), reopen, close."""
+
+    action = ma.fields.String(required=True, validate=ma.validate.OneOf(
+        [a for a in ACTIONS if a not in ("assign", "merge")]))
+    note = text(2000, allow_none=True)
+    public = ma.fields.Boolean(allow_none=True)
+    reason = text(500, allow_none=True)
+    rating = ma.fields.Integer(strict=True, allow_none=True,
+                               validate=ma.validate.Range(min=1, max=5))
+    comment = text(500, allow_none=True)
+
+
+class AssignSchema(ma.Schema):
+    """Dispatch to one worker (person_id) or one organization, optionally with a deadline."""
+
+    person_id = id_field(allow_none=True)
+    organization_id = id_field(allow_none=True)
+    note = text(2000, allow_none=True)
+    due_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class NoteSchema(ma.Schema):
+    """A timeline note; workers choose public or internal."""
+
+    text = text(2000, required=True)
+    public = ma.fields.Boolean(load_default=False)
+
+
+class NoteCreatedSchema(ma.Schema):
+    """The note as added to the timeline."""
+
+    id = ma.fields.Integer()
+    at = ma.fields.DateTime()
+    public = ma.fields.Boolean()
+    note = ma.fields.String()
+
+
+class MergeSchema(ma.Schema):
+    """The case to merge into, by id or reference."""
+
+    into_id = id_field()
+    into_reference = text(40)
+    note = text(2000, allow_none=True)
+
+
+class RatingSchema(ma.Schema):
+    """1 to 5 stars and an optional comment."""
+
+    rating = ma.fields.Integer(strict=True, required=True,
+                               validate=ma.validate.Range(min=1, max=5))
+    comment = text(500, allow_none=True)
+
+
+class AttachmentFormSchema(ma.Schema):
+    """Options sent with an upload (multipart form)."""
+
+    public = ma.fields.Boolean(load_default=False)
+
+
+class AttachmentFileSchema(ma.Schema):
+    """The uploaded file: a JPEG/PNG/WebP photo or a WAV/Ogg/WebM/MP3/M4A recording."""
+
+    file = Upload(required=True)
+
+
+class AttachmentUpdateSchema(ma.Schema):
+    """Show a photo in the public view, or hide it."""
+
+    public = ma.fields.Boolean(required=True)
+
+
+class CountsSchema(ma.Schema):
+    """Cases per status in a community, with open and overdue totals."""
+
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+
+
+class FiguresSchema(ma.Schema):
+    """This month in a community (Asia/Shanghai)."""
+
+    received = ma.fields.Integer()
+    resolved = ma.fields.Integer()
+    avg_rating = ma.fields.Float(allow_none=True)
+
+
+class AssigneeChoicesSchema(ma.Schema):
+    """Workers and organizations a case can be dispatched to."""
+
+    people = ma.fields.List(ma.fields.Dict())
+    organizations = ma.fields.List(ma.fields.Dict())
+
+
+class Open311KeySchema(ma.Schema):
+    """An Open311 API key (the key itself is shown only when issued)."""
+
+    id = ma.fields.Integer()
+    community_id = ma.fields.Integer()
+    name = ma.fields.String()
+    prefix = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    last_used_at = ma.fields.DateTime(allow_none=True)
+    revoked_at = ma.fields.DateTime(allow_none=True)
+
+
+class Open311KeyCreateSchema(ma.Schema):
+    """Name the third-party system the key is for."""
+
+    name = text(80, required=True)
+
+
+class Open311KeyIssuedSchema(Open311KeySchema):
+    """A new key, shown once."""
+
+    api_key = ma.fields.String()

@@ -1,0 +1,38 @@
+"""Schemas for the notification inbox."""
+
+import marshmallow as ma
+
+from app.api.common import PageArgsSchema, page_schema
+
+
+class NotificationSchema(ma.Schema):
+    """A notice for the caller."""
+
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    title = ma.fields.String()
+    body = ma.fields.String()
+    link = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    read_at = ma.fields.DateTime(allow_none=True)
+
+
+NotificationPageSchema = page_schema(NotificationSchema, "NotificationPageSchema")
+
+
+class NotificationQueryArgsSchema(PageArgsSchema):
+    """unread=true for unread notices only."""
+
+    unread = ma.fields.Boolean(load_default=False)
+
+
+class UnreadCountSchema(ma.Schema):
+    """How many notices are unread."""
+
+    unread = ma.fields.Integer()
+
+
+class ReadAllSchema(ma.Schema):
+    """How many notices were marked read."""
+
+    marked = ma.fields.Integer()

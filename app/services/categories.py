@@ -1,0 +1,217 @@
+"""Case categories configured per community: name, handler, deadline, anonymity, notice, icon."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Community, Organization
+from app.models.case import HANDLER_ROLES, CaseCategory
+from app.services import authz
+from app.services.actors import Actor
+from app.services.errors import Conflict, NotFound, invalid_field
+from app.services.text import clean_text
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+ICONS = ("repair", "water", "gas", "electric", "lift", "trash", "green", "safety", "fire",
+         "noise", "dispute", "parking", "pet", "suggestion", "help", "elder", "other")
+DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+EDITABLE = ("name", "description", "icon", "handler_organization_id", "handler_role",
+            "deadline_hours", "allow_anonymous", "is_public", "notice", "attributes",
+            "sort_order", "active")
+
+# The standard set a new community starts from (also the demo data).
+DEFAULTS = [
+    {"code": "repair", "name": "报修（水电燃气）", "icon": "repair", "deadline_hours": 48,
+     "handler": "property", "allow_anonymous": False, "is_public": True,
+     "description": "公共区域的水管、电路、燃气管道、电梯、门禁等设施故障。",
+     "notice": "如闻到燃气味，请立即离开并拨打燃气抢修电话 96777，不要开关电器。",
+     "attributes": [{"code": "place", "description": "问题在哪里？", "datatype": "singlevaluelist",
+                     "required": False, "values": [{"key": "public", "name": "公共区域"},
+                                                   {"key": "home", "name": "家中"}]}]},
+    {"code": "environment", "name": "环境卫生", "icon": "trash", "deadline_hours": 72,
+     "handler": "property", "allow_anonymous": True, "is_public": True,
+     "description": "垃圾清运、楼道堆物、绿化养护、积水、异味。", "notice": None, "attributes": []},
+    {"code": "safety", "name": "安全隐患", "icon": "safety", "deadline_hours": 24,
+     "handler": "grid_worker", "allow_anonymous": True, "is_public": True,
+     "description": "消防通道堵塞、电动车楼道充电、高空坠物、井盖缺失。",
+     "notice": "遇到火情或有人受伤，请先拨打 119 或 120。", "attributes": []},
+    {"code": "dispute", "name": "邻里纠纷", "icon": "dispute", "deadline_hours": 120,
+     "handler": "committee_staff", "allow_anonymous": False, "is_public": False,
+     "description": "噪音、漏水、占用公共空间等邻里之间的矛盾，居委会帮忙调解。",
+     "notice": None, "attributes": []},
+    {"code": "suggestion", "name": "意见建议", "icon": "suggestion", "deadline_hours": 168,
+     "handler": "committee_staff", "allow_anonymous": True, "is_public": True,
+     "description": "对社区服务、活动和设施的想法与建议。", "notice": None, "attributes": []},
+    {"code": "help", "name": "求助（独居老人帮扶）", "icon": "elder", "deadline_hours": 12,
+     "handler": "social_org", "allow_anonymous": False, "is_public": False,
+     "description": "独居或行动不便的老人需要有人上门看看、陪同就医、代买代办。",
+     "notice": "如身体突然不适，请立即拨打 120。", "attributes": []},
+]
+
+
+def _check_attributes(value) -> list[dict]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > 20:
+        raise invalid_field("attributes", _l("A list of at most 20 questions."))
+    out, codes = [], set()
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise invalid_field("attributes", _l("Each question must be an object."))
+        code = item.get("code")
+        if not isinstance(code, str) or not _CODE.match(code) or code in codes:
+            raise invalid_field("attributes", _l("Each question needs a unique short code."))
+        codes.add(code)
+        datatype = item.get("datatype", "string")
+        if datatype not in DATATYPES:
+            raise invalid_field("attributes", _l("Unknown answer type."))
+        values = []
+        if datatype.endswith("valuelist"):
+            for v in item.get("values") or []:
+                if not isinstance(v, dict):
+                    raise invalid_field("attributes", _l("Each choice needs a key and a name."))
+                values.append({"key": clean_text(str(v.get("key", "")), "attributes",
+                                                 max_length=40),
+                               "name": clean_text(str(v.get("name", "")), "attributes",
+                                                  max_length=80)})
+            if not values:
+                raise invalid_field("attributes", _l("A list question needs choices."))
+        out.append({"code": code, "datatype": datatype, "required": bool(item.get("required")),
+                    "description": clean_text(str(item.get("description", "")), "attributes",
+                                              max_length=200),
+                    "order": index + 1, "values": values})
+    return out
+
+
+def _apply(category: CaseCategory, changes: dict) -> None:
+    for key, value in changes.items():
+        if key not in EDITABLE:
+            continue
+        if key == "name":
+            value = clean_text(value, "name", max_length=80)
+        elif key in ("description", "notice"):
+            value = clean_text(value or "", key, max_length=500, multiline=True,
+                               required=False) or None
+        elif key == "icon":
+            if value not in ICONS:
+                raise invalid_field("icon", ", ".join(ICONS))
+        elif key == "handler_role":
+            if value is not None and value not in HANDLER_ROLES:
+                raise invalid_field("handler_role", ", ".join(HANDLER_ROLES))
+        elif key == "handler_organization_id":
+            if value is not None:
+                org = db.session.get(Organization, value)
+                if org is None or category.community_id not in {c.id for c in org.communities}:
+                    raise invalid_field("handler_organization_id", _l("Unknown organization."))
+        elif key == "deadline_hours":
+            if not isinstance(value, int) or not 1 <= value <= 24 * 90:
+                raise invalid_field("deadline_hours", "1-2160")
+        elif key == "attributes":
+            value = _check_attributes(value)
+        elif key == "sort_order":
+            if not isinstance(value, int) or not -1000 <= value <= 1000:
+                raise invalid_field("sort_order", "-1000..1000")
+        elif key in ("allow_anonymous", "is_public", "active"):
+            value = bool(value)
+        setattr(category, key, value)
+    if category.handler_organization_id is not None and category.handler_role is not None:
+        raise invalid_field("handler_role", _l("Choose an organization or a role, not both."))
+
+
+def list_categories(actor: Actor, community_id: int, *, include_inactive: bool = False
+                    ) -> list[CaseCategory]:
+    """A community's categories in display order (anyone who may read the community)."""
+    authz.ensure_readable(actor, community_id)
+    query = select(CaseCategory).where(CaseCategory.community_id == community_id)
+    if not include_inactive:
+        query = query.where(CaseCategory.active.is_(True))
+    return list(db.session.scalars(query.order_by(CaseCategory.sort_order, CaseCategory.id)))
+
+
+def get_category(actor: Actor, category_id: int) -> CaseCategory:
+    """One category of a community the actor may read."""
+    category = db.session.get(CaseCategory, category_id)
+    if category is None:
+        raise NotFound()
+    authz.ensure_readable(actor, category.community_id)
+    return category
+
+
+def find_category(community_id: int, *, category_id: int | None = None,
+                  code: str | None = None) -> CaseCategory:
+    """An active category of the community by id or code (NotFound otherwise)."""
+    query = select(CaseCategory).where(CaseCategory.community_id == community_id,
+                                       CaseCategory.active.is_(True))
+    if category_id is not None:
+        query = query.where(CaseCategory.id == category_id)
+    elif code is not None:
+        query = query.where(CaseCategory.code == code)
+    else:
+        raise invalid_field("category_id", _l("Please choose what the matter is about."))
+    category = db.session.scalar(query)
+    if category is None:
+        raise NotFound(_l("This kind of matter is not handled here."))
+    return category
+
+
+def create_category(actor: Actor, community_id: int, *, code: str, name: str, **fields
+                    ) -> CaseCategory:
+    """Committee staff add a category (code: lowercase letters, digits, - and _)."""
+    authz.ensure_manager(actor, community_id)
+    if not isinstance(code, str) or not _CODE.match(code):
+        raise invalid_field("code", _l("Lowercase letters, digits, - and _ (up to 40)."))
+    if db.session.scalar(select(CaseCategory.id).where(CaseCategory.community_id == community_id,
+                                                       CaseCategory.code == code)):
+        raise Conflict(errors={"code": [str(_l("This code is already used."))]})
+    category = CaseCategory(community_id=community_id, code=code, icon="other",
+                            deadline_hours=72, attributes=[])
+    _apply(category, {"name": name, **fields})
+    db.session.add(category)
+    db.session.flush()
+    return category
+
+
+def update_category(actor: Actor, category_id: int, changes: dict) -> CaseCategory:
+    """Committee staff change a category (its code stays: clients and Open311 rely on it)."""
+    category = get_category(actor, category_id)
+    authz.ensure_manager(actor, category.community_id)
+    _apply(category, changes)
+    db.session.flush()
+    return category
+
+
+def install_defaults(actor: Actor | None, community_id: int) -> list[CaseCategory]:
+    """Add the standard categories a community lacks (None actor: seeding)."""
+    if actor is not None:
+        authz.ensure_manager(actor, community_id)
+    community = db.session.get(Community, community_id)
+    if community is None:
+        raise NotFound()
+    orgs = {o.kind: o for o in sorted(
+        db.session.scalars(select(Organization).where(
+            Organization.communities.any(Community.id == community_id))), key=lambda o: o.id)}
+    existing = {c.code for c in db.session.scalars(
+        select(CaseCategory).where(CaseCategory.community_id == community_id))}
+    added = []
+    for order, spec in enumerate(DEFAULTS):
+        if spec["code"] in existing:
+            continue
+        handler = spec["handler"]
+        org = orgs.get(handler) if handler in ("property", "social_org") else None
+        category = CaseCategory(
+            community_id=community_id, code=spec["code"], name=spec["name"], icon=spec["icon"],
+            description=spec["description"], notice=spec["notice"],
+            deadline_hours=spec["deadline_hours"], allow_anonymous=spec["allow_anonymous"],
+            is_public=spec["is_public"], attributes=_check_attributes(spec["attributes"]),
+            sort_order=order * 10,
+            handler_organization_id=org.id if org is not None else None,
+            handler_role=handler if handler in HANDLER_ROLES else
+            (None if org is not None else "committee_staff"))
+        db.session.add(category)
+        added.append(category)
+    db.session.flush()
+    return added

@@ -1,0 +1,358 @@
+"""Open311 GeoReport v2 over the case services: API keys, services, requests, tokens.
+
+- jurisdiction_id is the community's code; a key is scoped to one community and may only file
+  cases there. Keys are issued and revoked by committee staff; only their SHA-256 is stored.
+- service_code is the category's stable code; service definitions carry its attributes.
+- service_request_id is the case's public reference (e.g. 2026-000123).
+- status: open while the committee or a handler is working on it; closed once resolved,
+  closed, rejected or merged, with status_notes saying why.
+- GET requests shows the public view only (never the reporter, building-level location),
+  and only public cases; when OPEN311_PUBLIC_READ is off, a valid api_key is required.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Community
+from app.models.base import utcnow
+from app.models.case import OPEN_STATUSES, Case, CaseCategory, CaseEvent
+from app.models.open311 import Open311Key
+from app.services import authz, cases
+from app.services.actors import Actor
+from app.services.demo import seed_hook
+from app.services.errors import DomainError, NotFound
+from app.services.text import clean_text
+
+SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
+MAX_RESULTS = 1000
+DEFAULT_SPAN = timedelta(days=90)
+
+
+class Open311Error(DomainError):
+    """An error in GeoReport terms: HTTP status + description."""
+
+    def __init__(self, status: int, message):
+        super().__init__(message)
+        self.status_code = status
+
+
+def bad_request(message) -> Open311Error:
+    """400."""
+    return Open311Error(400, message)
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def issue_key(actor: Actor, community_id: int, name: str) -> tuple[str, Open311Key]:
+    """Committee staff issue a key to a third-party system; the plain key is shown once."""
+    authz.ensure_manager(actor, community_id)
+    key = "o311_" + secrets.token_urlsafe(30)
+    row = Open311Key(community_id=community_id, name=clean_text(name, "name", max_length=80),
+                     key_hash=_hash(key), prefix=key[:8], created_by_id=actor.person_id)
+    db.session.add(row)
+    db.session.flush()
+    return key, row
+
+
+def list_keys(actor: Actor, community_id: int) -> list[Open311Key]:
+    """A community's keys (never the keys themselves)."""
+    authz.ensure_manager(actor, community_id)
+    return list(db.session.scalars(select(Open311Key).where(
+        Open311Key.community_id == community_id).order_by(Open311Key.id)))
+
+
+def revoke_key(actor: Actor, key_id: int) -> Open311Key:
+    """Stop a key from working."""
+    row = db.session.get(Open311Key, key_id)
+    if row is None:
+        raise NotFound()
+    authz.ensure_manager(actor, row.community_id)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        db.session.flush()
+    return row
+
+
+def resolve_key(key: str | None) -> Open311Key | None:
+    """The live key row for an api_key, or None."""
+    if not key or len(key) > 200:
+        return None
+    row = db.session.scalar(select(Open311Key).where(Open311Key.key_hash == _hash(key)))
+    if row is None or row.revoked_at is not None:
+        return None
+    return row
+
+
+def demo_key() -> str:
+    """The demo community's key, derived from SECRET_KEY so seeding again finds the same one."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return "o311_demo_" + hmac.new(secret, b"linli-demo-open311", hashlib.sha256).hexdigest()[:32]
+
+
+@seed_hook
+def seed_demo_key(ctx: dict) -> None:
+    """An Open311 key for the first demo community, printed by `flask seed-demo --json`."""
+    community = ctx["communities"]["heping"]["community"]
+    key = demo_key()
+    if db.session.scalar(select(Open311Key).where(Open311Key.key_hash == _hash(key))) is None:
+        db.session.add(Open311Key(community_id=community.id, name="演示：城市 12345 平台",
+                                  key_hash=_hash(key), prefix=key[:8]))
+        db.session.flush()
+    ctx["summary"]["open311"] = {"api_key": key, "jurisdiction_id": community.code,
+                                 "endpoint": "/open311/v2"}
+
+
+# --- jurisdictions and services -----------------------------------------------------------
+
+def jurisdiction(code: str | None, key: Open311Key | None = None) -> Community:
+    """The community for a jurisdiction_id (optional when a key or a single community says)."""
+    if code:
+        community = db.session.scalar(select(Community).where(Community.code == code[:40]))
+        if community is None:
+            raise Open311Error(404, _l("jurisdiction_id not found"))
+        if key is not None and key.community_id != community.id:
+            raise Open311Error(403, _l("This api_key is not valid for this jurisdiction_id"))
+        return community
+    if key is not None:
+        return db.session.get(Community, key.community_id)
+    communities = db.session.scalars(select(Community).limit(2)).all()
+    if len(communities) == 1:
+        return communities[0]
+    raise bad_request(_l("jurisdiction_id was not provided"))
+
+
+def _categories(community: Community) -> list[CaseCategory]:
+    return list(db.session.scalars(select(CaseCategory).where(
+        CaseCategory.community_id == community.id, CaseCategory.active.is_(True))
+        .order_by(CaseCategory.sort_order, CaseCategory.id)))
+
+
+def service_list(community: Community) -> list[dict]:
+    """GET services: every active category."""
+    return [{"service_code": c.code, "service_name": c.name, "description": c.description or "",
+             "metadata": bool(c.attributes), "type": "realtime", "keywords": c.icon,
+             "group": c.icon} for c in _categories(community)]
+
+
+def _category(community: Community, code: str) -> CaseCategory:
+    category = next((c for c in _categories(community) if c.code == code), None)
+    if category is None:
+        raise Open311Error(404, _l("service_code not found"))
+    return category
+
+
+def service_definition(community: Community, code: str) -> dict:
+    """GET services/{code}: the category's attributes."""
+    category = _category(community, code)
+    return {"service_code": category.code, "attributes": [
+        {"variable": True, "code": a["code"], "datatype": a["datatype"],
+         "required": bool(a.get("required")), "datatype_description": "",
+         "order": a.get("order", i + 1), "description": a.get("description", ""),
+         "values": [{"key": v["key"], "name": v["name"]} for v in a.get("values") or []]}
+        for i, a in enumerate(category.attributes or [])]}
+
+
+# --- requests -----------------------------------------------------------------------------
+
+def _float(value, name):
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise bad_request(_l("%(name)s must be a number", name=name)) from None
+    return number
+
+
+def create_request(key: Open311Key, form: dict, attributes: dict) -> dict:
+    """POST requests: file a case for the key's community; returns the GeoReport response."""
+    community = jurisdiction(form.get("jurisdiction_id"), key)
+    code = form.get("service_code")
+    if not code:
+        raise bad_request(_l("service_code was not provided"))
+    category = _category(community, code)
+    lat, lon = _float(form.get("lat"), "lat"), _float(form.get("long"), "long")
+    address_id = form.get("address_id") or None
+    building_id = None
+    if address_id is not None:
+        if not str(address_id).isdigit() or len(str(address_id)) > 12:
+            raise bad_request(_l("address_id is not a building of this jurisdiction"))
+        building_id = int(address_id)
+    if lat is None and lon is None and not form.get("address_string") and building_id is None:
+        raise bad_request(_l("A location is required: lat and long, address_string or "
+                             "address_id"))
+    name = " ".join(p for p in (form.get("first_name"), form.get("last_name")) if p) or None
+    description = form.get("description")
+    if not description:
+        raise bad_request(_l("description was not provided"))
+    try:
+        case = cases.submit_case(
+            Actor.anonymous(), open311_key=key, category_id=category.id,
+            description=description, address=form.get("address_string"),
+            building_id=building_id, latitude=lat, longitude=lon, contact_name=name,
+            contact_phone=form.get("phone") or None, attributes=attributes,
+            media_url=form.get("media_url") or None)
+    except DomainError as error:
+        raise _as_open311(error) from None
+    key.last_used_at = utcnow()
+    db.session.flush()
+    return {"service_request_id": case.reference, "token": case.open311_token,
+            "service_notice": category.notice or "", "account_id": None}
+
+
+def _as_open311(error: DomainError) -> Open311Error:
+    if isinstance(error, Open311Error):
+        return error
+    detail = "; ".join(f"{field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+                       for field, msgs in (error.errors or {}).items())
+    message = f"{error.message} {detail}".strip()
+    status = error.status_code if error.status_code in (403, 404) else 400
+    return Open311Error(status, message)
+
+
+def _status_notes(case: Case) -> str:
+    if case.merged_into is not None:
+        return str(_l("Duplicate of %(ref)s", ref=case.merged_into.reference))
+    if case.status == "rejected":
+        return case.reject_reason or ""
+    latest = db.session.scalar(select(CaseEvent).where(
+        CaseEvent.case_id == case.id, CaseEvent.public.is_(True), CaseEvent.note.is_not(None))
+        .order_by(CaseEvent.id.desc()).limit(1))
+    label = str(cases.STATUS_LABELS[case.status])
+    return f"{label}。{latest.note}" if latest is not None else label
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(cases._tz()).isoformat(timespec="seconds")
+
+
+def request_view(case: Case) -> dict:
+    """A case as a GeoReport request: the public view only."""
+    public_photo = next((a for a in case.attachments if a.public and a.kind == "photo"), None)
+    media = case.media_url
+    if public_photo is not None:
+        media = (f"{current_app.config['PUBLIC_BASE_URL']}/open311/v2/media/"
+                 f"{case.reference}/{public_photo.id}?jurisdiction_id={case.community.code}")
+    if case.assignee_organization is not None:
+        agency = case.assignee_organization.name
+    else:
+        agency = f"{case.community.name}居委会"
+    return {
+        "service_request_id": case.reference,
+        "status": "open" if case.status in OPEN_STATUSES else "closed",
+        "status_notes": _status_notes(case),
+        "service_name": case.category.name,
+        "service_code": case.category.code,
+        "description": None,
+        "agency_responsible": agency,
+        "service_notice": case.category.notice or "",
+        "requested_datetime": _iso(case.created_at),
+        "updated_datetime": _iso(case.updated_at),
+        "expected_datetime": _iso(case.due_at),
+        "address": case.building.name if case.building is not None else None,
+        "address_id": str(case.building_id) if case.building_id is not None else None,
+        "zipcode": None,
+        "lat": round(case.latitude, 3) if case.latitude is not None else None,
+        "long": round(case.longitude, 3) if case.longitude is not None else None,
+        "media_url": media,
+    }
+
+
+def _parse_date(value: str, name: str) -> datetime:
+    text = value.strip()
+    if len(text) > 40:
+        raise bad_request(_l("%(name)s must be an ISO 8601 date-time", name=name))
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request(_l("%(name)s must be an ISO 8601 date-time", name=name)) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=cases._tz())
+    return parsed
+
+
+def query_requests(community: Community, args: dict) -> list[dict]:
+    """GET requests: the standard filters; ids override everything else; 90 days, 1000 max."""
+    query = select(Case).where(Case.community_id == community.id, Case.is_public.is_(True))
+    ids = args.get("service_request_id")
+    if ids:
+        refs = [cases.normalize_reference(r) for r in ids.split(",")[:MAX_RESULTS]]
+        query = query.where(Case.reference.in_([r for r in refs if r]))
+    else:
+        if args.get("service_code"):
+            codes = [c.strip() for c in args["service_code"].split(",") if c.strip()]
+            query = query.join(Case.category).where(CaseCategory.code.in_(codes))
+        start = _parse_date(args["start_date"], "start_date") if args.get("start_date") else None
+        end = _parse_date(args["end_date"], "end_date") if args.get("end_date") else None
+        if start and end and start > end:
+            raise bad_request(_l("start_date is after end_date"))
+        if start is None and end is None:
+            start = utcnow() - DEFAULT_SPAN
+        elif start is None:
+            start = end - DEFAULT_SPAN
+        query = query.where(Case.created_at >= start)
+        if end is not None:
+            query = query.where(Case.created_at <= end)
+        if args.get("status"):
+            wanted = {s.strip() for s in args["status"].split(",")}
+            if not wanted <= {"open", "closed"}:
+                raise bad_request(_l("status must be open or closed"))
+            if wanted == {"open"}:
+                query = query.where(Case.status.in_(OPEN_STATUSES))
+            elif wanted == {"closed"}:
+                query = query.where(Case.status.not_in(OPEN_STATUSES))
+    rows = db.session.scalars(query.order_by(Case.id.desc()).limit(MAX_RESULTS)).all()
+    for case in rows:
+        cases.evaluate_case(case)
+    return [request_view(case) for case in rows]
+
+
+def request_by_id(community: Community, reference: str) -> dict:
+    """GET requests/{id}."""
+    normal = cases.normalize_reference(reference)
+    case = db.session.scalar(select(Case).where(Case.reference == normal,
+                                                Case.community_id == community.id,
+                                                Case.is_public.is_(True))) if normal else None
+    if case is None:
+        raise Open311Error(404, _l("service_request_id not found"))
+    cases.evaluate_case(case)
+    return request_view(case)
+
+
+def token_lookup(community: Community, token: str) -> dict:
+    """GET tokens/{token}: the request a POST's token stands for."""
+    case = db.session.scalar(select(Case).where(Case.open311_token == token[:64],
+                                                Case.community_id == community.id))
+    if case is None:
+        raise Open311Error(404, _l("token not found"))
+    return {"service_request_id": case.reference, "token": token}
+
+
+def public_media(community: Community, reference: str, attachment_id: int):
+    """A public photo of a public case (what media_url points to)."""
+    normal = cases.normalize_reference(reference)
+    case = db.session.scalar(select(Case).where(Case.reference == normal,
+                                                Case.community_id == community.id,
+                                                Case.is_public.is_(True))) if normal else None
+    attachment = None
+    if case is not None:
+        attachment = next((a for a in case.attachments if a.id == attachment_id and a.public
+                           and a.kind == "photo"), None)
+    if attachment is None:
+        raise Open311Error(404, _l("media not found"))
+    return attachment

@@ -1,0 +1,278 @@
+"""Staff console for community affairs (/staff/cases): inbox, case detail, dispatch, notes,
+merge, uploads, and cases taken down for residents (代办). Views are thin: rules live in
+app/services/cases.py. Also the scheduler commands `flask cases escalate|auto-close`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+
+from app.extensions import db
+from app.models.case import CASE_STATUSES, CHANNELS
+from app.security import current_actor
+from app.services import attachments, audit, authz, cases, categories, communities
+from app.services.actors import Actor
+from app.services.auth import find_person_by_login
+from app.services.errors import DomainError, NotFound, invalid_field
+from app.web.staff import nav_item
+
+bp = Blueprint("staff_cases", __name__, url_prefix="/staff/cases", cli_group="cases")
+nav_item("staff_cases.inbox", _l("Affairs"))
+
+STAFF_CHANNELS = ("phone", "counter", "patrol")
+
+
+def _int(name: str) -> int | None:
+    value = request.values.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise invalid_field(name, _l("Must be a number."))
+    return int(value)
+
+
+def _flash_error(error: DomainError) -> None:
+    db.session.rollback()
+    details = "; ".join(" ".join(map(str, v)) if isinstance(v, list) else str(v)
+                        for v in (error.errors or {}).values())
+    flash(f"{error.message} {details}".strip(), "error")
+
+
+def _internal_communities(who: Actor) -> list:
+    return [c for c in communities.list_communities(who)
+            if authz.can_see_internal(who, c.id)]
+
+
+@bp.get("/")
+@login_required
+def inbox():
+    """The case inbox: filters, counts per status, newest first."""
+    who = current_actor()
+    places = _internal_communities(who)
+    status = request.args.get("status", "open")
+    filters = {"status": status, "category_id": _int("category_id"), "grid_id": _int("grid_id"),
+               "channel": request.args.get("channel") or None,
+               "overdue": True if request.args.get("overdue") == "1" else None,
+               "q": request.args.get("q") or None}
+    page = max(1, min(_int("page") or 1, 100000))
+    if not places:  # an organization's member: their assigned work
+        page_obj = cases.inbox(who, status=status, page=page)
+        db.session.commit()
+        return render_template("staff/cases/inbox.html", page=page_obj, level="assignee",
+                               counts=None, places=[], community=None, filters=filters,
+                               categories=[], grids=[], statuses=CASE_STATUSES,
+                               channels=CHANNELS, labels=cases.STATUS_LABELS,
+                               channel_labels=cases.CHANNEL_LABELS,
+                               summary=lambda c: cases.case_summary(c, "assignee"))
+    community_id = _int("community_id") or places[0].id
+    community = next((c for c in places if c.id == community_id), None)
+    if community is None:
+        raise NotFound()
+    page_obj, level, _cid = cases.list_cases(who, community_id=community.id, page=page,
+                                             **filters)
+    counts = cases.status_counts(who, community.id)
+    view = render_template(
+        "staff/cases/inbox.html", page=page_obj, level=level, counts=counts, places=places,
+        community=community, filters=filters,
+        categories=categories.list_categories(who, community.id, include_inactive=True),
+        grids=communities.list_grids(who, community.id), statuses=CASE_STATUSES,
+        channels=CHANNELS, labels=cases.STATUS_LABELS, channel_labels=cases.CHANNEL_LABELS,
+        summary=lambda c: cases.case_summary(c, level))
+    db.session.commit()  # reading may have escalated overdue cases
+    return view
+
+
+@bp.get("/<id:case_id>")
+@login_required
+def detail(case_id):
+    """One case: details, reporter (audited), photos, audio, timeline and the actions."""
+    who = current_actor()
+    case = cases.get_case(who, case_id)
+    view = cases.case_view(who, case)
+    choices = (cases.assignee_choices(who, case.community_id)
+               if "assign" in view["actions"] else None)
+    page = render_template("staff/cases/detail.html", case=case, view=view, choices=choices,
+                           action_labels=cases.ACTION_LABELS, labels=cases.STATUS_LABELS,
+                           channel_labels=cases.CHANNEL_LABELS)
+    db.session.commit()  # the audited reporter read, and any automatic step
+    return page
+
+
+def _done(case_id: int, fn, message) -> object:
+    try:
+        fn()
+        db.session.commit()
+        flash(str(message), "success")
+    except DomainError as error:
+        _flash_error(error)
+    return redirect(url_for(".detail", case_id=case_id))
+
+
+@bp.post("/<id:case_id>/transition")
+@login_required
+def transition(case_id):
+    """Accept, reject, start, resolve, close or reopen."""
+    form = request.form
+    return _done(case_id, lambda: cases.transition(
+        current_actor(), case_id, form.get("action", ""), note=form.get("note") or None,
+        public=form.get("public") == "1",
+        reason=form.get("reason") or None), _l("Done."))
+
+
+def _due(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        local = datetime.fromisoformat(raw)
+    except ValueError:
+        raise invalid_field("due_at", _l("Not a valid date and time.")) from None
+    return local.replace(tzinfo=cases._tz()) if local.tzinfo is None else local
+
+
+@bp.post("/<id:case_id>/assign")
+@login_required
+def assign(case_id):
+    """Dispatch to a worker or an organization."""
+    form = request.form
+
+    def run():
+        target = form.get("assignee", "")
+        kind, _sep, raw = target.partition(":")
+        if kind not in ("p", "o") or not raw.isdigit() or len(raw) > 18:
+            raise invalid_field("assignee", _l("Choose who will handle it."))
+        key = "person_id" if kind == "p" else "organization_id"
+        cases.assign_case(current_actor(), case_id, note=form.get("note") or None,
+                          due_at=_due(form.get("due_at")), **{key: int(raw)})
+
+    return _done(case_id, run, _l("Assigned."))
+
+
+@bp.post("/<id:case_id>/note")
+@login_required
+def note(case_id):
+    """Add a public or internal note."""
+    form = request.form
+    return _done(case_id, lambda: cases.add_note(current_actor(), case_id,
+                                                  form.get("text", ""),
+                                                  public=form.get("public") == "1"),
+                 _l("Note added."))
+
+
+@bp.post("/<id:case_id>/merge")
+@login_required
+def merge(case_id):
+    """Merge this case into another (by reference)."""
+    who = current_actor()
+
+    def run():
+        target = cases.get_case_by_reference(who, request.form.get("into_reference", ""))
+        cases.merge_case(who, case_id, target.id, request.form.get("note") or None)
+
+    return _done(case_id, run, _l("Merged."))
+
+
+@bp.post("/<id:case_id>/attachments")
+@login_required
+def upload(case_id):
+    """Add a photo or recording."""
+    upload_file = request.files.get("file")
+
+    def run():
+        if upload_file is None:
+            raise invalid_field("file", _l("Choose a file."))
+        cases.add_attachment(current_actor(), case_id, upload_file.read(),
+                             public=request.form.get("public") == "1")
+
+    return _done(case_id, run, _l("File added."))
+
+
+@bp.post("/<id:case_id>/attachments/<id:attachment_id>/public")
+@login_required
+def attachment_public(case_id, attachment_id):
+    """Show a photo publicly, or hide it."""
+    return _done(case_id, lambda: cases.set_attachment_public(
+        current_actor(), case_id, attachment_id, request.form.get("public") == "1"),
+        _l("Saved."))
+
+
+@bp.get("/<id:case_id>/attachments/<id:attachment_id>")
+@login_required
+def attachment(case_id, attachment_id):
+    """Open a photo or recording of a case the account may see."""
+    item = cases.get_attachment(current_actor(), case_id, attachment_id)
+    response = send_file(attachments.path_of(item), mimetype=item.mime, conditional=True)
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Take down a case for a resident who phoned or came in (代办), or one found on patrol."""
+    who = current_actor()
+    places = _internal_communities(who)
+    if not places:
+        abort(403)
+    community_id = _int("community_id") or places[0].id
+    community = next((c for c in places if c.id == community_id), None)
+    if community is None:
+        raise NotFound()
+    if request.method == "POST":
+        form = request.form
+        try:
+            reporter_id = None
+            if form.get("resident_phone"):
+                person = find_person_by_login(form["resident_phone"])
+                if person is None or person.community_id != community.id:
+                    raise invalid_field("resident_phone",
+                                        _l("No resident of this community has this number."))
+                reporter_id = person.id
+            case = cases.submit_case(
+                who, community_id=community.id, category_id=_int("category_id"),
+                description=form.get("description", ""),
+                channel=form.get("channel") if form.get("channel") in STAFF_CHANNELS else None,
+                reporter_id=reporter_id,
+                contact_name=None if reporter_id else (form.get("contact_name") or None),
+                contact_phone=None if reporter_id else (form.get("contact_phone") or None),
+                building_id=_int("building_id"), address=form.get("address") or None)
+            db.session.commit()
+            flash(_("Case %(ref)s created. Please read the number to the resident: %(digits)s",
+                    ref=case.reference, digits=cases.reference_digits(case.reference)),
+                  "success")
+            return redirect(url_for(".detail", case_id=case.id))
+        except DomainError as error:
+            _flash_error(error)
+    return render_template(
+        "staff/cases/new.html", places=places, community=community,
+        categories=categories.list_categories(who, community.id),
+        buildings=communities.list_buildings(who, community.id),
+        channels=STAFF_CHANNELS, channel_labels=cases.CHANNEL_LABELS, form=request.form)
+
+
+# --- scheduler commands -------------------------------------------------------------------
+
+def _system_run(only: tuple[str, ...]) -> dict:
+    audit.bind_actor(Actor.anonymous())
+    counts = cases.run_due_work(only=only, limit=100_000)
+    db.session.commit()
+    return counts
+
+
+@bp.cli.command("escalate")
+def escalate_command() -> None:
+    """Notify handlers of overdue cases and escalate them to the street office after the grace."""
+    counts = _system_run(("overdue", "escalated"))
+    click.echo(f"overdue notices: {counts['overdue']}, escalated: {counts['escalated']}")
+
+
+@bp.cli.command("auto-close")
+def auto_close_command() -> None:
+    """Close resolved cases the resident did not confirm within CASE_AUTO_CLOSE_DAYS."""
+    counts = _system_run(("auto_closed",))
+    click.echo(f"auto-closed: {counts['auto_closed']}")
