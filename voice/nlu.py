@@ -104,6 +104,7 @@ _HAN_CLASS = r"[\u3400-\u9fff\uf900-\ufaff]"
 _SPACE_BETWEEN_HAN = re.compile(rf"(?<={_HAN_CLASS})\s+(?={_HAN_CLASS})")
 _REF = re.compile(r"(?<!\d)(\d{4})-(\d{6})(?!\d)")
 _DIGIT_RUN = re.compile(r"\d{3,}")
+_PHONE = re.compile(r"(?<!\d)\d{2,}(?:[- ]\d{2,})+(?!\d)")  # 021-6888 1234, 02-123-4567
 
 # Fuzzy pinyin: the pairs Mandarin speakers (and recognizers) most often confuse.
 _FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"), ("r", "l"), ("h", "f"))
@@ -187,6 +188,7 @@ class LanguagePack:
             self.reference_spoken: str = ref.get("spoken", "{year} {serial}")
             self.digit_words: tuple[str, ...] = tuple(ref["digit_words"])
             self.digit_joiner: str = ref.get("digit_joiner", "")
+            self.pause: str = ref.get("pause", "，" if self.script == "han" else ", ")
             self.fillers: tuple[str, ...] = tuple(
                 sorted(data.get("fillers", ()), key=len, reverse=True)
             )
@@ -270,8 +272,13 @@ class LanguagePack:
         """The text as the synthesizer should read it: references and long numbers digit by
         digit (a phone number or "120" is never read as a quantity)."""
         text = _REF.sub(lambda m: self.speak_reference(m.group(0)), text)
+        text = _PHONE.sub(
+            lambda m: self.pause.join(self.spell_digits(g) for g in re.split(r"[- ]", m.group(0))),
+            text,
+        )
         sep = self.digit_joiner or ""
-        return _DIGIT_RUN.sub(lambda m: sep + self.spell_digits(m.group(0)) + sep, text)
+        text = _DIGIT_RUN.sub(lambda m: sep + self.spell_digits(m.group(0)) + sep, text)
+        return re.sub(r"\s{2,}", " ", text).strip()
 
     # --- grammars ------------------------------------------------------------------------------
 
