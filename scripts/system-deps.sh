@@ -12,7 +12,9 @@ done
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   echo "Installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Wait for another apt run (unattended upgrades, a parallel job) instead of failing.
+  apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "Missing Debian packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})." >&2
   echo "Voice and browser features need them; the rest of Linli runs without." >&2
