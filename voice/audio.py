@@ -177,6 +177,21 @@ def decode_audio(
     if container is None:
         raise UnsupportedAudio("the bytes are not a supported audio container")
     demuxer, mime = CONTAINERS[container]
+    if container == "wav":
+        fast = _decode_plain_wav(data, limits)
+        if fast is not None:
+            pcm, codec = fast
+            if not pcm:
+                raise EmptyAudio("the wav file holds no audio samples")
+            loud = pcm_loudness(pcm, limits) if allow_silent else check_not_silent(pcm, limits)
+            return DecodedAudio(
+                pcm=pcm,
+                container=container,
+                codec=codec,
+                mime=mime,
+                duration=len(pcm) / BYTES_PER_SECOND,
+                loudness=loud,
+            )
     max_samples = int(limits.max_seconds * SAMPLE_RATE)
     chunks: list[bytes] = []
     got = 0
@@ -253,6 +268,44 @@ def decode_audio(
         loudness=loud,
         truncated=truncated,
     )
+
+
+def _decode_plain_wav(data: bytes, limits: AudioLimits) -> tuple[bytes, str] | None:
+    """Fast path for the common case, mono PCM16 WAV (kiosks, espeak): no demuxer, one
+    resampling call. Returns None to let FFmpeg handle anything less plain."""
+    import wave
+
+    try:
+        with wave.open(io.BytesIO(bytes(data)), "rb") as w:
+            if w.getsampwidth() != SAMPLE_WIDTH or w.getnchannels() != 1:
+                return None
+            rate = w.getframerate()
+            if not 8_000 <= rate <= 192_000:
+                return None
+            if w.getnframes() > limits.max_seconds * rate + rate:
+                raise AudioTooLong(
+                    f"the audio lasts more than {limits.max_seconds:g} s",
+                    seconds=round(w.getnframes() / rate, 1),
+                    max_seconds=limits.max_seconds,
+                )
+            raw = w.readframes(w.getnframes())
+    except (wave.Error, EOFError, ValueError, OSError):
+        return None
+    raw = raw[: len(raw) // SAMPLE_WIDTH * SAMPLE_WIDTH]
+    if rate != SAMPLE_RATE and raw:
+        frame = av.AudioFrame(format="s16", layout="mono", samples=len(raw) // SAMPLE_WIDTH)
+        frame.planes[0].update(raw)
+        frame.sample_rate = rate
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        chunks: list[bytes] = []
+        for out in resampler.resample(frame) + resampler.resample(None):
+            _append(chunks, out)
+        raw = b"".join(chunks)
+    if len(raw) > limits.max_seconds * BYTES_PER_SECOND:
+        raise AudioTooLong(
+            f"the audio lasts more than {limits.max_seconds:g} s", max_seconds=limits.max_seconds
+        )
+    return raw, "pcm_s16le"
 
 
 def iter_frames(pcm: bytes, ms: int = FRAME_MS) -> Iterator[bytes]:
