@@ -601,13 +601,19 @@ def current_for(actor: Actor, channel: str = "voice") -> list[Announcement]:
     return list_announcements(actor, channel=channel, status="published", per_page=50).items
 
 
-def history(actor: Actor, announcement_id: int) -> list[AnnouncementRevision]:
-    """The edit history (community workers)."""
+def _for_worker(actor: Actor, announcement_id: int) -> Announcement:
+    """For community workers; others get 404 unless they may see the announcement itself."""
+    authz.require_signed_in(actor)
     a = db.session.get(Announcement, announcement_id)
-    if a is None:
+    if a is None or not _visible_to(actor, a, utcnow()):
         raise NotFound()
     authz.ensure_internal(actor, a.community_id)
-    return list(a.revisions)
+    return a
+
+
+def history(actor: Actor, announcement_id: int) -> list[AnnouncementRevision]:
+    """The edit history (community workers)."""
+    return list(_for_worker(actor, announcement_id).revisions)
 
 
 # --- acknowledgements and follow-up --------------------------------------------------------------
@@ -660,10 +666,7 @@ def follow_up(actor: Actor, announcement_id: int) -> dict:
     Grid workers see the people of their grids; phones and care flags follow the usual rules
     and reading them is recorded in the audit log.
     """
-    a = db.session.get(Announcement, announcement_id)
-    if a is None:
-        raise NotFound()
-    authz.ensure_internal(actor, a.community_id)
+    a = _for_worker(actor, announcement_id)
     everyone = audience_residents(a)
     limited_to_grids = not (actor.is_admin or a.community_id in actor.staff_community_ids
                             or a.community_id in actor.official_community_ids)

@@ -202,19 +202,17 @@ class EventBus:
             try:
                 client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2,
                                               socket_timeout=None, health_check_interval=30)
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub = client.pubsub()
                 pubsub.psubscribe(self.prefix + "*")
-                # Wait for the subscription to be confirmed before saying we are ready.
-                confirm_deadline = time.monotonic() + 5
-                while time.monotonic() < confirm_deadline:
-                    msg = pubsub.get_message(ignore_subscribe_messages=False, timeout=0.5)
-                    if msg and msg.get("type") == "psubscribe":
-                        break
-                self._listener_ready.set()
                 backoff = 0.5
                 while not self._stopping:
-                    msg = pubsub.get_message(timeout=1.0)
-                    if msg is None or msg.get("type") != "pmessage":
+                    msg = pubsub.get_message(timeout=0.5)
+                    if msg is None:
+                        continue
+                    if msg.get("type") == "psubscribe":
+                        self._listener_ready.set()  # Redis confirmed: nothing is missed now
+                        continue
+                    if msg.get("type") != "pmessage":
                         continue
                     channel = msg["channel"]
                     channel = channel.decode() if isinstance(channel, bytes) else channel
@@ -260,6 +258,8 @@ def publish_after_commit(channel: str, message: dict) -> None:
     from app.extensions import db
 
     session = db.session()
+    if not session.in_transaction():
+        session.begin()  # so a rollback or close of this unit of work drops the message too
     pending = session.info.setdefault(_PENDING_KEY, {})
     # One message per channel per transaction: the last one carries the newest version.
     pending[channel] = message
@@ -277,16 +277,29 @@ def _after_commit(session: Session) -> None:
             log.exception("could not publish %s", channel)
 
 
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+def _after_soft_rollback(session: Session, previous_transaction) -> None:
+    # Any rollback of the whole session (even with no SQL sent yet) drops the messages; a
+    # rolled-back savepoint does not.
+    if not previous_transaction.nested:
+        session.info.pop(_PENDING_KEY, None)
+
+
+def _after_transaction_end(session: Session, transaction) -> None:
+    # A transaction that ended without a commit (close, error) leaves nothing behind; after a
+    # commit the messages were already taken by _after_commit.
+    if transaction.parent is None and not transaction.nested:
+        session.info.pop(_PENDING_KEY, None)
+
+
+_HOOKS = (("after_commit", _after_commit), ("after_soft_rollback", _after_soft_rollback),
+          ("after_transaction_end", _after_transaction_end))
 
 
 def install() -> None:
     """Attach the session hooks (idempotent)."""
-    if not event.contains(Session, "after_commit", _after_commit):
-        event.listen(Session, "after_commit", _after_commit)
-    if not event.contains(Session, "after_rollback", _after_rollback):
-        event.listen(Session, "after_rollback", _after_rollback)
+    for name, fn in _HOOKS:
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)
 
 
 install()

@@ -2,10 +2,8 @@
 
 import marshmallow as ma
 
-from app.api.common import PageArgsSchema, page_schema, text
+from app.api.common import PageArgsSchema, id_field, page_schema, text
 from app.models.announcement import CATEGORIES, CHANNELS, PRIORITIES, STATUSES
-
-_ID = ma.validate.Range(min=1, max=2**62)
 
 
 class WindowSchema(ma.Schema):
@@ -58,9 +56,8 @@ class _AnnouncementFields(ma.Schema):
     body = text(4000)
     priority = ma.fields.String(validate=ma.validate.OneOf(PRIORITIES))
     category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
-    grid_ids = ma.fields.List(ma.fields.Integer(validate=_ID), validate=ma.validate.Length(max=200))
-    building_ids = ma.fields.List(ma.fields.Integer(validate=_ID),
-                                  validate=ma.validate.Length(max=500))
+    grid_ids = ma.fields.List(id_field(), validate=ma.validate.Length(max=200))
+    building_ids = ma.fields.List(id_field(), validate=ma.validate.Length(max=500))
     channels = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(CHANNELS)),
                               validate=ma.validate.Length(min=1, max=3))
     publish_at = ma.fields.DateTime(allow_none=True)
@@ -72,7 +69,7 @@ class AnnouncementCreateSchema(_AnnouncementFields):
     """Compose an announcement; without `draft` it goes out at once (or at publish_at)."""
 
     title = text(120, required=True)
-    community_id = ma.fields.Integer(validate=_ID)
+    community_id = id_field()
     draft = ma.fields.Boolean(load_default=False)
 
 
@@ -86,7 +83,7 @@ class AnnouncementUpdateSchema(_AnnouncementFields):
 class AnnouncementQueryArgsSchema(PageArgsSchema):
     """Filters."""
 
-    community_id = ma.fields.Integer(validate=_ID)
+    community_id = id_field(strict=False)
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
     category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
 

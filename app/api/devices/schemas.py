@@ -28,7 +28,7 @@ class DeviceUpdateSchema(ma.Schema):
 
     name = text(80)
     location = text(120, allow_none=True)
-    building_id = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=2**62))
+    building_id = id_field(allow_none=True)
     orientation = ma.fields.String(validate=ma.validate.OneOf(["landscape", "portrait"]))
     quiet_start = text(5, allow_none=True)
     quiet_end = text(5, allow_none=True)

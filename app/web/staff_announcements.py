@@ -1,0 +1,241 @@
+"""Staff console: compose, preview, publish, edit, withdraw announcements; follow up urgent ones.
+
+Also the `flask announcements tick` command (cron-friendly), for deployments that want the
+schedule fired even when no screen is connected.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+
+from app.extensions import db
+from app.models.announcement import CATEGORIES, CHANNELS
+from app.models.base import utcnow
+from app.security import current_actor
+from app.services import announcements as svc
+from app.services import authz, communities
+from app.services.errors import DomainError
+from app.web.staff import nav_item
+
+bp = Blueprint("staff_announcements", __name__, url_prefix="/staff/announcements",
+               cli_group="announcements")
+nav_item("staff_announcements.index", _l("Announcements"))
+
+WEEKDAYS = ((1, _l("Mon")), (2, _l("Tue")), (3, _l("Wed")), (4, _l("Thu")), (5, _l("Fri")),
+            (6, _l("Sat")), (7, _l("Sun")))
+
+
+@bp.cli.command("tick")
+def tick_command() -> None:
+    """Publish and expire announcements whose time has come; ring the screens."""
+    from app.services import kiosk
+
+    done = kiosk.run_due_boundaries(force=True)
+    click.echo(f"communities processed: {done}")
+
+
+def _managed_communities(actor):
+    return [c for c in communities.list_communities(actor)
+            if authz.can_manage_community(actor, c.id)]
+
+
+def _internal_communities(actor):
+    return [c for c in communities.list_communities(actor)
+            if authz.can_see_internal(actor, c.id)]
+
+
+def _when(value: str | None) -> datetime | None:
+    """A datetime-local field (community local time), or None when empty."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        from app.services.errors import invalid_field
+
+        raise invalid_field("publish_at", _l("Must be a date and time.")) from None
+
+
+def _form_data(form) -> dict:
+    """The compose form as service arguments."""
+    ints = lambda name: [int(v) for v in form.getlist(name) if v.isdigit()]  # noqa: E731
+    window = None
+    days = ints("window_days")
+    start, end = form.get("window_start") or None, form.get("window_end") or None
+    if days or start or end:
+        window = {"days": days or None, "start": start, "end": end}
+    audience_all = form.get("audience") != "some"
+    return {
+        "title": form.get("title", ""), "body": form.get("body", ""),
+        "category": form.get("category", "notice"), "priority": form.get("priority", "normal"),
+        "grid_ids": [] if audience_all else ints("grid_ids"),
+        "building_ids": [] if audience_all else ints("building_ids"),
+        "channels": form.getlist("channels") or None,
+        "publish_at": _when(form.get("publish_at")), "expire_at": _when(form.get("expire_at")),
+        "window": window,
+    }
+
+
+def _local_input(value) -> str:
+    """A UTC datetime as a datetime-local value in the community's zone."""
+    if value is None:
+        return ""
+    return value.astimezone(svc.local_zone()).strftime("%Y-%m-%dT%H:%M")
+
+
+def _form_page(actor, *, item=None, community=None, values=None, status=200):
+    community = community or (item.community if item else None)
+    return render_template(
+        "staff/announcements/form.html", item=item, community=community, values=values or {},
+        categories=CATEGORIES, category_labels=svc.CATEGORY_LABELS, channels=CHANNELS,
+        weekdays=WEEKDAYS, local_input=_local_input,
+        spoken=svc.spoken_text(item) if item else None,
+        managed=_managed_communities(actor)), status
+
+
+def _fail(error: DomainError):
+    db.session.rollback()
+    flash(str(error.message), "error")
+    for field, messages in (error.errors or {}).items():
+        flash(f"{field}: {' '.join(str(m) for m in messages)}", "error")
+
+
+@bp.get("")
+@login_required
+def index():
+    """Announcements of the communities this account works in."""
+    actor = current_actor()
+    visible = _internal_communities(actor)
+    if not visible:
+        abort(403)
+    community_id = request.args.get("community_id", type=int) or visible[0].id
+    status = request.args.get("status") or None
+    try:
+        page = svc.list_announcements(actor, community_id=community_id, status=status,
+                                      page=request.args.get("page", 1, type=int), per_page=30)
+    except DomainError as error:
+        _fail(error)
+        return redirect(url_for(".index"))
+    now = utcnow()
+    return render_template("staff/announcements/index.html", page=page, communities=visible,
+                           community_id=community_id, status=status, now=now,
+                           effective=svc.effective_status, labels=svc.STATUS_LABELS,
+                           category_labels=svc.CATEGORY_LABELS,
+                           can_manage=authz.can_manage_community(actor, community_id))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Compose an announcement with a live preview of the screen."""
+    actor = current_actor()
+    managed = _managed_communities(actor)
+    if not managed:
+        abort(403)
+    community_id = request.values.get("community_id", type=int) or managed[0].id
+    community = next((c for c in managed if c.id == community_id), None)
+    if community is None:
+        abort(404)
+    if request.method == "GET":
+        return _form_page(actor, community=community)
+    try:
+        data = _form_data(request.form)
+        item = svc.create_announcement(actor, community_id=community.id,
+                                       draft=request.form.get("action") == "draft", **data)
+        upload = request.files.get("image")
+        if upload and upload.filename:
+            svc.set_image(actor, item.id, upload.read())
+        db.session.commit()
+    except DomainError as error:
+        _fail(error)
+        return _form_page(actor, community=community, values=request.form, status=422)
+    flash(str(_l("Saved as a draft.") if item.status == "draft" else _l("Published.")), "info")
+    return redirect(url_for(".detail", announcement_id=item.id))
+
+
+def _managed_item(actor, announcement_id: int):
+    try:
+        return svc.get_for_edit(actor, announcement_id)
+    except DomainError as error:
+        abort(error.status_code)
+
+
+@bp.get("/<id:announcement_id>")
+@login_required
+def detail(announcement_id: int):
+    """One announcement: how it looks and sounds, its history, and who still needs a visit."""
+    actor = current_actor()
+    try:
+        item = svc.get_announcement(actor, announcement_id)
+        if not authz.can_see_internal(actor, item.community_id):
+            abort(404)
+        history = svc.history(actor, item.id)
+        follow = svc.follow_up(actor, item.id) if item.is_urgent and item.status != "draft" \
+            else None
+        db.session.commit()  # the follow-up read is audited
+    except DomainError as error:
+        abort(error.status_code)
+    return render_template("staff/announcements/detail.html", item=item, history=history,
+                           follow=follow, status=svc.effective_status(item),
+                           labels=svc.STATUS_LABELS, category_labels=svc.CATEGORY_LABELS,
+                           spoken=svc.spoken_text(item), image_url=svc.image_url(item),
+                           can_manage=authz.can_manage_community(actor, item.community_id))
+
+
+@bp.route("/<id:announcement_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(announcement_id: int):
+    """Edit: screens change at once, the rotation keeps going."""
+    actor = current_actor()
+    item = _managed_item(actor, announcement_id)
+    if request.method == "GET":
+        return _form_page(actor, item=item)
+    try:
+        data = _form_data(request.form)
+        expected = request.form.get("revision", type=int)
+        svc.update_announcement(actor, item.id, data, expected)
+        upload = request.files.get("image")
+        if upload and upload.filename:
+            svc.set_image(actor, item.id, upload.read())
+        elif request.form.get("remove_image"):
+            svc.remove_image(actor, item.id)
+        db.session.commit()
+    except DomainError as error:
+        _fail(error)
+        item = _managed_item(actor, announcement_id)
+        return _form_page(actor, item=item, values=request.form, status=error.status_code)
+    flash(str(_l("Saved.")), "info")
+    return redirect(url_for(".detail", announcement_id=item.id))
+
+
+@bp.post("/<id:announcement_id>/publish")
+@login_required
+def publish(announcement_id: int):
+    """Publish a draft."""
+    return _transition(announcement_id, svc.publish_announcement, _l("Published."))
+
+
+@bp.post("/<id:announcement_id>/withdraw")
+@login_required
+def withdraw(announcement_id: int):
+    """Withdraw from every screen and the app."""
+    return _transition(announcement_id, svc.withdraw_announcement, _l("Withdrawn."))
+
+
+def _transition(announcement_id: int, action, message):
+    actor = current_actor()
+    try:
+        action(actor, announcement_id)
+        db.session.commit()
+        flash(str(message), "info")
+    except DomainError as error:
+        _fail(error)
+        if error.status_code in (403, 404):
+            abort(error.status_code)
+    return redirect(url_for(".detail", announcement_id=announcement_id))

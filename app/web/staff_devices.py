@@ -1,0 +1,144 @@
+"""Staff console: lobby screens — register, pair by code, see who is alive, rename, move, revoke."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+
+from app.extensions import db
+from app.security import current_actor
+from app.services import authz, communities, devices, kiosk
+from app.services.errors import DomainError
+from app.web.staff import nav_item
+
+bp = Blueprint("staff_devices", __name__, url_prefix="/staff/devices")
+nav_item("staff_devices.index", _l("Screens"))
+
+
+def _fail(error: DomainError) -> None:
+    if getattr(error, "persist", False):
+        db.session.commit()
+    else:
+        db.session.rollback()
+    flash(str(error.message), "error")
+    for field, messages in (error.errors or {}).items():
+        flash(f"{field}: {' '.join(str(m) for m in messages)}", "error")
+
+
+def _communities(actor):
+    return [c for c in communities.list_communities(actor)
+            if authz.can_see_internal(actor, c.id)]
+
+
+def _device(actor, device_id: int):
+    try:
+        device = devices.get_device(actor, device_id)
+        authz.ensure_manager(actor, device.community_id)
+    except DomainError as error:
+        abort(error.status_code)
+    return device
+
+
+@bp.get("")
+@login_required
+def index():
+    """Every screen with its status: online or not, last seen, versions behind, what it shows."""
+    actor = current_actor()
+    visible = _communities(actor)
+    if not visible:
+        abort(403)
+    community_id = request.args.get("community_id", type=int) or visible[0].id
+    community = next((c for c in visible if c.id == community_id), None)
+    if community is None:
+        abort(404)
+    rows = kiosk.device_statuses(actor, community.id)
+    return render_template("staff/devices/index.html", rows=rows, community=community,
+                           communities=visible,
+                           can_manage=authz.can_manage_community(actor, community.id))
+
+
+@bp.post("")
+@login_required
+def register():
+    """Register a screen, then pair it with the code it shows."""
+    actor = current_actor()
+    community_id = request.form.get("community_id", type=int)
+    if community_id is None:
+        abort(400)
+    try:
+        device = devices.register_device(
+            actor, community_id, name=request.form.get("name", ""),
+            location=request.form.get("location") or None,
+            building_id=request.form.get("building_id", type=int),
+            orientation=request.form.get("orientation", "landscape"))
+        db.session.commit()
+    except DomainError as error:
+        _fail(error)
+        if error.status_code in (403, 404):
+            abort(error.status_code)
+        return redirect(url_for(".index", community_id=community_id))
+    flash(str(_l("Screen registered. Now enter the code it shows.")), "info")
+    return redirect(url_for(".pair", device_id=device.id))
+
+
+@bp.route("/<id:device_id>/pair", methods=["GET", "POST"])
+@login_required
+def pair(device_id: int):
+    """Enter the one-time code the screen shows."""
+    actor = current_actor()
+    device = _device(actor, device_id)
+    if request.method == "POST":
+        try:
+            kiosk.claim_pairing(actor, device.id, request.form.get("code", ""))
+            db.session.commit()
+        except DomainError as error:
+            _fail(error)
+            return render_template("staff/devices/pair.html", device=device), error.status_code
+        flash(str(_l("Paired. The screen will start in a few seconds.")), "info")
+        return redirect(url_for(".index", community_id=device.community_id))
+    return render_template("staff/devices/pair.html", device=device)
+
+
+@bp.route("/<id:device_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(device_id: int):
+    """Rename, move, turn a screen; set its quiet hours."""
+    actor = current_actor()
+    device = _device(actor, device_id)
+    status = kiosk.status_of(device)
+    buildings = communities.list_buildings(actor, device.community_id)
+    if request.method == "POST":
+        form = request.form
+        changes = {"name": form.get("name", ""), "location": form.get("location") or None,
+                   "building_id": form.get("building_id", type=int),
+                   "orientation": form.get("orientation", device.orientation),
+                   "quiet_start": form.get("quiet_start") or None,
+                   "quiet_end": form.get("quiet_end") or None}
+        try:
+            devices.update_device(actor, device.id, changes)
+            db.session.commit()
+        except DomainError as error:
+            _fail(error)
+            return render_template("staff/devices/form.html", device=device, status=status,
+                                   buildings=buildings), error.status_code
+        flash(str(_l("Saved.")), "info")
+        return redirect(url_for(".index", community_id=device.community_id))
+    return render_template("staff/devices/form.html", device=device, status=status,
+                           buildings=buildings)
+
+
+@bp.post("/<id:device_id>/revoke")
+@login_required
+def revoke(device_id: int):
+    """Revoke a screen: its tokens stop working and it goes back to the pairing page."""
+    actor = current_actor()
+    device = _device(actor, device_id)
+    try:
+        devices.revoke_device(actor, device.id)
+        db.session.commit()
+    except DomainError as error:
+        _fail(error)
+    else:
+        flash(str(_l("Screen revoked.")), "info")
+    return redirect(url_for(".index", community_id=device.community_id))

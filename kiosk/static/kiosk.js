@@ -1,0 +1,748 @@
+/* Linli lobby screen (社区大屏).
+ *
+ * Shows the community's announcements from GET /kiosk/snapshot (bearer device token, ETag),
+ * re-fetched whenever the event stream /kiosk/stream rings (each event carries the new feed
+ * version) and slowly polled as a backstop. The last snapshot is kept in localStorage and the
+ * service worker keeps this page, so the screen shows its last content through outages and
+ * reloads, expiring items on its own clock (set from the server's time).
+ *
+ * Hooks for the voice channel (window.LinliKiosk):
+ *   LinliKiosk.onAction(name, handler)  name: 'listen' | 'report' | 'progress'.
+ *       handler({action, item, snapshot}) runs when the button is touched; return true to
+ *       replace the default (listen: read the current item aloud; report/progress: a short
+ *       message with the committee phone). A 'linli:kiosk-action' CustomEvent (cancelable,
+ *       detail {action, item}) is also dispatched on document.
+ *   LinliKiosk.speak(item?) / LinliKiosk.stop()   read an item aloud (default: the current one)
+ *       with server-made speech (item.speech_url) or, if absent, the browser's speechSynthesis;
+ *       the stop button is always shown while reading.
+ *   LinliKiosk.current(), .items(), .snapshot(), .now(), .showMessage(text), .pause(on)
+ */
+(function () {
+  'use strict';
+
+  var CFG = JSON.parse(document.getElementById('kiosk-config').textContent);
+  var T = CFG.texts;
+  var K = {
+    token: 'linli.kiosk.token',
+    snapshot: 'linli.kiosk.snapshot',
+    announced: 'linli.kiosk.announced'
+  };
+  var params = new URLSearchParams(window.location.search);
+  var IDLE_MS = 1000 * Math.max(1, Number(params.get('idle_after')) || CFG.idleSeconds);
+  // The warning before returning to the start is never shorter than 20 s.
+  var WARN_S = Math.max(20, CFG.idleWarningSeconds);
+
+  var $ = function (id) { return document.getElementById(id); };
+  var root = document.documentElement;
+
+  var S = {
+    token: null, snap: null, etag: null, version: -1, offsetMs: 0, lastSync: null,
+    online: null, es: null, streamOpen: false, lastEventId: null, backoff: 0,
+    reconnectTimer: null, fetching: false, fetchAgain: false,
+    currentId: null, currentRev: null, index: 0, elapsed: 0, duration: 15000,
+    holdUntil: 0, paused: false, speaking: null, lastInput: Date.now(), idleLeft: null,
+    announced: [], seen: {}, upNext: [], railKey: '', timers: [], pairing: null,
+    overflow: 0
+  };
+  var hooks = {};
+
+  // --- storage -------------------------------------------------------------------------------
+  function load(key) {
+    try { return JSON.parse(localStorage.getItem(key)); } catch (e) { return null; }
+  }
+  function save(key, value) {
+    try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* full: keep going */ }
+  }
+
+  // --- clock (server time, community time zone) ----------------------------------------------
+  function now() { return Date.now() + S.offsetMs; }
+  function offsetMinutes() { return S.snap ? S.snap.utc_offset_minutes : 480; }
+  function local(t) { return new Date(t + offsetMinutes() * 60000); }
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
+  function hhmm(t) { var d = local(t); return pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()); }
+  function dayLabel(t) {
+    var d = local(t);
+    return CFG.lang === 'en' ? (d.getUTCMonth() + 1) + '/' + d.getUTCDate()
+      : (d.getUTCMonth() + 1) + '月' + d.getUTCDate() + '日';
+  }
+  function minutesOf(text) { var p = text.split(':'); return Number(p[0]) * 60 + Number(p[1]); }
+  function inSpan(minute, start, end) {
+    var a = minutesOf(start), b = minutesOf(end);
+    return a < b ? (minute >= a && minute < b) : (minute >= a || minute < b);
+  }
+
+  function inWindow(w, t) {
+    if (!w) return true;
+    var d = local(t);
+    var iso = ((d.getUTCDay() + 6) % 7) + 1;
+    if (w.days && w.days.length && w.days.indexOf(iso) < 0) return false;
+    if (w.start && w.end) return inSpan(d.getUTCHours() * 60 + d.getUTCMinutes(), w.start, w.end);
+    return true;
+  }
+
+  function isActive(item, t) {
+    if (item.publish_at && Date.parse(item.publish_at) > t) return false;
+    if (item.expire_at && Date.parse(item.expire_at) <= t) return false;
+    return inWindow(item.window, t);
+  }
+
+  function activeItems(t) {
+    if (!S.snap) return [];
+    return S.snap.items.filter(function (i) { return isActive(i, t); });
+  }
+
+  function quietNow() {
+    var q = S.snap && S.snap.device && S.snap.device.quiet_hours;
+    if (!q) return false;
+    var d = local(now());
+    return inSpan(d.getUTCHours() * 60 + d.getUTCMinutes(), q.start, q.end);
+  }
+
+  // --- connection state ------------------------------------------------------------------------
+  function setOnline(on) {
+    S.online = on;
+    root.dataset.online = on ? '1' : '0';
+    var el = $('conn-status');
+    if (on) { el.textContent = ''; return; }
+    var when = S.lastSync ? ' · ' + T.updated.replace('{time}', hhmm(S.lastSync)) : '';
+    el.textContent = T.offline + when;
+  }
+
+  function authHeaders(extra) {
+    var h = { Authorization: 'Bearer ' + S.token };
+    for (var k in extra || {}) h[k] = extra[k];
+    return h;
+  }
+
+  // --- snapshot ---------------------------------------------------------------------------------
+  function fetchSnapshot() {
+    if (!S.token) return Promise.resolve();
+    if (S.fetching) { S.fetchAgain = true; return Promise.resolve(); }
+    S.fetching = true;
+    var t0 = Date.now();
+    var headers = S.etag ? authHeaders({ 'If-None-Match': S.etag }) : authHeaders();
+    return fetch('/kiosk/snapshot', { headers: headers, cache: 'no-store' })
+      .then(function (res) {
+        var t1 = Date.now();
+        if (res.status === 401 || res.status === 403) { forget(); return null; }
+        var st = res.headers.get('X-Server-Time');
+        if (st) S.offsetMs = Date.parse(st) - (t0 + t1) / 2;
+        if (res.status === 304) { S.lastSync = now(); persist(); setOnline(true); return null; }
+        if (!res.ok) throw new Error('snapshot ' + res.status);
+        var tag = res.headers.get('ETag');
+        return res.json().then(function (snap) {
+          S.etag = tag;
+          S.lastSync = now();
+          apply(snap);
+          persist();
+          setOnline(true);
+        });
+      })
+      .catch(function () { setOnline(false); })
+      .then(function () {
+        S.fetching = false;
+        if (S.fetchAgain) { S.fetchAgain = false; fetchSnapshot(); }
+      });
+  }
+
+  function persist() {
+    if (S.snap) {
+      save(K.snapshot, { snap: S.snap, etag: S.etag, lastSync: S.lastSync, offsetMs: S.offsetMs });
+    }
+  }
+
+  function apply(snap) {
+    var first = !S.snap;
+    var before = S.seen;
+    S.snap = snap;
+    S.version = snap.version;
+    root.dataset.version = String(snap.version);
+    root.classList.toggle('portrait', snap.device && snap.device.orientation === 'portrait');
+    var seen = {};
+    snap.items.forEach(function (i) {
+      seen[i.id] = true;
+      // Something new is shown next, without cutting short what people are reading.
+      if (!first && !before[i.id] && i.priority !== 'urgent') S.upNext.push(i.id);
+    });
+    S.seen = seen;
+    drawStatic();
+    step(0);
+  }
+
+  // --- drawing ------------------------------------------------------------------------------------
+  function drawStatic() {
+    var snap = S.snap;
+    $('community-name').textContent = snap.community.name;
+    var foot = [];
+    if (snap.community.phone) foot.push(T.phone.replace('{phone}', snap.community.phone));
+    if (snap.community.office_hours) foot.push(T.hours.replace('{hours}', snap.community.office_hours));
+    $('community-phone').textContent = foot.join('　');
+    var fig = snap.figures;
+    $('figures-panel').hidden = !fig;
+    if (fig) {
+      $('fig-received').textContent = fig.received == null ? '–' : fig.received;
+      $('fig-resolved').textContent = fig.resolved == null ? '–' : fig.resolved;
+      $('fig-rating').textContent = fig.avg_rating == null ? '–' : fig.avg_rating.toFixed(1);
+    }
+    drawActivities();
+  }
+
+  function drawActivities() {
+    var t = now();
+    var list = $('activity-list');
+    var acts = (S.snap ? S.snap.items : []).filter(function (i) {
+      return i.category === 'activity' && (!i.expire_at || Date.parse(i.expire_at) > t);
+    }).slice(0, 4);
+    var key = acts.map(function (i) { return i.id + ':' + i.revision; }).join(',');
+    if (list.dataset.key === key) return;
+    list.dataset.key = key;
+    list.textContent = '';
+    if (!acts.length) {
+      var none = document.createElement('li');
+      none.className = 'muted';
+      none.textContent = list.dataset.none || '—';
+      list.appendChild(none);
+      return;
+    }
+    acts.forEach(function (i) {
+      var li = document.createElement('li');
+      li.textContent = i.title;
+      if (i.expire_at) {
+        var when = document.createElement('span');
+        when.className = 'when';
+        when.textContent = T.until.replace('{date}', dayLabel(Date.parse(i.expire_at)));
+        li.appendChild(when);
+      }
+      list.appendChild(li);
+    });
+  }
+
+  function paragraphsOf(item) { return item.paragraphs || []; }
+
+  function durationOf(item) {
+    var chars = item.title.length + paragraphsOf(item).join('').length;
+    // About four characters a second for older readers; 12 s to 45 s per item.
+    return Math.max(12000, Math.min(45000, chars * 250));
+  }
+
+  function currentItem() {
+    if (!S.snap || S.currentId == null) return null;
+    for (var i = 0; i < S.snap.items.length; i++) {
+      if (S.snap.items[i].id === S.currentId) return S.snap.items[i];
+    }
+    return null;
+  }
+
+  function drawSlide(item, items) {
+    var slide = $('slide');
+    var body = $('slide-body');
+    var img = $('slide-image');
+    body.textContent = '';
+    body.style.transform = '';
+    root.dataset.current = item ? String(item.id) : '';
+    if (!item) {
+      slide.classList.remove('is-urgent');
+      $('slide-category').textContent = '';
+      $('slide-count').textContent = '';
+      $('slide-until').textContent = '';
+      $('slide-title').textContent = '';
+      var p = document.createElement('p');
+      p.className = 'empty';
+      p.textContent = T.no_items;
+      body.appendChild(p);
+      img.hidden = true;
+      return;
+    }
+    var urgent = item.priority === 'urgent';
+    slide.classList.toggle('is-urgent', urgent);
+    slide.dataset.itemId = String(item.id);
+    $('slide-category').textContent = urgent ? T.urgent : (T.categories[item.category] || '');
+    var pos = items.indexOf(item) + 1;
+    $('slide-count').textContent = T.of.replace('{i}', pos).replace('{n}', items.length);
+    $('slide-until').textContent = item.expire_at
+      ? T.until.replace('{date}', dayLabel(Date.parse(item.expire_at))) : '';
+    $('slide-title').textContent = item.title;
+    paragraphsOf(item).forEach(function (text) {
+      var para = document.createElement('p');
+      para.textContent = text;
+      body.appendChild(para);
+    });
+    if (item.image_url) {
+      if (img.getAttribute('src') !== item.image_url) img.src = item.image_url;
+      img.hidden = false;
+    } else {
+      img.hidden = true;
+      img.removeAttribute('src');
+    }
+    S.overflow = Math.max(0, body.scrollHeight - body.parentNode.clientHeight);
+  }
+
+  function drawRail(items) {
+    var key = items.map(function (i) { return i.id + ':' + i.revision; }).join(',') +
+      '|' + S.currentId;
+    if (key === S.railKey) return;
+    S.railKey = key;
+    var rail = $('rail');
+    rail.textContent = '';
+    items.slice(0, 10).forEach(function (i) {
+      var li = document.createElement('li');
+      li.textContent = i.title;
+      li.dataset.itemId = String(i.id);
+      if (i.priority === 'urgent') li.classList.add('urgent-item');
+      if (i.id === S.currentId) { li.classList.add('current'); li.setAttribute('aria-current', 'true'); }
+      rail.appendChild(li);
+    });
+  }
+
+  function drawUrgent(items) {
+    var urgent = items.filter(function (i) { return i.priority === 'urgent'; });
+    var banner = $('urgent-banner');
+    banner.hidden = !urgent.length;
+    root.dataset.urgent = urgent.map(function (i) { return i.id; }).join(',');
+    if (!urgent.length) return;
+    var titles = urgent.map(function (i) { return i.title; }).join(' · ');
+    if ($('urgent-title').textContent !== titles) $('urgent-title').textContent = titles;
+    var lead = paragraphsOf(urgent[0])[0] || '';
+    if ($('urgent-lead').textContent !== lead) $('urgent-lead').textContent = lead;
+    // Read aloud once when an urgent item arrives (never again after a reload).
+    urgent.forEach(function (u) {
+      if (S.announced.indexOf(u.id) >= 0) return;
+      S.announced.push(u.id);
+      S.announced = S.announced.slice(-200);
+      save(K.announced, S.announced);
+      show(u, items);
+      S.holdUntil = now() + 30000;
+      if (!quietNow()) speak(u, { auto: true });
+    });
+  }
+
+  function show(item, items) {
+    S.currentId = item ? item.id : null;
+    S.currentRev = item ? item.revision : null;
+    S.index = item ? Math.max(0, items.indexOf(item)) : 0;
+    S.elapsed = 0;
+    S.duration = item ? durationOf(item) : 15000;
+    drawSlide(item, items);
+  }
+
+  // --- the rotation -------------------------------------------------------------------------------
+  function advance(items) {
+    while (S.upNext.length) {
+      var id = S.upNext.shift();
+      for (var k = 0; k < items.length; k++) {
+        if (items[k].id === id && id !== S.currentId) return show(items[k], items);
+      }
+    }
+    var at = -1;
+    for (var i = 0; i < items.length; i++) if (items[i].id === S.currentId) at = i;
+    show(items[(at + 1) % items.length], items);
+  }
+
+  function step(dt) {
+    if (!S.snap) return;
+    var t = now();
+    var items = activeItems(t);
+    drawUrgent(items);
+    var current = null;
+    for (var i = 0; i < items.length; i++) if (items[i].id === S.currentId) current = items[i];
+    if (!items.length) {
+      if (S.currentId !== null || !$('slide-body').firstChild) show(null, items);
+    } else if (!current) {
+      // The item on screen was withdrawn or expired: the next one takes its place.
+      show(items[Math.min(S.index, items.length - 1)], items);
+    } else if (current.revision !== S.currentRev) {
+      S.currentRev = current.revision;  // edited: new words, same place in the rotation
+      S.duration = durationOf(current);
+      drawSlide(current, items);
+    } else if (!S.paused && !S.speaking && t >= S.holdUntil) {
+      S.elapsed += dt;
+      if (S.elapsed >= S.duration) advance(items);
+    }
+    var progress = items.length ? Math.min(1, S.elapsed / S.duration) : 0;
+    $('progress-bar').style.width = (progress * 100).toFixed(1) + '%';
+    $('progress').setAttribute('aria-valuenow', String(Math.round(progress * 100)));
+    if (S.overflow > 0) {
+      var scroll = Math.min(1, Math.max(0, (progress - 0.15) / 0.7));
+      $('slide-body').style.transform = 'translateY(' + (-S.overflow * scroll).toFixed(0) + 'px)';
+    }
+    drawRail(items);
+  }
+
+  function drawClock() {
+    var t = now();
+    var d = local(t);
+    $('clock-time').textContent = hhmm(t);
+    $('clock-date').textContent = dayLabel(t) + ' ' + T.weekdays[(d.getUTCDay() + 6) % 7];
+    if (S.online === false) setOnline(false);
+    drawActivities();
+  }
+
+  // --- pause, idle ----------------------------------------------------------------------------------
+  function setPaused(on) {
+    S.paused = on;
+    root.dataset.paused = on ? '1' : '0';
+    var btn = $('pause-btn');
+    btn.setAttribute('aria-pressed', on ? 'true' : 'false');
+    btn.textContent = on ? T.resume : T.pause;
+    $('slide-count').title = on ? T.paused : '';
+  }
+
+  function engaged() {
+    return S.paused || !$('message').hidden || !!(S.speaking && !S.speaking.auto);
+  }
+
+  function checkIdle() {
+    var warning = $('idle-warning');
+    if (!engaged() || Date.now() - S.lastInput < IDLE_MS) {
+      if (!warning.hidden) warning.hidden = true;
+      S.idleLeft = null;
+      return;
+    }
+    if (S.idleLeft === null) S.idleLeft = WARN_S;
+    else S.idleLeft -= 1;
+    if (S.idleLeft <= 0) { warning.hidden = true; S.idleLeft = null; goHome(); return; }
+    $('idle-text').textContent = T.idle.replace('{n}', S.idleLeft);
+    warning.hidden = false;
+  }
+
+  function goHome() {
+    $('message').hidden = true;
+    stopSpeaking();
+    setPaused(false);
+    S.lastInput = Date.now();
+    var items = activeItems(now());
+    show(items[0] || null, items);
+  }
+
+  // --- reading aloud ------------------------------------------------------------------------------------
+  var audio = $('speech-audio');
+  var synthTimer = null;
+
+  function highlight(index) {
+    var ps = $('slide-body').querySelectorAll('p');
+    for (var i = 0; i < ps.length; i++) ps[i].classList.toggle('reading', i === index);
+  }
+
+  function stopSpeaking() {
+    if (synthTimer) { clearTimeout(synthTimer); synthTimer = null; }
+    if (!audio.paused) audio.pause();
+    if (audio.getAttribute('src')) { audio.removeAttribute('src'); audio.load(); }
+    if (window.speechSynthesis) { try { window.speechSynthesis.cancel(); } catch (e) { /* none */ } }
+    S.speaking = null;
+    root.dataset.speaking = '';
+    $('speaking-bar').hidden = true;
+    highlight(-1);
+  }
+
+  function speakSynth(item) {
+    if (!('speechSynthesis' in window) || !window.SpeechSynthesisUtterance) {
+      stopSpeaking();
+      showMessage(T.no_voice);
+      return;
+    }
+    var parts = [item.title].concat(paragraphsOf(item));
+    var total = 0;
+    parts.forEach(function (text, i) {
+      var u = new SpeechSynthesisUtterance(text);
+      u.lang = CFG.lang === 'en' ? 'en-US' : 'zh-CN';
+      u.rate = 0.9;
+      u.onstart = function () { highlight(i - 1); };
+      if (i === parts.length - 1) u.onend = function () { stopSpeaking(); };
+      total += text.length;
+      window.speechSynthesis.speak(u);
+    });
+    // Some browsers never say they finished: do not stay "reading" for ever.
+    synthTimer = setTimeout(stopSpeaking, 5000 + total * 400);
+  }
+
+  function speak(item, opts) {
+    stopSpeaking();
+    if (!item) return;
+    if (item.id !== S.currentId) {
+      var items = activeItems(now());
+      show(item, items);
+    }
+    S.speaking = { id: item.id, auto: !!(opts && opts.auto) };
+    root.dataset.speaking = String(item.id);
+    $('speaking-bar').hidden = false;
+    if (item.speech_url) {
+      audio.src = item.speech_url;
+      var played = audio.play();
+      if (played && played.catch) {
+        played.catch(function (err) {
+          if (!S.speaking || S.speaking.id !== item.id) return;
+          if (err && err.name === 'NotAllowedError') { stopSpeaking(); return; }
+          speakSynth(item);
+        });
+      }
+    } else {
+      speakSynth(item);
+    }
+  }
+
+  audio.addEventListener('timeupdate', function () {
+    if (!S.speaking || !audio.duration) return;
+    var item = currentItem();
+    if (!item) return;
+    var blocks = paragraphsOf(item).length + 1;
+    highlight(Math.floor((audio.currentTime / audio.duration) * blocks) - 1);
+  });
+  audio.addEventListener('ended', stopSpeaking);
+  audio.addEventListener('error', function () {
+    if (S.speaking && audio.getAttribute('src')) {
+      var item = currentItem();
+      audio.removeAttribute('src');
+      if (item) speakSynth(item); else stopSpeaking();
+    }
+  });
+
+  // --- buttons ------------------------------------------------------------------------------------------
+  function showMessage(text) {
+    $('message-text').textContent = text;
+    var phone = S.snap && S.snap.community.phone;
+    $('message-phone').textContent = phone ? T.phone.replace('{phone}', phone) : '';
+    $('message').hidden = false;
+    $('message-close').focus();
+  }
+
+  function onAction(action) {
+    var item = currentItem();
+    var detail = { action: action, item: item, snapshot: S.snap };
+    var evt = new CustomEvent('linli:kiosk-action', { detail: detail, cancelable: true });
+    var handled = hooks[action] ? hooks[action](detail) === true : false;
+    if (!document.dispatchEvent(evt)) handled = true;
+    if (handled) return;
+    if (action === 'listen') speak(item, { auto: false });
+    else showMessage(T[action] || '');
+  }
+
+  function wire() {
+    document.addEventListener('pointerdown', function () {
+      S.lastInput = Date.now();
+    }, true);
+    document.addEventListener('keydown', function () { S.lastInput = Date.now(); }, true);
+    $('slide').addEventListener('click', function () { setPaused(!S.paused); });
+    $('pause-btn').addEventListener('click', function () { setPaused(!S.paused); });
+    $('stop-btn').addEventListener('click', stopSpeaking);
+    $('message-close').addEventListener('click', function () { $('message').hidden = true; });
+    $('idle-stay').addEventListener('click', function () {
+      $('idle-warning').hidden = true;
+      S.idleLeft = null;
+      S.lastInput = Date.now();
+    });
+    var buttons = document.querySelectorAll('[data-action]');
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].addEventListener('click', function (e) {
+        onAction(e.currentTarget.getAttribute('data-action'));
+      });
+    }
+  }
+
+  // --- live stream --------------------------------------------------------------------------------------
+  function scheduleReconnect() {
+    clearTimeout(S.reconnectTimer);
+    var base = Math.min(60000, 1000 * Math.pow(2, S.backoff));
+    S.backoff = Math.min(S.backoff + 1, 6);
+    S.reconnectTimer = setTimeout(openStream, base / 2 + Math.random() * base / 2);
+  }
+
+  function closeStream() {
+    if (S.es) { S.es.close(); S.es = null; }
+    S.streamOpen = false;
+    root.dataset.stream = '0';
+  }
+
+  function openStream() {
+    clearTimeout(S.reconnectTimer);
+    closeStream();
+    if (!S.token) return;
+    fetch('/kiosk/api/ticket', { method: 'POST', headers: authHeaders(), cache: 'no-store',
+      credentials: 'same-origin' })
+      .then(function (res) {
+        if (res.status === 401 || res.status === 403) { forget(); return; }
+        if (!res.ok) throw new Error('ticket ' + res.status);
+        var url = '/kiosk/stream' +
+          (S.lastEventId != null ? '?last_event_id=' + encodeURIComponent(S.lastEventId) : '');
+        var es = new EventSource(url);
+        S.es = es;
+        es.addEventListener('open', function () {
+          S.backoff = 0;
+          S.streamOpen = true;
+          root.dataset.stream = '1';
+          fetchSnapshot();
+        });
+        es.addEventListener('version', function (e) {
+          if (e.lastEventId) S.lastEventId = e.lastEventId;
+          var v = JSON.parse(e.data).version;
+          if (v !== S.version) fetchSnapshot();
+        });
+        es.addEventListener('bye', function () {
+          closeStream();
+          S.reconnectTimer = setTimeout(openStream, 200 + Math.random() * 1500);
+        });
+        es.addEventListener('revoked', function () { closeStream(); forget(); });
+        es.onerror = function () {
+          if (S.es !== es) return;
+          closeStream();
+          fetchSnapshot();
+          scheduleReconnect();
+        };
+      })
+      .catch(function () {
+        setOnline(false);
+        scheduleReconnect();
+      });
+  }
+
+  function heartbeat() {
+    if (!S.token || !S.snap) return;
+    var item = currentItem();
+    fetch('/kiosk/api/heartbeat', {
+      method: 'POST', cache: 'no-store',
+      headers: authHeaders({ 'Content-Type': 'application/json' }),
+      body: JSON.stringify({ version: S.version, client_version: CFG.assetVersion,
+        showing: item ? '#' + item.id + ' ' + item.title : '', stream: S.streamOpen })
+    }).catch(function () { /* offline: the next one will tell */ });
+  }
+
+  // --- pairing ------------------------------------------------------------------------------------------
+  function forget() {
+    closeStream();
+    S.token = null;
+    S.snap = null;
+    S.etag = null;
+    try {
+      localStorage.removeItem(K.token);
+      localStorage.removeItem(K.snapshot);
+    } catch (e) { /* nothing to do */ }
+    startPairing();
+  }
+
+  function startPairing() {
+    stopTimers();
+    $('pairing').hidden = false;
+    document.body.classList.remove('booting');
+    $('pair-code').textContent = '';
+    $('pair-expiry').textContent = T.pair_wait;
+    fetch('/kiosk/api/pairing', { method: 'POST', cache: 'no-store' })
+      .then(function (res) {
+        if (res.status === 429) throw new Error('slow down');
+        if (!res.ok) throw new Error('pairing ' + res.status);
+        return res.json();
+      })
+      .then(function (data) {
+        $('pair-code').textContent = data.code.slice(0, 3) + ' ' + data.code.slice(3);
+        root.dataset.pairCode = data.code;
+        var until = Date.now() + data.expires_in * 1000;
+        S.pairing = setInterval(function () {
+          var left = Math.ceil((until - Date.now()) / 60000);
+          $('pair-expiry').textContent = T.pair_expires.replace('{n}', Math.max(0, left));
+          pollPairing(data.poll_secret, until);
+        }, 2000);
+      })
+      .catch(function () {
+        $('pair-expiry').textContent = T.pair_failed;
+        S.pairing = setTimeout(startPairing, 10000);
+      });
+  }
+
+  function pollPairing(secret, until) {
+    fetch('/kiosk/api/pairing/poll', {
+      method: 'POST', cache: 'no-store', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ poll_secret: secret })
+    }).then(function (res) {
+      if (res.status === 404 || res.status === 410) { startPairing(); return null; }
+      return res.ok ? res.json() : null;
+    }).then(function (data) {
+      if (data && data.status === 'paired' && data.token) {
+        clearInterval(S.pairing);
+        save(K.token, data.token);
+        S.token = data.token;
+        start();
+      } else if (Date.now() > until + 5000) {
+        startPairing();
+      }
+    }).catch(function () { /* try again on the next tick */ });
+  }
+
+  function stopTimers() {
+    clearInterval(S.pairing);
+    clearTimeout(S.pairing);
+    S.timers.forEach(function (t) { clearInterval(t); });
+    S.timers = [];
+  }
+
+  // --- start -----------------------------------------------------------------------------------------------
+  function start() {
+    stopTimers();
+    $('pairing').hidden = true;
+    document.body.classList.remove('booting');
+    fetchSnapshot().then(heartbeat);
+    openStream();
+    S.timers.push(setInterval(fetchSnapshot, Math.max(10, CFG.pollSeconds) * 1000));
+    S.timers.push(setInterval(heartbeat, CFG.heartbeatSeconds * 1000));
+  }
+
+  function tokenFromUrl() {
+    var url = new URL(window.location.href);
+    var token = url.searchParams.get('token');
+    if (token) {
+      save(K.token, token);
+      url.searchParams.delete('token');
+      // The token leaves the address bar (and history) at once.
+      window.history.replaceState(null, '', url.pathname + url.search + url.hash);
+    }
+  }
+
+  function registerWorker() {
+    if (!('serviceWorker' in navigator)) return;
+    navigator.serviceWorker.register('/kiosk/sw.js', { scope: '/kiosk' })
+      .then(function () { root.dataset.sw = 'registered'; })
+      .catch(function () { root.dataset.sw = 'failed'; });
+  }
+
+  function init() {
+    $('activity-list').dataset.none = $('activity-list').textContent.trim();
+    tokenFromUrl();
+    S.token = load(K.token);
+    S.announced = load(K.announced) || [];
+    wire();
+    setPaused(false);
+    registerWorker();
+    var last = 0;
+    setInterval(function () {
+      var t = Date.now();
+      step(last ? t - last : 0);
+      last = t;
+    }, 200);
+    setInterval(function () { drawClock(); checkIdle(); }, 1000);
+    var stored = load(K.snapshot);
+    if (stored && stored.snap && S.token) {
+      S.etag = stored.etag;
+      S.lastSync = stored.lastSync;
+      S.offsetMs = stored.offsetMs || 0;
+      S.seen = {};
+      stored.snap.items.forEach(function (i) { S.seen[i.id] = true; });
+      apply(stored.snap);
+      root.dataset.restored = '1';
+    }
+    drawClock();
+    if (!S.token) { startPairing(); return; }
+    start();
+  }
+
+  window.LinliKiosk = {
+    version: CFG.assetVersion,
+    current: currentItem,
+    items: function () { return activeItems(now()); },
+    snapshot: function () { return S.snap; },
+    now: now,
+    speak: function (item) { speak(item || currentItem(), { auto: false }); },
+    stop: stopSpeaking,
+    pause: setPaused,
+    showMessage: showMessage,
+    onAction: function (name, handler) { hooks[name] = handler; }
+  };
+
+  init();
+})();

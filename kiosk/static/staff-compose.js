@@ -1,0 +1,45 @@
+/* Staff compose page: keeps the screen preview (an iframe of /kiosk/preview) and the spoken
+   text in step with the form as staff type. */
+(function () {
+  'use strict';
+  var form = document.getElementById('compose-form');
+  var frame = document.getElementById('preview');
+  var spoken = document.getElementById('spoken-text');
+  if (!form || !frame) return;
+  var categories = JSON.parse(spoken.getAttribute('data-categories') || '{}');
+
+  function data() {
+    var priority = form.querySelector('input[name="priority"]:checked');
+    return {
+      kind: 'preview',
+      title: form.elements.title.value,
+      body: form.elements.body.value,
+      category: form.elements.category.value,
+      priority: priority ? priority.value : 'normal'
+    };
+  }
+
+  function fit() {
+    var box = frame.parentNode.getBoundingClientRect();
+    frame.style.transform = 'scale(' + (box.width / 1920) + ')';
+  }
+
+  function update() {
+    var d = data();
+    frame.contentWindow.postMessage(d, window.location.origin);
+    var lead = d.priority === 'urgent' ? spoken.getAttribute('data-urgent-label')
+      : (categories[d.category] || '');
+    var paragraphs = d.body.split(/\n\s*\n/).map(function (p) { return p.trim(); })
+      .filter(Boolean);
+    spoken.textContent = [lead + '：' + d.title + '。'].concat(paragraphs).join('\n');
+  }
+
+  form.addEventListener('input', update);
+  form.addEventListener('change', update);
+  window.addEventListener('resize', fit);
+  window.addEventListener('message', function (e) {
+    if (e.origin === window.location.origin && e.data && e.data.kind === 'preview-ready') update();
+  });
+  frame.addEventListener('load', function () { fit(); update(); });
+  fit();
+})();
