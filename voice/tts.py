@@ -352,6 +352,11 @@ class TTSWorker:
 
         ctx = multiprocessing.get_context("spawn")
         ours, theirs = ctx.Pipe()
+        # Under gevent's monkey-patching the pipe is a patched socketpair with non-blocking
+        # ends; the (unpatched) synthesizer then got EAGAIN from recv() and exited between jobs.
+        # Blocking ends are right for both: the parent only reads after poll() said readable.
+        for end in (ours, theirs):
+            os.set_blocking(end.fileno(), True)
         proc = ctx.Process(target=_serve, args=(theirs, self.driver), name="voice-tts", daemon=True)
         proc.start()
         theirs.close()
