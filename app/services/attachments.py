@@ -125,13 +125,14 @@ def _reencode(data: bytes, fmt: str) -> tuple[bytes, int, int]:
     return out.getvalue(), clean.size[0], clean.size[1]
 
 
-def prepare(data: bytes) -> dict:
-    """Check and convert an upload; returns what to store. Raises 413/415/422."""
+def prepare(data: bytes, expect: str | None = None) -> dict:
+    """Check and convert an upload (expect: "photo", "audio" or either); returns what to store.
+    Raises 413/415/422."""
     cfg = current_app.config
     if not isinstance(data, bytes | bytearray) or not data:
         raise Invalid(errors={"file": [str(_l("The file is empty."))]})
     data = bytes(data)
-    fmt = sniff_image(data)
+    fmt = sniff_image(data) if expect in (None, "photo") else None
     if fmt is not None:
         if len(data) > cfg["CASE_PHOTO_MAX_BYTES"]:
             raise TooLarge()
@@ -139,7 +140,7 @@ def prepare(data: bytes) -> dict:
         mime, ext = IMAGE_TYPES[fmt]
         return {"kind": "photo", "mime": mime, "ext": ext, "body": body, "width": width,
                 "height": height}
-    kind = sniff_audio(data)
+    kind = sniff_audio(data) if expect in (None, "audio") else None
     if kind is not None:
         if len(data) > cfg["CASE_AUDIO_MAX_BYTES"]:
             raise TooLarge()

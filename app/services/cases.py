@@ -24,12 +24,21 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select, update
 
 from app.extensions import db
-from app.models import Building, Community, Household, Organization, Person, RoleAssignment
+from app.models import (
+    Building,
+    Community,
+    Grid,
+    Household,
+    Organization,
+    Person,
+    RoleAssignment,
+)
 from app.models.base import utcnow
 from app.models.case import (
     ACCEPTED,
@@ -189,8 +198,6 @@ def spoken_reference(reference: str, locale: str | None = None) -> str:
     """Digit by digit for text-to-speech: '二零二六，零零零一二三' (English: '2 0 2 6, 0 0 0 …')."""
     year, _sep, serial = reference.partition("-")
     if locale is None:
-        from flask_babel import get_locale
-
         locale = str(get_locale() or "zh_CN")
     if locale.startswith("zh"):
         say = lambda part: "".join(_DIGITS_ZH[int(c)] for c in part if c.isdigit())  # noqa: E731
@@ -527,16 +534,10 @@ def _prepare_uploads(audio, photos) -> list[dict]:
     prepared = []
     if audio is not None:
         data = audio[0] if isinstance(audio, tuple | list) else audio
-        item = attachments.prepare(data)
-        if item["kind"] != "audio":
-            raise attachments.UnsupportedMedia()
-        prepared.append(item)
+        prepared.append(attachments.prepare(data, expect="audio"))
     for photo in photos or ():
         data = photo[0] if isinstance(photo, tuple | list) else photo
-        item = attachments.prepare(data)
-        if item["kind"] != "photo":
-            raise attachments.UnsupportedMedia()
-        prepared.append(item)
+        prepared.append(attachments.prepare(data, expect="photo"))
     if len(prepared) > current_app.config["CASE_ATTACHMENTS_MAX"]:
         raise invalid_field("photos", _l("Too many files."))
     return prepared
@@ -973,8 +974,8 @@ def merge_case(actor: Actor, case_id: int, into_id: int, note: str | None = None
 
 def support_case(actor: Actor, case_id: int) -> Case:
     """"Me too": a resident of the community backs a public open case, once."""
-    authz.require_person(actor)
     case = get_case(actor, case_id)
+    authz.require_person(actor)
     if not _may_support(actor, case):
         if case.reporter_id == actor.subject.id or actor.subject.community_id != \
                 case.community_id:
@@ -1190,7 +1191,8 @@ def run_due_work(*, now: datetime | None = None, community_id: int | None = None
 
 def _people_with_role(**filters) -> list[int]:
     query = select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
-    query = query.where(Person.is_active.is_(True)).filter_by(**filters)
+    query = query.where(Person.is_active.is_(True), *(
+        getattr(RoleAssignment, name) == value for name, value in filters.items()))
     return sorted(set(db.session.scalars(query)))
 
 
@@ -1412,8 +1414,8 @@ def assignee_choices(actor: Actor, community_id: int) -> dict:
     authz.ensure_manager(actor, community_id)
     staff_ids = _community_staff(community_id)
     grid_ids = set(db.session.scalars(select(RoleAssignment.person_id).join(
-        RoleAssignment.grid).where(RoleAssignment.role == "grid_worker").filter_by(
-        community_id=community_id)))
+        Grid, Grid.id == RoleAssignment.grid_id).where(RoleAssignment.role == "grid_worker",
+                                                       Grid.community_id == community_id)))
     people = [db.session.get(Person, pid) for pid in sorted(set(staff_ids) | grid_ids)]
     orgs = db.session.scalars(select(Organization).where(
         Organization.communities.any(Community.id == community_id)).order_by(Organization.id))
@@ -1454,6 +1456,7 @@ def case_status_for_reference(actor: Actor, reference: str) -> str:
     The reporter and workers hear the handler and the latest public note; a screen or anyone
     else hears only the public view (a private case: just its status).
     """
+    authz.require_signed_in(actor)
     normal = normalize_reference(reference)
     if normal is None:
         raise invalid_field("reference", _l("A reference looks like 2026-000123."))
@@ -1464,7 +1467,7 @@ def case_status_for_reference(actor: Actor, reference: str) -> str:
     rel = _relation(actor, case)
     level = _level(rel, case)
     if level is None:
-        if actor.is_anonymous or not authz.can_read_community(actor, case.community_id):
+        if not authz.can_read_community(actor, case.community_id):
             raise NotFound(_l("We could not find a request with this number."))
         level = "status"  # a neighbour asking about a private case: status only
     evaluate_case(case)
@@ -1475,16 +1478,17 @@ def case_status_for_reference(actor: Actor, reference: str) -> str:
              category=case.category.name, status=status)
     if level == "public":
         return text
+    sep = "" if str(get_locale() or "zh").startswith("zh") else " "
     assignee = _assignee_view(case, level)
     if assignee is not None and case.status in (ASSIGNED, IN_PROGRESS):
-        text += " " + _("Handled by %(name)s.", name=assignee["name"])
+        text += sep + _("Handled by %(name)s.", name=assignee["name"])
     if case.status == REJECTED and case.reject_reason:
-        text += " " + _("Reason: %(reason)s", reason=case.reject_reason)
+        text += sep + _("Reason: %(reason)s", reason=case.reject_reason)
     latest = next((e for e in reversed(case.events) if e.public and e.note), None)
     if latest is not None and case.status != REJECTED:
-        text += " " + _("Latest: %(note)s", note=latest.note)
+        text += sep + _("Latest: %(note)s", note=latest.note)
     if case.status == RESOLVED and "reporter" in rel:
-        text += " " + _("Please tell us if it is fixed.")
+        text += sep + _("Please tell us if it is fixed.")
     return text
 
 
@@ -1519,7 +1523,7 @@ _DEMO_PLAN = [
     ("suggestion", "rejected", 28, "app"), ("repair", "closed", 26, "phone"),
     ("dispute", "closed", 24, "counter"), ("environment", "auto", 22, "app"),
     ("repair", "closed", 20, "voice"), ("help", "closed", 18, "phone"),
-    ("safety", "merged", 16, "app"), ("suggestion", "in_progress", 14, "app"),
+    ("safety", "in_progress", 17, "patrol"), ("safety", "merged", 16, "app"), ("suggestion", "in_progress", 14, "app"),
     ("repair", "overdue", 12, "app"), ("environment", "closed", 10, "kiosk"),
     ("repair", "resolved", 8, "proxy"), ("environment", "in_progress", 6, "app"),
     ("safety", "assigned", 5, "patrol"), ("dispute", "accepted", 4, "phone"),

@@ -311,9 +311,9 @@ class Open311Keys(MethodView):
     def post(self, data, community_id):
         """Issue a key to a third-party system; the key is shown only now (committee staff)."""
         key, row = open311.issue_key(actor(), community_id, data["name"])
-        body = Open311KeySchema().dump(row)
-        body["api_key"] = key
-        return body
+        fields = ("id", "community_id", "name", "prefix", "created_at", "last_used_at",
+                  "revoked_at")
+        return {"api_key": key, **{name: getattr(row, name) for name in fields}}
 
 
 @blp.route("/open311-keys/<id:key_id>")

@@ -1,0 +1,295 @@
+"""Open311 GeoReport v2 (http://wiki.open311.org/GeoReport_v2): services, service definitions,
+POST/GET requests, tokens — in JSON and XML, with the standard error list."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from app.extensions import db
+from app.models.case import Case
+from app.services import categories, open311
+from tests.affairs.conftest import actor, put_in_state, submit
+
+BASE = "/open311/v2"
+
+
+@pytest.fixture()
+def key(cats):
+    plain, _row = open311.issue_key(actor(cats.a.staff), cats.a.community.id, "城市 12345 平台")
+    db.session.commit()
+    return plain
+
+
+def _form(world, key, **extra):
+    form = {"api_key": key, "jurisdiction_id": world.a.community.code, "service_code": "repair",
+            "lat": "39.9042", "long": "116.4074", "description": "小区门口路灯不亮",
+            "first_name": "晓明", "last_name": "王", "phone": "13900003333",
+            "attribute[place]": "public"}
+    form.update(extra)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def _errors(response, status, fmt="json"):
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    if fmt == "json":
+        assert response.mimetype == "application/json"
+        body = response.get_json()
+        assert isinstance(body, list) and body[0]["code"] == status and body[0]["description"]
+        return body[0]["description"]
+    assert response.mimetype == "text/xml"
+    root = ET.fromstring(response.data)
+    assert root.tag == "errors"
+    error = root.find("error")
+    assert error.findtext("code") == str(status) and error.findtext("description")
+    return error.findtext("description")
+
+
+def test_services_in_json_and_xml(client, cats):
+    code = cats.a.community.code
+    r = client.get(f"{BASE}/services.json", query_string={"jurisdiction_id": code})
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    services = r.get_json()
+    assert [s["service_code"] for s in services][:3] == ["repair", "environment", "safety"]
+    repair = services[0]
+    assert set(repair) == {"service_code", "service_name", "description", "metadata", "type",
+                           "keywords", "group"}
+    assert repair["metadata"] is True and repair["type"] == "realtime"
+    r = client.get(f"{BASE}/services.xml", query_string={"jurisdiction_id": code})
+    assert r.mimetype == "text/xml" and r.data.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
+    root = ET.fromstring(r.data)
+    assert root.tag == "services"
+    first = root.findall("service")[0]
+    assert first.findtext("service_code") == "repair" and first.findtext("metadata") == "true"
+    assert first.findtext("service_name") == repair["service_name"]
+
+
+def test_service_definition_in_json_and_xml(client, cats):
+    q = {"jurisdiction_id": cats.a.community.code}
+    body = client.get(f"{BASE}/services/repair.json", query_string=q).get_json()
+    assert body["service_code"] == "repair"
+    [attribute] = body["attributes"]
+    assert set(attribute) == {"variable", "code", "datatype", "required", "datatype_description",
+                              "order", "description", "values"}
+    assert attribute["datatype"] == "singlevaluelist" and attribute["order"] == 1
+    assert {"key": "public", "name": "公共区域"} in attribute["values"]
+    root = ET.fromstring(client.get(f"{BASE}/services/repair.xml", query_string=q).data)
+    assert root.tag == "service_definition" and root.findtext("service_code") == "repair"
+    values = root.find("attributes/attribute/values").findall("value")
+    assert [v.findtext("key") for v in values] == ["public", "home"]
+    _errors(client.get(f"{BASE}/services/nope.json", query_string=q), 404)
+    _errors(client.get(f"{BASE}/services/nope.xml", query_string=q), 404, "xml")
+
+
+def test_post_request_then_get_it_and_its_token(client, cats, key):
+    world = cats
+    r = client.post(f"{BASE}/requests.json", data=_form(world, key))
+    assert r.status_code == 200, r.get_data(as_text=True)
+    [created] = r.get_json()
+    assert set(created) == {"service_request_id", "token", "service_notice", "account_id"}
+    reference = created["service_request_id"]
+    case = db.session.query(Case).filter_by(reference=reference).one()
+    assert case.channel == "open311" and case.community_id == world.a.community.id
+    assert case.contact_name == "晓明 王" and case.contact_phone == "13900003333"
+    assert case.attributes == {"place": "public"} and case.reporter_id is None
+    assert created["service_notice"] == case.category.notice
+    q = {"jurisdiction_id": world.a.community.code}
+    [one] = client.get(f"{BASE}/requests/{reference}.json", query_string=q).get_json()
+    assert one["service_request_id"] == reference and one["status"] == "open"
+    assert one["service_code"] == "repair" and one["requested_datetime"].endswith("+08:00")
+    assert one["lat"] == 39.904 and one["long"] == 116.407
+    # The public view: no name, no phone, no description.
+    text = str(one)
+    assert "晓明" not in text and "13900003333" not in text and "路灯" not in text
+    xml = ET.fromstring(client.get(f"{BASE}/requests/{reference}.xml", query_string=q).data)
+    assert xml.tag == "service_requests"
+    assert xml.find("request").findtext("service_request_id") == reference
+    [token] = client.get(f"{BASE}/tokens/{created['token']}.json", query_string=q).get_json()
+    assert token == {"service_request_id": reference, "token": created["token"]}
+    xml = ET.fromstring(client.get(f"{BASE}/tokens/{created['token']}.xml", query_string=q).data)
+    assert xml.find("request").findtext("service_request_id") == reference
+    _errors(client.get(f"{BASE}/tokens/nope.json", query_string=q), 404)
+    _errors(client.get(f"{BASE}/requests/2026-999999.xml", query_string=q), 404, "xml")
+
+
+def test_post_answers_in_xml_too(client, cats, key):
+    r = client.post(f"{BASE}/requests.xml", data=_form(cats, key))
+    assert r.status_code == 200 and r.mimetype == "text/xml"
+    root = ET.fromstring(r.data)
+    assert root.tag == "service_requests"
+    assert root.find("request").findtext("service_request_id")
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_post_errors(client, cats, key, fmt):
+    world = cats
+    url = f"{BASE}/requests.{fmt}"
+    _errors(client.post(url, data=_form(world, None)), 403, fmt)
+    _errors(client.post(url, data=_form(world, "o311_forged")), 403, fmt)
+    _errors(client.post(url, data=_form(world, key, jurisdiction_id=world.b.community.code)),
+            403, fmt)
+    _errors(client.post(url, data=_form(world, key, jurisdiction_id="nowhere")), 404, fmt)
+    _errors(client.post(url, data=_form(world, key, service_code="nope")), 404, fmt)
+    _errors(client.post(url, data=_form(world, key, service_code=None)), 400, fmt)
+    _errors(client.post(url, data=_form(world, key, lat=None, long=None)), 400, fmt)
+    _errors(client.post(url, data=_form(world, key, lat="north")), 400, fmt)
+    _errors(client.post(url, data=_form(world, key, lat="95", long="10")), 400, fmt)
+    _errors(client.post(url, data=_form(world, key, description=None)), 400, fmt)
+    _errors(client.post(url, data=_form(world, key, phone="12345")), 400, fmt)
+    _errors(client.post(url, data=_form(world, key, **{"attribute[place]": "roof"})), 400, fmt)
+    _errors(client.post(url, data=_form(world, key, **{"attribute[colour]": "red"})), 400, fmt)
+    _errors(client.post(url, data=_form(world, key, **{"attribute[": "x"})), 400, fmt)
+    _errors(client.post(url, data=_form(world, key, address_id="99999")), 400, fmt)
+    # Repairs need a contact: an anonymous partner report is refused.
+    _errors(client.post(url, data=_form(world, key, first_name=None, last_name=None,
+                                        phone=None)), 400, fmt)
+    assert db.session.query(Case).count() == 0
+
+
+@pytest.mark.parametrize("value", ["\x00", "灯\x00坏了", "\u202e坏了", "x" * 10_000])
+def test_hostile_strings_are_400_and_nothing_is_stored(client, cats, key, value):
+    for field in ("description", "address_string", "first_name"):
+        r = client.post(f"{BASE}/requests.json", data=_form(cats, key, **{field: value}))
+        _errors(r, 400)
+    assert db.session.query(Case).count() == 0
+
+
+def test_a_revoked_key_stops_working(client, cats, auth):
+    staff = auth.headers(cats.a.staff)
+    issued = client.post(f"/api/v1/communities/{cats.a.community.id}/open311-keys",
+                         json={"name": "区网格化平台"}, headers=staff)
+    assert issued.status_code == 201
+    body = issued.get_json()
+    plain = body["api_key"]
+    assert body["prefix"] == plain[:8]
+    listed = client.get(f"/api/v1/communities/{cats.a.community.id}/open311-keys",
+                        headers=staff).get_json()
+    assert plain not in str(listed) and listed[0]["name"] == "区网格化平台"
+    assert client.post(f"{BASE}/requests.json", data=_form(cats, plain)).status_code == 200
+    assert client.delete(f"/api/v1/open311-keys/{body['id']}", headers=staff).status_code == 200
+    _errors(client.post(f"{BASE}/requests.json", data=_form(cats, plain)), 403)
+    # Keys are stored as hashes only.
+    from app.models.open311 import Open311Key
+
+    assert all(plain not in (k.key_hash + k.prefix) or k.prefix == plain[:8]
+               for k in db.session.query(Open311Key))
+    assert db.session.query(Open311Key).filter(Open311Key.key_hash == plain).count() == 0
+
+
+def test_get_requests_filters(client, cats, key):
+    world = cats
+    open_case = submit(world.a, description="电梯坏了")
+    done = submit(world.a, code="environment", description="垃圾")
+    put_in_state(done, world.a, "resolved")
+    done.resolved_at = done.updated_at
+    from app.services import cases as case_service
+
+    case_service.add_note(actor(world.a.staff), done.id, "已清运完毕", public=True)
+    private = submit(world.a, code="dispute", description="噪音")
+    foreign = submit(world.b)
+    db.session.commit()
+    q = {"jurisdiction_id": world.a.community.code}
+
+    def refs(fmt="json", **extra):
+        r = client.get(f"{BASE}/requests.{fmt}", query_string={**q, **extra})
+        assert r.status_code == 200, r.get_data(as_text=True)
+        if fmt == "xml":
+            return {e.findtext("service_request_id")
+                    for e in ET.fromstring(r.data).findall("request")}
+        return {item["service_request_id"]: item for item in r.get_json()}
+
+    everything = refs()
+    assert set(everything) == {open_case.reference, done.reference}  # never the private one
+    assert private.reference not in everything and foreign.reference not in everything
+    assert everything[done.reference]["status"] == "closed"
+    assert "已清运完毕" in everything[done.reference]["status_notes"]
+    assert everything[open_case.reference]["status"] == "open"
+    assert refs("xml") == set(everything)
+    assert set(refs(status="open")) == {open_case.reference}
+    assert set(refs(status="closed")) == {done.reference}
+    assert set(refs(status="open,closed")) == set(everything)
+    assert set(refs(service_code="environment")) == {done.reference}
+    assert set(refs(service_request_id=f"{done.reference},{private.reference}")) == {
+        done.reference}
+    assert set(refs(start_date="2000-01-01T00:00:00Z", end_date="2000-02-01T00:00:00Z")) == set()
+    assert set(refs(start_date="2000-01-01T00:00:00+08:00")) == set(everything)
+    _errors(client.get(f"{BASE}/requests.json", query_string={**q, "start_date": "yesterday"}),
+            400)
+    _errors(client.get(f"{BASE}/requests.xml", query_string={**q, "status": "pending"}), 400,
+            "xml")
+    _errors(client.get(f"{BASE}/requests.json", query_string={
+        **q, "start_date": "2026-02-01T00:00:00Z", "end_date": "2026-01-01T00:00:00Z"}), 400)
+
+
+def test_merged_and_rejected_cases_are_closed_with_notes(client, cats):
+    world = cats
+    from app.services import cases as case_service
+
+    target, dup, rejected = submit(world.a), submit(world.a), submit(world.a)
+    case_service.merge_case(actor(world.a.staff), dup.id, target.id)
+    case_service.transition(actor(world.a.staff), rejected.id, "reject", reason="不属于本社区")
+    db.session.commit()
+    items = {i["service_request_id"]: i for i in client.get(
+        f"{BASE}/requests.json", query_string={"jurisdiction_id": world.a.community.code}
+    ).get_json()}
+    assert items[dup.reference]["status"] == "closed"
+    assert target.reference in items[dup.reference]["status_notes"]
+    assert items[rejected.reference]["status_notes"] == "不属于本社区"
+
+
+def test_jurisdiction_errors_and_unknown_routes(client, cats):
+    _errors(client.get(f"{BASE}/services.json"), 400)  # two communities: which one?
+    _errors(client.get(f"{BASE}/services.xml", query_string={"jurisdiction_id": "x"}), 404, "xml")
+    _errors(client.get(f"{BASE}/services.csv"), 404)
+    _errors(client.put(f"{BASE}/requests.json"), 405)
+    _errors(client.get(f"{BASE}/requests/2026-000001.json",
+                       query_string={"jurisdiction_id": cats.b.community.code}), 404)
+
+
+def test_reading_can_require_a_key(app, client, cats, key):
+    q = {"jurisdiction_id": cats.a.community.code}
+    app.config["OPEN311_PUBLIC_READ"] = False
+    try:
+        _errors(client.get(f"{BASE}/services.json", query_string=q), 403)
+        assert client.get(f"{BASE}/services.json",
+                          query_string={**q, "api_key": key}).status_code == 200
+    finally:
+        app.config["OPEN311_PUBLIC_READ"] = True
+    _errors(client.get(f"{BASE}/services.json", query_string={**q, "api_key": "bad"}), 403)
+
+
+def test_a_retried_post_files_one_case(client, cats, key):
+    headers = {"Idempotency-Key": "partner-req-1"}
+    first = client.post(f"{BASE}/requests.json", data=_form(cats, key), headers=headers)
+    again = client.post(f"{BASE}/requests.json", data=_form(cats, key), headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert first.get_json() == again.get_json()
+    assert db.session.query(Case).count() == 1
+
+
+def test_required_attributes_and_public_photos(client, cats, key, auth):
+    world = cats
+    cat = categories.create_category(actor(world.a.staff), world.a.community.id, code="lift",
+                                     name="电梯", allow_anonymous=True, attributes=[
+                                         {"code": "floor", "datatype": "number",
+                                          "required": True, "description": "几楼？"}])
+    db.session.commit()
+    _errors(client.post(f"{BASE}/requests.json", data=_form(world, key, service_code="lift")),
+            400)
+    r = client.post(f"{BASE}/requests.json", data=_form(
+        world, key, service_code="lift", **{"attribute[floor]": "5", "attribute[place]": None}))
+    assert r.status_code == 200, r.get_json()
+    case = db.session.query(Case).filter_by(category_id=cat.id).one()
+    assert case.attributes == {"floor": 5.0}
+    # A photo made public by staff is what media_url points to.
+    from tests.affairs.conftest import image_bytes
+    from tests.affairs.test_attachments import _upload
+
+    up = _upload(client, auth.headers(world.a.staff), case.id, image_bytes(), public="true")
+    assert up.status_code == 201 and up.get_json()["public"] is True
+    q = {"jurisdiction_id": world.a.community.code}
+    [item] = client.get(f"{BASE}/requests/{case.reference}.json", query_string=q).get_json()
+    path = item["media_url"].split("127.0.0.1:8000", 1)[1]
+    got = client.get(path, buffered=True)
+    assert got.status_code == 200 and got.mimetype == "image/jpeg"
