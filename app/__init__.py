@@ -54,6 +54,9 @@ def register_extensions(app: Flask) -> None:
     security.init_app(app)
     i18n.init_app(app)
     audit.install()
+    from app.services import voice as voice_service
+
+    voice_service.init_app(app)  # preloads the Vosk model only when VOSK_MODEL_PATH is set
 
 
 def _sqlite_pragmas(app: Flask) -> None:

@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_user)
+    app.cli.add_command(voice_cli)
 
 
 def _import_feature_modules() -> None:
@@ -93,3 +94,37 @@ def create_user(username, display_name, password, role, community_code, office_c
         raise click.ClickException(f"{error.message} {error.errors}") from None
     db.session.commit()
     click.echo(f"created {username} ({role})")
+
+
+@click.group("voice")
+def voice_cli() -> None:
+    """The voice assistant: speech model and speech output."""
+
+
+@voice_cli.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def voice_check(as_json: bool) -> None:
+    """Report the Vosk model (path, language, load time), run a self-test; non-zero on failure."""
+    from app.services import voice
+
+    report = voice.check(current_app._get_current_object())
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        model = report.get("model") or {}
+        test = report.get("self_test") or {}
+        tts = report.get("tts") or {}
+        click.echo(f"model path:     {report['model_path'] or '(VOSK_MODEL_PATH not set)'}")
+        click.echo(f"model language: {model.get('language', '-')} "
+                   f"(dialog: {report['voice_language']})")
+        click.echo(f"load time:      {model.get('load_seconds', '-')} s")
+        click.echo(f"grammar:        {model.get('grammar_supported', '-')}")
+        click.echo(f"self-test:      {'ok' if test.get('ok') else 'FAILED'} "
+                   f"(expected {test.get('expected')!r}, heard {test.get('heard')!r})")
+        click.echo(f"speech output:  {'ok' if tts.get('ok') else 'FAILED'} {tts.get('voice', '')}")
+        for warning in report["warnings"]:
+            click.echo(f"warning: {warning}")
+        if not report["ok"]:
+            click.echo(f"error: {report.get('error')}", err=True)
+    if not report["ok"]:
+        raise SystemExit(1)

@@ -100,6 +100,19 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "LOGIN_LOCKOUT_MINUTES": _int(env, "LOGIN_LOCKOUT_MINUTES", 15),
         "API_TOKEN_DAYS": _int(env, "API_TOKEN_DAYS", 365),
         "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH") or None,
+        # Voice assistant (app/services/voice.py): dialog language(s), limits, speech cache.
+        "VOICE_LANGUAGE": env.get("VOICE_LANGUAGE") or "zh-CN",
+        # Language packs to load: built-in codes (zh-CN, en) or paths to pack JSON files.
+        "VOICE_LANGUAGES": env.get("VOICE_LANGUAGES") or "zh-CN,en",
+        "VOICE_MAX_SECONDS": _int(env, "VOICE_MAX_SECONDS", 60),
+        "VOICE_MAX_BYTES": _int(env, "VOICE_MAX_BYTES", 8 * 1024 * 1024),
+        # Rendered speech; default MEDIA_CACHE_FOLDER/voice. Shared storage when several hosts.
+        "VOICE_CACHE": env.get("VOICE_CACHE") or None,
+        "VOICE_CONVERSATION_SECONDS": _int(env, "VOICE_CONVERSATION_SECONDS", 120),
+        "VOICE_TTS_TIMEOUT": _int(env, "VOICE_TTS_TIMEOUT", 30),
+        # Per worker, in the background: fixed prompts and announcement speech rendered ahead.
+        "VOICE_BACKGROUND": _bool(env.get("VOICE_BACKGROUND"), mode != "testing"),
+        "VOICE_STREAM_IDLE_SECONDS": _int(env, "VOICE_STREAM_IDLE_SECONDS", 120),
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
         # Announcements and lobby screens (kiosk): live stream, pairing, defaults.
         "EVENTS_CHANNEL_PREFIX": env.get("EVENTS_CHANNEL_PREFIX", "linli"),
