@@ -1,0 +1,155 @@
+"""Easy-mode (长辈版) use cases that no other service offers: what the resident's screens show.
+
+Each function takes the Actor first and only reads; changes go through the owning services
+(announcements.acknowledge, cases.submit_case / confirm_case, proxies.*, accounts.update_me).
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+
+from app.models import Community
+from app.services import announcements, authz, cases, communities, proxies
+from app.services.actors import Actor
+from app.services.text import mask_phone
+
+# What a resident is told about a case, in plain words, with what happens next.
+STATUS_WORDS = {
+    "submitted": (_l("Received by the committee"),
+                  _l("The residents' committee will look at it soon.")),
+    "accepted": (_l("Accepted"), _l("The committee is finding someone to handle it.")),
+    "assigned": (_l("Someone is assigned"), _l("A worker will come and handle it.")),
+    "in_progress": (_l("Being handled"), _l("The worker is handling it now.")),
+    "resolved": (_l("Done — please check"),
+                 _l("Please tell us if it is really fixed, and how satisfied you are.")),
+    "closed": (_l("Finished"), _l("This matter is closed. Thank you.")),
+    "rejected": (_l("Not accepted"), _l("See the reason below. You can call the committee.")),
+    "reopened": (_l("Being handled again"), _l("The committee will look at it again.")),
+}
+# Timeline steps as a resident reads them; other kinds fall back to the affairs labels.
+EVENT_WORDS = {
+    "submitted": _l("You reported it"),
+    "accept": _l("The committee accepted it"),
+    "reject": _l("The committee did not accept it"),
+    "assigned": _l("A handler was assigned"),
+    "start": _l("Work started"),
+    "resolve": _l("The handler says it is done"),
+    "confirm": _l("You confirmed it is fixed"),
+    "reopen": _l("Sent back to be handled again"),
+    "close": _l("Closed"),
+    "auto_closed": _l("Closed automatically"),
+    "note": _l("Message"),
+    "attachment": _l("Photo or recording added"),
+}
+# 满意 / 一般 / 不满意 → the 1–5 rating the affairs service keeps.
+RATINGS = (("satisfied", 5, _l("Satisfied")), ("okay", 3, _l("Okay")),
+           ("unsatisfied", 1, _l("Not satisfied")))
+
+
+def community_of(actor: Actor) -> Community | None:
+    """The home community of the resident the actor is (or acts for), if any."""
+    subject = actor.subject
+    if subject is None or subject.community_id is None:
+        return None
+    return communities.get_community(actor, subject.community_id)
+
+
+def tel_uri(phone: str | None) -> str | None:
+    """A tap-to-call link for a landline or mobile number as written on a notice board."""
+    if not phone:
+        return None
+    digits = re.sub(r"[^\d+]", "", phone)
+    return f"tel:{digits}" if len(digits.lstrip("+")) >= 5 else None
+
+
+def contact_card(actor: Actor) -> dict | None:
+    """How to reach the residents' committee: phone (tap to call), office hours, address."""
+    community = community_of(actor)
+    if community is None:
+        return None
+    return {"name": community.name, "phone": community.phone, "tel": tel_uri(community.phone),
+            "office_hours": community.office_hours, "address": community.address}
+
+
+def home_place(actor: Actor) -> str | None:
+    """The resident's flat as they know it (e.g. 1号楼1单元101), the default place of a report."""
+    subject = actor.subject
+    if subject is None or subject.household is None:
+        return None
+    return subject.household.label
+
+
+def announcements_for(actor: Actor, category: str | None = None) -> list[dict]:
+    """Live announcements for the resident's home, urgent first and then newest first."""
+    if community_of(actor) is None:
+        return []
+    page = announcements.list_announcements(actor, status="published", category=category,
+                                            channel="app", per_page=200)
+    items = list(page.items)
+    acked = announcements.acked_by(actor, [a.id for a in items])
+    items.sort(key=lambda a: (not a.is_urgent, -(a.publish_at or a.created_at).timestamp(),
+                              -a.id))
+    return [announcements.announcement_view(actor, a, acked) for a in items]
+
+
+def my_cases(actor: Actor, *, page: int = 1, per_page: int = 20):
+    """The resident's own cases (newest first), as list rows with plain-word status."""
+    page_obj, level, _community = cases.list_cases(actor, mine=True, status="all", page=page,
+                                                   per_page=per_page)
+    rows = []
+    for case in page_obj.items:
+        row = cases.case_summary(case, level)
+        row["words"], row["hint"] = STATUS_WORDS.get(case.status, (row["status_label"], ""))
+        rows.append(row)
+    return page_obj, rows
+
+
+def case_for_resident(actor: Actor, case_id: int) -> dict:
+    """One of the resident's cases with the timeline in plain words (others' cases: not found)."""
+    case = cases.get_case(actor, case_id)
+    view = cases.case_view(actor, case)
+    if view["level"] != "reporter":
+        # Easy mode shows a resident their own matters only, never a neighbour's.
+        from app.services.errors import NotFound
+
+        raise NotFound()
+    view["words"], view["hint"] = STATUS_WORDS.get(case.status, (view["status_label"], ""))
+    for event in view["timeline"]:
+        event["words"] = EVENT_WORDS.get(event["kind"], event["label"])
+    view["spoken_reference"] = cases.spoken_reference(case.reference)
+    view["can_confirm"] = "confirm" in view["actions"]
+    view["can_reopen"] = "reopen" in view["actions"] and case.status == "resolved"
+    view["can_rate"] = "rate" in view["actions"]
+    view["rating_words"] = next((str(words) for _k, value, words in RATINGS
+                                 if value == view.get("rating")), None)
+    return view
+
+
+def family(actor: Actor) -> dict:
+    """Family-proxy links seen from this person: whom I help, who helps me, who asks to."""
+    authz.require_person(actor)
+    me = actor.person.id
+    helping, helpers, asking, asked = [], [], [], []
+    for link in proxies.links_of(Actor.for_person(actor.person)):
+        if link.status == "revoked":
+            continue
+        if link.proxy_id == me:
+            # Until the resident agrees, the relative sees only the number they typed (masked).
+            entry = {"id": link.id, "resident_id": link.resident_id, "relation": link.relation,
+                     "name": link.resident.display_name if link.status == "confirmed" else None,
+                     "phone": mask_phone(link.resident.phone)}
+            (helping if link.status == "confirmed" else asked).append(entry)
+        else:
+            entry = {"id": link.id, "relation": link.relation, "name": link.proxy.display_name,
+                     "phone": mask_phone(link.proxy.phone)}
+            (helpers if link.status == "confirmed" else asking).append(entry)
+    return {"helping": helping, "helpers": helpers, "asking": asking, "asked": asked}
+
+
+def pending_requests(actor: Actor) -> int:
+    """How many relatives are waiting for this resident to say yes (for the home banner)."""
+    if actor.person is None or actor.on_behalf_of is not None:
+        return 0
+    return len(family(actor)["asking"])
