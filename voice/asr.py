@@ -264,6 +264,12 @@ class AsrModel:
         import vosk
 
         key = grammar.key if grammar and self.grammar_supported else ""
+        if grammar is not None and not grammar.phrases:
+            # Vosk crashes the whole process (SIGSEGV) on an empty grammar, e.g. a pack whose
+            # phrases are all outside this model's vocabulary (a Mandarin pack, a Korean model)
+            raise RecognitionFailed(
+                "empty grammar: none of its phrases are in the model's vocabulary",
+                grammar=grammar.name, dropped=len(grammar.dropped))
         with self._pool_lock:
             idle = self._pool.get(key)
             if idle:
