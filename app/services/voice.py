@@ -752,14 +752,24 @@ def hear_audio(actor: Actor, data: bytes, *, conversation_id: str | None = None,
     assistant = runtime().assistant()
     require_model(assistant)
     cid, code = conversation_for(actor, conversation_id, language)
+    require_model(assistant, code)
     return assistant.hear_audio(cid, _caller(actor, code), data, owner=owner_of(actor))
 
 
-def require_model(assistant: voice.VoiceAssistant) -> voice.AsrModel:
-    """The recognizer, or ModelUnavailable (503) saying how to install one."""
-    if assistant.model is None:
+def require_model(assistant: voice.VoiceAssistant, language: str | None = None
+                  ) -> voice.AsrModel:
+    """The recognizer, or ModelUnavailable (503) saying how to install one; also when the
+    model does not know the conversation's language (a Korean model, a Mandarin dialog)."""
+    model = assistant.model
+    if model is None:
         raise voice.ModelUnavailable("no speech recognition model. " + voice.asr.INSTALL_HINT)
-    return assistant.model
+    if language is not None:
+        grammar = assistant.grammar(language, "commands")
+        if grammar is not None and not grammar.phrases:
+            raise voice.ModelUnavailable(
+                f"the speech model ({model.language}) does not know {language}. "
+                + voice.asr.INSTALL_HINT, language=language)
+    return model
 
 
 def end_conversation(actor: Actor, conversation_id: str) -> None:

@@ -60,6 +60,7 @@ class Stream:
         self.segments: list[tuple[str, bytes]] = []
         self.voiced_ms = 0
         self.last_partial = ""
+        self.dropping = False  # an utterance failed: ignore its frames until the release
 
     # --- sending -----------------------------------------------------------------------------
     def send(self, kind: str, **fields: Any) -> None:
@@ -183,10 +184,12 @@ class Stream:
 
     def audio(self, chunk: bytes) -> None:
         """A frame of 16 kHz mono PCM16."""
+        if self.dropping:
+            return
         if len(chunk) > MAX_FRAME_BYTES:
             raise voice.AudioTooLarge("frame too large", max_bytes=MAX_FRAME_BYTES)
         if self.session is None:
-            svc.require_model(self.assistant)
+            svc.require_model(self.assistant, self.language)
             self.session = self.assistant.open_stream(self.conversation_id, owner=self.owner)
         self.voiced_ms += voice.audio.pcm_loudness(chunk, self.rt.limits).voiced_ms
         held = sum(len(pcm) for _t, pcm in self.segments)
@@ -281,6 +284,7 @@ class Stream:
                     raise
                 except Exception as error:  # noqa: BLE001 - one bad turn does not end the talk
                     self.reset_audio()
+                    self.dropping = isinstance(message, bytes)
                     if self.fail(error):
                         break
         finally:
@@ -290,7 +294,10 @@ class Stream:
     def control(self, message: dict) -> None:
         """A JSON message during the conversation."""
         kind = message.get("type")
-        if kind == "end":
+        if kind in ("end", "cancel") and self.dropping:
+            self.dropping = False  # the error was reported when the utterance failed
+            self.reset_audio()
+        elif kind == "end":
             self.end()
         elif kind == "text":
             self.text(message)
