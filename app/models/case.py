@@ -71,8 +71,10 @@ class Case(TimestampMixin, db.Model):
     __table_args__ = (
         # The staff inbox: a community's cases by status, newest first, and counts per status.
         db.Index("ix_case_record_inbox", "community_id", "status", "id"),
-        # Deadline sweeps (overdue, escalation) and the overdue filter.
+        # The overdue filter and count.
         db.Index("ix_case_record_due", "community_id", "status", "due_at"),
+        # Deadline sweeps: open cases not escalated yet whose deadline has passed.
+        db.Index("ix_case_record_sweep", "community_id", "escalated_at", "status", "due_at"),
         # Auto-closing resolved cases nobody confirmed.
         db.Index("ix_case_record_resolved", "status", "resolved_at"),
         # Monthly figures for the lobby screen.

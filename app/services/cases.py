@@ -28,6 +28,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import (
@@ -123,6 +124,12 @@ ACTION_LABELS = {
     "start": _l("Start work"), "resolve": _l("Mark resolved"), "confirm": _l("Confirm resolved"),
     "reopen": _l("Reopen"), "close": _l("Close"), "merge": _l("Merge"),
 }
+
+# What a list row shows, loaded for the whole page at once (not one query per row).
+_SUMMARY_LOADS = (selectinload(Case.category), selectinload(Case.building),
+                  selectinload(Case.household).selectinload(Household.building),
+                  selectinload(Case.assignee_organization), selectinload(Case.assignee_person))
+LIST_SWEEP_LIMIT = 20
 
 _clock: ContextVar[datetime | None] = ContextVar("linli_case_clock", default=None)
 _REFERENCE = re.compile(r"^\s*(\d{4})\s*[-－—–_ ]?\s*(\d{1,9})\s*$")
@@ -344,7 +351,9 @@ def list_cases(actor: Actor, *, community_id: int | None = None, mine: bool = Fa
     else:
         community_id = community_id or _default_community(actor)
         authz.ensure_readable(actor, community_id)
-        run_due_work(community_id=community_id)  # evaluated on read, not only by the scheduler
+        # Evaluated on read, not only by the scheduler; bounded, so a backlog never makes one
+        # page slow (the scheduler drains the rest).
+        run_due_work(community_id=community_id, limit=LIST_SWEEP_LIMIT)
         query = select(Case).where(Case.community_id == community_id)
         if authz.can_see_internal(actor, community_id):
             level = "staff"
@@ -377,7 +386,8 @@ def list_cases(actor: Actor, *, community_id: int | None = None, mine: bool = Fa
             query = query.where(or_(Case.status.not_in(OPEN_STATUSES), Case.due_at.is_(None),
                                     Case.due_at >= now))
         query = query.order_by(Case.id.desc())
-    page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False)
+    page_obj = db.paginate(query.options(*_SUMMARY_LOADS), page=page, per_page=per_page,
+                           error_out=False)
     return page_obj, level, None if mine else community_id
 
 
@@ -402,7 +412,7 @@ def inbox(actor: Actor, *, status: str | None = "open", page: int = 1, per_page:
     condition = Case.assignee_person_id == me
     if actor.organization_ids:
         condition = or_(condition, Case.assignee_organization_id.in_(actor.organization_ids))
-    query = _status_filter(select(Case).where(condition), status)
+    query = _status_filter(select(Case).where(condition), status).options(*_SUMMARY_LOADS)
     query = query.order_by(Case.due_at.is_(None), Case.due_at, Case.id)
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
 
@@ -1164,23 +1174,27 @@ def run_due_work(*, now: datetime | None = None, community_id: int | None = None
     escalate` / `flask cases auto-close` and every list read call this)."""
     now = now or _now()
     only = only or ("overdue", "escalated", "auto_closed")
-    conditions = []
+    queries = []
     if "overdue" in only or "escalated" in only:
+        # Open, not escalated, past the deadline (ix_case_record_sweep); then the step due.
         pending = []
         if "overdue" in only:
             pending.append(Case.overdue_notified_at.is_(None))
         if "escalated" in only:
-            pending.append(and_(Case.escalated_at.is_(None), Case.due_at <= now - _grace()))
-        conditions.append(and_(Case.status.in_(OPEN_STATUSES), Case.due_at <= now,
-                               or_(*pending)))
+            pending.append(Case.due_at <= now - _grace())
+        queries.append(select(Case.id).where(
+            Case.escalated_at.is_(None), Case.status.in_(OPEN_STATUSES), Case.due_at <= now,
+            or_(*pending)))
     if "auto_closed" in only:
-        conditions.append(and_(Case.status == RESOLVED,
-                               Case.resolved_at <= now - _auto_close_after()))
-    query = select(Case.id).where(or_(*conditions))
-    if community_id is not None:
-        query = query.where(Case.community_id == community_id)
+        queries.append(select(Case.id).where(Case.status == RESOLVED,
+                                             Case.resolved_at <= now - _auto_close_after()))
+    ids: list[int] = []
+    for query in queries:
+        if community_id is not None:
+            query = query.where(Case.community_id == community_id)
+        ids += db.session.scalars(query.order_by(Case.id).limit(limit)).all()
     counts = {"overdue": 0, "escalated": 0, "auto_closed": 0}
-    for case_id in db.session.scalars(query.order_by(Case.id).limit(limit)).all():
+    for case_id in sorted(set(ids))[:limit]:
         case = db.session.get(Case, case_id)
         for step in evaluate_case(case, now, only):
             counts[step] += 1
@@ -1523,7 +1537,8 @@ _DEMO_PLAN = [
     ("suggestion", "rejected", 28, "app"), ("repair", "closed", 26, "phone"),
     ("dispute", "closed", 24, "counter"), ("environment", "auto", 22, "app"),
     ("repair", "closed", 20, "voice"), ("help", "closed", 18, "phone"),
-    ("safety", "in_progress", 17, "patrol"), ("safety", "merged", 16, "app"), ("suggestion", "in_progress", 14, "app"),
+    ("safety", "in_progress", 17, "patrol"), ("safety", "merged", 16, "app"),
+    ("suggestion", "in_progress", 14, "app"),
     ("repair", "overdue", 12, "app"), ("environment", "closed", 10, "kiosk"),
     ("repair", "resolved", 8, "proxy"), ("environment", "in_progress", 6, "app"),
     ("safety", "assigned", 5, "patrol"), ("dispute", "accepted", 4, "phone"),

@@ -1,0 +1,401 @@
+"""Community-affairs benchmark: prints figures and ratios (not a timed test).
+
+    .venv/bin/python bench/cases.py [--database-url postgresql://postgres@127.0.0.1:5432/test]
+                                    [--cases 100000] [--workers 4] [--requests 1500]
+
+1. Builds a fresh database (SQLite file, or a new PostgreSQL database next to the URL given),
+   seeds the demo, then bulk-inserts --cases cases (with their timeline's first step) using
+   SQLAlchemy Core.
+2. Starts the real app with gunicorn on 127.0.0.1 (gunicorn.conf.py; gthread workers on SQLite,
+   whose blocking lock waits would stall a gevent worker, the configured gevent on PostgreSQL).
+3. Loopback traffic only, bounded counts, from several client processes with keep-alive:
+   GET /healthz (the trivial endpoint), POST /api/v1/cases (resident, fresh Idempotency-Key
+   each), and the staff inbox (GET /api/v1/cases?community_id=…&status=… with counts per
+   status), rotating through its filters.
+4. Prints requests per second, the ratio to /healthz of the same server in the same run, and
+   p50/p95 latencies; --explain also prints the database's plan for the inbox query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+STATUS_MIX = [("closed", 70), ("rejected", 4), ("resolved", 6), ("in_progress", 8),
+              ("assigned", 6), ("accepted", 2), ("submitted", 3), ("reopened", 1)]
+CHANNELS = ["app", "app", "app", "proxy", "phone", "kiosk", "voice", "patrol"]
+TEXTS = ["楼道灯不亮了", "电梯停在五楼不动", "垃圾桶满了没人清", "楼道里有电动车在充电",
+         "楼上装修噪音很大", "建议小广场多放几张长椅", "想请人帮忙买菜", "地下车库积水"]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+INBOX_FILTERS = [{"status": "open"}, {"status": "all"}, {"status": "open", "overdue": "true"},
+                 {"status": "closed", "page": "7"}, {"status": "in_progress"},
+                 {"status": "all", "channel": "kiosk"}]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- database -----------------------------------------------------------------------------
+
+def make_database(url: str | None, workdir: Path) -> tuple[str, callable]:
+    """A fresh database URL and a function that removes it."""
+    if not url:
+        return f"sqlite:///{workdir / 'bench.db'}", lambda: None
+    from sqlalchemy import create_engine, text
+
+    pg = url.replace("postgres://", "postgresql://", 1).replace("postgresql://",
+                                                                 "postgresql+psycopg://", 1)
+    name = f"linli_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :n"), {"n": name})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+    return f"{pg.rpartition('/')[0]}/{name}", drop
+
+
+def build(db_url: str, env: dict, total: int) -> dict:
+    """Schema, demo data and `total` bulk-inserted cases; returns ids the load needs."""
+    os.environ.update(env)
+    from flask_migrate import upgrade
+    from sqlalchemy import func, insert, select, text, update
+
+    from app import create_app
+    from app.cli import _import_feature_modules
+    from app.extensions import db
+    from app.models import Community, Person
+    from app.models.case import Case, CaseCategory, CaseEvent, CaseSerial
+    from app.services import demo
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url})
+    with app.app_context():
+        upgrade()
+        db.create_all()  # tables whose migration the lead has not generated yet
+        _import_feature_modules()
+        summary = demo.seed()
+        db.session.commit()
+        communities = {c.code: c for c in db.session.scalars(select(Community))}
+        heping, guangming = communities["heping"], communities["guangming"]
+        cats = {c.id: c for c in db.session.scalars(select(CaseCategory))}
+        by_community = {cid: [c for c in cats.values() if c.community_id == cid]
+                        for cid in (heping.id, guangming.id)}
+        buildings = {cid: [(b.id, b.grid_id) for b in communities[code].buildings]
+                     for code, cid in (("heping", heping.id), ("guangming", guangming.id))}
+        residents = {cid: list(db.session.scalars(select(Person.id).where(
+            Person.community_id == cid))) for cid in (heping.id, guangming.id)}
+        next_id = (db.session.scalar(select(func.max(Case.id))) or 0) + 1
+        serials: dict[int, int] = {y: v for y, v in db.session.execute(
+            select(CaseSerial.year, CaseSerial.last_value))}
+        rng = random.Random(20260101)
+        weights = [w for _s, w in STATUS_MIX]
+        statuses = [s for s, _w in STATUS_MIX]
+        now = datetime.now(UTC)
+        started = time.perf_counter()
+        batch_cases, batch_events = [], []
+
+        def flush():
+            if batch_cases:
+                db.session.execute(insert(Case.__table__), batch_cases)
+                db.session.execute(insert(CaseEvent.__table__), batch_events)
+                batch_cases.clear()
+                batch_events.clear()
+
+        for n in range(total):
+            cid = heping.id if n % 10 else guangming.id
+            category = rng.choice(by_community[cid])
+            status = rng.choices(statuses, weights)[0]
+            age = timedelta(days=rng.random() * 365)
+            # As the scheduler leaves them: open cases are recent, resolved ones are younger
+            # than the auto-close period, overdue ones are already notified/escalated.
+            if status not in ("closed", "rejected", "resolved"):
+                age = timedelta(days=rng.random() * 20)
+            elif status == "resolved":
+                age = timedelta(days=rng.random() * 3)
+            created = now - age
+            year = created.astimezone(SHANGHAI).year
+            serials[year] = serials.get(year, 0) + 1
+            building_id, grid_id = rng.choice(buildings[cid])
+            due = created + timedelta(hours=category.deadline_hours)
+            overdue = status not in ("closed", "rejected", "resolved") and due < now
+            resolved = min(created + timedelta(hours=rng.random() * 72), now) \
+                if status in ("closed", "resolved") else None
+            batch_cases.append({
+                "id": next_id + n, "reference": f"{year}-{serials[year]:06d}",
+                "community_id": cid, "category_id": category.id, "status": status,
+                "channel": rng.choice(CHANNELS), "description": rng.choice(TEXTS),
+                "is_public": category.is_public, "anonymous": False,
+                "reporter_id": rng.choice(residents[cid]), "building_id": building_id,
+                "grid_id": grid_id, "attributes": {}, "support_count": 0,
+                "due_at": due, "created_at": created, "updated_at": created,
+                "overdue_notified_at": due if overdue else None,
+                "escalated_at": due + timedelta(hours=24) if overdue and
+                due + timedelta(hours=24) < now else None,
+                "resolved_at": resolved,
+                "closed_at": resolved + timedelta(days=2) if status == "closed" else None,
+                "closed_reason": "confirmed" if status == "closed" else None,
+                "rating": rng.choice([3, 4, 5, 5, 5]) if status == "closed" else None,
+                "rated_at": resolved + timedelta(days=2) if status == "closed" else None,
+            })
+            batch_events.append({"case_id": next_id + n, "at": created, "kind": "submitted",
+                                 "to_status": "submitted", "public": True,
+                                 "actor_role": "reporter", "data": {}})
+            if len(batch_cases) >= 5000:
+                flush()
+        flush()
+        for year, value in serials.items():
+            if db.session.get(CaseSerial, year) is None:
+                db.session.add(CaseSerial(year=year, last_value=value))
+            else:
+                db.session.execute(update(CaseSerial).where(CaseSerial.year == year)
+                                   .values(last_value=value))
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("SELECT setval(pg_get_serial_sequence('case_record', 'id'),"
+                                    " (SELECT max(id) FROM case_record))"))
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        insert_seconds = time.perf_counter() - started
+        count = db.session.scalar(select(func.count()).select_from(Case))
+        heping_id = heping.id
+        db.engine.dispose()
+    residents_logins = [a["login"] for a in summary["accounts"] if a["role"] == "resident"]
+    return {"heping_id": heping_id, "cases": count, "insert_seconds": insert_seconds,
+            "category_code": "environment", "residents": residents_logins,
+            "pin": demo.DEMO_PIN, "password": demo.DEMO_PASSWORD}
+
+
+def explain(db_url: str, env: dict, community_id: int) -> str:
+    """The database's plan for the inbox page query and its status counts."""
+    os.environ.update(env)
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    open_statuses = "('submitted','accepted','assigned','in_progress','reopened')"
+    queries = [
+        f"SELECT * FROM case_record WHERE community_id = {community_id} AND status IN "
+        f"{open_statuses} ORDER BY id DESC LIMIT 50",
+        f"SELECT status, count(*) FROM case_record WHERE community_id = {community_id} "
+        "GROUP BY status",
+    ]
+    lines = []
+    with engine.connect() as conn:
+        prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+        for q in queries:
+            lines.append(q)
+            lines += ["    " + " | ".join(str(c) for c in row)
+                      for row in conn.execute(text(prefix + q))]
+    engine.dispose()
+    return "\n".join(lines)
+
+
+# --- server -------------------------------------------------------------------------------
+
+def start_gunicorn(env: dict, port: int, workers: int, worker_class: str, threads: int):
+    cmd = [str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"),
+           "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+           "--threads", str(threads), "wsgi:app"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env,
+                                                "LINLI_WORKER_CLASS": worker_class},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+        if proc.poll() is not None:
+            raise SystemExit(proc.stderr.read().decode()[-3000:])
+    raise SystemExit("gunicorn did not start")
+
+
+def stop(proc) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --- load ---------------------------------------------------------------------------------
+
+def _request(conn, method, path, body=None, headers=None):
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    data = response.read()
+    return response.status, data
+
+
+def _login(port, login, secret_kind, secret) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    status, data = _request(conn, "POST", "/api/v1/auth/token",
+                            json.dumps({"login": login, secret_kind: secret}),
+                            {"Content-Type": "application/json"})
+    assert status == 201, data
+    return json.loads(data)["token"]
+
+
+def _worker(args):
+    """One client process: `threads` keep-alive connections, its share of the requests."""
+    port, kind, count, threads, tokens, community_id, start_at = args
+    latencies, errors = [], []
+    lock = threading.Lock()
+    per_thread = [count // threads + (1 if i < count % threads else 0) for i in range(threads)]
+
+    def run(i, n):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        token = tokens[i % len(tokens)] if tokens else None
+        mine = []
+        for j in range(n):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            if kind == "healthz":
+                method, path, body = "GET", "/healthz", None
+            elif kind == "create":
+                method, path = "POST", "/api/v1/cases"
+                body = json.dumps({"category_code": "environment",
+                                   "description": "楼道里堆了纸箱，过不去人"})
+                headers.update({"Content-Type": "application/json",
+                                "Idempotency-Key": uuid.uuid4().hex})
+            else:
+                query = {"community_id": community_id, "per_page": 50,
+                         **INBOX_FILTERS[(i + j) % len(INBOX_FILTERS)]}
+                method, body = "GET", None
+                path = "/api/v1/cases?" + "&".join(f"{k}={v}" for k, v in query.items())
+            t0 = time.perf_counter()
+            status, data = _request(conn, method, path, body, headers)
+            mine.append(time.perf_counter() - t0)
+            if status >= 400:
+                with lock:
+                    errors.append((status, data[:200]))
+        with lock:
+            latencies.extend(mine)
+
+    while time.time() < start_at:
+        time.sleep(0.001)
+    pool = [threading.Thread(target=run, args=(i, n)) for i, n in enumerate(per_thread)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return latencies, errors
+
+
+def load(port, kind, count, processes, threads, tokens=None, community_id=None) -> dict:
+    start_at = time.time() + 0.5
+    share = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
+    with mp.get_context("spawn").Pool(processes) as pool:
+        t0 = time.time()
+        results = pool.map(_worker, [(port, kind, n, threads, tokens, community_id, start_at)
+                                     for n in share])
+        elapsed = time.time() - max(t0, start_at)
+    latencies = [x for lat, _e in results for x in lat]
+    errors = [x for _l, err in results for x in err]
+    latencies.sort()
+    return {"requests": len(latencies), "seconds": elapsed, "rps": len(latencies) / elapsed,
+            "p50": statistics.median(latencies) * 1000,
+            "p95": latencies[int(len(latencies) * 0.95) - 1] * 1000, "errors": errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
+                        help="PostgreSQL server URL (a new database is made there); "
+                             "default: a SQLite file")
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4, help="per gthread worker")
+    parser.add_argument("--worker-class", default=None, help="gthread or gevent")
+    parser.add_argument("--requests", type=int, default=1500, help="per endpoint")
+    parser.add_argument("--clients", type=int, default=4, help="client processes")
+    parser.add_argument("--client-threads", type=int, default=4)
+    parser.add_argument("--explain", action="store_true")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="linli-bench-"))
+    db_url, drop = make_database(args.database_url, workdir)
+    sqlite = db_url.startswith("sqlite")
+    worker_class = args.worker_class or ("gthread" if sqlite else "gevent")
+    env = {"LINLI_ENV": "development", "LINLI_INSTANCE_PATH": str(workdir / "instance"),
+           "SECRET_KEY": "bench-" + uuid.uuid4().hex, "DATABASE_URL": db_url,
+           "UPLOAD_FOLDER": str(workdir / "uploads"), "LINLI_ACCESS_LOG": "/dev/null",
+           "LINLI_LOG_LEVEL": "warning", "VOICE_BACKGROUND": "0", "REDIS_URL": ""}
+    proc = None
+    try:
+        print(f"building: {args.cases} cases on {'SQLite' if sqlite else 'PostgreSQL'} …",
+              flush=True)
+        info = build(db_url, env, args.cases)
+        print(f"  {info['cases']} cases in the database; bulk insert took "
+              f"{info['insert_seconds']:.1f} s", flush=True)
+        if args.explain:
+            print(explain(db_url, env, info["heping_id"]))
+        port = free_port()
+        proc = start_gunicorn(env, port, args.workers, worker_class, args.threads)
+        staff = _login(port, "heping_staff", "password", info["password"])
+        resident_tokens = [_login(port, login, "pin", info["pin"])
+                           for login in info["residents"]]
+        common = {"processes": args.clients, "threads": args.client_threads}
+        load(port, "healthz", min(300, args.requests), **common)  # warm up every worker
+        load(port, "inbox", min(100, args.requests), tokens=[staff],
+             community_id=info["heping_id"], **common)
+        rows = [("GET /healthz", load(port, "healthz", args.requests, **common)),
+                ("POST /api/v1/cases", load(port, "create", args.requests,
+                                            tokens=resident_tokens, **common)),
+                ("staff inbox (GET /api/v1/cases)", load(port, "inbox", args.requests,
+                                                         tokens=[staff],
+                                                         community_id=info["heping_id"],
+                                                         **common))]
+    finally:
+        if proc is not None:
+            stop(proc)
+        drop()
+    base = rows[0][1]["rps"]
+    concurrency = args.clients * args.client_threads
+    print(f"\nLinli affairs bench — {info['cases']:,} cases, "
+          f"{'SQLite' if sqlite else 'PostgreSQL'}, gunicorn {args.workers}×{worker_class}"
+          f"{f' ({args.threads} threads)' if worker_class == 'gthread' else ''}, "
+          f"{concurrency} concurrent loopback clients\n")
+    print(f"{'endpoint':34} {'requests':>8} {'req/s':>8} {'× healthz':>9} {'p50 ms':>8} "
+          f"{'p95 ms':>8} {'errors':>6}")
+    for name, r in rows:
+        print(f"{name:34} {r['requests']:>8} {r['rps']:>8.0f} {r['rps'] / base:>9.2f} "
+              f"{r['p50']:>8.1f} {r['p95']:>8.1f} {len(r['errors']):>6}")
+    for name, r in rows:
+        for status, body in r["errors"][:3]:
+            print(f"  {name}: {status} {body!r}")
+
+
+if __name__ == "__main__":
+    main()
