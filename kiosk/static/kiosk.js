@@ -304,6 +304,8 @@
     if ($('urgent-title').textContent !== titles) $('urgent-title').textContent = titles;
     var lead = paragraphsOf(urgent[0])[0] || '';
     if ($('urgent-lead').textContent !== lead) $('urgent-lead').textContent = lead;
+    var onSlide = urgent.some(function (i) { return i.id === S.currentId; });
+    banner.classList.toggle('compact', onSlide);
     // Read aloud once when an urgent item arrives (never again after a reload).
     urgent.forEach(function (u) {
       if (S.announced.indexOf(u.id) >= 0) return;
@@ -434,10 +436,17 @@
     highlight(-1);
   }
 
-  function speakSynth(item) {
-    if (!('speechSynthesis' in window) || !window.SpeechSynthesisUtterance) {
+  function synthVoices() {
+    if (!('speechSynthesis' in window) || !window.SpeechSynthesisUtterance) return [];
+    try { return window.speechSynthesis.getVoices() || []; } catch (e) { return []; }
+  }
+
+  function speakSynth(item, auto) {
+    // Without server speech, the browser's own voice, if it has one; an urgent item arriving
+    // on a screen without any voice is shown, not spoken.
+    if (!synthVoices().length) {
       stopSpeaking();
-      showMessage(T.no_voice);
+      if (!auto) showMessage(T.no_voice);
       return;
     }
     var parts = [item.title].concat(paragraphsOf(item));
@@ -472,11 +481,11 @@
         played.catch(function (err) {
           if (!S.speaking || S.speaking.id !== item.id) return;
           if (err && err.name === 'NotAllowedError') { stopSpeaking(); return; }
-          speakSynth(item);
+          speakSynth(item, S.speaking.auto);
         });
       }
     } else {
-      speakSynth(item);
+      speakSynth(item, S.speaking.auto);
     }
   }
 
@@ -491,8 +500,9 @@
   audio.addEventListener('error', function () {
     if (S.speaking && audio.getAttribute('src')) {
       var item = currentItem();
+      var auto = S.speaking.auto;
       audio.removeAttribute('src');
-      if (item) speakSynth(item); else stopSpeaking();
+      if (item) speakSynth(item, auto); else stopSpeaking();
     }
   });
 
@@ -621,6 +631,7 @@
   function startPairing() {
     stopTimers();
     $('pairing').hidden = false;
+    $('screen').hidden = true;
     document.body.classList.remove('booting');
     $('pair-code').textContent = '';
     $('pair-expiry').textContent = T.pair_wait;
@@ -676,6 +687,7 @@
   function start() {
     stopTimers();
     $('pairing').hidden = true;
+    $('screen').hidden = false;
     document.body.classList.remove('booting');
     fetchSnapshot().then(heartbeat);
     openStream();
@@ -709,6 +721,7 @@
     wire();
     setPaused(false);
     registerWorker();
+    synthVoices();  // browsers load their voices lazily: ask early
     var last = 0;
     setInterval(function () {
       var t = Date.now();

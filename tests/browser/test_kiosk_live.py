@@ -1,0 +1,213 @@
+"""The lobby screen in real Chromium against a real server: live updates, urgent banner,
+restart and offline behaviour, pairing, reading aloud."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from playwright.sync_api import expect
+
+
+def _title(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:6]}"
+
+
+def _open(page, server, token: str, query: str = ""):
+    page.goto(f"{server.url}/kiosk?token={token}{query}")
+    expect(page.locator("html[data-online='1']")).to_have_count(1)
+    return page
+
+
+def _rail(page, title: str):
+    return page.locator("#rail li", has_text=title)
+
+
+def test_posted_announcement_appears_live_and_withdrawal_removes_it(page, server, staff):
+    _device, token = staff.new_screen("测试屏-实时")
+    _open(page, server, token)
+    # The token left the address bar and is kept by the page.
+    assert "token" not in page.url
+    assert page.evaluate("localStorage.getItem('linli.kiosk.token')") == f'"{token}"'
+    expect(page.locator("html[data-stream='1']")).to_have_count(1)
+
+    title = _title("停水通知")
+    item = staff.post(title=title)
+    committed = time.monotonic()  # the API answers after the commit: the change is out
+    expect(_rail(page, title)).to_be_visible(timeout=5000)
+    assert time.monotonic() - committed < 2.0
+
+    staff.withdraw(item["id"])
+    committed = time.monotonic()
+    expect(_rail(page, title)).to_have_count(0, timeout=5000)
+    assert time.monotonic() - committed < 2.0
+
+
+def test_edits_reach_the_screen_without_restarting_the_rotation(page, server, staff):
+    _device, token = staff.new_screen("测试屏-修改")
+    first = staff.post(title=_title("社区通知"))
+    _open(page, server, token)
+    page.locator("#pause-btn").click()
+    expect(page.locator("html[data-paused='1']")).to_have_count(1)
+    current = page.locator("html").get_attribute("data-current")
+    new_title = _title("新公告")
+    staff.post(title=new_title)
+    expect(_rail(page, new_title)).to_be_visible(timeout=5000)
+    edited = _title("改过的标题")
+    staff.call("PATCH", f"/announcements/{first['id']}", json={"title": edited})
+    expect(_rail(page, edited)).to_be_visible(timeout=5000)
+    # The slide on screen and the pause stay as they were.
+    assert page.locator("html").get_attribute("data-current") == current
+    expect(page.locator("html[data-paused='1']")).to_have_count(1)
+
+
+def test_urgent_interrupts_pins_the_banner_and_reads_aloud_once(page, server, staff):
+    _device, token = staff.new_screen("测试屏-紧急")
+    _open(page, server, token)
+    title = _title("燃气泄漏紧急通知")
+    item = staff.post(title=title, priority="urgent", category="safety",
+                      body="请立即关闭燃气阀门并开窗通风。")
+    banner = page.locator("#urgent-banner")
+    expect(banner).to_be_visible(timeout=5000)
+    expect(page.locator("#urgent-title")).to_contain_text(title)
+    # It interrupts the rotation: on screen now, marked as urgent.
+    expect(page.locator("#slide-title")).to_have_text(title)
+    expect(page.locator("#slide.is-urgent")).to_have_count(1)
+    announced = page.evaluate("JSON.parse(localStorage.getItem('linli.kiosk.announced'))")
+    assert item["id"] in announced
+    # It leaves the banner when withdrawn (the demo's own urgent item stays pinned).
+    staff.withdraw(item["id"])
+    expect(page.locator("#urgent-title")).not_to_contain_text(title, timeout=5000)
+    expect(page.locator("#slide-title")).not_to_have_text(title)
+
+
+def test_server_restart_shows_offline_then_catches_up(page, server, staff):
+    _device, token = staff.new_screen("测试屏-重启")
+    _open(page, server, token)
+    server.stop()
+    status = page.locator("#conn-status")
+    expect(status).to_contain_text("离线", timeout=15000)
+    expect(status).to_contain_text("更新于")
+    server.start()
+    title = _title("恢复后的公告")
+    staff.post(title=title)
+    # Reconnects with backoff and fetches what it missed.
+    expect(_rail(page, title)).to_be_visible(timeout=40000)
+    expect(page.locator("html[data-online='1']")).to_have_count(1, timeout=10000)
+    expect(status).to_have_text("")
+
+
+def test_reload_with_the_server_down_still_shows_the_last_content(page, server, staff):
+    _device, token = staff.new_screen("测试屏-离线")
+    title = _title("离线也能看")
+    staff.post(title=title)
+    _open(page, server, token)
+    expect(_rail(page, title)).to_be_visible()
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15000)
+    page.wait_for_function("async () => { const c = await caches.keys();"
+                           " return c.some(k => k.startsWith('linli-kiosk-shell-')); }")
+    server.stop()
+    page.reload()
+    expect(page.locator("html[data-restored='1']")).to_have_count(1)
+    expect(_rail(page, title)).to_be_visible()
+    expect(page.locator("#slide-title")).not_to_be_empty()
+    expect(page.locator("#conn-status")).to_contain_text("离线", timeout=15000)
+
+
+def test_a_screen_pairs_itself_with_a_code(page, server, staff):
+    page.goto(f"{server.url}/kiosk")
+    code_el = page.locator("#pair-code")
+    expect(code_el).to_have_text(__import__("re").compile(r"^\d{3} \d{3}$"))
+    code = page.locator("html").get_attribute("data-pair-code")
+    device = staff.call("POST", f"/communities/{staff.community['id']}/devices", 201,
+                        json={"name": "自助配对屏"})
+    staff.call("POST", f"/devices/{device['id']}/pairing", json={"code": code})
+    expect(page.locator("#pairing")).to_be_hidden(timeout=10000)
+    expect(page.locator("html[data-online='1']")).to_have_count(1)
+    assert page.evaluate("localStorage.getItem('linli.kiosk.token')")
+    # Revoking the screen sends it back to the pairing page.
+    staff.call("DELETE", f"/devices/{device['id']}")
+    expect(page.locator("#pairing")).to_be_visible(timeout=10000)
+
+
+def test_read_aloud_plays_server_speech_with_a_visible_stop(page, server, staff, live):
+    import wave
+
+    name = uuid.uuid4().hex
+    folder = live.instance / "cache" / "speech"
+    folder.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(folder / f"{name}.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(22050)
+        w.writeframes(b"\x00\x10" * 22050 * 4)
+    title = _title("语音公告")
+    item = staff.post(title=title, draft=True)
+    _attach_speech(live, item["id"], f"/kiosk/speech/{name}.wav")
+    _device, token = staff.new_screen("测试屏-朗读")
+    _open(page, server, token)
+    staff.call("POST", f"/announcements/{item['id']}/publish")
+    expect(_rail(page, title)).to_be_visible(timeout=5000)
+    page.locator("#pause-btn").click()
+    page.evaluate("id => LinliKiosk.speak(LinliKiosk.items().find(i => i.id === id))",
+                  item["id"])
+    page.locator("#stop-btn").click()
+    expect(page.locator("#speaking-bar")).to_be_hidden()
+    # Now the real button: 听公告 reads the item on screen.
+    expect(page.locator("#slide-title")).to_have_text(title)
+    page.get_by_role("button", name="听公告").click()
+    bar = page.locator("#speaking-bar")
+    expect(bar).to_be_visible()
+    page.wait_for_function(
+        "() => { const a = document.getElementById('speech-audio');"
+        " return !a.paused && a.currentTime > 0 && a.currentSrc.endsWith('.wav'); }")
+    expect(page.locator("#slide-body p.reading")).to_have_count(1, timeout=5000)
+    page.get_by_role("button", name="停止朗读").click()
+    expect(bar).to_be_hidden()
+    assert page.evaluate("document.getElementById('speech-audio').paused")
+    expect(page.locator("#slide-body p.reading")).to_have_count(0)
+
+
+def _attach_speech(live, announcement_id: int, url: str) -> None:
+    """The voice engine's hook, run from another process (this one) against the same database."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("from app import create_app\nfrom app.extensions import db\n"
+              "from app.services import announcements\napp = create_app()\n"
+              "with app.app_context():\n"
+              f"    assert announcements.set_speech_url({announcement_id}, {url!r}, revision=1)\n"
+              "    db.session.commit()\n")
+    subprocess.run([sys.executable, "-c", script], env={**os.environ, **live.env}, check=True,
+                   capture_output=True, timeout=60)
+
+
+def test_buttons_and_the_inactivity_warning(page, server, staff):
+    _device, token = staff.new_screen("测试屏-按钮")
+    _open(page, server, token, "&idle_after=2")
+    page.get_by_role("button", name="我要反映").click()
+    dialog = page.locator("#message")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#message-phone")).to_contain_text("010-6500 1234")
+    # Left alone, the screen warns (with at least 20 s to spare) before going back to the start.
+    warning = page.locator("#idle-warning")
+    expect(warning).to_be_visible(timeout=8000)
+    seconds = int("".join(ch for ch in page.locator("#idle-text").inner_text() if ch.isdigit()))
+    assert seconds >= 20
+    page.get_by_role("button", name="继续使用").click()
+    expect(warning).to_be_hidden()
+    expect(dialog).to_be_visible()
+    page.get_by_role("button", name="关闭").click()
+    expect(dialog).to_be_hidden()
+
+
+def test_the_access_log_never_holds_the_token(page, server, staff, live):
+    _device, token = staff.new_screen("测试屏-日志")
+    _open(page, server, token)
+    deadline = time.monotonic() + 10  # gunicorn writes the line after the response
+    while "/kiosk?token=" not in live.access_log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = live.access_log.read_text()
+    assert "/kiosk?token=[redacted]" in log
+    assert token not in log
