@@ -16,6 +16,7 @@
  *   data-format="wav|auto"    reply audio: WAV (screens) or auto (Ogg/Opus, else MP3)
  *   data-act-for="<id>"       a family member acting for a resident
  *   data-kiosk-actions        also answer the lobby screen's 反映问题 / 查进度 buttons by voice
+ *   data-audio-processing="on"  the browser's echo/noise/gain processing (off by default)
  * Without a token the same-origin session cookie is used (easy mode), with X-CSRFToken from
  * <meta name="csrf-token">.
  */
@@ -277,8 +278,12 @@
 
   // --- capture ------------------------------------------------------------------------------
   Widget.prototype.openMic = function () {
+    // The browser's noise suppression and gain control hurt recognition in our tests, and the
+    // reply is paused while the button is held, so there is no echo to cancel: raw audio by
+    // default (data-audio-processing="on" turns the browser's processing back on).
+    var on = this.data.audioProcessing === 'on';
     return navigator.mediaDevices.getUserMedia({
-      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true }
+      audio: { channelCount: 1, echoCancellation: on, noiseSuppression: on, autoGainControl: on }
     });
   };
 
