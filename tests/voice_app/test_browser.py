@@ -70,9 +70,13 @@ def hold_to_talk(page, root_selector="[data-linli-voice]", hold_ms=2600):
     page.wait_for_timeout(hold_ms)
     assert button.get_attribute("aria-pressed") == "true"
     page.mouse.up()
-    page.wait_for_function(
-        "(sel) => Number(document.querySelector(sel).dataset.replies || 0) >= 1",
-        arg=root_selector, timeout=60_000)
+    try:
+        page.wait_for_function(
+            "(sel) => Number(document.querySelector(sel).dataset.replies || 0) >= 1",
+            arg=root_selector, timeout=90_000)
+    except Exception as error:
+        state = page.evaluate("(sel) => document.querySelector(sel).outerHTML", root_selector)
+        raise AssertionError(f"no reply shown: {page.url}\n{state[:2000]}") from error
     return {
         "reply": root.locator(".lv-reply").inner_text(),
         "intent": root.get_attribute("data-intent"),

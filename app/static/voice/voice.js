@@ -17,6 +17,8 @@
  *   data-act-for="<id>"       a family member acting for a resident
  *   data-kiosk-actions        also answer the lobby screen's 反映问题 / 查进度 buttons by voice
  *   data-audio-processing="on"  the browser's echo/noise/gain processing (off by default)
+ *   data-reset-after="60"     a public screen: after this many idle seconds close the panel and
+ *                             forget the conversation, so the next person starts afresh
  * Without a token the same-origin session cookie is used (easy mode), with X-CSRFToken from
  * <meta name="csrf-token">.
  */
@@ -357,8 +359,23 @@
   };
 
   // --- press and hold --------------------------------------------------------------------------
+  Widget.prototype.idle = function () {
+    // On a public screen the next person must not continue someone else's conversation.
+    var self = this;
+    var seconds = Number(this.data.resetAfter);
+    if (this.resetTimer) clearTimeout(this.resetTimer);
+    if (!seconds) return;
+    this.resetTimer = setTimeout(function () {
+      if (self.holding) return;
+      self.closePanel();
+      self.cid = null;
+      if (self.ws) self.ws.close();
+    }, seconds * 1000);
+  };
+
   Widget.prototype.press = function () {
     var self = this;
+    if (this.resetTimer) clearTimeout(this.resetTimer);
     if (this.holding) return;
     this.holding = true;
     this.heldSince = Date.now();
@@ -500,7 +517,9 @@
     var self = this;
     var kiosk = window.LinliKiosk;
     if (!kiosk || !kiosk.onAction) return;
-    var phrases = { report: '我要反映', progress: '查进度' };
+    var en = this.t === TEXTS.en;
+    var phrases = en ? { report: 'report a problem', progress: 'check progress' }
+      : { report: '我要反映', progress: '查进度' };
     ['report', 'progress'].forEach(function (action) {
       kiosk.onAction(action, function () {
         if (kiosk.pause) kiosk.pause(true);
@@ -533,6 +552,7 @@
     }
     var event = new CustomEvent('linli:voice-reply', { detail: reply });
     this.root.dispatchEvent(event);
+    this.idle();
   };
 
   Widget.prototype.play = function () {
@@ -554,6 +574,7 @@
     this.error.textContent = String(message || this.t.network);
     this.error.hidden = false;
     this.openPanel();
+    this.idle();
   };
 
   Widget.prototype.openPanel = function () {
