@@ -96,8 +96,9 @@ def announcements_for(actor: Actor, category: str | None = None) -> list[dict]:
 
 def my_cases(actor: Actor, *, page: int = 1, per_page: int = 20):
     """The resident's own cases (newest first), as list rows with plain-word status."""
-    page_obj, level, _community = cases.list_cases(actor, mine=True, status="all", page=page,
-                                                   per_page=per_page)
+    # (page, level, …): the affairs service may add more to what it returns.
+    page_obj, level = cases.list_cases(actor, mine=True, status="all", page=page,
+                                       per_page=per_page)[:2]
     rows = []
     for case in page_obj.items:
         row = cases.case_summary(case, level)

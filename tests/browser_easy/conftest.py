@@ -23,6 +23,7 @@ PHONE = {"width": 360, "height": 740}
 # speech played from a URL (the voice API's /speech?text=…) — and still lets the real call happen.
 SPEECH_PROBE = """
 window.__spoken = [];
+window.__played = [];
 if ('speechSynthesis' in window) {
   const real = window.speechSynthesis.speak.bind(window.speechSynthesis);
   window.speechSynthesis.speak = function (u) {
@@ -35,15 +36,10 @@ HTMLMediaElement.prototype.play = function () {
   const url = new URL(this.src, location.href);
   window.__spoken.push({via: 'server', url: url.pathname, text: url.searchParams.get('text'),
                         rate: url.searchParams.get('rate'), lang: url.searchParams.get('lang')});
+  this.addEventListener('ended', () => window.__played.push(url.pathname));
   return realPlay.call(this);
 };
 """
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "browser_easy" in str(item.fspath):
-            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")

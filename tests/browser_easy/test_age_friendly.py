@@ -13,6 +13,8 @@ from tests.factories import PIN, phone, proxy_link
 
 MIN_FONT = {"large": 18, "xlarge": 30}
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture()
 def town(world):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -17,6 +18,8 @@ from app.services.actors import Actor
 from tests.browser_easy import scene
 from tests.browser_easy.conftest import jpeg_bytes
 from tests.factories import PIN, phone
+
+pytestmark = pytest.mark.browser
 
 
 def _xlarge(person):
@@ -442,3 +445,28 @@ def test_the_app_installs_and_keeps_only_the_shell(world, phones, live_server):
     page.goto("/easy/cases", wait_until="commit")
     expect(page.locator("h1")).to_have_text("现在没有网络")
     p.context.set_offline(False)
+
+
+def test_read_aloud_uses_server_speech_and_falls_back_to_the_browser(world, phones, app):
+    if not any(r.rule == "/api/v1/voice/speech" for r in app.url_map.iter_rules()):
+        pytest.skip("the voice API offers no speech endpoint in this build")
+    scene.announce(world, "停气通知", "周三停气。")
+    p = phones()
+    page = p.page
+    p.sign_in(world.a.resident)
+    page.goto("/easy/announcements")
+    button = page.get_by_role("button", name="朗读这一条")
+    with page.expect_response(re.compile(r"/api/v1/voice/speech\?")) as answer:
+        button.click()
+    assert answer.value.status in (200, 206)  # media elements ask for byte ranges
+    assert answer.value.headers["content-type"].startswith("audio/")
+    page.wait_for_function("window.__played.length === 1", timeout=20000)  # played to the end
+    expect(button).to_have_attribute("aria-pressed", "false")
+    assert [s["via"] for s in p.spoken()] == ["server"]
+    assert "停气通知" in p.spoken()[0]["text"]
+
+    # The speech service fails: the browser's own voice reads instead, nothing is lost.
+    page.route("**/api/v1/voice/speech?*", lambda route: route.fulfill(status=503, body="{}"))
+    button.click()
+    page.wait_for_function("window.__spoken.some(s => s.via === 'browser')")
+    assert "周三停气" in [s for s in p.spoken() if s["via"] == "browser"][0]["text"]

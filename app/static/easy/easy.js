@@ -4,8 +4,9 @@
  * Voice hooks
  *   Linli.speak(text, {url}) — reads text aloud. It plays server-made speech when a URL is known:
  *     the button's data-speech-url (e.g. an announcement's speech_url), else the voice API's TTS
- *     endpoint in <body data-tts-url> (GET ?text=&rate=&lang= → audio). Otherwise it uses the
- *     browser's speechSynthesis. 朗读 buttons ([data-speak]) stay hidden when none is available.
+ *     endpoint in <body data-tts-url> (GET ?text=&rate=&lang=&format= → audio, long texts in
+ *     pieces). If that fails, or there is none, it uses the browser's speechSynthesis. 朗读
+ *     buttons ([data-speak]) stay hidden when none of these is available.
  *   按住说话 buttons ([data-voice-for=<field id>]) are rendered by the server only once the voice
  *     API offers transcription (<body data-asr-url>), and shown once <body data-asr-status>
  *     answers {"asr": true} (a recognizer is installed): hold to record, let go to send the
@@ -90,20 +91,56 @@
     window.speechSynthesis.speak(u);
   }
 
+  function chunks(text, size) {
+    // The voice API reads up to 1000 characters at a time: split at sentence ends.
+    var parts = [];
+    var rest = text;
+    while (rest.length > size) {
+      var cut = -1;
+      for (var i = size; i > size / 2; i--) {
+        if ('。！？.!?；;，,'.indexOf(rest.charAt(i - 1)) >= 0) { cut = i; break; }
+      }
+      if (cut < 0) cut = size;
+      parts.push(rest.slice(0, cut));
+      rest = rest.slice(cut);
+    }
+    if (rest.trim()) parts.push(rest);
+    return parts;
+  }
+
+  function audioFormat() {
+    // Compressed speech is 7–10 times smaller than WAV: it matters on a slow network.
+    var probe = document.createElement('audio');
+    if (probe.canPlayType && probe.canPlayType('audio/ogg')) return 'ogg';
+    if (probe.canPlayType && probe.canPlayType('audio/mpeg')) return 'mp3';
+    return 'wav';
+  }
+
+  function play(urls, text, done) {
+    var audio = new Audio(urls[0]);
+    playing = audio;
+    audio.onended = function () {
+      if (playing !== audio) return;
+      if (urls.length > 1) play(urls.slice(1), null, done); else done();
+    };
+    audio.play().catch(function () {
+      if (playing !== audio) return;
+      playing = null;
+      if (text) synth(text, done); else done();  // no server voice: the browser's own
+    });
+  }
+
   function speak(text, opts) {
     opts = opts || {};
     var done = opts.done || function () {};
-    var url = opts.url;
-    if (!url && data.ttsUrl) {
-      url = data.ttsUrl + (data.ttsUrl.indexOf('?') < 0 ? '?' : '&') + 'text=' +
-        encodeURIComponent(text) + '&rate=' + encodeURIComponent(data.speechRate || 'slow') +
-        '&lang=' + encodeURIComponent(lang);
-    }
-    if (url) {
-      var audio = new Audio(url);
-      playing = audio;
-      audio.onended = done;
-      audio.play().catch(function () { playing = null; synth(text, done); });
+    if (opts.url) { play([opts.url], text, done); return; }
+    if (data.ttsUrl) {
+      var base = data.ttsUrl + (data.ttsUrl.indexOf('?') < 0 ? '?' : '&');
+      var tail = '&rate=' + encodeURIComponent(data.speechRate || 'slow') +
+        '&lang=' + encodeURIComponent(lang) + '&format=' + audioFormat();
+      play(chunks(text, 900).map(function (part) {
+        return base + 'text=' + encodeURIComponent(part) + tail;
+      }), text, done);
       return;
     }
     synth(text, done);
