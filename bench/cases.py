@@ -305,24 +305,26 @@ def _worker(args):
 
     while time.time() < start_at:
         time.sleep(0.001)
+    began = time.time()
     pool = [threading.Thread(target=run, args=(i, n)) for i, n in enumerate(per_thread)]
     for t in pool:
         t.start()
     for t in pool:
         t.join()
-    return latencies, errors
+    return latencies, errors, began, time.time()
 
 
 def load(port, kind, count, processes, threads, tokens=None, community_id=None) -> dict:
-    start_at = time.time() + 0.5
+    # Every client process starts at the same moment; the clock runs from the first request
+    # sent to the last answer received.
+    start_at = time.time() + 3
     share = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
     with mp.get_context("spawn").Pool(processes) as pool:
-        t0 = time.time()
         results = pool.map(_worker, [(port, kind, n, threads, tokens, community_id, start_at)
                                      for n in share])
-        elapsed = time.time() - max(t0, start_at)
-    latencies = [x for lat, _e in results for x in lat]
-    errors = [x for _l, err in results for x in err]
+    elapsed = max(r[3] for r in results) - min(r[2] for r in results)
+    latencies = [x for r in results for x in r[0]]
+    errors = [x for r in results for x in r[1]]
     latencies.sort()
     return {"requests": len(latencies), "seconds": elapsed, "rps": len(latencies) / elapsed,
             "p50": statistics.median(latencies) * 1000,
@@ -367,6 +369,7 @@ def main() -> None:
         resident_tokens = [_login(port, login, "pin", info["pin"])
                            for login in info["residents"]]
         common = {"processes": args.clients, "threads": args.client_threads}
+        load_before = os.getloadavg()[0]
         load(port, "healthz", min(300, args.requests), **common)  # warm up every worker
         load(port, "inbox", min(100, args.requests), tokens=[staff],
              community_id=info["heping_id"], **common)
@@ -386,7 +389,8 @@ def main() -> None:
     print(f"\nLinli affairs bench — {info['cases']:,} cases, "
           f"{'SQLite' if sqlite else 'PostgreSQL'}, gunicorn {args.workers}×{worker_class}"
           f"{f' ({args.threads} threads)' if worker_class == 'gthread' else ''}, "
-          f"{concurrency} concurrent loopback clients\n")
+          f"{concurrency} concurrent loopback clients, {os.cpu_count()} CPUs, load average "
+          f"before/after {load_before:.1f}/{os.getloadavg()[0]:.1f}\n")
     print(f"{'endpoint':34} {'requests':>8} {'req/s':>8} {'× healthz':>9} {'p50 ms':>8} "
           f"{'p95 ms':>8} {'errors':>6}")
     for name, r in rows:

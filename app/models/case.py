@@ -75,8 +75,10 @@ class Case(TimestampMixin, db.Model):
         db.Index("ix_case_record_due", "community_id", "status", "due_at"),
         # Deadline sweeps: open cases not escalated yet whose deadline has passed.
         db.Index("ix_case_record_sweep", "community_id", "escalated_at", "status", "due_at"),
-        # Auto-closing resolved cases nobody confirmed.
-        db.Index("ix_case_record_resolved", "status", "resolved_at"),
+        # Auto-closing resolved cases nobody confirmed (all communities, or one).
+        db.Index("ix_case_record_resolved", "status", "resolved_at", "community_id"),
+        # The inbox filtered by channel.
+        db.Index("ix_case_record_channel", "community_id", "channel", "status"),
         # Monthly figures for the lobby screen.
         db.Index("ix_case_record_community_created", "community_id", "created_at"),
         # Assignee inboxes.

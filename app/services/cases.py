@@ -160,23 +160,36 @@ def _tz() -> ZoneInfo:
 def next_reference(now: datetime | None = None) -> str:
     """The next public reference of the year (Asia/Shanghai), e.g. 2026-000123.
 
-    The year's counter row is incremented with UPDATE … RETURNING, which locks it until the
-    transaction ends (a row lock on PostgreSQL, the write lock on SQLite), so concurrent
-    submissions never share a number.
+    The year's counter row is incremented with UPDATE … RETURNING, which locks the row, so
+    concurrent submissions never share a number. On PostgreSQL that happens in its own short
+    transaction, so submissions do not queue behind each other's whole request (a submission
+    that fails afterwards leaves a gap: numbers are unique, not gapless). SQLite has one writer
+    anyway, so there it is part of the request's transaction.
     """
     year = (now or _now()).astimezone(_tz()).year
     table = CaseSerial.__table__
     bump = (update(table).where(table.c.year == year)
             .values(last_value=table.c.last_value + 1).returning(table.c.last_value))
-    value = db.session.execute(bump).scalar()
-    if value is None:
-        if db.session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        db.session.execute(dialect_insert(table).values(year=year, last_value=0)
-                           .on_conflict_do_nothing(index_elements=["year"]))
-        value = db.session.execute(bump).scalar()
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    create = dialect_insert(table).values(year=year, last_value=0).on_conflict_do_nothing(
+        index_elements=["year"])
+
+    def take(execute):
+        value = execute(bump).scalar()
+        if value is None:
+            execute(create)
+            value = execute(bump).scalar()
+        return value
+
+    if postgres:
+        with db.engine.begin() as conn:
+            value = take(conn.execute)
+    else:
+        value = take(db.session.execute)
     return f"{year}-{value:06d}"
 
 
@@ -341,12 +354,14 @@ def list_cases(actor: Actor, *, community_id: int | None = None, mine: bool = Fa
                per_page: int = 50):
     """Cases the actor may list: their own (mine), or a community's — all of them for its
     workers, the assigned ones for an organization's members, the public ones for residents
-    and screens. Returns (page, level, community_id); community_id is None for mine."""
+    and screens. Returns (page, level, community_id, counts): community_id is None for mine,
+    counts per status only for the community's workers (the staff inbox)."""
     authz.require_signed_in(actor)
     now = _now()
+    counts = None
     if mine:
         authz.require_person(actor)
-        query = select(Case).where(Case.reporter_id == actor.subject.id)
+        conditions = [Case.reporter_id == actor.subject.id]
         level = "reporter"
     else:
         community_id = community_id or _default_community(actor)
@@ -354,41 +369,62 @@ def list_cases(actor: Actor, *, community_id: int | None = None, mine: bool = Fa
         # Evaluated on read, not only by the scheduler; bounded, so a backlog never makes one
         # page slow (the scheduler drains the rest).
         run_due_work(community_id=community_id, limit=LIST_SWEEP_LIMIT)
-        query = select(Case).where(Case.community_id == community_id)
+        conditions = [Case.community_id == community_id]
         if authz.can_see_internal(actor, community_id):
             level = "staff"
+            counts = status_counts(actor, community_id)
         elif actor.organization_ids:
-            query = query.where(Case.assignee_organization_id.in_(actor.organization_ids))
+            conditions.append(Case.assignee_organization_id.in_(actor.organization_ids))
             level = "assignee"
         else:
-            query = query.where(Case.is_public.is_(True))
+            conditions.append(Case.is_public.is_(True))
             level = "public"
-    query = _status_filter(query, status)
+    if status not in (None, "", "all"):
+        if status == "open":
+            conditions.append(Case.status.in_(OPEN_STATUSES))
+        elif status in CASE_STATUSES:
+            conditions.append(Case.status == status)
+        else:
+            raise invalid_field("status", ", ".join(("open", "all", *CASE_STATUSES)))
+    filtered = False
     if category_id is not None:
-        query = query.where(Case.category_id == category_id)
+        conditions.append(Case.category_id == category_id)
+        filtered = True
     if level in ("staff", "assignee", "reporter"):
         if grid_id is not None:
-            query = query.where(Case.grid_id == grid_id)
+            conditions.append(Case.grid_id == grid_id)
+            filtered = True
         if channel is not None:
             if channel not in CHANNELS:
                 raise invalid_field("channel", ", ".join(CHANNELS))
-            query = query.where(Case.channel == channel)
+            conditions.append(Case.channel == channel)
+            filtered = True
     if q:
         normal = normalize_reference(q)
         if normal is None:
             raise invalid_field("q", _l("A reference looks like 2026-000123."))
-        query = query.where(Case.reference == normal)
+        conditions.append(Case.reference == normal)
+        filtered = True
     if overdue is True:
-        query = query.where(Case.status.in_(OPEN_STATUSES), Case.due_at < now)
-        query = query.order_by(Case.due_at, Case.id)
+        conditions += [Case.status.in_(OPEN_STATUSES), Case.due_at < now]
+        order = (Case.due_at, Case.id)
+        filtered = True
     else:
         if overdue is False:
-            query = query.where(or_(Case.status.not_in(OPEN_STATUSES), Case.due_at.is_(None),
-                                    Case.due_at >= now))
-        query = query.order_by(Case.id.desc())
-    page_obj = db.paginate(query.options(*_SUMMARY_LOADS), page=page, per_page=per_page,
-                           error_out=False)
-    return page_obj, level, None if mine else community_id
+            conditions.append(or_(Case.status.not_in(OPEN_STATUSES), Case.due_at.is_(None),
+                                  Case.due_at >= now))
+            filtered = True
+        order = (Case.id.desc(),)
+    query = select(Case).where(*conditions).order_by(*order).options(*_SUMMARY_LOADS)
+    page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False, count=False)
+    if counts is not None and not filtered:
+        # The staff inbox already counted per status: no second count over the community.
+        page_obj.total = (counts["open"] if status == "open" else counts[status]
+                          if status in CASE_STATUSES else sum(counts[s] for s in CASE_STATUSES))
+    else:
+        page_obj.total = db.session.scalar(
+            select(func.count()).select_from(Case).where(*conditions)) or 0
+    return page_obj, level, None if mine else community_id, counts
 
 
 def status_counts(actor: Actor, community_id: int) -> dict:
@@ -1192,7 +1228,8 @@ def run_due_work(*, now: datetime | None = None, community_id: int | None = None
     for query in queries:
         if community_id is not None:
             query = query.where(Case.community_id == community_id)
-        ids += db.session.scalars(query.order_by(Case.id).limit(limit)).all()
+        # No ORDER BY: it would tempt SQLite into walking the table in id order.
+        ids += db.session.scalars(query.limit(limit)).all()
     counts = {"overdue": 0, "escalated": 0, "auto_closed": 0}
     for case_id in sorted(set(ids))[:limit]:
         case = db.session.get(Case, case_id)

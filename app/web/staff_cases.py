@@ -73,9 +73,8 @@ def inbox():
     community = next((c for c in places if c.id == community_id), None)
     if community is None:
         raise NotFound()
-    page_obj, level, _cid = cases.list_cases(who, community_id=community.id, page=page,
-                                             **filters)
-    counts = cases.status_counts(who, community.id)
+    page_obj, level, _cid, counts = cases.list_cases(who, community_id=community.id,
+                                                     page=page, **filters)
     view = render_template(
         "staff/cases/inbox.html", page=page_obj, level=level, counts=counts, places=places,
         community=community, filters=filters,

@@ -63,10 +63,10 @@ class Cases(MethodView):
     def get(self, args):
         """List cases: mine=true for my own; else a community's (all for its workers)."""
         who = actor()
-        page_obj, level, community_id = cases.list_cases(who, **args)
+        page_obj, level, _community_id, counts = cases.list_cases(who, **args)
         body = paged(page_obj, lambda c: cases.case_summary(c, level))
-        if level == "staff" and community_id is not None:
-            body["counts"] = cases.status_counts(who, community_id)
+        if counts is not None:
+            body["counts"] = counts
         return body
 
     @idempotent()
