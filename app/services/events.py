@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Iterable
@@ -37,33 +36,41 @@ _PENDING_KEY = "linli_events"
 
 
 class Subscription:
-    """A client's inbox: messages of the channels it subscribed to, oldest first."""
+    """A client's mailbox: the newest message of each subscribed channel, oldest channel first.
 
-    def __init__(self, hub: LocalHub, channels: tuple[str, ...], maxsize: int = 64):
+    Only the newest version matters to a doorbell, so a slow reader never piles up a backlog;
+    an Event (cooperative under gevent) wakes the reader, which is cheaper than a Queue when a
+    thousand readers wake at once.
+    """
+
+    def __init__(self, hub: LocalHub, channels: tuple[str, ...]):
         self.hub = hub
         self.channels = channels
-        self._queue: queue.Queue = queue.Queue(maxsize=maxsize)
+        self._pending: dict[str, dict] = {}
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
         self.closed = False
 
     def put(self, channel: str, message: dict) -> None:
-        """Deliver one message; a full inbox drops its oldest (only the newest version matters)."""
-        item = (channel, message)
-        while True:
-            try:
-                self._queue.put_nowait(item)
-                return
-            except queue.Full:
-                try:
-                    self._queue.get_nowait()
-                except queue.Empty:
-                    pass
+        """Deliver a message (replacing an unread one of the same channel)."""
+        with self._lock:
+            self._pending.pop(channel, None)
+            self._pending[channel] = message
+            self._ready.set()
 
     def get(self, timeout: float | None = None) -> tuple[str, dict] | None:
         """The next (channel, message), or None after `timeout` seconds."""
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
+        if not self._ready.wait(timeout):
             return None
+        with self._lock:
+            if not self._pending:
+                self._ready.clear()
+                return None
+            channel = next(iter(self._pending))
+            message = self._pending.pop(channel)
+            if not self._pending:
+                self._ready.clear()
+            return channel, message
 
     def close(self) -> None:
         """Stop receiving."""

@@ -180,7 +180,7 @@ class FeedWatcher:
     def poll_once(self) -> float:
         """One round: deliver newer versions to this process, fire due boundaries; next wait."""
         bus = events.get_bus(self.app)
-        interval = float(self.app.config.get("KIOSK_FEED_POLL_SECONDS") or 0.5)
+        interval = float(self.app.config.get("KIOSK_FEED_POLL_SECONDS") or 0.25)
         if bus.redis_url:
             interval = max(interval, 5.0)  # Redis carries the doorbell; this is a safety net
         if bus.hub.subscriber_count() == 0:
