@@ -120,7 +120,7 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "KIOSK_HEARTBEAT_SECONDS": float(env.get("KIOSK_HEARTBEAT_SECONDS") or 15),
         "KIOSK_RETRY_MS": _int(env, "KIOSK_RETRY_MS", 3000),
         "KIOSK_POLL_SECONDS": _int(env, "KIOSK_POLL_SECONDS", 120),
-        "KIOSK_FEED_POLL_SECONDS": float(env.get("KIOSK_FEED_POLL_SECONDS") or 0.5),
+        "KIOSK_FEED_POLL_SECONDS": float(env.get("KIOSK_FEED_POLL_SECONDS") or 0.25),
         "KIOSK_OFFLINE_AFTER_SECONDS": _int(env, "KIOSK_OFFLINE_AFTER_SECONDS", 300),
         "KIOSK_TICKET_SECONDS": _int(env, "KIOSK_TICKET_SECONDS", 120),
         "KIOSK_PAIRING_MINUTES": _int(env, "KIOSK_PAIRING_MINUTES", 10),
