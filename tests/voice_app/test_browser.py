@@ -6,7 +6,6 @@ page."""
 
 from __future__ import annotations
 
-import json
 import urllib.request
 
 import pytest
@@ -130,13 +129,11 @@ def test_easy_mode_press_and_hold(browser, gunicorn):
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{gunicorn.url}/easy/login")
-    body = json.dumps({"login": account["login"], "pin": account["pin"]})
-    del body  # signed in through the page's own form below
-    page.fill("input[name=phone], input[name=login]", account["login"])
+    page.fill("input[name=phone]", account["login"])
     page.fill("input[name=pin]", account["pin"])
     page.locator("form button[type=submit]").first.click()
     page.wait_for_load_state()
-    page.goto(f"{gunicorn.url}/easy?voice_lang=ko")
+    page.goto(f"{gunicorn.url}/easy?voice_lang=ko")  # signed in by the session cookie
     if page.locator("[data-linli-voice]").count() == 0:
         context.close()
         pytest.skip("the easy-mode pages do not carry the voice widget yet")
