@@ -133,7 +133,6 @@ def _texts() -> dict:
         "of": _("{i} of {n}"),
         "categories": {k: str(v) for k, v in announcements.CATEGORY_LABELS.items()},
         "weekdays": [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")],
-        "tap_sound": _("Touch the screen once to allow sound."),
     }
 
 

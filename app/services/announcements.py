@@ -865,6 +865,12 @@ def _demo_specs(heping: dict) -> list[dict]:
 @seed_hook
 def _seed_demo(ctx: dict) -> None:
     """Demo announcements for 和平社区 (skips any that are already live)."""
+    from sqlalchemy import inspect as sa_inspect
+
+    if not sa_inspect(db.session.connection()).has_table(Announcement.__tablename__):
+        # `flask db upgrade` has not created the announcement tables yet: seed the rest.
+        ctx["summary"]["announcements_created"] = "skipped: run flask db upgrade first"
+        return
     heping = ctx["communities"]["heping"]
     actor = Actor.for_person(heping["staff"])
     community_id = heping["community"].id

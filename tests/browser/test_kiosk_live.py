@@ -168,6 +168,64 @@ def test_read_aloud_plays_server_speech_with_a_visible_stop(page, server, staff,
     expect(page.locator("#slide-body p.reading")).to_have_count(0)
 
 
+def _speech_file(live) -> str:
+    import wave
+
+    name = uuid.uuid4().hex
+    folder = live.instance / "cache" / "speech"
+    folder.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(folder / f"{name}.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(22050)
+        w.writeframes(b"\x00\x10" * 22050 * 6)
+    return f"/kiosk/speech/{name}.wav"
+
+
+def test_urgent_speech_plays_on_arrival_except_in_quiet_hours(browser, server, staff, live):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    quiet = {"quiet_start": (local - timedelta(hours=1)).strftime("%H:%M"),
+             "quiet_end": (local + timedelta(hours=1)).strftime("%H:%M")}
+    pages = {}
+    for kind in ("normal", "quiet"):
+        device, token = staff.new_screen(f"测试屏-{kind}")
+        if kind == "quiet":
+            staff.call("PATCH", f"/devices/{device['id']}", json=quiet)
+        ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+        ctx.set_default_timeout(30_000)
+        pages[kind] = _open(ctx.new_page(), server, token)
+    try:
+        title = _title("停电紧急通知")
+        item = staff.post(title=title, priority="urgent", draft=True)
+        _attach_speech(live, item["id"], _speech_file(live))
+        staff.call("POST", f"/announcements/{item['id']}/publish")
+        for page in pages.values():
+            expect(page.locator("#urgent-title")).to_contain_text(title)
+        # Read aloud by itself on arrival, with the stop button showing …
+        loud = pages["normal"]
+        expect(loud.locator(f"html[data-speaking='{item['id']}']")).to_have_count(1)
+        expect(loud.locator("#speaking-bar")).to_be_visible()
+        loud.wait_for_function("() => !document.getElementById('speech-audio').paused")
+        loud.locator("#stop-btn").click()
+        expect(loud.locator("#speaking-bar")).to_be_hidden()
+        # … but silent on the screen in its quiet hours (shown, not spoken).
+        silent = pages["quiet"]
+        expect(silent.locator("#slide-title")).to_have_text(title)
+        assert silent.locator("html").get_attribute("data-speaking") in (None, "")
+        assert silent.evaluate("document.getElementById('speech-audio').paused")
+        expect(silent.locator("#speaking-bar")).to_be_hidden()
+        # Once only: a reload does not read it again.
+        loud.reload()
+        expect(loud.locator("#urgent-title")).to_contain_text(title)
+        assert loud.locator("html").get_attribute("data-speaking") in (None, "")
+    finally:
+        for page in pages.values():
+            page.context.close()
+
+
 def _attach_speech(live, announcement_id: int, url: str) -> None:
     """The voice engine's hook, run from another process (this one) against the same database."""
     import os

@@ -244,3 +244,17 @@ def test_flask_announcements_tick(runner, post, db):
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert db.session.get(Announcement, body["id"]).status == "expired"
+
+
+def test_demo_announcements_seed_once(runner, db):
+    import json
+
+    first = runner.invoke(args=["seed-demo", "--json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output.strip().splitlines()[-1])["announcements_created"] == 5
+    again = runner.invoke(args=["seed-demo", "--json"])
+    assert json.loads(again.output.strip().splitlines()[-1])["announcements_created"] == 0
+    titles = {a.title for a in db.session.query(Announcement)}
+    assert {"停水通知", "燃气管道安全检修", "防诈骗提醒", "重阳节敬老联欢会"} <= titles
+    urgent = db.session.query(Announcement).filter_by(title="燃气管道安全检修").one()
+    assert urgent.priority == "urgent" and urgent.status == "published"
