@@ -9,10 +9,11 @@ Measured on real parts — espeak-ng Korean phrases, the Korean Vosk test model
    same PCM in the same process (target ratio <= 1.15);
 2. streaming: end of input -> final transcript, p50/p95 (target <= 300 ms);
 3. cached speech lookup (target <= 5 ms);
-4. cached speech served over HTTP (ETag / 304) and RSS/PSS of 4 gunicorn workers vs 1 with the
-   model preloaded — here with a minimal WSGI app defined below (``wsgi_app``), because the
-   Flask app has no voice routes yet. APP INTEGRATION: point ``http_target()`` at the real
-   route and ``GUNICORN_APP`` at ``wsgi:app`` once the app serves voice.
+4. the real app (``wsgi:app`` in gunicorn with gunicorn.conf.py: gevent workers, the model
+   preloaded in the master): cached speech served by GET /api/v1/voice/speech/<id> (200 and
+   ETag/304), streaming over the WebSocket /api/v1/voice/stream (end of speech -> final
+   transcript, as a client sees it), and RSS/PSS summed over master + workers for 4 workers vs 1
+   (and 1 without a model, to size the model): with preload the model is counted once.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from voice.asr import espeak_wav  # noqa: E402
 
 PHRASES = ["공지 사항", "네", "아니요", "다시", "살려 주세요", "도움말", "행사 안내", "주민 센터"]
 KO_PACK = ROOT / "tests" / "voice" / "data" / "ko.json"
-GUNICORN_APP = "bench.voice:wsgi_app"  # APP INTEGRATION: "wsgi:app"
+GUNICORN_APP = "wsgi:app"
+BENCH_SECRET = "bench-voice-secret-key-not-for-production"
 
 
 def model_path() -> str:
@@ -203,44 +205,7 @@ def bench_tts_cache(cache_dir: str) -> dict:
     }
 
 
-# --- 4. HTTP + gunicorn (minimal WSGI stand-in; APP INTEGRATION: use the real app) -------------
-
-
-def _make_wsgi_app():
-    """A minimal WSGI app: the model preloaded at import, cached speech served with ETags."""
-    path = os.environ.get("BENCH_VOICE_MODEL")
-    if path:
-        voice.preload(path)
-    cache = Path(os.environ.get("BENCH_VOICE_CACHE", tempfile.gettempdir()))
-
-    def app(environ, start_response):
-        if environ["PATH_INFO"] == "/pid":
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [str(os.getpid()).encode()]
-        etag = environ["PATH_INFO"].rsplit("/", 1)[-1]
-        file = cache / etag[:2] / f"{etag}.wav"
-        if not etag.isalnum() or not file.exists():
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"not found"]
-        if environ.get("HTTP_IF_NONE_MATCH") == f'"{etag}"':
-            start_response("304 Not Modified", [("ETag", f'"{etag}"')])
-            return [b""]
-        body = file.read_bytes()
-        start_response(
-            "200 OK",
-            [
-                ("Content-Type", "audio/wav"),
-                ("Content-Length", str(len(body))),
-                ("ETag", f'"{etag}"'),
-                ("Cache-Control", "public, max-age=86400"),
-            ],
-        )
-        return [body]
-
-    return app
-
-
-wsgi_app = _make_wsgi_app() if os.environ.get("BENCH_VOICE_WSGI") else None
+# --- 4. the real app in gunicorn ----------------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -266,40 +231,119 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
-def http_target(port: int, etag: str) -> str:
-    """APP INTEGRATION: the URL of a cached reply; replace with the app's voice speech route."""
-    return f"http://127.0.0.1:{port}/speech/{etag}"
-
-
-def run_gunicorn(workers: int, cache_dir: str, etag: str | None) -> dict:
-    """Start gunicorn on loopback with the model preloaded; measure memory and cached HTTP."""
-    port = _free_port()
+def _app_env(workdir: Path, *, model: bool = True) -> dict:
+    """Settings of the app under test: file SQLite, a fixed key (speech URLs are HMACs)."""
     env = dict(
         os.environ,
-        BENCH_VOICE_WSGI="1",
-        BENCH_VOICE_MODEL=model_path(),
-        BENCH_VOICE_CACHE=cache_dir,
+        LINLI_ENV="development",
+        LINLI_INSTANCE_PATH=str(workdir / "instance"),
+        DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}",
+        SECRET_KEY=BENCH_SECRET,
+        VOICE_CACHE=str(workdir / "voice-cache"),
+        VOICE_LANGUAGES=f"zh-CN,en,{KO_PACK}",
+        VOICE_BACKGROUND="0",  # measure the app, not the prompt pre-rendering
+        VOSK_MODEL_PATH=model_path() if model else "",
+        LINLI_ACCESS_LOG="/dev/null",
+        LINLI_LOG_LEVEL="warning",
+        REDIS_URL="",
+        FLASK_APP="wsgi.py",
         PYTHONPATH=str(ROOT),
     )
-    cmd = [
-        str(Path(sys.executable).with_name("gunicorn")),
-        "--preload",
-        "-w",
-        str(workers),
-        "-b",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        GUNICORN_APP,
-    ]
-    # run outside the repo so the app's gunicorn.conf.py (its hooks expect the Flask app) is not
-    # picked up by the stand-in WSGI app
-    proc = subprocess.Popen(cmd, cwd=tempfile.gettempdir(), env=env, start_new_session=True)
+    env.pop("TEST_DATABASE_URL", None)
+    return env
+
+
+def prepare_app(workdir: Path) -> dict:
+    """Schema and demo data (a lobby screen's token), and one reply rendered into the speech
+    cache; returns {"kiosk_token", "speech_id"}."""
+    env = _app_env(workdir, model=False)
+    (workdir / "instance").mkdir(parents=True, exist_ok=True)
+    script = (
+        "import json\nfrom app import create_app\nfrom app.extensions import db\n"
+        "from flask_migrate import upgrade\nfrom app.services import voice as svc\n"
+        "app = create_app()\nwith app.app_context():\n"
+        "    upgrade()\n    db.create_all()\n"
+        "    rt = svc.runtime(app)\n    pack = rt.packs['zh-CN']\n"
+        "    text = pack.speakable(pack.reply('report_filed', reference='2026-000123'))\n"
+        "    url = rt.speech_url(text, pack.tts_voice, 'slow')\n"
+        "    rt.speech(url.rsplit('/', 1)[-1], 'wav')\n"
+        "    print(json.dumps({'speech_id': url.rsplit('/', 1)[-1]}))\n"
+    )
+    wrapped = "if __name__ == '__main__':\n" + "".join(
+        "    " + line + "\n" for line in script.splitlines())
+    out = subprocess.run([sys.executable, "-c", wrapped], env=env, cwd=ROOT, check=True,
+                         capture_output=True, text=True, timeout=300)
+    speech = json.loads(out.stdout.strip().splitlines()[-1])
+    seeded = subprocess.run([str(Path(sys.executable).with_name("flask")), "seed-demo", "--json"],
+                            env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+                            timeout=300)
+    summary = json.loads(seeded.stdout.strip().splitlines()[-1])
+    return {"kiosk_token": summary["kiosk_token"], **speech}
+
+
+def http_target(port: int, speech_id: str) -> str:
+    """The URL of a cached reply on the app's speech route."""
+    return f"http://127.0.0.1:{port}/api/v1/voice/speech/{speech_id}"
+
+
+def bench_ws(port: int, token: str, rounds: int) -> dict:
+    """Over the app's WebSocket: stream each phrase in real time (20 ms frames, as a microphone
+    does), send "end", time until "final" (and "reply") arrive."""
+    from websockets.sync.client import connect
+
+    pcms = [voice.decode_audio(espeak_wav(p, "ko")).pcm for p in PHRASES[:4]]
+    finals: list[float] = []
+    replies: list[float] = []
+    url = f"ws://127.0.0.1:{port}/api/v1/voice/stream"
+    with connect(url, open_timeout=30, max_size=None) as ws:
+        ws.send(json.dumps({"type": "start", "token": token, "language": "ko"}))
+        assert json.loads(ws.recv(timeout=60))["type"] == "ready"
+        for n in range(rounds + 1):
+            for pcm in pcms:
+                due = time.perf_counter()
+                for frame in voice.iter_frames(pcm + b"\0\0" * 3200, 20):
+                    due += 0.02
+                    time.sleep(max(0.0, due - time.perf_counter()))
+                    ws.send(frame)
+                started = time.perf_counter()
+                ws.send(json.dumps({"type": "end"}))
+                final_at = None
+                while True:
+                    message = json.loads(ws.recv(timeout=60))
+                    if message["type"] == "final":
+                        final_at = time.perf_counter()
+                    elif message["type"] in ("reply", "error"):
+                        break
+                if n and final_at is not None:  # round 0 warms the grammars up
+                    finals.append(final_at - started)
+                    replies.append(time.perf_counter() - started)
+                ws.send(json.dumps({"type": "text", "text": "취소"}))  # back to commands
+                while json.loads(ws.recv(timeout=60))["type"] != "reply":
+                    pass
+    return {
+        "ws_final_p50_ms": pct(finals, 0.5) * 1000,
+        "ws_final_p95_ms": pct(finals, 0.95) * 1000,
+        "ws_reply_p95_ms": pct(replies, 0.95) * 1000,
+        "ws_n": len(finals),
+    }
+
+
+def run_gunicorn(workers: int, workdir: Path, prepared: dict | None, *, model: bool = True,
+                 rounds: int = 10) -> dict:
+    """Start the app in gunicorn on loopback; measure memory, cached speech over HTTP and the
+    WebSocket when `prepared` is given."""
+    port = _free_port()
+    env = _app_env(workdir, model=model)
+    env.update(WEB_CONCURRENCY=str(workers), LINLI_BIND=f"127.0.0.1:{port}")
+    cmd = [str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "gunicorn.conf.py"),
+           GUNICORN_APP]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/pid", timeout=2).read()
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
                 if len(_children(proc.pid)) >= workers:
                     break
             except OSError:
@@ -307,22 +351,29 @@ def run_gunicorn(workers: int, cache_dir: str, etag: str | None) -> dict:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("gunicorn did not start")
             time.sleep(0.2)
+        # every worker answers a request first (a worker's memory after it served, not idle)
+        for _ in range(workers * 20):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
         time.sleep(1.0)
         pids = [proc.pid, *_children(proc.pid)]
         mems = [_mem_kb(p) for p in pids]
         result = {
             "workers": workers,
+            "model": model,
             "rss_mb": sum(m[0] for m in mems) / 1024,
             "pss_mb": sum(m[1] for m in mems) / 1024,
         }
-        if etag:
-            url = http_target(port, etag)
+        if prepared:
+            url = http_target(port, prepared["speech_id"])
+            first = urllib.request.urlopen(url, timeout=30)
+            etag = first.headers["ETag"]
+            first.read()
             full, not_modified = [], []
             for _ in range(300):
                 started = time.perf_counter()
                 urllib.request.urlopen(url, timeout=5).read()
                 full.append(time.perf_counter() - started)
-                req = urllib.request.Request(url, headers={"If-None-Match": f'"{etag}"'})
+                req = urllib.request.Request(url, headers={"If-None-Match": etag})
                 started = time.perf_counter()
                 try:
                     urllib.request.urlopen(req, timeout=5).read()
@@ -332,11 +383,13 @@ def run_gunicorn(workers: int, cache_dir: str, etag: str | None) -> dict:
             result["http_200_p50_ms"] = pct(full, 0.5) * 1000
             result["http_200_p95_ms"] = pct(full, 0.95) * 1000
             result["http_304_p50_ms"] = pct(not_modified, 0.5) * 1000
+            result["http_304_p95_ms"] = pct(not_modified, 0.95) * 1000
+            result.update(bench_ws(port, prepared["kiosk_token"], max(3, rounds // 2)))
         return result
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(20)
+            proc.wait(30)
         except ProcessLookupError:
             pass
         except subprocess.TimeoutExpired:
@@ -362,10 +415,11 @@ def main() -> None:
         tts_figures = bench_tts_cache(cache_dir)
         guni: list[dict] = []
         if not args.skip_gunicorn:
-            pack = voice.load_pack("zh-CN")
-            text = pack.speakable(pack.reply("report_filed", reference="2026-000123"))
-            etag = voice.TTSWorker(cache_dir).key(text, pack.tts_voice, "slow")
-            guni = [run_gunicorn(1, cache_dir, etag), run_gunicorn(4, cache_dir, None)]
+            workdir = Path(cache_dir) / "app"
+            prepared = prepare_app(workdir)
+            guni = [run_gunicorn(1, workdir, prepared, rounds=args.rounds),
+                    run_gunicorn(4, workdir, None),
+                    run_gunicorn(1, workdir, None, model=False)]
 
     rows = [
         ("pipeline / bare vosk (new recognizer)", f"{pipe['ratio_vs_new']:.2f}", "<= 1.15"),
@@ -393,25 +447,40 @@ def main() -> None:
         ),
     ]
     for g in guni:
-        rows.append(
-            (f"gunicorn -w {g['workers']} --preload RSS (sum)", f"{g['rss_mb']:.0f} MB", "-")
-        )
-        rows.append(
-            (f"gunicorn -w {g['workers']} --preload PSS (sum)", f"{g['pss_mb']:.0f} MB", "-")
-        )
+        label = f"app: gunicorn -w {g['workers']}" + ("" if g["model"] else " (no model)")
+        rows.append((f"{label} RSS (sum)", f"{g['rss_mb']:.0f} MB", "-"))
+        rows.append((f"{label} PSS (sum)", f"{g['pss_mb']:.0f} MB", "-"))
         if "http_200_p50_ms" in g:
             rows.append(
                 (
-                    "cached speech over HTTP 200 p50/p95",
+                    "app: cached speech HTTP 200 p50/p95",
                     f"{g['http_200_p50_ms']:.2f} / {g['http_200_p95_ms']:.2f} ms",
-                    "-",
+                    "<= 5 ms",
                 )
             )
-            rows.append(("cached speech over HTTP 304 p50", f"{g['http_304_p50_ms']:.2f} ms", "-"))
-    if len(guni) == 2:
-        rows.append(
-            ("PSS 4 workers / 1 worker", f"{guni[1]['pss_mb'] / guni[0]['pss_mb']:.2f}", "-")
-        )
+            rows.append(
+                (
+                    "app: cached speech HTTP 304 p50/p95",
+                    f"{g['http_304_p50_ms']:.2f} / {g['http_304_p95_ms']:.2f} ms",
+                    "<= 5 ms",
+                )
+            )
+            rows.append(
+                (
+                    "app: websocket end -> final p50/p95",
+                    f"{g['ws_final_p50_ms']:.1f} / {g['ws_final_p95_ms']:.1f} ms",
+                    "<= 300 ms",
+                )
+            )
+            rows.append(("app: websocket end -> reply p95", f"{g['ws_reply_p95_ms']:.1f} ms", "-"))
+    if len(guni) == 3:
+        one, four, bare = guni
+        model_mb = one["pss_mb"] - bare["pss_mb"]
+        per_worker = (four["pss_mb"] - one["pss_mb"]) / 3
+        rows.append(("model PSS (1 worker - 1 without model)", f"{model_mb:.0f} MB", "-"))
+        rows.append(("PSS per extra worker (4 vs 1) / model", f"{per_worker:.0f} MB / "
+                     f"{model_mb:.0f} MB", "model once"))
+        rows.append(("PSS 4 workers / 1 worker", f"{four['pss_mb'] / one['pss_mb']:.2f}", "-"))
     width = max(len(r[0]) for r in rows)
     print(f"{'measure'.ljust(width)}  {'value':>22}  target")
     print("-" * (width + 34))

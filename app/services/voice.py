@@ -417,6 +417,7 @@ class VoiceRuntime:
         self.redis_url = cfg.get("REDIS_URL") or None
         self.store_prefix = f"{cfg.get('EVENTS_CHANNEL_PREFIX', 'linli')}:voice:conversation:"
         self._secret = str(cfg["SECRET_KEY"]).encode()
+        self._metas: dict[str, dict] = {}
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._assistant: voice.VoiceAssistant | None = None
@@ -488,16 +489,36 @@ class VoiceRuntime:
             os.replace(tmp, path)
         return f"/api/v1/voice/speech/{speech_id}"
 
+    def _meta(self, speech_id: str) -> dict | None:
+        meta = self._metas.get(speech_id)
+        if meta is None:
+            try:
+                meta = json.loads(self._sidecar(speech_id).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+            if len(self._metas) > 4096:  # what a sidecar says never changes: a plain cache
+                self._metas.clear()
+            self._metas[speech_id] = meta
+        return meta
+
     def speech(self, speech_id: str, fmt: str) -> voice.Speech:
         """The rendered audio behind a speech URL (cached; 404 for unknown ids)."""
         if not SPEECH_ID.match(speech_id or "") or fmt not in SPEECH_FORMATS:
             raise NotFound()
-        try:
-            meta = json.loads(self._sidecar(speech_id).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise NotFound() from None
+        meta = self._meta(speech_id)
+        if meta is None:
+            raise NotFound()
         # a hit is a hash and a stat; a miss renders (WAV) or encodes (Ogg/MP3) once
         return self.tts.synthesize(meta["text"], meta["voice"], meta["rate"], fmt)
+
+    def cached_speech(self, speech_id: str, fmt: str) -> voice.Speech | None:
+        """The audio behind a speech URL if it is already on disk (never renders)."""
+        if fmt not in SPEECH_FORMATS:
+            return None
+        meta = self._meta(speech_id)
+        if meta is None:
+            return None
+        return self.tts.lookup(" ".join(meta["text"].split()), meta["voice"], meta["rate"], fmt)
 
     def say(self, text: str, *, language: str | None = None, rate: str = "slow",
             fmt: str = "wav") -> tuple[str, voice.Speech]:

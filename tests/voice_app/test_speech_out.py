@@ -130,3 +130,27 @@ def test_published_announcements_get_speech_from_the_event_bus(client, auth, cat
             Announcement.id == item["id"]))
     assert url and url.startswith("/api/v1/voice/speech/")
     assert client.get(url, buffered=True).status_code == 200
+
+
+def test_cached_speech_is_answered_before_flask_with_the_same_headers(client, auth, cats):
+    url = greeting(client, auth.headers(cats.a.resident))["reply_audio_url"]
+    first = client.get(url + "?format=mp3", buffered=True)  # a miss: Flask renders it
+    assert first.status_code == 200 and "Vary" in first.headers
+    cached = client.get(url + "?format=mp3", buffered=True)  # a hit: the fast path
+    assert cached.data == first.data
+    for name in ("ETag", "Content-Type", "Content-Length", "Cache-Control", "Accept-Ranges"):
+        assert cached.headers[name] == first.headers[name], name
+    assert "Set-Cookie" not in cached.headers
+    weak = client.get(url + "?format=mp3", headers={"If-None-Match": "W/" + first.headers["ETag"]})
+    assert weak.status_code == 304
+    part = client.get(url + "?format=mp3", headers={"Range": "bytes=0-"}, buffered=True)
+    assert part.status_code == 206 and part.data == first.data
+    assert part.headers["Content-Range"] == f"bytes 0-{len(first.data) - 1}/{len(first.data)}"
+    middle = client.get(url + "?format=mp3", headers={"Range": "bytes=10-19"}, buffered=True)
+    assert middle.status_code == 206 and middle.data == first.data[10:20]
+    head = client.head(url + "?format=mp3")
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == str(len(first.data))
+    # anything else is Flask's: a bad format, an unknown id
+    assert client.get(url + "?format=aiff").status_code == 422
+    assert client.get("/api/v1/voice/speech/" + "f" * 32).get_json()["code"] == 404

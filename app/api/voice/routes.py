@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.api.common import actor
+from app.api.voice.cached import CachedSpeech
 from app.api.voice.schemas import (
     ConversationCreateSchema,
     SayArgsSchema,
@@ -26,8 +27,10 @@ blp = Blueprint("voice", __name__, url_prefix="/api/v1",
 
 @blp.record_once
 def _register_stream(state) -> None:
-    # The WebSocket route (flask-sock) lives on its own blueprint, registered with this one.
+    # The WebSocket route (flask-sock) lives on its own blueprint, registered with this one;
+    # cached speech is answered in front of Flask (app/api/voice/cached.py).
     state.app.register_blueprint(ws_bp)
+    state.app.wsgi_app = CachedSpeech(state.app.wsgi_app, state.app)
 
 
 _AUDIO_TYPES = ("audio/wav", "audio/ogg", "audio/mpeg")

@@ -219,17 +219,17 @@ class Stream:
         if self.voiced_ms < self.rt.limits.min_voiced_ms:
             self.reset_audio()
             raise voice.SilentAudio("the stream is silent")
-        caller = self.caller()
+        # the final transcript first (what the resident waits to see), then the database work
         if not segments:
-            transcript = session.finish()
-            self.send("final", text=transcript.text)
-            result = self.assistant.finish_stream(self.conversation_id, caller, session,
+            self.send("final", text=session.finish().text)
+            result = self.assistant.finish_stream(self.conversation_id, self.caller(), session,
                                                   owner=self.owner)
         else:
             last = session.finish().text if session is not None else ""
             pcm = b"".join(p for _t, p in segments) + (session.pcm if session else b"")
             self.send("final", text=self._joined(last))
-            result = self.assistant.hear_pcm(self.conversation_id, caller, pcm, owner=self.owner)
+            result = self.assistant.hear_pcm(self.conversation_id, self.caller(), pcm,
+                                             owner=self.owner)
         self.session, self.segments, self.voiced_ms, self.last_partial = None, [], 0, ""
         self.answer(result)
 
