@@ -383,7 +383,9 @@
     function start(event) {
       if (event) event.preventDefault();
       if (recorder) return;
-      navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+      // Raw audio: the browser's noise suppression and gain control hurt recognition.
+      navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false,
+                                                     autoGainControl: false } }).then(function (stream) {
         var chunks = [];
         recorder = new MediaRecorder(stream);
         recorder.ondataavailable = function (e) { chunks.push(e.data); };
