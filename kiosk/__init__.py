@@ -1,7 +1,26 @@
 """The lobby screen (社区大屏): page, snapshot, live stream, pairing, heartbeat, media.
 
 app/web registers `bp`. Views stay thin; the rules live in app/services/kiosk.py and
-app/services/announcements.py.
+app/services/announcements.py, the doorbell bus in app/services/events.py.
+
+Running a screen: Chromium in kiosk mode on /kiosk (it shows a pairing code; staff enter it under
+Screens in the console) or on /kiosk?token=… (the page keeps the token and drops it from the
+address). Start Chromium with --autoplay-policy=no-user-gesture-required so urgent items can
+read themselves aloud. ?lang=en shows the screen in English.
+
+How changes reach screens: each change bumps the community's feed version in the same
+transaction; after commit the bus rings `community:<id>`. Screens hold GET /kiosk/stream (SSE:
+`id:` = version, Last-Event-ID resume, `retry:`, a heartbeat comment every
+KIOSK_HEARTBEAT_SECONDS, closed after about KIOSK_STREAM_SECONDS so workers can recycle) and
+re-fetch GET /kiosk/snapshot (ETag/304), polling it every KIOSK_POLL_SECONDS as a backstop.
+One gunicorn worker needs nothing else; with several workers or hosts set REDIS_URL, and without
+it each worker's feed watcher polls the feed table every KIOSK_FEED_POLL_SECONDS (one query per
+worker), so nothing is missed either way. Schedule boundaries (publish_at, expire_at, display
+windows) are fired by that watcher at the boundary itself, or by `flask announcements tick`.
+
+Hooks for the voice channel: on the page, window.LinliKiosk (see static/kiosk.js); on the
+server, announcements.spoken_text(a) and announcements.set_speech_url(id, url, revision=…);
+speech files may be served from kiosk.speech_folder() at /kiosk/speech/<hex>.wav.
 """
 
 from kiosk.views import bp

@@ -226,10 +226,12 @@ def _schedule(publish_at, expire_at, priority, now) -> tuple[datetime, datetime]
 
 
 def _resolve_community(actor: Actor, community_id: int | None) -> int:
-    authz.require_person(actor)
     if community_id is not None:
+        authz.ensure_readable(actor, community_id)  # another community's id: 404 first
+        authz.require_person(actor)
         authz.ensure_manager(actor, community_id)
         return community_id
+    authz.require_person(actor)
     mine = actor.staff_community_ids | actor.official_write_community_ids
     if len(mine) == 1:
         return next(iter(mine))
@@ -619,8 +621,8 @@ def history(actor: Actor, announcement_id: int) -> list[AnnouncementRevision]:
 # --- acknowledgements and follow-up --------------------------------------------------------------
 def acknowledge(actor: Actor, announcement_id: int) -> AnnouncementAck:
     """A resident (or their family proxy) taps "I have read it"; tapping again changes nothing."""
-    authz.require_person(actor)
     a = get_announcement(actor, announcement_id)
+    authz.require_person(actor)
     subject = actor.subject
     community, building, grid = _subject_place(actor)
     if community != a.community_id or not reaches(a, building, grid):
