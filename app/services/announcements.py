@@ -359,8 +359,8 @@ def update_announcement(actor: Actor, announcement_id: int, changes: dict,
         _go_live(a, now)
     elif a.publish_at and a.expire_at and a.expire_at <= a.publish_at:
         raise invalid_field("expire_at", _l("The end must come after the start."))
-    if {"title", "body"} & diff.keys():
-        a.speech_url = None  # the old recording no longer says what the text says
+    if {"title", "body", "priority", "category"} & diff.keys():
+        a.speech_url = None  # the old recording no longer says what spoken_text() says
     a.revision += 1
     a.updated_by_id = actor.person_id
     _history(a, actor, "edit", diff)

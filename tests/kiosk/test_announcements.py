@@ -130,6 +130,13 @@ def test_edit_clears_speech_and_old_speech_is_refused(client, post, db):
     assert client.get(url, headers=post.headers).get_json()["speech_url"] is None
     # A synthesis of revision 1 that finishes late must not attach old words to new text.
     assert not announcements.set_speech_url(body["id"], "/kiosk/speech/old.wav", revision=1)
+    # The spoken lead ("紧急通知：…") follows the priority, so that change clears it too.
+    assert announcements.set_speech_url(body["id"], "/kiosk/speech/new.wav", revision=2)
+    db.session.commit()
+    client.patch(url, json={"priority": "urgent"}, headers=post.headers)
+    assert client.get(url, headers=post.headers).get_json()["speech_url"] is None
+    a = db.session.get(Announcement, body["id"])
+    assert announcements.spoken_text(a).startswith("紧急通知：")
 
 
 def test_validation(client, post, world):
