@@ -98,3 +98,22 @@ def test_hold_to_talk_fills_the_field(voice_site, mic_browser):
         expect(talk).to_have_attribute("aria-pressed", "false")
     finally:
         phone.close()
+
+
+def test_home_carries_the_voice_assistant_once_a_recognizer_exists(voice_site, mic_browser):
+    base, elder = voice_site
+    phone = Phone(mic_browser, base, viewport=PHONE)
+    try:
+        page = phone.page
+        page.goto("/easy/login")
+        page.fill("#phone", elder["phone"])
+        page.fill("#pin", "246813")
+        page.click("form.form button[type=submit]")
+        page.wait_for_url("**/easy/")
+        talk = page.locator("[data-linli-voice] .lv-talk")
+        expect(talk).to_be_visible()  # loaded by easy.js after the page was ready
+        box = talk.bounding_box()
+        assert box["height"] >= 60 and box["width"] >= 60
+        expect(page.locator(".big4 a.big")).to_have_count(4)
+    finally:
+        phone.close()

@@ -205,6 +205,16 @@ def test_reporting_works_without_javascript(world, browser, live_server, db):
         context.close()
 
 
+def test_home_stays_light_without_a_recognizer(world, phones):
+    p = phones()
+    fetched = []
+    p.page.on("request", lambda request: fetched.append(request.url))
+    p.sign_in(world.a.resident)
+    p.page.wait_for_load_state("networkidle")
+    assert any("/easy/static/easy.js" in u for u in fetched)
+    assert not [u for u in fetched if "/static/voice/" in u]  # no recognizer: no assistant
+
+
 def test_contact_page_calls_the_committee(world, phones):
     p = phones()
     page = p.page

@@ -437,6 +437,19 @@
   each('#report-form', setupReport);
   each('[data-poll]', setupPoll);
   each('[data-voice-for]', setupTalk);
+  each('[data-linli-voice][data-load-js]', function (root) {
+    // The voice assistant (app/static/voice, 30 KB): only with a recognizer, after this page works.
+    recognizerReady().then(function (ok) {
+      if (!ok) return;
+      var css = document.createElement('link');
+      css.rel = 'stylesheet';
+      css.href = root.dataset.loadCss;
+      document.head.appendChild(css);
+      var js = document.createElement('script');
+      js.src = root.dataset.loadJs;
+      document.head.appendChild(js);
+    });
+  });
   each('.autospeak', function (button) {
     // Read the reference aloud once; browsers may wait for a tap, and the button stays there.
     if (!button.hidden) setTimeout(function () { button.click(); }, 300);
