@@ -122,7 +122,7 @@ def _texts() -> dict:
                       "or scan the code with your phone."),
         "phone": _("Committee phone: %(phone)s", phone="{phone}"),
         "hours": _("Office hours: %(hours)s", hours="{hours}"),
-        "close": _("Close"), "idle": _("Returning to the start in {n} seconds."),
+        "close": _("Close message"), "idle": _("Returning to the start in {n} seconds."),
         "stay": _("Keep using"),
         "pair_title": _("Pair this screen"),
         "pair_help": _("Staff: open Screens in the staff console and enter this code."),

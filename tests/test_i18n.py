@@ -56,3 +56,21 @@ def test_english_pages_have_no_untranslated_chinese(client):
     # Only the brand name and the language switch are Chinese on an English page.
     leftover = set(re.findall(r"[\u4e00-\u9fff]+", page)) - {"邻里", "中文"}
     assert not leftover, leftover
+
+
+def test_no_message_is_translated_two_ways():
+    # Flask-Babel merges every feature's catalog: one msgid with two translations would
+    # silently show one feature's wording in another's page.
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for po in sorted((ROOT / "app/translations").glob("*/zh_CN/LC_MESSAGES/messages.po")):
+        with po.open("rb") as fh:
+            catalog = read_po(fh, locale="zh_CN")
+        feature = po.parts[-4]
+        for m in catalog:
+            if not m.id or not m.string:
+                continue
+            if m.id in seen and seen[m.id][1] != m.string:
+                clashes.append((m.id, seen[m.id], (feature, m.string)))
+            seen.setdefault(m.id, (feature, m.string))
+    assert not clashes, clashes[:10]

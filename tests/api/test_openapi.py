@@ -6,6 +6,9 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 
+# WebSocket endpoints are not OpenAPI operations; the voice API documents its stream in
+# POST /api/v1/voice/text.
+NOT_OPENAPI = {"voice_stream.voice_stream"}
 SNAPSHOT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
 
@@ -23,7 +26,7 @@ def test_every_api_route_is_documented_with_a_summary(app, client):
     paths = _spec(client)["paths"]
     missing, unsummarised = [], []
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/"):
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint in NOT_OPENAPI:
             continue
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
