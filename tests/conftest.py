@@ -154,6 +154,19 @@ def world(db):
     return make_world()
 
 
+@pytest.fixture(scope="session")
+def playwright_driver():
+    """The one Playwright driver of this test process, started on first use.
+
+    A second sync driver cannot start in the same thread, so every browser suite (kiosk,
+    easy mode, voice) launches its Chromium from this one.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
 def pytest_configure(config):
     # Keep temporary uploads of the app out of the source tree.
     os.environ.setdefault("TMPDIR", tempfile.gettempdir())

@@ -186,14 +186,12 @@ def _expect_timeout():
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(playwright_driver):
     """Debian's Chromium, headless, driven by Playwright."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    b = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                          args=CHROMIUM_ARGS)
+    yield b
+    b.close()
 
 
 @pytest.fixture()

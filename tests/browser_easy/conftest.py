@@ -53,35 +53,6 @@ def live_server(app):
     thread.join(10)
 
 
-def _running_driver():
-    """The sync Playwright driver another suite's session fixture keeps open, if any."""
-    import asyncio
-    import gc
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-    from playwright.sync_api import Playwright
-
-    return next((o for o in gc.get_objects() if isinstance(o, Playwright)), None)
-
-
-@pytest.fixture(scope="package")
-def playwright_driver():
-    """One Playwright driver. Two sync drivers cannot run in one thread, so when another suite
-    (e.g. the kiosk's) already keeps one open for the session, use it; otherwise run ours for
-    this package only, so later suites can start their own."""
-    running = _running_driver()
-    if running is not None:
-        yield running
-        return
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        yield pw
-
-
 @pytest.fixture(scope="package")
 def browser(playwright_driver):
     """Debian's Chromium, headless, driven by Playwright."""

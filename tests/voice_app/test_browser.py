@@ -32,15 +32,12 @@ def microphone(tmp_path_factory, say):
 
 
 @pytest.fixture(scope="module")
-def browser(microphone):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=[*ARGS, f"--use-file-for-fake-audio-capture={microphone}"])
-        yield chromium
-        chromium.close()
+def browser(microphone, playwright_driver):
+    chromium = playwright_driver.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=[*ARGS, f"--use-file-for-fake-audio-capture={microphone}"])
+    yield chromium
+    chromium.close()
 
 
 def hold_to_talk(page, root_selector="[data-linli-voice]", hold_ms=2600):
