@@ -2,7 +2,7 @@
 
 Revision ID: 0002_features
 Revises: 0001_core
-Create Date: 2026-11-26 22:59:29.978493
+Create Date: 2026-11-27 00:02:11.585120
 
 """
 from alembic import op
@@ -277,12 +277,13 @@ def upgrade():
     with op.batch_alter_table('case_record', schema=None) as batch_op:
         batch_op.create_index('ix_case_record_assignee_org', ['assignee_organization_id', 'status'], unique=False)
         batch_op.create_index('ix_case_record_assignee_person', ['assignee_person_id', 'status'], unique=False)
+        batch_op.create_index('ix_case_record_channel', ['community_id', 'channel', 'status'], unique=False)
         batch_op.create_index('ix_case_record_community_created', ['community_id', 'created_at'], unique=False)
         batch_op.create_index('ix_case_record_due', ['community_id', 'status', 'due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_record_grid_id'), ['grid_id'], unique=False)
         batch_op.create_index('ix_case_record_inbox', ['community_id', 'status', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_record_reporter_id'), ['reporter_id'], unique=False)
-        batch_op.create_index('ix_case_record_resolved', ['status', 'resolved_at'], unique=False)
+        batch_op.create_index('ix_case_record_resolved', ['status', 'resolved_at', 'community_id'], unique=False)
         batch_op.create_index('ix_case_record_similar', ['category_id', 'building_id', 'status'], unique=False)
         batch_op.create_index('ix_case_record_sweep', ['community_id', 'escalated_at', 'status', 'due_at'], unique=False)
 
@@ -374,6 +375,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_case_record_grid_id'))
         batch_op.drop_index('ix_case_record_due')
         batch_op.drop_index('ix_case_record_community_created')
+        batch_op.drop_index('ix_case_record_channel')
         batch_op.drop_index('ix_case_record_assignee_person')
         batch_op.drop_index('ix_case_record_assignee_org')
 
