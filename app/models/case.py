@@ -64,6 +64,11 @@ class CaseCategory(TimestampMixin, db.Model):
     handler_organization = db.relationship("Organization")
 
 
+_SWEEP_WHERE = db.text("escalated_at IS NULL AND status IN "
+                       "('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')")
+_RESOLVED_WHERE = db.text("status = 'resolved'")
+
+
 class Case(TimestampMixin, db.Model):
     """One affair raised by a resident (or on their behalf), from submission to closure."""
 
@@ -73,10 +78,13 @@ class Case(TimestampMixin, db.Model):
         db.Index("ix_case_record_inbox", "community_id", "status", "id"),
         # The overdue filter and count.
         db.Index("ix_case_record_due", "community_id", "status", "due_at"),
-        # Deadline sweeps: open cases not escalated yet whose deadline has passed.
-        db.Index("ix_case_record_sweep", "community_id", "escalated_at", "status", "due_at"),
-        # Auto-closing resolved cases nobody confirmed (all communities, or one).
-        db.Index("ix_case_record_resolved", "status", "resolved_at", "community_id"),
+        # Deadline sweeps: open cases not escalated yet, by deadline. Partial, so it stays as
+        # small as the work waiting (the sweep writes the same IN list as literals).
+        db.Index("ix_case_record_sweep", "community_id", "due_at",
+                 sqlite_where=_SWEEP_WHERE, postgresql_where=_SWEEP_WHERE),
+        # Auto-closing resolved cases nobody confirmed.
+        db.Index("ix_case_record_resolved", "community_id", "resolved_at",
+                 sqlite_where=_RESOLVED_WHERE, postgresql_where=_RESOLVED_WHERE),
         # The inbox filtered by channel.
         db.Index("ix_case_record_channel", "community_id", "channel", "status"),
         # Monthly figures for the lobby screen.
