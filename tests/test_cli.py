@@ -19,7 +19,9 @@ def test_seed_demo_json_and_twice_duplicates_nothing(runner, db, client):
     second = _seed_json(runner)
     assert [db.session.query(m).count() for m in (Person, Community, Device, ApiToken,
                                                     ProxyLink)] == counts
-    assert first == second
+    # The same logins, screen token and Open311 key every time (counters may differ).
+    for key in ("accounts", "kiosk_token", "kiosk_url", "open311"):
+        assert first[key] == second[key]
     roles = {a["role"] for a in first["accounts"]}
     assert {"platform_admin", "street_official", "committee_staff", "grid_worker", "org_member",
             "resident", "family_proxy"} <= roles
