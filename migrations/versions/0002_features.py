@@ -2,7 +2,7 @@
 
 Revision ID: 0002_features
 Revises: 0001_core
-Create Date: 2026-11-27 00:02:11.585120
+Create Date: 2026-11-27 00:14:11.040817
 
 """
 from alembic import op
@@ -283,9 +283,9 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_case_record_grid_id'), ['grid_id'], unique=False)
         batch_op.create_index('ix_case_record_inbox', ['community_id', 'status', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_record_reporter_id'), ['reporter_id'], unique=False)
-        batch_op.create_index('ix_case_record_resolved', ['status', 'resolved_at', 'community_id'], unique=False)
+        batch_op.create_index('ix_case_record_resolved', ['community_id', 'resolved_at'], unique=False, sqlite_where=sa.text("status = 'resolved'"), postgresql_where=sa.text("status = 'resolved'"))
         batch_op.create_index('ix_case_record_similar', ['category_id', 'building_id', 'status'], unique=False)
-        batch_op.create_index('ix_case_record_sweep', ['community_id', 'escalated_at', 'status', 'due_at'], unique=False)
+        batch_op.create_index('ix_case_record_sweep', ['community_id', 'due_at'], unique=False, sqlite_where=sa.text("escalated_at IS NULL AND status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')"), postgresql_where=sa.text("escalated_at IS NULL AND status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')"))
 
     op.create_table('case_attachment',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -367,9 +367,9 @@ def downgrade():
 
     op.drop_table('case_attachment')
     with op.batch_alter_table('case_record', schema=None) as batch_op:
-        batch_op.drop_index('ix_case_record_sweep')
+        batch_op.drop_index('ix_case_record_sweep', sqlite_where=sa.text("escalated_at IS NULL AND status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')"), postgresql_where=sa.text("escalated_at IS NULL AND status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')"))
         batch_op.drop_index('ix_case_record_similar')
-        batch_op.drop_index('ix_case_record_resolved')
+        batch_op.drop_index('ix_case_record_resolved', sqlite_where=sa.text("status = 'resolved'"), postgresql_where=sa.text("status = 'resolved'"))
         batch_op.drop_index(batch_op.f('ix_case_record_reporter_id'))
         batch_op.drop_index('ix_case_record_inbox')
         batch_op.drop_index(batch_op.f('ix_case_record_grid_id'))
