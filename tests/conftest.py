@@ -140,6 +140,22 @@ class Auth:
         return headers
 
 
+    def for_role(self, world, role: str) -> dict:
+        """Headers for one role of the authorization matrices, acting in community A."""
+        side = world.a
+        if role == "anonymous":
+            return {}
+        if role == "device":
+            return self.headers(device=side.device)
+        if role == "relative":
+            return self.headers(side.relative, act_for=side.elder)
+        people = {"resident": side.resident, "elder": side.elder, "staff": side.staff,
+                  "grid_worker": side.grid_worker, "org_member": side.org_member,
+                  "official": world.official, "official_writer": world.official_writer,
+                  "admin": world.admin}
+        return self.headers(people[role])
+
+
 @pytest.fixture()
 def auth(client):
     """The auth helper."""

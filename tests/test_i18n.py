@@ -1,4 +1,4 @@
-"""Chinese first, English complete: every message has a Chinese translation, and locale choice works."""
+"""Chinese first, English complete: every message is translated, and the locale choice works."""
 
 import subprocess
 import sys

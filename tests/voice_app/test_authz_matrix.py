@@ -32,18 +32,7 @@ VOICE_ROUTES = {
 
 
 def _headers(auth, world, role):
-    side = world.a
-    people = {"resident": side.resident, "elder": side.elder, "staff": side.staff,
-              "grid_worker": side.grid_worker, "org_member": side.org_member,
-              "official": world.official, "official_writer": world.official_writer,
-              "admin": world.admin}
-    if role == ANON:
-        return {}
-    if role == "device":
-        return auth.headers(device=side.device)
-    if role == "relative":
-        return auth.headers(side.relative, act_for=side.elder)
-    return auth.headers(people[role])
+    return auth.for_role(world, role)
 
 
 def _call(client, auth, world, say, method, rule, headers, role):
