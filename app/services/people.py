@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, or_, select
 
 from app.extensions import db
 from app.models import CARE_FLAGS, Household, Person, RoleAssignment
@@ -171,6 +171,8 @@ def list_people(actor: Actor, community_id: int, *, q: str | None = None, care_f
             raise invalid_field("care_flag", f"allowed: {', '.join(CARE_FLAGS)}")
         if not (actor.is_admin or community_id in actor.staff_community_ids or actor.grid_ids):
             raise Forbidden()
+        # Filter in SQL so pages and totals count only matching people (JSON kept as text).
+        query = query.where(cast(Person.care_flags, String).like(f'%"{care_flag}"%'))
     page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False)
     if care_flag:
         page_obj.items = [p for p in page_obj.items if care_flag in (p.care_flags or [])

@@ -103,3 +103,19 @@ def test_admin_reads_audit_log_through_the_api(client, world, auth):
     assert r.status_code == 200
     actions = [(e["action"], e["target_type"]) for e in r.get_json()["items"]]
     assert ("update", "community") in actions
+
+
+def test_care_flag_filter_counts_only_matching_people(client, world, auth):
+    from tests import factories as f
+
+    for _ in range(3):
+        f.resident(world.a.community)
+    f.db.session.commit()
+    r = client.get(f"/api/v1/communities/{world.a.community.id}/people?care_flag=lives_alone"
+                   "&per_page=1", headers=auth.headers(world.a.staff))
+    body = r.get_json()
+    assert r.status_code == 200
+    assert body["total"] == 1 and [p["id"] for p in body["items"]] == [world.a.elder.id]
+    denied = client.get(f"/api/v1/communities/{world.a.community.id}/people?care_flag=lives_alone",
+                        headers=auth.headers(world.official))
+    assert denied.status_code == 403
