@@ -38,9 +38,17 @@ def _household_in(community_id: int, household_id: int | None) -> Household | No
     return household
 
 
-def register_resident(actor: Actor, community_id: int, *, display_name: str, phone: str, pin: str,
-                      household_id: int | None = None, birth_year: int | None = None,
-                      care_flags: list[str] | None = None) -> Person:
+def register_resident(
+    actor: Actor,
+    community_id: int,
+    *,
+    display_name: str,
+    phone: str,
+    pin: str,
+    household_id: int | None = None,
+    birth_year: int | None = None,
+    care_flags: list[str] | None = None,
+) -> Person:
     """Committee staff register a resident who then signs in with phone + PIN."""
     authz.ensure_manager(actor, community_id)
     person = Person(
@@ -67,8 +75,9 @@ def _check_birth_year(year):
     return year
 
 
-def create_staff_account(*, username: str, password: str, display_name: str,
-                         phone: str | None = None) -> Person:
+def create_staff_account(
+    *, username: str, password: str, display_name: str, phone: str | None = None
+) -> Person:
     """A staff-side account (no roles yet); used by `flask create-user` and the seed."""
     username = clean_text(username, "username", max_length=60).lower()
     if db.session.scalar(select(Person).where(Person.username == username)):
@@ -86,8 +95,17 @@ def create_staff_account(*, username: str, password: str, display_name: str,
     return person
 
 
-def grant_role(actor: Actor | None, person: Person, role: str, *, community_id=None, grid_id=None,
-               organization_id=None, street_office_id=None, can_write=False) -> RoleAssignment:
+def grant_role(
+    actor: Actor | None,
+    person: Person,
+    role: str,
+    *,
+    community_id=None,
+    grid_id=None,
+    organization_id=None,
+    street_office_id=None,
+    can_write=False,
+) -> RoleAssignment:
     """Give a scoped role. Admin (or None: the CLI) for any; committee staff within their community."""
     if role not in ROLES:
         raise invalid_field("role", f"allowed: {', '.join(ROLES)}")
@@ -97,8 +115,12 @@ def grant_role(actor: Actor | None, person: Person, role: str, *, community_id=N
         authz.ensure_manager(actor, community_id)
     _check_scope(community_id, grid_id, organization_id)
     assignment = RoleAssignment(
-        role=role, community_id=community_id, grid_id=grid_id, organization_id=organization_id,
-        street_office_id=street_office_id, can_write=can_write,
+        role=role,
+        community_id=community_id,
+        grid_id=grid_id,
+        organization_id=organization_id,
+        street_office_id=street_office_id,
+        can_write=can_write,
         granted_by_id=actor.person_id if actor else None,
     )
     person.roles.append(assignment)
@@ -116,8 +138,9 @@ def _check_scope(community_id, grid_id, organization_id) -> None:
             raise invalid_field("grid_id", "unknown grid")
     if organization_id is not None:
         org = db.session.get(Organization, organization_id)
-        if org is None or (community_id is not None
-                           and community_id not in {c.id for c in org.communities}):
+        if org is None or (
+            community_id is not None and community_id not in {c.id for c in org.communities}
+        ):
             raise invalid_field("organization_id", "unknown organization")
 
 
@@ -157,8 +180,15 @@ def person_view(actor: Actor, person: Person) -> dict:
     return view
 
 
-def list_people(actor: Actor, community_id: int, *, q: str | None = None, care_flag: str | None = None,
-                page: int = 1, per_page: int = 50):
+def list_people(
+    actor: Actor,
+    community_id: int,
+    *,
+    q: str | None = None,
+    care_flag: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+):
     """The community's register for its workers (grid workers see their grids)."""
     authz.ensure_internal(actor, community_id)
     query = select(Person).where(Person.community_id == community_id).order_by(Person.id)
@@ -175,8 +205,11 @@ def list_people(actor: Actor, community_id: int, *, q: str | None = None, care_f
         query = query.where(cast(Person.care_flags, String).like(f'%"{care_flag}"%'))
     page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False)
     if care_flag:
-        page_obj.items = [p for p in page_obj.items if care_flag in (p.care_flags or [])
-                          and authz.can_see_care(actor, p)]
+        page_obj.items = [
+            p
+            for p in page_obj.items
+            if care_flag in (p.care_flags or []) and authz.can_see_care(actor, p)
+        ]
     return page_obj
 
 
@@ -184,7 +217,9 @@ def update_person(actor: Actor, person_id: int, changes: dict) -> Person:
     """Staff update a resident's register entry; a person updates their own name/preferences."""
     person = get_person(actor, person_id)
     is_self = actor.subject is not None and actor.subject.id == person.id
-    staff = person.community_id is not None and authz.can_manage_community(actor, person.community_id)
+    staff = person.community_id is not None and authz.can_manage_community(
+        actor, person.community_id
+    )
     if not (is_self or staff):
         raise Forbidden()
     if "display_name" in changes:
@@ -226,7 +261,9 @@ def update_person(actor: Actor, person_id: int, changes: dict) -> Person:
 def set_pin(actor: Actor, person_id: int, pin: str) -> Person:
     """Reset a resident's PIN: by committee staff, or by a confirmed family proxy."""
     person = get_person(actor, person_id)
-    staff = person.community_id is not None and authz.can_manage_community(actor, person.community_id)
+    staff = person.community_id is not None and authz.can_manage_community(
+        actor, person.community_id
+    )
     proxy = actor.on_behalf_of is not None and actor.on_behalf_of.id == person.id
     own = actor.person is not None and actor.person.id == person.id
     if not (staff or proxy or own):
