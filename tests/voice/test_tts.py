@@ -14,7 +14,7 @@ from voice.audio import decode_audio
 from voice.errors import TTSUnavailable
 from voice.tts import wav_complete
 
-from .conftest import wav_info
+from .conftest import contour_distance, speech_contour, wav_info
 
 pytestmark = pytest.mark.voice
 
@@ -88,16 +88,23 @@ def test_prerender_fixed_prompts(tts, zh_pack):
         assert tts.lookup(text, zh_pack.tts_voice, "slower") is not None
 
 
-def test_many_threads_each_get_their_own_complete_file(tts, ko_model, ko_pack):
+def test_many_threads_each_get_their_own_complete_file(tts, tmp_path):
     phrases = ["공지 사항", "네", "아니요", "다시", "살려 주세요", "도움말"]
-    grammar = ko_model.grammar(phrases, "tts")
+    rates = ("slow", "normal", "fast")
+    # one at a time, through a worker of its own: what each phrase sounds like at each rate
+    with voice.TTSWorker(tmp_path / "reference") as alone:
+        reference = {
+            (phrase, rate): speech_contour(alone.synthesize(phrase, "ko", rate).path)
+            for phrase in phrases
+            for rate in rates
+        }
     results: dict[int, voice.Speech] = {}
     errors: list[BaseException] = []
 
     def work(i: int) -> None:
         try:
             phrase = phrases[i % len(phrases)]
-            rate = ("slow", "normal", "fast")[i % 3]
+            rate = rates[i % 3]
             fmt = ("wav", "wav", "ogg", "mp3")[i % 4]
             results[i] = (phrase, rate, tts.synthesize(phrase, "ko", rate, fmt))
         except BaseException as exc:  # noqa: BLE001 - reported below
@@ -117,9 +124,14 @@ def test_many_threads_each_get_their_own_complete_file(tts, ko_model, ko_pack):
         decoded = decode_audio(Path(speech.path).read_bytes())
         if speech.fmt == "wav":
             assert wav_complete(speech.path)
-            # the file holds THIS phrase, not a neighbour's audio (recognized on the lossless
-            # file: Opus/MP3 artifacts alone sometimes tip this small model to another word)
-            assert ko_model.recognize(decoded.pcm, grammar).text == phrase, (phrase, rate)
+            # the file holds THIS phrase at THIS rate, not a neighbour's audio: its contour is
+            # nearest to the one rendered alone. (Not checked by recognition: the small Korean
+            # model hears fast 도움말 as "아니요 네" even when it is rendered alone.)
+            contour = speech_contour(speech.path)
+            distances = {key: contour_distance(contour, ref) for key, ref in reference.items()}
+            nearest = min(distances, key=distances.get)
+            assert nearest == (phrase, rate), (phrase, rate, nearest)
+            assert distances[nearest] < 0.15, (phrase, rate, distances[nearest])
         else:  # encoded from the same phrase at the same rate
             wav = tts.lookup(phrase, "ko", rate, "wav")
             assert wav is not None
