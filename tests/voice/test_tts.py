@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -32,14 +31,14 @@ def test_wav_is_22050_mono_16bit_and_not_silent(tts):
     assert decoded.loudness.voiced_ms > 1000
 
 
-def test_cache_hit_returns_the_same_etag_fast(tts):
+def test_cache_hit_returns_the_same_etag_without_synthesizing(tts):
+    # how fast a hit is served is bench/voice.py's business, not a timed test's
     first = tts.synthesize("请说一下您的编号。", ZH, "slow")
-    started = time.perf_counter()
+    mtime = os.stat(first.path).st_mtime_ns
     again = tts.synthesize("请说一下您的编号。", ZH, "slow")
-    elapsed = time.perf_counter() - started
     assert again.cached and not first.cached
     assert again.etag == first.etag and again.path == first.path
-    assert elapsed < 0.005
+    assert os.stat(again.path).st_mtime_ns == mtime  # the file was not rendered again
     assert tts.lookup("请说一下您的编号。", ZH, "slow").etag == first.etag
     assert tts.lookup("从来没有说过的话", ZH, "slow") is None
 
