@@ -53,7 +53,8 @@ def prepare(app) -> None:
     except OSError:  # read-only install: use the .mo files that are there
         log.warning("could not compile translation catalogs", exc_info=True)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(p) for p in catalog_dirs()) or str(
-        TRANSLATIONS)
+        TRANSLATIONS
+    )
 
 
 def _normalise(value: str | None) -> str | None:
@@ -71,7 +72,11 @@ def select_locale() -> str:
     """?lang= → the signed-in person's choice → the lang cookie → Accept-Language → zh_CN."""
     if not has_request_context():
         return "zh_CN"
-    for candidate in (request.args.get("lang"), g.get("person_locale"), request.cookies.get("lang")):
+    for candidate in (
+        request.args.get("lang"),
+        g.get("person_locale"),
+        request.cookies.get("lang"),
+    ):
         chosen = _normalise(candidate)
         if chosen:
             return chosen

@@ -1,6 +1,14 @@
 """All models, imported so Alembic and create_all see every table."""
 
-from app.models import announcement, kiosk  # noqa: F401  (announcements, lobby screens)
+# announcements and lobby screens; affairs (cases, idempotency keys, notifications, Open311)
+from app.models import (  # noqa: F401
+    announcement,
+    case,
+    idempotency,
+    kiosk,
+    notification,
+    open311,
+)
 from app.models.community import Building, Community, Grid, Household, StreetOffice
 from app.models.organization import ORG_KINDS, Organization, organization_community
 from app.models.person import (
@@ -13,7 +21,6 @@ from app.models.person import (
     RoleAssignment,
 )
 from app.models.security import ApiToken, AuditLog, Device, LoginThrottle
-from app.models import case, idempotency, notification, open311  # noqa: F401 (affairs)
 
 __all__ = [
     "CARE_FLAGS",

@@ -1,4 +1,7 @@
-"""The territory: street office (街道) → community (社区) → grid (网格) → building (楼栋) → household (户)."""
+"""The territory.
+
+Street office (街道) → community (社区) → grid (网格) → building (楼栋) → household (户).
+"""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ STAFF_SIDE_ROLES = frozenset(ROLES) - {RESIDENT}
 
 
 class Person(TimestampMixin, db.Model):
-    """Anyone who signs in: residents (phone + PIN) and staff-side accounts (username + password)."""
+    """Anyone who signs in: residents (phone + PIN), staff-side accounts (username + password)."""
 
     __tablename__ = "person"
 
@@ -93,15 +93,15 @@ class ProxyLink(TimestampMixin, db.Model):
     """子女代办: a relative acting for an elderly resident, once confirmed."""
 
     __tablename__ = "proxy_link"
-    __table_args__ = (
-        db.UniqueConstraint("proxy_id", "resident_id", name="uq_proxy_link_pair"),
-    )
+    __table_args__ = (db.UniqueConstraint("proxy_id", "resident_id", name="uq_proxy_link_pair"),)
 
     id = db.Column(db.Integer, primary_key=True)
     proxy_id = db.Column(db.Integer, db.ForeignKey("person.id"), nullable=False, index=True)
     resident_id = db.Column(db.Integer, db.ForeignKey("person.id"), nullable=False, index=True)
     relation = db.Column(db.String(40))
-    status = db.Column(db.String(20), nullable=False, default="pending")  # pending|confirmed|revoked
+    status = db.Column(
+        db.String(20), nullable=False, default="pending"
+    )  # pending|confirmed|revoked
     confirmed_by_id = db.Column(db.Integer, db.ForeignKey("person.id"))
     confirmed_at = db.Column(UTCDateTime())
 

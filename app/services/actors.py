@@ -95,7 +95,10 @@ class Actor:
     def organization_community_ids(self) -> frozenset[int]:
         """Communities served by this actor's organizations."""
         return frozenset(
-            c.id for r in self._roles(ORG_MEMBER) if r.organization for c in r.organization.communities
+            c.id
+            for r in self._roles(ORG_MEMBER)
+            if r.organization
+            for c in r.organization.communities
         )
 
     @cached_property

@@ -34,7 +34,9 @@ def _client_ip() -> str | None:
     return request.remote_addr if has_request_context() else None
 
 
-def _entry(actor: Actor, action: str, target_type: str, target_id, community_id, detail) -> AuditLog:
+def _entry(
+    actor: Actor, action: str, target_type: str, target_id, community_id, detail
+) -> AuditLog:
     return AuditLog(
         actor_person_id=actor.person.id if actor.person else None,
         actor_device_id=actor.device.id if actor.device else None,
@@ -48,7 +50,9 @@ def _entry(actor: Actor, action: str, target_type: str, target_id, community_id,
     )
 
 
-def record(actor: Actor, action: str, target_type: str, target_id=None, community_id=None, detail=None):
+def record(
+    actor: Actor, action: str, target_type: str, target_id=None, community_id=None, detail=None
+):
     """Add an explicit audit entry (e.g. a sign-in, an export, a sensitive read)."""
     entry = _entry(actor, action, target_type, target_id, community_id, detail)
     db.session.add(entry)
@@ -96,8 +100,14 @@ def _after_flush(session: Session, flush_context) -> None:
                 continue
             detail = {"fields": sorted(fields)}
             session.add(
-                _entry(actor, action, obj.__tablename__, getattr(obj, "id", None),
-                       _community_of(obj), detail)
+                _entry(
+                    actor,
+                    action,
+                    obj.__tablename__,
+                    getattr(obj, "id", None),
+                    _community_of(obj),
+                    detail,
+                )
             )
 
 
@@ -107,8 +117,15 @@ def install() -> None:
         event.listen(Session, "after_flush", _after_flush)
 
 
-def list_entries(actor: Actor, *, community_id=None, target_type=None, actor_person_id=None,
-                 page: int = 1, per_page: int = 50):
+def list_entries(
+    actor: Actor,
+    *,
+    community_id=None,
+    target_type=None,
+    actor_person_id=None,
+    page: int = 1,
+    per_page: int = 50,
+):
     """Audit entries, newest first: platform admins see all, committee staff their community."""
     authz.require_signed_in(actor)
     query = select(AuditLog).order_by(AuditLog.id.desc())

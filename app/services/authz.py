@@ -56,7 +56,7 @@ def can_manage_community(actor: Actor, community_id: int) -> bool:
 
 
 def can_see_contact(actor: Actor, person) -> bool:
-    """Unmasked phone: the person, their confirmed proxy, staff of their community, their grid worker."""
+    """Unmasked phone: the person, their confirmed proxy, their community's staff, grid worker."""
     if actor.person is not None and actor.person.id == person.id:
         return True
     if actor.on_behalf_of is not None and actor.on_behalf_of.id == person.id:
@@ -69,7 +69,7 @@ def can_see_contact(actor: Actor, person) -> bool:
 
 
 def can_see_care(actor: Actor, person) -> bool:
-    """Care flags (独居老人…): only committee staff of the community and the person's grid worker."""
+    """Care flags (独居老人…): only the community's committee staff and the person's grid worker."""
     if actor.is_admin:
         return True
     if person.community_id and person.community_id in actor.staff_community_ids:

@@ -23,8 +23,15 @@ def readiness() -> dict:
             conn.execute(text("SELECT 1"))
             current = set(MigrationContext.configure(conn).get_current_heads())
     except Exception as exc:  # any failure means not ready
-        return {"ready": False, "database": f"unreachable: {type(exc).__name__}", "migrations": None}
+        return {
+            "ready": False,
+            "database": f"unreachable: {type(exc).__name__}",
+            "migrations": None,
+        }
     heads = head_revisions()
     current_ok = current == heads
-    return {"ready": current_ok, "database": "ok",
-            "migrations": "current" if current_ok else f"at {sorted(current)}, need {sorted(heads)}"}
+    return {
+        "ready": current_ok,
+        "database": "ok",
+        "migrations": "current" if current_ok else f"at {sorted(current)}, need {sorted(heads)}",
+    }

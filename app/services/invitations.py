@@ -23,17 +23,25 @@ from app.services.text import check_pin, clean_text, normalize_phone
 _ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
-def create_invitation(actor: Actor, community_id: int, *, household_id: int | None = None,
-                      days: int = 14, max_uses: int = 1) -> Invitation:
+def create_invitation(
+    actor: Actor,
+    community_id: int,
+    *,
+    household_id: int | None = None,
+    days: int = 14,
+    max_uses: int = 1,
+) -> Invitation:
     """Committee staff make an invitation code for a household or the whole community."""
     authz.ensure_manager(actor, community_id)
     if not 1 <= days <= 90 or not 1 <= max_uses <= 500:
         raise Invalid(errors={"days": ["1-90"], "max_uses": ["1-500"]})
     code = "".join(secrets.choice(_ALPHABET) for _ in range(8))
     invitation = Invitation(
-        code=code, community_id=community_id,
+        code=code,
+        community_id=community_id,
         household=_household_in(community_id, household_id),
-        created_by_id=actor.person_id, expires_at=utcnow() + timedelta(days=days),
+        created_by_id=actor.person_id,
+        expires_at=utcnow() + timedelta(days=days),
         max_uses=max_uses,
     )
     db.session.add(invitation)
@@ -45,10 +53,15 @@ def join(code: str, *, display_name: str, phone: str, pin: str) -> Person:
     """A resident joins with an invitation code and chooses a 6-digit PIN."""
     code = clean_text(code, "code", max_length=20).upper().replace(" ", "").replace("-", "")
     invitation = db.session.scalar(select(Invitation).where(Invitation.code == code))
-    if invitation is None or invitation.expires_at <= utcnow() or invitation.uses >= invitation.max_uses:
-        raise Invalid(errors={"code": [str(_l(
+    if (
+        invitation is None
+        or invitation.expires_at <= utcnow()
+        or invitation.uses >= invitation.max_uses
+    ):
+        message = _l(
             "This invitation code does not work. Please ask the residents' committee for a new one."
-        ))]})
+        )
+        raise Invalid(errors={"code": [str(message)]})
     person = Person(
         display_name=clean_text(display_name, "display_name", max_length=80),
         phone=normalize_phone(phone),

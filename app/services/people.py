@@ -106,7 +106,7 @@ def grant_role(
     street_office_id=None,
     can_write=False,
 ) -> RoleAssignment:
-    """Give a scoped role. Admin (or None: the CLI) for any; committee staff within their community."""
+    """Give a scoped role: admin (or None: the CLI) any; committee staff within their community."""
     if role not in ROLES:
         raise invalid_field("role", f"allowed: {', '.join(ROLES)}")
     if actor is not None and not actor.is_admin:
