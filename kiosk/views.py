@@ -131,6 +131,7 @@ def _texts() -> dict:
         "pair_failed": _("Cannot reach the server. Trying again…"),
         "until": _("until %(date)s", date="{date}"),
         "of": _("{i} of {n}"),
+        "page": _("Page {i} of {n}"),
         "categories": {k: str(v) for k, v in announcements.CATEGORY_LABELS.items()},
         "weekdays": [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")],
     }

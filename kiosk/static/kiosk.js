@@ -16,6 +16,12 @@
  *       with server-made speech (item.speech_url) or, if absent, the browser's speechSynthesis;
  *       the stop button is always shown while reading.
  *   LinliKiosk.current(), .items(), .snapshot(), .now(), .showMessage(text), .pause(on)
+ *   LinliKiosk.page() {page, pages} (1-based), .goPage(n) (pauses the rotation)
+ *
+ * A body too long for the slide is split into pages that fit it, measured here in the page's
+ * own layout (never guessed from character counts): at paragraph ends first, then sentences,
+ * then clauses. Each page has its own dwell time; the progress bar covers the whole item with a
+ * notch between its pages, and ◀ ▶ let a resident turn the pages (which pauses the rotation).
  */
 (function () {
   'use strict';
@@ -42,7 +48,7 @@
     currentId: null, currentRev: null, index: 0, elapsed: 0, duration: 15000,
     holdUntil: 0, paused: false, speaking: null, lastInput: Date.now(), idleLeft: null,
     announced: [], seen: {}, upNext: [], railKey: '', timers: [], pairing: null,
-    overflow: 0
+    pages: [], page: 0, pageEnds: [], layoutKey: '', reading: null
   };
   var hooks = {};
 
@@ -219,10 +225,192 @@
 
   function paragraphsOf(item) { return item.paragraphs || []; }
 
-  function durationOf(item) {
-    var chars = item.title.length + paragraphsOf(item).join('').length;
-    // About four characters a second for older readers; 12 s to 45 s per item.
-    return Math.max(12000, Math.min(45000, chars * 250));
+  // --- pages: split a long body where it stops fitting the slide -----------------------------------
+  var SENTENCE_END = '。！？!?；;…';
+  var CLAUSE_END = '，,、：:';
+  var CLOSERS = '”’」』）)】》"\'';
+
+  function renderBlocks(blocks) {
+    var body = $('slide-body');
+    body.textContent = '';
+    blocks.forEach(function (b) {
+      var para = document.createElement('p');
+      para.dataset.para = String(b.para);
+      para.textContent = b.text;
+      body.appendChild(para);
+    });
+  }
+
+  function fits() {
+    var body = $('slide-body');
+    return body.scrollHeight <= body.parentNode.clientHeight;
+  }
+
+  function tryBlocks(blocks) { renderBlocks(blocks); return fits(); }
+
+  // Offsets where `text` may be cut: 0 sentence ends, 1 also clauses, 2 also spaces, 3 anywhere.
+  // Closing quotes and brackets stay with what they close.
+  function cutPoints(text, level) {
+    var chars = Array.from(text);
+    var out = [];
+    var pos = 0;
+    for (var i = 0; i < chars.length; i++) {
+      var c = chars[i];
+      var next = chars[i + 1];
+      pos += c.length;
+      var kind = 3;
+      if (SENTENCE_END.indexOf(c) >= 0) kind = 0;
+      else if (c === '.') kind = next === undefined || /\s/.test(next) ? 0 : 3;
+      else if (CLAUSE_END.indexOf(c) >= 0) kind = 1;
+      else if (/\s/.test(c)) kind = 2;
+      if (kind > level || next === undefined) continue;
+      var end = pos;
+      for (var j = i + 1; j < chars.length && CLOSERS.indexOf(chars[j]) >= 0; j++) end += chars[j].length;
+      if (end < text.length && (!out.length || out[out.length - 1] < end)) out.push(end);
+    }
+    return out;
+  }
+
+  // The longest prefix of `text` (cut at `level`) that still fits after `page`; 0 if none.
+  function longestFit(page, para, text, level) {
+    var cuts = cutPoints(text, level);
+    var lo = 0, hi = cuts.length - 1, best = 0;
+    while (lo <= hi) {
+      var mid = (lo + hi) >> 1;
+      if (tryBlocks(page.concat([{ para: para, text: text.slice(0, cuts[mid]) }]))) {
+        best = cuts[mid];
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return best;
+  }
+
+  function paginate(item) {
+    var paras = paragraphsOf(item);
+    var all = paras.map(function (text, i) { return { para: i, text: text }; });
+    var body = $('slide-body');
+    var box = body.parentNode;
+    $('slide-page').textContent = '';
+    // Not laid out yet (pairing page, hidden screen): one page now, paged once it has a size.
+    if (box.clientHeight < 40 || body.clientWidth < 40 || tryBlocks(all)) return [all];
+    // Measured with the widest page label in place, in case it makes the line above wrap.
+    $('slide-page').textContent = T.page.replace('{i}', '88').replace('{n}', '88');
+    var pages = [];
+    var page = [];
+    paras.forEach(function (text, i) {
+      var rest = text;
+      while (rest) {
+        var block = { para: i, text: rest };
+        if (tryBlocks(page.concat([block]))) { page.push(block); return; }
+        // A paragraph that fits a page of its own is not split.
+        if (page.length && tryBlocks([block])) { pages.push(page); page = [block]; return; }
+        // It has to be split anyway: fill this page, at sentence ends if any fit, else at
+        // clauses or spaces; anywhere in a word only on an empty page.
+        var cut = 0;
+        for (var level = 0; !cut && level <= (page.length ? 2 : 3); level++) {
+          cut = longestFit(page, i, rest, level);
+        }
+        if (!cut && page.length) { pages.push(page); page = []; continue; }
+        if (!cut) cut = Array.from(rest)[0].length;  // a box smaller than a line: still move on
+        page.push({ para: i, text: rest.slice(0, cut) });
+        pages.push(page);
+        page = [];
+        rest = rest.slice(cut);
+      }
+    });
+    if (page.length) pages.push(page);
+    return pages;
+  }
+
+  function pageChars(blocks) {
+    return blocks.reduce(function (n, b) { return n + b.text.length; }, 0);
+  }
+
+  // About four characters a second for older readers; 12 s to 60 s a page (the title counts
+  // on the first page).
+  function dwellOf(item, blocks, first) {
+    var chars = pageChars(blocks) + (first ? item.title.length : 0);
+    return Math.max(12000, Math.min(60000, chars * 250));
+  }
+
+  function layoutKey() {
+    var body = $('slide-body');
+    return body.clientWidth + 'x' + body.parentNode.clientHeight;
+  }
+
+  // Split the item into pages and time them; keeps the reader on the text they were at.
+  function layOut(item, keep) {
+    var at = keep ? pageStartOffset(S.page) : 0;
+    var inPage = keep ? S.elapsed - (S.page ? S.pageEnds[S.page - 1] : 0) : 0;
+    S.pages = item ? paginate(item) : [];
+    var sum = 0;
+    S.pageEnds = S.pages.map(function (blocks, n) { sum += dwellOf(item, blocks, n === 0); return sum; });
+    S.duration = sum || 15000;
+    var page = 0;
+    for (var n = 1; n < S.pages.length; n++) if (pageStartOffset(n) <= at) page = n;
+    S.page = page;
+    var start = page ? S.pageEnds[page - 1] : 0;
+    S.elapsed = keep ? start + Math.max(0, Math.min(inPage, S.pageEnds[page] - start - 1)) : 0;
+    drawProgressTicks();
+    drawPage(page);
+    S.layoutKey = layoutKey();
+  }
+
+  // Where page n starts, counted in characters of the whole body.
+  function pageStartOffset(n) {
+    var off = 0;
+    for (var k = 0; k < n && k < S.pages.length; k++) off += pageChars(S.pages[k]) + 1;
+    return off;
+  }
+
+  function drawPage(n) {
+    S.page = n;
+    renderBlocks(S.pages[n] || []);
+    var many = S.pages.length > 1;
+    $('slide-page').textContent = many
+      ? T.page.replace('{i}', n + 1).replace('{n}', S.pages.length) : '';
+    root.dataset.page = String(n + 1);
+    root.dataset.pages = String(S.pages.length);
+    $('pager').hidden = !many || !!S.speaking;
+    $('page-prev').disabled = n === 0;
+    $('page-next').disabled = n >= S.pages.length - 1;
+    if (S.reading != null) markReading(S.reading);
+  }
+
+  function drawProgressTicks() {
+    var bar = $('progress');
+    var old = bar.querySelectorAll('.progress-tick');
+    for (var i = 0; i < old.length; i++) bar.removeChild(old[i]);
+    S.pageEnds.slice(0, -1).forEach(function (end) {
+      var tick = document.createElement('div');
+      tick.className = 'progress-tick';
+      tick.style.left = (end / S.duration * 100).toFixed(2) + '%';
+      bar.appendChild(tick);
+    });
+  }
+
+  function pageAt(elapsed) {
+    for (var n = 0; n < S.pageEnds.length; n++) if (elapsed < S.pageEnds[n]) return n;
+    return Math.max(0, S.pageEnds.length - 1);
+  }
+
+  // A resident turns the page: the rotation waits for them.
+  function goPage(n) {
+    if (!S.pages.length) return;
+    n = Math.max(0, Math.min(S.pages.length - 1, n));
+    if (!S.paused) setPaused(true);
+    S.elapsed = n ? S.pageEnds[n - 1] : 0;
+    drawPage(n);
+    drawProgress();
+  }
+
+  function relayoutIfResized() {
+    var item = currentItem();
+    if (!item || layoutKey() === S.layoutKey) return;
+    layOut(item, true);
+    drawProgress();
   }
 
   function currentItem() {
@@ -233,12 +421,11 @@
     return null;
   }
 
-  function drawSlide(item, items) {
+  function drawSlide(item, items, keep) {
     var slide = $('slide');
     var body = $('slide-body');
     var img = $('slide-image');
     body.textContent = '';
-    body.style.transform = '';
     root.dataset.current = item ? String(item.id) : '';
     if (!item) {
       slide.classList.remove('is-urgent');
@@ -246,6 +433,14 @@
       $('slide-count').textContent = '';
       $('slide-until').textContent = '';
       $('slide-title').textContent = '';
+      S.pages = [];
+      S.pageEnds = [];
+      S.duration = 15000;
+      drawProgressTicks();
+      $('slide-page').textContent = '';
+      $('pager').hidden = true;
+      root.dataset.page = '';
+      root.dataset.pages = '0';
       var p = document.createElement('p');
       p.className = 'empty';
       p.textContent = T.no_items;
@@ -262,11 +457,6 @@
     $('slide-until').textContent = item.expire_at
       ? T.until.replace('{date}', dayLabel(Date.parse(item.expire_at))) : '';
     $('slide-title').textContent = item.title;
-    paragraphsOf(item).forEach(function (text) {
-      var para = document.createElement('p');
-      para.textContent = text;
-      body.appendChild(para);
-    });
     if (item.image_url) {
       if (img.getAttribute('src') !== item.image_url) img.src = item.image_url;
       img.hidden = false;
@@ -274,7 +464,8 @@
       img.hidden = true;
       img.removeAttribute('src');
     }
-    S.overflow = Math.max(0, body.scrollHeight - body.parentNode.clientHeight);
+    // After the title and picture: they decide how much room the body has.
+    layOut(item, keep);
   }
 
   function drawRail(items) {
@@ -323,8 +514,7 @@
     S.currentRev = item ? item.revision : null;
     S.index = item ? Math.max(0, items.indexOf(item)) : 0;
     S.elapsed = 0;
-    S.duration = item ? durationOf(item) : 15000;
-    drawSlide(item, items);
+    drawSlide(item, items, false);
   }
 
   // --- the rotation -------------------------------------------------------------------------------
@@ -354,20 +544,20 @@
       show(items[Math.min(S.index, items.length - 1)], items);
     } else if (current.revision !== S.currentRev) {
       S.currentRev = current.revision;  // edited: new words, same place in the rotation
-      S.duration = durationOf(current);
-      drawSlide(current, items);
+      drawSlide(current, items, true);
     } else if (!S.paused && !S.speaking && t >= S.holdUntil) {
       S.elapsed += dt;
       if (S.elapsed >= S.duration) advance(items);
+      else if (pageAt(S.elapsed) !== S.page) drawPage(pageAt(S.elapsed));
     }
-    var progress = items.length ? Math.min(1, S.elapsed / S.duration) : 0;
+    drawProgress();
+    drawRail(items);
+  }
+
+  function drawProgress() {
+    var progress = S.currentId != null ? Math.min(1, S.elapsed / S.duration) : 0;
     $('progress-bar').style.width = (progress * 100).toFixed(1) + '%';
     $('progress').setAttribute('aria-valuenow', String(Math.round(progress * 100)));
-    if (S.overflow > 0) {
-      var scroll = Math.min(1, Math.max(0, (progress - 0.15) / 0.7));
-      $('slide-body').style.transform = 'translateY(' + (-S.overflow * scroll).toFixed(0) + 'px)';
-    }
-    drawRail(items);
   }
 
   function drawClock() {
@@ -420,9 +610,33 @@
   var audio = $('speech-audio');
   var synthTimer = null;
 
-  function highlight(index) {
-    var ps = $('slide-body').querySelectorAll('p');
-    for (var i = 0; i < ps.length; i++) ps[i].classList.toggle('reading', i === index);
+  function markReading(index) {
+    var ps = $('slide-body').querySelectorAll('p[data-para]');
+    for (var i = 0; i < ps.length; i++) {
+      ps[i].classList.toggle('reading', Number(ps[i].dataset.para) === index);
+    }
+  }
+
+  // Mark the paragraph being read (-1: none, or the title) at `offset` characters into it,
+  // turning to the page that shows that part.
+  function highlight(index, offset) {
+    S.reading = index >= 0 ? index : null;
+    if (index >= 0 && S.pages.length > 1) {
+      var target = -1, seen = 0;
+      for (var n = 0; n < S.pages.length && target < 0; n++) {
+        S.pages[n].forEach(function (b) {
+          if (b.para !== index || target >= 0) return;
+          seen += b.text.length;
+          if (seen > (offset || 0)) target = n;
+        });
+      }
+      if (target >= 0 && target !== S.page) {
+        S.elapsed = target ? S.pageEnds[target - 1] : 0;
+        drawPage(target);
+        drawProgress();
+      }
+    }
+    markReading(index);
   }
 
   function stopSpeaking() {
@@ -433,6 +647,7 @@
     S.speaking = null;
     root.dataset.speaking = '';
     $('speaking-bar').hidden = true;
+    $('pager').hidden = S.pages.length < 2;
     highlight(-1);
   }
 
@@ -455,7 +670,8 @@
       var u = new SpeechSynthesisUtterance(text);
       u.lang = CFG.lang === 'en' ? 'en-US' : 'zh-CN';
       u.rate = 0.9;
-      u.onstart = function () { highlight(i - 1); };
+      u.onstart = function () { highlight(i - 1, 0); };
+      u.onboundary = function (e) { if (i > 0) highlight(i - 1, e.charIndex || 0); };
       if (i === parts.length - 1) u.onend = function () { stopSpeaking(); };
       total += text.length;
       window.speechSynthesis.speak(u);
@@ -474,6 +690,8 @@
     S.speaking = { id: item.id, auto: !!(opts && opts.auto) };
     root.dataset.speaking = String(item.id);
     $('speaking-bar').hidden = false;
+    // Reading turns the pages by itself; the stop button takes the pager's place.
+    $('pager').hidden = true;
     if (item.speech_url) {
       audio.src = item.speech_url;
       var played = audio.play();
@@ -493,8 +711,14 @@
     if (!S.speaking || !audio.duration) return;
     var item = currentItem();
     if (!item) return;
-    var blocks = paragraphsOf(item).length + 1;
-    highlight(Math.floor((audio.currentTime / audio.duration) * blocks) - 1);
+    // Where in the text the voice is, by characters (the title first, then the paragraphs).
+    var parts = [item.title].concat(paragraphsOf(item));
+    var total = parts.join('').length || 1;
+    var at = (audio.currentTime / audio.duration) * total;
+    for (var i = 0; i < parts.length; i++) {
+      if (at < parts[i].length || i === parts.length - 1) { highlight(i - 1, Math.floor(at)); return; }
+      at -= parts[i].length;
+    }
   });
   audio.addEventListener('ended', stopSpeaking);
   audio.addEventListener('error', function () {
@@ -533,6 +757,19 @@
     document.addEventListener('keydown', function () { S.lastInput = Date.now(); }, true);
     $('slide').addEventListener('click', function () { setPaused(!S.paused); });
     $('pause-btn').addEventListener('click', function () { setPaused(!S.paused); });
+    $('page-prev').addEventListener('click', function () { goPage(S.page - 1); });
+    $('page-next').addEventListener('click', function () { goPage(S.page + 1); });
+    // The slide's room changes with the screen, the urgent banner and the picture: re-page.
+    if (window.ResizeObserver) {
+      var ro = new ResizeObserver(relayoutIfResized);
+      ro.observe($('slide-body'));
+      ro.observe($('slide-body').parentNode);
+    }
+    window.addEventListener('resize', relayoutIfResized);
+    $('slide-image').addEventListener('load', relayoutIfResized);
+    if (document.fonts && document.fonts.ready) {
+      document.fonts.ready.then(function () { S.layoutKey = ''; relayoutIfResized(); });
+    }
     $('stop-btn').addEventListener('click', stopSpeaking);
     $('message-close').addEventListener('click', function () { $('message').hidden = true; });
     $('idle-stay').addEventListener('click', function () {
@@ -753,6 +990,8 @@
     speak: function (item) { speak(item || currentItem(), { auto: false }); },
     stop: stopSpeaking,
     pause: setPaused,
+    page: function () { return { page: S.page + 1, pages: S.pages.length }; },
+    goPage: function (n) { goPage(n - 1); },
     showMessage: showMessage,
     onAction: function (name, handler) { hooks[name] = handler; }
   };
