@@ -66,6 +66,9 @@ class CaseCategory(TimestampMixin, db.Model):
 
 _SWEEP_WHERE = db.text("escalated_at IS NULL AND status IN "
                        "('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')")
+# Open cases whose overdue notice has not gone out yet (the notice sweep's range ends at now).
+_NOTICE_WHERE = db.text("overdue_notified_at IS NULL AND escalated_at IS NULL AND status IN "
+                        "('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')")
 _RESOLVED_WHERE = db.text("status = 'resolved'")
 
 
@@ -82,6 +85,10 @@ class Case(TimestampMixin, db.Model):
         # small as the work waiting (the sweep writes the same IN list as literals).
         db.Index("ix_case_record_sweep", "community_id", "due_at",
                  sqlite_where=_SWEEP_WHERE, postgresql_where=_SWEEP_WHERE),
+        # Overdue notices: the sweep index alone would also walk every case already notified
+        # and still within its escalation grace, only to discard it.
+        db.Index("ix_case_record_notice", "community_id", "due_at",
+                 sqlite_where=_NOTICE_WHERE, postgresql_where=_NOTICE_WHERE),
         # Auto-closing resolved cases nobody confirmed.
         db.Index("ix_case_record_resolved", "community_id", "resolved_at",
                  sqlite_where=_RESOLVED_WHERE, postgresql_where=_RESOLVED_WHERE),

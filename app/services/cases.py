@@ -1218,27 +1218,31 @@ def run_due_work(*, now: datetime | None = None, community_id: int | None = None
     now = now or _now()
     only = only or ("overdue", "escalated", "auto_closed")
     queries = []
-    if "overdue" in only or "escalated" in only:
-        # Open, not escalated, past the deadline (ix_case_record_sweep); then the step due.
-        pending = []
-        if "overdue" in only:
-            pending.append(Case.overdue_notified_at.is_(None))
-        if "escalated" in only:
-            pending.append(Case.due_at <= now - _grace())
-        queries.append(select(Case.id).where(
+    # One query per step, each a range that holds only waiting work: a single query with
+    # "not notified OR past the grace" had to walk every notified case still in its grace.
+    if "overdue" in only:
+        # Open, not notified, past the deadline (ix_case_record_notice).
+        queries.append((select(Case.id).where(
+            Case.overdue_notified_at.is_(None), Case.escalated_at.is_(None),
+            _literal_in(Case.status, OPEN_STATUSES), Case.due_at <= now), Case.due_at))
+    if "escalated" in only:
+        # Open, not escalated, past the deadline and the grace (ix_case_record_sweep).
+        queries.append((select(Case.id).where(
             Case.escalated_at.is_(None), _literal_in(Case.status, OPEN_STATUSES),
-            Case.due_at <= now, or_(*pending)))
+            Case.due_at <= now - _grace()), Case.due_at))
     if "auto_closed" in only:
         resolved = bindparam("lit_resolved", RESOLVED, literal_execute=True)
-        queries.append(select(Case.id).where(Case.status == resolved,
-                                             Case.resolved_at <= now - _auto_close_after()))
+        queries.append((select(Case.id).where(
+            Case.status == resolved, Case.resolved_at <= now - _auto_close_after()),
+            Case.resolved_at))
     ids: list[int] = []
-    for query in queries:
+    for query, key in queries:
         if community_id is not None:
             query = query.where(Case.community_id == community_id)
-        # No ORDER BY or LIMIT in SQL: either tempts the planners into walking the whole
-        # table in the hope of stopping early; the partial indexes return only waiting work.
-        ids += db.session.scalars(query).all()
+        # Ordered by the partial index's own key, so SQLite's planner picks it (without the
+        # order it prefers ix_case_record_due and reads every late case in the table). No
+        # LIMIT: that tempts the planners into walking the whole table hoping to stop early.
+        ids += db.session.scalars(query.order_by(Case.community_id, key)).all()
     counts = {"overdue": 0, "escalated": 0, "auto_closed": 0}
     for case_id in sorted(set(ids))[:limit]:
         case = db.session.get(Case, case_id)
