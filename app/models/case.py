@@ -101,6 +101,8 @@ class Case(TimestampMixin, db.Model):
         db.Index("ix_case_record_assignee_org", "assignee_organization_id", "status"),
         # Duplicate suggestions: open cases of a category in a building.
         db.Index("ix_case_record_similar", "category_id", "building_id", "status"),
+        # … and near a point (the latitude range of the box).
+        db.Index("ix_case_record_nearby", "category_id", "status", "latitude"),
     )
 
     id = db.Column(db.Integer, primary_key=True)

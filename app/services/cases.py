@@ -462,9 +462,19 @@ def similar_cases(actor: Actor, *, community_id: int | None = None, category_id:
     community_id = community_id or _default_community(actor)
     authz.ensure_readable(actor, community_id)
     staff = authz.can_see_internal(actor, community_id)
-    conditions = []
+    common = [Case.community_id == community_id, Case.category_id == category_id,
+              Case.status.in_(OPEN_STATUSES), Case.merged_into_id.is_(None),
+              Case.created_at >= _now() - timedelta(days=60)]
+    if exclude_id is not None:
+        common.append(Case.id != exclude_id)
+    if not staff:
+        common.append(Case.is_public.is_(True))
+    # One query per kind of match, each on its own index (ix_case_record_similar,
+    # ix_case_record_nearby): "same building OR inside the box" could only walk every case of
+    # the category. Places only; the few cases suggested are loaded at the end.
+    where = []
     if building_id is not None:
-        conditions.append(Case.building_id == building_id)
+        where.append(Case.building_id == building_id)
     box = None
     if latitude is not None and longitude is not None:
         _check_coordinates(latitude, longitude)
@@ -472,28 +482,28 @@ def similar_cases(actor: Actor, *, community_id: int | None = None, category_id:
         dlat = math.degrees(radius / _EARTH_M)
         dlon = dlat / max(0.01, math.cos(math.radians(latitude)))
         box = (latitude, longitude, radius)
-        conditions.append(and_(Case.latitude.between(latitude - dlat, latitude + dlat),
-                               Case.longitude.between(longitude - dlon, longitude + dlon)))
-    if not conditions:
-        return []
-    query = select(Case).where(
-        Case.community_id == community_id, Case.category_id == category_id,
-        Case.status.in_(OPEN_STATUSES), Case.merged_into_id.is_(None),
-        Case.created_at >= _now() - timedelta(days=60), or_(*conditions))
-    if exclude_id is not None:
-        query = query.where(Case.id != exclude_id)
-    if not staff:
-        query = query.where(Case.is_public.is_(True))
+        where.append(and_(Case.latitude.between(latitude - dlat, latitude + dlat),
+                          Case.longitude.between(longitude - dlon, longitude + dlon)))
+    places = {}
+    for condition in where:
+        places.update((row.id, row) for row in db.session.execute(
+            select(Case.id, Case.building_id, Case.latitude, Case.longitude)
+            .where(*common, condition).order_by(Case.id.desc()).limit(50)))
     found = []
-    for case in db.session.scalars(query.order_by(Case.id.desc()).limit(50)):
-        if building_id is not None and case.building_id == building_id:
-            found.append(case)
-        elif box is not None and case.latitude is not None and _distance_m(
-                box[0], box[1], case.latitude, case.longitude) <= box[2]:
-            found.append(case)
+    for case_id in sorted(places, reverse=True)[:50]:
+        row = places[case_id]
+        if building_id is not None and row.building_id == building_id:
+            found.append(case_id)
+        elif box is not None and row.latitude is not None and _distance_m(
+                box[0], box[1], row.latitude, row.longitude) <= box[2]:
+            found.append(case_id)
         if len(found) >= limit:
             break
-    return found
+    if not found:
+        return []
+    loaded = {case.id: case for case in db.session.scalars(select(Case).where(
+        Case.id.in_(found)))}
+    return [loaded[case_id] for case_id in found]
 
 
 def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
