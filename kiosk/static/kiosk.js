@@ -16,6 +16,7 @@
  *       with server-made speech (item.speech_url) or, if absent, the browser's speechSynthesis;
  *       the stop button is always shown while reading.
  *   LinliKiosk.current(), .items(), .snapshot(), .now(), .showMessage(text), .pause(on)
+ *   LinliKiosk.show(item)   put an item on the slide now (the rotation goes on from there)
  *   LinliKiosk.page() {page, pages} (1-based), .goPage(n) (pauses the rotation)
  *
  * A body too long for the slide is split into pages that fit it, measured here in the page's
@@ -990,6 +991,11 @@
     speak: function (item) { speak(item || currentItem(), { auto: false }); },
     stop: stopSpeaking,
     pause: setPaused,
+    show: function (item) {
+      if (!item) return;
+      if (S.speaking && S.speaking.id !== item.id) stopSpeaking();
+      show(item, activeItems(now()));
+    },
     page: function () { return { page: S.page + 1, pages: S.pages.length }; },
     goPage: function (n) { goPage(n - 1); },
     showMessage: showMessage,
