@@ -93,6 +93,7 @@ def build(db_url: str, env: dict, total: int) -> dict:
     from app.extensions import db
     from app.models import Community, Person
     from app.models.case import Case, CaseCategory, CaseEvent, CaseSerial
+    from app.services import cases as case_service
     from app.services import demo
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": db_url})
@@ -177,6 +178,8 @@ def build(db_url: str, env: dict, total: int) -> dict:
             else:
                 db.session.execute(update(CaseSerial).where(CaseSerial.year == year)
                                    .values(last_value=value))
+        # Core inserts go around the session hooks that keep the counts per status.
+        case_service.recount_statuses()
         if db.engine.dialect.name == "postgresql":
             db.session.execute(text("SELECT setval(pg_get_serial_sequence('case_record', 'id'),"
                                     " (SELECT max(id) FROM case_record))"))
@@ -207,8 +210,7 @@ def explain(db_url: str, env: dict, community_id: int) -> str:
     queries = [
         f"SELECT * FROM case_record WHERE community_id = {community_id} AND status IN "
         f"{open_statuses} ORDER BY id DESC LIMIT 50",
-        f"SELECT status, count(*) FROM case_record WHERE community_id = {community_id} "
-        "GROUP BY status",
+        f"SELECT status, total FROM case_status_count WHERE community_id = {community_id}",
     ]
     lines = []
     with engine.connect() as conn:

@@ -110,7 +110,10 @@ class Case(TimestampMixin, db.Model):
     reference = db.Column(db.String(20), nullable=False, unique=True)
     community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False)
     category_id = db.Column(db.Integer, db.ForeignKey("case_category.id"), nullable=False)
-    status = db.Column(db.String(20), nullable=False, default=SUBMITTED)
+    # active_history: a status set without reading it first still tells what it was (the
+    # counts per status in case_status_count follow every move).
+    status = db.column_property(db.Column(db.String(20), nullable=False, default=SUBMITTED),
+                                active_history=True)
     channel = db.Column(db.String(20), nullable=False)
     description = db.Column(db.Text, nullable=False)
     # Voice reports: what the recognizer heard (the audio itself is an attachment).
@@ -244,6 +247,21 @@ class CaseSupport(db.Model):
     created_at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
 
 
+class CaseStatusCount(db.Model):
+    """How many cases a community has in one status, so the staff inbox never counts the table.
+
+    Kept in step by app/services/cases.py: each flush notes the status moves of the cases it
+    wrote, and the session applies them just before it commits.
+    """
+
+    __tablename__ = "case_status_count"
+
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), primary_key=True,
+                             autoincrement=False)
+    status = db.Column(db.String(20), primary_key=True)
+    total = db.Column(db.Integer, nullable=False, default=0)
+
+
 class CaseSerial(db.Model):
     """The last reference serial handed out in a year (one row per year, locked on use)."""
 
@@ -262,5 +280,6 @@ __all__ = [
     "CaseCategory",
     "CaseEvent",
     "CaseSerial",
+    "CaseStatusCount",
     "CaseSupport",
 ]

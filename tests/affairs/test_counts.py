@@ -1,0 +1,90 @@
+"""Counts per status in the staff inbox: kept figures that always match the cases themselves."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models.case import CASE_STATUSES, Case, CaseStatusCount
+from app.services import cases
+from tests.affairs.conftest import actor, backdate, put_in_state, submit
+
+
+def _counted(community_id) -> dict:
+    rows = db.session.execute(
+        select(Case.status, func.count())
+        .where(Case.community_id == community_id)
+        .group_by(Case.status)
+    )
+    return {status: n for status, n in rows}
+
+
+def _kept(community_id) -> dict:
+    rows = db.session.execute(
+        select(CaseStatusCount.status, CaseStatusCount.total).where(
+            CaseStatusCount.community_id == community_id
+        )
+    )
+    return {status: n for status, n in rows if n}
+
+
+def _inbox_counts(client, auth, side) -> dict:
+    r = client.get(
+        "/api/v1/cases",
+        headers=auth.headers(side.staff),
+        query_string={"community_id": side.community.id},
+    )
+    assert r.status_code == 200, r.get_json()
+    return {s: n for s, n in r.get_json()["counts"].items() if n and s in CASE_STATUSES}
+
+
+def test_counts_per_status_follow_every_move_and_stay_in_their_community(client, cats, auth):
+    world = cats
+    a1, a2, a3, a4 = (submit(world.a) for _ in range(4))
+    b1, _b2 = submit(world.b), submit(world.b)
+    put_in_state(a2, world.a, "assigned")
+    put_in_state(a3, world.a, "resolved")
+    put_in_state(a4, world.a, "closed")
+    put_in_state(b1, world.b, "in_progress")
+    cases.transition(actor(world.a.staff), a1.id, "accept")
+    db.session.commit()
+    # Nobody confirmed a3 in time: the auto-close claims it with an UPDATE of its own.
+    backdate(a3, resolved_at=timedelta(days=60))
+    assert (
+        cases.run_due_work(community_id=world.a.community.id, only=("auto_closed",))["auto_closed"]
+        == 1
+    )
+    db.session.commit()
+
+    expected_a = {"accepted": 1, "assigned": 1, "closed": 2}
+    assert _inbox_counts(client, auth, world.a) == expected_a == _counted(world.a.community.id)
+    assert _inbox_counts(client, auth, world.b) == {"submitted": 1, "in_progress": 1}
+    assert _kept(world.a.community.id) == expected_a
+    assert _kept(world.b.community.id) == _counted(world.b.community.id)
+    full = client.get("/api/v1/cases", headers=auth.headers(world.a.staff)).get_json()["counts"]
+    assert (full["open"], full["rejected"], full["submitted"]) == (2, 0, 0)
+
+
+def test_counts_include_this_transactions_moves_and_forget_rolled_back_ones(cats):
+    world = cats
+    case = submit(world.a)
+    staff = actor(world.a.staff)
+    cases.transition(staff, case.id, "reject", reason="不属于社区受理范围")
+    counts = cases.status_counts(staff, world.a.community.id)
+    assert (counts["submitted"], counts["rejected"], counts["open"]) == (0, 1, 0)
+    db.session.rollback()
+    counts = cases.status_counts(staff, world.a.community.id)
+    assert (counts["submitted"], counts["rejected"], counts["open"]) == (1, 0, 1)
+    assert _kept(world.a.community.id) == {"submitted": 1}
+
+
+def test_recount_rebuilds_the_figures_from_the_cases(cats):
+    world = cats
+    submit(world.a), submit(world.b)
+    db.session.execute(CaseStatusCount.__table__.delete())
+    db.session.commit()
+    cases.recount_statuses()
+    db.session.commit()
+    assert _kept(world.a.community.id) == {"submitted": 1} == _kept(world.b.community.id)
