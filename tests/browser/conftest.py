@@ -1,24 +1,14 @@
-"""Browser tests: the real app in a real gunicorn process (file SQLite, demo data) and real
-headless Chromium driven by Playwright. The server can be stopped and started again on the
-same port and database, like a power cut or a deploy."""
+"""Browser tests: the real app in a real gunicorn process (tests/live.py: file SQLite, demo
+data) and real headless Chromium driven by Playwright. The server can be stopped and started
+again on the same port and database, like a power cut or a deploy."""
 
 from __future__ import annotations
-
-import json
-import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.live import LiveServer
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync",
@@ -32,91 +22,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """gunicorn (gevent worker, as in production) serving wsgi:app on 127.0.0.1."""
-
-    def __init__(self, workdir: Path, workers: int = 1, extra_env: dict | None = None):
-        self.workdir = workdir
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.instance = workdir / "instance"
-        self.access_log = workdir / "access.log"
-        self.env = {
-            **os.environ,
-            "LINLI_ENV": "development",
-            "LINLI_INSTANCE_PATH": str(self.instance),
-            "DATABASE_URL": f"sqlite:///{workdir / 'live.db'}",
-            "SECRET_KEY": secrets.token_urlsafe(32),
-            "LINLI_BIND": f"127.0.0.1:{self.port}",
-            "WEB_CONCURRENCY": str(workers),
-            "PUBLIC_BASE_URL": self.url,
-            "LINLI_ACCESS_LOG": str(self.access_log),
-            "KIOSK_POLL_SECONDS": "30",
-            "FLASK_APP": "wsgi.py",
-            **(extra_env or {}),
-        }
-        self.env.pop("TEST_DATABASE_URL", None)
-        self.env.setdefault("REDIS_URL", "")
-        self.proc: subprocess.Popen | None = None
-        self.summary: dict = {}
-
-    def prepare(self) -> None:
-        """Schema (migrations, then tables not migrated yet) and the demo data."""
-        self.instance.mkdir(parents=True, exist_ok=True)
-        script = ("from app import create_app\nfrom app.extensions import db\n"
-                  "from flask_migrate import upgrade\napp = create_app()\n"
-                  "with app.app_context():\n    upgrade()\n    db.create_all()\n")
-        subprocess.run([sys.executable, "-c", script], env=self.env, cwd=ROOT, check=True,
-                       capture_output=True, timeout=120)
-        out = subprocess.run([str(BIN / "flask"), "seed-demo", "--json"], env=self.env, cwd=ROOT,
-                             check=True, capture_output=True, text=True, timeout=120)
-        self.summary = json.loads(out.stdout.strip().splitlines()[-1])
-
-    def start(self) -> None:
-        """Start gunicorn and wait until it answers."""
-        with (self.workdir / "server.log").open("ab") as log:  # the child keeps its own copy
-            self.proc = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
-                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {(self.workdir / 'server.log').read_text()}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("gunicorn did not start")
-
-    def stop(self) -> None:
-        """Quick shutdown (SIGINT): open streams are cut like in a crash or power cut."""
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-    @property
-    def running(self) -> bool:
-        """True while the process lives."""
-        return self.proc is not None and self.proc.poll() is None
-
-
 @pytest.fixture(scope="session")
 def live(tmp_path_factory):
     """The app in gunicorn with the demo community (和平社区) seeded."""
-    server = LiveServer(tmp_path_factory.mktemp("live"))
+    server = LiveServer(tmp_path_factory.mktemp("live"), env={"KIOSK_POLL_SECONDS": "30"})
     server.prepare()
     server.start()
     yield server

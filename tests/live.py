@@ -1,0 +1,148 @@
+"""The app in a real gunicorn process, for tests and benchmarks.
+
+`LiveServer` runs ``wsgi:app`` with gunicorn.conf.py (gevent workers, preload, as in
+production) on a free 127.0.0.1 port, with its own file SQLite database and instance folder
+under `workdir`. `prepare()` builds the schema (migrations, then tables not migrated yet) and
+the demo data (`flask seed-demo --json`); `start()` waits for /healthz; `stop()` shuts it down.
+The server can be stopped and started again on the same port and database, like a power cut or
+a deploy. gunicorn's output goes to `workdir/server.log`.
+
+Used by tests/browser, tests/voice_app and the scripts in bench/ (run from the repository root,
+where ``from tests.live import LiveServer`` imports).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SCHEMA_SCRIPT = ("from app import create_app\nfrom app.extensions import db\n"
+                 "from flask_migrate import upgrade\napp = create_app()\n"
+                 "with app.app_context():\n    upgrade()\n    db.create_all()\n")
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """gunicorn serving wsgi:app on 127.0.0.1 with its own SQLite file.
+
+    `env` is laid over the defaults (which are laid over os.environ). With `own_group` gunicorn
+    runs in its own process group and `stop()` signals the whole group (master, workers and
+    anything they started)."""
+
+    start_timeout = 30.0
+    stop_signal = signal.SIGINT  # quick shutdown: open streams are cut like in a power cut
+    stop_timeout = 20.0
+
+    def __init__(self, workdir: Path, *, workers: int = 1, env: dict | None = None,
+                 database: str = "live.db", own_group: bool = False):
+        self.workdir = Path(workdir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.own_group = own_group
+        self.env = {
+            **os.environ,
+            "LINLI_ENV": "development",
+            "LINLI_INSTANCE_PATH": str(self.workdir / "instance"),
+            "DATABASE_URL": f"sqlite:///{self.workdir / database}",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "LINLI_BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": str(workers),
+            "PUBLIC_BASE_URL": self.url,
+            "LINLI_ACCESS_LOG": str(self.workdir / "access.log"),
+            "FLASK_APP": "wsgi.py",
+            **(env or {}),
+        }
+        self.env.pop("TEST_DATABASE_URL", None)
+        self.env.setdefault("REDIS_URL", "")
+        self.instance = Path(self.env["LINLI_INSTANCE_PATH"])
+        self.access_log = Path(self.env["LINLI_ACCESS_LOG"])
+        self.log = self.workdir / "server.log"
+        self.proc: subprocess.Popen | None = None
+        self.summary: dict = {}
+
+    def run_python(self, script: str, env_overrides: dict | None = None,
+                   timeout: float = 120) -> str:
+        """Run a Python script in a child process with the server's settings; its stdout."""
+        return subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True,
+                              env={**self.env, **(env_overrides or {})}, capture_output=True,
+                              text=True, timeout=timeout).stdout
+
+    def prepare(self, env_overrides: dict | None = None, timeout: float = 120) -> dict:
+        """Schema (migrations, then tables not migrated yet) and the demo data; returns the seed
+        summary (accounts, demo screen token, …), also kept as `summary`."""
+        self.instance.mkdir(parents=True, exist_ok=True)
+        env = {**self.env, **(env_overrides or {})}
+        self.run_python(SCHEMA_SCRIPT, env_overrides, timeout)
+        out = subprocess.run([str(BIN / "flask"), "seed-demo", "--json"], env=env, cwd=ROOT,
+                             check=True, capture_output=True, text=True, timeout=timeout)
+        self.summary = json.loads(out.stdout.strip().splitlines()[-1])
+        return self.summary
+
+    def ready(self) -> bool:
+        """True once the server answers /healthz."""
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def start(self, timeout: float | None = None) -> None:
+        """Start gunicorn and wait until it answers."""
+        with self.log.open("ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(
+                [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
+                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=self.own_group)
+        deadline = time.monotonic() + (timeout or self.start_timeout)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self._log_tail()}")
+            if self.ready():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not start: {self._log_tail()}")
+
+    def stop(self, sig: int | None = None, timeout: float | None = None) -> None:
+        """Signal gunicorn (SIGINT unless told otherwise), wait, kill it if it lingers."""
+        if self.proc is None:
+            return
+        try:
+            self._signal(self.stop_signal if sig is None else sig)
+            self.proc.wait(timeout=timeout or self.stop_timeout)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    @property
+    def running(self) -> bool:
+        """True while the process lives."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def _signal(self, sig: int) -> None:
+        try:
+            if self.own_group:
+                os.killpg(self.proc.pid, sig)
+            else:
+                self.proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    def _log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
