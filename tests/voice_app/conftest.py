@@ -10,8 +10,9 @@ to install.
 from __future__ import annotations
 
 import io
+import secrets
 import shutil
-import socket
+import signal
 import threading
 import wave
 from pathlib import Path
@@ -22,6 +23,7 @@ import voice
 from app import create_app
 from app.extensions import db as _db
 from tests.conftest import fresh_database
+from tests.live import LiveServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 KO_PACK = ROOT / "tests" / "voice" / "data" / "ko.json"
@@ -150,13 +152,6 @@ def assert_real_speech(data: bytes) -> None:
 
 # --- a real server ------------------------------------------------------------------------------
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def live_app(app):
     """The test app served by werkzeug (threaded; flask-sock works there) on 127.0.0.1."""
@@ -172,93 +167,30 @@ def live_app(app):
 
 # --- the production path: gunicorn with gevent workers ----------------------------------------
 
-class Gunicorn:
+class Gunicorn(LiveServer):
     """wsgi:app in gunicorn (gunicorn.conf.py: gevent, preload) on a file SQLite database with
     the demo data, the Korean model preloaded in the master, conversations in Redis."""
 
-    def __init__(self, workdir: Path, workers: int = 2):
-        import os
-        import secrets
-        import sys
+    start_timeout = 120.0
+    stop_signal = signal.SIGTERM
+    stop_timeout = 30.0
 
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.access_log = workdir / "access.log"
+    def __init__(self, workdir: Path, workers: int = 2):
         self.prefix = f"linlitest{secrets.token_hex(4)}"
-        self.bin = Path(sys.executable).parent
-        self.env = {
-            **os.environ,
-            "LINLI_ENV": "development",
-            "LINLI_INSTANCE_PATH": str(workdir / "instance"),
-            "DATABASE_URL": f"sqlite:///{workdir / 'live.db'}",
-            "SECRET_KEY": secrets.token_urlsafe(32),
-            "LINLI_BIND": f"127.0.0.1:{self.port}",
-            "WEB_CONCURRENCY": str(workers),
-            "PUBLIC_BASE_URL": self.url,
-            "LINLI_ACCESS_LOG": str(self.access_log),
+        super().__init__(workdir, workers=workers, env={
             "REDIS_URL": "redis://127.0.0.1:6379/0",
             "EVENTS_CHANNEL_PREFIX": self.prefix,
             "VOSK_MODEL_PATH": ko_model_path(),
             "VOICE_LANGUAGES": f"zh-CN,en,{KO_PACK}",
-            "FLASK_APP": "wsgi.py",
-        }
-        self.env.pop("TEST_DATABASE_URL", None)
-        self.proc = None
-        self.summary: dict = {}
+        })
 
-    def prepare(self) -> None:
-        """Schema and demo data."""
-        import json
-        import subprocess
-        import sys
+    def prepare(self, env_overrides: dict | None = None, timeout: float = 180) -> dict:
+        """Schema and demo data (no need to load the model for this)."""
+        return super().prepare({"VOSK_MODEL_PATH": "", **(env_overrides or {})}, timeout)
 
-        (self.workdir / "instance").mkdir(parents=True, exist_ok=True)
-        env = {**self.env, "VOSK_MODEL_PATH": ""}  # no need to load the model for this
-        script = ("from app import create_app\nfrom app.extensions import db\n"
-                  "from flask_migrate import upgrade\napp = create_app()\n"
-                  "with app.app_context():\n    upgrade()\n    db.create_all()\n")
-        subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, check=True,
-                       capture_output=True, timeout=180)
-        out = subprocess.run([str(self.bin / "flask"), "seed-demo", "--json"], env=env,
-                             cwd=ROOT, check=True, capture_output=True, text=True, timeout=180)
-        self.summary = json.loads(out.stdout.strip().splitlines()[-1])
-
-    def start(self) -> None:
-        """Start gunicorn and wait until it answers."""
-        import subprocess
-        import time
-        import urllib.request
-
-        with (self.workdir / "server.log").open("ab") as log:
-            self.proc = subprocess.Popen(
-                [str(self.bin / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
-                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError((self.workdir / "server.log").read_text())
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start: " + (self.workdir / "server.log").read_text())
-
-    def stop(self) -> None:
+    def stop(self, sig: int | None = None, timeout: float | None = None) -> None:
         """Stop gunicorn and forget its Redis keys."""
-        import signal
-        import subprocess
-
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-            self.proc = None
+        super().stop(sig, timeout)
         try:
             import redis
 
