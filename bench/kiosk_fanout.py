@@ -27,10 +27,6 @@ import json
 import os
 import re
 import resource
-import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,88 +34,35 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.live import LiveServer  # noqa: E402
+
 MAX_CLIENTS = 5000
 EVENT_ID = re.compile(rb"id: (\d+)\n")
 
 
 # --- the server -----------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Server(LiveServer):
+    """gunicorn serving wsgi:app with its own SQLite file and the demo data (tests/live.py)."""
 
-
-class Server:
-    """gunicorn serving wsgi:app with its own SQLite file and the demo data."""
+    start_timeout = 60.0
+    stop_timeout = 30.0
 
     def __init__(self, workdir: Path, workers: int, redis_url: str | None, voice: bool):
-        self.workdir = workdir
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "LINLI_ENV": "development",
-            "LINLI_INSTANCE_PATH": str(workdir / "instance"),
-            "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
-            "SECRET_KEY": secrets.token_urlsafe(32),
-            "LINLI_BIND": f"127.0.0.1:{self.port}",
-            "WEB_CONCURRENCY": str(workers),
+        super().__init__(workdir, workers=workers, database="bench.db", env={
             "LINLI_WORKER_CONNECTIONS": "4000",
-            "LINLI_ACCESS_LOG": str(workdir / "access.log"),
             "LINLI_LOG_LEVEL": "warning",
-            "PUBLIC_BASE_URL": self.url,
             "REDIS_URL": redis_url or "",
             "EVENTS_CHANNEL_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
             "KIOSK_TICKET_SECONDS": "600",
             "VOICE_BACKGROUND": "1" if voice else "0",
-            "FLASK_APP": "wsgi.py",
-        }
-        self.proc: subprocess.Popen | None = None
+        })
 
-    def prepare(self) -> dict:
+    def prepare(self, env_overrides: dict | None = None, timeout: float = 180) -> dict:
         """Schema and demo data; returns the seed summary (accounts, demo screen token)."""
-        (self.workdir / "instance").mkdir(parents=True, exist_ok=True)
-        script = ("from app import create_app\nfrom app.extensions import db\n"
-                  "from flask_migrate import upgrade\napp = create_app()\n"
-                  "with app.app_context():\n    upgrade()\n    db.create_all()\n")
-        subprocess.run([sys.executable, "-c", script], env=self.env, cwd=ROOT, check=True,
-                       capture_output=True, timeout=180)
-        out = subprocess.run([str(BIN / "flask"), "seed-demo", "--json"], env=self.env,
-                             cwd=ROOT, check=True, capture_output=True, text=True, timeout=180)
-        return json.loads(out.stdout.strip().splitlines()[-1])
-
-    def start(self) -> None:
-        """Start gunicorn and wait for /healthz."""
-        import requests
-
-        with (self.workdir / "server.log").open("ab") as log:
-            self.proc = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
-                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError((self.workdir / "server.log").read_text()[-2000:])
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start")
-
-    def stop(self) -> None:
-        """Quick shutdown of the gunicorn this script started."""
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
+        return super().prepare(env_overrides, timeout)
 
 
 # --- the screens ----------------------------------------------------------------------------------
@@ -273,7 +216,7 @@ def run_scenario(name: str, workers: int, redis_url: str | None, clients: int, r
             result = asyncio.run(_fanout(server, summary, clients, rounds, gap))
         except Exception:
             server.stop()
-            log = (Path(tmp) / "server.log").read_text(errors="replace")
+            log = server.log.read_text(errors="replace")
             print(f"--- {name}: server log (last lines) ---\n{log[-3000:]}")
             raise
         finally:
