@@ -64,11 +64,15 @@ class CaseCategory(TimestampMixin, db.Model):
     handler_organization = db.relationship("Organization")
 
 
-_SWEEP_WHERE = db.text("escalated_at IS NULL AND status IN "
-                       "('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')")
-# Open cases whose overdue notice has not gone out yet (the notice sweep's range ends at now).
+# The deadline sweeps, one partial index per step, disjoint, so that each holds only cases that
+# step may still take and a planner cannot mistake one for the other (the sweep writes the same
+# IN list as literals): open cases whose overdue notice has not gone out yet, and notified
+# open cases not escalated yet.
 _NOTICE_WHERE = db.text("overdue_notified_at IS NULL AND escalated_at IS NULL AND status IN "
                         "('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')")
+_ESCALATION_WHERE = db.text("overdue_notified_at IS NOT NULL AND escalated_at IS NULL AND "
+                            "status IN ('submitted', 'accepted', 'assigned', 'in_progress', "
+                            "'reopened')")
 _RESOLVED_WHERE = db.text("status = 'resolved'")
 
 
@@ -81,14 +85,11 @@ class Case(TimestampMixin, db.Model):
         db.Index("ix_case_record_inbox", "community_id", "status", "id"),
         # The overdue filter and count.
         db.Index("ix_case_record_due", "community_id", "status", "due_at"),
-        # Deadline sweeps: open cases not escalated yet, by deadline. Partial, so it stays as
-        # small as the work waiting (the sweep writes the same IN list as literals).
-        db.Index("ix_case_record_sweep", "community_id", "due_at",
-                 sqlite_where=_SWEEP_WHERE, postgresql_where=_SWEEP_WHERE),
-        # Overdue notices: the sweep index alone would also walk every case already notified
-        # and still within its escalation grace, only to discard it.
+        # Deadline sweeps, by deadline: overdue notices, then escalations.
         db.Index("ix_case_record_notice", "community_id", "due_at",
                  sqlite_where=_NOTICE_WHERE, postgresql_where=_NOTICE_WHERE),
+        db.Index("ix_case_record_escalation", "community_id", "due_at",
+                 sqlite_where=_ESCALATION_WHERE, postgresql_where=_ESCALATION_WHERE),
         # Auto-closing resolved cases nobody confirmed.
         db.Index("ix_case_record_resolved", "community_id", "resolved_at",
                  sqlite_where=_RESOLVED_WHERE, postgresql_where=_RESOLVED_WHERE),

@@ -1339,18 +1339,21 @@ def run_due_work(*, now: datetime | None = None, community_id: int | None = None
     now = now or _now()
     only = only or ("overdue", "escalated", "auto_closed")
     queries = []
-    # One query per step, each a range that holds only waiting work: a single query with
-    # "not notified OR past the grace" had to walk every notified case still in its grace.
+    # One query per step, each a range of its own partial index that holds only waiting work:
+    # a single query with "not notified OR past the grace" had to walk every notified case
+    # still within its grace.
     if "overdue" in only:
         # Open, not notified, past the deadline (ix_case_record_notice).
         queries.append((select(Case.id).where(
             Case.overdue_notified_at.is_(None), Case.escalated_at.is_(None),
             _literal_in(Case.status, OPEN_STATUSES), Case.due_at <= now), Case.due_at))
     if "escalated" in only:
-        # Open, not escalated, past the deadline and the grace (ix_case_record_sweep).
+        # Notified, not escalated, past the deadline and the grace (ix_case_record_escalation).
+        # A case not notified yet gets its notice first (the query above), then escalates.
         queries.append((select(Case.id).where(
-            Case.escalated_at.is_(None), _literal_in(Case.status, OPEN_STATUSES),
-            Case.due_at <= now - _grace()), Case.due_at))
+            Case.overdue_notified_at.is_not(None), Case.escalated_at.is_(None),
+            _literal_in(Case.status, OPEN_STATUSES), Case.due_at <= now - _grace()),
+            Case.due_at))
     if "auto_closed" in only:
         resolved = bindparam("lit_resolved", RESOLVED, literal_execute=True)
         queries.append((select(Case.id).where(
