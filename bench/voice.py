@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,11 +35,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import voice  # noqa: E402
+from tests.live import LiveServer  # noqa: E402
 from voice.asr import espeak_wav  # noqa: E402
 
 PHRASES = ["공지 사항", "네", "아니요", "다시", "살려 주세요", "도움말", "행사 안내", "주민 센터"]
 KO_PACK = ROOT / "tests" / "voice" / "data" / "ko.json"
-GUNICORN_APP = "wsgi:app"
 BENCH_SECRET = "bench-voice-secret-key-not-for-production"
 
 
@@ -208,12 +207,6 @@ def bench_tts_cache(cache_dir: str) -> dict:
 # --- 4. the real app in gunicorn ----------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _mem_kb(pid: int) -> tuple[int, int]:
     """(RSS, PSS) of a process in kB."""
     rss = pss = 0
@@ -232,52 +225,59 @@ def _children(pid: int) -> list[int]:
 
 
 def _app_env(workdir: Path, *, model: bool = True) -> dict:
-    """Settings of the app under test: file SQLite, a fixed key (speech URLs are HMACs)."""
-    env = dict(
-        os.environ,
-        LINLI_ENV="development",
-        LINLI_INSTANCE_PATH=str(workdir / "instance"),
-        DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}",
-        SECRET_KEY=BENCH_SECRET,
-        VOICE_CACHE=str(workdir / "voice-cache"),
-        VOICE_LANGUAGES=f"zh-CN,en,{KO_PACK}",
-        VOICE_BACKGROUND="0",  # measure the app, not the prompt pre-rendering
-        VOSK_MODEL_PATH=model_path() if model else "",
-        LINLI_ACCESS_LOG="/dev/null",
-        LINLI_LOG_LEVEL="warning",
-        REDIS_URL="",
-        FLASK_APP="wsgi.py",
-        PYTHONPATH=str(ROOT),
-    )
-    env.pop("TEST_DATABASE_URL", None)
-    return env
+    """Settings of the app under test (over tests/live.py's): file SQLite, a fixed key (speech
+    URLs are HMACs)."""
+    return {
+        "SECRET_KEY": BENCH_SECRET,
+        "VOICE_CACHE": str(workdir / "voice-cache"),
+        "VOICE_LANGUAGES": f"zh-CN,en,{KO_PACK}",
+        "VOICE_BACKGROUND": "0",  # measure the app, not the prompt pre-rendering
+        "VOSK_MODEL_PATH": model_path() if model else "",
+        "LINLI_ACCESS_LOG": "/dev/null",
+        "LINLI_LOG_LEVEL": "warning",
+        "REDIS_URL": "",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+class AppServer(LiveServer):
+    """wsgi:app in gunicorn (gunicorn.conf.py) in its own process group, ready once /healthz
+    answers and every worker is forked; stopped with SIGTERM to the whole group."""
+
+    start_timeout = 180.0
+    stop_signal = signal.SIGTERM
+    stop_timeout = 30.0
+
+    def __init__(self, workdir: Path, workers: int = 1, *, model: bool = True):
+        super().__init__(workdir, workers=workers, database="bench.db", own_group=True,
+                         env=_app_env(workdir, model=model))
+        self.workers = workers
+
+    def ready(self) -> bool:
+        """/healthz answers and every worker is there."""
+        return super().ready() and len(_children(self.proc.pid)) >= self.workers
+
+
+# One reply rendered into the speech cache (guarded: the synthesizer runs in its own process).
+SPEECH_SCRIPT = (
+    "import json\nfrom app import create_app\nfrom app.services import voice as svc\n"
+    "if __name__ == '__main__':\n"
+    "    app = create_app()\n    with app.app_context():\n"
+    "        rt = svc.runtime(app)\n        pack = rt.packs['zh-CN']\n"
+    "        text = pack.speakable(pack.reply('report_filed', reference='2026-000123'))\n"
+    "        url = rt.speech_url(text, pack.tts_voice, 'slow')\n"
+    "        rt.speech(url.rsplit('/', 1)[-1], 'wav')\n"
+    "        print(json.dumps({'speech_id': url.rsplit('/', 1)[-1]}))\n"
+)
 
 
 def prepare_app(workdir: Path) -> dict:
     """Schema and demo data (a lobby screen's token), and one reply rendered into the speech
     cache; returns {"kiosk_token", "speech_id"}."""
-    env = _app_env(workdir, model=False)
-    (workdir / "instance").mkdir(parents=True, exist_ok=True)
-    script = (
-        "import json\nfrom app import create_app\nfrom app.extensions import db\n"
-        "from flask_migrate import upgrade\nfrom app.services import voice as svc\n"
-        "app = create_app()\nwith app.app_context():\n"
-        "    upgrade()\n    db.create_all()\n"
-        "    rt = svc.runtime(app)\n    pack = rt.packs['zh-CN']\n"
-        "    text = pack.speakable(pack.reply('report_filed', reference='2026-000123'))\n"
-        "    url = rt.speech_url(text, pack.tts_voice, 'slow')\n"
-        "    rt.speech(url.rsplit('/', 1)[-1], 'wav')\n"
-        "    print(json.dumps({'speech_id': url.rsplit('/', 1)[-1]}))\n"
-    )
-    wrapped = "if __name__ == '__main__':\n" + "".join(
-        "    " + line + "\n" for line in script.splitlines())
-    out = subprocess.run([sys.executable, "-c", wrapped], env=env, cwd=ROOT, check=True,
-                         capture_output=True, text=True, timeout=300)
-    speech = json.loads(out.stdout.strip().splitlines()[-1])
-    seeded = subprocess.run([str(Path(sys.executable).with_name("flask")), "seed-demo", "--json"],
-                            env=env, cwd=ROOT, check=True, capture_output=True, text=True,
-                            timeout=300)
-    summary = json.loads(seeded.stdout.strip().splitlines()[-1])
+    server = AppServer(workdir, model=False)
+    summary = server.prepare(timeout=300)
+    out = server.run_python(SPEECH_SCRIPT, timeout=300)
+    speech = json.loads(out.strip().splitlines()[-1])
     return {"kiosk_token": summary["kiosk_token"], **speech}
 
 
@@ -332,25 +332,10 @@ def run_gunicorn(workers: int, workdir: Path, prepared: dict | None, *, model: b
                  rounds: int = 10) -> dict:
     """Start the app in gunicorn on loopback; measure memory, cached speech over HTTP and the
     WebSocket when `prepared` is given."""
-    port = _free_port()
-    env = _app_env(workdir, model=model)
-    env.update(WEB_CONCURRENCY=str(workers), LINLI_BIND=f"127.0.0.1:{port}")
-    cmd = [str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "gunicorn.conf.py"),
-           GUNICORN_APP]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = AppServer(workdir, workers, model=model)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
-                if len(_children(proc.pid)) >= workers:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.2)
+        server.start()
+        port, proc = server.port, server.proc
         # every worker answers a request first (a worker's memory after it served, not idle)
         for _ in range(workers * 20):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
@@ -387,14 +372,7 @@ def run_gunicorn(workers: int, workdir: Path, prepared: dict | None, *, model: b
             result.update(bench_ws(port, prepared["kiosk_token"], max(3, rounds // 2)))
         return result
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(30)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        server.stop()
 
 
 def main() -> None:
