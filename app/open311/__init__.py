@@ -127,7 +127,7 @@ def _key_scope() -> str | None:
 @bp.get(f"/discovery.{FORMATS}")
 def discovery(fmt):
     """Service discovery: where this GeoReport v2 endpoint lives and what it speaks."""
-    base = current_app.config["PUBLIC_BASE_URL"] + "/open311/v2/"
+    base = geo.endpoint_url()
     return render({"changeset": "2026-01-01T00:00:00+08:00", "contact": "",
                    "key_service": "", "endpoints": [
                        {"specification": geo.SPEC_URL, "url": base,

@@ -12,12 +12,23 @@ from app.models import Community, Organization
 from app.models.case import HANDLER_ROLES, CaseCategory
 from app.services import authz
 from app.services.actors import Actor
-from app.services.errors import Conflict, NotFound, invalid_field
+from app.services.errors import Conflict, Invalid, NotFound, invalid_field
 from app.services.text import clean_text
 
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 ICONS = ("repair", "water", "gas", "electric", "lift", "trash", "green", "safety", "fire",
          "noise", "dispute", "parking", "pet", "suggestion", "help", "elder", "other")
+# What the pictures and handler roles are called on staff pages.
+ICON_LABELS = {
+    "repair": _l("Repairs"), "water": _l("Water"), "gas": _l("Gas"),
+    "electric": _l("Electricity"), "lift": _l("Lift"), "trash": _l("Rubbish"),
+    "green": _l("Greenery"), "safety": _l("Safety"), "fire": _l("Fire"), "noise": _l("Noise"),
+    "dispute": _l("Disputes"), "parking": _l("Parking"), "pet": _l("Pets"),
+    "suggestion": _l("Suggestions"), "help": _l("Help"), "elder": _l("Elderly care"),
+    "other": _l("Other"),
+}
+HANDLER_ROLE_LABELS = {"committee_staff": _l("Residents' committee"),
+                       "grid_worker": _l("Grid worker")}
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 EDITABLE = ("name", "description", "icon", "handler_organization_id", "handler_role",
             "deadline_hours", "allow_anonymous", "is_public", "notice", "attributes",
@@ -87,39 +98,56 @@ def _check_attributes(value) -> list[dict]:
     return out
 
 
-def _apply(category: CaseCategory, changes: dict) -> None:
+def _checked(category: CaseCategory, key: str, value):
+    """One field's value as stored, or Invalid in words staff can act on."""
+    if key == "name":
+        return clean_text(value, "name", max_length=80)
+    if key in ("description", "notice"):
+        return clean_text(value or "", key, max_length=500, multiline=True,
+                          required=False) or None
+    if key == "icon":
+        if value not in ICONS:
+            raise invalid_field("icon", _l("Please choose one of the pictures offered."))
+    elif key == "handler_role":
+        if value is not None and value not in HANDLER_ROLES:
+            raise invalid_field("handler_role", _l("Please choose who handles these matters."))
+    elif key == "handler_organization_id":
+        if value is not None:
+            org = db.session.get(Organization, value) if isinstance(value, int) else None
+            if org is None or category.community_id not in {c.id for c in org.communities}:
+                raise invalid_field("handler_organization_id", _l("Unknown organization."))
+    elif key == "deadline_hours":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 24 * 90:
+            raise invalid_field("deadline_hours", _l("Please enter a whole number of hours "
+                                                     "from 1 to 2160 (90 days)."))
+    elif key == "attributes":
+        return _check_attributes(value)
+    elif key == "sort_order":
+        if isinstance(value, bool) or not isinstance(value, int) or not -1000 <= value <= 1000:
+            raise invalid_field("sort_order", _l("Please enter a whole number from -1000 "
+                                                 "to 1000."))
+    elif key in ("allow_anonymous", "is_public", "active"):
+        return bool(value)
+    return value
+
+
+def _apply(category: CaseCategory, changes: dict, errors: dict | None = None) -> None:
+    # Every field is checked, so a form can show all its mistakes at once; nothing is kept
+    # when one is wrong (the caller rolls back).
+    errors = dict(errors or {})
     for key, value in changes.items():
         if key not in EDITABLE:
             continue
-        if key == "name":
-            value = clean_text(value, "name", max_length=80)
-        elif key in ("description", "notice"):
-            value = clean_text(value or "", key, max_length=500, multiline=True,
-                               required=False) or None
-        elif key == "icon":
-            if value not in ICONS:
-                raise invalid_field("icon", ", ".join(ICONS))
-        elif key == "handler_role":
-            if value is not None and value not in HANDLER_ROLES:
-                raise invalid_field("handler_role", ", ".join(HANDLER_ROLES))
-        elif key == "handler_organization_id":
-            if value is not None:
-                org = db.session.get(Organization, value)
-                if org is None or category.community_id not in {c.id for c in org.communities}:
-                    raise invalid_field("handler_organization_id", _l("Unknown organization."))
-        elif key == "deadline_hours":
-            if not isinstance(value, int) or not 1 <= value <= 24 * 90:
-                raise invalid_field("deadline_hours", "1-2160")
-        elif key == "attributes":
-            value = _check_attributes(value)
-        elif key == "sort_order":
-            if not isinstance(value, int) or not -1000 <= value <= 1000:
-                raise invalid_field("sort_order", "-1000..1000")
-        elif key in ("allow_anonymous", "is_public", "active"):
-            value = bool(value)
-        setattr(category, key, value)
-    if category.handler_organization_id is not None and category.handler_role is not None:
-        raise invalid_field("handler_role", _l("Choose an organization or a role, not both."))
+        try:
+            setattr(category, key, _checked(category, key, value))
+        except Invalid as error:
+            for field, messages in error.errors.items():
+                errors.setdefault(field, []).extend(messages)
+    if (not errors and category.handler_organization_id is not None
+            and category.handler_role is not None):
+        errors["handler_role"] = [str(_l("Choose an organization or a role, not both."))]
+    if errors:
+        raise Invalid(errors=errors)
 
 
 def list_categories(actor: Actor, community_id: int, *, include_inactive: bool = False
@@ -162,23 +190,30 @@ def create_category(actor: Actor, community_id: int, *, code: str, name: str, **
                     ) -> CaseCategory:
     """Committee staff add a category (code: lowercase letters, digits, - and _)."""
     authz.ensure_manager(actor, community_id)
+    errors = {}
     if not isinstance(code, str) or not _CODE.match(code):
-        raise invalid_field("code", _l("Lowercase letters, digits, - and _ (up to 40)."))
-    if db.session.scalar(select(CaseCategory.id).where(CaseCategory.community_id == community_id,
-                                                       CaseCategory.code == code)):
+        errors["code"] = [str(_l("Lowercase letters, digits, - and _ (up to 40)."))]
+    elif db.session.scalar(select(CaseCategory.id).where(
+            CaseCategory.community_id == community_id, CaseCategory.code == code)):
         raise Conflict(errors={"code": [str(_l("This code is already used."))]})
     category = CaseCategory(community_id=community_id, code=code, icon="other",
                             deadline_hours=72, attributes=[])
-    _apply(category, {"name": name, **fields})
+    _apply(category, {"name": name, **fields}, errors)
     db.session.add(category)
     db.session.flush()
     return category
 
 
-def update_category(actor: Actor, category_id: int, changes: dict) -> CaseCategory:
-    """Committee staff change a category (its code stays: clients and Open311 rely on it)."""
+def get_for_edit(actor: Actor, category_id: int) -> CaseCategory:
+    """A category the actor may change (404 for outsiders, 403 for insiders who may not)."""
     category = get_category(actor, category_id)
     authz.ensure_manager(actor, category.community_id)
+    return category
+
+
+def update_category(actor: Actor, category_id: int, changes: dict) -> CaseCategory:
+    """Committee staff change a category (its code stays: clients and Open311 rely on it)."""
+    category = get_for_edit(actor, category_id)
     _apply(category, changes)
     db.session.flush()
     return category

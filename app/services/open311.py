@@ -74,16 +74,27 @@ def list_keys(actor: Actor, community_id: int) -> list[Open311Key]:
         Open311Key.community_id == community_id).order_by(Open311Key.id)))
 
 
-def revoke_key(actor: Actor, key_id: int) -> Open311Key:
-    """Stop a key from working."""
+def get_key(actor: Actor, key_id: int) -> Open311Key:
+    """One key of a community the actor manages (never the key itself)."""
     row = db.session.get(Open311Key, key_id)
     if row is None:
         raise NotFound()
     authz.ensure_manager(actor, row.community_id)
+    return row
+
+
+def revoke_key(actor: Actor, key_id: int) -> Open311Key:
+    """Stop a key from working."""
+    row = get_key(actor, key_id)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         db.session.flush()
     return row
+
+
+def endpoint_url() -> str:
+    """Where this GeoReport v2 endpoint lives (what discovery announces)."""
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/open311/v2/"
 
 
 def resolve_key(key: str | None) -> Open311Key | None:
