@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required, login_user, logout_user
 
 from app.extensions import db
 from app.security import current_actor
-from app.services import audit, communities
+from app.services import audit, authz, communities
 from app.services.errors import DomainError
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -20,6 +20,41 @@ def nav_item(endpoint: str, label) -> None:
     """Add a section to the staff console menu (label: a lazy_gettext string)."""
     if all(e != endpoint for e, _ in STAFF_NAV):
         STAFF_NAV.append((endpoint, label))
+
+
+def internal_communities(actor) -> list:
+    """Communities whose internal records the actor may see (their workers)."""
+    return [c for c in communities.list_communities(actor)
+            if authz.can_see_internal(actor, c.id)]
+
+
+def managed_communities(actor) -> list:
+    """Communities whose data the actor may change."""
+    return [c for c in communities.list_communities(actor)
+            if authz.can_manage_community(actor, c.id)]
+
+
+def pick_community(places: list):
+    """The community a page asks for (?community_id=, default the first of `places`): 403 when
+    the account has none, 404 when the one asked for is not among them."""
+    if not places:
+        abort(403)
+    community_id = request.values.get("community_id", type=int) or places[0].id
+    community = next((c for c in places if c.id == community_id), None)
+    if community is None:
+        abort(404)
+    return community
+
+
+def flash_error(error: DomainError) -> None:
+    """After a service error in a page: undo (keep what must persist) and say what went wrong."""
+    if getattr(error, "persist", False):
+        db.session.commit()
+    else:
+        db.session.rollback()
+    flash(str(error.message), "error")
+    for field, messages in (error.errors or {}).items():
+        flash(f"{field}: {' '.join(str(m) for m in messages)}", "error")
 
 
 @bp.app_context_processor

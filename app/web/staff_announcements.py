@@ -18,9 +18,10 @@ from app.models.announcement import CATEGORIES, CHANNELS
 from app.models.base import utcnow
 from app.security import current_actor
 from app.services import announcements as svc
-from app.services import authz, communities
+from app.services import authz
 from app.services.errors import DomainError
-from app.web.staff import nav_item
+from app.web.staff import flash_error as _fail
+from app.web.staff import internal_communities, managed_communities, nav_item
 
 bp = Blueprint("staff_announcements", __name__, url_prefix="/staff/announcements",
                cli_group="announcements")
@@ -37,16 +38,6 @@ def tick_command() -> None:
 
     done = kiosk.run_due_boundaries(force=True)
     click.echo(f"communities processed: {done}")
-
-
-def _managed_communities(actor):
-    return [c for c in communities.list_communities(actor)
-            if authz.can_manage_community(actor, c.id)]
-
-
-def _internal_communities(actor):
-    return [c for c in communities.list_communities(actor)
-            if authz.can_see_internal(actor, c.id)]
 
 
 def _when(value: str | None) -> datetime | None:
@@ -96,14 +87,7 @@ def _form_page(actor, *, item=None, community=None, values=None, status=200):
         categories=CATEGORIES, category_labels=svc.CATEGORY_LABELS, channels=CHANNELS,
         weekdays=WEEKDAYS, local_input=_local_input,
         spoken=svc.spoken_text(item) if item else None,
-        managed=_managed_communities(actor)), status
-
-
-def _fail(error: DomainError):
-    db.session.rollback()
-    flash(str(error.message), "error")
-    for field, messages in (error.errors or {}).items():
-        flash(f"{field}: {' '.join(str(m) for m in messages)}", "error")
+        managed=managed_communities(actor)), status
 
 
 @bp.get("")
@@ -111,7 +95,7 @@ def _fail(error: DomainError):
 def index():
     """Announcements of the communities this account works in."""
     actor = current_actor()
-    visible = _internal_communities(actor)
+    visible = internal_communities(actor)
     if not visible:
         abort(403)
     community_id = request.args.get("community_id", type=int) or visible[0].id
@@ -135,7 +119,7 @@ def index():
 def new():
     """Compose an announcement with a live preview of the screen."""
     actor = current_actor()
-    managed = _managed_communities(actor)
+    managed = managed_communities(actor)
     if not managed:
         abort(403)
     community_id = request.values.get("community_id", type=int) or managed[0].id

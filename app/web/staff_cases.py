@@ -15,11 +15,11 @@ from flask_login import login_required
 from app.extensions import db
 from app.models.case import CASE_STATUSES, CHANNELS
 from app.security import current_actor
-from app.services import attachments, audit, authz, cases, categories, communities
+from app.services import attachments, audit, cases, categories, communities
 from app.services.actors import Actor
 from app.services.auth import find_person_by_login
 from app.services.errors import DomainError, NotFound, invalid_field
-from app.web.staff import nav_item
+from app.web.staff import internal_communities, nav_item
 
 bp = Blueprint("staff_cases", __name__, url_prefix="/staff/cases", cli_group="cases")
 nav_item("staff_cases.inbox", _l("Affairs"))
@@ -43,17 +43,12 @@ def _flash_error(error: DomainError) -> None:
     flash(f"{error.message} {details}".strip(), "error")
 
 
-def _internal_communities(who: Actor) -> list:
-    return [c for c in communities.list_communities(who)
-            if authz.can_see_internal(who, c.id)]
-
-
 @bp.get("/")
 @login_required
 def inbox():
     """The case inbox: filters, counts per status, newest first."""
     who = current_actor()
-    places = _internal_communities(who)
+    places = internal_communities(who)
     status = request.args.get("status", "open")
     filters = {"status": status, "category_id": _int("category_id"), "grid_id": _int("grid_id"),
                "channel": request.args.get("channel") or None,
@@ -215,7 +210,7 @@ def attachment(case_id, attachment_id):
 def new():
     """Take down a case for a resident who phoned or came in (代办), or one found on patrol."""
     who = current_actor()
-    places = _internal_communities(who)
+    places = internal_communities(who)
     if not places:
         abort(403)
     community_id = _int("community_id") or places[0].id

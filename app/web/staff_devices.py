@@ -10,25 +10,11 @@ from app.extensions import db
 from app.security import current_actor
 from app.services import authz, communities, devices, kiosk
 from app.services.errors import DomainError
-from app.web.staff import nav_item
+from app.web.staff import flash_error as _fail
+from app.web.staff import internal_communities, nav_item
 
 bp = Blueprint("staff_devices", __name__, url_prefix="/staff/devices")
 nav_item("staff_devices.index", _l("Screens"))
-
-
-def _fail(error: DomainError) -> None:
-    if getattr(error, "persist", False):
-        db.session.commit()
-    else:
-        db.session.rollback()
-    flash(str(error.message), "error")
-    for field, messages in (error.errors or {}).items():
-        flash(f"{field}: {' '.join(str(m) for m in messages)}", "error")
-
-
-def _communities(actor):
-    return [c for c in communities.list_communities(actor)
-            if authz.can_see_internal(actor, c.id)]
 
 
 def _device(actor, device_id: int):
@@ -45,7 +31,7 @@ def _device(actor, device_id: int):
 def index():
     """Every screen with its status: online or not, last seen, versions behind, what it shows."""
     actor = current_actor()
-    visible = _communities(actor)
+    visible = internal_communities(actor)
     if not visible:
         abort(403)
     community_id = request.args.get("community_id", type=int) or visible[0].id
