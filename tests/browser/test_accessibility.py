@@ -126,3 +126,37 @@ def test_compose_preview_follows_the_form(page, server):
     expect(frame.locator("#slide-body p")).to_have_count(2)
     expect(frame.locator("#urgent-banner")).to_be_visible()
     expect(page.locator("#spoken-text")).to_contain_text("紧急通知：预览里的标题。")
+
+
+def test_category_and_key_pages_have_no_axe_violations_and_work_by_keyboard(page, server, staff):
+    _staff_login(page, server)
+    categories = staff.call("GET", f"/communities/{staff.community['id']}/case-categories")
+    paths = ["/staff/categories", "/staff/categories?lang=en", "/staff/categories/new",
+             f"/staff/categories/{categories[0]['id']}/edit", "/staff/open311-keys",
+             "/staff/open311-keys?lang=en"]
+    for path in paths:
+        page.goto(server.url + path)
+        found = _violations(page)
+        assert found == [], (path, found)
+    # A form with mistakes: each one next to its field, and still nothing for axe to find.
+    page.goto(f"{server.url}/staff/categories/new?lang=zh_CN")
+    page.locator("#deadline_hours").fill("-3")
+    page.locator("#name").fill("")
+    page.locator("#name").press("Enter")
+    expect(page.locator("#name-error")).to_be_visible()
+    expect(page.locator("#deadline_hours-error")).to_contain_text("2160")
+    assert _violations(page) == []
+    # Issue a key with the keyboard only; the page that shows it passes too.
+    page.goto(f"{server.url}/staff/open311-keys")
+    page.locator("#name").focus()
+    page.keyboard.type("无障碍检查平台")
+    page.keyboard.press("Enter")
+    expect(page.locator("#issued-key")).to_have_text(re.compile(r"^o311_"))
+    assert _violations(page) == []
+    page.get_by_role("link", name=re.compile("停用.*无障碍检查平台")).first.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="确认停用这个密钥")).to_be_visible()
+    assert _violations(page) == []
+    page.get_by_role("button", name="确认停用这个密钥").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".flash.info")).to_contain_text("无障碍检查平台")
