@@ -26,7 +26,8 @@ from app.web.staff import (
 bp = Blueprint("staff_categories", __name__, url_prefix="/staff/categories")
 nav_item("staff_categories.index", _l("Categories"))
 
-_WHOLE = re.compile(r"^\s*-?\d{1,9}\s*$")
+_WHOLE = re.compile(r"^\s*-?[0-9]{1,9}\s*$")
+_ID = re.compile(r"^[0-9]{1,9}$")  # fits the integer column on every database
 
 
 def _form_data(form) -> dict:
@@ -38,8 +39,7 @@ def _form_data(form) -> dict:
         "name": form.get("name", ""), "description": form.get("description", ""),
         "notice": form.get("notice", ""), "icon": form.get("icon", ""),
         "deadline_hours": int(hours) if _WHOLE.match(hours) else hours,
-        "handler_organization_id": int(org_id) if org_id and org_id.isdigit()
-        and len(org_id) < 18 else org_id,
+        "handler_organization_id": int(org_id) if org_id and _ID.match(org_id) else org_id,
         "handler_role": None if org_id is not None else handler,
         "allow_anonymous": bool(form.get("allow_anonymous")),
         "is_public": bool(form.get("is_public")), "active": bool(form.get("active")),
@@ -81,10 +81,11 @@ def _form_errors(error: DomainError) -> dict:
 def index():
     """A community's categories, switched-off ones too."""
     actor = current_actor()
-    community = pick_community(internal_communities(actor))
+    places = internal_communities(actor)
+    community = pick_community(places)
     rows = categories.list_categories(actor, community.id, include_inactive=True)
     return render_template("staff/categories/index.html", rows=rows, community=community,
-                           communities=internal_communities(actor),
+                           communities=places,
                            icons=categories.ICON_LABELS,
                            role_labels=categories.HANDLER_ROLE_LABELS,
                            can_manage=authz.can_manage_community(actor, community.id))
