@@ -41,15 +41,36 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-STATUS_MIX = [("closed", 70), ("rejected", 4), ("resolved", 6), ("in_progress", 8),
-              ("assigned", 6), ("accepted", 2), ("submitted", 3), ("reopened", 1)]
+STATUS_MIX = [
+    ("closed", 70),
+    ("rejected", 4),
+    ("resolved", 6),
+    ("in_progress", 8),
+    ("assigned", 6),
+    ("accepted", 2),
+    ("submitted", 3),
+    ("reopened", 1),
+]
 CHANNELS = ["app", "app", "app", "proxy", "phone", "kiosk", "voice", "patrol"]
-TEXTS = ["楼道灯不亮了", "电梯停在五楼不动", "垃圾桶满了没人清", "楼道里有电动车在充电",
-         "楼上装修噪音很大", "建议小广场多放几张长椅", "想请人帮忙买菜", "地下车库积水"]
+TEXTS = [
+    "楼道灯不亮了",
+    "电梯停在五楼不动",
+    "垃圾桶满了没人清",
+    "楼道里有电动车在充电",
+    "楼上装修噪音很大",
+    "建议小广场多放几张长椅",
+    "想请人帮忙买菜",
+    "地下车库积水",
+]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-INBOX_FILTERS = [{"status": "open"}, {"status": "all"}, {"status": "open", "overdue": "true"},
-                 {"status": "closed", "page": "7"}, {"status": "in_progress"},
-                 {"status": "all", "channel": "kiosk"}]
+INBOX_FILTERS = [
+    {"status": "open"},
+    {"status": "all"},
+    {"status": "open", "overdue": "true"},
+    {"status": "closed", "page": "7"},
+    {"status": "in_progress"},
+    {"status": "all", "channel": "kiosk"},
+]
 
 
 def free_port() -> int:
@@ -60,14 +81,16 @@ def free_port() -> int:
 
 # --- database -----------------------------------------------------------------------------
 
+
 def make_database(url: str | None, workdir: Path) -> tuple[str, callable]:
     """A fresh database URL and a function that removes it."""
     if not url:
         return f"sqlite:///{workdir / 'bench.db'}", lambda: None
     from sqlalchemy import create_engine, text
 
-    pg = url.replace("postgres://", "postgresql://", 1).replace("postgresql://",
-                                                                 "postgresql+psycopg://", 1)
+    pg = url.replace("postgres://", "postgresql://", 1).replace(
+        "postgresql://", "postgresql+psycopg://", 1
+    )
     name = f"linli_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(pg, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -75,8 +98,10 @@ def make_database(url: str | None, workdir: Path) -> tuple[str, callable]:
 
     def drop():
         with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n"), {"n": name})
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
@@ -106,15 +131,22 @@ def build(db_url: str, env: dict, total: int) -> dict:
         communities = {c.code: c for c in db.session.scalars(select(Community))}
         heping, guangming = communities["heping"], communities["guangming"]
         cats = {c.id: c for c in db.session.scalars(select(CaseCategory))}
-        by_community = {cid: [c for c in cats.values() if c.community_id == cid]
-                        for cid in (heping.id, guangming.id)}
-        buildings = {cid: [(b.id, b.grid_id) for b in communities[code].buildings]
-                     for code, cid in (("heping", heping.id), ("guangming", guangming.id))}
-        residents = {cid: list(db.session.scalars(select(Person.id).where(
-            Person.community_id == cid))) for cid in (heping.id, guangming.id)}
+        by_community = {
+            cid: [c for c in cats.values() if c.community_id == cid]
+            for cid in (heping.id, guangming.id)
+        }
+        buildings = {
+            cid: [(b.id, b.grid_id) for b in communities[code].buildings]
+            for code, cid in (("heping", heping.id), ("guangming", guangming.id))
+        }
+        residents = {
+            cid: list(db.session.scalars(select(Person.id).where(Person.community_id == cid)))
+            for cid in (heping.id, guangming.id)
+        }
         next_id = (db.session.scalar(select(func.max(Case.id))) or 0) + 1
-        serials: dict[int, int] = {y: v for y, v in db.session.execute(
-            select(CaseSerial.year, CaseSerial.last_value))}
+        serials: dict[int, int] = {
+            y: v for y, v in db.session.execute(select(CaseSerial.year, CaseSerial.last_value))
+        }
         rng = random.Random(20260101)
         weights = [w for _s, w in STATUS_MIX]
         statuses = [s for s, _w in STATUS_MIX]
@@ -147,28 +179,52 @@ def build(db_url: str, env: dict, total: int) -> dict:
             building_id, grid_id = rng.choice(buildings[cid])
             due = created + timedelta(hours=category.deadline_hours)
             overdue = status not in ("closed", "rejected", "resolved") and due < now
-            resolved = min(created + timedelta(hours=rng.random() * 72), now) \
-                if status in ("closed", "resolved") else None
-            batch_cases.append({
-                "id": next_id + n, "reference": f"{year}-{serials[year]:06d}",
-                "community_id": cid, "category_id": category.id, "status": status,
-                "channel": rng.choice(CHANNELS), "description": rng.choice(TEXTS),
-                "is_public": category.is_public, "anonymous": False,
-                "reporter_id": rng.choice(residents[cid]), "building_id": building_id,
-                "grid_id": grid_id, "attributes": {}, "support_count": 0,
-                "due_at": due, "created_at": created, "updated_at": created,
-                "overdue_notified_at": due if overdue else None,
-                "escalated_at": due + timedelta(hours=24) if overdue and
-                due + timedelta(hours=24) < now else None,
-                "resolved_at": resolved,
-                "closed_at": resolved + timedelta(days=2) if status == "closed" else None,
-                "closed_reason": "confirmed" if status == "closed" else None,
-                "rating": rng.choice([3, 4, 5, 5, 5]) if status == "closed" else None,
-                "rated_at": resolved + timedelta(days=2) if status == "closed" else None,
-            })
-            batch_events.append({"case_id": next_id + n, "at": created, "kind": "submitted",
-                                 "to_status": "submitted", "public": True,
-                                 "actor_role": "reporter", "data": {}})
+            resolved = (
+                min(created + timedelta(hours=rng.random() * 72), now)
+                if status in ("closed", "resolved")
+                else None
+            )
+            batch_cases.append(
+                {
+                    "id": next_id + n,
+                    "reference": f"{year}-{serials[year]:06d}",
+                    "community_id": cid,
+                    "category_id": category.id,
+                    "status": status,
+                    "channel": rng.choice(CHANNELS),
+                    "description": rng.choice(TEXTS),
+                    "is_public": category.is_public,
+                    "anonymous": False,
+                    "reporter_id": rng.choice(residents[cid]),
+                    "building_id": building_id,
+                    "grid_id": grid_id,
+                    "attributes": {},
+                    "support_count": 0,
+                    "due_at": due,
+                    "created_at": created,
+                    "updated_at": created,
+                    "overdue_notified_at": due if overdue else None,
+                    "escalated_at": due + timedelta(hours=24)
+                    if overdue and due + timedelta(hours=24) < now
+                    else None,
+                    "resolved_at": resolved,
+                    "closed_at": resolved + timedelta(days=2) if status == "closed" else None,
+                    "closed_reason": "confirmed" if status == "closed" else None,
+                    "rating": rng.choice([3, 4, 5, 5, 5]) if status == "closed" else None,
+                    "rated_at": resolved + timedelta(days=2) if status == "closed" else None,
+                }
+            )
+            batch_events.append(
+                {
+                    "case_id": next_id + n,
+                    "at": created,
+                    "kind": "submitted",
+                    "to_status": "submitted",
+                    "public": True,
+                    "actor_role": "reporter",
+                    "data": {},
+                }
+            )
             if len(batch_cases) >= 5000:
                 flush()
         flush()
@@ -176,28 +232,40 @@ def build(db_url: str, env: dict, total: int) -> dict:
             if db.session.get(CaseSerial, year) is None:
                 db.session.add(CaseSerial(year=year, last_value=value))
             else:
-                db.session.execute(update(CaseSerial).where(CaseSerial.year == year)
-                                   .values(last_value=value))
+                db.session.execute(
+                    update(CaseSerial).where(CaseSerial.year == year).values(last_value=value)
+                )
         # Core inserts go around the session hooks that keep the counts per status.
         case_service.recount_statuses()
         if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("SELECT setval(pg_get_serial_sequence('case_record', 'id'),"
-                                    " (SELECT max(id) FROM case_record))"))
+            db.session.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('case_record', 'id'),"
+                    " (SELECT max(id) FROM case_record))"
+                )
+            )
         db.session.commit()
         db.session.commit()
         # What autovacuum would have done by now: statistics and the visibility map (which
         # PostgreSQL's index-only scans need).
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE" if db.engine.dialect.name == "postgresql"
-                              else "ANALYZE"))
+            conn.execute(
+                text("VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE")
+            )
         insert_seconds = time.perf_counter() - started
         count = db.session.scalar(select(func.count()).select_from(Case))
         heping_id = heping.id
         db.engine.dispose()
     residents_logins = [a["login"] for a in summary["accounts"] if a["role"] == "resident"]
-    return {"heping_id": heping_id, "cases": count, "insert_seconds": insert_seconds,
-            "category_code": "environment", "residents": residents_logins,
-            "pin": demo.DEMO_PIN, "password": demo.DEMO_PASSWORD}
+    return {
+        "heping_id": heping_id,
+        "cases": count,
+        "insert_seconds": insert_seconds,
+        "category_code": "environment",
+        "residents": residents_logins,
+        "pin": demo.DEMO_PIN,
+        "password": demo.DEMO_PASSWORD,
+    }
 
 
 def explain(db_url: str, env: dict, community_id: int) -> str:
@@ -217,22 +285,37 @@ def explain(db_url: str, env: dict, community_id: int) -> str:
         prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
         for q in queries:
             lines.append(q)
-            lines += ["    " + " | ".join(str(c) for c in row)
-                      for row in conn.execute(text(prefix + q))]
+            lines += [
+                "    " + " | ".join(str(c) for c in row) for row in conn.execute(text(prefix + q))
+            ]
     engine.dispose()
     return "\n".join(lines)
 
 
 # --- server -------------------------------------------------------------------------------
 
+
 def start_gunicorn(env: dict, port: int, workers: int, worker_class: str, threads: int):
-    cmd = [str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"),
-           "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-           "--threads", str(threads), "wsgi:app"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env,
-                                                "LINLI_WORKER_CLASS": worker_class},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    cmd = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "-c",
+        str(ROOT / "gunicorn.conf.py"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "wsgi:app",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, **env, "LINLI_WORKER_CLASS": worker_class},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -258,6 +341,7 @@ def stop(proc) -> None:
 
 # --- load ---------------------------------------------------------------------------------
 
+
 def _request(conn, method, path, body=None, headers=None):
     conn.request(method, path, body=body, headers=headers or {})
     response = conn.getresponse()
@@ -267,9 +351,13 @@ def _request(conn, method, path, body=None, headers=None):
 
 def _login(port, login, secret_kind, secret) -> str:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    status, data = _request(conn, "POST", "/api/v1/auth/token",
-                            json.dumps({"login": login, secret_kind: secret}),
-                            {"Content-Type": "application/json"})
+    status, data = _request(
+        conn,
+        "POST",
+        "/api/v1/auth/token",
+        json.dumps({"login": login, secret_kind: secret}),
+        {"Content-Type": "application/json"},
+    )
     assert status == 201, data
     return json.loads(data)["token"]
 
@@ -291,13 +379,18 @@ def _worker(args):
                 method, path, body = "GET", "/healthz", None
             elif kind == "create":
                 method, path = "POST", "/api/v1/cases"
-                body = json.dumps({"category_code": "environment",
-                                   "description": "楼道里堆了纸箱，过不去人"})
-                headers.update({"Content-Type": "application/json",
-                                "Idempotency-Key": uuid.uuid4().hex})
+                body = json.dumps(
+                    {"category_code": "environment", "description": "楼道里堆了纸箱，过不去人"}
+                )
+                headers.update(
+                    {"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
+                )
             else:
-                query = {"community_id": community_id, "per_page": 50,
-                         **INBOX_FILTERS[(i + j) % len(INBOX_FILTERS)]}
+                query = {
+                    "community_id": community_id,
+                    "per_page": 50,
+                    **INBOX_FILTERS[(i + j) % len(INBOX_FILTERS)],
+                }
                 method, body = "GET", None
                 path = "/api/v1/cases?" + "&".join(f"{k}={v}" for k, v in query.items())
             t0 = time.perf_counter()
@@ -326,22 +419,30 @@ def load(port, kind, count, processes, threads, tokens=None, community_id=None) 
     start_at = time.time() + 3
     share = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
     with mp.get_context("spawn").Pool(processes) as pool:
-        results = pool.map(_worker, [(port, kind, n, threads, tokens, community_id, start_at)
-                                     for n in share])
+        results = pool.map(
+            _worker, [(port, kind, n, threads, tokens, community_id, start_at) for n in share]
+        )
     elapsed = max(r[3] for r in results) - min(r[2] for r in results)
     latencies = [x for r in results for x in r[0]]
     errors = [x for r in results for x in r[1]]
     latencies.sort()
-    return {"requests": len(latencies), "seconds": elapsed, "rps": len(latencies) / elapsed,
-            "p50": statistics.median(latencies) * 1000,
-            "p95": latencies[int(len(latencies) * 0.95) - 1] * 1000, "errors": errors}
+    return {
+        "requests": len(latencies),
+        "seconds": elapsed,
+        "rps": len(latencies) / elapsed,
+        "p50": statistics.median(latencies) * 1000,
+        "p95": latencies[int(len(latencies) * 0.95) - 1] * 1000,
+        "errors": errors,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
-                        help="PostgreSQL server URL (a new database is made there); "
-                             "default: a SQLite file")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL"),
+        help="PostgreSQL server URL (a new database is made there); default: a SQLite file",
+    )
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4, help="per gthread worker")
@@ -356,52 +457,85 @@ def main() -> None:
     db_url, drop = make_database(args.database_url, workdir)
     sqlite = db_url.startswith("sqlite")
     worker_class = args.worker_class or ("gthread" if sqlite else "gevent")
-    env = {"LINLI_ENV": "development", "LINLI_INSTANCE_PATH": str(workdir / "instance"),
-           "SECRET_KEY": "bench-" + uuid.uuid4().hex, "DATABASE_URL": db_url,
-           "UPLOAD_FOLDER": str(workdir / "uploads"), "LINLI_ACCESS_LOG": "/dev/null",
-           "LINLI_LOG_LEVEL": "warning", "VOICE_BACKGROUND": "0", "REDIS_URL": ""}
+    env = {
+        "LINLI_ENV": "development",
+        "LINLI_INSTANCE_PATH": str(workdir / "instance"),
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+        "DATABASE_URL": db_url,
+        "UPLOAD_FOLDER": str(workdir / "uploads"),
+        "LINLI_ACCESS_LOG": "/dev/null",
+        "LINLI_LOG_LEVEL": "warning",
+        "VOICE_BACKGROUND": "0",
+        "REDIS_URL": "",
+    }
     proc = None
     try:
-        print(f"building: {args.cases} cases on {'SQLite' if sqlite else 'PostgreSQL'} …",
-              flush=True)
+        print(
+            f"building: {args.cases} cases on {'SQLite' if sqlite else 'PostgreSQL'} …", flush=True
+        )
         info = build(db_url, env, args.cases)
-        print(f"  {info['cases']} cases in the database; bulk insert took "
-              f"{info['insert_seconds']:.1f} s", flush=True)
+        print(
+            f"  {info['cases']} cases in the database; bulk insert took "
+            f"{info['insert_seconds']:.1f} s",
+            flush=True,
+        )
         if args.explain:
             print(explain(db_url, env, info["heping_id"]))
         port = free_port()
         proc = start_gunicorn(env, port, args.workers, worker_class, args.threads)
         staff = _login(port, "heping_staff", "password", info["password"])
-        resident_tokens = [_login(port, login, "pin", info["pin"])
-                           for login in info["residents"]]
+        resident_tokens = [_login(port, login, "pin", info["pin"]) for login in info["residents"]]
         common = {"processes": args.clients, "threads": args.client_threads}
         load_before = os.getloadavg()[0]
         load(port, "healthz", min(300, args.requests), **common)  # warm up every worker
-        load(port, "inbox", min(100, args.requests), tokens=[staff],
-             community_id=info["heping_id"], **common)
-        rows = [("GET /healthz", load(port, "healthz", args.requests, **common)),
-                ("POST /api/v1/cases", load(port, "create", args.requests,
-                                            tokens=resident_tokens, **common)),
-                ("staff inbox (GET /api/v1/cases)", load(port, "inbox", args.requests,
-                                                         tokens=[staff],
-                                                         community_id=info["heping_id"],
-                                                         **common))]
+        load(
+            port,
+            "inbox",
+            min(100, args.requests),
+            tokens=[staff],
+            community_id=info["heping_id"],
+            **common,
+        )
+        rows = [
+            ("GET /healthz", load(port, "healthz", args.requests, **common)),
+            (
+                "POST /api/v1/cases",
+                load(port, "create", args.requests, tokens=resident_tokens, **common),
+            ),
+            (
+                "staff inbox (GET /api/v1/cases)",
+                load(
+                    port,
+                    "inbox",
+                    args.requests,
+                    tokens=[staff],
+                    community_id=info["heping_id"],
+                    **common,
+                ),
+            ),
+        ]
     finally:
         if proc is not None:
             stop(proc)
         drop()
     base = rows[0][1]["rps"]
     concurrency = args.clients * args.client_threads
-    print(f"\nLinli affairs bench — {info['cases']:,} cases, "
-          f"{'SQLite' if sqlite else 'PostgreSQL'}, gunicorn {args.workers}×{worker_class}"
-          f"{f' ({args.threads} threads)' if worker_class == 'gthread' else ''}, "
-          f"{concurrency} concurrent loopback clients, {os.cpu_count()} CPUs, load average "
-          f"before/after {load_before:.1f}/{os.getloadavg()[0]:.1f}\n")
-    print(f"{'endpoint':34} {'requests':>8} {'req/s':>8} {'× healthz':>9} {'p50 ms':>8} "
-          f"{'p95 ms':>8} {'errors':>6}")
+    print(
+        f"\nLinli affairs bench — {info['cases']:,} cases, "
+        f"{'SQLite' if sqlite else 'PostgreSQL'}, gunicorn {args.workers}×{worker_class}"
+        f"{f' ({args.threads} threads)' if worker_class == 'gthread' else ''}, "
+        f"{concurrency} concurrent loopback clients, {os.cpu_count()} CPUs, load average "
+        f"before/after {load_before:.1f}/{os.getloadavg()[0]:.1f}\n"
+    )
+    print(
+        f"{'endpoint':34} {'requests':>8} {'req/s':>8} {'× healthz':>9} {'p50 ms':>8} "
+        f"{'p95 ms':>8} {'errors':>6}"
+    )
     for name, r in rows:
-        print(f"{name:34} {r['requests']:>8} {r['rps']:>8.0f} {r['rps'] / base:>9.2f} "
-              f"{r['p50']:>8.1f} {r['p95']:>8.1f} {len(r['errors']):>6}")
+        print(
+            f"{name:34} {r['requests']:>8} {r['rps']:>8.0f} {r['rps'] / base:>9.2f} "
+            f"{r['p50']:>8.1f} {r['p95']:>8.1f} {len(r['errors']):>6}"
+        )
     for name, r in rows:
         for status, body in r["errors"][:3]:
             print(f"  {name}: {status} {body!r}")

@@ -68,11 +68,15 @@ class CaseCategory(TimestampMixin, db.Model):
 # step may still take and a planner cannot mistake one for the other (the sweep writes the same
 # IN list as literals): open cases whose overdue notice has not gone out yet, and notified
 # open cases not escalated yet.
-_NOTICE_WHERE = db.text("overdue_notified_at IS NULL AND escalated_at IS NULL AND status IN "
-                        "('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')")
-_ESCALATION_WHERE = db.text("overdue_notified_at IS NOT NULL AND escalated_at IS NULL AND "
-                            "status IN ('submitted', 'accepted', 'assigned', 'in_progress', "
-                            "'reopened')")
+_NOTICE_WHERE = db.text(
+    "overdue_notified_at IS NULL AND escalated_at IS NULL AND status IN "
+    "('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')"
+)
+_ESCALATION_WHERE = db.text(
+    "overdue_notified_at IS NOT NULL AND escalated_at IS NULL AND "
+    "status IN ('submitted', 'accepted', 'assigned', 'in_progress', "
+    "'reopened')"
+)
 _RESOLVED_WHERE = db.text("status = 'resolved'")
 
 
@@ -86,13 +90,28 @@ class Case(TimestampMixin, db.Model):
         # The overdue filter and count.
         db.Index("ix_case_record_due", "community_id", "status", "due_at"),
         # Deadline sweeps, by deadline: overdue notices, then escalations.
-        db.Index("ix_case_record_notice", "community_id", "due_at",
-                 sqlite_where=_NOTICE_WHERE, postgresql_where=_NOTICE_WHERE),
-        db.Index("ix_case_record_escalation", "community_id", "due_at",
-                 sqlite_where=_ESCALATION_WHERE, postgresql_where=_ESCALATION_WHERE),
+        db.Index(
+            "ix_case_record_notice",
+            "community_id",
+            "due_at",
+            sqlite_where=_NOTICE_WHERE,
+            postgresql_where=_NOTICE_WHERE,
+        ),
+        db.Index(
+            "ix_case_record_escalation",
+            "community_id",
+            "due_at",
+            sqlite_where=_ESCALATION_WHERE,
+            postgresql_where=_ESCALATION_WHERE,
+        ),
         # Auto-closing resolved cases nobody confirmed.
-        db.Index("ix_case_record_resolved", "community_id", "resolved_at",
-                 sqlite_where=_RESOLVED_WHERE, postgresql_where=_RESOLVED_WHERE),
+        db.Index(
+            "ix_case_record_resolved",
+            "community_id",
+            "resolved_at",
+            sqlite_where=_RESOLVED_WHERE,
+            postgresql_where=_RESOLVED_WHERE,
+        ),
         # The inbox filtered by channel.
         db.Index("ix_case_record_channel", "community_id", "channel", "status"),
         # Monthly figures for the lobby screen.
@@ -113,8 +132,9 @@ class Case(TimestampMixin, db.Model):
     category_id = db.Column(db.Integer, db.ForeignKey("case_category.id"), nullable=False)
     # active_history: a status set without reading it first still tells what it was (the
     # counts per status in case_status_count follow every move).
-    status = db.column_property(db.Column(db.String(20), nullable=False, default=SUBMITTED),
-                                active_history=True)
+    status = db.column_property(
+        db.Column(db.String(20), nullable=False, default=SUBMITTED), active_history=True
+    )
     channel = db.Column(db.String(20), nullable=False)
     description = db.Column(db.Text, nullable=False)
     # Voice reports: what the recognizer heard (the audio itself is an attachment).
@@ -177,10 +197,15 @@ class Case(TimestampMixin, db.Model):
     assignee_person = db.relationship("Person", foreign_keys=[assignee_person_id])
     assignee_organization = db.relationship("Organization")
     merged_into = db.relationship("Case", remote_side=[id])
-    events = db.relationship("CaseEvent", back_populates="case", order_by="CaseEvent.id",
-                             cascade="all, delete-orphan")
-    attachments = db.relationship("CaseAttachment", back_populates="case",
-                                  order_by="CaseAttachment.id", cascade="all, delete-orphan")
+    events = db.relationship(
+        "CaseEvent", back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
+    )
+    attachments = db.relationship(
+        "CaseAttachment",
+        back_populates="case",
+        order_by="CaseAttachment.id",
+        cascade="all, delete-orphan",
+    )
 
 
 class CaseEvent(db.Model):
@@ -235,7 +260,7 @@ class CaseAttachment(db.Model):
 
 
 class CaseSupport(db.Model):
-    """"Me too" (我也遇到): one per person per case."""
+    """ "Me too" (我也遇到): one per person per case."""
 
     __tablename__ = "case_support"
     __table_args__ = (
@@ -257,8 +282,9 @@ class CaseStatusCount(db.Model):
 
     __tablename__ = "case_status_count"
 
-    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), primary_key=True,
-                             autoincrement=False)
+    community_id = db.Column(
+        db.Integer, db.ForeignKey("community.id"), primary_key=True, autoincrement=False
+    )
     status = db.Column(db.String(20), primary_key=True)
     total = db.Column(db.Integer, nullable=False, default=0)
 

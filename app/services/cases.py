@@ -76,8 +76,12 @@ from app.services.text import clean_text, mask_phone, normalize_phone
 RULES: tuple[tuple[str, tuple[str, ...], str, frozenset[str]], ...] = (
     ("accept", (SUBMITTED, REOPENED), ACCEPTED, frozenset({"manager"})),
     ("reject", (SUBMITTED, ACCEPTED, REOPENED), REJECTED, frozenset({"manager"})),
-    ("assign", (SUBMITTED, ACCEPTED, ASSIGNED, IN_PROGRESS, REOPENED), ASSIGNED,
-     frozenset({"manager"})),
+    (
+        "assign",
+        (SUBMITTED, ACCEPTED, ASSIGNED, IN_PROGRESS, REOPENED),
+        ASSIGNED,
+        frozenset({"manager"}),
+    ),
     ("start", (ASSIGNED,), IN_PROGRESS, frozenset({"assignee", "manager"})),
     ("resolve", (ASSIGNED, IN_PROGRESS), RESOLVED, frozenset({"assignee", "manager"})),
     ("confirm", (RESOLVED,), CLOSED, frozenset({"reporter", "filer_device"})),
@@ -105,33 +109,63 @@ STATUS_LABELS = {
     REOPENED: _l("Reopened"),
 }
 CHANNEL_LABELS = {
-    "app": _l("Phone app"), "proxy": _l("Family member"), "phone": _l("Phone call"),
-    "counter": _l("At the office"), "kiosk": _l("Lobby screen"), "voice": _l("Voice"),
-    "patrol": _l("Grid worker patrol"), "open311": _l("Partner system"),
+    "app": _l("Phone app"),
+    "proxy": _l("Family member"),
+    "phone": _l("Phone call"),
+    "counter": _l("At the office"),
+    "kiosk": _l("Lobby screen"),
+    "voice": _l("Voice"),
+    "patrol": _l("Grid worker patrol"),
+    "open311": _l("Partner system"),
 }
 EVENT_LABELS = {
-    "submitted": _l("Submitted"), "accept": _l("Accepted"), "reject": _l("Not accepted"),
-    "assigned": _l("Assigned"), "start": _l("Work started"), "resolve": _l("Resolved"),
-    "confirm": _l("Confirmed by the resident"), "reopen": _l("Reopened"),
-    "close": _l("Closed"), "note": _l("Note"), "merged": _l("Merged into another case"),
-    "merged_in": _l("Another case merged in"), "overdue": _l("Past its deadline"),
-    "escalated": _l("Escalated to the street office"), "auto_closed": _l("Closed automatically"),
-    "rated": _l("Rated"), "attachment": _l("File added"), "updated": _l("Details changed"),
+    "submitted": _l("Submitted"),
+    "accept": _l("Accepted"),
+    "reject": _l("Not accepted"),
+    "assigned": _l("Assigned"),
+    "start": _l("Work started"),
+    "resolve": _l("Resolved"),
+    "confirm": _l("Confirmed by the resident"),
+    "reopen": _l("Reopened"),
+    "close": _l("Closed"),
+    "note": _l("Note"),
+    "merged": _l("Merged into another case"),
+    "merged_in": _l("Another case merged in"),
+    "overdue": _l("Past its deadline"),
+    "escalated": _l("Escalated to the street office"),
+    "auto_closed": _l("Closed automatically"),
+    "rated": _l("Rated"),
+    "attachment": _l("File added"),
+    "updated": _l("Details changed"),
 }
 ROLE_LABELS = {
-    "reporter": _l("Resident"), "staff": _l("Residents' committee"), "assignee": _l("Handler"),
-    "device": _l("Lobby screen"), "system": _l("System"), "open311": _l("Partner system"),
+    "reporter": _l("Resident"),
+    "staff": _l("Residents' committee"),
+    "assignee": _l("Handler"),
+    "device": _l("Lobby screen"),
+    "system": _l("System"),
+    "open311": _l("Partner system"),
 }
 ACTION_LABELS = {
-    "accept": _l("Accept"), "reject": _l("Reject"), "assign": _l("Assign"),
-    "start": _l("Start work"), "resolve": _l("Mark resolved"), "confirm": _l("Confirm resolved"),
-    "reopen": _l("Reopen"), "close": _l("Close"), "merge": _l("Merge"),
+    "accept": _l("Accept"),
+    "reject": _l("Reject"),
+    "assign": _l("Assign"),
+    "start": _l("Start work"),
+    "resolve": _l("Mark resolved"),
+    "confirm": _l("Confirm resolved"),
+    "reopen": _l("Reopen"),
+    "close": _l("Close"),
+    "merge": _l("Merge"),
 }
 
 # What a list row shows, loaded for the whole page at once (not one query per row).
-_SUMMARY_LOADS = (selectinload(Case.category), selectinload(Case.building),
-                  selectinload(Case.household).selectinload(Household.building),
-                  selectinload(Case.assignee_organization), selectinload(Case.assignee_person))
+_SUMMARY_LOADS = (
+    selectinload(Case.category),
+    selectinload(Case.building),
+    selectinload(Case.household).selectinload(Household.building),
+    selectinload(Case.assignee_organization),
+    selectinload(Case.assignee_person),
+)
 LIST_SWEEP_LIMIT = 20
 
 _clock: ContextVar[datetime | None] = ContextVar("linli_case_clock", default=None)
@@ -160,6 +194,7 @@ def _tz() -> ZoneInfo:
 
 # --- references ---------------------------------------------------------------------------
 
+
 def next_reference(now: datetime | None = None) -> str:
     """The next public reference of the year (Asia/Shanghai), e.g. 2026-000123.
 
@@ -171,15 +206,22 @@ def next_reference(now: datetime | None = None) -> str:
     """
     year = (now or _now()).astimezone(_tz()).year
     table = CaseSerial.__table__
-    bump = (update(table).where(table.c.year == year)
-            .values(last_value=table.c.last_value + 1).returning(table.c.last_value))
+    bump = (
+        update(table)
+        .where(table.c.year == year)
+        .values(last_value=table.c.last_value + 1)
+        .returning(table.c.last_value)
+    )
     postgres = db.session.get_bind().dialect.name == "postgresql"
     if postgres:
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    create = dialect_insert(table).values(year=year, last_value=0).on_conflict_do_nothing(
-        index_elements=["year"])
+    create = (
+        dialect_insert(table)
+        .values(year=year, last_value=0)
+        .on_conflict_do_nothing(index_elements=["year"])
+    )
 
     def take(execute):
         value = execute(bump).scalar()
@@ -230,6 +272,7 @@ def spoken_reference(reference: str, locale: str | None = None) -> str:
 
 # --- who is the actor to this case ---------------------------------------------------------
 
+
 def _relation(actor: Actor, case: Case) -> frozenset[str]:
     rel: set[str] = set()
     if actor.is_anonymous:
@@ -248,8 +291,7 @@ def _relation(actor: Actor, case: Case) -> frozenset[str]:
     subject = actor.subject
     if subject is not None and case.reporter_id is not None and case.reporter_id == subject.id:
         rel.add("reporter")
-    if (actor.device is not None and case.device_id == actor.device.id
-            and case.reporter_id is None):
+    if actor.device is not None and case.device_id == actor.device.id and case.reporter_id is None:
         rel.add("filer_device")
     if authz.can_read_community(actor, community_id):
         rel.add("reader")
@@ -285,25 +327,42 @@ def _actor_role(actor: Actor, case: Case | None = None) -> str:
     return "reporter"
 
 
-def _event(case: Case, kind: str, actor: Actor | None, *, note: str | None = None,
-           public: bool = False, from_status: str | None = None, to_status: str | None = None,
-           role: str | None = None, data: dict | None = None, hide_person: bool = False
-           ) -> CaseEvent:
+def _event(
+    case: Case,
+    kind: str,
+    actor: Actor | None,
+    *,
+    note: str | None = None,
+    public: bool = False,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    role: str | None = None,
+    data: dict | None = None,
+    hide_person: bool = False,
+) -> CaseEvent:
     actor = actor or Actor.anonymous()
     event = CaseEvent(
-        case=case, kind=kind, at=_now(), note=note, public=public,
-        from_status=from_status, to_status=to_status,
+        case=case,
+        kind=kind,
+        at=_now(),
+        note=note,
+        public=public,
+        from_status=from_status,
+        to_status=to_status,
         actor_person_id=None if hide_person or actor.person is None else actor.person.id,
-        on_behalf_of_id=None if hide_person or actor.on_behalf_of is None
+        on_behalf_of_id=None
+        if hide_person or actor.on_behalf_of is None
         else actor.on_behalf_of.id,
         actor_device_id=actor.device.id if actor.device is not None else None,
         actor_role=role or (_actor_role(actor, case) if actor.person or actor.device else "system"),
-        data=data or {})
+        data=data or {},
+    )
     db.session.add(event)
     return event
 
 
 # --- reading ------------------------------------------------------------------------------
+
 
 def get_case(actor: Actor, case_id: int, *, evaluate: bool = True) -> Case:
     """A case the actor may see (another community's, or a private one: not found)."""
@@ -333,8 +392,12 @@ def _default_community(actor: Actor) -> int:
     subject = actor.subject
     if subject is not None and subject.community_id:
         return subject.community_id
-    ids = (actor.staff_community_ids | actor.grid_community_ids | actor.official_community_ids
-           | actor.organization_community_ids)
+    ids = (
+        actor.staff_community_ids
+        | actor.grid_community_ids
+        | actor.official_community_ids
+        | actor.organization_community_ids
+    )
     if len(ids) == 1:
         return next(iter(ids))
     raise invalid_field("community_id", _l("Please choose a community."))
@@ -350,11 +413,20 @@ def _status_filter(query, status: str | None):
     return query.where(Case.status == status)
 
 
-def list_cases(actor: Actor, *, community_id: int | None = None, mine: bool = False,
-               status: str | None = None, category_id: int | None = None,
-               grid_id: int | None = None, overdue: bool | None = None,
-               channel: str | None = None, q: str | None = None, page: int = 1,
-               per_page: int = 50):
+def list_cases(
+    actor: Actor,
+    *,
+    community_id: int | None = None,
+    mine: bool = False,
+    status: str | None = None,
+    category_id: int | None = None,
+    grid_id: int | None = None,
+    overdue: bool | None = None,
+    channel: str | None = None,
+    q: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+):
     """Cases the actor may list: their own (mine), or a community's — all of them for its
     workers, the assigned ones for an organization's members, the public ones for residents
     and screens. Returns (page, level, community_id, counts): community_id is None for mine,
@@ -414,19 +486,26 @@ def list_cases(actor: Actor, *, community_id: int | None = None, mine: bool = Fa
         filtered = True
     else:
         if overdue is False:
-            conditions.append(or_(Case.status.not_in(OPEN_STATUSES), Case.due_at.is_(None),
-                                  Case.due_at >= now))
+            conditions.append(
+                or_(Case.status.not_in(OPEN_STATUSES), Case.due_at.is_(None), Case.due_at >= now)
+            )
             filtered = True
         order = (Case.id.desc(),)
     query = select(Case).where(*conditions).order_by(*order).options(*_SUMMARY_LOADS)
     page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False, count=False)
     if counts is not None and not filtered:
         # The staff inbox already counted per status: no second count over the community.
-        page_obj.total = (counts["open"] if status == "open" else counts[status]
-                          if status in CASE_STATUSES else sum(counts[s] for s in CASE_STATUSES))
+        page_obj.total = (
+            counts["open"]
+            if status == "open"
+            else counts[status]
+            if status in CASE_STATUSES
+            else sum(counts[s] for s in CASE_STATUSES)
+        )
     else:
-        page_obj.total = db.session.scalar(
-            select(func.count()).select_from(Case).where(*conditions)) or 0
+        page_obj.total = (
+            db.session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
+        )
     return page_obj, level, None if mine else community_id, counts
 
 
@@ -435,8 +514,11 @@ def status_counts(actor: Actor, community_id: int) -> dict:
     authz.ensure_internal(actor, community_id)
     # The kept figures (a handful of rows, not a scan of the community's cases), plus the
     # moves this transaction has flushed but not committed yet.
-    rows = db.session.execute(select(CaseStatusCount.status, CaseStatusCount.total).where(
-        CaseStatusCount.community_id == community_id)).all()
+    rows = db.session.execute(
+        select(CaseStatusCount.status, CaseStatusCount.total).where(
+            CaseStatusCount.community_id == community_id
+        )
+    ).all()
     counts = {status: 0 for status in CASE_STATUSES}
     for status, n in rows:
         counts[status] = counts.get(status, 0) + n
@@ -444,9 +526,18 @@ def status_counts(actor: Actor, community_id: int) -> dict:
         if moved_community == community_id:
             counts[status] = counts.get(status, 0) + n
     counts["open"] = sum(counts[s] for s in OPEN_STATUSES)
-    counts["overdue"] = db.session.scalar(select(func.count()).select_from(Case).where(
-        Case.community_id == community_id, Case.status.in_(OPEN_STATUSES),
-        Case.due_at < _now())) or 0
+    counts["overdue"] = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Case)
+            .where(
+                Case.community_id == community_id,
+                Case.status.in_(OPEN_STATUSES),
+                Case.due_at < _now(),
+            )
+        )
+        or 0
+    )
     return counts
 
 
@@ -481,8 +572,12 @@ def _note_moves(session: Session, _context) -> None:
             _moved(session, case.community_id, None, case.status)
     for case in session.deleted:
         if isinstance(case, Case):
-            _moved(session, _before_and_after(case, "community_id")[0], _before_and_after(
-                case, "status")[0], None)
+            _moved(
+                session,
+                _before_and_after(case, "community_id")[0],
+                _before_and_after(case, "status")[0],
+                None,
+            )
     for case in session.dirty:
         if isinstance(case, Case):
             old_status, new_status = _before_and_after(case, "status")
@@ -507,11 +602,13 @@ def _apply_moves(session: Session) -> None:
     table = CaseStatusCount.__table__
     for (community_id, status), n in sorted(moves.items()):
         if n:
-            upsert = dialect_insert(table).values(community_id=community_id, status=status,
-                                                  total=n)
-            session.execute(upsert.on_conflict_do_update(
-                index_elements=["community_id", "status"],
-                set_={"total": table.c.total + upsert.excluded.total}))
+            upsert = dialect_insert(table).values(community_id=community_id, status=status, total=n)
+            session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=["community_id", "status"],
+                    set_={"total": table.c.total + upsert.excluded.total},
+                )
+            )
 
 
 def _forget_moves(session: Session, previous_transaction) -> None:
@@ -524,9 +621,12 @@ def _forget_moves_at_end(session: Session, transaction) -> None:
         session.info.pop(_MOVES, None)
 
 
-_COUNT_HOOKS = (("after_flush", _note_moves), ("before_commit", _apply_moves),
-                ("after_soft_rollback", _forget_moves),
-                ("after_transaction_end", _forget_moves_at_end))
+_COUNT_HOOKS = (
+    ("after_flush", _note_moves),
+    ("before_commit", _apply_moves),
+    ("after_soft_rollback", _forget_moves),
+    ("after_transaction_end", _forget_moves_at_end),
+)
 
 
 def install() -> None:
@@ -543,10 +643,14 @@ def recount_statuses() -> None:
     """Rebuild case_status_count from the cases themselves (after loading cases in bulk)."""
     table = CaseStatusCount.__table__
     db.session.execute(delete(table))
-    db.session.execute(insert(table).from_select(
-        ["community_id", "status", "total"],
-        select(Case.community_id, Case.status, func.count()).group_by(Case.community_id,
-                                                                      Case.status)))
+    db.session.execute(
+        insert(table).from_select(
+            ["community_id", "status", "total"],
+            select(Case.community_id, Case.status, func.count()).group_by(
+                Case.community_id, Case.status
+            ),
+        )
+    )
     db.session.info.pop(_MOVES, None)
 
 
@@ -562,18 +666,29 @@ def inbox(actor: Actor, *, status: str | None = "open", page: int = 1, per_page:
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
 
 
-def similar_cases(actor: Actor, *, community_id: int | None = None, category_id: int,
-                  building_id: int | None = None, latitude: float | None = None,
-                  longitude: float | None = None, exclude_id: int | None = None,
-                  limit: int = 5) -> list[Case]:
+def similar_cases(
+    actor: Actor,
+    *,
+    community_id: int | None = None,
+    category_id: int,
+    building_id: int | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    exclude_id: int | None = None,
+    limit: int = 5,
+) -> list[Case]:
     """Open cases of the same category in the same building or nearby (to add "me too")."""
     authz.require_signed_in(actor)
     community_id = community_id or _default_community(actor)
     authz.ensure_readable(actor, community_id)
     staff = authz.can_see_internal(actor, community_id)
-    common = [Case.community_id == community_id, Case.category_id == category_id,
-              Case.status.in_(OPEN_STATUSES), Case.merged_into_id.is_(None),
-              Case.created_at >= _now() - timedelta(days=60)]
+    common = [
+        Case.community_id == community_id,
+        Case.category_id == category_id,
+        Case.status.in_(OPEN_STATUSES),
+        Case.merged_into_id.is_(None),
+        Case.created_at >= _now() - timedelta(days=60),
+    ]
     if exclude_id is not None:
         common.append(Case.id != exclude_id)
     if not staff:
@@ -591,27 +706,39 @@ def similar_cases(actor: Actor, *, community_id: int | None = None, category_id:
         dlat = math.degrees(radius / _EARTH_M)
         dlon = dlat / max(0.01, math.cos(math.radians(latitude)))
         box = (latitude, longitude, radius)
-        where.append(and_(Case.latitude.between(latitude - dlat, latitude + dlat),
-                          Case.longitude.between(longitude - dlon, longitude + dlon)))
+        where.append(
+            and_(
+                Case.latitude.between(latitude - dlat, latitude + dlat),
+                Case.longitude.between(longitude - dlon, longitude + dlon),
+            )
+        )
     places = {}
     for condition in where:
-        places.update((row.id, row) for row in db.session.execute(
-            select(Case.id, Case.building_id, Case.latitude, Case.longitude)
-            .where(*common, condition).order_by(Case.id.desc()).limit(50)))
+        places.update(
+            (row.id, row)
+            for row in db.session.execute(
+                select(Case.id, Case.building_id, Case.latitude, Case.longitude)
+                .where(*common, condition)
+                .order_by(Case.id.desc())
+                .limit(50)
+            )
+        )
     found = []
     for case_id in sorted(places, reverse=True)[:50]:
         row = places[case_id]
         if building_id is not None and row.building_id == building_id:
             found.append(case_id)
-        elif box is not None and row.latitude is not None and _distance_m(
-                box[0], box[1], row.latitude, row.longitude) <= box[2]:
+        elif (
+            box is not None
+            and row.latitude is not None
+            and _distance_m(box[0], box[1], row.latitude, row.longitude) <= box[2]
+        ):
             found.append(case_id)
         if len(found) >= limit:
             break
     if not found:
         return []
-    loaded = {case.id: case for case in db.session.scalars(select(Case).where(
-        Case.id.in_(found)))}
+    loaded = {case.id: case for case in db.session.scalars(select(Case).where(Case.id.in_(found)))}
     return [loaded[case_id] for case_id in found]
 
 
@@ -624,10 +751,15 @@ def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 # --- intake -------------------------------------------------------------------------------
 
+
 def _check_coordinates(latitude, longitude) -> None:
     for name, value, bound in (("latitude", latitude, 90), ("longitude", longitude, 180)):
-        if (not isinstance(value, int | float) or isinstance(value, bool)
-                or not math.isfinite(value) or abs(value) > bound):
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+            or abs(value) > bound
+        ):
             raise invalid_field(name, _l("Not a valid coordinate."))
 
 
@@ -638,15 +770,17 @@ def _check_attribute_answers(category: CaseCategory, answers) -> dict:
     spec = {a["code"]: a for a in category.attributes or []}
     unknown = set(answers) - set(spec)
     if unknown:
-        raise invalid_field("attributes", _l("Unknown question: %(code)s",
-                                             code=sorted(unknown)[0][:40]))
+        raise invalid_field(
+            "attributes", _l("Unknown question: %(code)s", code=sorted(unknown)[0][:40])
+        )
     out = {}
     for code, question in spec.items():
         value = answers.get(code)
         if value in (None, "", []):
             if question.get("required"):
-                raise invalid_field("attributes", _l("Please answer: %(q)s",
-                                                     q=question.get("description") or code))
+                raise invalid_field(
+                    "attributes", _l("Please answer: %(q)s", q=question.get("description") or code)
+                )
             continue
         keys = {v["key"] for v in question.get("values") or []}
         kind = question.get("datatype")
@@ -666,8 +800,7 @@ def _check_attribute_answers(category: CaseCategory, answers) -> dict:
             if not math.isfinite(value):
                 raise invalid_field("attributes", _l("Please enter a number."))
         else:
-            value = clean_text(str(value), "attributes", max_length=500,
-                               multiline=kind == "text")
+            value = clean_text(str(value), "attributes", max_length=500, multiline=kind == "text")
         out[code] = value
     return out
 
@@ -708,17 +841,31 @@ def _prepare_uploads(audio, photos) -> list[dict]:
     return prepared
 
 
-def submit_case(actor: Actor, *, description: str | None = None, category_id: int | None = None,
-                category_code: str | None = None, community_id: int | None = None,
-                channel: str | None = None, building_id: int | None = None,
-                household_id: int | None = None, address: str | None = None,
-                latitude: float | None = None, longitude: float | None = None,
-                anonymous: bool = False, is_public: bool | None = None,
-                reporter_id: int | None = None, contact_name: str | None = None,
-                contact_phone: str | None = None, transcript: str | None = None,
-                audio: tuple[bytes, str] | bytes | None = None, photos=(),
-                attributes: dict | None = None, media_url: str | None = None,
-                open311_key=None) -> Case:
+def submit_case(
+    actor: Actor,
+    *,
+    description: str | None = None,
+    category_id: int | None = None,
+    category_code: str | None = None,
+    community_id: int | None = None,
+    channel: str | None = None,
+    building_id: int | None = None,
+    household_id: int | None = None,
+    address: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    anonymous: bool = False,
+    is_public: bool | None = None,
+    reporter_id: int | None = None,
+    contact_name: str | None = None,
+    contact_phone: str | None = None,
+    transcript: str | None = None,
+    audio: tuple[bytes, str] | bytes | None = None,
+    photos=(),
+    attributes: dict | None = None,
+    media_url: str | None = None,
+    open311_key=None,
+) -> Case:
     """Raise a case from any channel; returns it with its public reference.
 
     - resident (channel app/voice/kiosk): the case is theirs unless `anonymous` (category must
@@ -739,25 +886,51 @@ def submit_case(actor: Actor, *, description: str | None = None, category_id: in
         authz.require_signed_in(actor)
         community_id = community_id or _default_community(actor)
         authz.ensure_readable(actor, community_id)
-        mode = _intake_mode(actor, community_id, channel, reporter_id, contact_name,
-                            contact_phone)
-        channel = channel or {"device": "kiosk", "proxy": "proxy", "resident": "app",
-                              "worker": "patrol" if actor.grid_ids else "phone"}[mode]
-        allowed = {"device": ("kiosk", "voice"), "proxy": ("proxy", "voice", "kiosk"),
-                   "resident": ("app", "voice", "kiosk"),
-                   "worker": ("phone", "counter", "patrol", "voice")}[mode]
+        mode = _intake_mode(actor, community_id, channel, reporter_id, contact_name, contact_phone)
+        channel = (
+            channel
+            or {
+                "device": "kiosk",
+                "proxy": "proxy",
+                "resident": "app",
+                "worker": "patrol" if actor.grid_ids else "phone",
+            }[mode]
+        )
+        allowed = {
+            "device": ("kiosk", "voice"),
+            "proxy": ("proxy", "voice", "kiosk"),
+            "resident": ("app", "voice", "kiosk"),
+            "worker": ("phone", "counter", "patrol", "voice"),
+        }[mode]
         if channel not in allowed:
-            raise invalid_field("channel", _l("Not a channel for this account: %(c)s",
-                                              c=", ".join(allowed)))
-    category = categories.find_category(community_id, category_id=category_id,
-                                        code=category_code)
-    transcript = clean_text(transcript or "", "transcript", max_length=4000, multiline=True,
-                            required=channel == "voice" and not description) or None
-    description = clean_text(description if description is not None else (transcript or ""),
-                             "description", max_length=2000, multiline=True)
+            raise invalid_field(
+                "channel", _l("Not a channel for this account: %(c)s", c=", ".join(allowed))
+            )
+    category = categories.find_category(community_id, category_id=category_id, code=category_code)
+    transcript = (
+        clean_text(
+            transcript or "",
+            "transcript",
+            max_length=4000,
+            multiline=True,
+            required=channel == "voice" and not description,
+        )
+        or None
+    )
+    description = clean_text(
+        description if description is not None else (transcript or ""),
+        "description",
+        max_length=2000,
+        multiline=True,
+    )
     building, household, address, latitude, longitude = _location(
-        community_id, building_id=building_id, household_id=household_id, address=address,
-        latitude=latitude, longitude=longitude)
+        community_id,
+        building_id=building_id,
+        household_id=household_id,
+        address=address,
+        latitude=latitude,
+        longitude=longitude,
+    )
     answers = _check_attribute_answers(category, attributes)
     if media_url is not None:
         media_url = clean_text(media_url, "media_url", max_length=500, required=False) or None
@@ -765,8 +938,9 @@ def submit_case(actor: Actor, *, description: str | None = None, category_id: in
             raise invalid_field("media_url", _l("Must be an http(s) address."))
 
     reporter = proxy = submitted_by = None
-    contact_name = clean_text(contact_name or "", "contact_name", max_length=80,
-                              required=False) or None
+    contact_name = (
+        clean_text(contact_name or "", "contact_name", max_length=80, required=False) or None
+    )
     contact_phone = normalize_phone(contact_phone, "contact_phone") if contact_phone else None
     if mode in ("resident", "proxy") and not anonymous:
         reporter = actor.subject
@@ -782,11 +956,14 @@ def submit_case(actor: Actor, *, description: str | None = None, category_id: in
     if anonymous:
         reporter = proxy = None
         contact_name = contact_phone = None
-    anonymous = reporter is None and contact_name is None and contact_phone is None and \
-        channel != "patrol"
+    anonymous = (
+        reporter is None and contact_name is None and contact_phone is None and channel != "patrol"
+    )
     if anonymous and not category.allow_anonymous:
-        raise Invalid(_l("For this kind of matter we need to know who you are, so we can get "
-                         "back to you."), errors={"anonymous": [str(_l("Not allowed here."))]})
+        raise Invalid(
+            _l("For this kind of matter we need to know who you are, so we can get back to you."),
+            errors={"anonymous": [str(_l("Not allowed here."))]},
+        )
     if building is None and household is None and address is None and latitude is None:
         if actor.device is not None and actor.device.building is not None:
             building = actor.device.building
@@ -799,45 +976,79 @@ def submit_case(actor: Actor, *, description: str | None = None, category_id: in
     uploads = _prepare_uploads(audio, photos)
 
     case = Case(
-        reference=next_reference(now), community_id=community_id, category=category,
-        status=SUBMITTED, channel=channel, description=description, transcript=transcript,
-        is_public=public, anonymous=anonymous, reporter=reporter, proxy=proxy,
+        reference=next_reference(now),
+        community_id=community_id,
+        category=category,
+        status=SUBMITTED,
+        channel=channel,
+        description=description,
+        transcript=transcript,
+        is_public=public,
+        anonymous=anonymous,
+        reporter=reporter,
+        proxy=proxy,
         submitted_by=submitted_by,
         device_id=actor.device.id if actor is not None and actor.device is not None else None,
         open311_key_id=open311_key.id if open311_key is not None else None,
-        contact_name=contact_name, contact_phone=contact_phone, building=building,
-        household=household, grid_id=building.grid_id if building is not None else None,
-        address=address, latitude=latitude, longitude=longitude, attributes=answers,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
+        building=building,
+        household=household,
+        grid_id=building.grid_id if building is not None else None,
+        address=address,
+        latitude=latitude,
+        longitude=longitude,
+        attributes=answers,
         media_url=media_url,
         open311_token=secrets.token_urlsafe(16) if open311_key is not None else None,
-        due_at=now + timedelta(hours=category.deadline_hours), created_at=now, updated_at=now)
+        due_at=now + timedelta(hours=category.deadline_hours),
+        created_at=now,
+        updated_at=now,
+    )
     db.session.add(case)
     role = {"device": "device", "open311": "open311", "worker": "staff"}.get(mode, "reporter")
-    _event(case, "submitted", actor, to_status=SUBMITTED, public=True, role=role,
-           data={"channel": channel}, hide_person=anonymous and mode in ("resident", "proxy"))
+    _event(
+        case,
+        "submitted",
+        actor,
+        to_status=SUBMITTED,
+        public=True,
+        role=role,
+        data={"channel": channel},
+        hide_person=anonymous and mode in ("resident", "proxy"),
+    )
     db.session.flush()
     uploader_id = None if anonymous or actor is None or actor.person is None else actor.person.id
     for item in uploads:
-        attachments.store(case, item, uploaded_by_id=uploader_id,
-                          device_id=case.device_id, uploader_role=role)
+        attachments.store(
+            case, item, uploaded_by_id=uploader_id, device_id=case.device_id, uploader_role=role
+        )
     if reporter is not None:
-        _tell_reporter(case, "case_received", _l("We have received your request"),
-                       _l("Your reference is %(ref)s. We will tell you how it goes.",
-                          ref=case.reference))
+        _tell_reporter(
+            case,
+            "case_received",
+            _l("We have received your request"),
+            _l("Your reference is %(ref)s. We will tell you how it goes.", ref=case.reference),
+        )
     db.session.flush()
     return case
 
 
-def _intake_mode(actor: Actor, community_id: int, channel, reporter_id, contact_name,
-                 contact_phone) -> str:
+def _intake_mode(
+    actor: Actor, community_id: int, channel, reporter_id, contact_name, contact_phone
+) -> str:
     if actor.device is not None:
         if reporter_id is not None:
             raise invalid_field("reporter_id", _l("A screen cannot file for a named resident."))
         return "device"
-    worker = (authz.can_manage_community(actor, community_id)
-              or community_id in actor.grid_community_ids)
-    wants_worker = (channel in ("phone", "counter", "patrol") or reporter_id is not None
-                    or (worker and (contact_name or contact_phone)))
+    worker = (
+        authz.can_manage_community(actor, community_id) or community_id in actor.grid_community_ids
+    )
+    wants_worker = (
+        channel in ("phone", "counter", "patrol")
+        or reporter_id is not None
+        or (worker and (contact_name or contact_phone))
+    )
     if wants_worker:
         if not worker:
             raise Forbidden()
@@ -855,12 +1066,15 @@ def _intake_mode(actor: Actor, community_id: int, channel, reporter_id, contact_
 
 # --- transitions --------------------------------------------------------------------------
 
+
 def allowed_actions(actor: Actor, case: Case) -> list[str]:
     """What the actor may do to the case now (for buttons; the services check again)."""
     rel = _relation(actor, case)
-    actions = [action for action in ACTIONS
-               if any(case.status in frm and rel & who for a, frm, _to, who in RULES
-                      if a == action)]
+    actions = [
+        action
+        for action in ACTIONS
+        if any(case.status in frm and rel & who for a, frm, _to, who in RULES if a == action)
+    ]
     if case.merged_into_id is not None:
         actions = [a for a in actions if a != "reopen"]
     if rel & _NOTE_TAKERS:
@@ -880,8 +1094,12 @@ def _rule_for(actor: Actor, case: Case, action: str):
         raise invalid_field("action", ", ".join(a for a in ACTIONS if a not in _SPECIAL))
     in_state = [r for r in rules if case.status in r[1]]
     if not in_state:
-        raise Conflict(_l("This cannot be done while the case is “%(status)s”.",
-                          status=STATUS_LABELS[case.status]))
+        raise Conflict(
+            _l(
+                "This cannot be done while the case is “%(status)s”.",
+                status=STATUS_LABELS[case.status],
+            )
+        )
     rel = _relation(actor, case)
     for rule in in_state:
         if rel & rule[3]:
@@ -889,9 +1107,17 @@ def _rule_for(actor: Actor, case: Case, action: str):
     raise Forbidden()
 
 
-def transition(actor: Actor, case_id: int, action: str, *, note: str | None = None,
-               public: bool | None = None, reason: str | None = None,
-               rating: int | None = None, comment: str | None = None) -> Case:
+def transition(
+    actor: Actor,
+    case_id: int,
+    action: str,
+    *,
+    note: str | None = None,
+    public: bool | None = None,
+    reason: str | None = None,
+    rating: int | None = None,
+    comment: str | None = None,
+) -> Case:
     """Move a case along the state machine (accept, reject, start, resolve, confirm, reopen,
     close). Reject needs a reason; confirm may carry a rating (1–5) and a comment."""
     if action in _SPECIAL:
@@ -899,12 +1125,12 @@ def transition(actor: Actor, case_id: int, action: str, *, note: str | None = No
     case = get_case(actor, case_id)
     _act, _frm, to_status, _who = _rule_for(actor, case, action)
     if action == "reopen" and case.closed_reason == "merged":
-        raise Conflict(_l("A merged case cannot be reopened; follow the case it was merged "
-                          "into."))
+        raise Conflict(_l("A merged case cannot be reopened; follow the case it was merged into."))
     note = clean_text(note or "", "note", max_length=2000, multiline=True, required=False) or None
     if action == "reject":
-        reason = clean_text(reason if reason is not None else (note or ""), "reason",
-                            max_length=500, multiline=True)
+        reason = clean_text(
+            reason if reason is not None else (note or ""), "reason", max_length=500, multiline=True
+        )
         note = reason
     if rating is not None and action != "confirm":
         raise invalid_field("rating", _l("Rate when confirming, or after the case is closed."))
@@ -927,11 +1153,21 @@ def transition(actor: Actor, case_id: int, action: str, *, note: str | None = No
         case.due_at = now + timedelta(hours=case.category.deadline_hours)
         case.overdue_notified_at = case.escalated_at = None
     is_public = True if public is None else bool(public)
-    if action == "reject" or "reporter" in _relation(actor, case) or "filer_device" in \
-            _relation(actor, case):
+    if (
+        action == "reject"
+        or "reporter" in _relation(actor, case)
+        or "filer_device" in _relation(actor, case)
+    ):
         is_public = True  # what the resident says or is told is never internal
-    _event(case, action, actor, note=note, public=is_public, from_status=from_status,
-           to_status=to_status)
+    _event(
+        case,
+        action,
+        actor,
+        note=note,
+        public=is_public,
+        from_status=from_status,
+        to_status=to_status,
+    )
     if action == "confirm" and rating is not None:
         _rate(actor, case, rating, comment)
     db.session.flush()
@@ -939,8 +1175,9 @@ def transition(actor: Actor, case_id: int, action: str, *, note: str | None = No
     return case
 
 
-def confirm_case(actor: Actor, case_id: int, *, rating: int | None = None,
-                 comment: str | None = None) -> Case:
+def confirm_case(
+    actor: Actor, case_id: int, *, rating: int | None = None, comment: str | None = None
+) -> Case:
     """The resident (or their proxy, or the kiosk that filed it) confirms the fix; may rate."""
     return transition(actor, case_id, "confirm", rating=rating, comment=comment)
 
@@ -963,8 +1200,12 @@ def rate_case(actor: Actor, case_id: int, rating: int, comment: str | None = Non
 
 
 def _may_rate(rel, case: Case) -> bool:
-    return (bool(rel & {"reporter", "filer_device"}) and case.status == CLOSED
-            and case.rating is None and case.closed_reason != "merged")
+    return (
+        bool(rel & {"reporter", "filer_device"})
+        and case.status == CLOSED
+        and case.rating is None
+        and case.closed_reason != "merged"
+    )
 
 
 def _rate(actor: Actor, case: Case, rating, comment) -> None:
@@ -973,16 +1214,22 @@ def _rate(actor: Actor, case: Case, rating, comment) -> None:
     if case.rating is not None:
         raise Conflict(_l("This case has already been rated."))
     case.rating = rating
-    case.rating_comment = clean_text(comment or "", "comment", max_length=500, multiline=True,
-                                     required=False) or None
+    case.rating_comment = (
+        clean_text(comment or "", "comment", max_length=500, multiline=True, required=False) or None
+    )
     case.rated_at = _now()
-    _event(case, "rated", actor, note=case.rating_comment, public=False,
-           data={"rating": rating})
+    _event(case, "rated", actor, note=case.rating_comment, public=False, data={"rating": rating})
 
 
-def assign_case(actor: Actor, case_id: int, *, person_id: int | None = None,
-                organization_id: int | None = None, note: str | None = None,
-                due_at: datetime | None = None) -> Case:
+def assign_case(
+    actor: Actor,
+    case_id: int,
+    *,
+    person_id: int | None = None,
+    organization_id: int | None = None,
+    note: str | None = None,
+    due_at: datetime | None = None,
+) -> Case:
     """Dispatch to a grid worker or staff member (person_id) or an organization serving the
     community (social organization, property company…); optionally set a new deadline."""
     case = get_case(actor, case_id)
@@ -999,8 +1246,9 @@ def assign_case(actor: Actor, case_id: int, *, person_id: int | None = None,
     else:
         org = db.session.get(Organization, organization_id)
         if org is None or case.community_id not in {c.id for c in org.communities}:
-            raise invalid_field("organization_id", _l("Not an organization serving this "
-                                                      "community."))
+            raise invalid_field(
+                "organization_id", _l("Not an organization serving this community.")
+            )
         case.assignee_person_id, case.assignee_organization_id = None, org.id
         label = org.name
     now = _now()
@@ -1017,17 +1265,31 @@ def assign_case(actor: Actor, case_id: int, *, person_id: int | None = None,
     case.accepted_at = case.accepted_at or now
     case.updated_at = now
     note = clean_text(note or "", "note", max_length=2000, multiline=True, required=False) or None
-    _event(case, "assigned", actor, note=note, public=False, from_status=from_status,
-           to_status=ASSIGNED, data={"person_id": person_id, "organization_id": organization_id,
-                                     "assignee": label})
+    _event(
+        case,
+        "assigned",
+        actor,
+        note=note,
+        public=False,
+        from_status=from_status,
+        to_status=ASSIGNED,
+        data={"person_id": person_id, "organization_id": organization_id, "assignee": label},
+    )
     db.session.flush()
     for person_id_ in _assignee_people(case):
         with notifications.in_locale_of(person_id_):
             notifications.notify(
-                person_id_, "case_assigned", _("New work: %(ref)s", ref=case.reference),
-                _("%(category)s · %(where)s · due %(due)s", category=case.category.name,
-                  where=_place(case), due=_local(case.due_at)),
-                link=f"/staff/cases/{case.id}")
+                person_id_,
+                "case_assigned",
+                _("New work: %(ref)s", ref=case.reference),
+                _(
+                    "%(category)s · %(where)s · due %(due)s",
+                    category=case.category.name,
+                    where=_place(case),
+                    due=_local(case.due_at),
+                ),
+                link=f"/staff/cases/{case.id}",
+            )
     _announce_status(actor, case, None)
     return case
 
@@ -1036,8 +1298,11 @@ def _works_in(person: Person, community_id: int) -> bool:
     for role in person.roles:
         if role.role == "committee_staff" and role.community_id == community_id:
             return True
-        if role.role == "grid_worker" and role.grid is not None \
-                and role.grid.community_id == community_id:
+        if (
+            role.role == "grid_worker"
+            and role.grid is not None
+            and role.grid.community_id == community_id
+        ):
             return True
     return False
 
@@ -1055,12 +1320,14 @@ def add_note(actor: Actor, case_id: int, text: str, *, public: bool = False) -> 
     event = _event(case, "note", actor, note=text, public=public)
     db.session.flush()
     if worker and public:
-        _tell_reporter(case, "case_note", _l("News about your request %(ref)s",
-                                             ref=case.reference), text)
+        _tell_reporter(
+            case, "case_note", _l("News about your request %(ref)s", ref=case.reference), text
+        )
     elif not worker:
         for person_id in _assignee_people(case):
-            notifications.notify(person_id, "case_note", case.reference, text[:200],
-                                 link=f"/staff/cases/{case.id}")
+            notifications.notify(
+                person_id, "case_note", case.reference, text[:200], link=f"/staff/cases/{case.id}"
+            )
     return event
 
 
@@ -1073,8 +1340,7 @@ def update_case(actor: Actor, case_id: int, changes: dict) -> Case:
         raise Conflict()
     changed = []
     if changes.get("category_id") not in (None, case.category_id):
-        category = categories.find_category(case.community_id,
-                                            category_id=changes["category_id"])
+        category = categories.find_category(case.community_id, category_id=changes["category_id"])
         case.category = category
         case.due_at = case.created_at + timedelta(hours=category.deadline_hours)
         case.overdue_notified_at = case.escalated_at = None
@@ -1084,7 +1350,8 @@ def update_case(actor: Actor, case_id: int, changes: dict) -> Case:
     place_keys = ("building_id", "household_id", "address", "latitude", "longitude")
     if any(k in changes for k in place_keys):
         building, household, address, lat, lon = _location(
-            case.community_id, **{k: changes.get(k) for k in place_keys})
+            case.community_id, **{k: changes.get(k) for k in place_keys}
+        )
         case.building, case.household, case.address = building, household, address
         case.latitude, case.longitude = lat, lon
         case.grid_id = building.grid_id if building is not None else None
@@ -1115,54 +1382,74 @@ def merge_case(actor: Actor, case_id: int, into_id: int, note: str | None = None
     case.status, case.closed_reason, case.closed_at = CLOSED, "merged", now
     case.merged_into_id = target.id
     case.updated_at = target.updated_at = now
-    _event(case, "merged", actor, public=True, from_status=from_status, to_status=CLOSED,
-           note=note, data={"into": target.reference})
+    _event(
+        case,
+        "merged",
+        actor,
+        public=True,
+        from_status=from_status,
+        to_status=CLOSED,
+        note=note,
+        data={"into": target.reference},
+    )
     _event(target, "merged_in", actor, public=False, data={"from": case.reference})
-    followers = set(db.session.scalars(select(CaseSupport.person_id).where(
-        CaseSupport.case_id == case.id)))
+    followers = set(
+        db.session.scalars(select(CaseSupport.person_id).where(CaseSupport.case_id == case.id))
+    )
     if case.reporter_id is not None:
         followers.add(case.reporter_id)
     followers.discard(target.reporter_id)
-    known = set(db.session.scalars(select(CaseSupport.person_id).where(
-        CaseSupport.case_id == target.id)))
+    known = set(
+        db.session.scalars(select(CaseSupport.person_id).where(CaseSupport.case_id == target.id))
+    )
     for person_id in sorted(followers - known):
         db.session.add(CaseSupport(case_id=target.id, person_id=person_id, created_at=now))
     db.session.flush()
-    target.support_count = db.session.scalar(select(func.count()).select_from(CaseSupport)
-                                             .where(CaseSupport.case_id == target.id))
+    target.support_count = db.session.scalar(
+        select(func.count()).select_from(CaseSupport).where(CaseSupport.case_id == target.id)
+    )
     db.session.flush()
-    _tell_reporter(case, "case_merged", _l("Your request %(ref)s is handled together with "
-                                           "another one", ref=case.reference),
-                   _l("Follow %(ref)s for news.", ref=target.reference))
+    _tell_reporter(
+        case,
+        "case_merged",
+        _l("Your request %(ref)s is handled together with another one", ref=case.reference),
+        _l("Follow %(ref)s for news.", ref=target.reference),
+    )
     return target
 
 
 def support_case(actor: Actor, case_id: int) -> Case:
-    """"Me too": a resident of the community backs a public open case, once."""
+    """ "Me too": a resident of the community backs a public open case, once."""
     case = get_case(actor, case_id)
     authz.require_person(actor)
     if not _may_support(actor, case):
-        if case.reporter_id == actor.subject.id or actor.subject.community_id != \
-                case.community_id:
+        if case.reporter_id == actor.subject.id or actor.subject.community_id != case.community_id:
             raise Forbidden()
         raise Conflict(_l("Only open public cases can be supported."))
     me = actor.subject.id
-    exists = db.session.scalar(select(CaseSupport.id).where(CaseSupport.case_id == case.id,
-                                                            CaseSupport.person_id == me))
+    exists = db.session.scalar(
+        select(CaseSupport.id).where(CaseSupport.case_id == case.id, CaseSupport.person_id == me)
+    )
     if exists is None:
         db.session.add(CaseSupport(case_id=case.id, person_id=me, created_at=_now()))
         db.session.flush()
-        db.session.execute(update(Case).where(Case.id == case.id)
-                           .values(support_count=Case.support_count + 1))
+        db.session.execute(
+            update(Case).where(Case.id == case.id).values(support_count=Case.support_count + 1)
+        )
         db.session.refresh(case)
     return case
 
 
 def _may_support(actor: Actor, case: Case) -> bool:
     subject = actor.subject
-    return (subject is not None and actor.device is None and case.is_public
-            and case.status in OPEN_STATUSES and case.reporter_id != subject.id
-            and subject.community_id == case.community_id)
+    return (
+        subject is not None
+        and actor.device is None
+        and case.is_public
+        and case.status in OPEN_STATUSES
+        and case.reporter_id != subject.id
+        and subject.community_id == case.community_id
+    )
 
 
 def supported_by(actor: Actor, case: Case) -> bool:
@@ -1170,11 +1457,18 @@ def supported_by(actor: Actor, case: Case) -> bool:
     subject = actor.subject
     if subject is None:
         return False
-    return db.session.scalar(select(CaseSupport.id).where(
-        CaseSupport.case_id == case.id, CaseSupport.person_id == subject.id)) is not None
+    return (
+        db.session.scalar(
+            select(CaseSupport.id).where(
+                CaseSupport.case_id == case.id, CaseSupport.person_id == subject.id
+            )
+        )
+        is not None
+    )
 
 
 # --- attachments --------------------------------------------------------------------------
+
 
 def _may_attach(rel, case: Case) -> bool:
     if rel & _WORKERS:
@@ -1196,12 +1490,21 @@ def add_attachment(actor: Actor, case_id: int, data: bytes, *, public: bool = Fa
     prepared = attachments.prepare(data)
     role = _actor_role(actor, case)
     attachment = attachments.store(
-        case, prepared, uploaded_by_id=None if case.anonymous or actor.person is None
-        else actor.person.id, device_id=actor.device.id if actor.device else None,
-        uploader_role=role, public=bool(public) and bool(rel & {"manager"}))
+        case,
+        prepared,
+        uploaded_by_id=None if case.anonymous or actor.person is None else actor.person.id,
+        device_id=actor.device.id if actor.device else None,
+        uploader_role=role,
+        public=bool(public) and bool(rel & {"manager"}),
+    )
     case.updated_at = _now()
-    _event(case, "attachment", actor, public="reporter" in rel or role == "device",
-           data={"attachment_id": attachment.id, "kind": attachment.kind})
+    _event(
+        case,
+        "attachment",
+        actor,
+        public="reporter" in rel or role == "device",
+        data={"attachment_id": attachment.id, "kind": attachment.kind},
+    )
     db.session.flush()
     return attachment
 
@@ -1214,8 +1517,9 @@ def get_attachment(actor: Actor, case_id: int, attachment_id: int):
     if attachment is None:
         raise NotFound()
     level = _level(_relation(actor, case), case)
-    if level == "public" and not (attachment.public and case.is_public
-                                  and attachment.kind == "photo"):
+    if level == "public" and not (
+        attachment.public and case.is_public and attachment.kind == "photo"
+    ):
         raise NotFound()
     return attachment
 
@@ -1237,6 +1541,7 @@ def set_attachment_public(actor: Actor, case_id: int, attachment_id: int, public
 
 # --- deadlines, escalation, auto-close ----------------------------------------------------
 
+
 def _grace() -> timedelta:
     return timedelta(hours=current_app.config["CASE_ESCALATION_GRACE_HOURS"])
 
@@ -1251,14 +1556,18 @@ def _due_step(case: Case, now: datetime) -> str | None:
             return "overdue"
         if case.escalated_at is None and case.due_at + _grace() <= now:
             return "escalated"
-    if case.status == RESOLVED and case.resolved_at is not None \
-            and case.resolved_at + _auto_close_after() <= now:
+    if (
+        case.status == RESOLVED
+        and case.resolved_at is not None
+        and case.resolved_at + _auto_close_after() <= now
+    ):
         return "auto_closed"
     return None
 
 
-def evaluate_case(case: Case, now: datetime | None = None, only: tuple[str, ...] | None = None
-                  ) -> list[str]:
+def evaluate_case(
+    case: Case, now: datetime | None = None, only: tuple[str, ...] | None = None
+) -> list[str]:
     """Take the automatic steps that have fallen due for one case (overdue notice, escalation,
     auto-close; `only` limits which); each happens once even when requests and schedulers race:
     a conditional UPDATE claims the step, and only its winner records and notifies."""
@@ -1270,13 +1579,13 @@ def evaluate_case(case: Case, now: datetime | None = None, only: tuple[str, ...]
             break
         claim = update(Case).where(Case.id == case.id)
         if step == "overdue":
-            claim = claim.where(Case.overdue_notified_at.is_(None)).values(
-                overdue_notified_at=now)
+            claim = claim.where(Case.overdue_notified_at.is_(None)).values(overdue_notified_at=now)
         elif step == "escalated":
             claim = claim.where(Case.escalated_at.is_(None)).values(escalated_at=now)
         else:
-            claim = claim.where(Case.status == RESOLVED, Case.resolved_at == case.resolved_at
-                                ).values(status=CLOSED, closed_at=now, closed_reason="auto")
+            claim = claim.where(
+                Case.status == RESOLVED, Case.resolved_at == case.resolved_at
+            ).values(status=CLOSED, closed_at=now, closed_reason="auto")
         claimed = db.session.execute(claim.execution_options(synchronize_session=False))
         if claimed.rowcount != 1:  # someone else took this step
             db.session.refresh(case)
@@ -1298,10 +1607,17 @@ def _apply_step(case: Case, step: str, now: datetime) -> None:
         for person_id in recipients:
             with notifications.in_locale_of(person_id):
                 notifications.notify(
-                    person_id, "case_overdue", _("Past its deadline: %(ref)s", ref=case.reference),
-                    _("%(category)s · %(where)s · was due %(due)s", category=case.category.name,
-                      where=_place(case), due=_local(case.due_at)),
-                    link=f"/staff/cases/{case.id}")
+                    person_id,
+                    "case_overdue",
+                    _("Past its deadline: %(ref)s", ref=case.reference),
+                    _(
+                        "%(category)s · %(where)s · was due %(due)s",
+                        category=case.category.name,
+                        where=_place(case),
+                        due=_local(case.due_at),
+                    ),
+                    link=f"/staff/cases/{case.id}",
+                )
     elif step == "escalated":
         hours = int((now - case.due_at).total_seconds() // 3600)
         _event(case, "escalated", None, public=False, role="system", data={"hours": hours})
@@ -1310,30 +1626,55 @@ def _apply_step(case: Case, step: str, now: datetime) -> None:
         for person_id in sorted(recipients):
             with notifications.in_locale_of(person_id):
                 notifications.notify(
-                    person_id, "case_escalated",
+                    person_id,
+                    "case_escalated",
                     _("Escalated: %(ref)s is %(h)d hours overdue", ref=case.reference, h=hours),
-                    _("%(community)s · %(category)s · %(where)s", community=community.name,
-                      category=case.category.name, where=_place(case)),
-                    link=f"/staff/cases/{case.id}")
+                    _(
+                        "%(community)s · %(category)s · %(where)s",
+                        community=community.name,
+                        category=case.category.name,
+                        where=_place(case),
+                    ),
+                    link=f"/staff/cases/{case.id}",
+                )
     elif step == "auto_closed":
-        _event(case, "auto_closed", None, public=True, role="system", from_status=RESOLVED,
-               to_status=CLOSED, data={"days": current_app.config["CASE_AUTO_CLOSE_DAYS"]})
-        _tell_reporter(case, "case_status",
-                       _l("Your request %(ref)s is closed", ref=case.reference),
-                       _l("It was not confirmed within %(n)d days, so it was closed. You can "
-                          "still rate it.", n=current_app.config["CASE_AUTO_CLOSE_DAYS"]))
+        _event(
+            case,
+            "auto_closed",
+            None,
+            public=True,
+            role="system",
+            from_status=RESOLVED,
+            to_status=CLOSED,
+            data={"days": current_app.config["CASE_AUTO_CLOSE_DAYS"]},
+        )
+        _tell_reporter(
+            case,
+            "case_status",
+            _l("Your request %(ref)s is closed", ref=case.reference),
+            _l(
+                "It was not confirmed within %(n)d days, so it was closed. You can still rate it.",
+                n=current_app.config["CASE_AUTO_CLOSE_DAYS"],
+            ),
+        )
     case.updated_at = now
 
 
 def _literal_in(column, values):
     # Written into the SQL as literals: the databases can then see that a query implies a
     # partial index's condition (they cannot with bound parameters).
-    return column.in_(bindparam(f"lit_{column.key}", list(values), expanding=True,
-                                literal_execute=True))
+    return column.in_(
+        bindparam(f"lit_{column.key}", list(values), expanding=True, literal_execute=True)
+    )
 
 
-def run_due_work(*, now: datetime | None = None, community_id: int | None = None,
-                 only: tuple[str, ...] | None = None, limit: int = 500) -> dict:
+def run_due_work(
+    *,
+    now: datetime | None = None,
+    community_id: int | None = None,
+    only: tuple[str, ...] | None = None,
+    limit: int = 500,
+) -> dict:
     """Overdue notices, escalations and auto-closes that have fallen due (`flask cases
     escalate` / `flask cases auto-close` and every list read call this)."""
     now = now or _now()
@@ -1344,21 +1685,41 @@ def run_due_work(*, now: datetime | None = None, community_id: int | None = None
     # still within its grace.
     if "overdue" in only:
         # Open, not notified, past the deadline (ix_case_record_notice).
-        queries.append((select(Case.id).where(
-            Case.overdue_notified_at.is_(None), Case.escalated_at.is_(None),
-            _literal_in(Case.status, OPEN_STATUSES), Case.due_at <= now), Case.due_at))
+        queries.append(
+            (
+                select(Case.id).where(
+                    Case.overdue_notified_at.is_(None),
+                    Case.escalated_at.is_(None),
+                    _literal_in(Case.status, OPEN_STATUSES),
+                    Case.due_at <= now,
+                ),
+                Case.due_at,
+            )
+        )
     if "escalated" in only:
         # Notified, not escalated, past the deadline and the grace (ix_case_record_escalation).
         # A case not notified yet gets its notice first (the query above), then escalates.
-        queries.append((select(Case.id).where(
-            Case.overdue_notified_at.is_not(None), Case.escalated_at.is_(None),
-            _literal_in(Case.status, OPEN_STATUSES), Case.due_at <= now - _grace()),
-            Case.due_at))
+        queries.append(
+            (
+                select(Case.id).where(
+                    Case.overdue_notified_at.is_not(None),
+                    Case.escalated_at.is_(None),
+                    _literal_in(Case.status, OPEN_STATUSES),
+                    Case.due_at <= now - _grace(),
+                ),
+                Case.due_at,
+            )
+        )
     if "auto_closed" in only:
         resolved = bindparam("lit_resolved", RESOLVED, literal_execute=True)
-        queries.append((select(Case.id).where(
-            Case.status == resolved, Case.resolved_at <= now - _auto_close_after()),
-            Case.resolved_at))
+        queries.append(
+            (
+                select(Case.id).where(
+                    Case.status == resolved, Case.resolved_at <= now - _auto_close_after()
+                ),
+                Case.resolved_at,
+            )
+        )
     ids: list[int] = []
     for query, key in queries:
         if community_id is not None:
@@ -1377,10 +1738,13 @@ def run_due_work(*, now: datetime | None = None, community_id: int | None = None
 
 # --- notifications ------------------------------------------------------------------------
 
+
 def _people_with_role(**filters) -> list[int]:
     query = select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
-    query = query.where(Person.is_active.is_(True), *(
-        getattr(RoleAssignment, name) == value for name, value in filters.items()))
+    query = query.where(
+        Person.is_active.is_(True),
+        *(getattr(RoleAssignment, name) == value for name, value in filters.items()),
+    )
     return sorted(set(db.session.scalars(query)))
 
 
@@ -1388,8 +1752,7 @@ def _assignee_people(case: Case) -> list[int]:
     if case.assignee_person_id is not None:
         return [case.assignee_person_id]
     if case.assignee_organization_id is not None:
-        return _people_with_role(role="org_member",
-                                 organization_id=case.assignee_organization_id)
+        return _people_with_role(role="org_member", organization_id=case.assignee_organization_id)
     return []
 
 
@@ -1398,16 +1761,16 @@ def _community_staff(community_id: int) -> list[int]:
 
 
 def _street_officials(community: Community) -> list[int]:
-    return _people_with_role(role="street_official",
-                             street_office_id=community.street_office_id)
+    return _people_with_role(role="street_official", street_office_id=community.street_office_id)
 
 
 def _tell_reporter(case: Case, kind: str, title, body) -> None:
     """Notify the resident a case is for, and the family member who filed it."""
     for person_id in {p for p in (case.reporter_id, case.proxy_id) if p is not None}:
         with notifications.in_locale_of(person_id):
-            notifications.notify(person_id, kind, str(title), str(body),
-                                 link=f"/api/v1/cases/{case.id}")
+            notifications.notify(
+                person_id, kind, str(title), str(body), link=f"/api/v1/cases/{case.id}"
+            )
 
 
 def _announce_status(actor: Actor, case: Case, note: str | None) -> None:
@@ -1420,20 +1783,29 @@ def _announce_status(actor: Actor, case: Case, note: str | None) -> None:
             body = _("Now: %(status)s.", status=str(label))
             if note:
                 body = f"{body} {note}"
-            notifications.notify(person_id, "case_status",
-                                 _("Your request %(ref)s", ref=case.reference), body,
-                                 link=f"/api/v1/cases/{case.id}")
+            notifications.notify(
+                person_id,
+                "case_status",
+                _("Your request %(ref)s", ref=case.reference),
+                body,
+                link=f"/api/v1/cases/{case.id}",
+            )
     if case.status in (RESOLVED, CLOSED):
-        for person_id in db.session.scalars(select(CaseSupport.person_id).where(
-                CaseSupport.case_id == case.id)):
+        for person_id in db.session.scalars(
+            select(CaseSupport.person_id).where(CaseSupport.case_id == case.id)
+        ):
             with notifications.in_locale_of(person_id):
-                notifications.notify(person_id, "case_status",
-                                     _("A matter you follow: %(ref)s", ref=case.reference),
-                                     _("Now: %(status)s.", status=str(label)),
-                                     link=f"/api/v1/cases/{case.id}")
+                notifications.notify(
+                    person_id,
+                    "case_status",
+                    _("A matter you follow: %(ref)s", ref=case.reference),
+                    _("Now: %(status)s.", status=str(label)),
+                    link=f"/api/v1/cases/{case.id}",
+                )
 
 
 # --- views --------------------------------------------------------------------------------
+
 
 def _local(value: datetime | None) -> str:
     if value is None:
@@ -1453,8 +1825,9 @@ def _place(case: Case, detail: bool = True) -> str:
 
 def is_overdue(case: Case, now: datetime | None = None) -> bool:
     """Open and past its deadline."""
-    return (case.status in OPEN_STATUSES and case.due_at is not None
-            and case.due_at < (now or _now()))
+    return (
+        case.status in OPEN_STATUSES and case.due_at is not None and case.due_at < (now or _now())
+    )
 
 
 def _assignee_view(case: Case, level: str) -> dict | None:
@@ -1481,10 +1854,20 @@ def _timeline(actor: Actor, case: Case, level: str) -> list[dict]:
         data = dict(event.data or {})
         if level not in ("staff", "assignee"):
             data = {k: v for k, v in data.items() if k in ("into", "channel", "kind")}
-        rows.append({"id": event.id, "at": event.at, "kind": event.kind,
-                     "label": str(EVENT_LABELS.get(event.kind, event.kind)),
-                     "from_status": event.from_status, "to_status": event.to_status,
-                     "note": event.note, "public": event.public, "actor": who, "data": data})
+        rows.append(
+            {
+                "id": event.id,
+                "at": event.at,
+                "kind": event.kind,
+                "label": str(EVENT_LABELS.get(event.kind, event.kind)),
+                "from_status": event.from_status,
+                "to_status": event.to_status,
+                "note": event.note,
+                "public": event.public,
+                "actor": who,
+                "data": data,
+            }
+        )
     return rows
 
 
@@ -1493,30 +1876,58 @@ def _attachment_rows(case: Case, level: str) -> list[dict]:
     for a in case.attachments:
         if level == "public" and not (a.public and a.kind == "photo" and case.is_public):
             continue
-        rows.append({"id": a.id, "kind": a.kind, "mime": a.mime, "size": a.size,
-                     "width": a.width, "height": a.height, "public": a.public,
-                     "created_at": a.created_at,
-                     "url": f"/api/v1/cases/{case.id}/attachments/{a.id}"})
+        rows.append(
+            {
+                "id": a.id,
+                "kind": a.kind,
+                "mime": a.mime,
+                "size": a.size,
+                "width": a.width,
+                "height": a.height,
+                "public": a.public,
+                "created_at": a.created_at,
+                "url": f"/api/v1/cases/{case.id}/attachments/{a.id}",
+            }
+        )
     return rows
 
 
 def case_summary(case: Case, level: str, now: datetime | None = None) -> dict:
     """A list row: never the reporter; public rows carry no description."""
     now = now or _now()
-    row = {"id": case.id, "reference": case.reference, "status": case.status,
-           "status_label": str(STATUS_LABELS[case.status]), "community_id": case.community_id,
-           "created_at": case.created_at, "updated_at": case.updated_at,
-           "support_count": case.support_count, "is_public": case.is_public}
+    row = {
+        "id": case.id,
+        "reference": case.reference,
+        "status": case.status,
+        "status_label": str(STATUS_LABELS[case.status]),
+        "community_id": case.community_id,
+        "created_at": case.created_at,
+        "updated_at": case.updated_at,
+        "support_count": case.support_count,
+        "is_public": case.is_public,
+    }
     if level == "public" and not case.is_public:
         return row
-    row.update(category={"id": case.category.id, "code": case.category.code,
-                         "name": case.category.name, "icon": case.category.icon},
-               building=case.building.name if case.building is not None else None)
+    row.update(
+        category={
+            "id": case.category.id,
+            "code": case.category.code,
+            "name": case.category.name,
+            "icon": case.category.icon,
+        },
+        building=case.building.name if case.building is not None else None,
+    )
     if level != "public":
-        row.update(description=case.description[:120], channel=case.channel,
-                   place=_place(case), grid_id=case.grid_id, due_at=case.due_at,
-                   overdue=is_overdue(case, now), escalated=case.escalated_at is not None,
-                   assignee=_assignee_view(case, level))
+        row.update(
+            description=case.description[:120],
+            channel=case.channel,
+            place=_place(case),
+            grid_id=case.grid_id,
+            due_at=case.due_at,
+            overdue=is_overdue(case, now),
+            escalated=case.escalated_at is not None,
+            assignee=_assignee_view(case, level),
+        )
     return row
 
 
@@ -1526,28 +1937,42 @@ def case_view(actor: Actor, case: Case) -> dict:
     level = _level(rel, case)
     now = _now()
     view = case_summary(case, level, now)
-    view.update(reference_digits=reference_digits(case.reference), level=level,
-                merged_into=case.merged_into.reference if case.merged_into is not None else None,
-                closed_reason=case.closed_reason)
+    view.update(
+        reference_digits=reference_digits(case.reference),
+        level=level,
+        merged_into=case.merged_into.reference if case.merged_into is not None else None,
+        closed_reason=case.closed_reason,
+    )
     if level == "public" and not case.is_public:
         view["timeline"] = []
         view["actions"] = allowed_actions(actor, case)
         return view
-    view["location"] = {"building_id": case.building_id,
-                        "building": case.building.name if case.building else None,
-                        "latitude": round(case.latitude, 3) if case.latitude is not None else None,
-                        "longitude": round(case.longitude, 3) if case.longitude is not None
-                        else None}
+    view["location"] = {
+        "building_id": case.building_id,
+        "building": case.building.name if case.building else None,
+        "latitude": round(case.latitude, 3) if case.latitude is not None else None,
+        "longitude": round(case.longitude, 3) if case.longitude is not None else None,
+    }
     if level != "public":
-        view.update(description=case.description, transcript=case.transcript,
-                    anonymous=case.anonymous, attributes=case.attributes or {},
-                    resolved_at=case.resolved_at, closed_at=case.closed_at,
-                    reject_reason=case.reject_reason, rating=case.rating,
-                    rating_comment=case.rating_comment,
-                    category_notice=case.category.notice)
-        view["location"].update(household_id=case.household_id, place=_place(case),
-                                address=case.address, latitude=case.latitude,
-                                longitude=case.longitude)
+        view.update(
+            description=case.description,
+            transcript=case.transcript,
+            anonymous=case.anonymous,
+            attributes=case.attributes or {},
+            resolved_at=case.resolved_at,
+            closed_at=case.closed_at,
+            reject_reason=case.reject_reason,
+            rating=case.rating,
+            rating_comment=case.rating_comment,
+            category_notice=case.category.notice,
+        )
+        view["location"].update(
+            household_id=case.household_id,
+            place=_place(case),
+            address=case.address,
+            latitude=case.latitude,
+            longitude=case.longitude,
+        )
     view["supported_by_me"] = supported_by(actor, case)
     view["timeline"] = _timeline(actor, case, level)
     view["attachments"] = _attachment_rows(case, level)
@@ -1566,15 +1991,22 @@ def _reporter_view(actor: Actor, case: Case) -> dict | None:
     if case.reporter is not None:
         person = case.reporter
         unmasked = authz.can_see_contact(actor, person)
-        view = {"id": person.id, "name": person.display_name,
-                "phone": person.phone if unmasked else mask_phone(person.phone),
-                "household": person.household.label if person.household else None,
-                "self_declared": False}
+        view = {
+            "id": person.id,
+            "name": person.display_name,
+            "phone": person.phone if unmasked else mask_phone(person.phone),
+            "household": person.household.label if person.household else None,
+            "self_declared": False,
+        }
     else:
         unmasked = actor.is_admin or case.community_id in actor.staff_community_ids
-        view = {"id": None, "name": case.contact_name,
-                "phone": case.contact_phone if unmasked else mask_phone(case.contact_phone),
-                "household": None, "self_declared": True}
+        view = {
+            "id": None,
+            "name": case.contact_name,
+            "phone": case.contact_phone if unmasked else mask_phone(case.contact_phone),
+            "household": None,
+            "self_declared": True,
+        }
     if case.proxy is not None:
         view["proxy"] = {"id": case.proxy.id, "name": case.proxy.display_name}
     if unmasked:
@@ -1588,8 +2020,10 @@ def suggested_assignee(case: Case) -> dict | None:
     """The category's default handler, made concrete for this case."""
     category = case.category
     if category.handler_organization_id is not None:
-        return {"organization_id": category.handler_organization_id,
-                "name": category.handler_organization.name}
+        return {
+            "organization_id": category.handler_organization_id,
+            "name": category.handler_organization.name,
+        }
     if category.handler_role == "grid_worker" and case.grid_id is not None:
         people = _people_with_role(role="grid_worker", grid_id=case.grid_id)
         if people:
@@ -1601,19 +2035,35 @@ def assignee_choices(actor: Actor, community_id: int) -> dict:
     """Workers and organizations a case of the community can be dispatched to."""
     authz.ensure_manager(actor, community_id)
     staff_ids = _community_staff(community_id)
-    grid_ids = set(db.session.scalars(select(RoleAssignment.person_id).join(
-        Grid, Grid.id == RoleAssignment.grid_id).where(RoleAssignment.role == "grid_worker",
-                                                       Grid.community_id == community_id)))
+    grid_ids = set(
+        db.session.scalars(
+            select(RoleAssignment.person_id)
+            .join(Grid, Grid.id == RoleAssignment.grid_id)
+            .where(RoleAssignment.role == "grid_worker", Grid.community_id == community_id)
+        )
+    )
     people = [db.session.get(Person, pid) for pid in sorted(set(staff_ids) | grid_ids)]
-    orgs = db.session.scalars(select(Organization).where(
-        Organization.communities.any(Community.id == community_id)).order_by(Organization.id))
-    return {"people": [{"id": p.id, "name": p.display_name,
-                        "role": "grid_worker" if p.id in grid_ids else "committee_staff"}
-                       for p in people if p.is_active],
-            "organizations": [{"id": o.id, "name": o.name, "kind": o.kind} for o in orgs]}
+    orgs = db.session.scalars(
+        select(Organization)
+        .where(Organization.communities.any(Community.id == community_id))
+        .order_by(Organization.id)
+    )
+    return {
+        "people": [
+            {
+                "id": p.id,
+                "name": p.display_name,
+                "role": "grid_worker" if p.id in grid_ids else "committee_staff",
+            }
+            for p in people
+            if p.is_active
+        ],
+        "organizations": [{"id": o.id, "name": o.name, "kind": o.kind} for o in orgs],
+    }
 
 
 # --- for the kiosk and the voice assistant ------------------------------------------------
+
 
 def month_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
     """Start and end (UTC) of the current calendar month in the configured time zone."""
@@ -1628,14 +2078,25 @@ def community_figures(actor: Actor, community_id: int) -> dict:
     authz.ensure_readable(actor, community_id)
     start, end = month_bounds()
     base = select(func.count()).select_from(Case).where(Case.community_id == community_id)
-    received = db.session.scalar(base.where(Case.created_at >= start, Case.created_at < end,
-                                            Case.merged_into_id.is_(None))) or 0
-    resolved = db.session.scalar(base.where(Case.resolved_at >= start,
-                                            Case.resolved_at < end)) or 0
-    average = db.session.scalar(select(func.avg(Case.rating)).where(
-        Case.community_id == community_id, Case.rated_at >= start, Case.rated_at < end))
-    return {"received": int(received), "resolved": int(resolved),
-            "avg_rating": round(float(average), 1) if average is not None else None}
+    received = (
+        db.session.scalar(
+            base.where(
+                Case.created_at >= start, Case.created_at < end, Case.merged_into_id.is_(None)
+            )
+        )
+        or 0
+    )
+    resolved = db.session.scalar(base.where(Case.resolved_at >= start, Case.resolved_at < end)) or 0
+    average = db.session.scalar(
+        select(func.avg(Case.rating)).where(
+            Case.community_id == community_id, Case.rated_at >= start, Case.rated_at < end
+        )
+    )
+    return {
+        "received": int(received),
+        "resolved": int(resolved),
+        "avg_rating": round(float(average), 1) if average is not None else None,
+    }
 
 
 def case_status_for_reference(actor: Actor, reference: str) -> str:
@@ -1662,8 +2123,12 @@ def case_status_for_reference(actor: Actor, reference: str) -> str:
     status = str(STATUS_LABELS[case.status])
     if level == "status" or (level == "public" and not case.is_public):
         return _("Request %(ref)s: %(status)s.", ref=case.reference, status=status)
-    text = _("Request %(ref)s (%(category)s): %(status)s.", ref=case.reference,
-             category=case.category.name, status=status)
+    text = _(
+        "Request %(ref)s (%(category)s): %(status)s.",
+        ref=case.reference,
+        category=case.category.name,
+        status=status,
+    )
     if level == "public":
         return text
     sep = "" if str(get_locale() or "zh").startswith("zh") else " "
@@ -1683,43 +2148,68 @@ def case_status_for_reference(actor: Actor, reference: str) -> str:
 # --- demo data ----------------------------------------------------------------------------
 
 _DEMO_TEXT = {
-    "repair": ["楼道灯不亮了，晚上上下楼看不清，怕摔倒。",
-               "电梯这两天老是停在五楼不动，老人上下楼很困难。",
-               "地下车库入口有积水，好像是水管漏了。",
-               "顶楼水箱漏水，楼下天花板都发霉了。",
-               "单元门禁坏了，门关不上。"],
-    "environment": ["东门垃圾桶满了两天没人清，味道很大。",
-                    "楼道里堆了很多纸箱和旧家具，过不去人。",
-                    "绿化带里的树枝断了，挡住了人行道。",
-                    "小广场地面有一大片积水。"],
-    "safety": ["有人在楼道里给电动车充电，很危险。",
-               "消防通道被私家车堵住了。",
-               "楼旁边的井盖松动了，踩上去会晃。"],
-    "dispute": ["楼上邻居每天晚上十一点以后还在装修，噪音很大。",
-                "对门邻居把鞋柜放在公共走廊上，影响通行。"],
-    "suggestion": ["建议在小区广场多放几张长椅，老人散步累了可以歇歇脚。",
-                   "希望社区组织一次智能手机使用培训。",
-                   "建议在单元门口装个扶手，下雨天台阶滑。"],
-    "help": ["我一个人住，最近腿脚不方便，想请人帮忙买点菜。",
-             "老伴住院了，想请人陪我去医院复查。",
-             "家里水龙头拧不动了，自己修不了，想请人来看看。"],
+    "repair": [
+        "楼道灯不亮了，晚上上下楼看不清，怕摔倒。",
+        "电梯这两天老是停在五楼不动，老人上下楼很困难。",
+        "地下车库入口有积水，好像是水管漏了。",
+        "顶楼水箱漏水，楼下天花板都发霉了。",
+        "单元门禁坏了，门关不上。",
+    ],
+    "environment": [
+        "东门垃圾桶满了两天没人清，味道很大。",
+        "楼道里堆了很多纸箱和旧家具，过不去人。",
+        "绿化带里的树枝断了，挡住了人行道。",
+        "小广场地面有一大片积水。",
+    ],
+    "safety": [
+        "有人在楼道里给电动车充电，很危险。",
+        "消防通道被私家车堵住了。",
+        "楼旁边的井盖松动了，踩上去会晃。",
+    ],
+    "dispute": [
+        "楼上邻居每天晚上十一点以后还在装修，噪音很大。",
+        "对门邻居把鞋柜放在公共走廊上，影响通行。",
+    ],
+    "suggestion": [
+        "建议在小区广场多放几张长椅，老人散步累了可以歇歇脚。",
+        "希望社区组织一次智能手机使用培训。",
+        "建议在单元门口装个扶手，下雨天台阶滑。",
+    ],
+    "help": [
+        "我一个人住，最近腿脚不方便，想请人帮忙买点菜。",
+        "老伴住院了，想请人陪我去医院复查。",
+        "家里水龙头拧不动了，自己修不了，想请人来看看。",
+    ],
 }
 # (category, final state, days ago, channel): a month and a half of life in a community.
 _DEMO_PLAN = [
-    ("repair", "closed", 38, "app"), ("environment", "closed", 35, "kiosk"),
-    ("help", "closed", 33, "proxy"), ("safety", "closed", 30, "patrol"),
-    ("suggestion", "rejected", 28, "app"), ("repair", "closed", 26, "phone"),
-    ("dispute", "closed", 24, "counter"), ("environment", "auto", 22, "app"),
-    ("repair", "closed", 20, "voice"), ("help", "closed", 18, "phone"),
-    ("safety", "in_progress", 17, "patrol"), ("safety", "merged", 16, "app"),
+    ("repair", "closed", 38, "app"),
+    ("environment", "closed", 35, "kiosk"),
+    ("help", "closed", 33, "proxy"),
+    ("safety", "closed", 30, "patrol"),
+    ("suggestion", "rejected", 28, "app"),
+    ("repair", "closed", 26, "phone"),
+    ("dispute", "closed", 24, "counter"),
+    ("environment", "auto", 22, "app"),
+    ("repair", "closed", 20, "voice"),
+    ("help", "closed", 18, "phone"),
+    ("safety", "in_progress", 17, "patrol"),
+    ("safety", "merged", 16, "app"),
     ("suggestion", "in_progress", 14, "app"),
-    ("repair", "overdue", 12, "app"), ("environment", "closed", 10, "kiosk"),
-    ("repair", "resolved", 8, "proxy"), ("environment", "in_progress", 6, "app"),
-    ("safety", "assigned", 5, "patrol"), ("dispute", "accepted", 4, "phone"),
-    ("help", "closed", 3, "proxy"), ("repair", "resolved", 2, "app"),
-    ("environment", "assigned", 2, "kiosk"), ("suggestion", "submitted", 1, "app"),
-    ("repair", "submitted", 1, "voice"), ("safety", "submitted", 0, "kiosk"),
-    ("help", "submitted", 0, "proxy"), ("environment", "closed", 0, "app"),
+    ("repair", "overdue", 12, "app"),
+    ("environment", "closed", 10, "kiosk"),
+    ("repair", "resolved", 8, "proxy"),
+    ("environment", "in_progress", 6, "app"),
+    ("safety", "assigned", 5, "patrol"),
+    ("dispute", "accepted", 4, "phone"),
+    ("help", "closed", 3, "proxy"),
+    ("repair", "resolved", 2, "app"),
+    ("environment", "assigned", 2, "kiosk"),
+    ("suggestion", "submitted", 1, "app"),
+    ("repair", "submitted", 1, "voice"),
+    ("safety", "submitted", 0, "kiosk"),
+    ("help", "submitted", 0, "proxy"),
+    ("environment", "closed", 0, "app"),
 ]
 
 
@@ -1738,13 +2228,19 @@ def seed_demo_cases(ctx: dict) -> None:
 
 def _seed_community(ctx: dict, code: str, data: dict, now: datetime) -> None:
     community = data["community"]
-    cats = {c.code: c for c in db.session.scalars(
-        select(CaseCategory).where(CaseCategory.community_id == community.id))}
+    cats = {
+        c.code: c
+        for c in db.session.scalars(
+            select(CaseCategory).where(CaseCategory.community_id == community.id)
+        )
+    }
     staff = Actor.for_person(data["staff"])
     grid = Actor.for_person(data["grid_worker"])
     residents = data["residents"]
-    workers = {ctx["property"].id: Actor.for_person(ctx["property_staff"]),
-               ctx["social_org"].id: Actor.for_person(ctx["volunteer"])}
+    workers = {
+        ctx["property"].id: Actor.for_person(ctx["property_staff"]),
+        ctx["social_org"].id: Actor.for_person(ctx["volunteer"]),
+    }
     device = None
     if ctx.get("device") is not None and ctx["device"].community_id == community.id:
         device = Actor.for_device(ctx["device"])
@@ -1755,8 +2251,11 @@ def _seed_community(ctx: dict, code: str, data: dict, now: datetime) -> None:
         text = texts[(n + len(code)) % len(texts)]
         resident = residents[(n * 7 + 1) % len(residents)]
         kwargs: dict = {"category_id": category.id, "description": text}
-        if channel == "proxy" and ctx.get("elder") is not None \
-                and ctx["elder"].community_id == community.id:
+        if (
+            channel == "proxy"
+            and ctx.get("elder") is not None
+            and ctx["elder"].community_id == community.id
+        ):
             author = Actor.for_person(ctx["family_proxy"], on_behalf_of=ctx["elder"])
         elif channel == "kiosk" and device is not None and category.allow_anonymous:
             author = device
@@ -1765,28 +2264,42 @@ def _seed_community(ctx: dict, code: str, data: dict, now: datetime) -> None:
             kwargs.update(channel=channel, reporter_id=resident.id)
         elif channel == "patrol":
             author = grid
-            kwargs.update(channel="patrol",
-                          building_id=data["buildings"][n % len(data["buildings"])].id)
+            kwargs.update(
+                channel="patrol", building_id=data["buildings"][n % len(data["buildings"])].id
+            )
         else:
             author = Actor.for_person(resident)
             kwargs["channel"] = "voice" if channel == "voice" else "app"
             if channel == "voice":
                 kwargs.update(transcript=text, description=None)
-        moments = iter(min(now - timedelta(days=days, hours=9 - (n * 5) % 9) + timedelta(hours=h),
-                           cutoff) for h in (0, 1.5, 3.5, 6.5, 27, 33, 40))
+        moments = iter(
+            min(now - timedelta(days=days, hours=9 - (n * 5) % 9) + timedelta(hours=h), cutoff)
+            for h in (0, 1.5, 3.5, 6.5, 27, 33, 40)
+        )
         with clock(next(moments)):
             case = submit_case(author, **kwargs)
         if final == "submitted":
             continue
         if final == "rejected":
             with clock(next(moments)):
-                transition(staff, case.id, "reject",
-                           reason="经核实不属于社区受理范围，已告知可拨打 12345 反映。")
+                transition(
+                    staff,
+                    case.id,
+                    "reject",
+                    reason="经核实不属于社区受理范围，已告知可拨打 12345 反映。",
+                )
             continue
         if final == "merged":
-            target = db.session.scalar(select(Case).where(
-                Case.community_id == community.id, Case.category_id == category.id,
-                Case.id != case.id, Case.status.in_(OPEN_STATUSES)).order_by(Case.id))
+            target = db.session.scalar(
+                select(Case)
+                .where(
+                    Case.community_id == community.id,
+                    Case.category_id == category.id,
+                    Case.id != case.id,
+                    Case.status.in_(OPEN_STATUSES),
+                )
+                .order_by(Case.id)
+            )
             if target is not None:
                 with clock(next(moments)):
                     merge_case(staff, case.id, target.id, note="与同一位置的诉求合并处理。")
@@ -1817,20 +2330,34 @@ def _seed_community(ctx: dict, code: str, data: dict, now: datetime) -> None:
         rating = 5 if n % 3 else 4
         with clock(next(moments)):
             if case.reporter_id is not None:
-                who = author if author.person is not None and author.device is None \
-                    and author.subject.id == case.reporter_id else \
-                    Actor.for_person(case.reporter)
-                confirm_case(who, case.id, rating=rating,
-                             comment="师傅很负责，谢谢社区！" if rating == 5 else None)
+                who = (
+                    author
+                    if author.person is not None
+                    and author.device is None
+                    and author.subject.id == case.reporter_id
+                    else Actor.for_person(case.reporter)
+                )
+                confirm_case(
+                    who,
+                    case.id,
+                    rating=rating,
+                    comment="师傅很负责，谢谢社区！" if rating == 5 else None,
+                )
             else:
                 transition(staff, case.id, "close", note="电话回访，居民表示满意。")
     run_due_work(now=now, community_id=community.id)
     # A few neighbours say "me too" on open public cases.
-    open_public = db.session.scalars(select(Case).where(
-        Case.community_id == community.id, Case.status.in_(OPEN_STATUSES),
-        Case.is_public.is_(True)).order_by(Case.id)).all()
+    open_public = db.session.scalars(
+        select(Case)
+        .where(
+            Case.community_id == community.id,
+            Case.status.in_(OPEN_STATUSES),
+            Case.is_public.is_(True),
+        )
+        .order_by(Case.id)
+    ).all()
     for i, case in enumerate(open_public[:4]):
-        for resident in residents[10 + i: 13 + i]:
+        for resident in residents[10 + i : 13 + i]:
             actor = Actor.for_person(resident)
             if _may_support(actor, case):
                 support_case(actor, case.id)
