@@ -77,6 +77,14 @@ _ESCALATION_WHERE = db.text(
     "status IN ('submitted', 'accepted', 'assigned', 'in_progress', "
     "'reopened')"
 )
+# Open cases with a handler still waiting for their due-soon reminder (and no overdue notice):
+# a subset of the notice index's cases, but with a longer condition that only the reminder's
+# sweep writes in full, so no other query can use it.
+_DUE_SOON_WHERE = db.text(
+    "due_soon_notified_at IS NULL AND overdue_notified_at IS NULL AND escalated_at IS NULL AND "
+    "status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened') AND "
+    "(assignee_person_id IS NOT NULL OR assignee_organization_id IS NOT NULL)"
+)
 _RESOLVED_WHERE = db.text("status = 'resolved'")
 
 
@@ -103,6 +111,14 @@ class Case(TimestampMixin, db.Model):
             "due_at",
             sqlite_where=_ESCALATION_WHERE,
             postgresql_where=_ESCALATION_WHERE,
+        ),
+        # Due-soon reminders to the handlers, by deadline.
+        db.Index(
+            "ix_case_record_due_soon",
+            "community_id",
+            "due_at",
+            sqlite_where=_DUE_SOON_WHERE,
+            postgresql_where=_DUE_SOON_WHERE,
         ),
         # Auto-closing resolved cases nobody confirmed.
         db.Index(
@@ -171,6 +187,7 @@ class Case(TimestampMixin, db.Model):
     assignee_organization_id = db.Column(db.Integer, db.ForeignKey("organization.id"))
     assigned_at = db.Column(UTCDateTime())
     due_at = db.Column(UTCDateTime())
+    due_soon_notified_at = db.Column(UTCDateTime())
     overdue_notified_at = db.Column(UTCDateTime())
     escalated_at = db.Column(UTCDateTime())
 
