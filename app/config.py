@@ -131,6 +131,9 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # Community affairs (诉求): deadlines, automatic steps, attachments, idempotency, Open311.
         "CASE_AUTO_CLOSE_DAYS": _int(env, "CASE_AUTO_CLOSE_DAYS", 7),
         "CASE_ESCALATION_GRACE_HOURS": _int(env, "CASE_ESCALATION_GRACE_HOURS", 24),
+        # Remind the handlers this long before a deadline (at most half the category's
+        # deadline, so a short one does not remind at once); 0 turns the reminder off.
+        "CASE_DUE_SOON_HOURS": _int(env, "CASE_DUE_SOON_HOURS", 4),
         "CASE_SIMILAR_RADIUS_M": _int(env, "CASE_SIMILAR_RADIUS_M", 150),
         "CASE_PHOTO_MAX_BYTES": _int(env, "CASE_PHOTO_MAX_BYTES", 8 * 1024 * 1024),
         "CASE_PHOTO_MAX_PIXELS": _int(env, "CASE_PHOTO_MAX_PIXELS", 40_000_000),

@@ -131,6 +131,7 @@ EVENT_LABELS = {
     "note": _l("Note"),
     "merged": _l("Merged into another case"),
     "merged_in": _l("Another case merged in"),
+    "due_soon": _l("Deadline approaching"),
     "overdue": _l("Past its deadline"),
     "escalated": _l("Escalated to the street office"),
     "auto_closed": _l("Closed automatically"),
@@ -1150,8 +1151,7 @@ def transition(
         case.closed_reason = "confirmed" if action == "confirm" else "staff"
     elif action == "reopen":
         case.resolved_at = case.closed_at = case.closed_reason = None
-        case.due_at = now + timedelta(hours=case.category.deadline_hours)
-        case.overdue_notified_at = case.escalated_at = None
+        _new_deadline(case, now + timedelta(hours=case.category.deadline_hours))
     is_public = True if public is None else bool(public)
     if (
         action == "reject"
@@ -1257,8 +1257,7 @@ def assign_case(
             raise invalid_field("due_at", _l("Give a time with its time zone."))
         if not now < due_at <= now + timedelta(days=366):
             raise invalid_field("due_at", _l("The deadline must be in the coming year."))
-        case.due_at = due_at
-        case.overdue_notified_at = case.escalated_at = None
+        _new_deadline(case, due_at)
     from_status = case.status
     case.status = ASSIGNED
     case.assigned_at = now
@@ -1342,8 +1341,7 @@ def update_case(actor: Actor, case_id: int, changes: dict) -> Case:
     if changes.get("category_id") not in (None, case.category_id):
         category = categories.find_category(case.community_id, category_id=changes["category_id"])
         case.category = category
-        case.due_at = case.created_at + timedelta(hours=category.deadline_hours)
-        case.overdue_notified_at = case.escalated_at = None
+        _new_deadline(case, case.created_at + timedelta(hours=category.deadline_hours))
         if not category.is_public:
             case.is_public = False
         changed.append("category")
@@ -1550,12 +1548,42 @@ def _auto_close_after() -> timedelta:
     return timedelta(days=current_app.config["CASE_AUTO_CLOSE_DAYS"])
 
 
+def _due_soon_lead(category: CaseCategory) -> timedelta:
+    """How long before the deadline the handlers are reminded: CASE_DUE_SOON_HOURS, at most
+    half the category's deadline (a 2-hour matter is not "due soon" when it arrives); 0 = off."""
+    hours = current_app.config["CASE_DUE_SOON_HOURS"]
+    if hours <= 0:
+        return timedelta(0)
+    return min(timedelta(hours=hours), timedelta(hours=category.deadline_hours) / 2)
+
+
+def _new_deadline(case: Case, due_at: datetime) -> None:
+    # A new deadline has its own reminder, overdue notice and escalation still to come.
+    case.due_at = due_at
+    case.due_soon_notified_at = case.overdue_notified_at = case.escalated_at = None
+
+
+def _has_assignee(case: Case) -> bool:
+    return case.assignee_person_id is not None or case.assignee_organization_id is not None
+
+
 def _due_step(case: Case, now: datetime) -> str | None:
     if case.status in OPEN_STATUSES and case.due_at is not None and case.due_at <= now:
         if case.overdue_notified_at is None:
             return "overdue"
         if case.escalated_at is None and case.due_at + _grace() <= now:
             return "escalated"
+    if (
+        case.status in OPEN_STATUSES
+        and case.due_at is not None
+        and now < case.due_at
+        and case.due_soon_notified_at is None
+        and case.overdue_notified_at is None
+        and _has_assignee(case)
+    ):
+        lead = _due_soon_lead(case.category)
+        if lead and case.due_at - lead <= now:
+            return "due_soon"
     if (
         case.status == RESOLVED
         and case.resolved_at is not None
@@ -1568,9 +1596,10 @@ def _due_step(case: Case, now: datetime) -> str | None:
 def evaluate_case(
     case: Case, now: datetime | None = None, only: tuple[str, ...] | None = None
 ) -> list[str]:
-    """Take the automatic steps that have fallen due for one case (overdue notice, escalation,
-    auto-close; `only` limits which); each happens once even when requests and schedulers race:
-    a conditional UPDATE claims the step, and only its winner records and notifies."""
+    """Take the automatic steps that have fallen due for one case (due-soon reminder, overdue
+    notice, escalation, auto-close; `only` limits which); each happens once even when requests
+    and schedulers race: a conditional UPDATE claims the step, and only its winner records and
+    notifies."""
     now = now or _now()
     done = []
     for _round in range(3):
@@ -1578,7 +1607,12 @@ def evaluate_case(
         if step is None or (only is not None and step not in only):
             break
         claim = update(Case).where(Case.id == case.id)
-        if step == "overdue":
+        if step == "due_soon":
+            # Not after an overdue notice that a racing request gave across the deadline.
+            claim = claim.where(
+                Case.due_soon_notified_at.is_(None), Case.overdue_notified_at.is_(None)
+            ).values(due_soon_notified_at=now)
+        elif step == "overdue":
             claim = claim.where(Case.overdue_notified_at.is_(None)).values(overdue_notified_at=now)
         elif step == "escalated":
             claim = claim.where(Case.escalated_at.is_(None)).values(escalated_at=now)
@@ -1601,7 +1635,24 @@ def evaluate_case(
 
 
 def _apply_step(case: Case, step: str, now: datetime) -> None:
-    if step == "overdue":
+    if step == "due_soon":
+        _event(case, "due_soon", None, public=False, role="system")
+        recipients = _assignee_people(case) or _community_staff(case.community_id)
+        for person_id in recipients:
+            with notifications.in_locale_of(person_id):
+                notifications.notify(
+                    person_id,
+                    "case_due_soon",
+                    _("Due soon: %(ref)s", ref=case.reference),
+                    _(
+                        "%(category)s · %(where)s · due %(due)s",
+                        category=case.category.name,
+                        where=_place(case),
+                        due=_local(case.due_at),
+                    ),
+                    link=f"/staff/cases/{case.id}",
+                )
+    elif step == "overdue":
         _event(case, "overdue", None, public=False, role="system")
         recipients = _assignee_people(case) or _community_staff(case.community_id)
         for person_id in recipients:
@@ -1675,14 +1726,38 @@ def run_due_work(
     only: tuple[str, ...] | None = None,
     limit: int = 500,
 ) -> dict:
-    """Overdue notices, escalations and auto-closes that have fallen due (`flask cases
-    escalate` / `flask cases auto-close` and every list read call this)."""
+    """Due-soon reminders, overdue notices, escalations and auto-closes that have fallen due
+    (`flask cases escalate` / `flask cases auto-close` and every list read call this)."""
     now = now or _now()
-    only = only or ("overdue", "escalated", "auto_closed")
+    only = only or ("due_soon", "overdue", "escalated", "auto_closed")
     queries = []
     # One query per step, each a range of its own partial index that holds only waiting work:
     # a single query with "not notified OR past the grace" had to walk every notified case
     # still within its grace.
+    due_soon_hours = current_app.config["CASE_DUE_SOON_HOURS"]
+    if "due_soon" in only and due_soon_hours > 0:
+        # Open, with a handler, neither reminded nor noticed, deadline ahead but within
+        # CASE_DUE_SOON_HOURS (ix_case_record_due_soon: the condition written in full). A
+        # category's shorter lead (half its deadline) is checked on the rows below, so cases
+        # not due yet take no places in the sweep's limit.
+        queries.append(
+            (
+                select(Case.id, Case.due_at, Case.category_id).where(
+                    Case.due_soon_notified_at.is_(None),
+                    Case.overdue_notified_at.is_(None),
+                    Case.escalated_at.is_(None),
+                    _literal_in(Case.status, OPEN_STATUSES),
+                    or_(
+                        Case.assignee_person_id.is_not(None),
+                        Case.assignee_organization_id.is_not(None),
+                    ),
+                    Case.due_at > now,
+                    Case.due_at <= now + timedelta(hours=due_soon_hours),
+                ),
+                Case.due_at,
+                _reminders_due,
+            )
+        )
     if "overdue" in only:
         # Open, not notified, past the deadline (ix_case_record_notice).
         queries.append(
@@ -1694,6 +1769,7 @@ def run_due_work(
                     Case.due_at <= now,
                 ),
                 Case.due_at,
+                None,
             )
         )
     if "escalated" in only:
@@ -1708,6 +1784,7 @@ def run_due_work(
                     Case.due_at <= now - _grace(),
                 ),
                 Case.due_at,
+                None,
             )
         )
     if "auto_closed" in only:
@@ -1718,22 +1795,37 @@ def run_due_work(
                     Case.status == resolved, Case.resolved_at <= now - _auto_close_after()
                 ),
                 Case.resolved_at,
+                None,
             )
         )
     ids: list[int] = []
-    for query, key in queries:
+    for query, key, pick in queries:
         if community_id is not None:
             query = query.where(Case.community_id == community_id)
         # Ordered by the partial index's own key, so SQLite's planner picks it (without the
         # order it prefers ix_case_record_due and reads every late case in the table). No
         # LIMIT: that tempts the planners into walking the whole table hoping to stop early.
-        ids += db.session.scalars(query.order_by(Case.community_id, key)).all()
-    counts = {"overdue": 0, "escalated": 0, "auto_closed": 0}
+        rows = db.session.execute(query.order_by(Case.community_id, key)).all()
+        ids += pick(rows, now) if pick is not None else [row[0] for row in rows]
+    counts = {"due_soon": 0, "overdue": 0, "escalated": 0, "auto_closed": 0}
     for case_id in sorted(set(ids))[:limit]:
         case = db.session.get(Case, case_id)
         for step in evaluate_case(case, now, only):
             counts[step] += 1
     return counts
+
+
+def _reminders_due(rows, now: datetime) -> list[int]:
+    # (id, due_at, category_id) rows within CASE_DUE_SOON_HOURS of their deadline: keep those
+    # whose category's own lead has begun too.
+    leads = {}
+    category_ids = {row.category_id for row in rows}
+    if category_ids:
+        for category in db.session.scalars(
+            select(CaseCategory).where(CaseCategory.id.in_(category_ids))
+        ):
+            leads[category.id] = _due_soon_lead(category)
+    return [row.id for row in rows if row.due_at - leads[row.category_id] <= now]
 
 
 # --- notifications ------------------------------------------------------------------------

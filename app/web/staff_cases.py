@@ -260,9 +260,11 @@ def _system_run(only: tuple[str, ...]) -> dict:
 
 @bp.cli.command("escalate")
 def escalate_command() -> None:
-    """Notify handlers of overdue cases and escalate them to the street office after the grace."""
-    counts = _system_run(("overdue", "escalated"))
-    click.echo(f"overdue notices: {counts['overdue']}, escalated: {counts['escalated']}")
+    """Remind handlers of cases due within CASE_DUE_SOON_HOURS, notify them of overdue cases and
+    escalate those to the street office after the grace (run it at least hourly)."""
+    counts = _system_run(("due_soon", "overdue", "escalated"))
+    click.echo(f"due-soon reminders: {counts['due_soon']}, "
+               f"overdue notices: {counts['overdue']}, escalated: {counts['escalated']}")
 
 
 @bp.cli.command("auto-close")
