@@ -21,7 +21,7 @@ from app.services import announcements as svc
 from app.services import authz
 from app.services.errors import DomainError
 from app.web.staff import flash_error as _fail
-from app.web.staff import internal_communities, managed_communities, nav_item
+from app.web.staff import internal_communities, managed_communities, nav_item, pick_community
 
 bp = Blueprint("staff_announcements", __name__, url_prefix="/staff/announcements",
                cli_group="announcements")
@@ -119,13 +119,7 @@ def index():
 def new():
     """Compose an announcement with a live preview of the screen."""
     actor = current_actor()
-    managed = managed_communities(actor)
-    if not managed:
-        abort(403)
-    community_id = request.values.get("community_id", type=int) or managed[0].id
-    community = next((c for c in managed if c.id == community_id), None)
-    if community is None:
-        abort(404)
+    community = pick_community(managed_communities(actor))
     if request.method == "GET":
         return _form_page(actor, community=community)
     try:

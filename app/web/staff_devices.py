@@ -11,7 +11,7 @@ from app.security import current_actor
 from app.services import authz, communities, devices, kiosk
 from app.services.errors import DomainError
 from app.web.staff import flash_error as _fail
-from app.web.staff import internal_communities, nav_item
+from app.web.staff import internal_communities, nav_item, pick_community
 
 bp = Blueprint("staff_devices", __name__, url_prefix="/staff/devices")
 nav_item("staff_devices.index", _l("Screens"))
@@ -32,12 +32,7 @@ def index():
     """Every screen with its status: online or not, last seen, versions behind, what it shows."""
     actor = current_actor()
     visible = internal_communities(actor)
-    if not visible:
-        abort(403)
-    community_id = request.args.get("community_id", type=int) or visible[0].id
-    community = next((c for c in visible if c.id == community_id), None)
-    if community is None:
-        abort(404)
+    community = pick_community(visible)
     rows = kiosk.device_statuses(actor, community.id)
     return render_template("staff/devices/index.html", rows=rows, community=community,
                            communities=visible,
