@@ -108,6 +108,10 @@ def test_elder_reports_with_a_photo_follows_and_rates_it(world, phones, fresh, t
     page.get_by_role("link", name="查看这件事").click()
     expect(page.locator(".status-box h2")).to_have_text("居委会已收到")
     expect(page.locator("img.photo")).to_have_count(1)
+    # The photo loads lazily: bring it into view, wait until the browser is done with it, then
+    # it must have decoded (a broken image is "complete" too, with no width).
+    page.locator("img.photo").scroll_into_view_if_needed()
+    page.wait_for_function("document.querySelector('img.photo').complete")
     assert page.evaluate("document.querySelector('img.photo').naturalWidth") > 0
     page.get_by_role("link", name="我的事项").click()
     expect(page.locator("a.row")).to_contain_text(case.reference)
