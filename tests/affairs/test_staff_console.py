@@ -12,19 +12,9 @@ from app.extensions import db
 from app.models import AuditLog
 from app.models.case import Case
 from app.services import attachments, cases
-from tests import factories as f
 from tests.affairs.conftest import actor, backdate, image_bytes, put_in_state, submit, wav_bytes
-
-
-def _csrf(client, path):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def _login(client, person):
-    r = client.post("/staff/login", data={"login": person.username, "password": f.PASSWORD,
-                                          "csrf_token": _csrf(client, "/staff/login")})
-    assert r.status_code == 302
+from tests.pages import csrf_token as _csrf
+from tests.pages import staff_login as _login
 
 
 def test_inbox_needs_sign_in_and_lists_with_counts_and_filters(client, cats):

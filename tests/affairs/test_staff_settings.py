@@ -16,20 +16,13 @@ from app.models.open311 import Open311Key
 from app.services import categories, open311
 from tests import factories as f
 from tests.affairs.conftest import actor, category
+from tests.pages import csrf_token as _csrf
+from tests.pages import staff_login as _login
 
 CATS = "/staff/categories"
 KEYS = "/staff/open311-keys"
 
 
-def _csrf(client, path):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def _login(client, person):
-    r = client.post("/staff/login", data={"login": person.username, "password": f.PASSWORD,
-                                          "csrf_token": _csrf(client, "/staff/login")})
-    assert r.status_code == 302, r.get_data(as_text=True)[-1500:]
 
 
 def _logout(client):

@@ -4,18 +4,8 @@ import re
 
 from app.models.announcement import Announcement
 from app.models.kiosk import PairingCode
-from tests import factories as f
-
-
-def _csrf(client, path):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def _login(client, person):
-    r = client.post("/staff/login", data={"login": person.username, "password": f.PASSWORD,
-                                          "csrf_token": _csrf(client, "/staff/login")})
-    assert r.status_code == 302
+from tests.pages import csrf_token as _csrf
+from tests.pages import staff_login as _login
 
 
 def test_compose_publish_edit_withdraw(client, world, db):

@@ -1,13 +1,7 @@
 """Staff console sign-in: CSRF, secure cookies, safe redirects, lockout."""
 
-import re
-
 from tests import factories as f
-
-
-def _csrf(client, path="/staff/login"):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+from tests.pages import csrf_token as _csrf
 
 
 def test_login_without_csrf_token_is_refused(client, world):
