@@ -1634,41 +1634,41 @@ def evaluate_case(
     return done
 
 
+def _tell_handlers(case: Case, kind: str, title, body) -> None:
+    """Notify a case's handlers (else the community's committee staff) about its deadline;
+    `title` and `body` are called in each recipient's language."""
+    for person_id in _assignee_people(case) or _community_staff(case.community_id):
+        with notifications.in_locale_of(person_id):
+            notifications.notify(person_id, kind, title(), body(), link=f"/staff/cases/{case.id}")
+
+
 def _apply_step(case: Case, step: str, now: datetime) -> None:
     if step == "due_soon":
         _event(case, "due_soon", None, public=False, role="system")
-        recipients = _assignee_people(case) or _community_staff(case.community_id)
-        for person_id in recipients:
-            with notifications.in_locale_of(person_id):
-                notifications.notify(
-                    person_id,
-                    "case_due_soon",
-                    _("Due soon: %(ref)s", ref=case.reference),
-                    _(
-                        "%(category)s · %(where)s · due %(due)s",
-                        category=case.category.name,
-                        where=_place(case),
-                        due=_local(case.due_at),
-                    ),
-                    link=f"/staff/cases/{case.id}",
-                )
+        _tell_handlers(
+            case,
+            "case_due_soon",
+            lambda: _("Due soon: %(ref)s", ref=case.reference),
+            lambda: _(
+                "%(category)s · %(where)s · due %(due)s",
+                category=case.category.name,
+                where=_place(case),
+                due=_local(case.due_at),
+            ),
+        )
     elif step == "overdue":
         _event(case, "overdue", None, public=False, role="system")
-        recipients = _assignee_people(case) or _community_staff(case.community_id)
-        for person_id in recipients:
-            with notifications.in_locale_of(person_id):
-                notifications.notify(
-                    person_id,
-                    "case_overdue",
-                    _("Past its deadline: %(ref)s", ref=case.reference),
-                    _(
-                        "%(category)s · %(where)s · was due %(due)s",
-                        category=case.category.name,
-                        where=_place(case),
-                        due=_local(case.due_at),
-                    ),
-                    link=f"/staff/cases/{case.id}",
-                )
+        _tell_handlers(
+            case,
+            "case_overdue",
+            lambda: _("Past its deadline: %(ref)s", ref=case.reference),
+            lambda: _(
+                "%(category)s · %(where)s · was due %(due)s",
+                category=case.category.name,
+                where=_place(case),
+                due=_local(case.due_at),
+            ),
+        )
     elif step == "escalated":
         hours = int((now - case.due_at).total_seconds() // 3600)
         _event(case, "escalated", None, public=False, role="system", data={"hours": hours})
