@@ -137,13 +137,6 @@ def new():
     return redirect(url_for(".detail", announcement_id=item.id))
 
 
-def _managed_item(actor, announcement_id: int):
-    try:
-        return svc.get_for_edit(actor, announcement_id)
-    except DomainError as error:
-        abort(error.status_code)
-
-
 @bp.get("/<id:announcement_id>")
 @login_required
 def detail(announcement_id: int):
@@ -171,7 +164,7 @@ def detail(announcement_id: int):
 def edit(announcement_id: int):
     """Edit: screens change at once, the rotation keeps going."""
     actor = current_actor()
-    item = _managed_item(actor, announcement_id)
+    item = svc.get_for_edit(actor, announcement_id)
     if request.method == "GET":
         return _form_page(actor, item=item)
     try:
@@ -186,7 +179,7 @@ def edit(announcement_id: int):
         db.session.commit()
     except DomainError as error:
         _fail(error)
-        item = _managed_item(actor, announcement_id)
+        item = svc.get_for_edit(actor, announcement_id)
         return _form_page(actor, item=item, values=request.form, status=error.status_code)
     flash(str(_l("Saved.")), "info")
     return redirect(url_for(".detail", announcement_id=item.id))

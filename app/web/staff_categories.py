@@ -115,19 +115,12 @@ def new():
     return redirect(url_for(".index", community_id=community.id))
 
 
-def _for_edit(actor, category_id: int):
-    try:
-        return categories.get_for_edit(actor, category_id)
-    except DomainError as error:
-        abort(error.status_code)
-
-
 @bp.route("/<id:category_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(category_id: int):
     """Change a category (its code stays)."""
     actor = current_actor()
-    item = _for_edit(actor, category_id)
+    item = categories.get_for_edit(actor, category_id)
     community = item.community
     if request.method == "GET":
         return _form_page(actor, community, item=item)
@@ -136,7 +129,7 @@ def edit(category_id: int):
         db.session.commit()
     except DomainError as error:
         errors = _form_errors(error)
-        return _form_page(actor, community, item=_for_edit(actor, category_id),
+        return _form_page(actor, community, item=categories.get_for_edit(actor, category_id),
                           values=request.form, errors=errors, status=error.status_code)
     flash(str(_l("Saved.")), "info")
     return redirect(url_for(".index", community_id=community.id))
@@ -144,7 +137,7 @@ def edit(category_id: int):
 
 def _switch(category_id: int, active: bool, message):
     actor = current_actor()
-    item = _for_edit(actor, category_id)
+    item = categories.get_for_edit(actor, category_id)
     try:
         categories.update_category(actor, item.id, {"active": active})
         db.session.commit()

@@ -18,11 +18,9 @@ nav_item("staff_devices.index", _l("Screens"))
 
 
 def _device(actor, device_id: int):
-    try:
-        device = devices.get_device(actor, device_id)
-        authz.ensure_manager(actor, device.community_id)
-    except DomainError as error:
-        abort(error.status_code)
+    # A refusal (403/404) becomes the error page through app/errors.py's DomainError handler.
+    device = devices.get_device(actor, device_id)
+    authz.ensure_manager(actor, device.community_id)
     return device
 
 

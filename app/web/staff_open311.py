@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    abort,
     flash,
     make_response,
     redirect,
@@ -63,19 +62,12 @@ def issue():
     return _page(actor, community, issued={"key": key, "row": row}, status=200)
 
 
-def _key(actor, key_id: int):
-    try:
-        return open311.get_key(actor, key_id)
-    except DomainError as error:
-        abort(error.status_code)
-
-
 @bp.route("/<id:key_id>/revoke", methods=["GET", "POST"])
 @login_required
 def revoke(key_id: int):
     """Revoke a key: first a page that asks, then the key stops working at once."""
     actor = current_actor()
-    row = _key(actor, key_id)
+    row = open311.get_key(actor, key_id)
     if request.method == "GET":
         return render_template("staff/open311/revoke.html", row=row)
     try:
