@@ -346,6 +346,22 @@ class TTSWorker:
             if proc.is_alive():
                 proc.kill()
 
+    def _fail_queue(self) -> None:
+        """The synthesizer cannot start: every job still waiting is told so now, not at its
+        deadline as a time-out. A pending `close()` (None) is kept for the loop to see."""
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job is None:
+                self._queue.put(None)
+                return
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(
+                    TTSUnavailable(f"speech synthesis is unavailable: {self._broken}")
+                )
+
     def _spawn(self) -> tuple[Any, Any]:
         """Start a fresh synthesizer process (spawned, so no espeak state is inherited)."""
         import multiprocessing

@@ -173,3 +173,34 @@ def test_worker_restarts_in_a_forked_child(tmp_path):
         assert int(size) > 44
     finally:
         worker.close()
+
+
+def test_a_synthesizer_that_cannot_start_fails_every_waiting_request_at_once(tmp_path):
+    # a pyttsx3 driver that does not exist stands in for a machine without espeak-ng: the
+    # synthesizer process reports "broken" instead of "ready"
+    worker = voice.TTSWorker(tmp_path / "cache", driver="no-such-driver", timeout=30)
+    outcomes: list[BaseException | None] = []
+    start = threading.Barrier(8)
+
+    def ask(i: int) -> None:
+        start.wait()
+        try:
+            worker.synthesize(f"第{i}条", ZH, "normal")
+            outcomes.append(None)
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    with worker:
+        assert len(outcomes) == 8
+        for exc in outcomes:
+            # told that speech is unavailable, not left waiting for the 30 s time-out
+            assert isinstance(exc, TTSUnavailable), exc
+            assert "unavailable" in exc.message and "timed out" not in exc.message
+        assert worker.health()["broken"] and worker.health()["queued"] == 0
+        with pytest.raises(TTSUnavailable, match="unavailable"):
+            worker.synthesize("还有吗", ZH, "normal")  # later requests are refused at once
