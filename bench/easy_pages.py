@@ -26,7 +26,6 @@ import re
 import statistics
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,10 +44,10 @@ TARGET_TTI_MS = 2000
 def start_demo_server(tmp: Path):
     """Build a demo database from the migrations, serve the app; returns (base_url, app, stop)."""
     from flask_migrate import upgrade
-    from werkzeug.serving import make_server
 
     from app import create_app
     from app.extensions import db
+    from tests.live import ThreadedServer
 
     instance = tmp / "instance"
     app = create_app({
@@ -63,17 +62,9 @@ def start_demo_server(tmp: Path):
         result = app.test_cli_runner().invoke(args=["seed-demo", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_BASE_URL"] = base
-
-    def stop():
-        server.shutdown()
-        thread.join(5)
-
-    return base, app, summary, stop
+    server = ThreadedServer(app).start()
+    app.config["PUBLIC_BASE_URL"] = server.url
+    return server.url, app, summary, server.stop
 
 
 def demo_paths(app, summary) -> tuple[dict, list[tuple[str, str]]]:

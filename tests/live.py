@@ -1,4 +1,4 @@
-"""The app in a real gunicorn process, for tests and benchmarks.
+"""The app on a real socket, for tests and benchmarks.
 
 `LiveServer` runs ``wsgi:app`` with gunicorn.conf.py (gevent workers, preload, as in
 production) on a free 127.0.0.1 port, with its own file SQLite database and instance folder
@@ -9,6 +9,9 @@ a deploy. gunicorn's output goes to `workdir/server.log`.
 
 Used by tests/browser, tests/voice_app and the scripts in bench/ (run from the repository root,
 where ``from tests.live import LiveServer`` imports).
+
+`ThreadedServer` serves an app object already built in this process (the test session's own
+app and database) with werkzeug in a thread, for tests that set the scene through the services.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,3 +151,59 @@ class LiveServer:
 
     def _log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+
+def close_on_hang_up(app):
+    """WSGI middleware: the response body is closed even when the client hangs up.
+
+    werkzeug's development server (3.1) closes the body in a ``finally`` only after draining the
+    socket; when the browser has already reset the connection (a page navigating away while a
+    script still loads), the drain raises and the body's open file is never closed. Garbage
+    collection then warns "unclosed file", which the suite treats as an error in whichever test
+    happens to be running. Here the body runs inside a generator whose ``finally`` closes it as
+    soon as it is exhausted, or when werkzeug drops the generator after a hang-up."""
+
+    def wrapped(environ, start_response):
+        body = app(environ, start_response)
+
+        def chunks():
+            try:
+                yield from body
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+
+        return chunks()
+
+    return wrapped
+
+
+class ThreadedServer(AbstractContextManager):
+    """`app` served by werkzeug (threaded; flask-sock's WebSockets work there) on 127.0.0.1.
+
+    ``with ThreadedServer(app) as server: server.url`` or `start()`/`stop()`."""
+
+    def __init__(self, app, port: int = 0, name: str = "live-app"):
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", port, close_on_hang_up(app), threaded=True)
+        self.port = self.server.server_port
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
+
+    def start(self) -> ThreadedServer:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 10) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout)
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import io
 import struct
-import threading
 import zlib
 from datetime import timedelta
 
 import pytest
 from PIL import Image
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.case import ASSIGNED, IN_PROGRESS, RESOLVED, Case, CaseCategory
 from app.services import cases, categories
 from app.services.actors import Actor
+from tests.live import ThreadedServer
 
 
 def actor(person=None, *, device=None, act_for=None) -> Actor:
@@ -131,9 +130,5 @@ def wav_bytes(seconds: float = 0.2) -> bytes:
 @pytest.fixture()
 def live_server(app, db):
     """The app served by a threaded werkzeug server on 127.0.0.1 (for concurrency tests)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with ThreadedServer(app) as server:
+        yield server.url

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.extensions import db as _db
 from tests.factories import PIN
+from tests.live import ThreadedServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -45,12 +44,8 @@ HTMLMediaElement.prototype.play = function () {
 @pytest.fixture(scope="session")
 def live_server(app):
     """The app on http://127.0.0.1:<free port>, served by werkzeug in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with ThreadedServer(app) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="package")

@@ -5,13 +5,12 @@ resident holds the button, lets go, and what was said lands in the description f
 from __future__ import annotations
 
 import shutil
-import threading
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from tests.browser_easy.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, Phone
+from tests.live import ThreadedServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.voice, pytest.mark.slow]
 
@@ -32,12 +31,8 @@ def voice_site(tmp_path_factory):
             categories.install_defaults(None, world.a.community.id)
             db.session.commit()
             elder = {"phone": world.a.elder.phone, "name": world.a.elder.display_name}
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield f"http://127.0.0.1:{server.server_port}", elder
-        server.shutdown()
-        thread.join(10)
+        with ThreadedServer(app) as server:
+            yield server.url, elder
         with app.app_context():
             db.engine.dispose()
 

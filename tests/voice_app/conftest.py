@@ -13,7 +13,6 @@ import io
 import secrets
 import shutil
 import signal
-import threading
 import wave
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import voice
 from app import create_app
 from app.extensions import db as _db
 from tests.conftest import fresh_database
-from tests.live import LiveServer, free_port
+from tests.live import LiveServer, ThreadedServer
 
 ROOT = Path(__file__).resolve().parents[2]
 KO_PACK = ROOT / "tests" / "voice" / "data" / "ko.json"
@@ -155,14 +154,8 @@ def assert_real_speech(data: bytes) -> None:
 @pytest.fixture(scope="session")
 def live_app(app):
     """The test app served by werkzeug (threaded; flask-sock works there) on 127.0.0.1."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="voice-live", daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with ThreadedServer(app, name="voice-live") as server:
+        yield server.host
 
 
 # --- the production path: gunicorn with gevent workers ----------------------------------------
