@@ -9,8 +9,13 @@ from tests import factories as f
 
 def csrf_token(client, path: str = "/staff/login") -> str:
     """The CSRF token of the form on the page at `path`."""
+    return hidden_fields(client, path)["csrf_token"]
+
+
+def hidden_fields(client, path: str) -> dict[str, str]:
+    """The hidden inputs (CSRF token, one-time token, …) of the forms on the page at `path`."""
     page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
 
 
 def staff_login(client, person) -> None:

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -33,6 +34,8 @@ from app.services.errors import Conflict, Invalid
 
 HEADER = "Idempotency-Key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+# A form's one-time token (`one_time_token()`), as pages send it.
+ONE_TIME = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # Response headers worth replaying.
 _KEEP_HEADERS = ("Location",)
 
@@ -40,13 +43,22 @@ _KEEP_HEADERS = ("Location",)
 def _actor_scope() -> str | None:
     from app.security import current_actor
 
-    actor = current_actor()
+    return actor_scope(current_actor())
+
+
+def actor_scope(actor) -> str | None:
+    """Whose keys these are: a device, or a person (acting for someone, or not)."""
     if actor.device is not None:
         return f"d:{actor.device.id}"
     if actor.person is not None:
         behalf = f":{actor.on_behalf_of.id}" if actor.on_behalf_of is not None else ""
         return f"p:{actor.person.id}{behalf}"
     return None
+
+
+def one_time_token() -> str:
+    """A fresh token for a page's form that must take effect once, however often it is sent."""
+    return secrets.token_urlsafe(18)
 
 
 def key_hash(scope: str, key: str) -> str:
@@ -100,6 +112,38 @@ def _replay(row: IdempotencyKey, fingerprint: str) -> Response:
     return response
 
 
+def claim(who: str, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
+    """Take `key` for the caller `who`: ``(row, True)`` when this request is the first with it
+    (the row is written first, so it must be the transaction's first write), else the earlier
+    request's row and False. Callers that go on store their answer with `remember`."""
+    hashed = key_hash(who, key)
+    row = _lookup(hashed)
+    if row is not None:
+        return row, False
+    row = IdempotencyKey(key_hash=hashed, fingerprint=fingerprint)
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # A concurrent retry with this key committed first: answer as it did.
+        db.session.rollback()
+        row = _lookup(hashed)
+        if row is None:
+            raise Conflict() from None
+        return row, False
+    return row, True
+
+
+def remember(row: IdempotencyKey, status_code: int, content_type: str, body: str,
+             headers: dict | None = None) -> None:
+    """Store the answer a retry with the row's key gets."""
+    row.status_code = status_code
+    row.content_type = content_type
+    row.body = body
+    row.headers = headers or {}
+    db.session.flush()
+
+
 def idempotent(scope: Callable[[], str | None] | None = None):
     """Make a create endpoint safe to retry with an Idempotency-Key header (optional)."""
 
@@ -114,30 +158,15 @@ def idempotent(scope: Callable[[], str | None] | None = None):
             who = (scope or _actor_scope)()
             if who is None:  # not signed in: the view answers 401/403 by itself
                 return view(*args, **kwargs)
-            hashed = key_hash(who, key)
             fingerprint = request_fingerprint()
-            row = _lookup(hashed)
-            if row is not None:
-                return _replay(row, fingerprint)
-            row = IdempotencyKey(key_hash=hashed, fingerprint=fingerprint)
-            db.session.add(row)
-            try:
-                db.session.flush()
-            except IntegrityError:
-                # A concurrent retry with this key committed first: answer as it did.
-                db.session.rollback()
-                row = _lookup(hashed)
-                if row is None:
-                    raise Conflict() from None
+            row, first = claim(who, key, fingerprint)
+            if not first:
                 return _replay(row, fingerprint)
             response = view(*args, **kwargs)
             if response.status_code < 400 and not response.is_streamed:
-                row.status_code = response.status_code
-                row.content_type = response.content_type
-                row.body = response.get_data(as_text=True)
-                row.headers = {h: response.headers[h] for h in _KEEP_HEADERS
-                               if h in response.headers}
-                db.session.flush()
+                remember(row, response.status_code, response.content_type,
+                         response.get_data(as_text=True),
+                         {h: response.headers[h] for h in _KEEP_HEADERS if h in response.headers})
             return response
 
         return wrapper

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from datetime import datetime, timedelta
 
@@ -26,10 +27,10 @@ from app.models import Community
 from app.models.base import utcnow
 from app.models.case import OPEN_STATUSES, Case, CaseCategory, CaseEvent
 from app.models.open311 import Open311Key
-from app.services import authz, cases
+from app.services import authz, cases, idempotency
 from app.services.actors import Actor
 from app.services.demo import seed_hook
-from app.services.errors import DomainError, NotFound
+from app.services.errors import Conflict, DomainError, Invalid, NotFound
 from app.services.text import clean_text
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
@@ -56,15 +57,44 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def issue_key(actor: Actor, community_id: int, name: str) -> tuple[str, Open311Key]:
-    """Committee staff issue a key to a third-party system; the plain key is shown once."""
+def issue_key(actor: Actor, community_id: int, name: str,
+              once: str | None = None) -> tuple[str, Open311Key]:
+    """Committee staff issue a key to a third-party system; the plain key is shown once.
+
+    `once` is the issuing form's one-time token: the same form sent again (a page refresh, a
+    double click) issues nothing more and is refused with `AlreadyIssued`, naming the key it
+    issued. Only the key's id is remembered for that, never the key."""
     authz.ensure_manager(actor, community_id)
+    name = clean_text(name, "name", max_length=80)
+    claimed = None
+    if once is not None:
+        if not idempotency.ONE_TIME.match(once):
+            raise Invalid(_l("This form was out of date. Please send it again."))
+        claimed, first = idempotency.claim(idempotency.actor_scope(actor), f"open311-key\0{once}",
+                                           "open311-key")
+        if not first:
+            earlier = db.session.get(Open311Key, json.loads(claimed.body or "{}").get("id", 0))
+            raise AlreadyIssued(earlier)
     key = "o311_" + secrets.token_urlsafe(30)
-    row = Open311Key(community_id=community_id, name=clean_text(name, "name", max_length=80),
-                     key_hash=_hash(key), prefix=key[:8], created_by_id=actor.person_id)
+    row = Open311Key(community_id=community_id, name=name, key_hash=_hash(key),
+                     prefix=key[:8], created_by_id=actor.person_id)
     db.session.add(row)
     db.session.flush()
+    if claimed is not None:
+        idempotency.remember(claimed, 201, "application/json", json.dumps({"id": row.id}))
     return key, row
+
+
+class AlreadyIssued(Conflict):
+    """The issuing form was sent again: the key it issued is not shown again."""
+
+    def __init__(self, row: Open311Key | None):
+        super().__init__(
+            _l("This form was already sent and its key was issued then (%(name)s, starting "
+               "%(prefix)s…). It is not shown again: if it was not copied, revoke it and issue "
+               "a new one.", name=row.name, prefix=row.prefix) if row is not None else
+            _l("This form was already sent and its key was issued then. It is not shown again."))
+        self.row = row
 
 
 def list_keys(actor: Actor, community_id: int) -> list[Open311Key]:

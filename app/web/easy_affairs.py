@@ -7,8 +7,6 @@ posts here, and the form's one-time key does the same job.
 
 from __future__ import annotations
 
-import secrets
-
 from flask import flash, make_response, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
@@ -16,7 +14,7 @@ from app.extensions import db
 from app.security import current_actor
 from app.services import attachments, cases, categories, easy
 from app.services.errors import DomainError, Invalid
-from app.services.idempotency import idempotent
+from app.services.idempotency import idempotent, one_time_token
 from app.web import easy as base
 
 RATING_VALUES = {key: value for key, value, _words in easy.RATINGS}
@@ -41,7 +39,7 @@ def report():
 @base.resident_required
 def report_form(category_id):
     """Step 2: the category's notice, then the description, an optional photo and the place."""
-    return _form(_category(category_id), secrets.token_urlsafe(18), {}, [])
+    return _form(_category(category_id), one_time_token(), {}, [])
 
 
 def _form(category, key: str, values: dict, errors: list, status: int = 200):

@@ -1,6 +1,6 @@
 """Staff console: Open311 keys (/staff/open311-keys) — list, issue (the key is shown once, on the
-page that answers the form, and never stored), revoke after a confirmation. Rules live in
-app/services/open311.py."""
+page that answers the form, and never stored; the form's one-time token makes a refresh of that
+page issue nothing more), revoke after a confirmation. Rules live in app/services/open311.py."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from app.extensions import db
 from app.security import current_actor
 from app.services import open311
 from app.services.errors import DomainError
+from app.services.idempotency import one_time_token
 from app.web.staff import flash_error, managed_communities, nav_item, pick_community
 
 bp = Blueprint("staff_open311", __name__, url_prefix="/staff/open311-keys")
@@ -30,7 +31,7 @@ def _page(actor, community, *, issued=None, errors=None, name="", status=200):
     response = make_response(render_template(
         "staff/open311/index.html", community=community, communities=managed_communities(actor),
         rows=open311.list_keys(actor, community.id), issued=issued, errors=errors or {},
-        name=name, endpoint=open311.endpoint_url()), status)
+        name=name, endpoint=open311.endpoint_url(), once=one_time_token()), status)
     # The page may carry a key: no cache may keep it.
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -52,8 +53,11 @@ def issue():
     community = pick_community(managed_communities(actor))
     name = request.form.get("name", "")
     try:
-        key, row = open311.issue_key(actor, community.id, name)
+        key, row = open311.issue_key(actor, community.id, name, request.form.get("once", ""))
         db.session.commit()
+    except open311.AlreadyIssued as error:  # the answer page was refreshed: say so, show the list
+        flash_error(error)
+        return redirect(url_for(".index", community_id=community.id), 303)
     except DomainError as error:
         db.session.rollback()
         errors = {field: [str(m) for m in messages] for field, messages in error.errors.items()}

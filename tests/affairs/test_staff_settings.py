@@ -12,11 +12,13 @@ import pytest
 from app.extensions import db
 from app.models import AuditLog
 from app.models.case import CaseCategory
+from app.models.idempotency import IdempotencyKey
 from app.models.open311 import Open311Key
 from app.services import categories, open311
 from tests import factories as f
 from tests.affairs.conftest import actor, category
 from tests.pages import csrf_token as _csrf
+from tests.pages import hidden_fields
 from tests.pages import staff_login as _login
 
 CATS = "/staff/categories"
@@ -265,9 +267,7 @@ def test_official_with_write_access_may_manage_as_the_api_allows(client, cats):
 # --- Open311 keys -----------------------------------------------------------------------------
 
 def _issue(client, world, name="区网格化平台"):
-    token = _csrf(client, KEYS)
-    r = client.post(KEYS, data={"csrf_token": token, "community_id": world.a.community.id,
-                                "name": name})
+    r = client.post(KEYS, data={**hidden_fields(client, KEYS), "name": name})
     assert r.status_code == 200, r.get_data(as_text=True)[:500]
     html = r.get_data(as_text=True)
     key = re.search(r'<output id="issued-key" class="secret">([^<]+)</output>', html).group(1)
@@ -323,6 +323,66 @@ def test_issue_a_key_shown_once_that_works_until_revoked(client, cats, caplog):
     assert row.revoked_at is not None
     assert _open311(client, world, key).status_code == 403
     assert "已停用" in client.get(KEYS).get_data(as_text=True)
+
+
+def test_sending_the_issue_form_again_issues_no_second_key(client, cats, caplog):
+    world = cats
+    caplog.set_level(logging.DEBUG)
+    _login(client, world.a.staff)
+    form = {**hidden_fields(client, KEYS), "name": "区网格化平台"}
+    assert form["once"] and form["community_id"] == str(world.a.community.id)
+    first = client.post(KEYS, data=form)
+    key = re.search(r'class="secret">([^<]+)<', first.get_data(as_text=True)).group(1)
+    # The answer page refreshed (the browser sends the same form again), then a double click.
+    for _ in range(2):
+        again = client.post(KEYS, data=form)
+        assert again.status_code == 303 and again.headers["Location"].endswith(
+            f"{KEYS}?community_id={world.a.community.id}")
+        page = client.get(again.headers["Location"]).get_data(as_text=True)
+        assert "已经提交过" in page and key[:8] in page
+        assert key not in page and 'class="secret"' not in page
+    assert db.session.query(Open311Key).count() == 1
+    assert _open311(client, world, key).status_code == 200  # the key shown once still works
+    # what was remembered to recognise the form again holds the key's id, never the key
+    for row in db.session.query(IdempotencyKey).all():
+        assert key not in repr(row.__dict__)
+    assert key not in caplog.text
+    # A fresh form (the page loaded again) issues a new key.
+    _second, _html, _r = _issue(client, world, "街道热线")
+    assert db.session.query(Open311Key).count() == 2
+
+
+def test_an_issue_form_without_a_valid_one_time_token_issues_nothing(client, cats):
+    world = cats
+    _login(client, world.a.staff)
+    form = {**hidden_fields(client, KEYS), "name": "区网格化平台"}
+    for once in (None, "", "短", "x" * 65, "a b c d e f g h i j", "<script>alert(1)</script>"):
+        sent = {k: v for k, v in form.items() if k != "once"}
+        if once is not None:
+            sent["once"] = once
+        r = client.post(KEYS, data=sent)
+        html = r.get_data(as_text=True)
+        assert r.status_code == 422 and "请再提交一次" in html, once
+        assert 'class="secret"' not in html and "<script>alert" not in html
+        assert re.search(r'name="once" value="[A-Za-z0-9_-]{16,}"', html)  # a fresh one to retry
+    assert db.session.query(Open311Key).count() == 0
+
+
+def test_one_time_tokens_belong_to_the_person_who_got_the_form(cats):
+    world = cats
+    once = "form-token-0123456789"
+    _key, row = open311.issue_key(actor(world.a.staff), world.a.community.id, "甲方系统", once)
+    db.session.commit()
+    with pytest.raises(open311.AlreadyIssued) as refused:
+        open311.issue_key(actor(world.a.staff), world.a.community.id, "另一个", once)
+    assert refused.value.row.id == row.id and refused.value.status_code == 409
+    db.session.rollback()
+    # the same token string from someone else's form is theirs: it issues (and is then used up)
+    _other, other_row = open311.issue_key(actor(world.b.staff), world.b.community.id, "乙方系统",
+                                          once)
+    db.session.commit()
+    assert other_row.community_id == world.b.community.id
+    assert db.session.query(Open311Key).count() == 2
 
 
 def test_bad_key_names_store_nothing(client, cats):
