@@ -41,7 +41,7 @@ from app.services import audit, authz
 from app.services.actors import Actor
 from app.services.demo import seed_hook
 from app.services.errors import Conflict, Forbidden, NotFound, invalid_field
-from app.services.text import clean_text, mask_phone
+from app.services.text import check_time_span, clean_text, mask_phone
 
 TITLE_MAX = 120
 BODY_MAX = 4000
@@ -49,7 +49,6 @@ LIVE = ("scheduled", "published")
 # Fields an edit may change, in the order the history shows them.
 EDITABLE = ("title", "body", "category", "priority", "grid_ids", "building_ids", "channels",
             "publish_at", "expire_at", "window")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_IMAGE_PIXELS = 40_000_000
 IMAGE_MAX_SIDE = 1920
 
@@ -201,13 +200,7 @@ def _window(value) -> tuple[list[int] | None, str | None, str | None]:
                 not isinstance(d, int) or not 1 <= d <= 7 for d in days):
             raise invalid_field("window", _l("Weekdays are numbers from 1 (Monday) to 7."))
         days = sorted(set(days))
-    if (start is None) != (end is None):
-        raise invalid_field("window", _l("Give both a start and an end time."))
-    for t in (start, end):
-        if t is not None and not (isinstance(t, str) and _HHMM.match(t)):
-            raise invalid_field("window", _l("Times are written HH:MM, e.g. 08:30."))
-    if start is not None and start == end:
-        raise invalid_field("window", _l("The start and end time must differ."))
+    check_time_span(start, end, "window")
     return days, start, end
 
 

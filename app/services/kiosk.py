@@ -33,6 +33,7 @@ from app.models.kiosk import DeviceState, KioskFeed, PairingCode
 from app.services import announcements, authz, events
 from app.services.actors import Actor
 from app.services.errors import DomainError, Forbidden, Locked, NotFound, invalid_field
+from app.services.text import check_time_span
 
 log = logging.getLogger("linli.kiosk")
 
@@ -565,16 +566,7 @@ def device_statuses(actor: Actor, community_id: int) -> list[dict]:
 
 def set_quiet_hours(device: Device, start: str | None, end: str | None) -> DeviceState:
     """Quiet hours of a screen (both or neither, HH:MM local)."""
-    import re
-
-    hhmm = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-    if (start is None) != (end is None):
-        raise invalid_field("quiet_start", _l("Give both a start and an end time."))
-    if start is not None and start == end:
-        raise invalid_field("quiet_start", _l("The start and end time must differ."))
-    for value in (start, end):
-        if value is not None and not hhmm.match(value):
-            raise invalid_field("quiet_start", _l("Times are written HH:MM, e.g. 08:30."))
+    check_time_span(start, end, "quiet_start")
     state = _state(device)
     state.quiet_start, state.quiet_end = start, end
     return state

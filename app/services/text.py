@@ -1,4 +1,4 @@
-"""Input hygiene shared by every channel: plain text, phone numbers, PINs."""
+"""Input hygiene shared by every channel: plain text, phone numbers, PINs, times of day."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from app.services.errors import invalid_field
 
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _PIN = re.compile(r"^\d{6}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Control characters other than tab and newline, plus Unicode bidi overrides and NUL.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
@@ -76,3 +77,15 @@ def check_password(password: str, field: str = "password") -> str:
     if not isinstance(password, str) or len(password) < 10 or len(password) > 200:
         raise invalid_field(field, _l("The password must be 10 to 200 characters."))
     return password
+
+
+def check_time_span(start, end, field: str) -> None:
+    """A daily span between two local times written HH:MM: both or neither, and different
+    (an end before the start runs past midnight)."""
+    if (start is None) != (end is None):
+        raise invalid_field(field, _l("Give both a start and an end time."))
+    for t in (start, end):
+        if t is not None and not (isinstance(t, str) and _HHMM.match(t)):
+            raise invalid_field(field, _l("Times are written HH:MM, e.g. 08:30."))
+    if start is not None and start == end:
+        raise invalid_field(field, _l("The start and end time must differ."))
