@@ -117,9 +117,13 @@ def test_streaming_uses_the_yes_no_grammar_when_confirming(assistant, services, 
 
 
 def test_unclear_speech_twice_offers_touch_or_call(assistant, say):
+    # Kaldi dithers the audio, so the same recording is recognized a little differently each
+    # time, and the small Korean model (no [unk]) forces speech onto the nearest command. Chosen
+    # by measurement: 오늘 날씨 어때요 came out as 살려 주세요 (urgent) in 9 of 30 tries, 반갑습니다
+    # as a report in 1 of 100; these two were unknown every time (250 and 150 tries).
     cid = assistant.start("kiosk-1").conversation_id
-    first = assistant.hear_audio(cid, "kiosk-1", say("오늘 날씨 어때요"))
-    second = assistant.hear_audio(cid, "kiosk-1", say("반갑습니다"))
+    first = assistant.hear_audio(cid, "kiosk-1", say("점심 뭐 먹을까"))
+    second = assistant.hear_audio(cid, "kiosk-1", say("배고파요"))
     assert (first.intent, first.fallback) == ("unknown", None)
     assert (second.intent, second.fallback) == ("unknown", "touch_or_call")
     assert "02-123-4567" in second.reply_text
