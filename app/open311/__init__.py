@@ -161,7 +161,7 @@ def create_request(fmt):
     form = {k: v for k, v in request.form.items() if not k.startswith("attribute[")}
     answers: dict = {}
     for name in request.form:
-        match = _ATTRIBUTE.match(name)
+        match = _ATTRIBUTE.fullmatch(name)
         if match is None:
             if name.startswith("attribute["):
                 raise geo.bad_request(_l("attribute must look like attribute[code]"))

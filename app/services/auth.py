@@ -18,7 +18,7 @@ from app.models.base import utcnow
 from app.services import audit
 from app.services.actors import Actor
 from app.services.errors import Invalid, Locked, NotFound, Unauthorized
-from app.services.text import looks_like_phone, normalize_phone
+from app.services.text import half_width, looks_like_phone, normalize_phone
 
 _hashers: dict[str, PasswordHasher] = {}
 
@@ -110,18 +110,24 @@ def authenticate(login: str, *, pin: str | None = None, password: str | None = N
     row = _throttle(key)
     _check_lock(row)
     person = find_person_by_login(login)
+    typed = pin
+    if isinstance(pin, str):
+        pin = half_width(pin)  # full-width digits from an input method mean the same PIN
     secret = pin if pin is not None else password
     hashed = None
     if person is not None and person.is_active:
         hashed = person.pin_hash if pin is not None else person.password_hash
-    if not verify_secret(hashed, secret):
+    ok = verify_secret(hashed, secret)
+    # A PIN set in full-width digits before they were made plain: accept it, store it plain.
+    stored_as_typed = not ok and typed != pin and verify_secret(hashed, typed)
+    if not (ok or stored_as_typed):
         _fail(row)
         error = Unauthorized(_l("The phone number, username, PIN or password is not right."))
         error.persist = True
         raise error
     row.failures = 0
     row.locked_until = None
-    if _hasher().check_needs_rehash(hashed):
+    if stored_as_typed or _hasher().check_needs_rehash(hashed):
         if pin is not None:
             person.pin_hash = hash_secret(pin)
         else:

@@ -15,7 +15,7 @@ from app.services.actors import Actor
 from app.services.errors import Conflict, Invalid, NotFound, invalid_field
 from app.services.text import clean_text
 
-_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")  # stated as the pattern in the OpenAPI
 ICONS = ("repair", "water", "gas", "electric", "lift", "trash", "green", "safety", "fire",
          "noise", "dispute", "parking", "pet", "suggestion", "help", "elder", "other")
 # What the pictures and handler roles are called on staff pages.
@@ -74,7 +74,7 @@ def _check_attributes(value) -> list[dict]:
         if not isinstance(item, dict):
             raise invalid_field("attributes", _l("Each question must be an object."))
         code = item.get("code")
-        if not isinstance(code, str) or not _CODE.match(code) or code in codes:
+        if not isinstance(code, str) or not CODE.fullmatch(code) or code in codes:
             raise invalid_field("attributes", _l("Each question needs a unique short code."))
         codes.add(code)
         datatype = item.get("datatype", "string")
@@ -191,7 +191,7 @@ def create_category(actor: Actor, community_id: int, *, code: str, name: str, **
     """Committee staff add a category (code: lowercase letters, digits, - and _)."""
     authz.ensure_manager(actor, community_id)
     errors = {}
-    if not isinstance(code, str) or not _CODE.match(code):
+    if not isinstance(code, str) or not CODE.fullmatch(code):
         errors["code"] = [str(_l("Lowercase letters, digits, - and _ (up to 40)."))]
     elif db.session.scalar(select(CaseCategory.id).where(
             CaseCategory.community_id == community_id, CaseCategory.code == code)):

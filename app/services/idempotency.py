@@ -33,7 +33,7 @@ from app.models.idempotency import IdempotencyKey
 from app.services.errors import Conflict, Invalid
 
 HEADER = "Idempotency-Key"
-_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 # A form's one-time token (`one_time_token()`), as pages send it.
 ONE_TIME = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # Response headers worth replaying.
@@ -153,7 +153,7 @@ def idempotent(scope: Callable[[], str | None] | None = None):
             key = request.headers.get(HEADER)
             if key is None:
                 return view(*args, **kwargs)
-            if not _KEY.match(key):
+            if not KEY.fullmatch(key):
                 raise Invalid(errors={HEADER: [str(_l("1 to 200 visible ASCII characters."))]})
             who = (scope or _actor_scope)()
             if who is None:  # not signed in: the view answers 401/403 by itself

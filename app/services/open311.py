@@ -68,7 +68,7 @@ def issue_key(actor: Actor, community_id: int, name: str,
     name = clean_text(name, "name", max_length=80)
     claimed = None
     if once is not None:
-        if not idempotency.ONE_TIME.match(once):
+        if not idempotency.ONE_TIME.fullmatch(once):
             raise Invalid(_l("This form was out of date. Please send it again."))
         claimed, first = idempotency.claim(idempotency.actor_scope(actor), f"open311-key\0{once}",
                                            "open311-key")

@@ -9,8 +9,9 @@ from flask_babel import lazy_gettext as _l
 
 from app.services.errors import invalid_field
 
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
-_PIN = re.compile(r"^\d{6}$")
+# ASCII digits only: Python's \d would also take full-width １３５ (see `half_width`).
+_PHONE = re.compile(r"^1[3-9][0-9]{9}$")
+PIN = re.compile(r"^[0-9]{6}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Control characters other than tab and newline, plus Unicode bidi overrides and NUL.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
@@ -33,16 +34,23 @@ def clean_text(value: str, field: str, *, max_length: int, multiline: bool = Fal
     return value
 
 
+def half_width(value: str) -> str:
+    """What was meant when a Chinese input method typed full-width digits and signs (１３５,
+    ＋８６, －): the plain ones (NFKC)."""
+    return unicodedata.normalize("NFKC", value)
+
+
 def normalize_phone(raw: str, field: str = "phone") -> str:
-    """Mainland mobile number to 11 digits; accepts spaces, dashes and a +86 prefix."""
+    """Mainland mobile number to 11 digits; accepts spaces, dashes, a +86 prefix and full-width
+    digits."""
     if not isinstance(raw, str):
         raise invalid_field(field, _l("Please enter an 11-digit mobile number."))
-    digits = re.sub(r"[\s\-()]", "", raw)
+    digits = re.sub(r"[\s\-()]", "", half_width(raw))
     if digits.startswith("+86"):
         digits = digits[3:]
     elif digits.startswith("0086"):
         digits = digits[4:]
-    if not _PHONE.match(digits):
+    if not _PHONE.fullmatch(digits):
         raise invalid_field(field, _l("Please enter an 11-digit mobile number."))
     return digits
 
@@ -64,8 +72,11 @@ def mask_phone(phone: str | None) -> str | None:
 
 
 def check_pin(pin: str, field: str = "pin") -> str:
-    """A 6-digit PIN that is not trivially guessable."""
-    if not isinstance(pin, str) or not _PIN.match(pin):
+    """A 6-digit PIN that is not trivially guessable (full-width digits count as digits, and
+    are kept as plain ones, so the PIN works however it is typed next time)."""
+    if isinstance(pin, str):
+        pin = half_width(pin)
+    if not isinstance(pin, str) or not PIN.fullmatch(pin):
         raise invalid_field(field, _l("The PIN must be 6 digits."))
     if len(set(pin)) == 1 or pin in {"123456", "654321", "012345", "543210"}:
         raise invalid_field(field, _l("This PIN is too easy to guess. Please choose another."))
@@ -85,7 +96,7 @@ def check_time_span(start, end, field: str) -> None:
     if (start is None) != (end is None):
         raise invalid_field(field, _l("Give both a start and an end time."))
     for t in (start, end):
-        if t is not None and not (isinstance(t, str) and _HHMM.match(t)):
+        if t is not None and not (isinstance(t, str) and _HHMM.fullmatch(t)):
             raise invalid_field(field, _l("Times are written HH:MM, e.g. 08:30."))
     if start is not None and start == end:
         raise invalid_field(field, _l("The start and end time must differ."))

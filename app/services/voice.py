@@ -503,7 +503,7 @@ class VoiceRuntime:
 
     def speech(self, speech_id: str, fmt: str) -> voice.Speech:
         """The rendered audio behind a speech URL (cached; 404 for unknown ids)."""
-        if not SPEECH_ID.match(speech_id or "") or fmt not in SPEECH_FORMATS:
+        if not SPEECH_ID.fullmatch(speech_id or "") or fmt not in SPEECH_FORMATS:
             raise NotFound()
         meta = self._meta(speech_id)
         if meta is None:
@@ -716,7 +716,7 @@ def reply_view(result: voice.TurnResult) -> dict[str, Any]:
 
 
 def _check_id(conversation_id: str) -> None:
-    if not CONVERSATION_ID.match(conversation_id or ""):
+    if not CONVERSATION_ID.fullmatch(conversation_id or ""):
         raise voice.ConversationNotFound("malformed conversation id")
 
 

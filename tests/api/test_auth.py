@@ -101,3 +101,47 @@ def test_weak_pin_rejected_on_join(client, world, auth):
     r = client.post("/api/v1/auth/join",
                     json={"code": code, "display_name": "x", "phone": f.phone(), "pin": "111111"})
     assert r.status_code == 422 and "pin" in r.get_json()["errors"]
+
+
+FULL = str.maketrans("0123456789+-", "０１２３４５６７８９＋－")
+
+
+def test_full_width_digits_from_an_input_method_mean_the_same_phone_and_pin(client, world, auth,
+                                                                            db):
+    # A Chinese IME in full-width mode types １３９… : the same number, the same PIN.
+    code = client.post(f"/api/v1/communities/{world.a.community.id}/invitations", json={},
+                       headers=auth.headers(world.a.staff)).get_json()["code"]
+    phone = f.phone()
+    r = client.post("/api/v1/auth/join", json={
+        "code": code, "display_name": "全角", "phone": phone.translate(FULL),
+        "pin": "258147".translate(FULL)})
+    assert r.status_code == 201, r.get_json()
+    person = db.session.get(f.Person, r.get_json()["person"]["id"])
+    assert person.phone == phone  # stored plain
+    for login, pin in ((phone, "258147"), (phone.translate(FULL), "258147".translate(FULL)),
+                       ("+86 " + phone.translate(FULL), "258147")):
+        assert client.post("/api/v1/auth/token", json={"login": login, "pin": pin}
+                           ).status_code == 201, (login, pin)
+
+
+def test_a_pin_stored_in_full_width_still_works_and_is_stored_plain(client, world, db):
+    from app.services.auth import hash_secret, verify_secret
+
+    person = world.a.resident
+    person.pin_hash = hash_secret("258147".translate(FULL))  # set before digits were made plain
+    db.session.commit()
+    assert client.post("/api/v1/auth/token", json={
+        "login": person.phone, "pin": "258147".translate(FULL)}).status_code == 201
+    db.session.refresh(person)
+    assert verify_secret(person.pin_hash, "258147")
+    assert client.post("/api/v1/auth/token", json={"login": person.phone, "pin": "258147"}
+                       ).status_code == 201
+
+
+def test_a_trailing_newline_is_not_part_of_a_valid_pin(client, world, auth):
+    # Python's "$" also matches before a final newline; the rules match the whole value.
+    code = client.post(f"/api/v1/communities/{world.a.community.id}/invitations", json={},
+                       headers=auth.headers(world.a.staff)).get_json()["code"]
+    r = client.post("/api/v1/auth/join", json={"code": code, "display_name": "换行",
+                                               "phone": f.phone(), "pin": "258147\n"})
+    assert r.status_code == 422 and "pin" in r.get_json()["errors"]

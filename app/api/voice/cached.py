@@ -53,7 +53,7 @@ class CachedSpeech:
         return _TYPES[accept.best_match(tuple(_TYPES), default="audio/wav")]
 
     def _serve(self, environ, start_response, speech_id: str, method: str):
-        if not _ID.match(speech_id) or "HTTP_IF_RANGE" in environ:
+        if not _ID.fullmatch(speech_id) or "HTTP_IF_RANGE" in environ:
             return None
         fmt = self._format(environ)
         runtime = self.flask_app.extensions.get("linli_voice")
