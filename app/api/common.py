@@ -6,6 +6,7 @@ import marshmallow as ma
 from werkzeug.routing import IntegerConverter
 
 from app.security import current_actor
+from app.services import categories
 
 # Ids are 32-bit INTEGER columns on PostgreSQL and SQLite alike.
 MAX_ID = 2**31 - 1
@@ -60,3 +61,31 @@ def id_field(*, strict: bool = True, **kwargs) -> ma.fields.Integer:
 def text(max_length: int, **kwargs) -> ma.fields.String:
     """A string field with a length limit (services do the deeper cleaning)."""
     return ma.fields.String(validate=ma.validate.Length(max=max_length), **kwargs)
+
+
+# The rules below are checked by the services (one place, every channel); these fields only
+# state them in the OpenAPI document, from the services' own patterns.
+
+def mobile_phone(**kwargs) -> ma.fields.String:
+    """A mainland mobile number, as residents type it."""
+    return text(20, metadata={
+        "description": "Mainland mobile number: 11 digits starting 13–19. Spaces, dashes, "
+                       "brackets and a +86 prefix are accepted and removed.",
+        "example": "13912345678"}, **kwargs)
+
+
+def pin_field(**kwargs) -> ma.fields.String:
+    """A resident's 6-digit PIN."""
+    # No "pattern": full-width digits (typed by a Chinese input method) are taken as digits.
+    return text(6, metadata={
+        "description": "6 digits (full-width digits are accepted). A new PIN may not be one "
+                       "digit repeated or a run such as 123456.",
+        "example": "135790"}, **kwargs)
+
+
+def category_code_field(**kwargs) -> ma.fields.String:
+    """A category's (or a question's) stable short code."""
+    return text(40, metadata={
+        "pattern": categories.CODE.pattern,
+        "description": "Lowercase letters, digits, - and _; starts with a letter or digit."},
+        **kwargs)

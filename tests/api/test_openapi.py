@@ -51,3 +51,47 @@ def test_committed_snapshot_matches(client):
     assert SNAPSHOT.exists(), "run `make openapi` to write docs/openapi.json"
     committed = json.loads(SNAPSHOT.read_text())
     assert committed == current, "the API changed: run `make openapi` and commit docs/openapi.json"
+
+
+def _prop(spec, schema, name):
+    return spec["components"]["schemas"][schema]["properties"][name]
+
+
+def test_stated_patterns_agree_with_what_the_services_accept(client):
+    # The document states rules the services check; a client that validates against it must
+    # neither refuse what the service takes nor send what the service refuses.
+    from app.services import categories, idempotency
+    from app.services.errors import Invalid
+
+    spec = _spec(client)
+    stated = {
+        "code": _prop(spec, "CategoryCreate", "code")["pattern"],
+        "key": next(p for p in spec["paths"]["/api/v1/cases"]["post"]["parameters"]
+                    if p["name"] == "Idempotency-Key")["schema"]["pattern"],
+    }
+    assert _prop(spec, "Attribute", "code")["pattern"] == stated["code"]
+    # PINs and phones state no pattern: full-width digits and separators are accepted too.
+    assert "pattern" not in _prop(spec, "Join", "pin") and "pattern" not in _prop(
+        spec, "Join", "phone")
+
+    def code_ok(value):  # the rule a question's code goes through (as a category's does)
+        try:
+            categories._check_attributes([{"code": value, "description": "问题"}])
+        except Invalid:
+            return False
+        return True
+
+    samples = {
+        "code": (["repair", "a", "lift-2", "x_y", "9", "a" * 40],
+                 ["", "Repair", "-a", "_a", "a b", "报修", "a" * 41, "a\n", "ａ"]),
+        "key": (["k", "a-B_9.~!", "x" * 200], ["", "a b", "密钥", "x" * 201, "a\tb", "k\n"]),
+    }
+    accepts = {"code": code_ok, "key": lambda v: bool(idempotency.KEY.fullmatch(v))}
+    for rule, (good, bad) in samples.items():
+        # JSON Schema patterns are ECMA-262: there "$" is the very end, as fullmatch is here
+        pattern = re.compile(stated[rule])
+        for value in good:
+            assert pattern.fullmatch(value) and accepts[rule](value), (rule, value)
+        for value in bad:
+            assert not pattern.fullmatch(value), (rule, value)
+            assert not accepts[rule](value), (rule, value)

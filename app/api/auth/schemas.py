@@ -2,14 +2,14 @@
 
 import marshmallow as ma
 
-from app.api.common import text
+from app.api.common import mobile_phone, pin_field, text
 
 
 class TokenRequestSchema(ma.Schema):
     """Phone or username, with a 6-digit PIN (residents) or a password (staff)."""
 
     login = text(80, required=True)
-    pin = text(6)
+    pin = pin_field()
     password = text(200)
     label = text(80)
 
@@ -43,8 +43,8 @@ class JoinSchema(ma.Schema):
 
     code = text(20, required=True)
     display_name = text(80, required=True)
-    phone = text(20, required=True)
-    pin = text(6, required=True)
+    phone = mobile_phone(required=True)
+    pin = pin_field(required=True)
 
 
 class ProxyLinkBriefSchema(ma.Schema):
@@ -82,4 +82,4 @@ class MeUpdateSchema(ma.Schema):
 class PinSchema(ma.Schema):
     """A new 6-digit PIN."""
 
-    pin = text(6, required=True)
+    pin = pin_field(required=True)

@@ -34,7 +34,7 @@ from app.api.cases.schemas import (
     TransitionSchema,
 )
 from app.api.common import actor, paged
-from app.services import attachments, cases, open311
+from app.services import attachments, cases, idempotency, open311
 from app.services.errors import invalid_field
 from app.services.idempotency import idempotent
 
@@ -43,7 +43,8 @@ blp = Blueprint("cases", __name__, url_prefix="/api/v1",
 
 IDEMPOTENCY_DOC = {"parameters": [{
     "in": "header", "name": "Idempotency-Key", "required": False,
-    "schema": {"type": "string", "maxLength": 200},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+               "pattern": idempotency.KEY.pattern},
     "description": "Send the same key when retrying: the request takes effect once."}]}
 
 

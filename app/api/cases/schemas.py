@@ -3,7 +3,7 @@
 import marshmallow as ma
 from flask_smorest.fields import Upload
 
-from app.api.common import PageArgsSchema, id_field, text
+from app.api.common import PageArgsSchema, category_code_field, id_field, mobile_phone, text
 from app.models.case import CASE_STATUSES, CHANNELS
 from app.services.cases import ACTIONS
 
@@ -149,7 +149,7 @@ class CaseCreateSchema(ma.Schema):
 
     community_id = id_field()
     category_id = id_field()
-    category_code = text(40)
+    category_code = category_code_field()
     description = text(2000)
     channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
     building_id = id_field(allow_none=True)
@@ -163,7 +163,7 @@ class CaseCreateSchema(ma.Schema):
     is_public = ma.fields.Boolean(allow_none=True)
     reporter_id = id_field(allow_none=True)
     contact_name = text(80, allow_none=True)
-    contact_phone = text(20, allow_none=True)
+    contact_phone = mobile_phone(allow_none=True)
     transcript = text(4000, allow_none=True)
     attributes = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(max=40)),
                                 validate=ma.validate.Length(max=20))

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from app.api.common import id_field, text
+from app.api.common import category_code_field, id_field, text
 from app.models.case import HANDLER_ROLES
 from app.services.categories import DATATYPES, ICONS
 
@@ -17,7 +17,7 @@ class AttributeValueSchema(ma.Schema):
 class AttributeSchema(ma.Schema):
     """An extra question asked when raising a case (an Open311 attribute)."""
 
-    code = text(40, required=True)
+    code = category_code_field(required=True)
     description = text(200)
     datatype = ma.fields.String(validate=ma.validate.OneOf(DATATYPES), load_default="string")
     required = ma.fields.Boolean(load_default=False)
@@ -67,7 +67,7 @@ class CategoryUpdateSchema(ma.Schema):
 class CategoryCreateSchema(CategoryUpdateSchema):
     """A new category: a stable code (letters, digits, - and _) and a name."""
 
-    code = text(40, required=True)
+    code = category_code_field(required=True)
     name = text(80, required=True)
 
 

@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from app.api.auth.schemas import ProxyLinkBriefSchema
-from app.api.common import text
+from app.api.common import mobile_phone, text
 
 
 class ProxyLinkSchema(ProxyLinkBriefSchema):
@@ -15,5 +15,5 @@ class ProxyLinkSchema(ProxyLinkBriefSchema):
 class ProxyLinkCreateSchema(ma.Schema):
     """Ask to act for a resident (their phone number identifies them)."""
 
-    resident_phone = text(20, required=True)
+    resident_phone = mobile_phone(required=True)
     relation = text(40)
