@@ -82,8 +82,7 @@ _ESCALATION_WHERE = db.text(
 # sweep writes in full, so no other query can use it.
 _DUE_SOON_WHERE = db.text(
     "due_soon_notified_at IS NULL AND overdue_notified_at IS NULL AND escalated_at IS NULL AND "
-    "status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened') AND "
-    "(assignee_person_id IS NOT NULL OR assignee_organization_id IS NOT NULL)"
+    "status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')"
 )
 _RESOLVED_WHERE = db.text("status = 'resolved'")
 
@@ -112,7 +111,7 @@ class Case(TimestampMixin, db.Model):
             sqlite_where=_ESCALATION_WHERE,
             postgresql_where=_ESCALATION_WHERE,
         ),
-        # Due-soon reminders to the handlers, by deadline.
+        # Due-soon reminders (to the handlers, or the committee when nobody has it yet).
         db.Index(
             "ix_case_record_due_soon",
             "community_id",

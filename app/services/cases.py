@@ -1549,7 +1549,8 @@ def _auto_close_after() -> timedelta:
 
 
 def _due_soon_lead(category: CaseCategory) -> timedelta:
-    """How long before the deadline the handlers are reminded: CASE_DUE_SOON_HOURS, at most
+    """How long before the deadline the handlers (or, while nobody has the case, the committee)
+    are reminded: CASE_DUE_SOON_HOURS, at most
     half the category's deadline (a 2-hour matter is not "due soon" when it arrives); 0 = off."""
     hours = current_app.config["CASE_DUE_SOON_HOURS"]
     if hours <= 0:
@@ -1561,10 +1562,6 @@ def _new_deadline(case: Case, due_at: datetime) -> None:
     # A new deadline has its own reminder, overdue notice and escalation still to come.
     case.due_at = due_at
     case.due_soon_notified_at = case.overdue_notified_at = case.escalated_at = None
-
-
-def _has_assignee(case: Case) -> bool:
-    return case.assignee_person_id is not None or case.assignee_organization_id is not None
 
 
 def _due_step(case: Case, now: datetime) -> str | None:
@@ -1579,7 +1576,6 @@ def _due_step(case: Case, now: datetime) -> str | None:
         and now < case.due_at
         and case.due_soon_notified_at is None
         and case.overdue_notified_at is None
-        and _has_assignee(case)
     ):
         lead = _due_soon_lead(case.category)
         if lead and case.due_at - lead <= now:
@@ -1645,10 +1641,13 @@ def _tell_handlers(case: Case, kind: str, title, body) -> None:
 def _apply_step(case: Case, step: str, now: datetime) -> None:
     if step == "due_soon":
         _event(case, "due_soon", None, public=False, role="system")
+        nobody_yet = case.assignee_person_id is None and case.assignee_organization_id is None
         _tell_handlers(
             case,
             "case_due_soon",
-            lambda: _("Due soon: %(ref)s", ref=case.reference),
+            # The committee hears of a matter nobody has yet while there is time to send it.
+            lambda: _("Not sent to anyone yet, due soon: %(ref)s", ref=case.reference)
+            if nobody_yet else _("Due soon: %(ref)s", ref=case.reference),
             lambda: _(
                 "%(category)s · %(where)s · due %(due)s",
                 category=case.category.name,
@@ -1736,7 +1735,7 @@ def run_due_work(
     # still within its grace.
     due_soon_hours = current_app.config["CASE_DUE_SOON_HOURS"]
     if "due_soon" in only and due_soon_hours > 0:
-        # Open, with a handler, neither reminded nor noticed, deadline ahead but within
+        # Open, neither reminded nor noticed, deadline ahead but within
         # CASE_DUE_SOON_HOURS (ix_case_record_due_soon: the condition written in full). A
         # category's shorter lead (half its deadline) is checked on the rows below, so cases
         # not due yet take no places in the sweep's limit.
@@ -1747,10 +1746,6 @@ def run_due_work(
                     Case.overdue_notified_at.is_(None),
                     Case.escalated_at.is_(None),
                     _literal_in(Case.status, OPEN_STATUSES),
-                    or_(
-                        Case.assignee_person_id.is_not(None),
-                        Case.assignee_organization_id.is_not(None),
-                    ),
                     Case.due_at > now,
                     Case.due_at <= now + timedelta(hours=due_soon_hours),
                 ),

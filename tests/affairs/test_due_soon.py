@@ -1,7 +1,8 @@
-"""Due-soon reminders: the handlers of an open case hear once, CASE_DUE_SOON_HOURS (at most half
-the category's deadline) before it is due — by the scheduler command, on read, and once under
-racing evaluations; again only after the deadline is reset. Time is moved with `now=` arguments
-or by setting timestamps in the database, never by sleeping."""
+"""Due-soon reminders: the handlers of an open case (the committee while nobody has it) hear
+once, CASE_DUE_SOON_HOURS (at most half the category's deadline) before it is due — by the
+scheduler command, on read, and once under racing evaluations; again only after the deadline is
+reset. Time is moved with `now=` arguments or by setting timestamps in the database, never by
+sleeping."""
 
 from __future__ import annotations
 
@@ -172,18 +173,41 @@ def test_a_new_category_brings_a_new_reminder(cats):
     assert len(_reminders(world.a.grid_worker)) == 2
 
 
-def test_no_reminder_for_cases_closed_resolved_or_without_a_handler(cats):
+def test_no_reminder_for_cases_closed_resolved_or_rejected(cats):
     world = cats
     resolved, closed, rejected = submit(world.a), submit(world.a), submit(world.a)
     put_in_state(resolved, world.a, "resolved")
     put_in_state(closed, world.a, "closed")
     put_in_state(rejected, world.a, "rejected")
-    unassigned = submit(world.a)  # the committee hears when it is overdue, not before
-    at = unassigned.due_at - timedelta(hours=1)
+    at = resolved.due_at - timedelta(hours=1)
     assert _sweep(at)["due_soon"] == 0
-    for case in (resolved, closed, rejected, unassigned):
+    for case in (resolved, closed, rejected):
         assert cases.evaluate_case(case, at) == []
     assert db.session.query(Notification).filter_by(kind=REMINDER).count() == 0
+
+
+def test_a_case_nobody_has_yet_reminds_the_committee_while_there_is_time(cats):
+    world = cats
+    waiting = submit(world.a)  # not sent to anyone yet
+    theirs = submit(world.b)
+    at = waiting.due_at - timedelta(hours=1)
+    assert _sweep(at - timedelta(hours=3, minutes=30))["due_soon"] == 0  # not yet
+    assert _sweep(at)["due_soon"] == 2  # one per community
+    db.session.expire_all()
+    [notice] = _reminders(world.a.staff)
+    assert notice.title == f"尚未分派，即将到期：{waiting.reference}"
+    assert notice.link == f"/staff/cases/{waiting.id}"
+    # only that community's committee; no handler, resident or other committee hears of it
+    assert _reminders(world.a.grid_worker) == [] and _reminders(world.a.resident) == []
+    assert [n.title for n in _reminders(world.b.staff)] == [
+        f"尚未分派，即将到期：{theirs.reference}"]
+    assert _kinds(waiting)[-1] == "due_soon"
+    # Sent to a handler afterwards: no second reminder before the deadline, the notice after.
+    cases.assign_case(actor(world.a.staff), waiting.id, person_id=world.a.grid_worker.id)
+    db.session.commit()
+    assert _sweep(at + timedelta(minutes=30))["due_soon"] == 0
+    assert _reminders(world.a.grid_worker) == []
+    assert _sweep(waiting.due_at + timedelta(minutes=1))["overdue"] == 2
 
 
 def test_the_reminder_is_in_each_recipients_language(cats):
