@@ -19,10 +19,10 @@
  *   LinliKiosk.show(item)   put an item on the slide now (the rotation goes on from there)
  *   LinliKiosk.page() {page, pages} (1-based), .goPage(n) (pauses the rotation)
  *
- * A body too long for the slide is split into pages that fit it, measured here in the page's
- * own layout (never guessed from character counts): at paragraph ends first, then sentences,
- * then clauses. Each page has its own dwell time; the progress bar covers the whole item with a
- * notch between its pages, and ◀ ▶ let a resident turn the pages (which pauses the rotation).
+ * A body too long for the slide is split into pages that fit it by paging.js (LinliPaging, shared
+ * with the staff console's preview, so staff see the pages the screens show). Each page has its
+ * own dwell time; the progress bar covers the whole item with a notch between its pages, and
+ * ◀ ▶ let a resident turn the pages (which pauses the rotation).
  */
 (function () {
   'use strict';
@@ -226,103 +226,12 @@
 
   function paragraphsOf(item) { return item.paragraphs || []; }
 
-  // --- pages: split a long body where it stops fitting the slide -----------------------------------
-  var SENTENCE_END = '。！？!?；;…';
-  var CLAUSE_END = '，,、：:';
-  var CLOSERS = '”’」』）)】》"\'';
-
-  function renderBlocks(blocks) {
-    var body = $('slide-body');
-    body.textContent = '';
-    blocks.forEach(function (b) {
-      var para = document.createElement('p');
-      para.dataset.para = String(b.para);
-      para.textContent = b.text;
-      body.appendChild(para);
-    });
-  }
-
-  function fits() {
-    var body = $('slide-body');
-    return body.scrollHeight <= body.parentNode.clientHeight;
-  }
-
-  function tryBlocks(blocks) { renderBlocks(blocks); return fits(); }
-
-  // Offsets where `text` may be cut: 0 sentence ends, 1 also clauses, 2 also spaces, 3 anywhere.
-  // Closing quotes and brackets stay with what they close.
-  function cutPoints(text, level) {
-    var chars = Array.from(text);
-    var out = [];
-    var pos = 0;
-    for (var i = 0; i < chars.length; i++) {
-      var c = chars[i];
-      var next = chars[i + 1];
-      pos += c.length;
-      var kind = 3;
-      if (SENTENCE_END.indexOf(c) >= 0) kind = 0;
-      else if (c === '.') kind = next === undefined || /\s/.test(next) ? 0 : 3;
-      else if (CLAUSE_END.indexOf(c) >= 0) kind = 1;
-      else if (/\s/.test(c)) kind = 2;
-      if (kind > level || next === undefined) continue;
-      var end = pos;
-      for (var j = i + 1; j < chars.length && CLOSERS.indexOf(chars[j]) >= 0; j++) end += chars[j].length;
-      if (end < text.length && (!out.length || out[out.length - 1] < end)) out.push(end);
-    }
-    return out;
-  }
-
-  // The longest prefix of `text` (cut at `level`) that still fits after `page`; 0 if none.
-  function longestFit(page, para, text, level) {
-    var cuts = cutPoints(text, level);
-    var lo = 0, hi = cuts.length - 1, best = 0;
-    while (lo <= hi) {
-      var mid = (lo + hi) >> 1;
-      if (tryBlocks(page.concat([{ para: para, text: text.slice(0, cuts[mid]) }]))) {
-        best = cuts[mid];
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return best;
-  }
+  // --- pages: split a long body where it stops fitting the slide (paging.js) -----------------------
+  function renderBlocks(blocks) { LinliPaging.render($('slide-body'), blocks); }
 
   function paginate(item) {
-    var paras = paragraphsOf(item);
-    var all = paras.map(function (text, i) { return { para: i, text: text }; });
-    var body = $('slide-body');
-    var box = body.parentNode;
-    $('slide-page').textContent = '';
-    // Not laid out yet (pairing page, hidden screen): one page now, paged once it has a size.
-    if (box.clientHeight < 40 || body.clientWidth < 40 || tryBlocks(all)) return [all];
-    // Measured with the widest page label in place, in case it makes the line above wrap.
-    $('slide-page').textContent = T.page.replace('{i}', '88').replace('{n}', '88');
-    var pages = [];
-    var page = [];
-    paras.forEach(function (text, i) {
-      var rest = text;
-      while (rest) {
-        var block = { para: i, text: rest };
-        if (tryBlocks(page.concat([block]))) { page.push(block); return; }
-        // A paragraph that fits a page of its own is not split.
-        if (page.length && tryBlocks([block])) { pages.push(page); page = [block]; return; }
-        // It has to be split anyway: fill this page, at sentence ends if any fit, else at
-        // clauses or spaces; anywhere in a word only on an empty page.
-        var cut = 0;
-        for (var level = 0; !cut && level <= (page.length ? 2 : 3); level++) {
-          cut = longestFit(page, i, rest, level);
-        }
-        if (!cut && page.length) { pages.push(page); page = []; continue; }
-        if (!cut) cut = Array.from(rest)[0].length;  // a box smaller than a line: still move on
-        page.push({ para: i, text: rest.slice(0, cut) });
-        pages.push(page);
-        page = [];
-        rest = rest.slice(cut);
-      }
-    });
-    if (page.length) pages.push(page);
-    return pages;
+    return LinliPaging.paginate($('slide-body'), paragraphsOf(item),
+      { label: $('slide-page'), template: T.page });
   }
 
   function pageChars(blocks) {
@@ -370,8 +279,7 @@
     S.page = n;
     renderBlocks(S.pages[n] || []);
     var many = S.pages.length > 1;
-    $('slide-page').textContent = many
-      ? T.page.replace('{i}', n + 1).replace('{n}', S.pages.length) : '';
+    $('slide-page').textContent = many ? LinliPaging.label(T.page, n + 1, S.pages.length) : '';
     root.dataset.page = String(n + 1);
     root.dataset.pages = String(S.pages.length);
     $('pager').hidden = !many || !!S.speaking;

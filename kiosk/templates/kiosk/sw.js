@@ -1,4 +1,4 @@
-/* Linli lobby screen service worker: keeps the page shell, its script and style, and the
+/* Linli lobby screen service worker: keeps the page shell, its scripts and style, and the
    pictures, so a reload with the network or the server gone still shows the last content
    (the page keeps its last snapshot in localStorage). Snapshot, stream and API calls always go
    to the network. */
@@ -7,6 +7,7 @@ const VERSION = '{{ version }}';
 const SHELL = 'linli-kiosk-shell-' + VERSION;
 const MEDIA = 'linli-kiosk-media';
 const ASSETS = [
+  '/kiosk/static/paging.js?v=' + VERSION,
   '/kiosk/static/kiosk.js?v=' + VERSION,
   '/kiosk/static/kiosk.css?v=' + VERSION,
 ];
