@@ -164,9 +164,11 @@ def page():
 
 @bp.get("/preview")
 def preview():
-    """The slide alone, for the staff console's live preview (filled by postMessage)."""
-    response = make_response(render_template("kiosk/preview.html",
-                                             texts=_texts(), asset_version=asset_version()))
+    """The screen's layout for the staff console's live preview (filled by postMessage)."""
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    response = make_response(render_template(
+        "kiosk/preview.html", preview=True, texts=_texts(), qr_svg=_qr_svg(base + "/easy"),
+        asset_version=asset_version()))
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
         "frame-ancestors 'self'; base-uri 'none'")

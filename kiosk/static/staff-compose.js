@@ -7,6 +7,8 @@
   var spoken = document.getElementById('spoken-text');
   if (!form || !frame) return;
   var categories = JSON.parse(spoken.getAttribute('data-categories') || '{}');
+  // The screens' top bar and footer show these: the preview draws them to leave the same room.
+  var community = JSON.parse(frame.getAttribute('data-community') || '{}');
 
   function data() {
     var priority = form.querySelector('input[name="priority"]:checked');
@@ -15,7 +17,8 @@
       title: form.elements.title.value,
       body: form.elements.body.value,
       category: form.elements.category.value,
-      priority: priority ? priority.value : 'normal'
+      priority: priority ? priority.value : 'normal',
+      community: community
     };
   }
 
