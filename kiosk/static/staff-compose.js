@@ -1,10 +1,12 @@
 /* Staff compose page: keeps the screen preview (an iframe of /kiosk/preview) and the spoken
-   text in step with the form as staff type. */
+   text in step with the form as staff type, and says how many pages the screens will show
+   when the text needs more than one (the preview counts them and posts the number back). */
 (function () {
   'use strict';
   var form = document.getElementById('compose-form');
   var frame = document.getElementById('preview');
   var spoken = document.getElementById('spoken-text');
+  var pagesNote = document.getElementById('preview-pages');
   if (!form || !frame) return;
   var categories = JSON.parse(spoken.getAttribute('data-categories') || '{}');
   // The screens' top bar and footer show these: the preview draws them to leave the same room.
@@ -37,11 +39,20 @@
     spoken.textContent = [lead + '：' + d.title + '。'].concat(paragraphs).join('\n');
   }
 
+  // Only a change is written, so screen readers hear it once (the note is aria-live).
+  function showPages(n) {
+    if (!pagesNote) return;
+    var text = n > 1 ? pagesNote.getAttribute('data-template').replace('{n}', n) : '';
+    if (pagesNote.textContent !== text) pagesNote.textContent = text;
+  }
+
   form.addEventListener('input', update);
   form.addEventListener('change', update);
   window.addEventListener('resize', fit);
   window.addEventListener('message', function (e) {
-    if (e.origin === window.location.origin && e.data && e.data.kind === 'preview-ready') update();
+    if (e.origin !== window.location.origin || e.source !== frame.contentWindow || !e.data) return;
+    if (e.data.kind === 'preview-ready') update();
+    else if (e.data.kind === 'preview-pages') showPages(Number(e.data.pages) || 0);
   });
   frame.addEventListener('load', function () { fit(); update(); });
   fit();

@@ -43,19 +43,21 @@ def server(live):
 
 
 class Staff:
-    """Committee staff of 和平社区 talking to the live API."""
+    """Committee staff of 和平社区 (or of another demo community) talking to the live API."""
 
-    def __init__(self, live: LiveServer):
+    def __init__(self, live: LiveServer, login: str = "heping_staff",
+                 community: str = "和平社区"):
         self.base = live.url + "/api/v1"
         account = next(a for a in live.summary["accounts"]
-                       if a["role"] == "committee_staff" and a["login"] == "heping_staff")
+                       if a["role"] == "committee_staff" and a["login"] == login)
+        self.login, self.password = account["login"], account["password"]
         r = requests.post(self.base + "/auth/token", timeout=10,
                           json={"login": account["login"], "password": account["password"]})
         r.raise_for_status()
         self.headers = {"Authorization": f"Bearer {r.json()['token']}"}
         communities = requests.get(self.base + "/communities", headers=self.headers,
                                    timeout=10).json()
-        self.community = next(c for c in communities if c["name"] == "和平社区")
+        self.community = next(c for c in communities if c["name"] == community)
 
     def call(self, method: str, path: str, expected: int = 200, **kw):
         """One API call; fails the test on an unexpected status."""
