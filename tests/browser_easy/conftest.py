@@ -71,6 +71,16 @@ class Phone:
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        # What a journey test asserts is empty: console errors and requests that failed or
+        # answered 4xx/5xx (a flow that "works" while sending a bad request is still broken).
+        self.console_errors: list[str] = []
+        self.failed_requests: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        # ERR_ABORTED is a request the page itself dropped by navigating on, not a failure.
+        self.page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "")
+                     and self.failed_requests.append(f"{r.method} {r.url} {r.failure}"))
+        self.page.on("response", lambda r: r.status >= 400 and self.failed_requests.append(
+            f"{r.request.method} {r.url} {r.status}"))
 
     def sign_in(self, person, pin: str = PIN):
         """Through the sign-in page, as the resident does."""

@@ -85,12 +85,17 @@ def test_elder_reports_with_a_photo_follows_and_rates_it(world, phones, fresh, t
 
     check = page.locator("#report-confirm")
     expect(check).to_be_visible()
+    # 下一步 only shows the check screen: no error box, nothing sent yet.
+    expect(page.locator("#check-error")).to_be_hidden()
+    expect(page.locator("form#report-form ~ .error, .error:not([hidden])")).to_have_count(0)
+    assert not p.failed_requests and not p.console_errors, (p.failed_requests, p.console_errors)
     expect(check).to_contain_text("楼道灯不亮了")
     expect(check).to_contain_text("在我家：1号楼1单元101")
     expect(check).to_contain_text("有一张照片")
     expect(page.locator("#c-preview")).to_be_visible()
     page.get_by_role("button", name="确认提交").click()
     page.wait_for_url(re.compile(r"/easy/cases/\d+/received$"))
+    assert not p.failed_requests and not p.console_errors, (p.failed_requests, p.console_errors)
 
     (case,) = scene.cases_of(elder)
     assert case.channel == "app" and case.household_id == elder.household_id

@@ -432,7 +432,7 @@
   // --- wire up -----------------------------------------------------------------------------------
   var each = function (sel, fn) { Array.prototype.forEach.call(document.querySelectorAll(sel), fn); };
   each('[data-speak]', setupSpeak);
-  each('form[data-api]', setupApiForm);
+  each('form[data-api]:not(#report-form)', setupApiForm);
   each('form:not([data-api]):not(#report-form)', guardForm);
   each('#report-form', setupReport);
   each('[data-poll]', setupPoll);
