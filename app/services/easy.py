@@ -107,6 +107,14 @@ def my_cases(actor: Actor, *, page: int = 1, per_page: int = 20):
     return page_obj, rows
 
 
+def awaiting_confirmation(actor: Actor) -> list[dict]:
+    """The resident's matters that staff say are done and that wait for the resident to confirm."""
+    if actor.person is None or community_of(actor) is None:
+        return []
+    page_obj, level = cases.list_cases(actor, mine=True, status="resolved", per_page=20)[:2]
+    return [cases.case_summary(case, level) for case in page_obj.items]
+
+
 def case_for_resident(actor: Actor, case_id: int) -> dict:
     """One of the resident's cases with the timeline in plain words (others' cases: not found)."""
     case = cases.get_case(actor, case_id)

@@ -326,7 +326,8 @@ def home():
               if a["priority"] == "urgent" and not a.get("acknowledged")] if community else []
     helping = easy.family(actor)["helping"] if actor.on_behalf_of is None else []
     return render_template("easy/home.html", community=community, urgent=urgent,
-                           pending=easy.pending_requests(actor), helping=helping)
+                           pending=easy.pending_requests(actor), helping=helping,
+                           to_confirm=easy.awaiting_confirmation(actor))
 
 
 @bp.get("/more")

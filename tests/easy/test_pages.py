@@ -269,6 +269,31 @@ def test_confirm_rate_and_reopen_in_plain_words(easy, world):
     assert again.status_code == 409 and "回到首页" not in again.get_data(as_text=True)
 
 
+def test_home_says_what_waits_for_my_confirmation(easy, world):
+    cats = _categories(world)
+    elder = Actor.for_person(world.a.elder)
+    staff = _staff(world)
+    easy.sign_in(world.a.elder)
+    assert "等您确认" not in easy.page("/easy/")
+    made = [cases.submit_case(elder, category_id=cats["repair"].id, description=d)
+            for d in ("灯坏了。", "门坏了。")]
+    neighbour = cases.submit_case(Actor.for_person(world.a.resident),
+                                  category_id=cats["repair"].id, description="窗坏了。")
+    for case in (*made, neighbour):
+        cases.transition(staff, case.id, "accept")
+        cases.assign_case(staff, case.id, person_id=world.a.staff.id)
+        cases.transition(staff, case.id, "resolve", note="修好了。")
+    db.session.commit()
+    page = easy.page("/easy/")
+    assert "有 2 件事等您确认，点这里看。" in page and 'href="/easy/cases"' in page
+    easy.post(f"/easy/cases/{made[0].id}/confirm", {"rating": "okay"})
+    page = easy.page("/easy/")
+    # One left: the banner opens that matter itself; the neighbour's never counts.
+    assert "有 1 件事等您确认" in page and f'href="/easy/cases/{made[1].id}"' in page
+    easy.post(f"/easy/cases/{made[1].id}/confirm", {"rating": "okay"})
+    assert "等您确认" not in easy.page("/easy/")
+
+
 def test_my_matters_list_only_mine(easy, world):
     cats = _categories(world)
     cases.submit_case(Actor.for_person(world.a.elder), category_id=cats["repair"].id,
