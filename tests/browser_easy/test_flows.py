@@ -66,6 +66,26 @@ def test_elder_hears_notices_and_acknowledges_the_urgent_one(world, phones, fres
     expect(page.locator(".big4 a.big")).to_have_count(4)
 
 
+def test_the_urgent_banner_reads_the_urgent_notice_at_once(world, phones):
+    scene.announce(world, "停水通知", "周六 8:00 至 14:00 停水，请提前储水。", category="outage")
+    scene.announce(world, "燃气管道安全检修", "今天上门检修燃气管道，请家中留人。",
+                   priority="urgent", category="safety")
+    p = phones()
+    page = p.page
+    p.sign_in(world.a.elder)
+    page.get_by_role("link", name=re.compile("紧急公告.*点这里听")).click()
+    # 点这里听 means listen: the urgent notice is read without a second tap.
+    page.wait_for_function("window.__spoken.length > 0")
+    said = p.spoken()[0]
+    assert "燃气管道安全检修" in said["text"] and "停水" not in said["text"]
+    # Once only: the address no longer asks for it, so a reload stays quiet.
+    assert "listen" not in page.url
+    page.reload()
+    page.wait_for_timeout(500)
+    assert p.spoken() == []
+    assert not p.failed_requests and not p.console_errors, (p.failed_requests, p.console_errors)
+
+
 def test_elder_reports_with_a_photo_follows_and_rates_it(world, phones, fresh, tmp_path):
     elder = world.a.elder
     _xlarge(elder)

@@ -186,6 +186,21 @@
     });
   }
 
+  // --- 点这里听: the home banner opens the notices and reads the first urgent one at once --------
+  function listenOnArrival() {
+    if (!/[?&]listen=urgent(&|$)/.test(location.search)) return;
+    // Once only: a reload or coming back to this page does not start it again.
+    history.replaceState(history.state, '', location.pathname);
+    var cards = document.querySelectorAll('article.card.urgent');
+    var target = null;
+    for (var i = 0; i < cards.length && !target; i++) {
+      if (cards[i].querySelector('form[data-api]')) target = cards[i];  // not yet acknowledged
+    }
+    target = target || cards[0];
+    var button = target && target.querySelector('[data-speak]');
+    if (button && !button.hidden) button.click();
+  }
+
   // --- one-tap actions through the API (我知道了) -------------------------------------------
   function setupApiForm(form) {
     form.addEventListener('submit', function (event) {
@@ -432,6 +447,7 @@
   // --- wire up -----------------------------------------------------------------------------------
   var each = function (sel, fn) { Array.prototype.forEach.call(document.querySelectorAll(sel), fn); };
   each('[data-speak]', setupSpeak);
+  listenOnArrival();
   each('form[data-api]:not(#report-form)', setupApiForm);
   each('form:not([data-api]):not(#report-form)', guardForm);
   each('#report-form', setupReport);
