@@ -74,11 +74,19 @@ def contact_card(actor: Actor) -> dict | None:
 
 
 def home_place(actor: Actor) -> str | None:
-    """The resident's flat as they know it (e.g. 1号楼1单元101), the default place of a report."""
+    """The resident's flat as they know it (e.g. 1号楼1单元101), a place a report can name."""
     subject = actor.subject
     if subject is None or subject.household is None:
         return None
     return subject.household.label
+
+
+def home_building(actor: Actor):
+    """The building the resident lives in (its stairwells, lift, doorway), or None."""
+    subject = actor.subject
+    if subject is None or subject.household is None:
+        return None
+    return subject.household.building
 
 
 def announcements_for(actor: Actor, category: str | None = None) -> list[dict]:

@@ -43,8 +43,10 @@ def report_form(category_id):
 
 
 def _form(category, key: str, values: dict, errors: list, status: int = 200):
+    actor = current_actor()
     body = render_template("easy/report_form.html", category=category, key=key, values=values,
-                           errors=errors, place=easy.home_place(current_actor()))
+                           errors=errors, place=easy.home_place(actor),
+                           building=easy.home_building(actor))
     return body, status
 
 
@@ -66,19 +68,26 @@ def report_submit(category_id):
 def _file_case(category_id: int):
     category = _category(category_id)
     values = {"description": request.form.get("description", ""),
-              "where": request.form.get("where", "home"),
+              "where": request.form.get("where", ""),
               "address": request.form.get("address", "")}
     upload = request.files.get("photo")
     photo = upload.read() if upload is not None and upload.filename else b""
     try:
-        address = None
-        if values["where"] == "other":
+        address = building_id = None
+        building = easy.home_building(current_actor())
+        if values["where"] == "other" or (values["where"] in ("home", "building")
+                                          and building is None):
             address = values["address"].strip()
             if not address:
                 raise Invalid(errors={"address": [_("Please say where the problem is.")]})
+        elif values["where"] == "building":
+            building_id = building.id
+        elif values["where"] != "home":
+            # A stairwell light is not "at my home": the place is asked, never assumed.
+            raise Invalid(errors={"where": [_("Please choose where it is.")]})
         case = cases.submit_case(current_actor(), category_id=category.id,
                                  description=values["description"], address=address,
-                                 photos=[photo] if photo else [])
+                                 building_id=building_id, photos=[photo] if photo else [])
     except DomainError as error:
         base.settle(error)
         body, status = _form(category, request.form.get("key", "")[:64], values,

@@ -51,6 +51,7 @@ def _pages(world, town):
 
     def fill_report(page):
         page.fill("#description", "楼道灯不亮了。")
+        page.check("input[name=where][value=building]")
         page.locator("#report-form button[type=submit]").click()
         page.locator("#report-confirm").wait_for()
 

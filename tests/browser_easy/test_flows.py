@@ -100,7 +100,11 @@ def test_elder_reports_with_a_photo_follows_and_rates_it(world, phones, fresh, t
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(jpeg_bytes())
     page.set_input_files("#photo", str(photo))
-    expect(page.locator("input[name=where][value=home]")).to_be_checked()
+    # The place is asked, never assumed (a stairwell light is not "at my home").
+    expect(page.locator("input[name=where]:checked")).to_have_count(0)
+    page.get_by_role("button", name="下一步：核对一下").click()
+    expect(page.locator("#check-error")).to_have_text(re.compile("请选一下是在哪里"))
+    page.check("input[name=where][value=home]")
     page.get_by_role("button", name="下一步：核对一下").click()
 
     check = page.locator("#report-confirm")
@@ -185,8 +189,10 @@ def test_a_double_tap_or_a_lost_answer_files_one_case(world, phones, fresh):
     p.sign_in(elder)
     page.goto("/easy/report")
     page.get_by_role("link", name=re.compile("环境卫生")).click()
-    page.fill("#description", "东门垃圾桶满了。")
+    page.fill("#description", "1号楼楼道里的垃圾桶满了。")
+    page.check("input[name=where][value=building]")
     page.get_by_role("button", name="下一步：核对一下").click()
+    expect(page.locator("#c-place")).to_have_text("在我住的楼里（楼道、电梯、楼门）：1号楼")
 
     # The first answer is lost on the way back (the server did create the case).
     lost = []
@@ -205,6 +211,7 @@ def test_a_double_tap_or_a_lost_answer_files_one_case(world, phones, fresh):
     (case,) = scene.cases_of(elder)
     expect(page.locator(".ref")).to_have_text(case.reference)
     assert lost and len(lost[0]) >= 16
+    assert case.building_id == elder.household.building_id and case.household_id is None
 
 
 def test_reporting_works_without_javascript(world, browser, live_server, db):

@@ -208,11 +208,31 @@ def test_report_mistakes_keep_what_was_typed(easy, world):
                                "address": ""})
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "请说一说问题在哪里。" in html and "通道堵了" in html
+    response = easy.post(url, {"key": "k4", "description": "通道堵了"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "请选一下是在哪里。" in html and "通道堵了" in html
     response = easy.post(url, {"key": "k3", "description": "通道堵了", "where": "home",
                                "photo": (io.BytesIO(b"not a picture"), "x.jpg")},
                          content_type="multipart/form-data")
     assert response.status_code == 415 and "JPEG" in response.get_data(as_text=True)
     assert _count_cases(world.a.elder) == 0
+
+
+def test_report_in_my_building_names_the_building_not_my_flat(easy, world):
+    cats = _categories(world)
+    elder = world.a.elder
+    easy.sign_in(elder)
+    url = f"/easy/report/{cats['repair'].id}"
+    form_page = easy.page(url)
+    assert "在我住的楼里（楼道、电梯、楼门）" in form_page
+    assert not re.search(r'name="where" value="\w+" checked', form_page)  # nothing assumed
+    # A personal matter (求助) is about the resident's home: that one is chosen already.
+    assert re.search(r'name="where" value="home" checked', easy.page(
+        f"/easy/report/{cats['help'].id}"))
+    response = easy.post(url, {"key": "b1", "description": "楼道灯坏了。", "where": "building"})
+    assert response.status_code == 302
+    (case,) = db.session.scalars(select(Case)).all()
+    assert case.building_id == elder.household.building_id and case.household_id is None
 
 
 def test_a_photo_can_be_added_later_and_is_only_shown_to_the_reporter(easy, world, client):

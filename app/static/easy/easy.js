@@ -269,7 +269,7 @@
 
     function where() {
       var checked = form.querySelector('input[name=where]:checked');
-      return checked ? checked.value : 'other';
+      return checked ? checked.value : null;  // asked, never assumed
     }
 
     function showForm() {
@@ -284,12 +284,13 @@
       var address = form.querySelector('#address').value.trim();
       var lines = [];
       if (!description) lines.push(form.dataset.msgDescription);
-      if (where() === 'other' && !address) lines.push(form.dataset.msgAddress);
+      if (!where()) lines.push(form.dataset.msgWhere);
+      else if (where() === 'other' && !address) lines.push(form.dataset.msgAddress);
       if (lines.length) { showError(checkError, lines); checkError.focus && checkError.scrollIntoView(); return; }
       checkError.hidden = true;
       document.getElementById('c-description').textContent = description;
       var place = document.getElementById('c-place');
-      place.textContent = where() === 'home' ? place.dataset.home : address;
+      place.textContent = where() === 'other' ? address : place.dataset[where()];
       var photo = document.getElementById('c-photo');
       var file = photoInput.files && photoInput.files[0];
       photo.textContent = file ? photo.dataset.yes : photo.dataset.no;
@@ -316,6 +317,7 @@
       var payload = { category_id: Number(form.dataset.category),
                       description: form.querySelector('#description').value.trim() };
       if (where() === 'other') payload.address = form.querySelector('#address').value.trim();
+      if (where() === 'building') payload.building_id = Number(form.dataset.building);
       var file = photoInput.files && photoInput.files[0];
       var photoFailed = false;
       // The same key on every retry: a double tap or a lost answer still makes one case.
