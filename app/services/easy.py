@@ -64,6 +64,43 @@ def tel_uri(phone: str | None) -> str | None:
     return f"tel:{digits}" if len(digits.lstrip("+")) >= 5 else None
 
 
+# Numbers a notice asks people to call: mobiles and landlines with an area code anywhere; short
+# hotlines (120, 119, 96777, 12345…) only right after a word that says to call, so that "120 人"
+# or "周六 8:00" never become links.
+_PHONE_IN_TEXT = re.compile(
+    r"(?<![\d.:/-])(?P<long>(?:\+?86[ -]?)?"
+    r"(?:1[3-9]\d(?:[ -]?\d{4}){2}|0\d{2,3}-?\d{7,8}))(?![\d:])"
+    r"|(?:拨打|致电|电话|热线|请打|打给|call|dial)[:：]?\s*(?P<short>\d{3,8})(?![\d:.])",
+    re.IGNORECASE,
+)
+_ANOTHER_NUMBER = re.compile(r"\s*(?:或|、|和|/|or)\s*(\d{3,8})(?![\d:.])", re.IGNORECASE)
+
+
+def phone_parts(text: str | None) -> list[tuple[str, str | None]]:
+    """Text cut into (piece, tel: link or None): the numbers in it that a tap should call."""
+    text = text or ""
+    parts: list[tuple[str, str | None]] = []
+    rest = 0
+    for match in _PHONE_IN_TEXT.finditer(text):
+        if match.start() < rest:
+            continue
+        group = "long" if match.group("long") else "short"
+        start, end = match.span(group)
+        if start > rest:
+            parts.append((text[rest:start], None))
+        number = match.group(group)
+        parts.append((number, "tel:" + re.sub(r"[^\d+]", "", number)))
+        rest = end
+        # "拨打 119 或 120": the second number is to call as well.
+        while group == "short" and (more := _ANOTHER_NUMBER.match(text, rest)):
+            parts.append((text[rest:more.start(1)], None))
+            parts.append((more.group(1), "tel:" + more.group(1)))
+            rest = more.end()
+    if rest < len(text):
+        parts.append((text[rest:], None))
+    return parts
+
+
 def contact_card(actor: Actor) -> dict | None:
     """How to reach the residents' committee: phone (tap to call), office hours, address."""
     community = community_of(actor)

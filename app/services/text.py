@@ -71,6 +71,15 @@ def mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
 
 
+def group_phone(phone: str | None) -> str:
+    """A mobile number as people read it aloud, in groups (138 1234 5678); others as written."""
+    phone = phone or ""
+    digits = re.sub(r"[\s-]", "", phone)
+    if re.fullmatch(r"1[3-9][0-9]{9}", digits):
+        return f"{digits[:3]} {digits[3:7]} {digits[7:]}"
+    return phone
+
+
 def check_pin(pin: str, field: str = "pin") -> str:
     """A 6-digit PIN that is not trivially guessable (full-width digits count as digits, and
     are kept as plain ones, so the PIN works however it is typed next time)."""

@@ -38,6 +38,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
+from markupsafe import Markup, escape
 
 from app.errors import ERROR_FORMATTERS
 from app.extensions import db
@@ -46,8 +47,23 @@ from app.security import current_actor
 from app.services import accounts, auth, easy, invitations, proxies
 from app.services.errors import DomainError, Invalid
 from app.services.people import SPEECH_RATES, TEXT_SIZES
+from app.services.text import group_phone
 
 bp = Blueprint("easy", __name__, url_prefix="/easy")
+
+
+@bp.app_template_filter("tel_nowrap")
+def tel_nowrap(number) -> Markup:
+    """A phone number in groups (138 1234 5678) that a line may break between, never inside."""
+    return Markup('<span class="tel">{}</span>').format(group_phone(number))
+
+
+@bp.app_template_filter("tel_links")
+def tel_links(text) -> Markup:
+    """Text with each number to call made a tap-to-call link that never wraps mid-number."""
+    return Markup("").join(
+        Markup('<a class="tel" href="{}">{}</a>').format(tel, piece) if tel else escape(piece)
+        for piece, tel in easy.phone_parts(str(text) if text is not None else ""))
 
 ASSETS = Path(__file__).resolve().parent.parent / "static" / "easy"
 ACT_FOR = "easy_act_for"  # session key: the resident a family proxy is acting for

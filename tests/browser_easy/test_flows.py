@@ -260,6 +260,26 @@ def test_contact_page_calls_the_committee(world, phones):
     expect(call).to_have_attribute("href", "tel:01012345678")
     expect(page.locator(".facts")).to_contain_text("8:30-17:30")
     expect(page.locator(".facts")).to_contain_text("测试路1号")
+    # At the largest text the number breaks, if at all, between its groups (010-1234 / 5678),
+    # never inside one (it used to: "010-12" / "34 5678").
+    _xlarge(world.a.resident)
+    world.a.community.phone = "13812345678"  # a mobile: one group, wider than the button's text
+    db.session.commit()
+    page.reload()
+    number = page.locator("a.call .tel")
+    expect(number).to_have_text(re.compile(r"^[\d -]+$"))
+    assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == "30px"
+    lines_per_group = number.evaluate("""e => {
+        const text = e.firstChild, out = [];
+        for (const m of text.data.matchAll(/\\d+/g)) {
+            const r = document.createRange();
+            r.setStart(text, m.index); r.setEnd(text, m.index + m[0].length);
+            out.push(new Set([...r.getClientRects()].map(x => Math.round(x.top))).size);
+        }
+        return out;
+    }""")
+    assert lines_per_group and set(lines_per_group) == {1}, lines_per_group
+    assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == "30px"
 
 
 def test_settings_change_size_speed_and_language(world, phones, fresh):

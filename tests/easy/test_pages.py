@@ -327,6 +327,27 @@ def test_my_matters_list_only_mine(easy, world):
 
 
 # --- contact, settings ----------------------------------------------------------------------------
+def test_numbers_to_call_in_notices_are_tap_to_call(easy, world):
+    cats = _categories(world)
+    easy.sign_in(world.a.elder)
+    page = easy.page(f"/easy/report/{cats['safety'].id}")
+    # "请先拨打 119 或 120": both numbers call; nothing else in the text becomes a link.
+    assert '<a class="tel" href="tel:119">119</a> 或 <a class="tel" href="tel:120">120</a>' \
+        in page
+    staff = _staff(world)
+    announcements.create_announcement(
+        staff, community_id=world.a.community.id, title="报名",
+        body="已有120人报名，周六 8:00 开始。咨询 13812345678 或 021-62345678。")
+    cats["repair"].notice = "<b>急修请拨打 110</b>"
+    db.session.commit()
+    page = easy.page("/easy/announcements")
+    assert 'href="tel:13812345678"' in page and 'href="tel:02162345678"' in page
+    assert "已有120人报名，周六 8:00 开始。" in page and 'tel:120"' not in page
+    # The text around the link stays escaped.
+    assert '&lt;b&gt;急修请拨打 <a class="tel" href="tel:110">110</a>&lt;/b&gt;' in easy.page(
+        f"/easy/report/{cats['repair'].id}")
+
+
 def test_contact_page_has_tap_to_call(easy, world):
     easy.sign_in(world.a.resident)
     page = easy.page("/easy/contact")
