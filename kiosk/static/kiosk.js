@@ -383,15 +383,43 @@
     if (key === S.railKey) return;
     S.railKey = key;
     var rail = $('rail');
+    var scroll = rail.scrollLeft;
     rail.textContent = '';
-    items.slice(0, 10).forEach(function (i) {
+    var current = null;
+    items.slice(0, 30).forEach(function (i) {
       var li = document.createElement('li');
-      li.textContent = i.title;
+      // A tab is a button: a tap shows that item at once and holds it (rotation paused).
+      var tab = document.createElement('button');
+      tab.type = 'button';
+      tab.className = 'rail-tab';
+      tab.textContent = i.title;
+      tab.title = i.title;
+      tab.dataset.itemId = String(i.id);
       li.dataset.itemId = String(i.id);
+      li.appendChild(tab);
       if (i.priority === 'urgent') li.classList.add('urgent-item');
-      if (i.id === S.currentId) { li.classList.add('current'); li.setAttribute('aria-current', 'true'); }
+      if (i.id === S.currentId) {
+        li.classList.add('current');
+        tab.setAttribute('aria-current', 'true');
+        current = li;
+      }
       rail.appendChild(li);
     });
+    rail.scrollLeft = scroll;
+    // The current tab is always in view (the rail scrolls; its labels never shrink to a letter).
+    if (current && current.scrollIntoView) current.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  }
+
+  function openTab(id) {
+    var items = activeItems(now());
+    for (var k = 0; k < items.length; k++) {
+      if (items[k].id !== id) continue;
+      if (S.speaking) stopSpeaking();
+      show(items[k], items);
+      setPaused(true);
+      drawRail(items);
+      return;
+    }
   }
 
   function drawUrgent(items) {
@@ -666,6 +694,10 @@
     document.addEventListener('keydown', function () { S.lastInput = Date.now(); }, true);
     $('slide').addEventListener('click', function () { setPaused(!S.paused); });
     $('pause-btn').addEventListener('click', function () { setPaused(!S.paused); });
+    $('rail').addEventListener('click', function (event) {
+      var tab = event.target.closest && event.target.closest('.rail-tab');
+      if (tab) openTab(Number(tab.dataset.itemId));
+    });
     $('page-prev').addEventListener('click', function () { goPage(S.page - 1); });
     $('page-next').addEventListener('click', function () { goPage(S.page + 1); });
     // The slide's room changes with the screen, the urgent banner and the picture: re-page.

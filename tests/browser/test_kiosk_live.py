@@ -61,6 +61,31 @@ def test_edits_reach_the_screen_without_restarting_the_rotation(page, server, st
     expect(page.locator("html[data-paused='1']")).to_have_count(1)
 
 
+def test_a_tab_shows_its_item_at_once_and_labels_stay_readable(page, server, staff):
+    _device, token = staff.new_screen("测试屏-标签")
+    posted = [staff.post(title=_title(f"第{n}条很长的社区公告标题用来测试标签宽度"))
+              for n in range(1, 7)]
+    try:
+        _open(page, server, token)
+        tabs = page.locator("#rail .rail-tab")
+        expect(tabs.filter(has_text=posted[-1]["title"])).to_have_count(1, timeout=5000)
+        assert tabs.count() >= 6
+        for box in tabs.evaluate_all("ts => ts.map(t => t.getBoundingClientRect().toJSON())"):
+            # 30 px text at 1080p: at least six characters wide, and a 60 px touch target.
+            assert box["width"] >= 180 and box["height"] >= 60, box
+        target = posted[2]
+        tab = tabs.filter(has_text=target["title"])
+        tab.scroll_into_view_if_needed()
+        tab.click()
+        expect(page.locator("#slide-title")).to_have_text(target["title"])
+        expect(page.locator(f"html[data-current='{target['id']}']")).to_have_count(1)
+        expect(page.locator("html[data-paused='1']")).to_have_count(1)
+        expect(tab).to_have_attribute("aria-current", "true")
+    finally:
+        for item in posted:
+            staff.withdraw(item["id"])
+
+
 def test_urgent_interrupts_pins_the_banner_and_reads_aloud_once(page, server, staff):
     _device, token = staff.new_screen("测试屏-紧急")
     _open(page, server, token)
