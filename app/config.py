@@ -95,6 +95,9 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "PERMANENT_SESSION_LIFETIME": timedelta(days=365),
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": production,
+        # Reverse proxies in front of the app whose X-Forwarded-For/Proto/Host are believed
+        # (0: none, the client's own address counts; 1: one nginx in front).
+        "PROXY_HOPS": _int(env, "LINLI_PROXY_HOPS", 0),
         # Login throttling: after this many failures the account locks for LOCKOUT_MINUTES.
         "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": _int(env, "LOGIN_LOCKOUT_MINUTES", 15),
