@@ -46,6 +46,7 @@ from app.security import current_actor
 from app.services import accounts, auth, easy, invitations, proxies
 from app.services.errors import DomainError, Invalid
 from app.services.people import SPEECH_RATES, TEXT_SIZES
+from app.web import is_local_path
 
 bp = Blueprint("easy", __name__, url_prefix="/easy")
 
@@ -157,7 +158,7 @@ def resident_required(view):
 
 def safe_next(target: str | None, default: str = "easy.home") -> str:
     """Only a path inside easy mode: never redirect someone to another site."""
-    if target and target.startswith("/easy") and "//" not in target and "\\" not in target:
+    if is_local_path(target, "/easy") and "//" not in target:
         return target
     return url_for(default)
 

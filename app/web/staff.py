@@ -9,6 +9,7 @@ from app.extensions import db
 from app.security import current_actor
 from app.services import audit, authz, communities
 from app.services.errors import DomainError
+from app.web import is_local_path
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -64,9 +65,7 @@ def _staff_menu():
 
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: never redirect a signed-in person to another site.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("staff.index")
+    return target if is_local_path(target) else url_for("staff.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -40,3 +40,55 @@ def test_the_configured_proxy_hops_are_believed(tmp_path, hops):
     headers = {"X-Forwarded-For": "198.51.100.7, 203.0.113.9" if hops == "2" else "203.0.113.9"}
     assert _seen_address(app, headers)["remote_addr"] == (
         "198.51.100.7" if hops == "2" else "203.0.113.9")
+
+
+HOSTILE_NEXT = [
+    "//evil.example/x", "/%09/evil.example", "/%0a/evil.example", "/%0d%0a/x", "/%00/x",
+    "/\\evil.example", "/%5Cevil.example", "/%2F/evil.example", "https://evil.example/",
+    "javascript:alert(1)", "/%20/evil.example", "/%E3%80%80/evil.example", "/%7F/x",
+    "%2F%2Fevil.example", "evil.example", "/%252F%252Fevil.example", "/ /evil.example",
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_staff_sign_in_never_redirects_to_a_hostile_next(client, world, target):
+    from tests import factories as f
+    from tests.pages import csrf_token
+
+    r = client.post(f"/staff/login?next={target}",
+                    data={"login": world.a.staff.username, "password": f.PASSWORD,
+                          "csrf_token": csrf_token(client)})
+    assert r.status_code == 302 and r.headers["Location"] == "/staff/"
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT + ["/easy%09/evil.example", "/easy/%0a"])
+def test_easy_sign_in_never_redirects_to_a_hostile_next(client, world, target):
+    from tests.easy.conftest import EasyClient
+    from tests.factories import PIN
+
+    easy = EasyClient(client)
+    r = easy.post(f"/easy/login?next={target}", {"phone": world.a.elder.phone, "pin": PIN})
+    assert r.status_code == 302 and r.headers["Location"] == "/easy/"
+    # Signed in already: the sign-in page sends a GET onwards too.
+    r = client.get(f"/easy/login?next={target}")
+    assert r.status_code == 302 and r.headers["Location"] == "/easy/"
+
+
+@pytest.mark.parametrize("target", ["/staff/cases?status=open", "/staff/audit"])
+def test_staff_sign_in_keeps_a_same_site_next(client, world, target):
+    from tests import factories as f
+    from tests.pages import csrf_token
+
+    r = client.post(f"/staff/login?next={target}",
+                    data={"login": world.a.staff.username, "password": f.PASSWORD,
+                          "csrf_token": csrf_token(client)})
+    assert r.headers["Location"] == target
+
+
+def test_read_notice_goes_back_only_inside_easy_mode(client, world):
+    from app.web.easy import safe_next
+
+    with client.application.test_request_context():
+        assert safe_next("/easy/announcements") == "/easy/announcements"
+        for target in HOSTILE_NEXT:
+            assert safe_next(target, "easy.announcements_page") == "/easy/announcements"
