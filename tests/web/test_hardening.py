@@ -92,3 +92,24 @@ def test_read_notice_goes_back_only_inside_easy_mode(client, world):
         assert safe_next("/easy/announcements") == "/easy/announcements"
         for target in HOSTILE_NEXT:
             assert safe_next(target, "easy.announcements_page") == "/easy/announcements"
+
+
+@pytest.mark.parametrize("authorization", ["Bearer x", "Bearer ", "bearer forged-token-value"])
+def test_a_bogus_bearer_header_does_not_skip_csrf_for_a_cookie_session(client, world, db,
+                                                                       authorization):
+    from app.models import Grid
+    from tests.pages import staff_login
+
+    staff_login(client, world.a.staff)
+    before = db.session.query(Grid).count()
+    r = client.post(f"/api/v1/communities/{world.a.community.id}/grids",
+                    json={"name": "跨站网格"}, headers={"Authorization": authorization})
+    assert r.status_code == 400 and "csrf_token" in r.get_json()["errors"]
+    db.session.expire_all()
+    assert db.session.query(Grid).count() == before
+
+
+def test_a_real_bearer_token_still_needs_no_csrf_header(client, world, auth):
+    r = client.post(f"/api/v1/communities/{world.a.community.id}/grids",
+                    json={"name": "接口网格"}, headers=auth.headers(world.a.staff))
+    assert r.status_code == 201
