@@ -37,8 +37,9 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
+from app import security
 from app.errors import ERROR_FORMATTERS
 from app.extensions import db
 from app.models import Person
@@ -255,7 +256,8 @@ ERROR_FORMATTERS["/easy"] = _error_page
 
 # --- signing in -----------------------------------------------------------------------------------
 def _sign_in(person: Person) -> None:
-    login_user(person, remember=True)  # stays signed in (365 days) until they sign out
+    # Stays signed in (EASY_SESSION_DAYS, a year) until they sign out on this phone.
+    security.sign_in(person, "easy", remember=True)
     session.permanent = True
     session.pop(ACT_FOR, None)
 
@@ -312,7 +314,7 @@ def join():
 def logout():
     """Sign out of this phone."""
     session.pop(ACT_FOR, None)
-    logout_user()
+    security.sign_out()
     return redirect(url_for("easy.login"))
 
 
