@@ -7,7 +7,7 @@ Flask session and the remember cookie both carry "s:<key>", so the server can en
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_login import current_user, login_user, logout_user
 
 from app.extensions import db, login_manager
@@ -145,6 +145,40 @@ _REQUEST_KEYS = ("actor", "_login_user", "api_token", "bad_token", "person_local
                  "web_session_touched", "csrf_token")
 
 
+# Scripts only from this site's files (no inline script, no eval, no javascript: URLs), which is
+# what stops injected markup from running. Inline styles are allowed: the offline page and the
+# API docs (Redoc) carry <style> blocks, a few elements a style attribute, and styles cannot run
+# script; all text people write is escaped anyway. frame-ancestors 'self': the staff compose page
+# frames /kiosk/preview. blob: for photo previews, recordings and Redoc's search worker; data:
+# for inline icons; 'self' in connect-src covers the voice WebSocket on this host.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "media-src 'self' blob:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "worker-src 'self' blob:",
+    "frame-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'self'",
+])
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    if current_app.config["LINLI_ENV"] == "production":
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
 def _fresh_request_state() -> None:
     # g belongs to the app context, which a request reuses when one is already pushed (tests,
     # CLI-driven calls): never let one request's caller leak into the next.
@@ -162,3 +196,4 @@ def init_app(app) -> None:
     app.before_request(_fresh_request_state)
     # Registered before the API's commit hook, so it runs after it (Flask runs them in reverse).
     app.after_request(_save_last_seen)
+    app.after_request(_security_headers)

@@ -113,3 +113,58 @@ def test_a_real_bearer_token_still_needs_no_csrf_header(client, world, auth):
     r = client.post(f"/api/v1/communities/{world.a.community.id}/grids",
                     json={"name": "接口网格"}, headers=auth.headers(world.a.staff))
     assert r.status_code == 201
+
+
+HTML_PAGES = ["/staff/login", "/easy/login", "/easy/offline", "/api/docs", "/no-such-page"]
+
+
+def _csp(response) -> dict[str, list[str]]:
+    policy = response.headers["Content-Security-Policy"]
+    return {part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()}
+
+
+@pytest.mark.parametrize("path", HTML_PAGES)
+def test_security_headers_on_every_page_in_production(tmp_path, path):
+    response = _production_app(tmp_path).test_client().get(path)
+    assert response.mimetype == "text/html"
+    headers = response.headers
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    csp = _csp(response)
+    assert csp["script-src"] == ["'self'"]  # no inline script, no eval
+    assert csp["object-src"] == ["'none'"]
+    assert csp["base-uri"] == ["'self'"] and csp["frame-ancestors"] == ["'self'"]
+    assert csp["default-src"] == ["'self'"]
+
+
+def test_headers_in_development_too_but_no_hsts_over_plain_http(client):
+    response = client.get("/staff/login")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "Strict-Transport-Security" not in response.headers
+    assert client.get("/healthz").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_no_page_needs_inline_script_or_javascript_urls():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    templates = [*root.glob("app/templates/**/*.html"), *root.glob("kiosk/templates/**/*.html")]
+    assert templates
+    for template in templates:
+        html = template.read_text()
+        for tag in re.findall(r"<script\b[^>]*>", html):
+            assert "src=" in tag or 'type="application/json"' in tag, (template, tag)
+        assert not re.search(r"\son[a-z]+\s*=", html), template
+        assert "javascript:" not in html, template
+
+
+def test_error_page_goes_back_with_a_plain_link(client):
+    page = client.get("/no-such-page", headers={"Referer": "http://localhost/staff/login"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 404 and 'href="/staff/login"' in html
+    elsewhere = client.get("/no-such-page", headers={"Referer": "https://evil.example/x"})
+    assert "evil.example" not in elsewhere.get_data(as_text=True)
