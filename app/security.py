@@ -142,7 +142,7 @@ def current_actor() -> Actor:
 
 _REQUEST_KEYS = ("actor", "_login_user", "api_token", "bad_token", "person_locale",
                  "session_act_for", "linli_actor", "_flask_babel", "web_session",
-                 "web_session_touched", "csrf_token")
+                 "web_session_touched")
 
 
 # Scripts only from this site's files (no inline script, no eval, no javascript: URLs), which is

@@ -19,6 +19,22 @@ from tests.pages import csrf_token, staff_login
 COOKIES = ("session", "remember_token")
 
 
+@pytest.fixture(autouse=True)
+def _browsers_do_not_share_csrf_tokens(monkeypatch):
+    # Requests of a test share one app context (and g), where Flask-WTF keeps the token it
+    # made for a session: forget it before each request, since these tests use several clients.
+    from flask import g
+    from flask.testing import FlaskClient
+
+    original = FlaskClient.open
+
+    def open_(self, *args, **kwargs):
+        g.pop("csrf_token", None)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FlaskClient, "open", open_)
+
+
 def _jar(client) -> dict[str, str]:
     jar = {}
     for name in COOKIES:
