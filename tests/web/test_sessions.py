@@ -265,3 +265,28 @@ def test_set_password_refuses_an_unknown_account_and_a_short_password(runner, wo
                                "--password", "long-enough-password"]).exit_code != 0
     assert runner.invoke(args=["set-password", "--username", world.a.staff.username,
                                "--password", "short"]).exit_code != 0
+
+
+def test_a_sign_in_records_its_browser_and_when_it_was_last_used(app, client, world, db):
+    client.get("/easy/login", headers={"User-Agent": "TestPhone/1.0"})
+    EasyClient(client).post("/easy/login", {"phone": world.a.elder.phone, "pin": f.PIN},
+                            headers={"User-Agent": "TestPhone/1.0"})
+    row = db.session.query(WebSession).filter_by(person_id=world.a.elder.id).one()
+    assert row.user_agent == "TestPhone/1.0" and row.revoked_at is None
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    row.last_seen_at = an_hour_ago
+    db.session.commit()
+    assert client.get("/easy/").status_code == 200  # a page that only reads
+    seen = _last_seen_committed(db, row.id)
+    assert seen > an_hour_ago + timedelta(minutes=59)
+    assert client.get("/easy/").status_code == 200  # not written again within minutes
+    assert _last_seen_committed(db, row.id) == seen
+
+
+def _last_seen_committed(db, row_id):
+    # On another connection: what the request committed, not what its session holds.
+    from sqlalchemy import select
+
+    with db.engine.connect() as connection:
+        value = connection.scalar(select(WebSession.last_seen_at).where(WebSession.id == row_id))
+    return value
