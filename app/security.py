@@ -7,7 +7,7 @@ Flask session and the remember cookie both carry "s:<key>", so the server can en
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 
 from app.extensions import db, login_manager
@@ -32,10 +32,14 @@ def _load_user(user_id: str):
     # not, so the sessions and remember cookies made before sign-ins were recorded end once.
     from app.services.auth import resolve_session, touch_session
 
-    if not isinstance(user_id, str) or not user_id.startswith(SESSION_PREFIX):
-        return None
-    row = resolve_session(user_id[len(SESSION_PREFIX):])
+    row = None
+    if isinstance(user_id, str) and user_id.startswith(SESSION_PREFIX):
+        row = resolve_session(user_id[len(SESSION_PREFIX):])
     if row is None:
+        # A dead sign-in: forget it and clear its remember cookie (which carries the same key),
+        # so the request may still sign in by a bearer token.
+        session.pop("_user_id", None)
+        session["_remember"] = "clear"
         return None
     g.web_session = row
     if touch_session(row):

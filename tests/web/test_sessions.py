@@ -290,3 +290,17 @@ def _last_seen_committed(db, row_id):
     with db.engine.connect() as connection:
         value = connection.scalar(select(WebSession.last_seen_at).where(WebSession.id == row_id))
     return value
+
+
+def test_an_ended_sign_ins_cookies_are_cleared(app, client, world, auth):
+    jar = _easy_in(client, world.a.elder)
+    EasyClient(client).post("/easy/logout")
+    old = _replay(app, jar, ("remember_token",))
+    response = old.get("/easy/")
+    assert _signed_out_of_easy(response)
+    cleared = [c for c in response.headers.getlist("Set-Cookie")
+               if c.startswith("remember_token=")]
+    assert cleared and "Expires=Thu, 01 Jan 1970" in cleared[0]
+    assert old.get_cookie("remember_token") is None
+    # Flask-Login tries a remember cookie instead of the bearer token: gone now, the token works.
+    assert old.get("/api/v1/me", headers=auth.headers(world.a.elder)).status_code == 200
