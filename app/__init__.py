@@ -23,10 +23,12 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
-    if app.config["LINLI_ENV"] == "production" and app.config.get("PROXY_HOPS", 1):
+    hops = app.config["PROXY_HOPS"]
+    if hops > 0:
+        # Only a configured proxy's forwarded headers are believed: a client can write its own.
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.getLogger("linli").setLevel(logging.INFO)
     return app
 

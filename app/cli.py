@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_user)
+    app.cli.add_command(set_password)
     app.cli.add_command(voice_cli)
 
 
@@ -95,6 +96,29 @@ def create_user(username, display_name, password, role, community_code, office_c
         raise click.ClickException(f"{error.message} {error.errors}") from None
     db.session.commit()
     click.echo(f"created {username} ({role})")
+
+
+@click.command("set-password")
+@click.option("--username", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def set_password(username, password) -> None:
+    """Give a staff-side account a new password; its sign-ins and tokens end."""
+    from sqlalchemy import select
+
+    from app.models import Person
+    from app.services import people
+    from app.services.errors import DomainError
+
+    person = db.session.scalar(select(Person).where(Person.username == username.strip().lower()))
+    if person is None:
+        raise click.BadParameter(f"no account {username!r}", param_hint="--username")
+    try:
+        people.reset_password(person, password)
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(f"{error.message} {error.errors}") from None
+    db.session.commit()
+    click.echo(f"new password for {person.username}; its sign-ins have ended")
 
 
 @click.group("voice", cls=AppGroup)

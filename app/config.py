@@ -90,15 +90,23 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),
-        # Elderly residents stay signed in until they sign out.
-        "REMEMBER_COOKIE_DURATION": timedelta(days=365),
+        # Elderly residents stay signed in until they sign out (the cookie carries the
+        # sign-in's random key; the server decides whether it still counts).
+        "REMEMBER_COOKIE_DURATION": timedelta(days=_int(env, "EASY_SESSION_DAYS", 365)),
         "PERMANENT_SESSION_LIFETIME": timedelta(days=365),
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": production,
+        # Reverse proxies in front of the app whose X-Forwarded-For/Proto/Host are believed
+        # (0: none, the client's own address counts; 1: one nginx in front).
+        "PROXY_HOPS": _int(env, "LINLI_PROXY_HOPS", 0),
         # Login throttling: after this many failures the account locks for LOCKOUT_MINUTES.
         "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": _int(env, "LOGIN_LOCKOUT_MINUTES", 15),
         "API_TOKEN_DAYS": _int(env, "API_TOKEN_DAYS", 365),
+        # Sign-ins (app/services/auth.py): easy mode stays signed in until sign-out, at most
+        # this many days; a staff console sign-in lasts a working shift.
+        "EASY_SESSION_DAYS": _int(env, "EASY_SESSION_DAYS", 365),
+        "STAFF_SESSION_HOURS": _int(env, "STAFF_SESSION_HOURS", 12),
         "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH") or None,
         # Voice assistant (app/services/voice.py): dialog language(s), limits, speech cache.
         "VOICE_LANGUAGE": env.get("VOICE_LANGUAGE") or "zh-CN",

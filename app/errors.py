@@ -78,6 +78,20 @@ def envelope(code: int, message, errors: dict | None = None, headers: dict | Non
     return response
 
 
+def _back_link() -> str | None:
+    """The page the person came from on this site (a plain link: the security policy allows
+    no javascript: URLs), or None."""
+    from urllib.parse import urlsplit
+
+    from app.web import is_local_path
+
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return None
+    target = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return target if is_local_path(target) and target != request.full_path.rstrip("?") else None
+
+
 def _render(code: int, message, errors=None, headers=None):
     for prefix, formatter in ERROR_FORMATTERS.items():
         if request.path.startswith(prefix):
@@ -85,7 +99,8 @@ def _render(code: int, message, errors=None, headers=None):
     if wants_json():
         return envelope(code, message, errors, headers)
     try:
-        body = render_template("error.html", code=code, message=str(message))
+        body = render_template("error.html", code=code, message=str(message),
+                               back=_back_link())
     except Exception:  # never let the error page itself fail
         log.exception("error page failed")
         body = f"<!doctype html><title>{code}</title><h1>{code}</h1>"

@@ -1,9 +1,14 @@
-"""Who is calling: Flask-Login sessions for pages, bearer tokens for the API, proxy acting."""
+"""Who is calling: Flask-Login sessions for pages, bearer tokens for the API, proxy acting.
+
+A cookie session names a sign-in (a `web_session` row) by its random key, never the person: the
+Flask session and the remember cookie both carry "s:<key>", so the server can end a sign-in
+(sign-out, new PIN or password, account turned off) and a copied cookie stops working.
+"""
 
 from __future__ import annotations
 
-from flask import g, request
-from flask_login import current_user
+from flask import current_app, g, request, session
+from flask_login import current_user, login_user, logout_user
 
 from app.extensions import db, login_manager
 from app.models import Device, Person
@@ -18,18 +23,78 @@ def _bearer() -> str | None:
     return None
 
 
+SESSION_PREFIX = "s:"
+
+
 @login_manager.user_loader
 def _load_user(user_id: str):
-    kind, _, raw = (user_id or "").partition(":")
-    if not raw.isdigit():
+    # Only a live sign-in counts: a bare person id ("p:1", what Flask-Login signed before) does
+    # not, so the sessions and remember cookies made before sign-ins were recorded end once.
+    from app.services.auth import resolve_session, touch_session
+
+    row = None
+    if isinstance(user_id, str) and user_id.startswith(SESSION_PREFIX):
+        row = resolve_session(user_id[len(SESSION_PREFIX):])
+    if row is None:
+        # A dead sign-in: forget it and clear its remember cookie (which carries the same key),
+        # so the request may still sign in by a bearer token.
+        session.pop("_user_id", None)
+        session["_remember"] = "clear"
         return None
-    if kind == "p":
-        person = db.session.get(Person, int(raw))
-        return person if person is not None and person.is_active else None
-    if kind == "d":
-        device = db.session.get(Device, int(raw))
-        return device if device is not None and device.is_active else None
-    return None
+    g.web_session = row
+    if touch_session(row):
+        g.web_session_touched = True
+    return row.person
+
+
+def sign_in(person: Person, kind: str, *, remember: bool) -> None:
+    """Start a recorded sign-in for a page channel (easy mode, staff console) and set its
+    cookies; the caller commits."""
+    from app.services.auth import session_lifetime, start_session
+
+    key, row = start_session(person, kind, user_agent=request.headers.get("User-Agent"))
+    person.session_key = SESSION_PREFIX + key
+    login_user(person, remember=remember,
+               duration=session_lifetime(kind) if remember else None)
+    g.web_session = row
+
+
+def current_session():
+    """The recorded sign-in this request came with (None for bearer tokens and anonymous)."""
+    current_user._get_current_object()  # make Flask-Login load the caller first
+    return g.get("web_session")
+
+
+def own_sign_in() -> dict:
+    """This request's own sign-in (cookie session or bearer token), to keep when the caller
+    changes their own PIN or password: {"keep_session_id", "keep_token_id"}."""
+    row = current_session()
+    token = g.get("api_token")
+    return {"keep_session_id": row.id if row is not None else None,
+            "keep_token_id": token.id if token is not None else None}
+
+
+def sign_out() -> None:
+    """End this request's sign-in on the server, then clear its cookies."""
+    from app.services.auth import end_session
+
+    row = current_session()
+    if row is not None:
+        end_session(row)
+        db.session.commit()
+    logout_user()
+    g.pop("web_session", None)
+
+
+def _save_last_seen(response):
+    # A sign-in's last_seen_at is changed in the loader (at most every few minutes); API calls
+    # commit it with their own work, pages that only read commit it here.
+    if g.pop("web_session_touched", False) and response.status_code < 400:
+        try:
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - a lost last_seen_at must not fail the page
+            db.session.rollback()
+    return response
 
 
 @login_manager.request_loader
@@ -80,7 +145,42 @@ def current_actor() -> Actor:
 
 
 _REQUEST_KEYS = ("actor", "_login_user", "api_token", "bad_token", "person_locale",
-                 "session_act_for", "linli_actor", "_flask_babel")
+                 "session_act_for", "linli_actor", "_flask_babel", "web_session",
+                 "web_session_touched")
+
+
+# Scripts only from this site's files (no inline script, no eval, no javascript: URLs), which is
+# what stops injected markup from running. Inline styles are allowed: the offline page and the
+# API docs (Redoc) carry <style> blocks, a few elements a style attribute, and styles cannot run
+# script; all text people write is escaped anyway. frame-ancestors 'self': the staff compose page
+# frames /kiosk/preview. blob: for photo previews, recordings and Redoc's search worker; data:
+# for inline icons; 'self' in connect-src covers the voice WebSocket on this host.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "media-src 'self' blob:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "worker-src 'self' blob:",
+    "frame-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'self'",
+])
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    if current_app.config["LINLI_ENV"] == "production":
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
 
 
 def _fresh_request_state() -> None:
@@ -96,4 +196,8 @@ def init_app(app) -> None:
     """Login manager settings and per-request state."""
     login_manager.session_protection = "basic"
     login_manager.login_view = "staff.login"
+    login_manager.id_attribute = "get_session_id"
     app.before_request(_fresh_request_state)
+    # Registered before the API's commit hook, so it runs after it (Flask runs them in reverse).
+    app.after_request(_save_last_seen)
+    app.after_request(_security_headers)

@@ -7,10 +7,11 @@ import pkgutil
 from pathlib import Path
 
 from flask import Flask, current_app, g, request
+from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import api, csrf, db
-from app.security import _bearer
+from app.security import _bearer, token_in_use
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -53,9 +54,15 @@ def _is_api_request() -> bool:
 
 
 def _csrf_for_cookie_sessions():
-    # Bearer-token calls cannot be forged by another site; cookie-session calls can.
-    if not _is_api_request() or request.method in SAFE_METHODS or _bearer() is not None:
+    # Bearer-token calls cannot be forged by another site; cookie-session calls can. Only a
+    # call that really signed in with its token skips the check: a cookie session wins over a
+    # token (Flask-Login tries the session first), so any "Authorization" header proves nothing.
+    if not _is_api_request() or request.method in SAFE_METHODS:
         return None
+    if _bearer() is not None:
+        current_user._get_current_object()  # sign the caller in now, before deciding
+        if token_in_use() is not None:
+            return None
     cookies = (current_app.config["SESSION_COOKIE_NAME"], current_app.config.get(
         "REMEMBER_COOKIE_NAME", "remember_token"))
     if not any(name in request.cookies for name in cookies):

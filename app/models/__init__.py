@@ -20,7 +20,7 @@ from app.models.person import (
     ProxyLink,
     RoleAssignment,
 )
-from app.models.security import ApiToken, AuditLog, Device, LoginThrottle
+from app.models.security import ApiToken, AuditLog, Device, LoginThrottle, WebSession
 
 __all__ = [
     "CARE_FLAGS",
@@ -41,5 +41,6 @@ __all__ = [
     "ProxyLink",
     "RoleAssignment",
     "StreetOffice",
+    "WebSession",
     "organization_community",
 ]

@@ -62,8 +62,13 @@ class Person(TimestampMixin, db.Model):
         return False
 
     def get_id(self) -> str:
-        """Session id: prefixed so device and person ids never collide."""
+        """Prefixed id: device and person ids never collide."""
         return f"p:{self.id}"
+
+    def get_session_id(self) -> str | None:
+        """What the session cookies carry (Flask-Login's id_attribute): the key of the sign-in
+        just started (app.security.sign_in), never the person's id."""
+        return getattr(self, "session_key", None)
 
 
 class RoleAssignment(TimestampMixin, db.Model):

@@ -61,6 +61,26 @@ class ApiToken(db.Model):
     device = db.relationship("Device")
 
 
+class WebSession(db.Model):
+    """One sign-in to the staff console or easy mode (a cookie session). The cookies carry a
+    random key and only its SHA-256 is kept, so a sign-out, a new PIN or password, or turning
+    the account off ends it on the server and a copied cookie stops working."""
+
+    __tablename__ = "web_session"
+
+    id = db.Column(db.Integer, primary_key=True)
+    key_hash = db.Column(db.String(64), nullable=False, unique=True, index=True)
+    person_id = db.Column(db.Integer, db.ForeignKey("person.id"), nullable=False, index=True)
+    kind = db.Column(db.String(12), nullable=False)  # easy | staff
+    created_at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
+    last_seen_at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at = db.Column(UTCDateTime(), nullable=False)
+    revoked_at = db.Column(UTCDateTime())
+    user_agent = db.Column(db.String(200))
+
+    person = db.relationship("Person")
+
+
 class LoginThrottle(db.Model):
     """Failed sign-in attempts per login, for lockout."""
 
@@ -90,4 +110,4 @@ class AuditLog(db.Model):
     ip = db.Column(db.String(64))
 
 
-__all__ = ["ApiToken", "AuditLog", "Device", "LoginThrottle", "TimestampMixin"]
+__all__ = ["ApiToken", "AuditLog", "Device", "LoginThrottle", "TimestampMixin", "WebSession"]

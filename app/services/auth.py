@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import ApiToken, Device, LoginThrottle, Person
+from app.models import ApiToken, Device, LoginThrottle, Person, WebSession
 from app.models.base import utcnow
 from app.services import audit
 from app.services.actors import Actor
@@ -177,9 +177,12 @@ def revoke_token(actor: Actor, token: str) -> None:
     audit.record(actor, "revoke", "api_token", row.id)
 
 
-def revoke_tokens_for(*, person: Person | None = None, device: Device | None = None) -> int:
-    """Revoke every live token of a person or device; returns how many."""
+def revoke_tokens_for(*, person: Person | None = None, device: Device | None = None,
+                      keep_id: int | None = None) -> int:
+    """Revoke every live token of a person or device (but the one `keep_id`); returns how many."""
     query = select(ApiToken).where(ApiToken.revoked_at.is_(None))
+    if keep_id is not None:
+        query = query.where(ApiToken.id != keep_id)
     if person is not None:
         query = query.where(ApiToken.person_id == person.id)
     elif device is not None:
@@ -190,3 +193,96 @@ def revoke_tokens_for(*, person: Person | None = None, device: Device | None = N
     for row in rows:
         row.revoked_at = utcnow()
     return len(rows)
+
+
+# --- cookie sessions (staff console, easy mode) ---------------------------------------------------
+SESSION_KINDS = ("easy", "staff")
+# last_seen_at is written at most this often per sign-in (not on every page).
+SESSION_TOUCH = timedelta(minutes=5)
+
+
+def session_lifetime(kind: str) -> timedelta:
+    """How long a sign-in lasts: easy mode until sign-out (a year), the staff console a shift."""
+    cfg = current_app.config
+    if kind == "easy":
+        return timedelta(days=cfg["EASY_SESSION_DAYS"])
+    return timedelta(hours=cfg["STAFF_SESSION_HOURS"])
+
+
+def start_session(person: Person, kind: str, *, user_agent: str | None = None
+                  ) -> tuple[str, WebSession]:
+    """Record a new sign-in; the random key is returned once and only its hash is kept."""
+    if kind not in SESSION_KINDS:
+        raise ValueError(f"unknown session kind {kind!r}")
+    key = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = WebSession(key_hash=_token_hash(key), person=person, kind=kind, created_at=now,
+                     last_seen_at=now, expires_at=now + session_lifetime(kind),
+                     user_agent=(user_agent or "")[:200] or None)
+    db.session.add(row)
+    db.session.flush()
+    return key, row
+
+
+def resolve_session(key: str) -> WebSession | None:
+    """The live sign-in for a session key, or None (unknown, ended, expired, account off)."""
+    if not key or len(key) > 200:
+        return None
+    row = db.session.scalar(select(WebSession).where(WebSession.key_hash == _token_hash(key)))
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    if not row.person.is_active:
+        return None
+    return row
+
+
+def touch_session(row: WebSession) -> bool:
+    """Note that the sign-in is in use (at most every few minutes); True when changed."""
+    now = utcnow()
+    if row.last_seen_at is not None and now - row.last_seen_at < SESSION_TOUCH:
+        return False
+    row.last_seen_at = now
+    return True
+
+
+def end_session(row: WebSession) -> None:
+    """Sign-out: the sign-in ends on the server, so a copy of its cookies no longer works."""
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        db.session.flush()
+
+
+def end_sessions_for(person: Person, *, keep_id: int | None = None) -> int:
+    """End every live sign-in of a person (but the one `keep_id`); returns how many."""
+    query = select(WebSession).where(WebSession.person_id == person.id,
+                                     WebSession.revoked_at.is_(None))
+    if keep_id is not None:
+        query = query.where(WebSession.id != keep_id)
+    rows = db.session.scalars(query).all()
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+    return len(rows)
+
+
+def sign_out_everywhere(person: Person, *, keep_session_id: int | None = None,
+                        keep_token_id: int | None = None) -> None:
+    """After a new PIN or password, or when the account is turned off: every sign-in and
+    bearer token of the person ends, except the caller's own current ones when given."""
+    end_sessions_for(person, keep_id=keep_session_id)
+    revoke_tokens_for(person=person, keep_id=keep_token_id)
+    db.session.flush()
+
+
+def check_current_pin(person: Person, pin: str | None) -> None:
+    """Before one's own new PIN: the current one, counted (and locked) like a sign-in."""
+    if not isinstance(pin, str) or not pin:
+        raise Invalid(errors={"current_pin": [str(_l("Please type your current PIN."))]})
+    row = _throttle(_login_key(person.phone or person.username or f"id:{person.id}"))
+    _check_lock(row)
+    if not verify_secret(person.pin_hash, half_width(pin)):
+        _fail(row)
+        error = Invalid(errors={"current_pin": [str(_l("The current PIN is not right."))]})
+        error.persist = True
+        raise error
+    row.failures = 0

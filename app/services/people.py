@@ -9,7 +9,7 @@ from app.models import CARE_FLAGS, Household, Person, RoleAssignment
 from app.models.person import RESIDENT, ROLES
 from app.services import audit, authz
 from app.services.actors import Actor
-from app.services.auth import hash_secret, revoke_tokens_for
+from app.services.auth import check_current_pin, hash_secret, sign_out_everywhere
 from app.services.errors import Conflict, Forbidden, NotFound, invalid_field
 from app.services.text import check_password, check_pin, clean_text, mask_phone, normalize_phone
 
@@ -253,13 +253,25 @@ def update_person(actor: Actor, person_id: int, changes: dict) -> Person:
     if "is_active" in changes:
         person.is_active = bool(changes["is_active"])
         if not person.is_active:
-            revoke_tokens_for(person=person)
+            sign_out_everywhere(person)
     db.session.flush()
     return person
 
 
-def set_pin(actor: Actor, person_id: int, pin: str) -> Person:
-    """Reset a resident's PIN: by committee staff, or by a confirmed family proxy."""
+def reset_password(person: Person, password: str) -> Person:
+    """A new password for a staff-side account (from the command line, where there is no
+    actor); every sign-in and token of the account ends."""
+    person.password_hash = hash_secret(check_password(password))
+    sign_out_everywhere(person)
+    db.session.flush()
+    return person
+
+
+def set_pin(actor: Actor, person_id: int, pin: str, *, current_pin: str | None = None,
+            keep_session_id: int | None = None, keep_token_id: int | None = None) -> Person:
+    """Reset a resident's PIN: by committee staff, or by a confirmed family proxy; or change
+    one's own (with the current PIN). Every other sign-in and token of the person ends; one's
+    own change keeps the sign-in it was made from (`keep_session_id` / `keep_token_id`)."""
     person = get_person(actor, person_id)
     staff = person.community_id is not None and authz.can_manage_community(
         actor, person.community_id
@@ -268,7 +280,13 @@ def set_pin(actor: Actor, person_id: int, pin: str) -> Person:
     own = actor.person is not None and actor.person.id == person.id
     if not (staff or proxy or own):
         raise Forbidden()
+    own = own and actor.on_behalf_of is None
+    if own:
+        check_current_pin(person, current_pin)
     person.pin_hash = hash_secret(check_pin(pin))
-    revoke_tokens_for(person=person)
+    if own:
+        sign_out_everywhere(person, keep_session_id=keep_session_id, keep_token_id=keep_token_id)
+    else:
+        sign_out_everywhere(person)
     db.session.flush()
     return person

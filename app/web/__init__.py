@@ -4,9 +4,28 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import unicodedata
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask
+
+
+def is_local_path(target: str | None, prefix: str = "/") -> bool:
+    """True for a same-site path under `prefix` (a safe `next=`): one leading slash, no
+    backslash, no whitespace or control characters (browsers drop tabs and newlines, so
+    "/\t/evil.example" would become "//evil.example"), also once more percent-decoded."""
+    if not target or len(target) > 2000 or not target.startswith(prefix):
+        return False
+    for text in (target, unquote(target)):
+        if not text.startswith("/") or text.startswith("//") or "\\" in text:
+            return False
+        if any(c.isspace() or unicodedata.category(c).startswith(("C", "Z")) for c in text):
+            return False
+        parts = urlsplit(text)
+        if parts.scheme or parts.netloc:
+            return False
+    return True
 
 
 def register_web(app: Flask) -> None:

@@ -37,9 +37,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from markupsafe import Markup, escape
 
+from app import security
 from app.errors import ERROR_FORMATTERS
 from app.extensions import db
 from app.models import Person
@@ -48,6 +49,7 @@ from app.services import accounts, auth, easy, invitations, proxies
 from app.services.errors import DomainError, Invalid
 from app.services.people import SPEECH_RATES, TEXT_SIZES
 from app.services.text import group_phone
+from app.web import is_local_path
 
 bp = Blueprint("easy", __name__, url_prefix="/easy")
 
@@ -173,7 +175,7 @@ def resident_required(view):
 
 def safe_next(target: str | None, default: str = "easy.home") -> str:
     """Only a path inside easy mode: never redirect someone to another site."""
-    if target and target.startswith("/easy") and "//" not in target and "\\" not in target:
+    if is_local_path(target, "/easy") and "//" not in target:
         return target
     return url_for(default)
 
@@ -270,7 +272,8 @@ ERROR_FORMATTERS["/easy"] = _error_page
 
 # --- signing in -----------------------------------------------------------------------------------
 def _sign_in(person: Person) -> None:
-    login_user(person, remember=True)  # stays signed in (365 days) until they sign out
+    # Stays signed in (EASY_SESSION_DAYS, a year) until they sign out on this phone.
+    security.sign_in(person, "easy", remember=True)
     session.permanent = True
     session.pop(ACT_FOR, None)
 
@@ -327,7 +330,7 @@ def join():
 def logout():
     """Sign out of this phone."""
     session.pop(ACT_FOR, None)
-    logout_user()
+    security.sign_out()
     return redirect(url_for("easy.login"))
 
 

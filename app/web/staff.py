@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import login_required
 
+from app import security
 from app.extensions import db
 from app.security import current_actor
 from app.services import audit, authz, communities
 from app.services.errors import DomainError
+from app.web import is_local_path
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -64,9 +66,7 @@ def _staff_menu():
 
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: never redirect a signed-in person to another site.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("staff.index")
+    return target if is_local_path(target) else url_for("staff.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -85,7 +85,7 @@ def login():
                 db.session.rollback()
             flash(str(error.message), "error")
             return render_template("staff/login.html"), error.status_code
-        login_user(person, remember=False)
+        security.sign_in(person, "staff", remember=False)
         db.session.commit()
         return redirect(_safe_next(request.args.get("next")))
     return render_template("staff/login.html")
@@ -93,8 +93,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out."""
-    logout_user()
+    """Sign out (the sign-in ends on the server too)."""
+    security.sign_out()
     return redirect(url_for("staff.login"))
 
 

@@ -81,7 +81,8 @@ ROUTES = {
         body=lambda w, s: {"display_name": "王奶奶"},
         overrides={"grid_worker": 403, "official": 403}),
     ("PUT", "/api/v1/people/<person_id>/pin"): R(
-        204, MANAGERS | {"elder", "relative"}, others=404, body=lambda w, s: {"pin": "258147"},
+        204, MANAGERS | {"elder", "relative"}, others=404,
+        body=lambda w, s: {"pin": "258147", "current_pin": f.PIN},
         overrides={"grid_worker": 403, "official": 403}),
     ("POST", "/api/v1/people/<person_id>/roles"): R(
         201, MANAGERS, others=404,

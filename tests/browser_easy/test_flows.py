@@ -48,7 +48,7 @@ def test_elder_hears_notices_and_acknowledges_the_urgent_one(world, phones, fres
     expect(cards.nth(1).locator("h2")).to_have_text("停水通知")
 
     cards.first.get_by_role("button", name="朗读这一条").click()
-    page.wait_for_function("window.__spoken.length > 0")
+    page.wait_for_function("() => window.__spoken.length > 0")
     said = p.spoken()[-1]
     assert "燃气管道安全检修" in said["text"] and "请家中留人" in said["text"]
     assert "朗读这一条" not in said["text"] and said["lang"] == "zh-CN"
@@ -129,9 +129,9 @@ def test_elder_reports_with_a_photo_follows_and_rates_it(world, phones, fresh, t
     year, serial = case.reference.split("-")
     digits = "零一二三四五六七八九"
     spoken = "".join(digits[int(c)] for c in year) + "，" + "".join(digits[int(c)] for c in serial)
-    page.wait_for_function("window.__spoken.length > 0")
+    page.wait_for_function("() => window.__spoken.length > 0")
     page.get_by_role("button", name="读出编号").click()
-    page.wait_for_function("window.__spoken.length > 1")
+    page.wait_for_function("() => window.__spoken.length > 1")
     assert all(spoken in s["text"] for s in p.spoken())
 
     page.get_by_role("link", name="查看这件事").click()
@@ -140,7 +140,7 @@ def test_elder_reports_with_a_photo_follows_and_rates_it(world, phones, fresh, t
     # The photo loads lazily: bring it into view, wait until the browser is done with it, then
     # it must have decoded (a broken image is "complete" too, with no width).
     page.locator("img.photo").scroll_into_view_if_needed()
-    page.wait_for_function("document.querySelector('img.photo').complete")
+    page.wait_for_function("() => document.querySelector('img.photo').complete")
     assert page.evaluate("document.querySelector('img.photo').naturalWidth") > 0
     page.get_by_role("link", name="我的事项").click()
     expect(page.locator("a.row")).to_contain_text(case.reference)
@@ -295,7 +295,7 @@ def test_settings_change_size_speed_and_language(world, phones, fresh):
     page.get_by_role("button", name="快").click()
     expect(page.locator("body")).to_have_attribute("data-speech-rate", "fast")
     page.get_by_role("button", name="朗读", exact=True).click()
-    page.wait_for_function("window.__spoken.length > 0")
+    page.wait_for_function("() => window.__spoken.length > 0")
     # Fast: the server's "fast" voice, or the browser's speech at 1.25×.
     assert {(s["via"], s["rate"]) for s in p.spoken()} & {("server", "fast"), ("browser", 1.25)}
     page.get_by_role("button", name="English").click()
@@ -441,6 +441,10 @@ def test_family_proxy_links_acts_and_is_recorded(world, phones, fresh):
     # Acting again, then the elder ends the link: the son's next page says so.
     page.get_by_role("button", name=f"现在为 {elder.display_name} 代办").click()
     expect(page.locator(".acting")).to_be_visible()
+    # The new PIN ended the elder's sign-ins: her phone asks for it.
+    elder_page.goto("/easy/family")
+    elder_page.wait_for_url(re.compile(r"/easy/login"))
+    elder_phone.sign_in(elder, pin="864200")
     elder_page.goto("/easy/family")
     elder_page.locator("section[aria-labelledby=helpers-h] .person").filter(
         has_text="王小明").get_by_role("button", name="解除绑定").click()
@@ -491,11 +495,11 @@ def test_the_app_installs_and_keeps_only_the_shell(world, phones, live_server):
     manifest = page.evaluate("fetch('/easy/manifest.webmanifest').then(r => r.json())")
     assert manifest["start_url"] == "/easy/" and manifest["display"] == "standalone"
     assert {i["sizes"] for i in manifest["icons"]} == {"192x192", "512x512"}
-    page.wait_for_function("navigator.serviceWorker.controller !== null || "
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null || "
                            "navigator.serviceWorker.ready.then(() => true)")
     page.evaluate("navigator.serviceWorker.ready")
     page.reload()
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     cached = page.evaluate("""async () => {
         const urls = [];
         for (const name of await caches.keys()) {
@@ -526,7 +530,7 @@ def test_read_aloud_uses_server_speech_and_falls_back_to_the_browser(world, phon
         button.click()
     assert answer.value.status in (200, 206)  # media elements ask for byte ranges
     assert answer.value.headers["content-type"].startswith("audio/")
-    page.wait_for_function("window.__played.length === 1", timeout=20000)  # played to the end
+    page.wait_for_function("() => window.__played.length === 1", timeout=20000)  # played to the end
     expect(button).to_have_attribute("aria-pressed", "false")
     assert [s["via"] for s in p.spoken()] == ["server"]
     assert "停气通知" in p.spoken()[0]["text"]
@@ -534,5 +538,5 @@ def test_read_aloud_uses_server_speech_and_falls_back_to_the_browser(world, phon
     # The speech service fails: the browser's own voice reads instead, nothing is lost.
     page.route("**/api/v1/voice/speech?*", lambda route: route.fulfill(status=503, body="{}"))
     button.click()
-    page.wait_for_function("window.__spoken.some(s => s.via === 'browser')")
+    page.wait_for_function("() => window.__spoken.some(s => s.via === 'browser')")
     assert "周三停气" in [s for s in p.spoken() if s["via"] == "browser"][0]["text"]

@@ -80,6 +80,10 @@ class MeUpdateSchema(ma.Schema):
 
 
 class PinSchema(ma.Schema):
-    """A new 6-digit PIN."""
+    """A new 6-digit PIN (and the current one, when it is one's own)."""
 
     pin = pin_field(required=True)
+    current_pin = ma.fields.String(
+        validate=ma.validate.Regexp(r"^[0-9\uff10-\uff19]{6}\Z"),
+        metadata={"description": "The current PIN (6 digits): needed to change one's own PIN, "
+                                 "not for a reset by the committee or a family member."})

@@ -13,6 +13,7 @@ from app.api.people.schemas import (
     RoleGrantSchema,
     RoleSchema,
 )
+from app.security import own_sign_in
 from app.services import people
 
 blp = Blueprint("people", __name__, url_prefix="/api/v1", description="People register")
@@ -63,8 +64,9 @@ class PersonPin(MethodView):
     @blp.arguments(PinSchema)
     @blp.response(204)
     def put(self, data, person_id):
-        """Reset a PIN (committee staff, a confirmed family proxy, or the person)."""
-        people.set_pin(actor(), person_id, data["pin"])
+        """Reset a PIN (committee staff, a family proxy) or change one's own (with the current)."""
+        people.set_pin(actor(), person_id, data["pin"], current_pin=data.get("current_pin"),
+                       **own_sign_in())
 
 
 @blp.route("/people/<id:person_id>/roles")
