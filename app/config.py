@@ -95,9 +95,17 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "PERMANENT_SESSION_LIFETIME": timedelta(days=365),
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": production,
-        # Login throttling: after this many failures the account locks for LOCKOUT_MINUTES.
+        # Login throttling (app/services/auth.py): after LOGIN_MAX_FAILURES wrong secrets in a
+        # row the account locks, for LOGIN_LOCKOUT_FIRST_MINUTES at first and twice as long at
+        # each further lock, up to LOGIN_LOCKOUT_MINUTES. An address with LOGIN_IP_MAX_FAILURES
+        # wrong secrets within LOGIN_IP_WINDOW_MINUTES gets 429 until that window ends.
         "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": _int(env, "LOGIN_LOCKOUT_MINUTES", 15),
+        "LOGIN_LOCKOUT_FIRST_MINUTES": _int(env, "LOGIN_LOCKOUT_FIRST_MINUTES", 1),
+        "LOGIN_IP_MAX_FAILURES": _int(env, "LOGIN_IP_MAX_FAILURES", 10),
+        "LOGIN_IP_WINDOW_MINUTES": _int(env, "LOGIN_IP_WINDOW_MINUTES", 15),
+        # argon2 hashes at once per process (64 MiB each); under gevent they run in threads.
+        "PASSWORD_HASH_THREADS": _int(env, "PASSWORD_HASH_THREADS", 2),
         "API_TOKEN_DAYS": _int(env, "API_TOKEN_DAYS", 365),
         "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH") or None,
         # Voice assistant (app/services/voice.py): dialog language(s), limits, speech cache.

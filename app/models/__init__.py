@@ -20,7 +20,7 @@ from app.models.person import (
     ProxyLink,
     RoleAssignment,
 )
-from app.models.security import ApiToken, AuditLog, Device, LoginThrottle
+from app.models.security import ApiToken, AuditLog, Device, LoginThrottle, RateLimit
 
 __all__ = [
     "CARE_FLAGS",
@@ -39,6 +39,7 @@ __all__ = [
     "Organization",
     "Person",
     "ProxyLink",
+    "RateLimit",
     "RoleAssignment",
     "StreetOffice",
     "organization_community",

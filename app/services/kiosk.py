@@ -32,19 +32,19 @@ from app.models.base import utcnow
 from app.models.kiosk import DeviceState, KioskFeed, PairingCode
 from app.services import announcements, authz, events
 from app.services.actors import Actor
-from app.services.errors import DomainError, Forbidden, Locked, NotFound, invalid_field
+from app.services.errors import (
+    DomainError,
+    Forbidden,
+    Locked,
+    NotFound,
+    TooManyRequests,
+    invalid_field,
+)
 from app.services.text import check_time_span
 
 log = logging.getLogger("linli.kiosk")
 
 PAIRING_CODE_DIGITS = 6
-
-
-class TooManyRequests(DomainError):
-    """Too many requests from one place in a short time (429)."""
-
-    status_code = 429
-    default_message = _l("Too many requests. Please wait a moment and try again.")
 
 
 class PairingGone(DomainError):
