@@ -149,6 +149,10 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "CASE_AUDIO_MAX_BYTES": _int(env, "CASE_AUDIO_MAX_BYTES", 8 * 1024 * 1024),
         "CASE_ATTACHMENTS_MAX": _int(env, "CASE_ATTACHMENTS_MAX", 12),
         "IDEMPOTENCY_TTL_HOURS": _int(env, "IDEMPOTENCY_TTL_HOURS", 48),
+        # New cases an hour per person (a proxy counts as themselves) and per lobby screen;
+        # staff taking cases down are not limited; 0 turns a limit off.
+        "CASE_CREATE_PER_HOUR": _int(env, "CASE_CREATE_PER_HOUR", 20),
+        "CASE_CREATE_PER_HOUR_DEVICE": _int(env, "CASE_CREATE_PER_HOUR_DEVICE", 120),
         "OPEN311_PUBLIC_READ": _bool(env.get("OPEN311_PUBLIC_READ"), True),
         # flask-smorest / OpenAPI
         "API_TITLE": "Linli API",
