@@ -1,8 +1,9 @@
 """Forgetting what has expired: sign-in counters, idempotency keys, rate-limit windows, and
 speech over the cache's size.
 
-Run by each process's feed watcher (app/services/kiosk.py, at most hourly: the embedded
-default needs no scheduler) and by `flask cases purge` from cron.
+`purge_expired` and `trim_speech_cache` run in each process's feed watcher
+(app/services/kiosk.py, at most hourly: the embedded default needs no scheduler) and in
+`flask cases purge` from cron.
 """
 
 from __future__ import annotations
@@ -27,3 +28,14 @@ def purge_expired(now: datetime | None = None) -> dict:
     return {"login_throttles": auth.purge_throttles(now),
             "idempotency_keys": idempotency.purge_expired(),
             "rate_limits": ratelimit.purge_expired(now)}
+
+
+def trim_speech_cache() -> int:
+    """Bring the speech cache within VOICE_CACHE_MAX_MB (least recently used first); returns
+    how many files were deleted (0 without the voice runtime)."""
+    from flask import current_app
+
+    from app.services.voice import EXTENSION
+
+    runtime = current_app.extensions.get(EXTENSION)
+    return runtime.trim_cache() if runtime is not None else 0

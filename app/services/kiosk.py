@@ -216,7 +216,8 @@ class FeedWatcher:
 
 
     def _housekeeping(self) -> None:
-        # At most hourly per process: expired counters and keys (app/services/housekeeping.py).
+        # At most hourly per process: expired counters and keys, the speech cache's size
+        # (app/services/housekeeping.py).
         from app.services import housekeeping
 
         if time.monotonic() < self._purge_due:
@@ -226,6 +227,7 @@ class FeedWatcher:
             try:
                 counts = housekeeping.purge_expired()
                 db.session.commit()
+                counts["speech_files"] = housekeeping.trim_speech_cache()
                 log.debug("housekeeping: %s", counts)
             except Exception:
                 log.warning("housekeeping failed", exc_info=True)

@@ -277,9 +277,11 @@ def auto_close_command() -> None:
 @bp.cli.command("purge")
 def purge_command() -> None:
     """Forget expired idempotency keys, sign-in counters of logins nobody tried for a day and
-    rate-limit windows that have ended (run it with `escalate`)."""
+    rate-limit windows that have ended; trim the speech cache to VOICE_CACHE_MAX_MB (run it
+    with `escalate`)."""
     from app.services import housekeeping
 
     counts = housekeeping.purge_expired()
     db.session.commit()
+    counts["speech_files"] = housekeeping.trim_speech_cache()
     click.echo(", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in counts.items()))
