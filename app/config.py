@@ -121,7 +121,7 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # The speech cache's size (least recently used speech goes first; prompts and live
         # announcements stay) and new renderings an hour per person or address / per screen.
         "VOICE_CACHE_MAX_MB": _int(env, "VOICE_CACHE_MAX_MB", 200),
-        "VOICE_RENDER_PER_HOUR": _int(env, "VOICE_RENDER_PER_HOUR", 60),
+        "VOICE_RENDER_PER_HOUR": _int(env, "VOICE_RENDER_PER_HOUR", 120),
         "VOICE_RENDER_PER_HOUR_DEVICE": _int(env, "VOICE_RENDER_PER_HOUR_DEVICE", 300),
         # Per worker, in the background: fixed prompts and announcement speech rendered ahead.
         "VOICE_BACKGROUND": _bool(env.get("VOICE_BACKGROUND"), mode != "testing"),
