@@ -55,10 +55,24 @@ def _gevent_patched() -> bool:
     return monkey is not None and monkey.is_module_patched("threading")
 
 
+def _holding_sqlite_write_lock() -> bool:
+    # Yielding while this request holds SQLite's write lock would stall the worker: another
+    # greenlet's write would then wait for the lock in C, blocking the loop this one needs.
+    try:
+        session = db.session()
+        if not session.in_transaction() or session.get_bind().dialect.name != "sqlite":
+            return False
+        raw = session.connection().connection.dbapi_connection
+        return bool(getattr(raw, "in_transaction", False))
+    except Exception:
+        return False
+
+
 def off_loop(fn, *args):
     """Run CPU-bound `fn(*args)` so it does not hold a gevent worker's event loop: in the hub's
-    thread pool when gevent has patched this process (argon2 releases the GIL), else directly."""
-    if not _gevent_patched():
+    thread pool when gevent has patched this process (argon2 releases the GIL), else directly
+    (also while the request holds SQLite's write lock)."""
+    if not _gevent_patched() or _holding_sqlite_write_lock():
         return fn(*args)
     import gevent
 
@@ -181,12 +195,13 @@ def _fail(key: str, now: datetime) -> None:
 
 
 def _succeeded(key: str) -> None:
-    db.session.execute(
-        update(LoginThrottle)
-        .where(LoginThrottle.login == key,
+    counted = (LoginThrottle.login == key,
                (LoginThrottle.failures != 0) | (LoginThrottle.lock_count != 0)
                | LoginThrottle.locked_until.is_not(None))
-        .values(failures=0, lock_count=0, locked_until=None))
+    # Read first: most sign-ins have nothing to reset, and then take no write lock (SQLite).
+    if db.session.scalar(select(LoginThrottle.login).where(*counted)) is not None:
+        db.session.execute(update(LoginThrottle).where(*counted)
+                           .values(failures=0, lock_count=0, locked_until=None))
 
 
 def authenticate(login: str, *, pin: str | None = None, password: str | None = None,
@@ -226,12 +241,12 @@ def authenticate(login: str, *, pin: str | None = None, password: str | None = N
         error = Unauthorized(_l("The phone number, username, PIN or password is not right."))
         error.persist = True
         raise error
-    _succeeded(key)
     if stored_as_typed or _hasher().check_needs_rehash(hashed):
         if pin is not None:
             person.pin_hash = hash_secret(pin)
         else:
             person.password_hash = hash_secret(password)
+    _succeeded(key)  # the first write: after the hashing, which may yield under gevent
     return person
 
 
