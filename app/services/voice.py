@@ -586,17 +586,19 @@ class VoiceRuntime:
                 keep.add(tts.path_for(tts.key(text, meta["voice"], meta["rate"], fmt), fmt))
         return keep
 
-    def trim_cache(self) -> int:
-        """Keep rendered speech and its sidecars within VOICE_CACHE_MAX_MB: delete the least
-        recently used (never the prompts or live announcements' speech); returns how many
-        files went. One process of a host at a time; the others skip."""
+    def trim_cache(self, target: float = 0.9) -> int:
+        """Keep rendered speech and its sidecars within VOICE_CACHE_MAX_MB: when over, delete
+        the least recently used (never the prompts or live announcements' speech) down to
+        `target` of it; returns how many files went. One process of a host at a time; the
+        others skip."""
         limit = int(self.app.config.get("VOICE_CACHE_MAX_MB") or 0) * 1024 * 1024
         if limit <= 0:
             return 0
         try:
             with self._file_lock("trim", timeout=0):
                 deleted, left = voice.trim_cache(
-                    [self.cache_dir / "tts", self.cache_dir / "speech"], limit, self._kept)
+                    [self.cache_dir / "tts", self.cache_dir / "speech"], limit, self._kept,
+                    target)
         except TimeoutError:
             return 0
         if deleted:
