@@ -99,9 +99,17 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # Reverse proxies in front of the app whose X-Forwarded-For/Proto/Host are believed
         # (0: none, the client's own address counts; 1: one nginx in front).
         "PROXY_HOPS": _int(env, "LINLI_PROXY_HOPS", 0),
-        # Login throttling: after this many failures the account locks for LOCKOUT_MINUTES.
+        # Login throttling (app/services/auth.py): after LOGIN_MAX_FAILURES wrong secrets in a
+        # row the account locks, for LOGIN_LOCKOUT_FIRST_MINUTES at first and twice as long at
+        # each further lock, up to LOGIN_LOCKOUT_MINUTES. An address with LOGIN_IP_MAX_FAILURES
+        # wrong secrets within LOGIN_IP_WINDOW_MINUTES gets 429 until that window ends.
         "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": _int(env, "LOGIN_LOCKOUT_MINUTES", 15),
+        "LOGIN_LOCKOUT_FIRST_MINUTES": _int(env, "LOGIN_LOCKOUT_FIRST_MINUTES", 1),
+        "LOGIN_IP_MAX_FAILURES": _int(env, "LOGIN_IP_MAX_FAILURES", 10),
+        "LOGIN_IP_WINDOW_MINUTES": _int(env, "LOGIN_IP_WINDOW_MINUTES", 15),
+        # argon2 hashes at once per process (64 MiB each); under gevent they run in threads.
+        "PASSWORD_HASH_THREADS": _int(env, "PASSWORD_HASH_THREADS", 2),
         "API_TOKEN_DAYS": _int(env, "API_TOKEN_DAYS", 365),
         # Sign-ins (app/services/auth.py): easy mode stays signed in until sign-out, at most
         # this many days; a staff console sign-in lasts a working shift.
@@ -118,6 +126,11 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "VOICE_CACHE": env.get("VOICE_CACHE") or None,
         "VOICE_CONVERSATION_SECONDS": _int(env, "VOICE_CONVERSATION_SECONDS", 120),
         "VOICE_TTS_TIMEOUT": _int(env, "VOICE_TTS_TIMEOUT", 30),
+        # The speech cache's size (least recently used speech goes first; prompts and live
+        # announcements stay) and new renderings an hour per person or address / per screen.
+        "VOICE_CACHE_MAX_MB": _int(env, "VOICE_CACHE_MAX_MB", 200),
+        "VOICE_RENDER_PER_HOUR": _int(env, "VOICE_RENDER_PER_HOUR", 120),
+        "VOICE_RENDER_PER_HOUR_DEVICE": _int(env, "VOICE_RENDER_PER_HOUR_DEVICE", 300),
         # Per worker, in the background: fixed prompts and announcement speech rendered ahead.
         "VOICE_BACKGROUND": _bool(env.get("VOICE_BACKGROUND"), mode != "testing"),
         "VOICE_STREAM_IDLE_SECONDS": _int(env, "VOICE_STREAM_IDLE_SECONDS", 120),
@@ -149,6 +162,10 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "CASE_AUDIO_MAX_BYTES": _int(env, "CASE_AUDIO_MAX_BYTES", 8 * 1024 * 1024),
         "CASE_ATTACHMENTS_MAX": _int(env, "CASE_ATTACHMENTS_MAX", 12),
         "IDEMPOTENCY_TTL_HOURS": _int(env, "IDEMPOTENCY_TTL_HOURS", 48),
+        # New cases an hour per person (a proxy counts as themselves) and per lobby screen;
+        # staff taking cases down are not limited; 0 turns a limit off.
+        "CASE_CREATE_PER_HOUR": _int(env, "CASE_CREATE_PER_HOUR", 20),
+        "CASE_CREATE_PER_HOUR_DEVICE": _int(env, "CASE_CREATE_PER_HOUR_DEVICE", 120),
         "OPEN311_PUBLIC_READ": _bool(env.get("OPEN311_PUBLIC_READ"), True),
         # flask-smorest / OpenAPI
         "API_TITLE": "Linli API",

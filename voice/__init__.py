@@ -42,7 +42,7 @@ from .errors import (
 )
 from .nlu import Intent, LanguagePack, ReferenceFormat, Understander, available_packs, load_pack
 from .pipeline import VoiceAssistant
-from .tts import DEFAULT_RATE, RATES, Speech, TTSWorker
+from .tts import DEFAULT_RATE, RATES, Speech, TTSWorker, trim_cache
 
 __all__ = [
     "DEFAULT_RATE",
@@ -73,6 +73,7 @@ __all__ = [
     "StreamSession",
     "TTSUnavailable",
     "TTSWorker",
+    "trim_cache",
     "Transcript",
     "TurnResult",
     "UndecodableAudio",

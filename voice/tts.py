@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 import wave
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
@@ -131,10 +131,11 @@ class TTSWorker:
         etag = self.key(text, voice, rate, fmt)
         path = self.path_for(etag, fmt)
         try:
-            size = path.stat().st_size
+            st = path.stat()
         except OSError:
             return None
-        return Speech(str(path), etag, FORMATS[fmt][1], fmt, size, True)
+        touch(path, st)
+        return Speech(str(path), etag, FORMATS[fmt][1], fmt, st.st_size, True)
 
     def synthesize(
         self,
@@ -509,6 +510,66 @@ def _chain(src: Future, dst: Future) -> None:
         dst.set_exception(exc)
     else:
         dst.set_result(src.result())
+
+
+TOUCH_SECONDS = 60.0
+BLOCK = 4096
+
+
+def touch(path: str | os.PathLike[str], st: os.stat_result | None = None) -> None:
+    """Mark a cached file as just used (its access time, which `trim_cache` evicts by): at most
+    once a minute per file, so a cache hit stays a hash and a stat."""
+    try:
+        st = st or os.stat(path)
+        now = time.time()
+        if now - st.st_atime > TOUCH_SECONDS:
+            os.utime(path, (now, st.st_mtime))
+    except OSError:
+        pass
+
+
+def trim_cache(
+    dirs: Iterable[str | os.PathLike[str]],
+    max_bytes: int,
+    keep: Iterable[str | os.PathLike[str]] | Callable[[], Iterable[Any]] = (),
+    target: float = 0.9,
+) -> tuple[int, int]:
+    """Bound a cache: when the files under ``dirs`` take more than ``max_bytes`` (counted in
+    4 KiB blocks, as the disk holds them), delete the least recently used (last access, see
+    `touch`) until they take ``target`` of it. Files in ``keep`` (or what it returns, called
+    only when over) stay, and so do temporary and lock files (names starting with a dot).
+    Returns (files deleted, bytes left)."""
+    entries: list[tuple[float, int, str]] = []
+    total = 0
+    for top in dirs:
+        for root, _dirs, files in os.walk(top):
+            for name in files:
+                if name.startswith("."):
+                    continue
+                path = os.path.join(root, name)
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                size = -(-st.st_size // BLOCK) * BLOCK
+                total += size
+                entries.append((max(st.st_atime, st.st_mtime), size, path))
+    if total <= max_bytes:
+        return 0, total
+    kept = {os.fspath(p) for p in (keep() if callable(keep) else keep)}
+    entries = sorted(e for e in entries if e[2] not in kept)
+    goal = int(max_bytes * target)
+    deleted = 0
+    for _used, size, path in entries:
+        if total <= goal:
+            break
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        total -= size
+        deleted += 1
+    return deleted, total
 
 
 def _wpm(rate: str) -> int:

@@ -20,7 +20,14 @@ from app.models.person import (
     ProxyLink,
     RoleAssignment,
 )
-from app.models.security import ApiToken, AuditLog, Device, LoginThrottle, WebSession
+from app.models.security import (
+    ApiToken,
+    AuditLog,
+    Device,
+    LoginThrottle,
+    RateLimit,
+    WebSession,
+)
 
 __all__ = [
     "CARE_FLAGS",
@@ -39,6 +46,7 @@ __all__ = [
     "Organization",
     "Person",
     "ProxyLink",
+    "RateLimit",
     "RoleAssignment",
     "StreetOffice",
     "WebSession",

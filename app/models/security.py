@@ -82,7 +82,7 @@ class WebSession(db.Model):
 
 
 class LoginThrottle(db.Model):
-    """Failed sign-in attempts per login, for lockout."""
+    """Failed sign-in attempts per login, for lockout (short at first, longer each time)."""
 
     __tablename__ = "login_throttle"
 
@@ -90,6 +90,22 @@ class LoginThrottle(db.Model):
     failures = db.Column(db.Integer, nullable=False, default=0)
     last_failure_at = db.Column(UTCDateTime())
     locked_until = db.Column(UTCDateTime())
+    # Locks since the last successful sign-in: each lock lasts twice as long as the one before.
+    lock_count = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+
+
+class RateLimit(db.Model):
+    """A fixed-window counter: sign-in failures per address, cases per person, new speech…
+
+    `key` names what is counted and for whom (e.g. "login-ip:<hmac>", "case:p:12");
+    `hits` counts events until `expires_at`, when the window starts again.
+    """
+
+    __tablename__ = "rate_limit"
+
+    key = db.Column(db.String(100), primary_key=True)
+    hits = db.Column(db.Integer, nullable=False, default=0)
+    expires_at = db.Column(UTCDateTime(), nullable=False, index=True)
 
 
 class AuditLog(db.Model):
@@ -110,4 +126,5 @@ class AuditLog(db.Model):
     ip = db.Column(db.String(64))
 
 
-__all__ = ["ApiToken", "AuditLog", "Device", "LoginThrottle", "TimestampMixin", "WebSession"]
+__all__ = ["ApiToken", "AuditLog", "Device", "LoginThrottle", "RateLimit", "TimestampMixin",
+           "WebSession"]

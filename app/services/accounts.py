@@ -17,9 +17,9 @@ def _token_payload(person: Person, label: str | None) -> dict:
 
 
 def sign_in(login: str, *, pin: str | None = None, password: str | None = None,
-            label: str | None = None) -> dict:
-    """Check credentials and issue a bearer token."""
-    person = auth.authenticate(login, pin=pin, password=password)
+            label: str | None = None, ip: str | None = None) -> dict:
+    """Check credentials (throttled per login and per client address) and issue a token."""
+    person = auth.authenticate(login, pin=pin, password=password, ip=ip)
     actor = Actor.for_person(person)
     audit.bind_actor(actor)
     if actor.is_staff_side:

@@ -11,12 +11,12 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import AuditLog, Community, LoginThrottle
+from app.models import AuditLog, Community, LoginThrottle, RateLimit
 from app.services import authz
 from app.services.actors import Actor
 
 # Bookkeeping tables whose rows are not "changes" anyone made.
-_NOT_AUDITED = (AuditLog, LoginThrottle)
+_NOT_AUDITED = (AuditLog, LoginThrottle, RateLimit)
 
 
 def bind_actor(actor: Actor) -> None:

@@ -1,26 +1,41 @@
-"""Sign-in: argon2 hashes, PINs and passwords, bearer tokens, lockout after repeated failures."""
+"""Sign-in: argon2 hashes, PINs and passwords, bearer tokens, throttling of wrong attempts.
+
+Throttling has two parts. An address (the client IP, which the channel passes in) that sent
+LOGIN_IP_MAX_FAILURES wrong secrets within LOGIN_IP_WINDOW_MINUTES gets 429 for every login
+until its window ends, before anything is checked, so one attacker stops long before they can
+keep someone else's account locked. An account locks (423) after LOGIN_MAX_FAILURES wrong
+secrets in a row: LOGIN_LOCKOUT_FIRST_MINUTES at first, twice as long at each further lock up
+to LOGIN_LOCKOUT_MINUTES; a successful sign-in starts it over. Failures are counted with one
+atomic statement per attempt, so concurrent wrong PINs are all counted.
+
+argon2 is CPU-bound C code: under gevent workers it runs in the hub's thread pool (at most
+PASSWORD_HASH_THREADS at once per process), so the worker's other requests go on meanwhile.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+import sys
+import threading
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from app.extensions import db
 from app.models import ApiToken, Device, LoginThrottle, Person, WebSession
 from app.models.base import utcnow
-from app.services import audit
+from app.services import audit, ratelimit
 from app.services.actors import Actor
-from app.services.errors import Invalid, Locked, NotFound, Unauthorized
+from app.services.errors import Invalid, Locked, NotFound, TooManyRequests, Unauthorized
 from app.services.text import half_width, looks_like_phone, normalize_phone
 
 _hashers: dict[str, PasswordHasher] = {}
+_slots: dict[int, threading.BoundedSemaphore] = {}
 
 
 def _hasher() -> PasswordHasher:
@@ -35,21 +50,61 @@ def _hasher() -> PasswordHasher:
     return _hashers[profile]
 
 
+def _gevent_patched() -> bool:
+    monkey = sys.modules.get("gevent.monkey")  # never imported: certainly not patched
+    return monkey is not None and monkey.is_module_patched("threading")
+
+
+def _holding_sqlite_write_lock() -> bool:
+    # Yielding while this request holds SQLite's write lock would stall the worker: another
+    # greenlet's write would then wait for the lock in C, blocking the loop this one needs.
+    try:
+        session = db.session()
+        if not session.in_transaction() or session.get_bind().dialect.name != "sqlite":
+            return False
+        raw = session.connection().connection.dbapi_connection
+        return bool(getattr(raw, "in_transaction", False))
+    except Exception:
+        return False
+
+
+def off_loop(fn, *args):
+    """Run CPU-bound `fn(*args)` so it does not hold a gevent worker's event loop: in the hub's
+    thread pool when gevent has patched this process (argon2 releases the GIL), else directly
+    (also while the request holds SQLite's write lock)."""
+    if not _gevent_patched() or _holding_sqlite_write_lock():
+        return fn(*args)
+    import gevent
+
+    # Bounded: each default argon2 hash takes 64 MiB. The semaphore (patched, cooperative)
+    # is made per process, after the fork.
+    limit = max(1, int(current_app.config.get("PASSWORD_HASH_THREADS", 2)))
+    slots = _slots.get(limit)
+    if slots is None:
+        slots = _slots.setdefault(limit, threading.BoundedSemaphore(limit))
+    with slots:
+        return gevent.get_hub().threadpool.apply(fn, args)
+
+
 def hash_secret(secret: str) -> str:
     """Argon2id hash of a password or PIN."""
-    return _hasher().hash(secret)
+    return off_loop(_hasher().hash, secret)
+
+
+def _verify(hasher: PasswordHasher, hashed: str, secret: str) -> bool:
+    try:
+        return hasher.verify(hashed, secret)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def verify_secret(hashed: str | None, secret: str) -> bool:
     """Constant-time check of a secret against its argon2 hash."""
     if not hashed:
         # Spend the same effort so unknown logins are not faster to reject.
-        _hasher().hash(secret)
+        hash_secret(secret)
         return False
-    try:
-        return _hasher().verify(hashed, secret)
-    except (VerificationError, InvalidHashError):
-        return False
+    return off_loop(_verify, _hasher(), hashed, secret)
 
 
 def _token_hash(token: str) -> str:
@@ -57,7 +112,11 @@ def _token_hash(token: str) -> str:
 
 
 def _login_key(login: str) -> str:
-    return normalize_phone(login) if looks_like_phone(login) else login.strip().lower()[:80]
+    if looks_like_phone(login):
+        return normalize_phone(login)
+    name = login.strip().lower()[:78]
+    # Other counters in the table have keys like "pairing:<id>": a typed login never hits one.
+    return f"u:{name}" if ":" in name else name
 
 
 def find_person_by_login(login: str) -> Person | None:
@@ -67,37 +126,88 @@ def find_person_by_login(login: str) -> Person | None:
     return db.session.scalar(select(Person).where(Person.username == login.strip().lower()))
 
 
-def _throttle(key: str) -> LoginThrottle:
-    row = db.session.get(LoginThrottle, key)
-    if row is None:
-        row = LoginThrottle(login=key, failures=0)
-        db.session.add(row)
-    return row
+def _minutes(seconds: int) -> int:
+    return max(1, (seconds + 59) // 60)
 
 
-def _check_lock(row: LoginThrottle) -> None:
-    now = utcnow()
-    if row.locked_until and row.locked_until > now:
-        seconds = int((row.locked_until - now).total_seconds()) + 1
-        raise Locked(
-            _l("Too many wrong attempts. Please try again in %(m)d minutes, or ask the "
-               "residents' committee to reset it.", m=max(1, (seconds + 59) // 60)),
-            headers={"Retry-After": str(seconds)},
+def _check_address(ip_key: str | None, now: datetime) -> None:
+    if ip_key is None:
+        return
+    until = ratelimit.over(ip_key, current_app.config["LOGIN_IP_MAX_FAILURES"], now=now)
+    if until is not None:
+        headers = ratelimit.retry_after(until, now)
+        raise TooManyRequests(
+            _l("Too many wrong attempts from this network. Please try again in %(m)d minutes.",
+               m=_minutes(int(headers["Retry-After"]))),
+            headers=headers,
         )
 
 
-def _fail(row: LoginThrottle) -> None:
+def _locked(until: datetime, now: datetime) -> Locked:
+    seconds = int((until - now).total_seconds()) + 1
+    return Locked(
+        _l("Too many wrong attempts. Please try again in %(m)d minutes, or ask the "
+           "residents' committee to reset it.", m=_minutes(seconds)),
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def _check_lock(key: str, now: datetime) -> None:
+    until = db.session.scalar(select(LoginThrottle.locked_until).where(LoginThrottle.login == key))
+    if until is not None and until > now:
+        raise _locked(until, now)
+
+
+def lock_minutes(locks_before: int) -> int:
+    """How long the next lock lasts after `locks_before` earlier ones: doubling from
+    LOGIN_LOCKOUT_FIRST_MINUTES up to LOGIN_LOCKOUT_MINUTES."""
     cfg = current_app.config
-    row.failures += 1
-    row.last_failure_at = utcnow()
-    if row.failures >= cfg["LOGIN_MAX_FAILURES"]:
-        row.locked_until = utcnow() + timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
-        row.failures = 0
-    db.session.flush()
+    longest = cfg["LOGIN_LOCKOUT_MINUTES"]
+    first = min(cfg["LOGIN_LOCKOUT_FIRST_MINUTES"], longest)
+    return longest if locks_before >= 30 else min(longest, first * 2 ** locks_before)
 
 
-def authenticate(login: str, *, pin: str | None = None, password: str | None = None) -> Person:
-    """Check a phone/username with a PIN or password; lock the login after repeated failures.
+def _fail(key: str, now: datetime) -> None:
+    """Count one wrong secret for the login, atomically; lock it at LOGIN_MAX_FAILURES."""
+    table = LoginThrottle.__table__
+    unlocked = (table.c.locked_until.is_(None)) | (table.c.locked_until <= now)
+    stmt = ratelimit.upsert(table).values(login=key, failures=1, last_failure_at=now,
+                                          lock_count=0)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.login],
+        set_={"failures": table.c.failures + 1, "last_failure_at": now},
+        # An attempt that raced with the one that locked the login is refused, not counted.
+        where=unlocked,
+    ).returning(table.c.failures, table.c.lock_count)
+    row = db.session.execute(stmt).first()
+    if row is None:
+        until = db.session.scalar(select(LoginThrottle.locked_until)
+                                  .where(LoginThrottle.login == key))
+        error = _locked(until or now, now)
+        error.persist = True  # the address's count stands
+        raise error
+    failures, locks = row
+    if failures >= current_app.config["LOGIN_MAX_FAILURES"]:
+        # This transaction holds the row (PostgreSQL row lock, SQLite write lock) until commit.
+        db.session.execute(update(LoginThrottle).where(LoginThrottle.login == key).values(
+            failures=0, lock_count=locks + 1,
+            locked_until=now + timedelta(minutes=lock_minutes(locks))))
+
+
+def _succeeded(key: str) -> None:
+    counted = (LoginThrottle.login == key,
+               (LoginThrottle.failures != 0) | (LoginThrottle.lock_count != 0)
+               | LoginThrottle.locked_until.is_not(None))
+    # Read first: most sign-ins have nothing to reset, and then take no write lock (SQLite).
+    if db.session.scalar(select(LoginThrottle.login).where(*counted)) is not None:
+        db.session.execute(update(LoginThrottle).where(*counted)
+                           .values(failures=0, lock_count=0, locked_until=None))
+
+
+def authenticate(login: str, *, pin: str | None = None, password: str | None = None,
+                 ip: str | None = None) -> Person:
+    """Check a phone/username with a PIN or password; throttle the address (`ip`, from the
+    channel) and lock the login after repeated failures.
 
     A failed attempt raises with `persist=True` so the failure count is committed even though
     the request fails.
@@ -107,8 +217,10 @@ def authenticate(login: str, *, pin: str | None = None, password: str | None = N
     if (pin is None) == (password is None):
         raise Invalid(errors={"pin": [str(_l("Give either a PIN or a password."))]})
     key = _login_key(login)
-    row = _throttle(key)
-    _check_lock(row)
+    ip_key = ratelimit.address_key("login-ip", ip)
+    now = utcnow()
+    _check_address(ip_key, now)
+    _check_lock(key, now)
     person = find_person_by_login(login)
     typed = pin
     if isinstance(pin, str):
@@ -121,18 +233,32 @@ def authenticate(login: str, *, pin: str | None = None, password: str | None = N
     # A PIN set in full-width digits before they were made plain: accept it, store it plain.
     stored_as_typed = not ok and typed != pin and verify_secret(hashed, typed)
     if not (ok or stored_as_typed):
-        _fail(row)
+        now = utcnow()
+        if ip_key is not None:
+            ratelimit.add(ip_key, now=now,
+                          window=timedelta(minutes=current_app.config["LOGIN_IP_WINDOW_MINUTES"]))
+        _fail(key, now)
         error = Unauthorized(_l("The phone number, username, PIN or password is not right."))
         error.persist = True
         raise error
-    row.failures = 0
-    row.locked_until = None
     if stored_as_typed or _hasher().check_needs_rehash(hashed):
         if pin is not None:
             person.pin_hash = hash_secret(pin)
         else:
             person.password_hash = hash_secret(password)
+    _succeeded(key)  # the first write: after the hashing, which may yield under gevent
     return person
+
+
+def purge_throttles(now: datetime | None = None) -> int:
+    """Forget logins that are not locked and had no failure for a day (unknown logins too);
+    returns how many rows went."""
+    now = now or utcnow()
+    stale = now - timedelta(days=1)
+    result = db.session.execute(delete(LoginThrottle).where(
+        (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until <= now),
+        (LoginThrottle.last_failure_at.is_(None)) | (LoginThrottle.last_failure_at < stale)))
+    return result.rowcount or 0
 
 
 def issue_token(*, person: Person | None = None, device: Device | None = None,
@@ -278,11 +404,12 @@ def check_current_pin(person: Person, pin: str | None) -> None:
     """Before one's own new PIN: the current one, counted (and locked) like a sign-in."""
     if not isinstance(pin, str) or not pin:
         raise Invalid(errors={"current_pin": [str(_l("Please type your current PIN."))]})
-    row = _throttle(_login_key(person.phone or person.username or f"id:{person.id}"))
-    _check_lock(row)
+    key = _login_key(person.phone or person.username or f"id:{person.id}")
+    now = utcnow()
+    _check_lock(key, now)
     if not verify_secret(person.pin_hash, half_width(pin)):
-        _fail(row)
+        _fail(key, utcnow())
         error = Invalid(errors={"current_pin": [str(_l("The current PIN is not right."))]})
         error.persist = True
         raise error
-    row.failures = 0
+    _succeeded(key)

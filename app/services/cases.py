@@ -62,7 +62,7 @@ from app.models.case import (
     CaseStatusCount,
     CaseSupport,
 )
-from app.services import attachments, audit, authz, categories, notifications
+from app.services import attachments, audit, authz, categories, notifications, ratelimit
 from app.services.actors import Actor
 from app.services.demo import seed_hook
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound, invalid_field
@@ -975,6 +975,7 @@ def submit_case(
             latitude, longitude = building.latitude, building.longitude
     public = category.is_public if is_public is None else bool(is_public) and category.is_public
     uploads = _prepare_uploads(audio, photos)
+    _count_new_case(actor, mode, now)
 
     case = Case(
         reference=next_reference(now),
@@ -1033,6 +1034,25 @@ def submit_case(
         )
     db.session.flush()
     return case
+
+
+def _count_new_case(actor: Actor, mode: str, now: datetime) -> None:
+    """At most CASE_CREATE_PER_HOUR new cases an hour per person (a family proxy counts as
+    themselves) and CASE_CREATE_PER_HOUR_DEVICE per lobby screen; workers taking cases down
+    and Open311 clients are not limited here. The count is part of the case's transaction: a
+    request that fails, or a retry answered from its Idempotency-Key, does not count."""
+    cfg = current_app.config
+    if mode == "device":
+        key, limit = f"case:d:{actor.device.id}", cfg["CASE_CREATE_PER_HOUR_DEVICE"]
+    elif mode in ("resident", "proxy"):
+        key, limit = f"case:p:{actor.person.id}", cfg["CASE_CREATE_PER_HOUR"]
+    else:
+        return
+    if limit <= 0:
+        return
+    ratelimit.hit(key, limit=limit, window=timedelta(hours=1), now=now, message=_l(
+        "You have sent many requests in the last hour. Please wait a while before sending "
+        "another, or call the residents' committee."))
 
 
 def _intake_mode(

@@ -60,6 +60,13 @@ class Locked(DomainError):
     default_message = _l("Too many wrong attempts. Please wait and try again later.")
 
 
+class TooManyRequests(DomainError):
+    """Too many requests from one caller or place in a short time (429, with Retry-After)."""
+
+    status_code = 429
+    default_message = _l("Too many requests. Please wait a moment and try again.")
+
+
 class Unavailable(DomainError):
     """A component this needs is not installed or not running (503)."""
 

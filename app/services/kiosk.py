@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,19 +33,19 @@ from app.models.base import utcnow
 from app.models.kiosk import DeviceState, KioskFeed, PairingCode
 from app.services import announcements, authz, events
 from app.services.actors import Actor
-from app.services.errors import DomainError, Forbidden, Locked, NotFound, invalid_field
+from app.services.errors import (
+    DomainError,
+    Forbidden,
+    Locked,
+    NotFound,
+    TooManyRequests,
+    invalid_field,
+)
 from app.services.text import check_time_span
 
 log = logging.getLogger("linli.kiosk")
 
 PAIRING_CODE_DIGITS = 6
-
-
-class TooManyRequests(DomainError):
-    """Too many requests from one place in a short time (429)."""
-
-    status_code = 429
-    default_message = _l("Too many requests. Please wait a moment and try again.")
 
 
 class PairingGone(DomainError):
@@ -146,6 +147,7 @@ class FeedWatcher:
         self._pid: int | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._purge_due = 0.0
 
     def ensure_running(self) -> None:
         """Start the watcher in this process (again after a fork); a no-op when disabled."""
@@ -180,6 +182,7 @@ class FeedWatcher:
 
     def poll_once(self) -> float:
         """One round: deliver newer versions to this process, fire due boundaries; next wait."""
+        self._housekeeping()
         bus = events.get_bus(self.app)
         interval = float(self.app.config.get("KIOSK_FEED_POLL_SECONDS") or 0.25)
         if bus.redis_url:
@@ -210,6 +213,27 @@ class FeedWatcher:
         if upcoming is not None:
             interval = min(interval, max(0.05, (upcoming - utcnow()).total_seconds()))
         return interval
+
+
+    def _housekeeping(self) -> None:
+        # At most hourly per process: expired counters and keys, the speech cache's size
+        # (app/services/housekeeping.py).
+        from app.services import housekeeping
+
+        if time.monotonic() < self._purge_due:
+            return
+        self._purge_due = time.monotonic() + housekeeping.INTERVAL_SECONDS
+        with self.app.app_context():
+            try:
+                counts = housekeeping.purge_expired()
+                db.session.commit()
+                counts["speech_files"] = housekeeping.trim_speech_cache()
+                log.debug("housekeeping: %s", counts)
+            except Exception:
+                log.warning("housekeeping failed", exc_info=True)
+                db.session.rollback()
+            finally:
+                db.session.remove()
 
 
 def watcher(app: Flask | None = None) -> FeedWatcher:

@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -418,6 +419,8 @@ class VoiceRuntime:
         self.store_prefix = f"{cfg.get('EVENTS_CHANNEL_PREFIX', 'linli')}:voice:conversation:"
         self._secret = str(cfg["SECRET_KEY"]).encode()
         self._metas: dict[str, dict] = {}
+        self._touched: dict[str, float] = {}
+        self._trim_due = 0.0
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._assistant: voice.VoiceAssistant | None = None
@@ -501,15 +504,24 @@ class VoiceRuntime:
             self._metas[speech_id] = meta
         return meta
 
-    def speech(self, speech_id: str, fmt: str) -> voice.Speech:
-        """The rendered audio behind a speech URL (cached; 404 for unknown ids)."""
+    def speech(self, speech_id: str, fmt: str, caller: str | None = None) -> voice.Speech:
+        """The rendered audio behind a speech URL (cached; 404 for unknown ids). Rendering
+        what is not cached yet counts against `caller` (see `speech_caller`): 429 past
+        VOICE_RENDER_PER_HOUR."""
         if not SPEECH_ID.fullmatch(speech_id or "") or fmt not in SPEECH_FORMATS:
             raise NotFound()
         meta = self._meta(speech_id)
         if meta is None:
             raise NotFound()
+        self._touch_sidecar(speech_id)
+        text = " ".join(meta["text"].split())
+        if caller is not None and self.tts.lookup(text, meta["voice"], meta["rate"], fmt) is None:
+            _count_rendering(caller)
         # a hit is a hash and a stat; a miss renders (WAV) or encodes (Ogg/MP3) once
-        return self.tts.synthesize(meta["text"], meta["voice"], meta["rate"], fmt)
+        speech = self.tts.synthesize(text, meta["voice"], meta["rate"], fmt)
+        if not speech.cached:
+            self.trim_soon()
+        return speech
 
     def cached_speech(self, speech_id: str, fmt: str) -> voice.Speech | None:
         """The audio behind a speech URL if it is already on disk (never renders)."""
@@ -518,10 +530,13 @@ class VoiceRuntime:
         meta = self._meta(speech_id)
         if meta is None:
             return None
-        return self.tts.lookup(" ".join(meta["text"].split()), meta["voice"], meta["rate"], fmt)
+        found = self.tts.lookup(" ".join(meta["text"].split()), meta["voice"], meta["rate"], fmt)
+        if found is not None:
+            self._touch_sidecar(speech_id)
+        return found
 
     def say(self, text: str, *, language: str | None = None, rate: str = "slow",
-            fmt: str = "wav") -> tuple[str, voice.Speech]:
+            fmt: str = "wav", caller: str | None = None) -> tuple[str, voice.Speech]:
         """Render any text (the easy pages' 朗读): returns its speech id and the audio."""
         pack = self.pack(language)
         spoken = pack.speakable(text)
@@ -529,7 +544,78 @@ class VoiceRuntime:
             raise Invalid(errors={"text": [str(_l("Nothing to read."))]})
         speech_id = self.speech_id(spoken, pack.tts_voice, rate)
         self.speech_url(spoken, pack.tts_voice, rate)
-        return speech_id, self.speech(speech_id, fmt)
+        return speech_id, self.speech(speech_id, fmt, caller=caller)
+
+    # --- the cache's size -------------------------------------------------------------------
+    def _touch_sidecar(self, speech_id: str) -> None:
+        # The sidecar is read once per process (then kept in memory): mark its use now and
+        # then, so the cache's trimming sees that its URL is still wanted.
+        now = time.monotonic()
+        if now - self._touched.get(speech_id, -1e9) < voice.tts.TOUCH_SECONDS:
+            return
+        if len(self._touched) > 4096:
+            self._touched.clear()
+        self._touched[speech_id] = now
+        voice.tts.touch(self._sidecar(speech_id))
+
+    def _kept(self) -> set[Path]:
+        """What trimming never deletes: the fixed prompts and live announcements' speech."""
+        from app.models.announcement import Announcement
+        from app.services import announcements
+
+        tts = self.tts
+        keep: set[Path] = set()
+        for pack in self.packs.values():
+            for prompt in pack.prompts():
+                text = " ".join(pack.speakable(prompt).split())
+                for rate in PRERENDER_RATES:
+                    keep.add(tts.path_for(tts.key(text, pack.tts_voice, rate, "wav"), "wav"))
+        with self.app.app_context():
+            urls = db.session.scalars(select(Announcement.speech_url).where(
+                Announcement.status.in_(announcements.LIVE),
+                Announcement.speech_url.is_not(None))).all()
+            db.session.remove()
+        for url in urls:
+            speech_id = url.rsplit("/", 1)[-1]
+            meta = self._meta(speech_id)
+            if not SPEECH_ID.fullmatch(speech_id) or meta is None:
+                continue
+            keep.add(self._sidecar(speech_id))
+            text = " ".join(meta["text"].split())
+            for fmt in SPEECH_FORMATS:
+                keep.add(tts.path_for(tts.key(text, meta["voice"], meta["rate"], fmt), fmt))
+        return keep
+
+    def trim_cache(self, target: float = 0.9) -> int:
+        """Keep rendered speech and its sidecars within VOICE_CACHE_MAX_MB: when over, delete
+        the least recently used (never the prompts or live announcements' speech) down to
+        `target` of it; returns how many files went. One process of a host at a time; the
+        others skip."""
+        limit = int(self.app.config.get("VOICE_CACHE_MAX_MB") or 0) * 1024 * 1024
+        if limit <= 0:
+            return 0
+        try:
+            with self._file_lock("trim", timeout=0):
+                deleted, left = voice.trim_cache(
+                    [self.cache_dir / "tts", self.cache_dir / "speech"], limit, self._kept,
+                    target)
+        except TimeoutError:
+            return 0
+        if deleted:
+            log.info("voice: speech cache trimmed: %d files deleted, %d MB left", deleted,
+                     left // (1024 * 1024))
+        return deleted
+
+    def trim_soon(self) -> None:
+        """After a new rendering: trim the cache, at most once a minute per process."""
+        now = time.monotonic()
+        if now < self._trim_due:
+            return
+        self._trim_due = now + 60.0
+        try:
+            self.trim_cache()
+        except Exception:
+            log.warning("voice: trimming the speech cache failed", exc_info=True)
 
     # --- background work (per worker) -------------------------------------------------------
     def ensure_background(self) -> None:
@@ -670,6 +756,29 @@ class VoiceRuntime:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def speech_caller(actor: Actor, ip: str | None) -> str | None:
+    """Whom new speech renderings count against: the person or screen, else the address."""
+    from app.services import ratelimit
+
+    if actor.device is not None:
+        return f"d:{actor.device.id}"
+    if actor.person is not None:
+        return f"p:{actor.person.id}"
+    return ratelimit.address_key("ip", ip)
+
+
+def _count_rendering(caller: str) -> None:
+    from app.services import ratelimit
+
+    cfg = current_app.config
+    limit = cfg["VOICE_RENDER_PER_HOUR_DEVICE" if caller.startswith("d:")
+                else "VOICE_RENDER_PER_HOUR"]
+    if limit > 0:
+        ratelimit.hit(f"speech:{caller}", limit=limit, window=timedelta(hours=1), message=_l(
+            "That is a lot of new text to read aloud just now. Please wait a while and try "
+            "again."))
 
 
 def runtime(app: Flask | None = None) -> VoiceRuntime:

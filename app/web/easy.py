@@ -287,11 +287,13 @@ def login():
     if request.method == "POST":
         phone = request.form.get("phone", "")[:40]
         try:
-            person = auth.authenticate(phone, pin=request.form.get("pin", "")[:40])
+            person = auth.authenticate(phone, pin=request.form.get("pin", "")[:40],
+                                       ip=request.remote_addr)
         except DomainError as error:
             settle(error)
             return render_template("easy/login.html", errors=error_lines(error), phone=phone,
-                                   locked=error.status_code == 423), error.status_code
+                                   locked=error.status_code in (423, 429)), \
+                error.status_code, error.headers
         _sign_in(person)
         db.session.commit()
         return redirect(safe_next(request.args.get("next")))

@@ -77,14 +77,15 @@ def login():
 
         try:
             person = auth.authenticate(request.form.get("login", ""),
-                                       password=request.form.get("password", ""))
+                                       password=request.form.get("password", ""),
+                                       ip=request.remote_addr)
         except DomainError as error:
             if getattr(error, "persist", False):
                 db.session.commit()
             else:
                 db.session.rollback()
             flash(str(error.message), "error")
-            return render_template("staff/login.html"), error.status_code
+            return render_template("staff/login.html"), error.status_code, error.headers
         security.sign_in(person, "staff", remember=False)
         db.session.commit()
         return redirect(_safe_next(request.args.get("next")))

@@ -272,3 +272,16 @@ def auto_close_command() -> None:
     """Close resolved cases the resident did not confirm within CASE_AUTO_CLOSE_DAYS."""
     counts = _system_run(("auto_closed",))
     click.echo(f"auto-closed: {counts['auto_closed']}")
+
+
+@bp.cli.command("purge")
+def purge_command() -> None:
+    """Forget expired idempotency keys, sign-in counters of logins nobody tried for a day and
+    rate-limit windows that have ended; trim the speech cache to VOICE_CACHE_MAX_MB (run it
+    with `escalate`)."""
+    from app.services import housekeeping
+
+    counts = housekeeping.purge_expired()
+    db.session.commit()
+    counts["speech_files"] = housekeeping.trim_speech_cache()
+    click.echo(", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in counts.items()))

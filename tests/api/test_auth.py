@@ -45,7 +45,7 @@ def test_repeated_wrong_pins_lock_the_login_even_for_the_right_pin(client, world
                            json={"login": login, "pin": "999999"}).status_code == 401
     locked = client.post("/api/v1/auth/token", json={"login": login, "pin": f.PIN})
     assert locked.status_code == 423
-    assert int(locked.headers["Retry-After"]) > 60
+    assert 50 < int(locked.headers["Retry-After"]) <= 61  # the first lock is short
     assert db.session.get(LoginThrottle, login).locked_until is not None
 
 

@@ -1,5 +1,6 @@
 """Sign-in for the JSON API: tokens, joining with an invitation, the caller's profile."""
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -26,7 +27,7 @@ class Token(MethodView):
     def post(self, data):
         """Sign in with phone + PIN or username + password; returns a bearer token."""
         return accounts.sign_in(data["login"], pin=data.get("pin"), password=data.get("password"),
-                                label=data.get("label"))
+                                label=data.get("label"), ip=request.remote_addr)
 
     @blp.response(204)
     def delete(self):

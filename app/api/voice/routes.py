@@ -193,9 +193,11 @@ class VoiceSay(MethodView):
         """Read a text aloud (signed-in callers; numbers and references digit by digit)."""
         from app.services import authz
 
-        authz.require_signed_in(actor())
+        who = actor()
+        authz.require_signed_in(who)
         _id, speech = svc.runtime().say(args["text"], language=args["lang"], rate=args["rate"],
-                                        fmt=_format(args))
+                                        fmt=_format(args),
+                                        caller=svc.speech_caller(who, request.remote_addr))
         return _speech_response(speech, public=False)
 
 
@@ -207,4 +209,6 @@ class VoiceSpeechById(MethodView):
     @blp.doc(responses=_AUDIO_OUT)
     def get(self, args, speech_id):
         """Hear a reply or an announcement (the URL is the key: no sign-in, cached for good)."""
-        return _speech_response(svc.runtime().speech(speech_id, _format(args)), public=True)
+        caller = svc.speech_caller(actor(), request.remote_addr)
+        return _speech_response(svc.runtime().speech(speech_id, _format(args), caller=caller),
+                                public=True)
