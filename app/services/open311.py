@@ -269,11 +269,14 @@ def _status_notes(case: Case) -> str:
         return str(_l("Duplicate of %(ref)s", ref=case.merged_into.reference))
     if case.status == "rejected":
         return case.reject_reason or ""
+    # Only what staff published: a resident's note or reopen reason may hold a door code.
     latest = db.session.scalar(select(CaseEvent).where(
-        CaseEvent.case_id == case.id, CaseEvent.public.is_(True), CaseEvent.note.is_not(None))
+        CaseEvent.case_id == case.id, CaseEvent.public.is_(True), CaseEvent.note.is_not(None),
+        CaseEvent.actor_role.in_(sorted(cases.STAFF_VOICES)))
         .order_by(CaseEvent.id.desc()).limit(1))
+    note = cases.published_note(latest) if latest is not None else None
     label = str(cases.STATUS_LABELS[case.status])
-    return f"{label}。{latest.note}" if latest is not None else label
+    return f"{label}。{note}" if note else label
 
 
 def _iso(value: datetime | None) -> str | None:

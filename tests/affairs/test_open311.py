@@ -293,3 +293,39 @@ def test_required_attributes_and_public_photos(client, cats, key, auth):
     path = item["media_url"].split("127.0.0.1:8000", 1)[1]
     got = client.get(path, buffered=True)
     assert got.status_code == 200 and got.mimetype == "image/jpeg"
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_a_residents_note_never_reaches_status_notes(client, cats, auth, public):
+    # The attack: a resident's note sent as private (or even as public) with a door code was
+    # stored public and Open311, readable without signing in, showed it in status_notes.
+    world = cats
+    case = submit(world.a)
+    door = "门禁密码 4711#，钥匙在 201 王阿姨家"
+    r = client.post(f"/api/v1/cases/{case.id}/notes", headers=auth.headers(world.a.resident),
+                    json={"text": door, "public": public})
+    assert r.status_code == 201
+    put_in_state(case, world.a, "resolved")
+    r = client.post(f"/api/v1/cases/{case.id}/transitions", headers=auth.headers(world.a.resident),
+                    json={"action": "reopen", "note": "还是坏的，" + door})
+    assert r.status_code == 200
+    q = {"jurisdiction_id": world.a.community.code}
+    for fmt in ("json", "xml"):
+        for url in (f"{BASE}/requests/{case.reference}.{fmt}", f"{BASE}/requests.{fmt}"):
+            r = client.get(url, query_string=q)
+            assert r.status_code == 200
+            text = r.get_data(as_text=True)
+            assert case.reference in text
+            assert "4711" not in text and "王阿姨" not in text
+            assert world.a.resident.display_name not in text
+    [item] = client.get(f"{BASE}/requests/{case.reference}.json", query_string=q).get_json()
+    assert item["status"] == "open" and item["status_notes"] == "已重新打开"
+    # The committee still reads it, and so does the resident.
+    for who in (world.a.staff, world.a.resident):
+        view = client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(who)).get_json()
+        assert "4711" in str(view["timeline"])
+    # What staff publish is what Open311 says.
+    client.post(f"/api/v1/cases/{case.id}/notes", headers=auth.headers(world.a.staff),
+                json={"text": "明天上午再派师傅", "public": True})
+    [item] = client.get(f"{BASE}/requests/{case.reference}.json", query_string=q).get_json()
+    assert item["status_notes"] == "已重新打开。明天上午再派师傅"
