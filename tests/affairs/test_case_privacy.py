@@ -148,3 +148,45 @@ def test_easy_mode_shows_the_resident_their_own_note(client, cats, auth):
 
     assert any(e["note"] == DOOR for e in easy.case_for_resident(actor(world.a.resident),
                                                                  case.id)["timeline"])
+
+
+def test_the_migration_makes_notes_residents_wrote_before_internal(cats):
+    # Notes written before the fix were stored public; the data migration takes them back.
+    import importlib.util
+    from pathlib import Path
+
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    world = cats
+    case = submit(world.a)
+    mine = cases.add_note(actor(world.a.resident), case.id, DOOR)
+    theirs = cases.add_note(actor(world.a.relative, act_for=world.a.elder),
+                            submit(world.a, by=actor(world.a.relative, act_for=world.a.elder)).id,
+                            DOOR)
+    staff_public = cases.add_note(actor(world.a.staff), case.id, STAFF_NEWS, public=True)
+    staff_internal = cases.add_note(actor(world.a.staff), case.id, "内部", public=False)
+    put_in_state(case, world.a, "resolved")
+    reopen = cases.transition(actor(world.a.resident), case.id, "reopen", note=REASON)
+    db.session.commit()
+    db.session.query(CaseEvent).filter(CaseEvent.id.in_([mine.id, theirs.id])).update(
+        {"public": True})  # as the old code stored them
+    db.session.commit()
+    path = Path(__file__).parents[2] / "migrations/versions/0009_resident_notes_private.py"
+    spec = importlib.util.spec_from_file_location("resident_notes_private", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    with Operations.context(MigrationContext.configure(db.session.connection())):
+        migration.upgrade()
+    db.session.commit()
+    db.session.expire_all()
+    public = {e.id: e.public for e in db.session.query(CaseEvent)}
+    assert public[mine.id] is False and public[theirs.id] is False
+    assert public[staff_public.id] is True and public[staff_internal.id] is False
+    [step] = [e for e in reopen.events if e.kind == "reopen"]
+    assert public[step.id] is True  # the step stays public; its words are not published
+    assert DOOR in _own_view_of(world.a.resident, case)
+
+
+def _own_view_of(person, case) -> str:
+    return str(cases.case_view(actor(person), cases.get_case(actor(person), case.id)))
