@@ -8,9 +8,10 @@ Channels call the same functions: the app and the easy-mode client (resident, or
 acting for one), staff taking a phone call or a visit (代办), grid workers on patrol, lobby
 kiosks (device actor), the voice assistant (transcript + audio) and Open311 clients (API key).
 
-Privacy: the public view shows category, building-level location, status and public notes —
-never the reporter. An anonymous case keeps no link to any person. Workers see the reporter
-(phone masked unless `authz.can_see_contact`), and each such read is audited.
+Privacy: the public view shows category, building-level location, status and the notes staff
+published — never the reporter, nor anything a resident wrote (description, notes, reasons,
+rating comments: `published_note`). An anonymous case keeps no link to any person. Workers see
+the reporter (phone masked unless `authz.can_see_contact`), and each such read is audited.
 """
 
 from __future__ import annotations
@@ -95,6 +96,10 @@ ACTIONS = tuple(dict.fromkeys(rule[0] for rule in RULES))
 # Street officials without write access read everything but change nothing.
 _WORKERS = frozenset({"manager", "fieldworker", "assignee"})
 _NOTE_TAKERS = _WORKERS | {"reporter"}
+# Timeline authors (CaseEvent.actor_role) who speak for the committee: only their public notes
+# are ever published. A resident (or their family proxy), a lobby screen or a partner system may
+# write to the committee, never to the neighbours: see published_note.
+STAFF_VOICES = frozenset({"staff", "assignee", "system"})
 # Actions done through their own function (they need more than a note).
 _SPECIAL = ("assign", "merge")
 
@@ -1172,13 +1177,14 @@ def transition(
     elif action == "reopen":
         case.resolved_at = case.closed_at = case.closed_reason = None
         _new_deadline(case, now + timedelta(hours=case.category.deadline_hours))
+    role = _actor_role(actor, case)
     is_public = True if public is None else bool(public)
-    if (
-        action == "reject"
-        or "reporter" in _relation(actor, case)
-        or "filer_device" in _relation(actor, case)
-    ):
-        is_public = True  # what the resident says or is told is never internal
+    if action == "reject" or role not in STAFF_VOICES:
+        # The step itself is never internal: the resident is always told a rejection's reason,
+        # and a step the resident (or the screen that filed the case) takes shows on the
+        # timeline. What they say with it (a reopen reason) is for the committee and
+        # themselves only: published_note never shows a note that is not staff-written.
+        is_public = True
     _event(
         case,
         action,
@@ -1187,11 +1193,12 @@ def transition(
         public=is_public,
         from_status=from_status,
         to_status=to_status,
+        role=role,
     )
     if action == "confirm" and rating is not None:
         _rate(actor, case, rating, comment)
     db.session.flush()
-    _announce_status(actor, case, note if is_public else None)
+    _announce_status(actor, case, note if is_public and role in STAFF_VOICES else None)
     return case
 
 
@@ -1327,16 +1334,20 @@ def _works_in(person: Person, community_id: int) -> bool:
 
 
 def add_note(actor: Actor, case_id: int, text: str, *, public: bool = False) -> CaseEvent:
-    """A note on the timeline: workers choose public or internal; a resident's is public."""
+    """A note on the timeline: workers choose public or internal; a resident's (or their
+    proxy's) is for the committee and the handler only, whatever `public` says."""
     case = get_case(actor, case_id)
     rel = _relation(actor, case)
     if not rel & _NOTE_TAKERS:
         raise Forbidden()
     text = clean_text(text, "note", max_length=2000, multiline=True)
     worker = bool(rel & _WORKERS)
-    public = bool(public) if worker else True
+    role = _actor_role(actor, case)
+    # A door code or a phone number in a resident's note must never reach the public view or
+    # Open311: only staff publish. (The reporter still reads their own notes: see _timeline.)
+    public = worker and bool(public) and role in STAFF_VOICES
     case.updated_at = _now()
-    event = _event(case, "note", actor, note=text, public=public)
+    event = _event(case, "note", actor, note=text, public=public, role=role)
     db.session.flush()
     if worker and public:
         _tell_reporter(
@@ -1949,10 +1960,22 @@ def _assignee_view(case: Case, level: str) -> dict | None:
     return None
 
 
+def published_note(event: CaseEvent) -> str | None:
+    """An event's note as anyone may read it: staff-written public notes only, never what a
+    resident, their proxy, a lobby screen or a partner system wrote."""
+    if event.public and event.actor_role in STAFF_VOICES:
+        return event.note
+    return None
+
+
 def _timeline(actor: Actor, case: Case, level: str) -> list[dict]:
     rows = []
+    inside = level in ("staff", "assignee")
     for event in case.events:
-        if not event.public and level not in ("staff", "assignee"):
+        # The reporter reads their own words back (their notes, their reopen reason); anyone
+        # else outside the committee only what staff published.
+        own = level == "reporter" and event.actor_role == "reporter"
+        if not (inside or event.public or (own and event.kind == "note")):
             continue
         if level in ("staff", "assignee") and event.actor_person is not None:
             who = event.actor_person.display_name
@@ -1969,7 +1992,7 @@ def _timeline(actor: Actor, case: Case, level: str) -> list[dict]:
                 "label": str(EVENT_LABELS.get(event.kind, event.kind)),
                 "from_status": event.from_status,
                 "to_status": event.to_status,
-                "note": event.note,
+                "note": event.note if inside or own else published_note(event),
                 "public": event.public,
                 "actor": who,
                 "data": data,
@@ -2209,8 +2232,8 @@ def community_figures(actor: Actor, community_id: int) -> dict:
 def case_status_for_reference(actor: Actor, reference: str) -> str:
     """A plain sentence about a case's progress (查进度) for a screen or a voice turn.
 
-    The reporter and workers hear the handler and the latest public note; a screen or anyone
-    else hears only the public view (a private case: just its status).
+    The reporter and workers hear the handler and the latest note staff published; a screen or
+    anyone else hears only the public view (a private case: just its status).
     """
     authz.require_signed_in(actor)
     normal = normalize_reference(reference)
@@ -2244,9 +2267,10 @@ def case_status_for_reference(actor: Actor, reference: str) -> str:
         text += sep + _("Handled by %(name)s.", name=assignee["name"])
     if case.status == REJECTED and case.reject_reason:
         text += sep + _("Reason: %(reason)s", reason=case.reject_reason)
-    latest = next((e for e in reversed(case.events) if e.public and e.note), None)
+    # Only news from the committee: a voice turn may be heard by everyone in a lobby.
+    latest = next((published_note(e) for e in reversed(case.events) if published_note(e)), None)
     if latest is not None and case.status != REJECTED:
-        text += sep + _("Latest: %(note)s", note=latest.note)
+        text += sep + _("Latest: %(note)s", note=latest)
     if case.status == RESOLVED and "reporter" in rel:
         text += sep + _("Please tell us if it is fixed.")
     return text

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -36,6 +36,11 @@ from app.services.text import clean_text
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 MAX_RESULTS = 1000
 DEFAULT_SPAN = timedelta(days=90)
+# No case was filed before the first or will be after the second: a date outside this span
+# asks the same question as the span's end, and stays far from datetime's limits (year 1 and
+# 9999 overflow once moved to UTC or by DEFAULT_SPAN).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class Open311Error(DomainError):
@@ -158,8 +163,19 @@ def seed_demo_key(ctx: dict) -> None:
 
 # --- jurisdictions and services -----------------------------------------------------------
 
+def _text_arg(value: str | None, name: str, max_length: int = 2000) -> str | None:
+    """A query or path value as text the database takes (no NUL or control characters)."""
+    if value is None:
+        return None
+    try:
+        return clean_text(value, name, max_length=max_length, required=False)
+    except DomainError as error:
+        raise _as_open311(error) from None
+
+
 def jurisdiction(code: str | None, key: Open311Key | None = None) -> Community:
     """The community for a jurisdiction_id (optional when a key or a single community says)."""
+    code = _text_arg(code, "jurisdiction_id", max_length=200)
     if code:
         community = db.session.scalar(select(Community).where(Community.code == code[:40]))
         if community is None:
@@ -269,11 +285,14 @@ def _status_notes(case: Case) -> str:
         return str(_l("Duplicate of %(ref)s", ref=case.merged_into.reference))
     if case.status == "rejected":
         return case.reject_reason or ""
+    # Only what staff published: a resident's note or reopen reason may hold a door code.
     latest = db.session.scalar(select(CaseEvent).where(
-        CaseEvent.case_id == case.id, CaseEvent.public.is_(True), CaseEvent.note.is_not(None))
+        CaseEvent.case_id == case.id, CaseEvent.public.is_(True), CaseEvent.note.is_not(None),
+        CaseEvent.actor_role.in_(sorted(cases.STAFF_VOICES)))
         .order_by(CaseEvent.id.desc()).limit(1))
+    note = cases.published_note(latest) if latest is not None else None
     label = str(cases.STATUS_LABELS[case.status])
-    return f"{label}。{latest.note}" if latest is not None else label
+    return f"{label}。{note}" if note else label
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -316,7 +335,7 @@ def request_view(case: Case) -> dict:
 
 def _parse_date(value: str, name: str) -> datetime:
     text = value.strip()
-    if len(text) > 40:
+    if len(text) > 40 or not (text.isascii() and text.isprintable()):
         raise bad_request(_l("%(name)s must be an ISO 8601 date-time", name=name))
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -324,7 +343,11 @@ def _parse_date(value: str, name: str) -> datetime:
         raise bad_request(_l("%(name)s must be an ISO 8601 date-time", name=name)) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=cases._tz())
-    return parsed
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        return EARLIEST if parsed.year < EARLIEST.year else LATEST
+    return min(max(parsed, EARLIEST), LATEST)
 
 
 def query_requests(community: Community, args: dict) -> list[dict]:
@@ -335,8 +358,9 @@ def query_requests(community: Community, args: dict) -> list[dict]:
         refs = [cases.normalize_reference(r) for r in ids.split(",")[:MAX_RESULTS]]
         query = query.where(Case.reference.in_([r for r in refs if r]))
     else:
-        if args.get("service_code"):
-            codes = [c.strip() for c in args["service_code"].split(",") if c.strip()]
+        service_code = _text_arg(args.get("service_code"), "service_code", max_length=10_000)
+        if service_code:
+            codes = [c.strip() for c in service_code.split(",") if c.strip()]
             query = query.join(Case.category).where(CaseCategory.code.in_(codes))
         start = _parse_date(args["start_date"], "start_date") if args.get("start_date") else None
         end = _parse_date(args["end_date"], "end_date") if args.get("end_date") else None
@@ -377,6 +401,7 @@ def request_by_id(community: Community, reference: str) -> dict:
 
 def token_lookup(community: Community, token: str) -> dict:
     """GET tokens/{token}: the request a POST's token stands for."""
+    token = _text_arg(token, "token", max_length=200) or ""
     case = db.session.scalar(select(Case).where(Case.open311_token == token[:64],
                                                 Case.community_id == community.id))
     if case is None:

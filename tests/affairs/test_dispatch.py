@@ -95,7 +95,8 @@ def test_the_assignee_updates_adds_photos_and_resolves(client, cats, auth):
     assert world.a.org_member.display_name not in str(view.get_json()["timeline"])
 
 
-def test_internal_notes_stay_internal_and_residents_notes_are_public(client, cats, auth):
+def test_internal_notes_stay_internal_and_residents_notes_are_for_the_committee(client, cats,
+                                                                                 auth):
     world = cats
     case = submit(world.a)
     staff = auth.headers(world.a.staff)
@@ -103,11 +104,11 @@ def test_internal_notes_stay_internal_and_residents_notes_are_public(client, cat
                 json={"text": "这户老人耳背，请大声说话", "public": False})
     r = client.post(f"/api/v1/cases/{case.id}/notes", headers=auth.headers(world.a.resident),
                     json={"text": "下午三点后在家", "public": False})
-    assert r.status_code == 201 and r.get_json()["public"] is True
+    assert r.status_code == 201 and r.get_json()["public"] is False
     mine = client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(world.a.resident))
-    assert "耳背" not in str(mine.get_json())
+    assert "耳背" not in str(mine.get_json()) and "下午三点后在家" in str(mine.get_json())
     public = client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(world.a.elder))
-    assert "耳背" not in str(public.get_json())
+    assert "耳背" not in str(public.get_json()) and "下午三点后在家" not in str(public.get_json())
     full = str(client.get(f"/api/v1/cases/{case.id}", headers=staff).get_json())
     assert "耳背" in full and "下午三点后在家" in full
     # A read-only street official reads but does not write.

@@ -293,3 +293,84 @@ def test_required_attributes_and_public_photos(client, cats, key, auth):
     path = item["media_url"].split("127.0.0.1:8000", 1)[1]
     got = client.get(path, buffered=True)
     assert got.status_code == 200 and got.mimetype == "image/jpeg"
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_a_residents_note_never_reaches_status_notes(client, cats, auth, public):
+    # The attack: a resident's note sent as private (or even as public) with a door code was
+    # stored public and Open311, readable without signing in, showed it in status_notes.
+    world = cats
+    case = submit(world.a)
+    door = "门禁密码 4711#，钥匙在 201 王阿姨家"
+    r = client.post(f"/api/v1/cases/{case.id}/notes", headers=auth.headers(world.a.resident),
+                    json={"text": door, "public": public})
+    assert r.status_code == 201
+    put_in_state(case, world.a, "resolved")
+    r = client.post(f"/api/v1/cases/{case.id}/transitions", headers=auth.headers(world.a.resident),
+                    json={"action": "reopen", "note": "还是坏的，" + door})
+    assert r.status_code == 200
+    q = {"jurisdiction_id": world.a.community.code}
+    for fmt in ("json", "xml"):
+        for url in (f"{BASE}/requests/{case.reference}.{fmt}", f"{BASE}/requests.{fmt}"):
+            r = client.get(url, query_string=q)
+            assert r.status_code == 200
+            text = r.get_data(as_text=True)
+            assert case.reference in text
+            assert "4711" not in text and "王阿姨" not in text
+            assert world.a.resident.display_name not in text
+    [item] = client.get(f"{BASE}/requests/{case.reference}.json", query_string=q).get_json()
+    assert item["status"] == "open" and item["status_notes"] == "已重新打开"
+    # The committee still reads it, and so does the resident.
+    for who in (world.a.staff, world.a.resident):
+        view = client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(who)).get_json()
+        assert "4711" in str(view["timeline"])
+    # What staff publish is what Open311 says.
+    client.post(f"/api/v1/cases/{case.id}/notes", headers=auth.headers(world.a.staff),
+                json={"text": "明天上午再派师傅", "public": True})
+    [item] = client.get(f"{BASE}/requests/{case.reference}.json", query_string=q).get_json()
+    assert item["status_notes"] == "已重新打开。明天上午再派师傅"
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_extreme_and_hostile_dates_never_crash(client, cats, fmt):
+    # start_date=0001-01-01 (moved to UTC: year 0) and 9999-12-31 west of UTC were 500s.
+    world = cats
+    case = submit(world.a)
+    code = world.a.community.code
+
+    def get(query: str):
+        return client.get(f"{BASE}/requests.{fmt}?jurisdiction_id={code}&{query}")
+
+    def refs(query: str) -> set:
+        r = get(query)
+        assert r.status_code == 200, (query, r.get_data(as_text=True)[:200])
+        if fmt == "xml":
+            return {e.findtext("service_request_id")
+                    for e in ET.fromstring(r.data).findall("request")}
+        return {item["service_request_id"] for item in r.get_json()}
+
+    past = ("0001-01-01", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00%2B14:00",
+            "0001-01-01T00:00:00-14:00")
+    future = ("9999-12-31", "9999-12-31T23:59:59%2B14:00", "9999-12-31T23:59:59-14:00",
+              "9999-12-31T23:59:59.999999Z")
+    for date in past:  # since the beginning of time: everything
+        assert refs(f"start_date={date}") == {case.reference}
+        assert refs(f"end_date={date}") == set()
+        for end in future:
+            assert refs(f"start_date={date}&end_date={end}") == {case.reference}
+    for date in future:  # from the end of time: nothing
+        assert refs(f"start_date={date}") == set()
+        assert refs(f"end_date={date}") == set()  # the 90 days before it
+    assert refs(f"start_date={future[0]}&end_date={future[2]}") == set()
+    for junk in ("garbage", "%ED%A0%80", "%ED%A0%80%ED%B0%80", "%00", "2026-01-01T00:00:00%00",
+                 "%EF%BF%BD", "+002026-01-01", "2026-01-01T00:00:00%2B99:00", "9" * 41,
+                 "%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-01-01"):
+        for name in ("start_date", "end_date"):
+            _errors(get(f"{name}={junk}"), 400, fmt)
+    # Text the database cannot take is refused in GeoReport terms too.
+    _errors(get("service_code=repair%00"), 400, fmt)
+    _errors(client.get(f"{BASE}/requests.{fmt}?jurisdiction_id=%00"), 400, fmt)
+    _errors(client.get(f"{BASE}/tokens/x%00.{fmt}?jurisdiction_id={code}"), 400, fmt)
+    for junk in ("%ED%A0%80", "%EF%BF%BD"):
+        _errors(client.get(f"{BASE}/requests.{fmt}?jurisdiction_id={junk}"), 404, fmt)
+        assert refs(f"service_code={junk}") == set()

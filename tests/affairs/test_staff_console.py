@@ -138,3 +138,15 @@ def test_an_organization_member_sees_their_assigned_work(client, cats):
     assert case.reference in page
     detail = client.get(f"/staff/cases/{case.id}").get_data(as_text=True)
     assert "开始处理" in detail and "派单" not in detail.split("办理过程")[0].split("下一步")[1]
+
+
+def test_the_forms_say_a_public_note_is_public(client, cats):
+    # Staff publish: "public" notes and reasons reach neighbours and Open311 on a public case,
+    # not only the resident, and the forms say so.
+    world = cats
+    case = submit(world.a)
+    _login(client, world.a.staff)
+    page = client.get(f"/staff/cases/{case.id}").get_data(as_text=True)
+    assert page.count("公开的诉求人人都能看到") == 3
+    english = client.get(f"/staff/cases/{case.id}?lang=en").get_data(as_text=True)
+    assert english.count("everyone can on a public case") == 3

@@ -173,7 +173,7 @@ class CaseNotes(MethodView):
     @blp.arguments(NoteSchema)
     @blp.response(201, NoteCreatedSchema)
     def post(self, data, case_id):
-        """Add a note (workers: public or internal; the reporter: public)."""
+        """Add a note (workers: public or internal; the reporter's: for the committee only)."""
         return cases.add_note(actor(), case_id, data["text"], public=data["public"])
 
 
