@@ -6,7 +6,7 @@ reporter still reads their own notes. This marks the notes already written by an
 a handler or the system as internal. No schema change.
 
 Revision ID: 0009_resident_notes_private
-Revises: 0006_due_soon_unassigned
+Revises: 0008_login_throttle
 Create Date: 2026-12-02 23:30:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0009_resident_notes_private'
-down_revision = '0006_due_soon_unassigned'
+down_revision = '0008_login_throttle'
 branch_labels = None
 depends_on = None
 
