@@ -189,6 +189,19 @@ def _check_scope(community_id, grid_id, organization_id, street_office_id=None) 
         raise invalid_field("street_office_id", "unknown street office")
 
 
+def _role_communities(role: RoleAssignment) -> list:
+    """The communities a role works in (None: beyond any one community, e.g. an admin)."""
+    if role.role == PLATFORM_ADMIN:
+        return [None]
+    if role.role == STREET_OFFICIAL:
+        return [c.id for c in role.street_office.communities] if role.street_office else []
+    if role.role == GRID_WORKER and role.grid is not None:
+        return [role.grid.community_id]
+    if role.role == ORG_MEMBER and role.community_id is None and role.organization is not None:
+        return [c.id for c in role.organization.communities]
+    return [role.community_id] if role.community_id is not None else []
+
+
 def get_person(actor: Actor, person_id: int) -> Person:
     """A person the actor may see: themselves, the resident they act for, or via staff access."""
     authz.require_signed_in(actor)
@@ -296,6 +309,11 @@ def update_person(actor: Actor, person_id: int, changes: dict) -> Person:
     if "household_id" in changes:
         person.household = _household_in(person.community_id, changes["household_id"])
     if "is_active" in changes:
+        # Switching an account off (or on) ends (or restores) all its roles: only for someone
+        # whose every role lies within communities the actor manages.
+        if not all(authz.can_manage_community(actor, c)
+                   for r in person.roles for c in _role_communities(r)):
+            raise Forbidden()
         person.is_active = bool(changes["is_active"])
         if not person.is_active:
             revoke_tokens_for(person=person)

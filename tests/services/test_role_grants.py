@@ -110,3 +110,20 @@ def test_only_members_working_in_the_cases_community_are_told_of_it(world, db):
     told = {n.person_id for n in db.session.query(Notification).filter_by(
         kind="case_assigned")}
     assert world.a.elder.id in told and world.a.resident.id not in told
+
+
+def test_staff_cannot_switch_off_someone_who_also_works_elsewhere(client, world, auth, db):
+    people.grant_role(None, world.a.resident, "committee_staff",
+                      community_id=world.b.community.id)
+    db.session.commit()
+    path = f"/api/v1/people/{world.a.resident.id}"
+    off = client.patch(path, headers=auth.headers(world.a.staff), json={"is_active": False})
+    assert off.status_code == 403 and off.get_json()["code"] == 403
+    db.session.expire_all()
+    assert world.a.resident.is_active
+    # Only their own residents, or someone an administrator switches off.
+    plain = client.patch(f"/api/v1/people/{world.a.elder.id}", headers=auth.headers(
+        world.a.staff), json={"is_active": False})
+    assert plain.status_code == 200
+    admin = client.patch(path, headers=auth.headers(world.admin), json={"is_active": False})
+    assert admin.status_code == 200
