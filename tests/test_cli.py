@@ -68,3 +68,15 @@ def test_create_user_refuses_unknown_community_and_short_password(runner, db):
     assert short.exit_code != 0
     assert db.session.query(Person).filter(Person.username.in_(["x1", "x2"])).count() == 0
     assert db.session.query(AuditLog).count() == 0
+
+
+def test_create_user_refuses_a_role_without_its_scope(runner, db):
+    office = f.street_office(code="xinhua")
+    f.community(office, code="dongfeng")
+    db.session.commit()
+    for role, extra in (("grid_worker", []), ("org_member", []), ("street_official", []),
+                        ("committee_staff", []), ("org_member", ["--can-write"])):
+        result = runner.invoke(args=["create-user", "--username", "scoped", "--name", "x",
+                                     "--password", "a-long-password", "--role", role, *extra])
+        assert result.exit_code != 0, (role, result.output)
+    assert db.session.query(Person).filter_by(username="scoped").count() == 0

@@ -102,7 +102,11 @@ class ProxyLink(TimestampMixin, db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     proxy_id = db.Column(db.Integer, db.ForeignKey("person.id"), nullable=False, index=True)
-    resident_id = db.Column(db.Integer, db.ForeignKey("person.id"), nullable=False, index=True)
+    # None while nobody uses the number the relative typed: the request then looks exactly like
+    # any other waiting one, so a request never tells whether (or where) a number is registered.
+    resident_id = db.Column(db.Integer, db.ForeignKey("person.id"), index=True)
+    # The number the relative asked with (normalised); links made before 0007 have none.
+    phone = db.Column(db.String(20))
     relation = db.Column(db.String(40))
     status = db.Column(
         db.String(20), nullable=False, default="pending"

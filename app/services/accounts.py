@@ -56,9 +56,7 @@ def me(actor: Actor) -> dict:
         locale=person.locale, text_size=person.text_size, speech_rate=person.speech_rate,
         acting_for=people.person_view(actor, actor.on_behalf_of) if actor.on_behalf_of else None,
         proxy_links=[
-            {"id": link.id, "proxy_id": link.proxy_id, "resident_id": link.resident_id,
-             "resident_name": link.resident.display_name, "proxy_name": link.proxy.display_name,
-             "relation": link.relation, "status": link.status}
+            proxies.link_view(Actor.for_person(person), link)
             for link in proxies.links_of(Actor.for_person(person))
         ],
         device=None,

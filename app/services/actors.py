@@ -92,14 +92,37 @@ class Actor:
         return frozenset(r.organization_id for r in self._roles(ORG_MEMBER) if r.organization_id)
 
     @cached_property
+    def organization_reach(self) -> dict[int, frozenset[int]]:
+        """Per organization, the communities this member works in for it.
+
+        A membership granted for a community (what committee staff grant) reaches that
+        community only, while the organization still serves it; a membership without a
+        community (granted by an administrator or `flask create-user`) reaches every community
+        the organization serves. So staff of one community can never, through an organization
+        that also serves another community, give anyone a way into that other community."""
+        reach: dict[int, set[int]] = {}
+        for r in self._roles(ORG_MEMBER):
+            if r.organization is None:
+                continue
+            served = {c.id for c in r.organization.communities}
+            ids = served & {r.community_id} if r.community_id is not None else served
+            reach.setdefault(r.organization_id, set()).update(ids)
+        return {org_id: frozenset(ids) for org_id, ids in reach.items()}
+
+    @cached_property
     def organization_community_ids(self) -> frozenset[int]:
-        """Communities served by this actor's organizations."""
+        """Communities this actor works in for one of their organizations."""
+        return frozenset(c for ids in self.organization_reach.values() for c in ids)
+
+    def organizations_in(self, community_id: int) -> frozenset[int]:
+        """This actor's organizations they work for in that community."""
         return frozenset(
-            c.id
-            for r in self._roles(ORG_MEMBER)
-            if r.organization
-            for c in r.organization.communities
+            org_id for org_id, ids in self.organization_reach.items() if community_id in ids
         )
+
+    def works_for(self, organization_id: int | None, community_id: int) -> bool:
+        """True when the actor works for that organization in that community."""
+        return community_id in self.organization_reach.get(organization_id, ())
 
     @cached_property
     def official_community_ids(self) -> frozenset[int]:

@@ -292,7 +292,10 @@ def _relation(actor: Actor, case: Case) -> frozenset[str]:
         rel.add("fieldworker")
     if actor.person is not None and case.assignee_person_id == actor.person.id:
         rel.add("assignee")
-    if case.assignee_organization_id and case.assignee_organization_id in actor.organization_ids:
+    # An organization's member works its cases only in the communities they were granted.
+    if case.assignee_organization_id and actor.works_for(
+        case.assignee_organization_id, community_id
+    ):
         rel.add("assignee")
     subject = actor.subject
     if subject is not None and case.reporter_id is not None and case.reporter_id == subject.id:
@@ -454,8 +457,8 @@ def list_cases(
         if authz.can_see_internal(actor, community_id):
             level = "staff"
             counts = status_counts(actor, community_id)
-        elif actor.organization_ids:
-            conditions.append(Case.assignee_organization_id.in_(actor.organization_ids))
+        elif orgs := actor.organizations_in(community_id):
+            conditions.append(Case.assignee_organization_id.in_(orgs))
             level = "assignee"
         else:
             conditions.append(Case.is_public.is_(True))
@@ -665,8 +668,10 @@ def inbox(actor: Actor, *, status: str | None = "open", page: int = 1, per_page:
     authz.require_person(actor)
     me = actor.person.id
     condition = Case.assignee_person_id == me
-    if actor.organization_ids:
-        condition = or_(condition, Case.assignee_organization_id.in_(actor.organization_ids))
+    for org_id, community_ids in actor.organization_reach.items():
+        if community_ids:
+            condition = or_(condition, and_(Case.assignee_organization_id == org_id,
+                                            Case.community_id.in_(community_ids)))
     query = _status_filter(select(Case).where(condition), status).options(*_SUMMARY_LOADS)
     query = query.order_by(Case.due_at.is_(None), Case.due_at, Case.id)
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
@@ -1870,7 +1875,21 @@ def _assignee_people(case: Case) -> list[int]:
     if case.assignee_person_id is not None:
         return [case.assignee_person_id]
     if case.assignee_organization_id is not None:
-        return _people_with_role(role="org_member", organization_id=case.assignee_organization_id)
+        # Only the members who work for the organization in the case's community.
+        query = (
+            select(RoleAssignment.person_id)
+            .join(Person, Person.id == RoleAssignment.person_id)
+            .where(
+                Person.is_active.is_(True),
+                RoleAssignment.role == "org_member",
+                RoleAssignment.organization_id == case.assignee_organization_id,
+                or_(
+                    RoleAssignment.community_id.is_(None),
+                    RoleAssignment.community_id == case.community_id,
+                ),
+            )
+        )
+        return sorted(set(db.session.scalars(query)))
     return []
 
 

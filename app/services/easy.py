@@ -191,9 +191,10 @@ def family(actor: Actor) -> dict:
             continue
         if link.proxy_id == me:
             # Until the resident agrees, the relative sees only the number they typed (masked).
-            entry = {"id": link.id, "resident_id": link.resident_id, "relation": link.relation,
-                     "name": link.resident.display_name if link.status == "confirmed" else None,
-                     "phone": mask_phone(link.resident.phone)}
+            view = proxies.link_view(actor, link)
+            entry = {"id": link.id, "resident_id": view["resident_id"],
+                     "relation": link.relation, "name": view["resident_name"],
+                     "phone": view["resident_phone"]}
             (helping if link.status == "confirmed" else asked).append(entry)
         else:
             entry = {"id": link.id, "relation": link.relation, "name": link.proxy.display_name,

@@ -6,7 +6,15 @@ from sqlalchemy import String, cast, or_, select
 
 from app.extensions import db
 from app.models import CARE_FLAGS, Household, Person, RoleAssignment
-from app.models.person import RESIDENT, ROLES
+from app.models.person import (
+    COMMITTEE_STAFF,
+    GRID_WORKER,
+    ORG_MEMBER,
+    PLATFORM_ADMIN,
+    RESIDENT,
+    ROLES,
+    STREET_OFFICIAL,
+)
 from app.services import audit, authz
 from app.services.actors import Actor
 from app.services.auth import check_current_pin, hash_secret, sign_out_everywhere
@@ -95,6 +103,19 @@ def create_staff_account(
     return person
 
 
+# What each role is scoped by: (required, allowed) scope fields.
+_ROLE_SCOPES = {
+    RESIDENT: ({"community_id"}, {"community_id"}),
+    COMMITTEE_STAFF: ({"community_id"}, {"community_id"}),
+    GRID_WORKER: ({"grid_id"}, {"community_id", "grid_id"}),
+    ORG_MEMBER: ({"organization_id"}, {"community_id", "organization_id"}),
+    STREET_OFFICIAL: ({"street_office_id"}, {"street_office_id", "can_write"}),
+    PLATFORM_ADMIN: (set(), set()),
+}
+# Roles committee staff (and officials with write access) may give, within their communities.
+_DELEGABLE = (RESIDENT, GRID_WORKER, ORG_MEMBER)
+
+
 def grant_role(
     actor: Actor | None,
     person: Person,
@@ -106,21 +127,40 @@ def grant_role(
     street_office_id=None,
     can_write=False,
 ) -> RoleAssignment:
-    """Give a scoped role: admin (or None: the CLI) any; committee staff within their community."""
+    """Give a scoped role: admin (or None: the CLI) any; managers of a community only roles
+    scoped to that community (a grid of it, an organization's work there), so a grant never
+    reaches further than the granter does."""
     if role not in ROLES:
         raise invalid_field("role", f"allowed: {', '.join(ROLES)}")
     if actor is not None and not actor.is_admin:
-        if role not in (RESIDENT, "grid_worker", "org_member") or community_id is None:
+        # Only for someone the granter may see, and only within a community they manage: an
+        # organization's membership then reaches that community alone (Actor.organization_reach).
+        get_person(actor, person.id)
+        if role not in _DELEGABLE or community_id is None:
             raise Forbidden()
         authz.ensure_manager(actor, community_id)
-    _check_scope(community_id, grid_id, organization_id)
+    scope = {"community_id": community_id, "grid_id": grid_id,
+             "organization_id": organization_id, "street_office_id": street_office_id,
+             "can_write": can_write or None}
+    required, allowed = _ROLE_SCOPES[role]
+    for name, value in scope.items():
+        if value is None and name in required:
+            raise invalid_field(name, f"required for {role}")
+        if value is not None and name not in allowed:
+            raise invalid_field(name, f"not used for {role}")
+    _check_scope(community_id, grid_id, organization_id, street_office_id)
+    duplicate = next((r for r in person.roles if r.role == role
+                      and (r.community_id, r.grid_id, r.organization_id, r.street_office_id)
+                      == (community_id, grid_id, organization_id, street_office_id)), None)
+    if duplicate is not None:
+        raise Conflict(errors={"role": ["This person already has this role."]})
     assignment = RoleAssignment(
         role=role,
         community_id=community_id,
         grid_id=grid_id,
         organization_id=organization_id,
         street_office_id=street_office_id,
-        can_write=can_write,
+        can_write=bool(can_write),
         granted_by_id=actor.person_id if actor else None,
     )
     person.roles.append(assignment)
@@ -128,10 +168,13 @@ def grant_role(
     return assignment
 
 
-def _check_scope(community_id, grid_id, organization_id) -> None:
-    """A grid or organization named with a community must belong to (or serve) it."""
-    from app.models import Grid, Organization
+def _check_scope(community_id, grid_id, organization_id, street_office_id=None) -> None:
+    """Each scope must exist; a grid or organization named with a community must belong to
+    (or serve) it."""
+    from app.models import Community, Grid, Organization, StreetOffice
 
+    if community_id is not None and db.session.get(Community, community_id) is None:
+        raise invalid_field("community_id", "unknown community")
     if grid_id is not None:
         grid = db.session.get(Grid, grid_id)
         if grid is None or (community_id is not None and grid.community_id != community_id):
@@ -142,6 +185,21 @@ def _check_scope(community_id, grid_id, organization_id) -> None:
             community_id is not None and community_id not in {c.id for c in org.communities}
         ):
             raise invalid_field("organization_id", "unknown organization")
+    if street_office_id is not None and db.session.get(StreetOffice, street_office_id) is None:
+        raise invalid_field("street_office_id", "unknown street office")
+
+
+def _role_communities(role: RoleAssignment) -> list:
+    """The communities a role works in (None: beyond any one community, e.g. an admin)."""
+    if role.role == PLATFORM_ADMIN:
+        return [None]
+    if role.role == STREET_OFFICIAL:
+        return [c.id for c in role.street_office.communities] if role.street_office else []
+    if role.role == GRID_WORKER and role.grid is not None:
+        return [role.grid.community_id]
+    if role.role == ORG_MEMBER and role.community_id is None and role.organization is not None:
+        return [c.id for c in role.organization.communities]
+    return [role.community_id] if role.community_id is not None else []
 
 
 def get_person(actor: Actor, person_id: int) -> Person:
@@ -251,6 +309,11 @@ def update_person(actor: Actor, person_id: int, changes: dict) -> Person:
     if "household_id" in changes:
         person.household = _household_in(person.community_id, changes["household_id"])
     if "is_active" in changes:
+        # Switching an account off (or on) ends (or restores) all its roles: only for someone
+        # whose every role lies within communities the actor manages.
+        if not all(authz.can_manage_community(actor, c)
+                   for r in person.roles for c in _role_communities(r)):
+            raise Forbidden()
         person.is_active = bool(changes["is_active"])
         if not person.is_active:
             sign_out_everywhere(person)

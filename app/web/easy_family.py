@@ -12,7 +12,7 @@ from app.extensions import db
 from app.security import current_actor
 from app.services import easy, people, proxies
 from app.services.actors import Actor
-from app.services.errors import Conflict, DomainError, Invalid, NotFound
+from app.services.errors import Conflict, DomainError, Invalid
 from app.web import easy as base
 
 
@@ -41,10 +41,6 @@ def request_link():
             "relation": request.form.get("relation", "")[:40]}
     try:
         proxies.request_link(_own(), form["phone"], form["relation"] or None)
-    except NotFound as error:
-        base.settle(error)
-        return _page([_("No resident uses this phone number. Please check the number, or ask "
-                        "the residents' committee.")], form, 404)
     except Conflict as error:
         base.settle(error)
         return _page([_("You have already asked to help this person. Please wait for them or "

@@ -203,3 +203,86 @@ def test_other_community_records_are_not_found(client, cats, auth, method, rule,
     added = 1 if rule.endswith("/merge") else 0
     assert after["submitted"] == before["submitted"] + added
     assert after["assigned"] == before["assigned"] and after["closed"] == before["closed"]
+
+
+# --- reach through an organization serving two communities ----------------------------------------
+def _shared_case(world):
+    """An organization serving both communities, and a case of B (with a private note) it works."""
+    from tests import factories
+
+    org = factories.organization(world.a.community, name="两社区共用物业")
+    org.communities.append(world.b.community)
+    victim = submit(world.b, description="我家门锁坏了，门口密码是 4321")
+    cases.assign_case(actor(world.b.staff), victim.id, organization_id=org.id)
+    cases.add_note(actor(world.b.staff), victim.id, "内部：住户独居", public=False)
+    db.session.commit()
+    return org, victim
+
+
+def _grant(client, headers, person, **body):
+    return client.post(f"/api/v1/people/{person.id}/roles", headers=headers,
+                       json={"role": "org_member", **body})
+
+
+def test_staff_cannot_reach_another_community_through_a_shared_organization(client, cats, auth):
+    world = cats
+    org, victim = _shared_case(world)
+    accomplice = world.a.resident
+    staff_a = auth.headers(world.a.staff)
+    # Naming the other community, or none (every community the organization serves): refused.
+    other = _grant(client, staff_a, accomplice, community_id=world.b.community.id,
+                   organization_id=org.id)
+    check_status(other, 404)
+    everywhere = _grant(client, staff_a, accomplice, organization_id=org.id)
+    check_status(everywhere, 403)
+    # Their own community (the organization serves it too): allowed, and it reaches A only.
+    granted = _grant(client, staff_a, accomplice, community_id=world.a.community.id,
+                     organization_id=org.id)
+    assert granted.status_code == 201, granted.get_json()
+    assert granted.get_json()["community_id"] == world.a.community.id
+    own = submit(world.a, description="东门灯不亮")
+    cases.assign_case(actor(world.a.staff), own.id, organization_id=org.id)
+    db.session.commit()
+
+    them = auth.headers(accomplice)
+    path = f"/api/v1/cases/{victim.id}"
+    check_status(client.get(path, headers=them), 404)
+    check_status(client.get(f"/api/v1/cases/by-reference?reference={victim.reference}",
+                            headers=them), 404)
+    check_status(client.get(f"/api/v1/cases?community_id={world.b.community.id}", headers=them),
+                 404)
+    check_status(client.post(path + "/notes", headers=them, json={"text": "已处理"}), 404)
+    check_status(client.post(path + "/transitions", headers=them, json={"action": "resolve"}),
+                 404)
+    inbox = client.get("/api/v1/inbox", headers=them).get_json()
+    assert [c["id"] for c in inbox["items"]] == [own.id]
+    # The grant works where it was given: A's case assigned to the organization.
+    assert client.get(f"/api/v1/cases/{own.id}", headers=them).status_code == 200
+    assert client.post(f"/api/v1/cases/{own.id}/transitions", headers=them,
+                       json={"action": "start"}).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(type(victim), victim.id).status == "assigned"
+
+
+def test_a_manager_of_both_communities_grants_membership_in_both(client, cats, auth):
+    from app.models import RoleAssignment
+    from tests import factories
+
+    world = cats
+    org, victim = _shared_case(world)
+    # An official with write access over both communities' street offices.
+    official = factories.staff("street_official", can_write=True,
+                               street_office_id=world.a.community.street_office_id)
+    official.roles.append(RoleAssignment(role="street_official", can_write=True,
+                                         street_office_id=world.b.community.street_office_id))
+    db.session.commit()
+    for c in (world.a.community, world.b.community):
+        response = _grant(client, auth.headers(official), world.a.resident, community_id=c.id,
+                          organization_id=org.id)
+        assert response.status_code == 201, response.get_json()
+    # The administrator: organization-wide (every community it serves).
+    response = _grant(client, auth.headers(world.admin), world.a.elder, organization_id=org.id)
+    assert response.status_code == 201, response.get_json()
+    for member in (world.a.resident, world.a.elder):
+        seen = client.get(f"/api/v1/cases/{victim.id}", headers=auth.headers(member))
+        assert seen.status_code == 200, seen.get_json()

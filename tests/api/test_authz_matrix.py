@@ -96,7 +96,7 @@ ROUTES = {
     ("GET", "/api/v1/proxy-links"): R(200, PERSONS),
     ("POST", "/api/v1/proxy-links"): R(
         201, PERSONS - {"resident"}, body=lambda w, s: {"resident_phone": s.resident.phone},
-        overrides={"resident": 404}),
+        overrides={"resident": 422}),  # the resident's own number
     ("POST", "/api/v1/proxy-links/<link_id>/confirm"): R(
         200, MANAGERS | {"resident"}, others=404,
         overrides={"grid_worker": 403, "official": 403}),
@@ -190,3 +190,45 @@ def test_foreign_community_ids_are_not_found(client, world, auth, method, rule, 
         assert world.b.device.revoked_at is None
         assert world.b.elder.display_name == "独居老人"
         assert db.session.query(ProxyLink).count() == before + ("link_id" in rule)
+
+
+def test_a_family_request_never_tells_who_has_the_number_or_where(client, world, auth, db):
+    asker = Person(display_name="新亲属", phone=f.phone(), pin_hash=world.a.resident.pin_hash)
+    db.session.add(asker)
+    db.session.commit()
+    headers = auth.headers(asker)
+    # A resident of community B, a staff-side account, and a number nobody uses.
+    numbers = [world.b.elder.phone, world.b.staff.phone, f.phone()]
+    answers = [client.post("/api/v1/proxy-links", headers=headers,
+                           json={"resident_phone": number, "relation": "儿子"})
+               for number in numbers]
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    bodies = [a.get_json() for a in answers]
+    for body, number in zip(bodies, numbers, strict=True):
+        assert body["resident_name"] is None and body["resident_id"] is None
+        assert body["resident_phone"] == f"{number[:3]}****{number[-4:]}"
+        assert body["status"] == "pending"
+    assert {frozenset(b) for b in bodies} == {frozenset(bodies[0])}
+    for path in ("/api/v1/proxy-links", "/api/v1/me"):
+        text = client.get(path, headers=headers).get_data(as_text=True)
+        assert world.b.elder.display_name not in text and world.b.staff.display_name not in text
+    again = [client.post("/api/v1/proxy-links", headers=headers, json={"resident_phone": n})
+             for n in numbers]
+    assert [a.status_code for a in again] == [409, 409, 409]
+    # The elder sees who asks, agrees; then the relative learns whom they help.
+    elder = auth.headers(world.b.elder)
+    asking = [link for link in client.get("/api/v1/proxy-links", headers=elder).get_json()
+              if link["proxy_id"] == asker.id]
+    assert [link["proxy_name"] for link in asking] == ["新亲属"]
+    confirmed = client.post(f"/api/v1/proxy-links/{asking[0]['id']}/confirm", headers=elder)
+    assert confirmed.status_code == 200
+    mine = {link["id"]: link for link in
+            client.get("/api/v1/proxy-links", headers=headers).get_json()}
+    assert mine[asking[0]["id"]]["resident_name"] == world.b.elder.display_name
+    assert mine[asking[0]["id"]]["resident_id"] == world.b.elder.id
+    # A request that names nobody can be taken back by its relative, and seen by nobody else.
+    ghost = bodies[2]["id"]
+    check_status(client.post(f"/api/v1/proxy-links/{ghost}/confirm", headers=headers), 403)
+    check_status(client.delete(f"/api/v1/proxy-links/{ghost}", headers=auth.headers(
+        world.a.staff)), 404)
+    assert client.delete(f"/api/v1/proxy-links/{ghost}", headers=headers).status_code == 200

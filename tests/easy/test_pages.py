@@ -390,9 +390,6 @@ def test_family_request_confirm_act_and_stop(easy, world, client):
     db.session.add(son)
     db.session.commit()
     easy.sign_in(son)
-    missing = easy.post("/easy/family/request", {"phone": phone(), "relation": "儿子"})
-    assert missing.status_code == 404 and "没有找到用这个手机号的居民" in \
-        missing.get_data(as_text=True)
     easy.post("/easy/family/request", {"phone": world.a.elder.phone, "relation": "儿子"})
     page = easy.page("/easy/family")
     assert "等待对方同意" in page and world.a.elder.display_name not in page
@@ -416,6 +413,33 @@ def test_family_request_confirm_act_and_stop(easy, world, client):
     assert home.count('class="btn big"') == 4
     easy.post("/easy/family/stop")
     assert "正在为" not in easy.page("/easy/")
+
+
+def test_a_family_request_never_tells_who_has_the_number_or_where(easy, world):
+    son = Person(display_name="李小军", phone=phone(), pin_hash=world.a.elder.pin_hash)
+    db.session.add(son)
+    db.session.commit()
+    easy.sign_in(son)
+    # A resident of another community (B), and a number nobody uses: the same answer.
+    numbers = (world.b.elder.phone, phone())
+    answers = [easy.post("/easy/family/request", {"phone": number, "relation": "儿子"})
+               for number in numbers]
+    assert [a.status_code for a in answers] == [302, 302]
+    assert answers[0].headers["Location"] == answers[1].headers["Location"]
+    page = easy.page("/easy/family")
+    assert world.b.elder.display_name not in page
+    waiting = page.split('id="wait-h"')[1].split("</section>")[0]
+    assert waiting.count('class="person"') == 2 and "****" in waiting
+    again = [easy.post("/easy/family/request", {"phone": number}) for number in numbers]
+    assert [a.status_code for a in again] == [409, 409]
+    easy.post("/easy/logout")
+    # Once the elder agrees, the son sees whom he helps.
+    easy.sign_in(world.b.elder)
+    link_id = re.search(r"/easy/family/(\d+)/confirm", easy.page("/easy/family")).group(1)
+    easy.post(f"/easy/family/{link_id}/confirm")
+    easy.post("/easy/logout")
+    easy.sign_in(son)
+    assert world.b.elder.display_name in easy.page("/easy/family")
 
 
 def test_a_revoked_link_ends_acting_on_the_next_page(easy, world):

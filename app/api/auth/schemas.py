@@ -52,8 +52,14 @@ class ProxyLinkBriefSchema(ma.Schema):
 
     id = ma.fields.Integer()
     proxy_id = ma.fields.Integer()
-    resident_id = ma.fields.Integer()
-    resident_name = ma.fields.String()
+    resident_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Only once the resident agreed (for the "
+                                   "relative; always for the resident and staff)."})
+    resident_name = ma.fields.String(
+        allow_none=True, metadata={"description": "Only once the resident agreed (for the "
+                                   "relative; always for the resident and staff)."})
+    resident_phone = ma.fields.String(allow_none=True,
+                                      metadata={"description": "The number asked with, masked."})
     proxy_name = ma.fields.String()
     relation = ma.fields.String(allow_none=True)
     status = ma.fields.String()

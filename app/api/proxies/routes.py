@@ -11,9 +11,7 @@ blp = Blueprint("proxy_links", __name__, url_prefix="/api/v1", description="Fami
 
 
 def _view(link):
-    return {"id": link.id, "proxy_id": link.proxy_id, "resident_id": link.resident_id,
-            "resident_name": link.resident.display_name, "proxy_name": link.proxy.display_name,
-            "relation": link.relation, "status": link.status, "confirmed_at": link.confirmed_at}
+    return proxies.link_view(actor(), link)
 
 
 @blp.route("/proxy-links")
