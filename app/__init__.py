@@ -19,6 +19,9 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "app" / "templates"),
     )
     app.config.update(settings)
+    from app import jsonbody
+
+    jsonbody.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

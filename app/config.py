@@ -84,6 +84,11 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "LANGUAGES": ["zh_CN", "en"],
         # 8 MiB covers a phone photo or a 60 s recording; larger bodies get 413.
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 8 * 1024 * 1024),
+        # JSON bodies are small: larger ones get 413 before they are read, and the parser
+        # refuses more values or deeper nesting than this (app/jsonbody.py).
+        "JSON_MAX_BYTES": _int(env, "JSON_MAX_BYTES", 256 * 1024),
+        "JSON_MAX_ITEMS": _int(env, "JSON_MAX_ITEMS", 10_000),
+        "JSON_MAX_DEPTH": _int(env, "JSON_MAX_DEPTH", 32),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),

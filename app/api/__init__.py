@@ -6,13 +6,18 @@ import importlib
 import pkgutil
 from pathlib import Path
 
+import flask_smorest
 from flask import Flask, current_app, g, request
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import api, csrf, db
+from app.jsonbody import Parser
 from app.security import _bearer
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Every API blueprint reads JSON bodies through the bounded parser (app/jsonbody.py). Set
+# here, in the package every routes module is imported through, before any @blp.arguments.
+flask_smorest.Blueprint.ARGUMENTS_PARSER = Parser()
 
 
 def _resource_blueprints():
