@@ -20,8 +20,10 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(settings)
     from app import jsonbody
+    from app.services import images
 
     jsonbody.init_app(app)
+    images.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

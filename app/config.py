@@ -143,6 +143,12 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "CASE_PHOTO_MAX_BYTES": _int(env, "CASE_PHOTO_MAX_BYTES", 8 * 1024 * 1024),
         "CASE_PHOTO_MAX_PIXELS": _int(env, "CASE_PHOTO_MAX_PIXELS", 40_000_000),
         "CASE_PHOTO_MAX_EDGE": _int(env, "CASE_PHOTO_MAX_EDGE", 2560),
+        # Pictures (app/services/images.py): pixels actually decoded (a JPEG is decoded scaled
+        # down, so this bounds PNG/WebP/GIF), decodes at once per process and how long a
+        # request waits for one (then 503).
+        "IMAGE_MAX_DECODE_PIXELS": _int(env, "IMAGE_MAX_DECODE_PIXELS", 16_000_000),
+        "IMAGE_DECODE_CONCURRENCY": _int(env, "IMAGE_DECODE_CONCURRENCY", 2),
+        "IMAGE_DECODE_WAIT_SECONDS": _int(env, "IMAGE_DECODE_WAIT_SECONDS", 15),
         "CASE_AUDIO_MAX_BYTES": _int(env, "CASE_AUDIO_MAX_BYTES", 8 * 1024 * 1024),
         "CASE_ATTACHMENTS_MAX": _int(env, "CASE_ATTACHMENTS_MAX", 12),
         "IDEMPOTENCY_TTL_HOURS": _int(env, "IDEMPOTENCY_TTL_HOURS", 48),
