@@ -87,6 +87,10 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # JSON bodies are small: larger ones get 413 before they are read, and the parser
         # refuses more values or deeper nesting than this (app/jsonbody.py).
         "JSON_MAX_BYTES": _int(env, "JSON_MAX_BYTES", 256 * 1024),
+        # A request body must arrive within BODY_READ_TIMEOUT seconds plus one second per
+        # BODY_MIN_RATE bytes, else 408 (app/bodyread.py; slow clients, slowloris).
+        "BODY_READ_TIMEOUT": _int(env, "BODY_READ_TIMEOUT", 30),
+        "BODY_MIN_RATE": _int(env, "BODY_MIN_RATE", 64 * 1024),
         "JSON_MAX_ITEMS": _int(env, "JSON_MAX_ITEMS", 10_000),
         "JSON_MAX_DEPTH": _int(env, "JSON_MAX_DEPTH", 32),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -23,6 +23,7 @@ HTTP_MESSAGES = {
     404: _l("We could not find what you asked for."),
     405: _l("This action is not supported here."),
     406: _l("This format is not available."),
+    408: _l("What you sent took too long to arrive. Please try again."),
     409: _l("This conflicts with the current state. Please refresh and try again."),
     413: _l("What you sent is too large."),
     415: _l("This type of file or content is not supported."),
