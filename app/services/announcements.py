@@ -720,17 +720,22 @@ def sniff_image(data: bytes) -> str | None:
 
 
 def _reencode(data: bytes) -> tuple[bytes, int, int]:
-    from PIL import Image, ImageOps
-
     from app.services import images
 
     fmt = sniff_image(data)
     if fmt is None:
         raise invalid_field("image", _l("Please send a JPEG, PNG, GIF or WebP picture."))
-    img = images.decode(data, fmt, max_pixels=MAX_IMAGE_PIXELS, edge=IMAGE_MAX_SIDE,
-                        too_large=_l("The picture is too large."),
-                        broken=lambda: invalid_field("image",
-                                                     _l("The picture could not be read.")))
+    return images.decode(data, fmt, max_pixels=MAX_IMAGE_PIXELS, edge=IMAGE_MAX_SIDE,
+                         too_large=_l("The picture is too large."),
+                         broken=lambda: invalid_field("image",
+                                                      _l("The picture could not be read.")),
+                         finish=_as_jpeg)
+
+
+def _as_jpeg(img) -> tuple[bytes, int, int]:
+    """The decoded picture upright, on white, as a fresh JPEG (runs off the event loop)."""
+    from PIL import Image, ImageOps
+
     try:
         img = ImageOps.exif_transpose(img)
     except Exception:  # a broken orientation tag is not worth refusing the picture

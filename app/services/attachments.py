@@ -82,11 +82,16 @@ def path_of(attachment: CaseAttachment) -> Path:
 
 def _reencode(data: bytes, fmt: str) -> tuple[bytes, int, int]:
     cfg = current_app.config
-    image = images.decode(
+    return images.decode(
         data, fmt, max_pixels=cfg["CASE_PHOTO_MAX_PIXELS"], edge=cfg["CASE_PHOTO_MAX_EDGE"],
         too_large=_l("This photo has too many pixels. Please send a smaller one."),
         broken=lambda: Invalid(_l("This photo could not be read. Please take it again."),
-                               errors={"file": [str(_l("Damaged or incomplete image."))]}))
+                               errors={"file": [str(_l("Damaged or incomplete image."))]}),
+        finish=lambda image: _clean_copy(image, fmt))
+
+
+def _clean_copy(image, fmt: str) -> tuple[bytes, int, int]:
+    """The decoded photo upright, re-encoded from its bare pixels (runs off the event loop)."""
     try:
         image = ImageOps.exif_transpose(image)
     except Exception:  # a broken orientation tag is not worth refusing the photo

@@ -10,8 +10,8 @@ A small file can declare a huge picture (a 154 KB PNG of 6300×6300 cost 1.8 s a
 - only the first frame of an animation is decoded;
 - at most IMAGE_DECODE_CONCURRENCY decodes run at once per process (others wait up to
   IMAGE_DECODE_WAIT_SECONDS, then 503 with Retry-After), so parallel bombs cannot exhaust
-  memory; under gevent the decode runs in the hub's thread pool (Pillow releases the GIL), so
-  the worker keeps answering other requests meanwhile.
+  memory; under gevent the decode (and the caller's re-encoding) runs in the hub's thread pool
+  (Pillow releases the GIL), so the worker keeps answering other requests meanwhile.
 """
 
 from __future__ import annotations
@@ -92,18 +92,25 @@ def _off_the_event_loop(fn, *args):
     return get_hub().threadpool.apply(fn, args)
 
 
-def decode(data: bytes, fmt: str, *, max_pixels: int, edge: int, too_large, broken):
+def _decode_then(finish, *args):
+    image = _decode(*args)
+    return image if finish is None else finish(image)
+
+
+def decode(data: bytes, fmt: str, *, max_pixels: int, edge: int, too_large, broken,
+           finish=None):
     """The first frame of the picture in `data` (format `fmt`, sniffed from the bytes), loaded
-    and at most `edge` pixels on its longer side. Raises TooLarge(too_large) for too many
-    pixels, Invalid from `broken()` for unreadable bytes, Unavailable when every decoding slot
-    stays busy."""
+    and at most `edge` pixels on its longer side, or what `finish(image)` makes of it (run in
+    the same slot and thread: converting and encoding cost as much as decoding; it must not
+    need the app or the request). Raises TooLarge(too_large) for too many pixels, the error
+    `broken()` returns for unreadable bytes, Unavailable when every slot stays busy."""
     cfg = current_app.config
     slots = _semaphore(cfg["IMAGE_DECODE_CONCURRENCY"])
     if not slots.acquire(timeout=cfg["IMAGE_DECODE_WAIT_SECONDS"]):
         raise Unavailable(_l("Many pictures are being sent right now. Please try again in a "
                              "moment."), headers={"Retry-After": "5"})
     try:
-        return _off_the_event_loop(_decode, data, fmt, max_pixels,
+        return _off_the_event_loop(_decode_then, finish, data, fmt, max_pixels,
                                    cfg["IMAGE_MAX_DECODE_PIXELS"], edge)
     except _Refused as refused:
         if refused.kind == "pixels":
