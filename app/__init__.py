@@ -19,6 +19,12 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "app" / "templates"),
     )
     app.config.update(settings)
+    from app import bodyread, jsonbody
+    from app.services import images
+
+    bodyread.init_app(app)  # first: its 408 comes before any other request hook
+    jsonbody.init_app(app)
+    images.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

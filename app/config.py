@@ -84,6 +84,15 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "LANGUAGES": ["zh_CN", "en"],
         # 8 MiB covers a phone photo or a 60 s recording; larger bodies get 413.
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 8 * 1024 * 1024),
+        # JSON bodies are small: larger ones get 413 before they are read, and the parser
+        # refuses more values or deeper nesting than this (app/jsonbody.py).
+        "JSON_MAX_BYTES": _int(env, "JSON_MAX_BYTES", 256 * 1024),
+        # A request body must arrive within BODY_READ_TIMEOUT seconds plus one second per
+        # BODY_MIN_RATE bytes, else 408 (app/bodyread.py; slow clients, slowloris).
+        "BODY_READ_TIMEOUT": _int(env, "BODY_READ_TIMEOUT", 30),
+        "BODY_MIN_RATE": _int(env, "BODY_MIN_RATE", 64 * 1024),
+        "JSON_MAX_ITEMS": _int(env, "JSON_MAX_ITEMS", 10_000),
+        "JSON_MAX_DEPTH": _int(env, "JSON_MAX_DEPTH", 32),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),
@@ -159,6 +168,12 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "CASE_PHOTO_MAX_BYTES": _int(env, "CASE_PHOTO_MAX_BYTES", 8 * 1024 * 1024),
         "CASE_PHOTO_MAX_PIXELS": _int(env, "CASE_PHOTO_MAX_PIXELS", 40_000_000),
         "CASE_PHOTO_MAX_EDGE": _int(env, "CASE_PHOTO_MAX_EDGE", 2560),
+        # Pictures (app/services/images.py): pixels actually decoded (a JPEG is decoded scaled
+        # down, so this bounds PNG/WebP/GIF), decodes at once per process and how long a
+        # request waits for one (then 503).
+        "IMAGE_MAX_DECODE_PIXELS": _int(env, "IMAGE_MAX_DECODE_PIXELS", 16_000_000),
+        "IMAGE_DECODE_CONCURRENCY": _int(env, "IMAGE_DECODE_CONCURRENCY", 2),
+        "IMAGE_DECODE_WAIT_SECONDS": _int(env, "IMAGE_DECODE_WAIT_SECONDS", 15),
         "CASE_AUDIO_MAX_BYTES": _int(env, "CASE_AUDIO_MAX_BYTES", 8 * 1024 * 1024),
         "CASE_ATTACHMENTS_MAX": _int(env, "CASE_ATTACHMENTS_MAX", 12),
         "IDEMPOTENCY_TTL_HOURS": _int(env, "IDEMPOTENCY_TTL_HOURS", 48),

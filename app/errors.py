@@ -23,6 +23,7 @@ HTTP_MESSAGES = {
     404: _l("We could not find what you asked for."),
     405: _l("This action is not supported here."),
     406: _l("This format is not available."),
+    408: _l("What you sent took too long to arrive. Please try again."),
     409: _l("This conflicts with the current state. Please refresh and try again."),
     413: _l("What you sent is too large."),
     415: _l("This type of file or content is not supported."),
@@ -60,6 +61,27 @@ def _flatten(messages) -> dict:
     return flat
 
 
+# At most this many entries are listed per level of `errors` (a body with thousands of unknown
+# fields must not get an answer thousands of lines long); the rest are counted.
+MAX_LISTED_ERRORS = 10
+
+
+def trim_errors(errors):
+    """Cap every level of an errors mapping at MAX_LISTED_ERRORS entries, counting the rest
+    under "_more"."""
+    if isinstance(errors, dict):
+        items = list(errors.items())
+        kept = {key: trim_errors(value) for key, value in items[:MAX_LISTED_ERRORS]}
+        if len(items) > MAX_LISTED_ERRORS:
+            more = len(items) - MAX_LISTED_ERRORS
+            kept["_more"] = [str(_l("And %(n)d more not listed.", n=more))]
+        return kept
+    if isinstance(errors, list) and len(errors) > MAX_LISTED_ERRORS:
+        more = len(errors) - MAX_LISTED_ERRORS
+        return errors[:MAX_LISTED_ERRORS] + [str(_l("And %(n)d more not listed.", n=more))]
+    return errors
+
+
 def envelope(code: int, message, errors: dict | None = None, headers: dict | None = None):
     """The one error format: {code, status, message, errors}."""
     from http import HTTPStatus
@@ -70,7 +92,7 @@ def envelope(code: int, message, errors: dict | None = None, headers: dict | Non
         status = "Error"
     body = {"code": code, "status": status, "message": str(message)}
     if errors:
-        body["errors"] = errors
+        body["errors"] = trim_errors(errors)
     response = jsonify(body)
     response.status_code = code
     for key, value in (headers or {}).items():

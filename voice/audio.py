@@ -52,6 +52,11 @@ CONTAINERS: dict[str, tuple[str, str]] = {
 }
 
 
+# More than this is not a voice recording (and costs more to decode than it could be worth).
+MAX_CHANNELS = 8
+MAX_SAMPLE_RATE = 192_000
+
+
 @dataclass(frozen=True)
 class AudioLimits:
     """Limits applied to one utterance; the app builds one from its config."""
@@ -213,6 +218,13 @@ def decode_audio(
             raise UnsupportedAudio(f"the {container} file holds no audio stream")
         stream = streams[0]
         codec = stream.codec_context.name if stream.codec_context else "?"
+        # A voice message has one or two channels at a usual rate; a header claiming dozens of
+        # channels or an absurd rate makes every frame costly to decode and mix down.
+        channels = stream.codec_context.channels if stream.codec_context else 0
+        rate = stream.codec_context.sample_rate if stream.codec_context else 0
+        if channels > MAX_CHANNELS or rate > MAX_SAMPLE_RATE:
+            raise UnsupportedAudio(f"{channels} channels at {rate} Hz is not a voice recording",
+                                   channels=channels, sample_rate=rate)
         if stream.duration and stream.time_base:
             declared = float(stream.duration * stream.time_base)
             if declared > limits.max_seconds + 1:

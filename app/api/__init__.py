@@ -6,14 +6,19 @@ import importlib
 import pkgutil
 from pathlib import Path
 
+import flask_smorest
 from flask import Flask, current_app, g, request
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import api, csrf, db
+from app.jsonbody import Parser
 from app.security import _bearer, token_in_use
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Every API blueprint reads JSON bodies through the bounded parser (app/jsonbody.py). Set
+# here, in the package every routes module is imported through, before any @blp.arguments.
+flask_smorest.Blueprint.ARGUMENTS_PARSER = Parser()
 
 
 def _resource_blueprints():

@@ -720,27 +720,33 @@ def sniff_image(data: bytes) -> str | None:
 
 
 def _reencode(data: bytes) -> tuple[bytes, int, int]:
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from app.services import images
 
     fmt = sniff_image(data)
     if fmt is None:
         raise invalid_field("image", _l("Please send a JPEG, PNG, GIF or WebP picture."))
+    return images.decode(data, fmt, max_pixels=MAX_IMAGE_PIXELS, edge=IMAGE_MAX_SIDE,
+                         too_large=_l("The picture is too large."),
+                         broken=lambda: invalid_field("image",
+                                                      _l("The picture could not be read.")),
+                         finish=_as_jpeg)
+
+
+def _as_jpeg(img) -> tuple[bytes, int, int]:
+    """The decoded picture upright, on white, as a fresh JPEG (runs off the event loop)."""
+    from PIL import Image, ImageOps
+
     try:
-        with Image.open(io.BytesIO(data), formats=[fmt]) as src:
-            if src.width * src.height > MAX_IMAGE_PIXELS:
-                raise invalid_field("image", _l("The picture is too large."))
-            src.load()
-            img = ImageOps.exif_transpose(src)
-            if img.mode in ("RGBA", "LA", "P"):
-                img = img.convert("RGBA")
-                flat = Image.new("RGB", img.size, (255, 255, 255))
-                flat.paste(img, mask=img.getchannel("A"))
-                img = flat
-            else:
-                img = img.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise invalid_field("image", _l("The picture could not be read.")) from None
-    img.thumbnail((IMAGE_MAX_SIDE, IMAGE_MAX_SIDE))
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # a broken orientation tag is not worth refusing the picture
+        pass
+    if img.mode in ("RGBA", "LA", "P", "PA"):
+        img = img.convert("RGBA")
+        flat = Image.new("RGB", img.size, (255, 255, 255))
+        flat.paste(img, mask=img.getchannel("A"))
+        img = flat
+    else:
+        img = img.convert("RGB")
     out = io.BytesIO()
     # A fresh encode carries no EXIF (GPS, camera), XMP or ICC data from the upload.
     img.save(out, "JPEG", quality=85, optimize=True, progressive=True)

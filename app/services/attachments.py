@@ -20,18 +20,19 @@ import hashlib
 import io
 import os
 import secrets
-import warnings
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models.case import CaseAttachment
+from app.services import images
 from app.services.errors import DomainError, Invalid
+from app.services.images import TooLarge
 
 IMAGE_TYPES = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"),
                "WEBP": ("image/webp", ".webp")}
@@ -47,13 +48,6 @@ class UnsupportedMedia(DomainError):
     status_code = 415
     default_message = _l("This type of file is not supported. Please send a JPEG, PNG or WebP "
                          "photo, or a WAV, Ogg, WebM, MP3 or M4A recording.")
-
-
-class TooLarge(DomainError):
-    """The file, or the image it decodes to, is too large (413)."""
-
-    status_code = 413
-    default_message = _l("This file is too large.")
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -88,19 +82,16 @@ def path_of(attachment: CaseAttachment) -> Path:
 
 def _reencode(data: bytes, fmt: str) -> tuple[bytes, int, int]:
     cfg = current_app.config
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[fmt])
-            width, height = image.size
-            if width * height > cfg["CASE_PHOTO_MAX_PIXELS"]:
-                raise TooLarge(_l("This photo has too many pixels. Please send a smaller one."))
-            image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise TooLarge(_l("This photo has too many pixels. Please send a smaller one.")) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-        raise Invalid(_l("This photo could not be read. Please take it again."),
-                      errors={"file": [str(_l("Damaged or incomplete image."))]}) from None
+    return images.decode(
+        data, fmt, max_pixels=cfg["CASE_PHOTO_MAX_PIXELS"], edge=cfg["CASE_PHOTO_MAX_EDGE"],
+        too_large=_l("This photo has too many pixels. Please send a smaller one."),
+        broken=lambda: Invalid(_l("This photo could not be read. Please take it again."),
+                               errors={"file": [str(_l("Damaged or incomplete image."))]}),
+        finish=lambda image: _clean_copy(image, fmt))
+
+
+def _clean_copy(image, fmt: str) -> tuple[bytes, int, int]:
+    """The decoded photo upright, re-encoded from its bare pixels (runs off the event loop)."""
     try:
         image = ImageOps.exif_transpose(image)
     except Exception:  # a broken orientation tag is not worth refusing the photo
@@ -110,9 +101,6 @@ def _reencode(data: bytes, fmt: str) -> tuple[bytes, int, int]:
     elif image.mode not in ("RGB", "RGBA", "L", "LA"):
         image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info
                               else "RGB")
-    edge = cfg["CASE_PHOTO_MAX_EDGE"]
-    if max(image.size) > edge:
-        image.thumbnail((edge, edge), Image.Resampling.LANCZOS)
     # A fresh image from raw pixels: no EXIF, XMP, ICC or text chunks can survive.
     clean = Image.frombytes(image.mode, image.size, image.tobytes())
     out = io.BytesIO()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sys
 import threading
 from datetime import datetime, timedelta
 
@@ -29,7 +28,7 @@ from sqlalchemy import delete, select, update
 from app.extensions import db
 from app.models import ApiToken, Device, LoginThrottle, Person, WebSession
 from app.models.base import utcnow
-from app.services import audit, ratelimit
+from app.services import audit, offload, ratelimit
 from app.services.actors import Actor
 from app.services.errors import Invalid, Locked, NotFound, TooManyRequests, Unauthorized
 from app.services.text import half_width, looks_like_phone, normalize_phone
@@ -50,40 +49,15 @@ def _hasher() -> PasswordHasher:
     return _hashers[profile]
 
 
-def _gevent_patched() -> bool:
-    monkey = sys.modules.get("gevent.monkey")  # never imported: certainly not patched
-    return monkey is not None and monkey.is_module_patched("threading")
-
-
-def _holding_sqlite_write_lock() -> bool:
-    # Yielding while this request holds SQLite's write lock would stall the worker: another
-    # greenlet's write would then wait for the lock in C, blocking the loop this one needs.
-    try:
-        session = db.session()
-        if not session.in_transaction() or session.get_bind().dialect.name != "sqlite":
-            return False
-        raw = session.connection().connection.dbapi_connection
-        return bool(getattr(raw, "in_transaction", False))
-    except Exception:
-        return False
-
-
 def off_loop(fn, *args):
-    """Run CPU-bound `fn(*args)` so it does not hold a gevent worker's event loop: in the hub's
-    thread pool when gevent has patched this process (argon2 releases the GIL), else directly
-    (also while the request holds SQLite's write lock)."""
-    if not _gevent_patched() or _holding_sqlite_write_lock():
-        return fn(*args)
-    import gevent
-
-    # Bounded: each default argon2 hash takes 64 MiB. The semaphore (patched, cooperative)
-    # is made per process, after the fork.
+    """Run CPU-bound `fn(*args)` off a gevent worker's event loop (app/services/offload.py),
+    at most PASSWORD_HASH_THREADS at once: each default argon2 hash takes 64 MiB."""
+    # The semaphore (patched, cooperative) is made per process, after the fork.
     limit = max(1, int(current_app.config.get("PASSWORD_HASH_THREADS", 2)))
     slots = _slots.get(limit)
     if slots is None:
         slots = _slots.setdefault(limit, threading.BoundedSemaphore(limit))
-    with slots:
-        return gevent.get_hub().threadpool.apply(fn, args)
+    return offload.off_loop(fn, *args, slots=slots)
 
 
 def hash_secret(secret: str) -> str:

@@ -67,7 +67,7 @@ from app.services import attachments, audit, authz, categories, notifications, r
 from app.services.actors import Actor
 from app.services.demo import seed_hook
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound, invalid_field
-from app.services.text import clean_text, mask_phone, normalize_phone
+from app.services.text import clean_name, clean_text, mask_phone, normalize_phone
 
 # --- the state machine -------------------------------------------------------------------
 # (action, from statuses, to status, who). Who: manager = committee staff / admin / street
@@ -950,7 +950,7 @@ def submit_case(
 
     reporter = proxy = submitted_by = None
     contact_name = (
-        clean_text(contact_name or "", "contact_name", max_length=80, required=False) or None
+        clean_name(contact_name or "", "contact_name", max_length=80, required=False) or None
     )
     contact_phone = normalize_phone(contact_phone, "contact_phone") if contact_phone else None
     if mode in ("resident", "proxy") and not anonymous:

@@ -13,7 +13,7 @@ from app.models.case import HANDLER_ROLES, CaseCategory
 from app.services import authz
 from app.services.actors import Actor
 from app.services.errors import Conflict, Invalid, NotFound, invalid_field
-from app.services.text import clean_text
+from app.services.text import clean_name, clean_text
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")  # stated as the pattern in the OpenAPI
 ICONS = ("repair", "water", "gas", "electric", "lift", "trash", "green", "safety", "fire",
@@ -101,7 +101,7 @@ def _check_attributes(value) -> list[dict]:
 def _checked(category: CaseCategory, key: str, value):
     """One field's value as stored, or Invalid in words staff can act on."""
     if key == "name":
-        return clean_text(value, "name", max_length=80)
+        return clean_name(value, "name", max_length=80)
     if key in ("description", "notice"):
         return clean_text(value or "", key, max_length=500, multiline=True,
                           required=False) or None

@@ -9,7 +9,7 @@ from app.models import Building, Community, Grid, Household, StreetOffice
 from app.services import authz
 from app.services.actors import Actor
 from app.services.errors import Conflict, NotFound, invalid_field
-from app.services.text import clean_text
+from app.services.text import clean_name, clean_text
 
 
 def list_communities(actor: Actor) -> list[Community]:
@@ -35,10 +35,12 @@ def update_community(actor: Actor, community_id: int, changes: dict) -> Communit
     """Change contact details (phone, address, office hours)."""
     community = get_community(actor, community_id)
     authz.ensure_manager(actor, community.id)
-    for key in ("name", "address", "phone", "office_hours"):
+    if "name" in changes:
+        community.name = clean_name(changes["name"], "name", max_length=255)
+    for key in ("address", "phone", "office_hours"):
         if key in changes:
             setattr(community, key, clean_text(changes[key], key, max_length=255,
-                                               required=key == "name"))
+                                               required=False))
     db.session.flush()
     return community
 
@@ -54,7 +56,7 @@ def create_grid(actor: Actor, community_id: int, name: str) -> Grid:
     """Add a grid."""
     community = get_community(actor, community_id)
     authz.ensure_manager(actor, community.id)
-    name = clean_text(name, "name", max_length=80)
+    name = clean_name(name, "name", max_length=80)
     if db.session.scalar(select(Grid).where(Grid.community_id == community.id, Grid.name == name)):
         raise Conflict(errors={"name": ["exists"]})
     grid = Grid(community=community, name=name)
@@ -84,7 +86,7 @@ def create_building(actor: Actor, community_id: int, name: str, grid_id: int | N
     """Add a building, optionally in a grid of the same community."""
     community = get_community(actor, community_id)
     authz.ensure_manager(actor, community.id)
-    name = clean_text(name, "name", max_length=80)
+    name = clean_name(name, "name", max_length=80)
     grid = None
     if grid_id is not None:
         grid = db.session.get(Grid, grid_id)

@@ -11,7 +11,7 @@ from app.services import authz
 from app.services.actors import Actor
 from app.services.auth import issue_token, revoke_tokens_for
 from app.services.errors import Conflict, NotFound, invalid_field
-from app.services.text import clean_text
+from app.services.text import clean_name, clean_text
 
 ORIENTATIONS = ("landscape", "portrait")
 
@@ -29,7 +29,7 @@ def register_device(actor: Actor, community_id: int, *, name: str, location: str
             raise invalid_field("building_id", "unknown building")
     device = Device(
         community_id=community_id, building=building,
-        name=clean_text(name, "name", max_length=80),
+        name=clean_name(name, "name", max_length=80),
         location=clean_text(location or "", "location", max_length=120, required=False) or None,
         orientation=orientation,
     )
@@ -66,7 +66,7 @@ def update_device(actor: Actor, device_id: int, changes: dict) -> Device:
     if device.revoked_at is not None:
         raise Conflict()
     if "name" in changes:
-        device.name = clean_text(changes["name"], "name", max_length=80)
+        device.name = clean_name(changes["name"], "name", max_length=80)
     if "location" in changes:
         device.location = clean_text(changes["location"] or "", "location", max_length=120,
                                      required=False) or None

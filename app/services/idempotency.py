@@ -26,7 +26,9 @@ from flask import Response, current_app, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
 
+from app import jsonbody
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.idempotency import IdempotencyKey
@@ -80,9 +82,10 @@ def request_fingerprint() -> str:
     else:
         raw = request.get_data(cache=True)
         try:
-            canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"))
+            # The bounded parser: a hostile body is answered by the view's own parsing.
+            canonical = json.dumps(jsonbody.loads(raw), sort_keys=True, separators=(",", ":"))
             digest.update(canonical.encode())
-        except (ValueError, UnicodeDecodeError):
+        except HTTPException:
             digest.update(raw)
     return digest.hexdigest()
 

@@ -17,7 +17,7 @@ from app.services.actors import Actor
 from app.services.auth import hash_secret
 from app.services.errors import Conflict, Invalid
 from app.services.people import _household_in, _phone_free
-from app.services.text import check_pin, clean_text, normalize_phone
+from app.services.text import check_pin, clean_name, clean_text, normalize_phone
 
 # No 0/O/1/I: codes are read out loud and typed by older residents.
 _ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -63,7 +63,7 @@ def join(code: str, *, display_name: str, phone: str, pin: str) -> Person:
         )
         raise Invalid(errors={"code": [str(message)]})
     person = Person(
-        display_name=clean_text(display_name, "display_name", max_length=80),
+        display_name=clean_name(display_name, "display_name", max_length=80),
         phone=normalize_phone(phone),
         pin_hash=hash_secret(check_pin(pin)),
         community_id=invitation.community_id,

@@ -31,7 +31,7 @@ from app.services import authz, cases, idempotency
 from app.services.actors import Actor
 from app.services.demo import seed_hook
 from app.services.errors import Conflict, DomainError, Invalid, NotFound
-from app.services.text import clean_text
+from app.services.text import clean_name, clean_text
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 MAX_RESULTS = 1000
@@ -70,7 +70,7 @@ def issue_key(actor: Actor, community_id: int, name: str,
     double click) issues nothing more and is refused with `AlreadyIssued`, naming the key it
     issued. Only the key's id is remembered for that, never the key."""
     authz.ensure_manager(actor, community_id)
-    name = clean_text(name, "name", max_length=80)
+    name = clean_name(name, "name", max_length=80)
     claimed = None
     if once is not None:
         if not idempotency.ONE_TIME.fullmatch(once):

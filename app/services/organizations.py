@@ -9,7 +9,7 @@ from app.models import ORG_KINDS, Community, Organization
 from app.services import authz
 from app.services.actors import Actor
 from app.services.errors import Conflict, NotFound, invalid_field
-from app.services.text import clean_text
+from app.services.text import clean_name, clean_text
 
 
 def list_organizations(actor: Actor, community_id: int) -> list[Organization]:
@@ -39,7 +39,7 @@ def create_organization(actor: Actor, community_id: int, *, name: str, kind: str
     authz.ensure_manager(actor, community_id)
     if kind not in ORG_KINDS:
         raise invalid_field("kind", f"allowed: {', '.join(ORG_KINDS)}")
-    name = clean_text(name, "name", max_length=120)
+    name = clean_name(name, "name", max_length=120)
     community = db.session.get(Community, community_id)
     org = db.session.scalar(select(Organization).where(Organization.name == name))
     if org is not None:

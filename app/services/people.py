@@ -19,7 +19,14 @@ from app.services import audit, authz
 from app.services.actors import Actor
 from app.services.auth import check_current_pin, hash_secret, sign_out_everywhere
 from app.services.errors import Conflict, Forbidden, NotFound, invalid_field
-from app.services.text import check_password, check_pin, clean_text, mask_phone, normalize_phone
+from app.services.text import (
+    check_password,
+    check_pin,
+    clean_name,
+    clean_text,
+    mask_phone,
+    normalize_phone,
+)
 
 TEXT_SIZES = ("large", "xlarge")
 SPEECH_RATES = ("slow", "normal", "fast")
@@ -60,7 +67,7 @@ def register_resident(
     """Committee staff register a resident who then signs in with phone + PIN."""
     authz.ensure_manager(actor, community_id)
     person = Person(
-        display_name=clean_text(display_name, "display_name", max_length=80),
+        display_name=clean_name(display_name, "display_name", max_length=80),
         phone=normalize_phone(phone),
         pin_hash=hash_secret(check_pin(pin)),
         birth_year=_check_birth_year(birth_year),
@@ -93,7 +100,7 @@ def create_staff_account(
     person = Person(
         username=username,
         password_hash=hash_secret(check_password(password)),
-        display_name=clean_text(display_name, "display_name", max_length=80),
+        display_name=clean_name(display_name, "display_name", max_length=80),
     )
     if phone:
         person.phone = normalize_phone(phone)
@@ -281,7 +288,7 @@ def update_person(actor: Actor, person_id: int, changes: dict) -> Person:
     if not (is_self or staff):
         raise Forbidden()
     if "display_name" in changes:
-        person.display_name = clean_text(changes["display_name"], "display_name", max_length=80)
+        person.display_name = clean_name(changes["display_name"], "display_name", max_length=80)
     if "locale" in changes:
         if changes["locale"] not in ("zh_CN", "en"):
             raise invalid_field("locale", "zh_CN or en")

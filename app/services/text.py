@@ -13,8 +13,18 @@ from app.services.errors import invalid_field
 _PHONE = re.compile(r"^1[3-9][0-9]{9}$")
 PIN = re.compile(r"^[0-9]{6}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-# Control characters other than tab and newline, plus Unicode bidi overrides and NUL.
-_FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# Control characters other than tab and newline (C0, DEL and C1), Unicode bidi embeddings,
+# overrides and isolates, and surrogate code points: a lone one (JSON's "\ud800") is not text
+# and PostgreSQL refuses it.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+                        "\ud800-\udfff]")
+# Line and paragraph separators (and NEL) are line breaks: kept in multi-line text as "\n".
+_LINE_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n", "\x85": "\n"})
+# Dropped from names: bidi marks (LRM, RLM, ALM) reorder what is shown around a name, and
+# zero-width spaces, word joiners and BOMs only hide it.
+_NAME_DROPPED = dict.fromkeys(map(ord, "\u200e\u200f\u061c\u200b\u2060\ufeff"))
+# Letters that draw nothing (Hangul fillers, braille blank): not enough for a name.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 def clean_text(value: str, field: str, *, max_length: int, multiline: bool = False,
@@ -24,13 +34,31 @@ def clean_text(value: str, field: str, *, max_length: int, multiline: bool = Fal
         value = ""
     if not isinstance(value, str):
         raise invalid_field(field, _l("Must be text."))
-    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n").strip()
+    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n").translate(_LINE_BREAKS)
+    value = value.strip()
     if _FORBIDDEN.search(value) or (not multiline and ("\n" in value or "\t" in value)):
         raise invalid_field(field, _l("Contains characters that are not allowed."))
     if required and not value:
         raise invalid_field(field, _l("This cannot be empty."))
     if len(value) > max_length:
         raise invalid_field(field, _l("Too long: at most %(n)d characters.", n=max_length))
+    return value
+
+
+def _visible(char: str) -> bool:
+    # Letters, digits, punctuation and symbols draw something; spaces, format characters
+    # (zero-width, joiners), controls and combining marks on their own do not.
+    return unicodedata.category(char)[0] in "LNPS" and char not in _BLANK_LETTERS
+
+
+def clean_name(value: str, field: str, *, max_length: int, required: bool = True) -> str:
+    """A name people see (a person's, a screen's, an organization's): `clean_text`, without bidi
+    marks and zero-width spaces, and with at least one visible character."""
+    if isinstance(value, str):
+        value = value.translate(_NAME_DROPPED)
+    value = clean_text(value, field, max_length=max_length, required=required)
+    if value and not any(map(_visible, value)):
+        raise invalid_field(field, _l("A name needs at least one letter or digit you can see."))
     return value
 
 

@@ -8,7 +8,7 @@ import textwrap
 import threading
 from pathlib import Path
 
-from app.services import auth
+from app.services import auth, offload
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,7 +93,7 @@ def test_under_gevent_hashing_goes_through_the_pool_and_the_loop_keeps_running(t
 
 def test_without_gevent_hashing_runs_directly(app):
     with app.app_context():
-        assert not auth._gevent_patched()
+        assert not offload.gevent_patched()
         assert auth.off_loop(threading.get_ident) == threading.get_ident()
         hashed = auth.hash_secret("246813")
         assert auth.verify_secret(hashed, "246813")

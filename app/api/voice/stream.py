@@ -24,8 +24,10 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from flask_login import current_user
 from simple_websocket import ConnectionClosed
+from werkzeug.exceptions import HTTPException
 
 import voice
+from app import jsonbody
 from app.extensions import db, sock
 from app.models import Person
 from app.services import audit
@@ -314,8 +316,8 @@ class Stream:
 
 def _json(text: str) -> dict:
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = jsonbody.loads(text)
+    except HTTPException:
         raise Invalid(errors={"message": ["not JSON"]}) from None
     if not isinstance(value, dict):
         raise Invalid(errors={"message": ["a JSON object"]})
