@@ -79,7 +79,7 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # below the server's max_connections.
         "DATABASE_POOL_SIZE": _int(env, "DATABASE_POOL_SIZE", 10),
         "DATABASE_MAX_OVERFLOW": _int(env, "DATABASE_MAX_OVERFLOW", 5),
-        "DATABASE_POOL_TIMEOUT": float(env.get("DATABASE_POOL_TIMEOUT") or 10),
+        "DATABASE_POOL_TIMEOUT": float(env.get("DATABASE_POOL_TIMEOUT") or 30),
         # SQLite: how long a write waits for another one in all (cooperatively, see
         # app/database.py), and the longest single wait inside SQLite (it blocks the worker).
         "SQLITE_BUSY_TIMEOUT": float(env.get("SQLITE_BUSY_TIMEOUT") or 10),

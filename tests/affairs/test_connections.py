@@ -83,3 +83,18 @@ def test_health_checks_use_at_most_one_connection(client, db, path):
         r = client.get(path)
     assert r.status_code == 200, r.get_json()
     assert seen["peak"] <= 1, seen
+
+
+def test_a_pool_of_one_connection_serves_a_submission(app, cats, auth):
+    """The deadlock itself, made deterministic: with one pooled connection, a request that asks
+    for a second one waits for itself until the pool times out."""
+    from tests.test_database import other_app
+
+    headers = {**auth.headers(cats.a.resident), "Idempotency-Key": "pool-of-one"}
+    db.session.commit()
+    with other_app(app, env={"DATABASE_POOL_SIZE": "1", "DATABASE_MAX_OVERFLOW": "0",
+                             "DATABASE_POOL_TIMEOUT": "1"},
+                   SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0,
+                                              "pool_timeout": 1}) as small:
+        r = small.test_client().post("/api/v1/cases", json=BODY, headers=headers)
+    assert r.status_code == 201, r.get_data(as_text=True)[:300]
