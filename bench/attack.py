@@ -273,6 +273,7 @@ def report(name: str, result, before: dict, probe: dict) -> dict:
     """Print one scenario's figures."""
     statuses, seconds, samples = result
     total = sum(statuses.values())
+    ratio50 = probe["p50"] / before["p50"] if before["p50"] else float("nan")
     ratio = probe["p95"] / before["p95"] if before["p95"] else float("nan")
     codes = ", ".join(f"{k} × {v}" for k, v in sorted(statuses.items()))
     print(f"\n{name}: {total} requests in {seconds:.1f} s — {codes}")
@@ -282,7 +283,7 @@ def report(name: str, result, before: dict, probe: dict) -> dict:
     print(f"  /healthz during: p50 {probe['p50']:.1f} ms, p95 {probe['p95']:.1f} ms, max "
           f"{probe['max']:.0f} ms ({probe['n']} probes"
           f"{', failed ' + str(probe['failures']) if probe['failures'] else ''}); "
-          f"p95 ratio {ratio:.1f}×")
+          f"ratio p50 {ratio50:.1f}×, p95 {ratio:.1f}×")
     for status, body in samples:
         print(f"  e.g. {status}: {body!r}")
     return {"statuses": dict(statuses), "seconds": seconds, "before": before, "during": probe}
@@ -321,7 +322,8 @@ def main() -> None:
         summary_ = server.prepare()
         server.start(timeout=60)
         print(f"  ready in {time.perf_counter() - started:.1f} s; gunicorn {args.workers}×gevent "
-              f"on {server.url}, {os.cpu_count()} CPUs", flush=True)
+              f"on {server.url}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+              flush=True)
         port = server.port
         residents = [a for a in summary_["accounts"] if a["role"] == "resident"]
         tokens = [sign_in(port, a["login"], a["pin"]) for a in residents]
@@ -356,7 +358,7 @@ def main() -> None:
             f"wrong PINs for {len(residents)} known and {len(logins) - len(residents)} unknown "
             "logins", result, before, probe)
         print(f"\nserver ready at the end: {server.ready()}; total "
-              f"{time.perf_counter() - started:.0f} s")
+              f"{time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f}")
     finally:
         server.stop()
         drop()
