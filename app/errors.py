@@ -7,7 +7,7 @@ import logging
 from flask import Flask, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -159,8 +159,12 @@ def handle_db_error(error: DBAPIError):
 def handle_db_unavailable(error: Exception):
     """The database cannot serve now (or the pool has no free connection): 503 + Retry-After."""
     _rollback()
-    log.warning("database unavailable on %s %s: %s: %s", request.method, request.path,
-                type(error).__name__, str(getattr(error, "orig", None) or error)[:300])
+    # Outages are logged in a line; anything else (a query the database finds wrong) is
+    # probably a bug, so with its trace — still not the client's fault, and still no trace out.
+    outage = isinstance(error, (OperationalError, InterfaceError, PoolTimeout))
+    log.log(logging.WARNING if outage else logging.ERROR, "database unavailable on %s %s: %s: %s",
+            request.method, request.path, type(error).__name__,
+            str(getattr(error, "orig", None) or error)[:300], exc_info=not outage)
     return _render(503, HTTP_MESSAGES[503],
                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
