@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export FLASK_APP := wsgi.py
 PYTEST_ARGS ?=
 
-.PHONY: run test deps test-deps system-deps db seed openapi lint bench-cases bench-kiosk bench-voice clean
+.PHONY: run test deps test-deps system-deps db seed openapi lint bench-cases bench-kiosk bench-voice bench-attack clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ bench-kiosk: test-deps
 
 bench-voice: test-deps
 	$(BIN)/python bench/voice.py
+
+bench-attack: test-deps
+	$(BIN)/python bench/attack.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

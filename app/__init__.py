@@ -70,23 +70,11 @@ def register_extensions(app: Flask) -> None:
 def _sqlite_pragmas(app: Flask) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
-    from sqlalchemy import event
-
+    from app.database import install_sqlite
     from app.extensions import db
 
     with app.app_context():
-        engine = db.engine
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # pragma: no cover - trivial
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA journal_mode=WAL")
-        # Durable across a crash of the process in WAL mode; FULL stalled gevent workers for
-        # seconds on a busy disk (only a power cut can lose the last commits).
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
+        install_sqlite(db.engine, app.config)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -73,6 +73,17 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "TESTING": mode == "testing",
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": db_url,
+        # Per worker process. gevent runs many requests at once in a worker, each holding one
+        # connection until it ends; beyond pool size + overflow they wait up to POOL_TIMEOUT
+        # seconds, then get 503 with Retry-After. Keep WEB_CONCURRENCY × (size + overflow)
+        # below the server's max_connections.
+        "DATABASE_POOL_SIZE": _int(env, "DATABASE_POOL_SIZE", 10),
+        "DATABASE_MAX_OVERFLOW": _int(env, "DATABASE_MAX_OVERFLOW", 5),
+        "DATABASE_POOL_TIMEOUT": float(env.get("DATABASE_POOL_TIMEOUT") or 30),
+        # SQLite: how long a write waits for another one in all (cooperatively, see
+        # app/database.py), and the longest single wait inside SQLite (it blocks the worker).
+        "SQLITE_BUSY_TIMEOUT": float(env.get("SQLITE_BUSY_TIMEOUT") or 10),
+        "SQLITE_BUSY_SLICE_MS": _int(env, "SQLITE_BUSY_SLICE_MS", 10),
         "REDIS_URL": env.get("REDIS_URL") or None,
         "UPLOAD_FOLDER": env.get("UPLOAD_FOLDER") or str(instance / "uploads"),
         "MEDIA_CACHE_FOLDER": env.get("MEDIA_CACHE_FOLDER") or str(instance / "cache"),
@@ -193,13 +204,22 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "JSON_SORT_KEYS": False,
     }
     cfg.update(overrides)
-    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(cfg["SQLALCHEMY_DATABASE_URI"]))
+    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(cfg["SQLALCHEMY_DATABASE_URI"], cfg))
     return cfg
 
 
-def engine_options(url: str) -> dict:
+def engine_options(url: str, cfg: dict) -> dict:
     """Connection settings suited to the database behind `url`."""
+    pool = {
+        "pool_size": cfg["DATABASE_POOL_SIZE"],
+        "max_overflow": cfg["DATABASE_MAX_OVERFLOW"],
+        "pool_timeout": cfg["DATABASE_POOL_TIMEOUT"],
+    }
     if url.startswith("sqlite"):
-        # Waiting on the write lock beats failing under concurrent requests.
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True}
+        # SQLite's own busy wait blocks the whole (gevent) worker: keep it to a short slice;
+        # app/database.py waits the rest cooperatively.
+        options = {"connect_args": {"timeout": cfg["SQLITE_BUSY_SLICE_MS"] / 1000,
+                                    "check_same_thread": False}}
+        return options if ":memory:" in url or url.rstrip("/") == "sqlite:" else {
+            **options, **pool}
+    return {"pool_pre_ping": True, **pool}

@@ -7,13 +7,18 @@ import logging
 from flask import Flask, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
 from app.services.errors import DomainError
 
 log = logging.getLogger("linli")
+
+# Seconds a client waits before trying again after a 503 of the database (gone, locked, or
+# every pooled connection busy).
+RETRY_AFTER_SECONDS = 5
 
 # Messages for HTTP errors, in the request's locale.
 HTTP_MESSAGES = {
@@ -179,12 +184,26 @@ def handle_integrity(error: IntegrityError):
 
 
 def handle_db_error(error: DBAPIError):
-    """Data the database refuses (out-of-range numbers…) is the caller's error, not a crash."""
+    """Data the database refuses (out-of-range numbers…) is the caller's error (400); any other
+    database failure (unreachable, locked, out of connections) is ours: 503, try again soon."""
+    if isinstance(error, DataError):
+        _rollback()
+        log.warning("database refused input: %s", error.orig)
+        return _render(400, HTTP_MESSAGES[400])
+    return handle_db_unavailable(error)
+
+
+def handle_db_unavailable(error: Exception):
+    """The database cannot serve now (or the pool has no free connection): 503 + Retry-After."""
     _rollback()
-    if error.connection_invalidated:
-        return _render(503, HTTP_MESSAGES[503])
-    log.warning("database refused input: %s", error.orig)
-    return _render(400, HTTP_MESSAGES[400])
+    # Outages are logged in a line; anything else (a query the database finds wrong) is
+    # probably a bug, so with its trace — still not the client's fault, and still no trace out.
+    outage = isinstance(error, (OperationalError, InterfaceError, PoolTimeout))
+    log.log(logging.WARNING if outage else logging.ERROR, "database unavailable on %s %s: %s: %s",
+            request.method, request.path, type(error).__name__,
+            str(getattr(error, "orig", None) or error)[:300], exc_info=not outage)
+    return _render(503, HTTP_MESSAGES[503],
+                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def handle_overflow(error: OverflowError):
@@ -196,6 +215,11 @@ def handle_overflow(error: OverflowError):
 
 def handle_unexpected(error: Exception):
     """Anything else: logged with its trace, answered without one."""
+    original = getattr(error, "original_exception", None)
+    if isinstance(original, DBAPIError) and not isinstance(original, IntegrityError):
+        return handle_db_error(original)  # raised where no handler runs (after_request)
+    if isinstance(original, PoolTimeout):
+        return handle_db_unavailable(original)
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
     _rollback()
@@ -210,6 +234,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity)
     app.register_error_handler(DBAPIError, handle_db_error)
+    app.register_error_handler(PoolTimeout, handle_db_unavailable)
     app.register_error_handler(OverflowError, handle_overflow)
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)

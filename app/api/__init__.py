@@ -9,7 +9,8 @@ from pathlib import Path
 import flask_smorest
 from flask import Flask, current_app, g, request
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.extensions import api, csrf, db
 from app.jsonbody import Parser
@@ -90,5 +91,11 @@ def _commit_on_success(response):
         from app.errors import HTTP_MESSAGES, envelope
 
         return envelope(409, HTTP_MESSAGES[409])
+    except (DBAPIError, PoolTimeout) as error:
+        from app.errors import handle_db_error, handle_db_unavailable
+
+        if isinstance(error, DBAPIError):
+            return handle_db_error(error)
+        return handle_db_unavailable(error)
     g.pop("actor", None)
     return response

@@ -204,11 +204,13 @@ def _tz() -> ZoneInfo:
 def next_reference(now: datetime | None = None) -> str:
     """The next public reference of the year (Asia/Shanghai), e.g. 2026-000123.
 
-    The year's counter row is incremented with UPDATE … RETURNING, which locks the row, so
-    concurrent submissions never share a number. On PostgreSQL that happens in its own short
-    transaction, so submissions do not queue behind each other's whole request (a submission
-    that fails afterwards leaves a gap: numbers are unique, not gapless). SQLite has one writer
-    anyway, so there it is part of the request's transaction.
+    The year's counter row is incremented with UPDATE … RETURNING, which locks it until the
+    transaction ends (a row lock on PostgreSQL, the write lock on SQLite), so concurrent
+    submissions never share a number. It runs on the request's own connection and transaction:
+    taking a second pooled connection while the request holds one deadlocks the pool under a
+    burst (every connection held by a request waiting for another). Submissions therefore
+    queue on the counter row from this point to their commit, so callers take the number as
+    late as they can.
     """
     year = (now or _now()).astimezone(_tz()).year
     table = CaseSerial.__table__
@@ -218,8 +220,7 @@ def next_reference(now: datetime | None = None) -> str:
         .values(last_value=table.c.last_value + 1)
         .returning(table.c.last_value)
     )
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    if postgres:
+    if db.session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
@@ -228,19 +229,11 @@ def next_reference(now: datetime | None = None) -> str:
         .values(year=year, last_value=0)
         .on_conflict_do_nothing(index_elements=["year"])
     )
-
-    def take(execute):
-        value = execute(bump).scalar()
-        if value is None:
-            execute(create)
-            value = execute(bump).scalar()
-        return value
-
-    if postgres:
-        with db.engine.begin() as conn:
-            value = take(conn.execute)
-    else:
-        value = take(db.session.execute)
+    value = db.session.execute(bump).scalar()
+    if value is None:
+        # The year's first case: a concurrent first one waits on the new row, then bumps it.
+        db.session.execute(create)
+        value = db.session.execute(bump).scalar()
     return f"{year}-{value:06d}"
 
 

@@ -1,4 +1,4 @@
-"""/healthz (process up) and /readyz (database reachable, migrations current)."""
+"""/healthz (process up) and /readyz (database reachable and writable, migrations current)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,6 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready to serve: the database answers and its schema is at the latest migration."""
+    """Ready: the database answers, can write, and its schema is at the latest migration."""
     report = health.readiness()
     return jsonify(report), 200 if report["ready"] else 503
