@@ -172,7 +172,7 @@ def seed() -> dict:
     elder = heping["residents"][0]  # lives alone (n = 0)
     child = db.session.scalar(select(Person).where(Person.phone == "13911110000"))
     if child is None:
-        child = Person(display_name=f"{elder.display_name[0]}晓明（子女）", phone="13911110000",
+        child = Person(display_name=f"{elder.display_name[0]}晓明", phone="13911110000",
                        pin_hash=hash_secret(DEMO_PIN))
         db.session.add(child)
         db.session.flush()

@@ -203,6 +203,18 @@ def family(actor: Actor) -> dict:
     return {"helping": helping, "helpers": helpers, "asking": asking, "asked": asked}
 
 
+def family_link(actor: Actor, link_id: int) -> dict:
+    """One confirmed family link of this person (as `family` shows it), before ending it."""
+    links = family(actor)
+    for side in ("helping", "helpers"):
+        for entry in links[side]:
+            if entry["id"] == link_id:
+                return dict(entry, side=side)
+    from app.services.errors import NotFound
+
+    raise NotFound()
+
+
 def pending_requests(actor: Actor) -> int:
     """How many relatives are waiting for this resident to say yes (for the home banner)."""
     if actor.person is None or actor.on_behalf_of is not None:

@@ -73,6 +73,13 @@ def confirm_link(link_id):
                                                          "you."))
 
 
+@base.bp.get("/family/<id:link_id>/end")
+@base.person_required
+def end_link_check(link_id):
+    """Ask once more before a family link ends: one mistaken tap must not end it."""
+    return render_template("easy/family_end.html", link=easy.family_link(_own(), link_id))
+
+
 @base.bp.post("/family/<id:link_id>/end")
 @base.person_required
 def end_link(link_id):

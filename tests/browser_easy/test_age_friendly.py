@@ -4,9 +4,10 @@ and the measured sizes, spacing, fonts, contrast and reflow meet the age-friendl
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Person
+from app.models import Person, ProxyLink
 from app.services import auth, cases, invitations
 from tests.browser_easy import rules, scene
 from tests.factories import PIN, phone, proxy_link
@@ -40,8 +41,11 @@ def town(world):
     proxy_link(world.a.relative, world.a.resident, status="pending")
     invitation = invitations.create_invitation(scene.staff(world), world.a.community.id)
     db.session.commit()
+    link = db.session.scalar(select(ProxyLink.id).where(
+        ProxyLink.proxy_id == world.a.relative.id, ProxyLink.resident_id == elder.id,
+        ProxyLink.status == "confirmed"))
     return {"cats": cats, "resolved": resolved.id, "rejected": rejected.id,
-            "invitation": invitation.code}
+            "invitation": invitation.code, "link": link}
 
 
 def _pages(world, town):
@@ -90,6 +94,7 @@ def _pages(world, town):
         ("relative", "/easy/", None),
         ("relative", "/easy/family", None),
         ("relative", f"/easy/family/{elder_id}/pin", None),
+        ("relative", f"/easy/family/{town['link']}/end", None),
         ("helping", "/easy/", None),
         ("helping", "/easy/announcements", None),
     ]

@@ -446,8 +446,16 @@ def test_family_proxy_links_acts_and_is_recorded(world, phones, fresh):
     elder_page.wait_for_url(re.compile(r"/easy/login"))
     elder_phone.sign_in(elder, pin="864200")
     elder_page.goto("/easy/family")
+    helper = elder_page.locator("section[aria-labelledby=helpers-h] .person").filter(
+        has_text="王小明")
+    expect(helper).to_contain_text("王小明（您的儿子）")
+    # One tap asks first; 不解除 keeps the link.
+    helper.get_by_role("link", name="解除绑定").click()
+    expect(elder_page.get_by_role("heading", name="要解除和王小明的家人绑定吗？")).to_be_visible()
+    elder_page.get_by_role("link", name="不解除").click()
     elder_page.locator("section[aria-labelledby=helpers-h] .person").filter(
-        has_text="王小明").get_by_role("button", name="解除绑定").click()
+        has_text="王小明").get_by_role("link", name="解除绑定").click()
+    elder_page.get_by_role("button", name="确定解除").click()
     expect(elder_page.get_by_role("status").first).to_contain_text("绑定已经解除")
     page.reload()
     expect(page.locator(".acting")).to_have_count(0)

@@ -8,7 +8,7 @@ import re
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Person
+from app.models import Person, ProxyLink
 from app.models.announcement import AnnouncementAck
 from app.models.case import Case
 from app.services import announcements, cases, categories, invitations
@@ -413,6 +413,37 @@ def test_family_request_confirm_act_and_stop(easy, world, client):
     assert home.count('class="btn big"') == 4
     easy.post("/easy/family/stop")
     assert "正在为" not in easy.page("/easy/")
+    # The relation is the son's to her: he reads her name with "you are their son".
+    elder_name = world.a.elder.display_name
+    page = easy.page("/easy/family")
+    assert f"{elder_name}（您是对方的儿子）" in page and f"{elder_name} (儿子)" not in page
+
+
+def test_ending_a_family_link_asks_once_more(easy, world):
+    son = Person(display_name="王小明", phone=phone(), pin_hash=world.a.elder.pin_hash)
+    db.session.add(son)
+    db.session.commit()
+    easy.sign_in(son)
+    easy.post("/easy/family/request", {"phone": world.a.elder.phone, "relation": "儿子"})
+    easy.post("/easy/logout")
+    easy.sign_in(world.a.elder)
+    link_id = re.search(r"/easy/family/(\d+)/confirm", easy.page("/easy/family")).group(1)
+    easy.post(f"/easy/family/{link_id}/confirm")
+    page = easy.page("/easy/family")
+    assert "王小明（您的儿子）" in page
+    # 解除绑定 is a link to a question, not a one-tap ending.
+    assert f'href="/easy/family/{link_id}/end"' in page
+    assert f'action="/easy/family/{link_id}/end"' not in page
+    check = easy.page(f"/easy/family/{link_id}/end")
+    assert "要解除和王小明的家人绑定吗？" in check and "确定解除" in check and "不解除" in check
+    assert "解除以后，王小明就不能在邻里上替您办事了。" in check
+    db.session.rollback()
+    assert db.session.get(ProxyLink, int(link_id)).status == "confirmed"  # asking ended nothing
+    easy.post(f"/easy/family/{link_id}/end")
+    db.session.rollback()
+    assert db.session.get(ProxyLink, int(link_id)).status == "revoked"
+    # Another person's link, or one that has ended: nothing to ask about.
+    assert easy.client.get(f"/easy/family/{link_id}/end").status_code == 404
 
 
 def test_a_family_request_never_tells_who_has_the_number_or_where(easy, world):
