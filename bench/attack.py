@@ -43,34 +43,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.cases import make_database  # noqa: E402  (a fresh database, as bench/cases.py)
 from tests.live import LiveServer  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 CLIENT_TIMEOUT = 90
-
-
-# --- database -------------------------------------------------------------------------------
-
-
-def make_database(url: str):
-    """A fresh PostgreSQL database next to `url`: (its URL, a function that drops it)."""
-    from sqlalchemy import create_engine, text
-
-    pg = url.replace("postgres://", "postgresql://", 1).replace(
-        "postgresql://", "postgresql+psycopg://", 1)
-    name = f"linli_attack_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-    return f"{pg.rpartition('/')[0]}/{name}", drop
 
 
 # --- HTTP -----------------------------------------------------------------------------------
@@ -305,7 +282,7 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="linli-attack-"))
-    db_url, drop = make_database(args.database_url)
+    db_url, drop = make_database(args.database_url, workdir)
     server = LiveServer(workdir, workers=args.workers, env={
         "DATABASE_URL": db_url,
         "LINLI_WORKER_CLASS": "gevent",
