@@ -116,6 +116,13 @@
     return 'wav';
   }
 
+  function compressed(url) {
+    // An announcement's own recording is the voice API's speech: ask for Ogg/MP3, not a WAV
+    // several times the size (the server would pick WAV for a media element's Accept: */*).
+    if (!/\/voice\/speech\//.test(url) || /[?&]format=/.test(url)) return url;
+    return url + (url.indexOf('?') < 0 ? '?' : '&') + 'format=' + audioFormat();
+  }
+
   function play(urls, text, done) {
     var audio = new Audio(urls[0]);
     playing = audio;
@@ -133,7 +140,7 @@
   function speak(text, opts) {
     opts = opts || {};
     var done = opts.done || function () {};
-    if (opts.url) { play([opts.url], text, done); return; }
+    if (opts.url) { play([compressed(opts.url)], text, done); return; }
     if (data.ttsUrl) {
       var base = data.ttsUrl + (data.ttsUrl.indexOf('?') < 0 ? '?' : '&');
       var tail = '&rate=' + encodeURIComponent(data.speechRate || 'slow') +
