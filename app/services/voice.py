@@ -291,7 +291,9 @@ def _category_for(actor: Actor, community_id: int, hint: str | None):
     anonymous_only = actor.device is not None
     usable = [c for c in rows if c.allow_anonymous or not anonymous_only]
     by_code = {c.code: c for c in usable}
-    for code in CATEGORY_CODES.get(hint or "", ()) + FALLBACK_CODES:
+    # a pack names either a topic (lighting → repair) or the category code itself (repair)
+    wanted = CATEGORY_CODES.get(hint or "", (hint,) if hint else ())
+    for code in wanted + FALLBACK_CODES:
         if code in by_code:
             return by_code[code]
     if usable:

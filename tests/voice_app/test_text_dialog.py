@@ -77,7 +77,7 @@ def test_report_is_filed_only_after_yes_with_the_transcript(client, auth, cats, 
     assert first["intent"] == "report" and first["state"] == "ask_description"
     confirm = talk(client, headers, "那个楼道灯坏了，晚上看不见", cid)
     assert confirm["state"] == "confirm_report"
-    assert confirm["reply_text"].startswith("您要反映的是：")
+    assert confirm["reply_text"].startswith("您说的是报修：")
     assert db.session.scalar(select(Case.id)) is None  # nothing before the yes
     filed = talk(client, headers, "对", cid)
     assert filed["intent"] == "yes" and filed["case_ref"]
@@ -85,7 +85,7 @@ def test_report_is_filed_only_after_yes_with_the_transcript(client, auth, cats, 
     case = db.session.scalar(select(Case).where(Case.reference == filed["case_ref"]))
     assert case.channel == "voice" and case.reporter_id == cats.a.resident.id
     assert "楼道灯坏了" in case.description and "楼道灯坏了" in case.transcript
-    assert case.category.code == "repair"  # 灯 → lighting → repair
+    assert case.category.code == "repair"  # 楼道灯坏了 → repair, read back as 报修
     assert filed["case_ref"] in filed["reply_text"]
     # the reference is read digit by digit: 2026-000001 → 二零二六，杠，零零零零零一
     year, serial = filed["case_ref"].split("-")
