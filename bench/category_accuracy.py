@@ -46,7 +46,7 @@ def evaluate(rows: list[dict[str, str]], nlu: Understander | None = None) -> dic
     nlu = nlu or Understander(load_pack("zh-CN"))
     per: dict[str, Counter] = defaultdict(Counter)
     confusions: Counter = Counter()
-    wrong, danger_as_suggestion = [], []
+    wrong, danger_as_suggestion, danger_not_understood = [], [], []
     right = intent_right = 0
     for row in rows:
         intent, category = understand(nlu, row["text"])
@@ -59,8 +59,10 @@ def evaluate(rows: list[dict[str, str]], nlu: Understander | None = None) -> dic
         else:
             confusions[(expected, category or "none")] += 1
             wrong.append((row["text"], expected, category, intent))
-        if expected in DANGER and category in (None, "suggestion"):
+        if expected in DANGER and category == "suggestion":
             danger_as_suggestion.append(row["text"])
+        if expected in DANGER and category is None:
+            danger_not_understood.append(row["text"])
     n = len(rows)
     return {
         "n": n,
@@ -70,6 +72,7 @@ def evaluate(rows: list[dict[str, str]], nlu: Understander | None = None) -> dic
         "confusions": confusions.most_common(),
         "wrong": wrong,
         "danger_as_suggestion": danger_as_suggestion,
+        "danger_not_understood": danger_not_understood,
     }
 
 
@@ -83,8 +86,8 @@ def report(title: str, figures: dict, show_wrong: bool) -> None:
         print("  confusions (expected -> understood):")
         for (expected, got), count in figures["confusions"]:
             print(f"    {expected} -> {got}: {count}")
-    print(f"  danger/help understood as suggestion or nothing: "
-          f"{len(figures['danger_as_suggestion'])}")
+    print(f"  danger/help understood as suggestion: {len(figures['danger_as_suggestion'])}, "
+          f"as no category: {len(figures['danger_not_understood'])}")
     if show_wrong:
         for text, expected, got, intent in figures["wrong"]:
             print(f"    {text}  expected {expected}, got {got} ({intent})")

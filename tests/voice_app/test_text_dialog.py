@@ -96,6 +96,20 @@ def test_report_is_filed_only_after_yes_with_the_transcript(client, auth, cats, 
     assert filed["case_ref"] not in said
 
 
+def test_spoken_reports_are_filed_in_the_category_that_was_said(client, auth, cats, db):
+    """楼道灯坏了 / 电梯坏了 are 报修 and a plea for shopping is 求助, never 意见建议."""
+    headers = auth.headers(cats.a.resident)
+    for text, code, name in (("电梯坏了", "repair", "报修"),
+                             ("我一个人住想请人帮忙买菜", "help", "求助"),
+                             ("楼道里闻到煤气味", "safety", "安全隐患")):
+        confirm = talk(client, headers, text)
+        assert confirm["reply_text"] == f"您说的是{name}：{text}，对吗？"
+        ref = talk(client, headers, "对", confirm["conversation_id"])["case_ref"]
+        db.session.expire_all()
+        case = db.session.scalar(select(Case).where(Case.reference == ref))
+        assert case.category.code == code, text
+
+
 def test_no_then_correction_and_cancel_file_nothing(client, auth, cats, db):
     headers = auth.headers(cats.a.resident)
     cid = talk(client, headers, "我要反映电梯坏了")["conversation_id"]
