@@ -240,6 +240,22 @@ def test_a_screen_files_anonymously_in_a_category_that_allows_it(client, auth, c
     assert db.session.scalar(select(CaseAttachment.id)) is None  # typed: no recording
 
 
+def test_a_screen_never_files_a_repair_or_a_plea_for_help_as_a_suggestion(client, auth, cats,
+                                                                           db):
+    """报修 and 求助 need a name; a screen files anonymously, so it takes the nearest category
+    that allows it (the property's 环境卫生, the grid worker's 安全隐患), not 意见建议."""
+    screen = auth.headers(device=cats.a.device)
+    for text, code in (("楼道灯坏了", "environment"), ("电梯坏了", "environment"),
+                       ("我一个人住想请人帮忙买菜", "safety"),
+                       ("有人在楼道里给电动车充电", "safety")):
+        cid = talk(client, screen, text)["conversation_id"]
+        ref = talk(client, screen, "对", cid)["case_ref"]
+        db.session.expire_all()
+        case = db.session.scalar(select(Case).where(Case.reference == ref))
+        assert case.category.code == code, text
+        assert case.anonymous and case.device_id == cats.a.device.id
+
+
 def test_english_and_bad_input(client, auth, cats):
     headers = auth.headers(cats.a.resident)
     reply = talk(client, headers, "announcements please", language="en")
