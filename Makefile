@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export FLASK_APP := wsgi.py
 PYTEST_ARGS ?=
 
-.PHONY: run test deps test-deps system-deps db seed openapi lint bench-cases bench-kiosk bench-voice bench-attack clean
+.PHONY: run test deps test-deps system-deps db seed openapi lint bench-cases bench-kiosk bench-voice bench-attack bench-nlu clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ bench-voice: test-deps
 
 bench-attack: test-deps
 	$(BIN)/python bench/attack.py
+
+bench-nlu: deps
+	$(BIN)/python bench/category_accuracy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -5,7 +5,8 @@ States: ``idle`` → (intent) → ``ask_description`` / ``confirm_report`` / ``a
 
 Rules that matter to residents:
 
-* nothing is filed without an explicit "yes" to a read-back ("您要反映的是：…，对吗？");
+* nothing is filed without an explicit "yes" to a read-back that names the understood
+  category ("您说的是报修：楼道灯坏了，对吗？"); "不对，是求助" changes only the category;
 * urgent help acts at once, without confirmation, and the reply always tells them to call
   120/110 if in danger — even if alerting the staff failed;
 * "再说一遍" repeats the last reply; "说慢一点" slows speech for the rest of the conversation;
@@ -340,12 +341,17 @@ class Dialog:
                 return self._submit(state, caller, pack, kw)
             if name == "no":
                 correction = nlu.clean_description(intent.slots.get("rest", ""))
+                category = nlu.category_named(correction)
+                if category:  # "不对，是求助": the same matter, another category
+                    state["slots"]["category"] = category
+                    state["failures"] = 0
+                    return self._finish(state, "report", _confirmation(nlu, state["slots"]), **kw)
                 if len(correction) >= 2:
                     return self._confirm(state, nlu, correction, text, audio, audio_mime, kw)
                 state["state"] = "ask_description"
                 state["failures"] = 0
                 return self._finish(state, name, pack.reply("report_retry"), **kw)
-            prompt = pack.reply("confirm_again", description=state["slots"]["description"])
+            prompt = _confirmation(nlu, state["slots"], again=True)
             return self._not_understood(state, caller, pack, prompt=prompt, **kw)
 
         if current == "ask_reference":
@@ -415,7 +421,8 @@ class Dialog:
         slots = state["slots"]
         slots["description"] = description
         slots["transcript"] = text
-        slots["category"] = nlu.category_hint(description)
+        # the category comes from everything said ("我要报修，…" counts), and is read back
+        slots["category"] = nlu.category_hint(f"{text} {description}")
         if audio:
             slots["audio_b64"] = base64.b64encode(bytes(audio)).decode("ascii")
             slots["audio_mime"] = audio_mime
@@ -424,7 +431,7 @@ class Dialog:
             slots.pop("audio_mime", None)
         state["state"] = "confirm_report"
         state["failures"] = 0
-        reply = nlu.pack.reply("confirm_report", description=description)
+        reply = _confirmation(nlu, slots)
         return self._finish(state, "report", reply, **kw)
 
     def _submit(
@@ -655,6 +662,16 @@ def _fill(template: str, values: Mapping[str, Any]) -> str:
             continue
         kept.append(sentence.format(**{n: values[n] for n in names}))
     return _join(*kept)
+
+
+def _confirmation(nlu: Understander, slots: Mapping[str, Any], again: bool = False) -> str:
+    """The read-back before filing, naming the understood category where the pack can
+    ("您说的是报修：楼道灯坏了，对吗？"), else the matter alone ("您要反映的是：…，对吗？")."""
+    key = "confirm_again" if again else "confirm_report"
+    name = nlu.category_name(slots.get("category"))
+    if name and nlu.pack.replies.get(f"{key}_category"):
+        return nlu.pack.reply(f"{key}_category", category=name, description=slots["description"])
+    return nlu.pack.reply(key, description=slots["description"])
 
 
 def _join(*parts: str) -> str:

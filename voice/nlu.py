@@ -205,6 +205,11 @@ class LanguagePack:
             self.categories: dict[str, tuple[str, ...]] = {
                 k: tuple(v) for k, v in data.get("categories", {}).items()
             }
+            # what each category is called aloud ("您说的是报修：…"), and the categories that win
+            # over the weakest ones whenever they are heard (danger and help before suggestion)
+            self.category_names: dict[str, str] = dict(data.get("category_names", {}))
+            self.categories_first: tuple[str, ...] = tuple(data.get("categories_first", ()))
+            self.categories_last: tuple[str, ...] = tuple(data.get("categories_last", ()))
             self.replies: dict[str, str] = dict(data["replies"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise LanguagePackError(
@@ -373,6 +378,10 @@ class Understander:
         self._phrases: dict[str, list[tuple[str, _Form]]] = {
             name: [(p, self._form(p)) for p in spec.phrases] for name, spec in pack.intents.items()
         }
+        self._keywords: dict[str, list[tuple[str, tuple[str, ...] | None]]] = {}
+        for category, words in pack.categories.items():
+            forms = sorted((self._form(w) for w in words), key=lambda f: -len(f.surface))
+            self._keywords[category] = [(f.surface, f.phon) for f in forms if f.surface]
 
     # --- public --------------------------------------------------------------------------------
 
@@ -420,13 +429,75 @@ class Understander:
         """Find a case reference in spoken or written text (二零二六杠幺二三 → 2026-000123)."""
         return _find_reference(normalize(text, self.pack.script), self.pack, self.reference_format)
 
+    def category_scores(self, description: str) -> dict[str, float]:
+        """How strongly ``description`` speaks of each report category (0 = not at all).
+
+        Each keyword found counts its length (a longer keyword is more specific); a keyword
+        of two or more characters found only by sound (电题 for 电梯, 楼水 for 漏水) counts a
+        little less. Characters already claimed by a longer keyword of the same category are
+        not counted twice.
+        """
+        form = self._form(description)
+        scores: dict[str, float] = {}
+        for category, keywords in self._keywords.items():
+            used: set[int] = set()
+            total = 0.0
+            for surface, phon in keywords:
+                for start, weight in self._keyword_hits(form, surface, phon):
+                    span = set(range(start, start + len(surface)))
+                    if span & used:
+                        continue
+                    used |= span
+                    total += weight * len(surface)
+            if total:
+                scores[category] = total
+        return scores
+
     def category_hint(self, description: str) -> str | None:
-        """The first report category whose keyword occurs in ``description``, if any."""
-        text = normalize(description, self.pack.script)
-        for category, words in self.pack.categories.items():
-            if any(w.lower() in text for w in words):
+        """The report category ``description`` speaks of most, if any.
+
+        On a tie the category listed first in the pack wins. A category of the pack's
+        ``categories_first`` (danger, help) heard at all wins over one of its
+        ``categories_last`` (suggestion): a gas smell or a plea said politely
+        ("希望有人来看看，我一个人住") is never filed as a mere suggestion.
+        """
+        scores = self.category_scores(description)
+        if not scores:
+            return None
+        order = list(self.pack.categories)
+        best = max(scores, key=lambda c: (scores[c], -order.index(c)))
+        first = [c for c in self.pack.categories_first if scores.get(c)]
+        if first and best in self.pack.categories_last:
+            best = max(first, key=lambda c: (scores[c], -order.index(c)))
+        return best
+
+    def category_named(self, text: str) -> str | None:
+        """The category ``text`` names, if it is just a category's name ("是求助", "报修的")."""
+        said = self.clean_description(text).replace(" ", "")
+        for category, name in self.pack.category_names.items():
+            short = normalize(name, self.pack.script).replace(" ", "")
+            if said and (said == short or said.rstrip("的了吧啊") == short):
                 return category
         return None
+
+    def category_name(self, category: str | None) -> str | None:
+        """What ``category`` is called aloud in this language, if the pack says."""
+        return self.pack.category_names.get(category) if category else None
+
+    def _keyword_hits(
+        self, form: _Form, surface: str, phon: tuple[str, ...] | None
+    ) -> list[tuple[int, float]]:
+        hits = []
+        at = form.surface.find(surface)
+        while at >= 0:
+            hits.append((at, 1.0))
+            at = form.surface.find(surface, at + 1)
+        if not hits and phon is not None and form.phon is not None and len(phon) >= 2:
+            n = len(phon)
+            for i in range(len(form.phon) - n + 1):
+                if form.phon[i : i + n] == phon:
+                    hits.append((i, PHONETIC_WEIGHT * 0.9))
+        return hits
 
     def clean_description(self, text: str) -> str:
         """Strip leading fillers and punctuation from a spoken description."""

@@ -70,6 +70,12 @@ CATEGORY_CODES = {
     "road": ("environment", "repair"),
 }
 FALLBACK_CODES = ("suggestion", "environment", "safety", "repair", "help", "dispute")
+# A screen files anonymously; where the understood category needs a name (报修, 求助, 邻里纠纷 by
+# default), the nearest one that takes anonymous reports and keeps the matter moving: the same
+# handler where possible (报修 → 环境卫生: the property), a short deadline for a plea for help
+# (求助 → 安全隐患: the grid worker, 24 h), never 意见建议 (168 h) for those two.
+NEAREST_ANONYMOUS = {"repair": ("environment", "safety"), "help": ("safety",),
+                     "dispute": ("suggestion",)}
 
 # What people read when a voice error reaches them (by the library's error code).
 ERROR_MESSAGES = {
@@ -291,7 +297,11 @@ def _category_for(actor: Actor, community_id: int, hint: str | None):
     anonymous_only = actor.device is not None
     usable = [c for c in rows if c.allow_anonymous or not anonymous_only]
     by_code = {c.code: c for c in usable}
-    for code in CATEGORY_CODES.get(hint or "", ()) + FALLBACK_CODES:
+    # a pack names either a topic (lighting → repair) or the category code itself (repair)
+    wanted = CATEGORY_CODES.get(hint or "", (hint,) if hint else ())
+    if anonymous_only:
+        wanted += tuple(near for code in wanted for near in NEAREST_ANONYMOUS.get(code, ()))
+    for code in wanted + FALLBACK_CODES:
         if code in by_code:
             return by_code[code]
     if usable:

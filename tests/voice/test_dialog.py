@@ -61,7 +61,7 @@ def test_report_is_confirmed_before_filing(dialog, services):
     confirm = dialog.turn(cid, "resident-1", "楼道灯坏了")
     assert not services.named("submit_case")
     assert confirm.state == "confirm_report"
-    assert confirm.reply_text == "您要反映的是：楼道灯坏了，对吗？"
+    assert confirm.reply_text == "您说的是报修：楼道灯坏了，对吗？"
     assert confirm.listen == "yesno"
     filed = dialog.turn(cid, "resident-1", "对")
     assert filed.state == "done"
@@ -76,13 +76,13 @@ def test_report_is_confirmed_before_filing(dialog, services):
         "楼道灯坏了",
         None,
         None,
-        "lighting",
+        "repair",
     )
 
 
 def test_report_in_one_breath_with_vosk_spaces(dialog, services):
     _, confirm, filed = talk(dialog, "我 要 反映 楼道 灯 坏 了", "对的")
-    assert confirm.reply_text == "您要反映的是：楼道灯坏了，对吗？"
+    assert confirm.reply_text == "您说的是报修：楼道灯坏了，对吗？"
     assert filed.case_ref
     assert services.named("submit_case")[0][1] == "楼道灯坏了"
 
@@ -92,16 +92,16 @@ def test_no_then_new_description(dialog, services):
     assert confirm.state == "confirm_report"
     assert retry.state == "ask_description"
     assert retry.reply_text == "好的，请您再说一遍要反映的问题。"
-    assert confirm2.reply_text == "您要反映的是：电梯坏了，对吗？"
+    assert confirm2.reply_text == "您说的是报修：电梯坏了，对吗？"
     assert filed.case_ref
     assert services.named("submit_case")[0][1] == "电梯坏了"
-    assert services.named("submit_case")[0][5] == "elevator"
+    assert services.named("submit_case")[0][5] == "repair"
 
 
 def test_no_with_correction_reconfirms(dialog, services):
     _, confirm, reconfirm = talk(dialog, "我要反映楼道灯坏了", "不对，是电梯坏了")
     assert reconfirm.state == "confirm_report"
-    assert reconfirm.reply_text == "您要反映的是：电梯坏了，对吗？"
+    assert reconfirm.reply_text == "您说的是报修：电梯坏了，对吗？"
     assert not services.named("submit_case")
 
 

@@ -101,9 +101,9 @@ def test_report_extracts_the_description(zh):
     result = zh.parse("我 要 反映 楼道 灯 坏 了")
     assert result.name == "report"
     assert result.slots["description"] == "楼道灯坏了"
-    assert result.slots["category"] == "lighting"
+    assert result.slots["category"] == "repair"
     assert zh.parse("我要投诉一下，楼下太吵了").slots["description"] == "楼下太吵了"
-    assert zh.parse("报修 水管 漏水").slots == {"description": "水管漏水", "category": "water"}
+    assert zh.parse("报修 水管 漏水").slots == {"description": "水管漏水", "category": "repair"}
 
 
 def test_report_without_description_has_no_slot(zh):
@@ -114,7 +114,7 @@ def test_a_problem_said_straight_away_is_a_report(zh):
     result = zh.parse("电梯坏了")
     assert result.name == "report"
     assert result.slots["description"] == "电梯坏了"
-    assert result.slots["category"] == "elevator"
+    assert result.slots["category"] == "repair"
 
 
 def test_urgent_anywhere_in_the_sentence_wins(zh):

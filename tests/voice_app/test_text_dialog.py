@@ -77,7 +77,7 @@ def test_report_is_filed_only_after_yes_with_the_transcript(client, auth, cats, 
     assert first["intent"] == "report" and first["state"] == "ask_description"
     confirm = talk(client, headers, "那个楼道灯坏了，晚上看不见", cid)
     assert confirm["state"] == "confirm_report"
-    assert confirm["reply_text"].startswith("您要反映的是：")
+    assert confirm["reply_text"].startswith("您说的是报修：")
     assert db.session.scalar(select(Case.id)) is None  # nothing before the yes
     filed = talk(client, headers, "对", cid)
     assert filed["intent"] == "yes" and filed["case_ref"]
@@ -85,7 +85,7 @@ def test_report_is_filed_only_after_yes_with_the_transcript(client, auth, cats, 
     case = db.session.scalar(select(Case).where(Case.reference == filed["case_ref"]))
     assert case.channel == "voice" and case.reporter_id == cats.a.resident.id
     assert "楼道灯坏了" in case.description and "楼道灯坏了" in case.transcript
-    assert case.category.code == "repair"  # 灯 → lighting → repair
+    assert case.category.code == "repair"  # 楼道灯坏了 → repair, read back as 报修
     assert filed["case_ref"] in filed["reply_text"]
     # the reference is read digit by digit: 2026-000001 → 二零二六，杠，零零零零零一
     year, serial = filed["case_ref"].split("-")
@@ -94,6 +94,20 @@ def test_report_is_filed_only_after_yes_with_the_transcript(client, auth, cats, 
     assert "".join(digits[int(c)] for c in year) in said
     assert "".join(digits[int(c)] for c in serial) in said
     assert filed["case_ref"] not in said
+
+
+def test_spoken_reports_are_filed_in_the_category_that_was_said(client, auth, cats, db):
+    """楼道灯坏了 / 电梯坏了 are 报修 and a plea for shopping is 求助, never 意见建议."""
+    headers = auth.headers(cats.a.resident)
+    for text, code, name in (("电梯坏了", "repair", "报修"),
+                             ("我一个人住想请人帮忙买菜", "help", "求助"),
+                             ("楼道里闻到煤气味", "safety", "安全隐患")):
+        confirm = talk(client, headers, text)
+        assert confirm["reply_text"] == f"您说的是{name}：{text}，对吗？"
+        ref = talk(client, headers, "对", confirm["conversation_id"])["case_ref"]
+        db.session.expire_all()
+        case = db.session.scalar(select(Case).where(Case.reference == ref))
+        assert case.category.code == code, text
 
 
 def test_no_then_correction_and_cancel_file_nothing(client, auth, cats, db):
@@ -224,6 +238,22 @@ def test_a_screen_files_anonymously_in_a_category_that_allows_it(client, auth, c
     assert case.anonymous and case.reporter_id is None and case.category.allow_anonymous
     assert case.device_id == cats.a.device.id and case.channel == "voice"
     assert db.session.scalar(select(CaseAttachment.id)) is None  # typed: no recording
+
+
+def test_a_screen_never_files_a_repair_or_a_plea_for_help_as_a_suggestion(client, auth, cats,
+                                                                           db):
+    """报修 and 求助 need a name; a screen files anonymously, so it takes the nearest category
+    that allows it (the property's 环境卫生, the grid worker's 安全隐患), not 意见建议."""
+    screen = auth.headers(device=cats.a.device)
+    for text, code in (("楼道灯坏了", "environment"), ("电梯坏了", "environment"),
+                       ("我一个人住想请人帮忙买菜", "safety"),
+                       ("有人在楼道里给电动车充电", "safety")):
+        cid = talk(client, screen, text)["conversation_id"]
+        ref = talk(client, screen, "对", cid)["case_ref"]
+        db.session.expire_all()
+        case = db.session.scalar(select(Case).where(Case.reference == ref))
+        assert case.category.code == code, text
+        assert case.anonymous and case.device_id == cats.a.device.id
 
 
 def test_english_and_bad_input(client, auth, cats):
