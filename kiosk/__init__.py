@@ -23,6 +23,7 @@ server, announcements.spoken_text(a) and announcements.set_speech_url(id, url, r
 speech files may be served from kiosk.speech_folder() at /kiosk/speech/<hex>.wav.
 """
 
+from kiosk import report as _report  # noqa: F401  (routes on bp)
 from kiosk.views import bp
 
 __all__ = ["bp"]
