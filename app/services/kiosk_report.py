@@ -38,9 +38,9 @@ PROMPTS = {
     "category": _l("What is it about? Touch a picture."),
     "place": _l("Where is it?"),
     "record": _l("Press and hold the big button and speak. Let go when you have finished."),
-    "review": _l("Listen to your message. If it is fine, touch Next."),
-    "phone": _l("Shall we call you back? Type your phone number, or touch No phone."),
-    "confirm": _l("Touch Send to send your message to the residents' committee."),
+    "review": _l("Listen to your message. If it is fine, touch Next step."),
+    "phone": _l("Shall we call you back? Type your mobile number, or touch No phone number."),
+    "confirm": _l("Touch Send the message to pass it to the residents' committee."),
 }
 
 
