@@ -18,8 +18,6 @@
  *   LinliKiosk.current(), .items(), .snapshot(), .now(), .showMessage(text), .pause(on)
  *   LinliKiosk.show(item)   put an item on the slide now (the rotation goes on from there)
  *   LinliKiosk.page() {page, pages} (1-based), .goPage(n) (pauses the rotation)
- *   A 'linli:kiosk-home' event on document when the screen returns to the start after the
- *   inactivity warning: panels close and discard their drafts.
  *
  * A body too long for the slide is split into pages that fit it by paging.js (LinliPaging, shared
  * with the staff console's preview, so staff see the pages the screens show). Each page has its
@@ -543,7 +541,6 @@
     S.lastInput = Date.now();
     var items = activeItems(now());
     show(items[0] || null, items);
-    // Panels opened from the buttons (report.js…) close and forget what was typed.
     document.dispatchEvent(new CustomEvent('linli:kiosk-home'));
   }
 

@@ -3,7 +3,8 @@
  * press and hold to record a voice message (level meter, play back, record again) → an optional
  * call-back number on a big keypad (or 不留电话) → send → the reference, large and read aloud.
  *
- * Hooks LinliKiosk.onAction('report', …) (kiosk.js); when a speech model is installed the voice
+ * Hooks LinliKiosk.onAction('report', …) (kiosk.js) and uses the shared big keypad
+ * (keypad.js, LinliKeypad) for the call-back number; when a speech model is installed the voice
  * widget (voice.js) takes the button over with its spoken dialog instead. Server side:
  * GET /kiosk/api/report (tiles, places, prompts with their speech URLs) and POST
  * /kiosk/api/report (multipart: category, place, phone?, audio), with the screen's token.
@@ -51,41 +52,8 @@
   };
 
   var D = null;  // the draft: what the person chose so far (null while closed)
+  var keypad = null;
   var options = null;
-
-  // --- a big keypad (swap for kiosk/static/keypad.js when it is there: same three calls) ------
-  function makeKeypad(host, opts) {
-    var value = '';
-    var max = opts.maxLength || 11;
-    host.textContent = '';
-    var grid = document.createElement('div');
-    grid.className = 'keypad';
-    grid.setAttribute('role', 'group');
-    grid.setAttribute('aria-label', opts.label || '');
-    ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'del', '0'].forEach(function (k) {
-      var b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'key' + (k === 'del' ? ' key-del' : '');
-      b.dataset.key = k;
-      b.textContent = k === 'del' ? '⌫' : k;
-      if (k === 'del') b.setAttribute('aria-label', T['delete']);
-      grid.appendChild(b);
-    });
-    host.appendChild(grid);
-    grid.addEventListener('click', function (e) {
-      var b = e.target.closest && e.target.closest('button[data-key]');
-      if (!b) return;
-      var k = b.dataset.key;
-      if (k === 'del') value = value.slice(0, -1);
-      else if (value.length < max) value += k;
-      opts.onChange(value);
-    });
-    return {
-      value: function () { return value; },
-      clear: function () { value = ''; opts.onChange(value); },
-      element: grid
-    };
-  }
 
   // --- speaking the prompts -----------------------------------------------------------------------
   function stopVoice() {
@@ -335,20 +303,21 @@
     });
   }
 
+  // The shared big keypad (keypad.js): 11 digits, 确定 goes on to the summary.
   function drawPhone() {
-    if (!D.keypad) {
-      D.keypad = makeKeypad($('report-keypad'), {
-        maxLength: 11, label: T.phone_label,
-        onChange: function (value) {
-          if (!D) return;
+    if (!keypad) {
+      keypad = window.LinliKeypad.create($('report-keypad'), {
+        maxLength: 11, minLength: 11, label: T.phone_label, texts: T.keypad,
+        onChange: function (value) { if (D) D.phone = value; },
+        onDone: function (value) {
+          if (!D || D.step !== 'phone') return;
+          if (!/^1\d{10}$/.test(value)) { keypad.setMessage(T.bad_phone); return; }
           D.phone = value;
-          $('report-phone').textContent = grouped(value);
-          $('report-phone-next').disabled = !/^1\d{10}$/.test(value);
+          show('confirm');
         }
       });
     }
-    $('report-phone').textContent = grouped(D.phone || '');
-    $('report-phone-next').disabled = !/^1\d{10}$/.test(D.phone || '');
+    keypad.set(D.phone || '');
   }
 
   function drawSummary() {
@@ -391,7 +360,7 @@
       if (D !== draft) return;
       forgetRecording();
       D.phone = '';
-      if (D.keypad) D.keypad.clear();
+      if (keypad) keypad.clear();
       $('report-ref').textContent = data.reference;
       $('report-ref').setAttribute('aria-label', data.reference_digits.split('').join(' '));
       panel.dataset.reference = data.reference;
@@ -416,7 +385,9 @@
   function open() {
     close();
     kiosk.stop();
-    kiosk.pause(true);  // the rotation waits; the inactivity warning takes over
+    // The screen is in use while the panel is open: after a while without a touch its
+    // inactivity warning counts down, then it goes home (and the draft is discarded).
+    if (!kiosk.whileEngaged) kiosk.pause(true);
     D = { step: null, category: null, place: null, phone: '', blob: null };
     panel.hidden = false;
     panel.dataset.open = '1';
@@ -454,9 +425,7 @@
     if (draft.url) URL.revokeObjectURL(draft.url);
     playEl.removeAttribute('src');
     playEl.load();
-    if (draft.keypad) draft.keypad.clear();
-    $('report-phone').textContent = '';
-    $('report-phone-next').disabled = true;
+    if (keypad) keypad.clear();
     $('report-ref').textContent = '';
     $('report-timer').textContent = '';
     status('');
@@ -470,7 +439,7 @@
 
   function finish() {
     close();
-    kiosk.pause(false);
+    if (!kiosk.whileEngaged) kiosk.pause(false);
   }
 
   // --- wiring ---------------------------------------------------------------------------------------
@@ -498,11 +467,10 @@
   $('report-rerecord').addEventListener('click', function () { forgetRecording(); show('record'); });
   $('report-review-next').addEventListener('click', function () { stopPlayback(); show('phone'); });
   $('report-no-phone').addEventListener('click', function () {
-    if (D.keypad) D.keypad.clear();
+    if (keypad) keypad.clear();
     D.phone = '';
     show('confirm');
   });
-  $('report-phone-next').addEventListener('click', function () { show('confirm'); });
   $('report-send').addEventListener('click', send);
   $('report-finish').addEventListener('click', finish);
   $('report-back').addEventListener('click', back);
@@ -513,6 +481,7 @@
   // The screen went home after the inactivity warning: nothing of the draft is kept.
   document.addEventListener('linli:kiosk-home', close);
 
+  if (kiosk.whileEngaged) kiosk.whileEngaged(function () { return !!D; });
   kiosk.onAction('report', open);
   window.LinliReport = { open: open, close: finish };
 })();

@@ -104,6 +104,10 @@ def _open_screen(w: Watched, token: str):
     return page
 
 
+def _key(page, key: str):
+    return page.locator(f"#report-keypad .keypad-key[data-key='{key}']")
+
+
 def _hold(page, seconds: float) -> None:
     hold = page.locator("#report-hold")
     box = hold.bounding_box()
@@ -151,11 +155,21 @@ def test_a_voice_message_from_tile_to_reference_and_staff_hear_it(watched, serve
     page.locator("#report-review-next").click()
 
     _check_panel(page, "phone")
-    expect(page.locator("#report-phone-next")).to_be_disabled()
+    # Too few digits, then not a mobile number: 确定 says so and stays.
+    for digit in "2345":
+        _key(page, digit).click()
+    _key(page, "done").click(force=True)  # drawn "not ready" (aria-disabled) but it answers
+    expect(page.locator("#report-keypad .keypad-message")).to_contain_text("11")
+    for digit in "2345678":
+        _key(page, digit).click()
+    _key(page, "done").click()
+    expect(page.locator("#report-keypad .keypad-message")).to_contain_text("手机号")
+    for _ in range(11):
+        _key(page, "delete").click()
     for digit in "13987654321":
-        page.locator(f"#report-keypad .key[data-key='{digit}']").click()
-    expect(page.locator("#report-phone")).to_have_text("139 8765 4321")
-    page.locator("#report-phone-next").click()
+        _key(page, digit).click()
+    expect(page.locator("#report-keypad .keypad-box.filled")).to_have_count(11)
+    _key(page, "done").click()
 
     _check_panel(page, "confirm")
     expect(page.locator("#report-sum-category")).to_have_text("安全隐患")
@@ -264,7 +278,7 @@ def test_the_screen_goes_home_after_the_warning_and_forgets_the_draft(watched, s
     _hold(page, 2.0)
     expect(page.locator("#report")).to_have_attribute("data-step", "review")
     page.locator("#report-review-next").click()
-    page.locator("#report-keypad .key[data-key='1']").click()
+    page.locator("#report-keypad .keypad-key[data-key='1']").click()
     # Nobody touches the screen: a warning with a countdown of at least 20 s, above the panel.
     warning = page.locator("#idle-warning")
     expect(warning).to_be_visible(timeout=10_000)
@@ -276,7 +290,7 @@ def test_the_screen_goes_home_after_the_warning_and_forgets_the_draft(watched, s
     expect(page.locator("#report")).to_be_hidden(timeout=40_000)
     expect(warning).to_be_hidden()
     assert page.locator("#report").get_attribute("data-recorded") is None
-    assert page.locator("#report-phone").inner_text() == ""
+    expect(page.locator("#report-keypad .keypad-box.filled")).to_have_count(0)
     # Opening again starts from the tiles with nothing kept.
     page.get_by_role("button", name="我要反映").click()
     expect(page.locator("#report")).to_have_attribute("data-step", "category")
