@@ -39,7 +39,7 @@ PROMPTS = {
     "place": _l("Where is it?"),
     "record": _l("Press and hold the big button and speak. Let go when you have finished."),
     "review": _l("Listen to your message. If it is fine, touch Next step."),
-    "phone": _l("Shall we call you back? Type your mobile number, or touch No phone number."),
+    "phone": _l("Shall we call you back? Type your mobile number or touch No phone number."),
     "confirm": _l("Touch Send the message to pass it to the residents' committee."),
 }
 

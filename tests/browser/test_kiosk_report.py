@@ -95,6 +95,9 @@ def _check_panel(page, step: str) -> None:
     assert found == [], (step, found)
     assert _small_targets(page) == [], step
     assert _small_texts(page) == [], step
+    # Everything fits at 1080p: nothing to scroll to, no key cut off.
+    assert page.evaluate("""() => { const b = document.querySelector('#report .report-body');
+        return b.scrollHeight <= b.clientHeight + 1; }"""), step
 
 
 def _open_screen(w: Watched, token: str):
