@@ -21,6 +21,9 @@ windows) are fired by that watcher at the boundary itself, or by `flask announce
 Hooks for the voice channel: on the page, window.LinliKiosk (see static/kiosk.js); on the
 server, announcements.spoken_text(a) and announcements.set_speech_url(id, url, revision=…);
 speech files may be served from kiosk.speech_folder() at /kiosk/speech/<hex>.wav.
+
+我要反映 without a speech model (语音留言): static/report.js (LinliKiosk.onAction('report')) and
+kiosk/report.py (GET/POST /kiosk/api/report) over app/services/kiosk_report.py.
 """
 
 from kiosk import report as _report  # noqa: F401  (routes on bp)

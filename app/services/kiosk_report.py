@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 
 import voice
 from app.models.case import Case, CaseCategory
-from app.services import cases, categories, kiosk
+from app.services import cases, categories, kiosk, offload
 from app.services import voice as voice_svc
 from app.services.actors import Actor
 from app.services.errors import invalid_field
@@ -104,7 +104,8 @@ def _check_recording(data: bytes) -> float:
     limits = voice.AudioLimits(max_bytes=max_bytes, max_seconds=limits.max_seconds,
                                silence_dbfs=limits.silence_dbfs,
                                min_voiced_ms=limits.min_voiced_ms)
-    return voice.decode_audio(data, limits).duration
+    # FFmpeg decoding is CPU work: off a gevent worker's loop, so the worker keeps answering.
+    return offload.off_loop(voice.decode_audio, data, limits).duration
 
 
 def file_report(actor: Actor, *, category: str, place: str, audio: bytes,

@@ -215,7 +215,7 @@ def test_a_voice_message_from_tile_to_reference_and_staff_hear_it(watched, serve
     expect(audio).to_have_count(1)
     duration = audio.evaluate("""a => new Promise((resolve, reject) => {
         a.muted = true;
-        a.addEventListener('error', () => reject(new Error('audio error ' + (a.error && a.error.code))));
+        a.addEventListener('error', () => reject(new Error('audio error ' + a.error.code)));
         a.addEventListener('playing', () => setTimeout(() => resolve(
             {duration: a.duration, time: a.currentTime}), 300));
         a.play().catch(reject);
@@ -297,4 +297,30 @@ def test_the_screen_goes_home_after_the_warning_and_forgets_the_draft(watched, s
     # Opening again starts from the tiles with nothing kept.
     page.get_by_role("button", name="我要反映").click()
     expect(page.locator("#report")).to_have_attribute("data-step", "category")
+    assert w.problems == [], "\n".join(w.problems)
+
+
+def test_the_panel_in_english(watched, server, staff):
+    _device, token = staff.new_screen("English report screen")
+    w = watched()
+    page = w.page
+    page.goto(f"/kiosk?lang=en&token={token}")
+    expect(page.locator("html[data-online='1']")).to_have_count(1)
+    page.get_by_role("button", name="Report a problem").click()
+    expect(page.locator("#report-prompt")).to_have_text("What is it about? Touch a picture.")
+    expect(page.locator("#report-tiles .tile[data-code='unknown']")).to_have_text("I don't know")
+    _check_panel(page, "category")
+    page.locator("#report-tiles .tile").first.click()
+    _check_panel(page, "place")
+    page.locator("#report-places .tile[data-code='home']").click()
+    _check_panel(page, "record")
+    # Only the community's own words (its category names) may be Chinese.
+    names = set(page.evaluate(
+        "() => [...document.querySelectorAll('#report-tiles .tile-name')].map(e => e.textContent)"))
+    text = page.locator("#report").inner_text()
+    for name in names:
+        text = text.replace(name, "")
+    assert not re.findall(r"[\u4e00-\u9fff]+", text)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#report")).to_be_hidden()
     assert w.problems == [], "\n".join(w.problems)
