@@ -366,6 +366,8 @@
       panel.dataset.reference = data.reference;
       show('done');
       $('report-prompt').textContent = data.text;
+      $('report-replay').dataset.url = data.speech_url || '';
+      $('report-replay').hidden = !data.speech_url;
       say(data.speech_url);
     }).catch(function (err) {
       if (D !== draft) return;
@@ -435,6 +437,7 @@
     delete panel.dataset.recorded;
     delete panel.dataset.played;
     delete panel.dataset.reference;
+    delete panel.dataset.level;
   }
 
   function finish() {

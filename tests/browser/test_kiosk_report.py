@@ -31,8 +31,8 @@ def mic_browser(playwright_driver):
 class Watched:
     """A 1080p page that records console errors, script errors and failing requests."""
 
-    def __init__(self, browser, base: str):
-        self.context = browser.new_context(viewport={"width": 1920, "height": 1080},
+    def __init__(self, browser, base: str, size: tuple[int, int] = (1920, 1080)):
+        self.context = browser.new_context(viewport={"width": size[0], "height": size[1]},
                                            locale="zh-CN", base_url=base)
         self.context.set_default_timeout(30_000)
         self.page = self.context.new_page()
@@ -55,8 +55,8 @@ class Watched:
 def watched(mic_browser, server):
     made: list[Watched] = []
 
-    def make() -> Watched:
-        w = Watched(mic_browser, server.url)
+    def make(size: tuple[int, int] = (1920, 1080)) -> Watched:
+        w = Watched(mic_browser, server.url, size)
         made.append(w)
         return w
 
@@ -322,5 +322,26 @@ def test_the_panel_in_english(watched, server, staff):
         text = text.replace(name, "")
     assert not re.findall(r"[\u4e00-\u9fff]+", text)
     page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#report")).to_be_hidden()
+    assert w.problems == [], "\n".join(w.problems)
+
+
+def test_the_panel_in_portrait(watched, server, staff):
+    _device, token = staff.new_screen("竖屏留言屏")
+    w = watched((1080, 1920))
+    page = _open_screen(w, token)
+    page.get_by_role("button", name="我要反映").click()
+    _check_panel(page, "category")
+    page.locator("#report-tiles .tile").first.click()
+    _check_panel(page, "place")
+    page.locator("#report-places .tile").first.click()
+    _check_panel(page, "record")
+    _hold(page, 2.0)
+    _check_panel(page, "review")
+    page.locator("#report-review-next").click()
+    _check_panel(page, "phone")
+    page.locator("#report-no-phone").click()
+    _check_panel(page, "confirm")
+    page.get_by_role("button", name="取消").click()
     expect(page.locator("#report")).to_be_hidden()
     assert w.problems == [], "\n".join(w.problems)
