@@ -395,7 +395,11 @@
     panel.dataset.open = '1';
     status(T.loading);
     var draft = D;
-    var load = options ? Promise.resolve(options) : api('GET');
+    // Fresh tiles each time (staff may change the categories); the last ones if offline.
+    var load = api('GET').catch(function (err) {
+      if (options) return options;
+      throw err;
+    });
     load.then(function (data) {
       if (D !== draft) return;
       options = data;

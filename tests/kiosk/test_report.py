@@ -293,3 +293,30 @@ def test_categories_that_need_a_name_are_never_offered(client, cats, screen):
     _db.session.commit()
     body = client.get(URL, headers=screen).get_json()
     assert body["categories"] == []
+
+
+ROLES = ("anonymous", "resident", "elder", "relative", "staff", "grid_worker", "org_member",
+         "official", "official_writer", "admin", "device")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_a_screen_may_ask_or_file(client, app, cats, auth, speech_webm, role):
+    headers = auth.for_role(cats, role)
+    expected_get, expected_post = {"anonymous": (401, 401), "device": (200, 201)}.get(
+        role, (403, 403))
+    assert client.get(URL, headers=headers).status_code == expected_get
+    before = _files(app)
+    r = _send(client, headers, speech_webm)
+    assert r.status_code == expected_post, r.get_json()
+    if expected_post != 201:
+        assert _count(Case) == 0 and _files(app) == before
+
+
+def test_a_revoked_screen_cannot_file(client, cats, auth, speech_webm):
+    headers = auth.headers(device=cats.a.device)
+    from app.models.base import utcnow
+
+    cats.a.device.revoked_at = utcnow()
+    _db.session.commit()
+    assert _send(client, headers, speech_webm).status_code in (401, 403)
+    assert _count(Case) == 0
