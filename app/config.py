@@ -145,6 +145,9 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # Rendered speech; default MEDIA_CACHE_FOLDER/voice. Shared storage when several hosts.
         "VOICE_CACHE": env.get("VOICE_CACHE") or None,
         "VOICE_CONVERSATION_SECONDS": _int(env, "VOICE_CONVERSATION_SECONDS", 120),
+        # Where conversations live: redis | database | memory (one process only); default
+        # redis with REDIS_URL, else database (every worker takes any turn).
+        "VOICE_CONVERSATIONS": env.get("VOICE_CONVERSATIONS") or None,
         "VOICE_TTS_TIMEOUT": _int(env, "VOICE_TTS_TIMEOUT", 30),
         # The speech cache's size (least recently used speech goes first; prompts and live
         # announcements stay) and new renderings an hour per person or address / per screen.
