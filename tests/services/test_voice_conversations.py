@@ -221,3 +221,23 @@ def test_another_callers_id_is_not_found(client, auth, cats):
     mine = client.post("/api/v1/voice/text", headers=headers,
                        json={"text": "听公告", "conversation_id": cid})
     assert mine.status_code == 200 and mine.get_json()["conversation_id"] == cid
+
+
+def test_a_failing_service_on_the_first_turn_keeps_the_conversation(app, cats, monkeypatch):
+    """The dialog rolls a failed service call back (its own insert of the conversation in the
+    same request included) and apologizes; the conversation is still there for the next turn."""
+    def broken(self, caller):
+        with self._call(caller):
+            raise RuntimeError("announcements are down")
+
+    monkeypatch.setattr(svc.AppServices, "announcements", broken)
+    resident_id = cats.a.resident.id
+    actor = Actor.for_person(cats.a.resident)
+    first = svc.hear_text(actor, "听公告")
+    assert first.error == "service_failed"
+    _db.session.commit()
+    _db.session.remove()
+    monkeypatch.undo()
+    who = Actor.for_person(_db.session.get(Person, resident_id))
+    again = svc.hear_text(who, "再说一遍", conversation_id=first.conversation_id)
+    assert again.reply_text == first.reply_text
