@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
@@ -966,22 +966,69 @@ def _check_id(conversation_id: str) -> None:
 
 
 def start_conversation(actor: Actor, *, language: str | None = None) -> voice.TurnResult:
-    """Open a conversation for the caller (at their speech rate) and return the greeting."""
+    """Open a conversation for the caller (at their speech rate) and return the greeting; a
+    resident with matters waiting for their confirmation hears how many (as easy mode's home
+    shows them)."""
     from app.services import authz
 
     authz.require_signed_in(actor)
     assistant = runtime().assistant()
     code = _language_for(actor, language)
+    notice = waiting_notice(actor, code)
     result = assistant.start(_caller(actor, code), language=code, owner=owner_of(actor))
     rate = _preferred_rate(actor)
-    if rate != result.rate:
+    if rate != result.rate or notice:
+        reply = result.reply_text
+        if notice:
+            pack = runtime().packs[result.language]
+            reply = f"{reply}{'' if pack.script == 'han' else ' '}{notice}"
+            result = replace(result, reply_text=reply, speech_text=pack.speakable(reply))
         store = assistant.dialog.store
         state = store.get(result.conversation_id)
         if state is not None:
             state["rate"] = rate
+            state["last_reply"] = reply  # "再说一遍" says the notice again
             store.put(result.conversation_id, state, assistant.dialog.ttl)
         result = replace(result, rate=rate)
     return result
+
+
+def waiting_notice(actor: Actor, language: str) -> str | None:
+    """"有两件事等您确认。" for a signed-in resident whose matters staff say are done and wait
+    for them to confirm (the count of `easy.awaiting_confirmation`, as easy mode's home shows);
+    None when there are none, for a screen, and in languages without a text for it."""
+    from app.services import easy
+    from app.services.errors import DomainError
+
+    if actor.device is not None or actor.person is None:
+        return None
+    if not (language.startswith("zh") or language.startswith("en")):
+        return None
+    try:
+        count = len(easy.awaiting_confirmation(actor))
+    except DomainError:  # the greeting never fails over it
+        return None
+    if not count:
+        return None
+    locale = Caller(actor, language).locale
+    _babel_context()
+    with force_locale(locale):
+        word = _zh_quantity(count) if locale == "zh_CN" else str(count)
+        return ngettext("%(count)s matter waits for you to confirm.",
+                        "%(count)s matters wait for you to confirm.", count, count=word)
+
+
+def _zh_quantity(n: int) -> str:
+    """A count as said in Chinese before a measure word (两件, not 二件; 十二件)."""
+    digits = "零一二三四五六七八九"
+    if n == 2:
+        return "两"
+    if 0 < n < 10:
+        return digits[n]
+    if 10 <= n < 100:
+        tens, ones = divmod(n, 10)
+        return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
+    return str(n)
 
 
 def conversation_for(actor: Actor, conversation_id: str | None,
