@@ -14,8 +14,9 @@
   no finer than the case API's public view: building, coordinates to 3 decimals), and only
   public cases; when OPEN311_PUBLIC_READ is off, a valid api_key is required. The client that
   posted a request (the same api_key, given on the GET) reads its own words back: description,
-  address_string and coordinates to 6 decimals. A photo is private until staff publish it
-  (as every case photo is); then media_url serves it.
+  address_string and coordinates to 6 decimals, also of its requests in private categories.
+  A photo is private until staff publish it (as every case photo is); then media_url serves
+  it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.extensions import db
 from app.models import Community
@@ -387,10 +388,17 @@ def _parse_date(value: str, name: str) -> datetime:
     return min(max(parsed, EARLIEST), LATEST)
 
 
+def _visible(viewer: Open311Key | None):
+    """Public cases, and the ones the viewer's own client posted (as a reporter sees theirs)."""
+    if viewer is None:
+        return Case.is_public.is_(True)
+    return or_(Case.is_public.is_(True), Case.open311_key_id == viewer.id)
+
+
 def query_requests(community: Community, args: dict,
                    viewer: Open311Key | None = None) -> list[dict]:
     """GET requests: the standard filters; ids override everything else; 90 days, 1000 max."""
-    query = select(Case).where(Case.community_id == community.id, Case.is_public.is_(True))
+    query = select(Case).where(Case.community_id == community.id, _visible(viewer))
     ids = args.get("service_request_id")
     if ids:
         refs = [cases.normalize_reference(r) for r in ids.split(",")[:MAX_RESULTS]]
@@ -431,7 +439,7 @@ def request_by_id(community: Community, reference: str,
     normal = cases.normalize_reference(reference)
     case = db.session.scalar(select(Case).where(Case.reference == normal,
                                                 Case.community_id == community.id,
-                                                Case.is_public.is_(True))) if normal else None
+                                                _visible(viewer))) if normal else None
     if case is None:
         raise Open311Error(404, _l("service_request_id not found"))
     cases.evaluate_case(case)

@@ -603,3 +603,24 @@ def test_discovery_names_the_public_address_a_contact_and_how_to_get_a_key(app, 
         assert "https://linli.example.cn/staff/open311-keys" in body["key_service"]
     finally:
         app.config.update(PUBLIC_BASE_URL=None, OPEN311_CONTACT=None)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_posting_client_follows_its_request_in_a_private_category(client, cats, key,
+                                                                       other_key, fmt):
+    # Neighbour disputes are not public: nobody else lists or reads them, but the client that
+    # posted one follows it (as a resident follows their own case).
+    world = cats
+    reference = _created(client.post(f"{BASE}/requests.{fmt}", data=_form(
+        world, key, service_code="dispute", description="楼上每晚十二点后还在装修",
+        **{"attribute[place]": None})), fmt)
+    own, _text = _one(client, world, reference, fmt, api_key=key)
+    assert own["description"] == "楼上每晚十二点后还在装修" and own["status"] == "open"
+    assert _listed(client, world, reference, fmt, api_key=key)["service_code"] == "dispute"
+    q = {"jurisdiction_id": world.a.community.code}
+    for api_key in (None, other_key):
+        extra = {"api_key": api_key} if api_key else {}
+        _errors(client.get(f"{BASE}/requests/{reference}.{fmt}", query_string={**q, **extra}),
+                404, fmt)
+        listed = client.get(f"{BASE}/requests.{fmt}", query_string={**q, **extra})
+        assert reference not in listed.get_data(as_text=True)
