@@ -482,6 +482,12 @@ def test_email_and_names_are_the_contact_for_replies_never_published(client, cat
     view = client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(world.a.staff)).get_json()
     assert view["reporter"]["email"] == "wang@example.cn"
     assert view["reporter"]["phone"] == "13900003333" and view["reporter"]["self_declared"]
+    # … also in the staff console's case page.
+    from tests.pages import staff_login
+
+    staff_login(client, world.a.staff)
+    page = client.get(f"/staff/cases/{case.id}").get_data(as_text=True)
+    assert "wang@example.cn" in page and "13900003333" in page
     # … nobody reads it through Open311, not even the client that sent it.
     for api_key in (None, key):
         for ref in (reference, full):
