@@ -42,6 +42,7 @@ from app.services.errors import (
     invalid_field,
 )
 from app.services.text import check_time_span
+from app.urls import public_base_url
 
 log = logging.getLogger("linli.kiosk")
 
@@ -339,7 +340,7 @@ def etag(body: dict) -> str:
 
 def easy_url() -> str:
     """Where the QR code on the screen leads: the easy-mode (长辈版) client."""
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/easy"
+    return public_base_url() + "/easy"
 
 
 def speech_folder():
