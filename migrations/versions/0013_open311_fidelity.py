@@ -1,7 +1,7 @@
 """cases: a self-declared e-mail address to reply to (Open311 `email`)
 
 Revision ID: 0013_open311_fidelity
-Revises: 0010_proxy_request_phone
+Revises: 0011_voice_conversations
 Create Date: 2026-12-03 06:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013_open311_fidelity'
-down_revision = '0010_proxy_request_phone'
+down_revision = "0011_voice_conversations"
 branch_labels = None
 depends_on = None
 
