@@ -287,6 +287,8 @@ class HeartbeatSchema(ma.Schema):
     client_version = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=40))
     showing = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=400))
     stream = ma.fields.Boolean(allow_none=True)
+    # Can the screen make sound by itself (the browser's autoplay policy)?
+    sound = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(kiosk.SOUND_STATES))
 
 
 def _load(schema: ma.Schema) -> dict:
