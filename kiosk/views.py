@@ -149,6 +149,8 @@ def page():
         "pollSeconds": cfg["KIOSK_POLL_SECONDS"],
         "idleSeconds": 90, "idleWarningSeconds": 25,
         "heartbeatSeconds": 60,
+        # An urgent item is read aloud once nobody has touched the screen for this long.
+        "urgentWaitSeconds": 20,
     }
     response = make_response(render_template(
         "kiosk/index.html", config=config, qr_svg=_qr_svg(base + "/easy"),
