@@ -21,7 +21,7 @@
  *
  * An urgent item (new, or edited into a new revision) is read aloud once when it arrives: a
  * chime (sound.js, LinliSound), then the item by speak(), waiting up to SPEECH_WAIT_MS for the
- * server's speech of it. Not in the screen's quiet hours, never again after a reload, and not
+ * server's speech of it (SPEECH_WAIT_NO_VOICE_MS where the browser has no voice of its own). Not in the screen's quiet hours, never again after a reload, and not
  * over a resident using the screen: it waits until nobody has touched the screen for
  * URGENT_WAIT_MS (?urgent_wait=seconds), no message or panel is open and a reading they asked
  * for has ended (a paused rotation alone does not hold it: the banner shows it meanwhile).
@@ -49,7 +49,10 @@
   var WARN_S = Math.max(20, CFG.idleWarningSeconds);
   var URGENT_WAIT_MS = 1000 * Math.max(1, Number(params.get('urgent_wait')) ||
     CFG.urgentWaitSeconds || 20);
+  // How long an urgent item waits for the server's speech of it before the browser's own
+  // voice reads it; a browser without a voice waits longer (it has nothing else to say it with).
   var SPEECH_WAIT_MS = 10000;
+  var SPEECH_WAIT_NO_VOICE_MS = 60000;
   var Sound = window.LinliSound || { state: function () { return 'unknown'; },
     onChange: function () {}, blocked: function () {}, played: function () {},
     chime: function (done) { if (done) setTimeout(done, 0); return false; } };
@@ -522,7 +525,8 @@
     if (residentBusy()) return;
     var sound = Sound.state();
     if (sound === 'blocked' || (sound === 'unknown' && waited < 3000)) return;
-    if (!item.speech_url && waited < SPEECH_WAIT_MS) return;  // the server is making it
+    var speechWait = synthVoices().length ? SPEECH_WAIT_MS : SPEECH_WAIT_NO_VOICE_MS;
+    if (!item.speech_url && waited < speechWait) return;  // the server is making it
     S.urgentQueue.shift();
     markAnnounced(item, true);
     if (item.id !== S.currentId) show(item, items);
