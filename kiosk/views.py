@@ -150,6 +150,8 @@ def page():
         "pollSeconds": cfg["KIOSK_POLL_SECONDS"],
         "idleSeconds": 90, "idleWarningSeconds": 25,
         "heartbeatSeconds": 60,
+        # An urgent item is read aloud once nobody has touched the screen for this long.
+        "urgentWaitSeconds": 20,
     }
     response = make_response(render_template(
         "kiosk/index.html", config=config, qr_svg=_qr_svg(base + "/easy"),
@@ -288,6 +290,8 @@ class HeartbeatSchema(ma.Schema):
     client_version = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=40))
     showing = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=400))
     stream = ma.fields.Boolean(allow_none=True)
+    # Can the screen make sound by itself (the browser's autoplay policy)?
+    sound = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(kiosk.SOUND_STATES))
 
 
 def _load(schema: ma.Schema) -> dict:
