@@ -3,8 +3,8 @@
 ok / blocked (the browser's autoplay policy holds sound until someone taps) / unknown; NULL for
 screens that never said.
 
-Revision ID: 0012_device_sound
-Revises: 0010_proxy_request_phone
+Revision ID: 0014_device_sound
+Revises: 0013_open311_fidelity
 Create Date: 2026-12-03 06:00:00
 
 """
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0012_device_sound'
-down_revision = '0010_proxy_request_phone'
+revision = '0014_device_sound'
+down_revision = '0013_open311_fidelity'
 branch_labels = None
 depends_on = None
 
