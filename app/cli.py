@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app.extensions import db
+from app.urls import public_base_url
 
 
 def init_app(app: Flask) -> None:
@@ -42,7 +43,7 @@ def seed_demo(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, default=str))
         return
-    base = current_app.config["PUBLIC_BASE_URL"]
+    base = public_base_url()
     click.echo("演示数据已就绪 / demo data ready\n")
     click.echo(f"  居民 长辈模式 / residents (easy mode):  {base}/easy")
     click.echo(f"  社区大屏 / lobby kiosk:                 {base}{summary['kiosk_url']}")

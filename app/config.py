@@ -145,6 +145,9 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # Rendered speech; default MEDIA_CACHE_FOLDER/voice. Shared storage when several hosts.
         "VOICE_CACHE": env.get("VOICE_CACHE") or None,
         "VOICE_CONVERSATION_SECONDS": _int(env, "VOICE_CONVERSATION_SECONDS", 120),
+        # Where conversations live: redis | database | memory (one process only); default
+        # redis with REDIS_URL, else database (every worker takes any turn).
+        "VOICE_CONVERSATIONS": env.get("VOICE_CONVERSATIONS") or None,
         "VOICE_TTS_TIMEOUT": _int(env, "VOICE_TTS_TIMEOUT", 30),
         # The speech cache's size (least recently used speech goes first; prompts and live
         # announcements stay) and new renderings an hour per person or address / per screen.
@@ -154,7 +157,9 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # Per worker, in the background: fixed prompts and announcement speech rendered ahead.
         "VOICE_BACKGROUND": _bool(env.get("VOICE_BACKGROUND"), mode != "testing"),
         "VOICE_STREAM_IDLE_SECONDS": _int(env, "VOICE_STREAM_IDLE_SECONDS", 120),
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+        # Where people and partner systems reach the service (links, QR codes, Open311
+        # discovery and media_url); unset: the host each request came to (app/urls.py).
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL") or None,
         # Announcements and lobby screens (kiosk): live stream, pairing, defaults.
         "EVENTS_CHANNEL_PREFIX": env.get("EVENTS_CHANNEL_PREFIX", "linli"),
         "KIOSK_STREAM_SECONDS": _int(env, "KIOSK_STREAM_SECONDS", 300),
@@ -193,6 +198,10 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "CASE_CREATE_PER_HOUR": _int(env, "CASE_CREATE_PER_HOUR", 20),
         "CASE_CREATE_PER_HOUR_DEVICE": _int(env, "CASE_CREATE_PER_HOUR_DEVICE", 120),
         "OPEN311_PUBLIC_READ": _bool(env.get("OPEN311_PUBLIC_READ"), True),
+        # Open311 discovery's `contact` and `key_service` (unset: where the committee is, and
+        # the staff console page that issues keys).
+        "OPEN311_CONTACT": env.get("OPEN311_CONTACT") or None,
+        "OPEN311_KEY_SERVICE": env.get("OPEN311_KEY_SERVICE") or None,
         # flask-smorest / OpenAPI
         "API_TITLE": "Linli API",
         "API_VERSION": "v1",

@@ -6,7 +6,9 @@ app/services/announcements.py, the doorbell bus in app/services/events.py.
 Running a screen: Chromium in kiosk mode on /kiosk (it shows a pairing code; staff enter it under
 Screens in the console) or on /kiosk?token=… (the page keeps the token and drops it from the
 address). Start Chromium with --autoplay-policy=no-user-gesture-required so urgent items can
-read themselves aloud. ?lang=en shows the screen in English.
+read themselves aloud (README: "Setting up a lobby screen"); without it the screen shows
+点一下开启声音 once (static/sound.js) and its heartbeat reports `sound: "blocked"`, which the
+Screens page shows. ?lang=en shows the screen in English.
 
 How changes reach screens: each change bumps the community's feed version in the same
 transaction; after commit the bus rings `community:<id>`. Screens hold GET /kiosk/stream (SSE:

@@ -29,6 +29,7 @@ from app.extensions import csrf, db
 from app.security import current_actor
 from app.services import announcements, events, kiosk
 from app.services.errors import Invalid, Unauthorized
+from app.urls import public_base_url
 from kiosk import sse
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", template_folder="templates",
@@ -141,7 +142,7 @@ def _texts() -> dict:
 def page():
     """The screen: pairs itself, then shows the community's announcements live."""
     cfg = current_app.config
-    base = cfg["PUBLIC_BASE_URL"].rstrip("/")
+    base = public_base_url()
     config = {
         "texts": _texts(),
         "assetVersion": asset_version(),
@@ -149,6 +150,8 @@ def page():
         "pollSeconds": cfg["KIOSK_POLL_SECONDS"],
         "idleSeconds": 90, "idleWarningSeconds": 25,
         "heartbeatSeconds": 60,
+        # An urgent item is read aloud once nobody has touched the screen for this long.
+        "urgentWaitSeconds": 20,
     }
     response = make_response(render_template(
         "kiosk/index.html", config=config, qr_svg=_qr_svg(base + "/easy"),
@@ -165,7 +168,7 @@ def page():
 @bp.get("/preview")
 def preview():
     """The screen's layout for the staff console's live preview (filled by postMessage)."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    base = public_base_url()
     response = make_response(render_template(
         "kiosk/preview.html", preview=True, texts=_texts(), qr_svg=_qr_svg(base + "/easy"),
         asset_version=asset_version()))
@@ -287,6 +290,8 @@ class HeartbeatSchema(ma.Schema):
     client_version = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=40))
     showing = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=400))
     stream = ma.fields.Boolean(allow_none=True)
+    # Can the screen make sound by itself (the browser's autoplay policy)?
+    sound = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(kiosk.SOUND_STATES))
 
 
 def _load(schema: ma.Schema) -> dict:

@@ -14,8 +14,10 @@ Rules that matter to residents:
 * a conversation expires only after ``ttl`` (≥ 60 s, default 120 s) without input.
 
 The app acts through the :class:`Services` protocol and stores conversations through a
-:class:`DialogStore`; conversation state is plain JSON so a Redis store can replace the
-in-memory one.
+:class:`DialogStore`; conversation state is plain JSON so a Redis or database store can replace
+the in-memory one. A turn reads its state through the store's ``get_for_update`` when it has one
+(a store shared by processes locks the conversation there until the turn's work is committed),
+else through ``get`` under a lock of this process.
 """
 
 from __future__ import annotations
@@ -125,6 +127,11 @@ class DialogStore(Protocol):
     def delete(self, conversation_id: str) -> None:
         """Forget the conversation."""
         ...
+
+    # Optional: ``get_for_update(conversation_id)`` — the state for a turn that will ``put`` it
+    # back; a store shared by processes keeps other turns of the conversation waiting until
+    # this one is done, and may refuse a ``put`` of a state changed meanwhile by raising
+    # ConversationBusy.
 
 
 class MemoryDialogStore:
@@ -259,8 +266,9 @@ class Dialog:
         description and handed to ``submit_case``. ``intent`` skips parsing when the caller
         already understood the text. Raises ConversationNotFound for unknown/expired ids.
         """
+        load = getattr(self.store, "get_for_update", None) or self.store.get
         with self._locks[hash(conversation_id) % len(self._locks)]:
-            state = self.store.get(conversation_id)
+            state = load(conversation_id)
             if state is None or (state.get("owner") is not None and state["owner"] != owner):
                 raise ConversationNotFound(
                     "no such conversation (it may have expired)", conversation_id=conversation_id

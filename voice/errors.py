@@ -116,6 +116,13 @@ class ConversationNotFound(VoiceError):
     status = 404
 
 
+class ConversationBusy(VoiceError):
+    """Another turn of the same conversation changed it first (a store's compare-and-swap)."""
+
+    code = "conversation_busy"
+    status = 409
+
+
 ALL_ERRORS: tuple[type[VoiceError], ...] = (
     VoiceError,
     AudioError,
@@ -130,4 +137,5 @@ ALL_ERRORS: tuple[type[VoiceError], ...] = (
     TTSUnavailable,
     LanguagePackError,
     ConversationNotFound,
+    ConversationBusy,
 )

@@ -1,6 +1,7 @@
 """All models, imported so Alembic and create_all see every table."""
 
-# announcements and lobby screens; affairs (cases, idempotency keys, notifications, Open311)
+# announcements and lobby screens; affairs (cases, idempotency keys, notifications, Open311);
+# voice conversations
 from app.models import (  # noqa: F401
     announcement,
     case,
@@ -8,6 +9,7 @@ from app.models import (  # noqa: F401
     kiosk,
     notification,
     open311,
+    voice,
 )
 from app.models.community import Building, Community, Grid, Household, StreetOffice
 from app.models.organization import ORG_KINDS, Organization, organization_community

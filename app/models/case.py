@@ -168,6 +168,7 @@ class Case(TimestampMixin, db.Model):
     # Self-declared contact (kiosk, phone call, Open311) when no account is linked.
     contact_name = db.Column(db.String(80))
     contact_phone = db.Column(db.String(20))
+    contact_email = db.Column(db.String(254))
 
     # Where: a building/household of the register, or a free address; optional coordinates.
     building_id = db.Column(db.Integer, db.ForeignKey("building.id"))

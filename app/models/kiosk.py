@@ -36,6 +36,9 @@ class DeviceState(TimestampMixin, db.Model):
     # What the screen is showing, e.g. "#12 停水通知" (never a resident's data).
     showing = db.Column(db.String(200))
     online_stream = db.Column(db.Boolean, nullable=False, default=False)
+    # Whether the screen can make sound by itself: "ok", "blocked" (the browser's autoplay
+    # policy holds it until someone taps) or "unknown"; NULL: it never said.
+    sound = db.Column(db.String(8))
     # Quiet hours (local HH:MM): nothing is read aloud by itself between them.
     quiet_start = db.Column(db.String(5))
     quiet_end = db.Column(db.String(5))

@@ -1,7 +1,8 @@
 """Open311 GeoReport v2 at /open311/v2 (JSON and XML) over the case services.
 
 Errors use the GeoReport format, `[{"code": 403, "description": "…"}]` (XML:
-`<errors><error><code/><description/></error></errors>`): 400 bad input, 403 missing or invalid
+`<errors><error><code/><description/></error></errors>`): 400 bad input (also a POST body that
+is not form-encoded, and a `media` file that is not an acceptable photo), 403 missing or invalid
 api_key, 404 unknown jurisdiction, service, request or token.
 """
 
@@ -109,14 +110,41 @@ def _require_key():
     return key
 
 
-def _reader_community():
-    """The jurisdiction for a read; a key is needed when public reading is switched off."""
+def _reader():
+    """The jurisdiction for a read and the caller's key, if it gave one; a key is needed when
+    public reading is switched off."""
     key = geo.resolve_key(_api_key()) if _api_key() else None
     if _api_key() and key is None:
         raise geo.Open311Error(403, _l("api_key is missing or not valid"))
     if key is None and not current_app.config["OPEN311_PUBLIC_READ"]:
         raise geo.Open311Error(403, _l("api_key is missing or not valid"))
-    return geo.jurisdiction(request.args.get("jurisdiction_id"), key)
+    return geo.jurisdiction(request.args.get("jurisdiction_id"), key), key
+
+
+def _reader_community():
+    return _reader()[0]
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _require_form() -> None:
+    # GeoReport v2 posts form fields; a JSON body would otherwise look like a missing api_key.
+    if request.mimetype and request.mimetype not in _FORM_TYPES:
+        raise geo.bad_request(_l("The body must be form-encoded "
+                                 "(application/x-www-form-urlencoded or multipart/form-data), "
+                                 "as GeoReport v2 says."))
+
+
+def _media() -> bytes | None:
+    """The bytes of a multipart `media` file, if one was sent (an empty file part is none)."""
+    upload = request.files.get("media")
+    if upload is None:
+        return None
+    data = upload.read()
+    if not data and not upload.filename:
+        return None
+    return data
 
 
 def _key_scope() -> str | None:
@@ -127,12 +155,7 @@ def _key_scope() -> str | None:
 @bp.get(f"/discovery.{FORMATS}")
 def discovery(fmt):
     """Service discovery: where this GeoReport v2 endpoint lives and what it speaks."""
-    base = geo.endpoint_url()
-    return render({"changeset": "2026-01-01T00:00:00+08:00", "contact": "",
-                   "key_service": "", "endpoints": [
-                       {"specification": geo.SPEC_URL, "url": base,
-                        "changeset": "2026-01-01T00:00:00+08:00", "type": "production",
-                        "formats": ["text/xml", "application/json"]}]}, fmt, "discovery")
+    return render(geo.discovery(), fmt, "discovery")
 
 
 @bp.get(f"/services.{FORMATS}")
@@ -150,13 +173,16 @@ def service_definition(code, fmt):
 @bp.get(f"/requests.{FORMATS}")
 def list_requests(fmt):
     """GET requests: public cases with the standard filters."""
-    return render(geo.query_requests(_reader_community(), request.args), fmt, "service_requests")
+    community, key = _reader()
+    return render(geo.query_requests(community, request.args, key), fmt, "service_requests")
 
 
 @bp.post(f"/requests.{FORMATS}")
 @idempotent(scope=_key_scope)
 def create_request(fmt):
-    """POST requests: file a case with an api_key (form-encoded, as the spec says)."""
+    """POST requests: file a case with an api_key (form-encoded, as the spec says; a photo as
+    the multipart file `media`)."""
+    _require_form()
     key = _require_key()
     form = {k: v for k, v in request.form.items() if not k.startswith("attribute[")}
     answers: dict = {}
@@ -168,13 +194,14 @@ def create_request(fmt):
             continue
         values = request.form.getlist(name)
         answers[match.group(1)] = values if match.group(2) else values[-1]
-    return render([geo.create_request(key, form, answers)], fmt, "service_requests")
+    return render([geo.create_request(key, form, answers, _media())], fmt, "service_requests")
 
 
 @bp.get(f"/requests/<rid>.{FORMATS}")
 def get_request(rid, fmt):
     """GET one request by its id (the case reference)."""
-    return render([geo.request_by_id(_reader_community(), rid)], fmt, "service_requests")
+    community, key = _reader()
+    return render([geo.request_by_id(community, rid, key)], fmt, "service_requests")
 
 
 @bp.get(f"/tokens/<token>.{FORMATS}")

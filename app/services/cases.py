@@ -67,7 +67,14 @@ from app.services import attachments, audit, authz, categories, notifications, r
 from app.services.actors import Actor
 from app.services.demo import seed_hook
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound, invalid_field
-from app.services.text import clean_name, clean_text, mask_phone, normalize_phone
+from app.services.text import (
+    clean_name,
+    clean_text,
+    mask_email,
+    mask_phone,
+    normalize_email,
+    normalize_phone,
+)
 
 # --- the state machine -------------------------------------------------------------------
 # (action, from statuses, to status, who). Who: manager = committee staff / admin / street
@@ -863,6 +870,7 @@ def submit_case(
     reporter_id: int | None = None,
     contact_name: str | None = None,
     contact_phone: str | None = None,
+    contact_email: str | None = None,
     transcript: str | None = None,
     audio: tuple[bytes, str] | bytes | None = None,
     photos=(),
@@ -880,7 +888,9 @@ def submit_case(
       building is the default location.
     - voice: `transcript` (used as the description when none is given) and `audio`
       (bytes, declared mime) kept as uploaded; `photos` are bytes or (bytes, name).
-    - Open311: `open311_key` (a live key row) instead of a signed-in actor.
+    - Open311: `open311_key` (a live key row) instead of a signed-in actor; the description
+      may be empty (GeoReport makes it optional: the category and its attributes say what it
+      is), and `contact_email` counts as a contact.
     """
     now = _now()
     if open311_key is not None:
@@ -926,6 +936,7 @@ def submit_case(
         "description",
         max_length=2000,
         multiline=True,
+        required=open311_key is None,
     )
     building, household, address, latitude, longitude = _location(
         community_id,
@@ -946,22 +957,27 @@ def submit_case(
         clean_name(contact_name or "", "contact_name", max_length=80, required=False) or None
     )
     contact_phone = normalize_phone(contact_phone, "contact_phone") if contact_phone else None
+    contact_email = normalize_email(contact_email, "contact_email") if contact_email else None
     if mode in ("resident", "proxy") and not anonymous:
         reporter = actor.subject
         proxy = actor.person if mode == "proxy" else None
-        contact_name = contact_phone = None
+        contact_name = contact_phone = contact_email = None
     elif mode == "worker":
         submitted_by = actor.person
         if reporter_id is not None:
             reporter = db.session.get(Person, reporter_id)
             if reporter is None or reporter.community_id != community_id:
                 raise invalid_field("reporter_id", _l("Not a resident of this community."))
-            contact_name = contact_phone = None
+            contact_name = contact_phone = contact_email = None
     if anonymous:
         reporter = proxy = None
-        contact_name = contact_phone = None
+        contact_name = contact_phone = contact_email = None
     anonymous = (
-        reporter is None and contact_name is None and contact_phone is None and channel != "patrol"
+        reporter is None
+        and contact_name is None
+        and contact_phone is None
+        and contact_email is None
+        and channel != "patrol"
     )
     if anonymous and not category.allow_anonymous:
         raise Invalid(
@@ -997,6 +1013,7 @@ def submit_case(
         open311_key_id=open311_key.id if open311_key is not None else None,
         contact_name=contact_name,
         contact_phone=contact_phone,
+        contact_email=contact_email,
         building=building,
         household=household,
         grid_id=building.grid_id if building is not None else None,
@@ -2127,7 +2144,9 @@ def case_view(actor: Actor, case: Case) -> dict:
 
 
 def _reporter_view(actor: Actor, case: Case) -> dict | None:
-    if case.reporter is None and not (case.contact_name or case.contact_phone):
+    if case.reporter is None and not (
+        case.contact_name or case.contact_phone or case.contact_email
+    ):
         return None
     fields = ["reporter"]
     if case.reporter is not None:
@@ -2146,6 +2165,7 @@ def _reporter_view(actor: Actor, case: Case) -> dict | None:
             "id": None,
             "name": case.contact_name,
             "phone": case.contact_phone if unmasked else mask_phone(case.contact_phone),
+            "email": case.contact_email if unmasked else mask_email(case.contact_email),
             "household": None,
             "self_declared": True,
         }

@@ -1,5 +1,5 @@
-"""Forgetting what has expired: sign-in counters, idempotency keys, rate-limit windows, and
-speech over the cache's size.
+"""Forgetting what has expired: sign-in counters, idempotency keys, rate-limit windows, voice
+conversations kept in the database, and speech over the cache's size.
 
 `purge_expired` and `trim_speech_cache` run in each process's feed watcher
 (app/services/kiosk.py, at most hourly: the embedded default needs no scheduler) and in
@@ -20,14 +20,15 @@ INTERVAL_SECONDS = 3600
 
 def purge_expired(now: datetime | None = None) -> dict:
     """Delete sign-in throttles of logins not locked and without a failure for a day, idempotency
-    keys older than IDEMPOTENCY_TTL_HOURS and rate-limit windows that have ended; returns how
-    many of each. Flushes; the caller commits."""
-    from app.services import auth, idempotency, ratelimit
+    keys older than IDEMPOTENCY_TTL_HOURS, rate-limit windows that have ended and voice
+    conversations that have expired; returns how many of each. Flushes; the caller commits."""
+    from app.services import auth, idempotency, ratelimit, voice
 
     now = now or utcnow()
     return {"login_throttles": auth.purge_throttles(now),
             "idempotency_keys": idempotency.purge_expired(),
-            "rate_limits": ratelimit.purge_expired(now)}
+            "rate_limits": ratelimit.purge_expired(now),
+            "voice_conversations": voice.purge_expired_conversations(now)}
 
 
 def trim_speech_cache() -> int:

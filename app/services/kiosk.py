@@ -42,6 +42,7 @@ from app.services.errors import (
     invalid_field,
 )
 from app.services.text import check_time_span
+from app.urls import public_base_url
 
 log = logging.getLogger("linli.kiosk")
 
@@ -339,7 +340,7 @@ def etag(body: dict) -> str:
 
 def easy_url() -> str:
     """Where the QR code on the screen leads: the easy-mode (长辈版) client."""
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/easy"
+    return public_base_url() + "/easy"
 
 
 def speech_folder():
@@ -522,9 +523,14 @@ def _state(device: Device) -> DeviceState:
     return state
 
 
+SOUND_STATES = ("ok", "blocked", "unknown")
+
+
 def heartbeat(actor: Actor, *, version: int | None = None, client_version: str | None = None,
-              showing: str | None = None, stream: bool | None = None) -> dict:
-    """A screen says it is alive, which version it shows and what is on it."""
+              showing: str | None = None, stream: bool | None = None,
+              sound: str | None = None) -> dict:
+    """A screen says it is alive, which version it shows, what is on it and whether it can
+    make sound by itself (ok / blocked by the browser / unknown)."""
     from app.services.text import clean_text
 
     device = require_device(actor)
@@ -540,6 +546,10 @@ def heartbeat(actor: Actor, *, version: int | None = None, client_version: str |
                                    required=False) or None
     if stream is not None:
         state.online_stream = bool(stream)
+    if sound is not None:
+        if sound not in SOUND_STATES:
+            raise invalid_field("sound", _l("Must be ok, blocked or unknown."))
+        state.sound = sound
     db.session.flush()
     return {"version": feed_version(device.community_id), "server_time": _iso(utcnow())}
 
@@ -563,6 +573,7 @@ def device_status(device: Device, state: DeviceState | None, version: int,
         "current_version": version,
         "versions_behind": None if seen is None else max(0, version - seen),
         "showing": state.showing if state else None,
+        "sound": (state.sound if state else None) or "unknown",
         "client_version": state.client_version if state else None,
         "quiet_start": state.quiet_start if state else None,
         "quiet_end": state.quiet_end if state else None,

@@ -6,8 +6,17 @@
 - service_request_id is the case's public reference (e.g. 2026-000123).
 - status: open while the committee or a handler is working on it; closed once resolved,
   closed, rejected or merged, with status_notes saying why.
-- GET requests shows the public view only (never the reporter, building-level location),
-  and only public cases; when OPEN311_PUBLIC_READ is off, a valid api_key is required.
+- POST requests: `description` is optional (the category and its attributes say what it is);
+  `address_string` is kept; `first_name`/`last_name`, `phone` and `email` are the contact the
+  committee replies to (a contact, so categories that need one accept them), never published;
+  a multipart `media` file is the request's photo, checked like any upload (attachments).
+- GET requests shows the public view only (never the reporter or their contact, a location
+  no finer than the case API's public view: building, coordinates to 3 decimals), and only
+  public cases; when OPEN311_PUBLIC_READ is off, a valid api_key is required. The client that
+  posted a request (the same api_key, given on the GET) reads its own words back: description,
+  address_string and coordinates to 6 decimals, also of its requests in private categories.
+  A photo is private until staff publish it (as every case photo is); then media_url serves
+  it.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.extensions import db
 from app.models import Community
@@ -32,6 +41,7 @@ from app.services.actors import Actor
 from app.services.demo import seed_hook
 from app.services.errors import Conflict, DomainError, Invalid, NotFound
 from app.services.text import clean_name, clean_text
+from app.urls import public_base_url
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 MAX_RESULTS = 1000
@@ -46,8 +56,8 @@ LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 class Open311Error(DomainError):
     """An error in GeoReport terms: HTTP status + description."""
 
-    def __init__(self, status: int, message):
-        super().__init__(message)
+    def __init__(self, status: int, message, headers: dict | None = None):
+        super().__init__(message, headers=headers)
         self.status_code = status
 
 
@@ -129,7 +139,25 @@ def revoke_key(actor: Actor, key_id: int) -> Open311Key:
 
 def endpoint_url() -> str:
     """Where this GeoReport v2 endpoint lives (what discovery announces)."""
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/open311/v2/"
+    return public_base_url() + "/open311/v2/"
+
+
+CHANGESET = "2026-12-03T00:00:00+08:00"
+
+
+def discovery() -> dict:
+    """Service discovery: the endpoint, who to contact, how to get a key."""
+    cfg = current_app.config
+    contact = cfg.get("OPEN311_CONTACT") or str(_l(
+        "The residents' committee of the community (jurisdiction_id) that issued your "
+        "api_key."))
+    key_service = cfg.get("OPEN311_KEY_SERVICE") or str(_l(
+        "Keys are issued by the residents' committee, one per partner system and community, "
+        "in the staff console: %(url)s", url=public_base_url() + "/staff/open311-keys"))
+    return {"changeset": CHANGESET, "contact": contact, "key_service": key_service,
+            "endpoints": [{"specification": SPEC_URL, "url": endpoint_url(),
+                           "changeset": CHANGESET, "type": "production",
+                           "formats": ["text/xml", "application/json"]}]}
 
 
 def resolve_key(key: str | None) -> Open311Key | None:
@@ -234,8 +262,10 @@ def _float(value, name):
     return number
 
 
-def create_request(key: Open311Key, form: dict, attributes: dict) -> dict:
-    """POST requests: file a case for the key's community; returns the GeoReport response."""
+def create_request(key: Open311Key, form: dict, attributes: dict,
+                   media: bytes | None = None) -> dict:
+    """POST requests: file a case for the key's community; returns the GeoReport response.
+    `media` is an uploaded photo's bytes (checked and cleaned like every case photo)."""
     community = jurisdiction(form.get("jurisdiction_id"), key)
     code = form.get("service_code")
     if not code:
@@ -252,15 +282,14 @@ def create_request(key: Open311Key, form: dict, attributes: dict) -> dict:
         raise bad_request(_l("A location is required: lat and long, address_string or "
                              "address_id"))
     name = " ".join(p for p in (form.get("first_name"), form.get("last_name")) if p) or None
-    description = form.get("description")
-    if not description:
-        raise bad_request(_l("description was not provided"))
     try:
         case = cases.submit_case(
             Actor.anonymous(), open311_key=key, category_id=category.id,
-            description=description, address=form.get("address_string"),
-            building_id=building_id, latitude=lat, longitude=lon, contact_name=name,
-            contact_phone=form.get("phone") or None, attributes=attributes,
+            description=form.get("description") or "", address=form.get("address_string"),
+            building_id=building_id, latitude=lat, longitude=lon,
+            contact_name=name, contact_phone=form.get("phone") or None,
+            contact_email=form.get("email") or None, attributes=attributes,
+            photos=[media] if media is not None else (),
             media_url=form.get("media_url") or None)
     except DomainError as error:
         raise _as_open311(error) from None
@@ -276,8 +305,9 @@ def _as_open311(error: DomainError) -> Open311Error:
     detail = "; ".join(f"{field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
                        for field, msgs in (error.errors or {}).items())
     message = f"{error.message} {detail}".strip()
-    status = error.status_code if error.status_code in (403, 404) else 400
-    return Open311Error(status, message)
+    # GeoReport knows 400, 403 and 404; a busy server (503) says so, with Retry-After.
+    status = error.status_code if error.status_code in (403, 404, 503) else 400
+    return Open311Error(status, message, headers=error.headers)
 
 
 def _status_notes(case: Case) -> str:
@@ -301,12 +331,18 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(cases._tz()).isoformat(timespec="seconds")
 
 
-def request_view(case: Case) -> dict:
-    """A case as a GeoReport request: the public view only."""
+def _coordinate(value: float | None, digits: int) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+def request_view(case: Case, viewer: Open311Key | None = None) -> dict:
+    """A case as a GeoReport request: the public view, and for the client that posted it (the
+    `viewer` key), what it sent (description, address_string, coordinates to 6 decimals)."""
+    own = viewer is not None and case.open311_key_id == viewer.id
     public_photo = next((a for a in case.attachments if a.public and a.kind == "photo"), None)
     media = case.media_url
     if public_photo is not None:
-        media = (f"{current_app.config['PUBLIC_BASE_URL']}/open311/v2/media/"
+        media = (f"{public_base_url()}/open311/v2/media/"
                  f"{case.reference}/{public_photo.id}?jurisdiction_id={case.community.code}")
     if case.assignee_organization is not None:
         agency = case.assignee_organization.name
@@ -318,17 +354,19 @@ def request_view(case: Case) -> dict:
         "status_notes": _status_notes(case),
         "service_name": case.category.name,
         "service_code": case.category.code,
-        "description": None,
+        # A resident's words are for the committee (issue #9): only their sender reads them.
+        "description": (case.description or None) if own else None,
         "agency_responsible": agency,
         "service_notice": case.category.notice or "",
         "requested_datetime": _iso(case.created_at),
         "updated_datetime": _iso(case.updated_at),
         "expected_datetime": _iso(case.due_at),
-        "address": case.building.name if case.building is not None else None,
+        "address": (case.address if own and case.address else
+                    case.building.name if case.building is not None else None),
         "address_id": str(case.building_id) if case.building_id is not None else None,
         "zipcode": None,
-        "lat": round(case.latitude, 3) if case.latitude is not None else None,
-        "long": round(case.longitude, 3) if case.longitude is not None else None,
+        "lat": _coordinate(case.latitude, 6 if own else 3),
+        "long": _coordinate(case.longitude, 6 if own else 3),
         "media_url": media,
     }
 
@@ -350,9 +388,17 @@ def _parse_date(value: str, name: str) -> datetime:
     return min(max(parsed, EARLIEST), LATEST)
 
 
-def query_requests(community: Community, args: dict) -> list[dict]:
+def _visible(viewer: Open311Key | None):
+    """Public cases, and the ones the viewer's own client posted (as a reporter sees theirs)."""
+    if viewer is None:
+        return Case.is_public.is_(True)
+    return or_(Case.is_public.is_(True), Case.open311_key_id == viewer.id)
+
+
+def query_requests(community: Community, args: dict,
+                   viewer: Open311Key | None = None) -> list[dict]:
     """GET requests: the standard filters; ids override everything else; 90 days, 1000 max."""
-    query = select(Case).where(Case.community_id == community.id, Case.is_public.is_(True))
+    query = select(Case).where(Case.community_id == community.id, _visible(viewer))
     ids = args.get("service_request_id")
     if ids:
         refs = [cases.normalize_reference(r) for r in ids.split(",")[:MAX_RESULTS]]
@@ -384,19 +430,20 @@ def query_requests(community: Community, args: dict) -> list[dict]:
     rows = db.session.scalars(query.order_by(Case.id.desc()).limit(MAX_RESULTS)).all()
     for case in rows:
         cases.evaluate_case(case)
-    return [request_view(case) for case in rows]
+    return [request_view(case, viewer) for case in rows]
 
 
-def request_by_id(community: Community, reference: str) -> dict:
+def request_by_id(community: Community, reference: str,
+                  viewer: Open311Key | None = None) -> dict:
     """GET requests/{id}."""
     normal = cases.normalize_reference(reference)
     case = db.session.scalar(select(Case).where(Case.reference == normal,
                                                 Case.community_id == community.id,
-                                                Case.is_public.is_(True))) if normal else None
+                                                _visible(viewer))) if normal else None
     if case is None:
         raise Open311Error(404, _l("service_request_id not found"))
     cases.evaluate_case(case)
-    return request_view(case)
+    return request_view(case, viewer)
 
 
 def token_lookup(community: Community, token: str) -> dict:

@@ -11,6 +11,10 @@ from app.services.errors import invalid_field
 
 # ASCII digits only: Python's \d would also take full-width １３５ (see `half_width`).
 _PHONE = re.compile(r"^1[3-9][0-9]{9}$")
+# An address mail can be sent to: dot-atom local part, a host name with at least one dot.
+_EMAIL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 PIN = re.compile(r"^[0-9]{6}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Control characters other than tab and newline (C0, DEL and C1), Unicode bidi embeddings,
@@ -83,6 +87,18 @@ def normalize_phone(raw: str, field: str = "phone") -> str:
     return digits
 
 
+def normalize_email(raw: str, field: str = "email") -> str:
+    """An e-mail address to reply to: trimmed, full-width signs made plain, the domain in lower
+    case; at most 254 characters (64 before the @)."""
+    if not isinstance(raw, str):
+        raise invalid_field(field, _l("Please enter an e-mail address like name@example.com."))
+    value = half_width(raw).strip()
+    local, _, domain = value.rpartition("@")
+    if len(value) > 254 or len(local) > 64 or not _EMAIL.fullmatch(value):
+        raise invalid_field(field, _l("Please enter an e-mail address like name@example.com."))
+    return f"{local}@{domain.lower()}"
+
+
 def looks_like_phone(login: str) -> bool:
     """True when a login string is a phone number rather than a username."""
     try:
@@ -97,6 +113,14 @@ def mask_phone(phone: str | None) -> str | None:
     if not phone:
         return None
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
+
+
+def mask_email(email: str | None) -> str | None:
+    """w***@example.com."""
+    if not email:
+        return None
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}"
 
 
 def group_phone(phone: str | None) -> str:

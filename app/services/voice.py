@@ -8,8 +8,11 @@
   (channel "voice", transcript and the original audio as an attachment), announcements and
   activities for the caller's building, the committee's contact, and urgent help (immediate
   notices to the committee staff and the resident's grid worker, plus an audit entry).
-- Conversations live in Redis when REDIS_URL is set (any worker may take the next turn),
-  otherwise in memory. A conversation belongs to its caller: another caller's id is not found.
+- Conversations live where every worker finds them: in Redis when REDIS_URL is set, else in
+  the database (table voice_conversation, on the request's own session; a turn locks its
+  conversation until it is committed, and every write is a compare-and-swap). Memory (one
+  process only) when VOICE_CONVERSATIONS=memory. `VoiceRuntime.dialog_store` is the one place
+  this is chosen. A conversation belongs to its caller: another caller's id is not found.
 - Speech out: a reply's URL names a small sidecar (text, voice, rate) by an HMAC, so nobody can
   mint URLs for text of their choosing; the audio is rendered on first request in the format
   asked for (WAV for screens, Ogg/Opus or MP3 for phones) and cached on disk by the TTS worker.
@@ -39,10 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 import voice
 from app.extensions import db
@@ -60,6 +63,7 @@ SPEECH_ID = re.compile(r"^[0-9a-f]{32}$")
 PRERENDER_RATES = ("slower", "slow", "normal", "fast")
 ANNOUNCEMENT_RATE = "slow"
 SPEECH_TEXT_MAX = 2000
+STORE_KINDS = ("redis", "database", "memory")  # VOICE_CONVERSATIONS
 
 # Report categories of the language packs -> case category codes, best first. A kiosk files
 # anonymously, so only categories that allow it are used for a screen.
@@ -93,9 +97,11 @@ ERROR_MESSAGES = {
     "asr_failed": _l("Speech recognition failed. Please try again."),
     "tts_unavailable": _l("Speech output is not available right now."),
     "conversation_not_found": _l("This conversation has ended. Please start again."),
+    "conversation_busy": _l("Your last words were still being answered. Please say it again."),
 }
 ERROR_FIELDS = {"asr_model_unavailable": "model", "tts_unavailable": "speech",
-                "conversation_not_found": "conversation_id", "asr_failed": "audio"}
+                "conversation_not_found": "conversation_id", "asr_failed": "audio",
+                "conversation_busy": "conversation_id"}
 
 
 # --- who is speaking ---------------------------------------------------------------------------
@@ -399,6 +405,111 @@ class RedisDialogStore:
         self._do(lambda r: r.delete(self.prefix + conversation_id))
 
 
+# --- conversations in the database -----------------------------------------------------------
+
+VERSION_KEY = "_version"  # in a state read from the database: the version it was read at
+
+
+class DatabaseDialogStore:
+    """voice.DialogStore in the table voice_conversation, on the request's own session (one
+    request = one connection), so any worker of the host takes the next turn without Redis.
+
+    A turn reads its conversation with `get_for_update`: PostgreSQL locks the row (SELECT …
+    FOR UPDATE), SQLite takes its one write lock with a no-change UPDATE of the row; either way
+    a second turn of the same conversation waits until the first one is committed, then reads
+    what it left. Every `put` is also a compare-and-swap on `version` (the version read travels
+    in the state as "_version", never stored): a state changed by another turn since it was
+    read is refused with ConversationBusy (409) rather than overwriting that turn. Expired
+    conversations are not found; `purge_expired_conversations` (housekeeping) deletes them.
+    Writes flush with the request's transaction: the caller commits, as for any service."""
+
+    def get(self, conversation_id: str) -> dict[str, Any] | None:
+        """The state, or None if unknown or expired."""
+        return self._load(conversation_id, lock=False)
+
+    def get_for_update(self, conversation_id: str) -> dict[str, Any] | None:
+        """The state for a turn: other turns of it wait until this transaction ends."""
+        return self._load(conversation_id, lock=True)
+
+    def _load(self, conversation_id: str, *, lock: bool) -> dict[str, Any] | None:
+        from app.models.base import utcnow
+        from app.models.voice import VoiceConversation
+
+        table = VoiceConversation.__table__
+        alive = (table.c.id == conversation_id) & (table.c.expires_at > utcnow())
+        query = select(table.c.state, table.c.version).where(alive)
+        if lock and db.session.get_bind().dialect.name == "sqlite":
+            # SQLite has no row locks: its write lock, taken now, serves (Python's sqlite3
+            # begins the transaction with this first write, so the read below is current).
+            db.session.execute(update(table).where(alive).values(version=table.c.version))
+        elif lock:
+            query = query.with_for_update()
+        row = db.session.execute(query).first()
+        if row is None:
+            return None
+        state = dict(row.state)
+        state[VERSION_KEY] = row.version
+        return state
+
+    def put(self, conversation_id: str, state: dict[str, Any], ttl: float) -> None:
+        """Store the state for ``ttl`` seconds; a state read from here must still be current
+        (else ConversationBusy). Sets the state's new version."""
+        from app.models.base import utcnow
+        from app.models.voice import VoiceConversation
+        from app.services.ratelimit import upsert
+
+        table = VoiceConversation.__table__
+        data = {k: v for k, v in state.items() if k != VERSION_KEY}
+        json.dumps(data)  # TypeError now, like the other stores, not at the flush
+        read = state.get(VERSION_KEY)
+        owner = str(data.get("owner") or "")
+        now = utcnow()
+        stmt = upsert(table).values(
+            id=conversation_id, owner=owner, person_id=_owner_id(owner, "person"),
+            device_id=_owner_id(owner, "device"), state=data, version=1, created_at=now,
+            updated_at=now, expires_at=now + timedelta(seconds=ttl))
+        # (a row missing although read, e.g. its insert rolled back with a failed service call
+        # in the same request, is written again)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_={"state": stmt.excluded.state, "version": table.c.version + 1,
+                  "expires_at": stmt.excluded.expires_at, "updated_at": now},
+            where=None if read is None else table.c.version == read,
+        ).returning(table.c.version)
+        version = db.session.execute(stmt).scalar()
+        if version is None:
+            raise voice.ConversationBusy("the conversation changed since it was read",
+                                         conversation_id=conversation_id)
+        state[VERSION_KEY] = version
+
+    def delete(self, conversation_id: str) -> None:
+        """Forget the conversation."""
+        from app.models.voice import VoiceConversation
+
+        db.session.execute(delete(VoiceConversation).where(
+            VoiceConversation.id == conversation_id))
+
+
+def _owner_id(owner: str, kind: str) -> int | None:
+    """The person's or screen's id in an owner string of `owner_of` ("person:5>7" → 5)."""
+    prefix = f"{kind}:"
+    if not owner.startswith(prefix):
+        return None
+    number = owner[len(prefix):].split(">", 1)[0]
+    return int(number) if number.isdigit() else None
+
+
+def purge_expired_conversations(now=None) -> int:
+    """Delete the conversations kept in the database that have expired; returns how many.
+    Flushes; the caller commits."""
+    from app.models.base import utcnow
+    from app.models.voice import VoiceConversation
+
+    result = db.session.execute(delete(VoiceConversation).where(
+        VoiceConversation.expires_at <= (now or utcnow())))
+    return result.rowcount or 0
+
+
 # --- the runtime -------------------------------------------------------------------------------
 
 class VoiceRuntime:
@@ -426,6 +537,12 @@ class VoiceRuntime:
         self.ttl = float(cfg["VOICE_CONVERSATION_SECONDS"])
         self.tts_timeout = float(cfg["VOICE_TTS_TIMEOUT"])
         self.redis_url = cfg.get("REDIS_URL") or None
+        self.store_kind = cfg.get("VOICE_CONVERSATIONS") or (
+            "redis" if self.redis_url else "database")
+        if self.store_kind not in STORE_KINDS or (self.store_kind == "redis"
+                                                  and not self.redis_url):
+            raise ValueError(f"VOICE_CONVERSATIONS={self.store_kind!r}: one of "
+                             f"{', '.join(STORE_KINDS)} (redis needs REDIS_URL)")
         self.store_prefix = f"{cfg.get('EVENTS_CHANNEL_PREFIX', 'linli')}:voice:conversation:"
         self._secret = str(cfg["SECRET_KEY"]).encode()
         self._metas: dict[str, dict] = {}
@@ -448,15 +565,24 @@ class VoiceRuntime:
             return found
         with self._lock:
             if self._assistant is None or self._pid != pid:
-                store = (RedisDialogStore(self.redis_url, self.store_prefix) if self.redis_url
-                         else voice.MemoryDialogStore())
-                dialog = voice.Dialog(AppServices(), self.packs, store=store, ttl=self.ttl,
+                dialog = voice.Dialog(AppServices(), self.packs, store=self.dialog_store(),
+                                      ttl=self.ttl,
                                       default_language=self.default_language)
                 tts = voice.TTSWorker(self.cache_dir / "tts", timeout=self.tts_timeout)
                 self._assistant = voice.VoiceAssistant(dialog, model=self._model(), tts=tts,
                                                        limits=self.limits)
                 self._pid = pid
         return self._assistant
+
+    def dialog_store(self) -> voice.DialogStore:
+        """Where conversations live (chosen here only): Redis with REDIS_URL, else the
+        database, so any worker takes the next turn; memory only when VOICE_CONVERSATIONS
+        says so (one process)."""
+        if self.store_kind == "redis":
+            return RedisDialogStore(self.redis_url, self.store_prefix)
+        if self.store_kind == "memory":
+            return voice.MemoryDialogStore()
+        return DatabaseDialogStore()
 
     def _model(self) -> voice.AsrModel | None:
         if not self.model_path:
@@ -840,22 +966,69 @@ def _check_id(conversation_id: str) -> None:
 
 
 def start_conversation(actor: Actor, *, language: str | None = None) -> voice.TurnResult:
-    """Open a conversation for the caller (at their speech rate) and return the greeting."""
+    """Open a conversation for the caller (at their speech rate) and return the greeting; a
+    resident with matters waiting for their confirmation hears how many (as easy mode's home
+    shows them)."""
     from app.services import authz
 
     authz.require_signed_in(actor)
     assistant = runtime().assistant()
     code = _language_for(actor, language)
+    notice = waiting_notice(actor, code)
     result = assistant.start(_caller(actor, code), language=code, owner=owner_of(actor))
     rate = _preferred_rate(actor)
-    if rate != result.rate:
+    if rate != result.rate or notice:
+        reply = result.reply_text
+        if notice:
+            pack = runtime().packs[result.language]
+            reply = f"{reply}{'' if pack.script == 'han' else ' '}{notice}"
+            result = replace(result, reply_text=reply, speech_text=pack.speakable(reply))
         store = assistant.dialog.store
         state = store.get(result.conversation_id)
         if state is not None:
             state["rate"] = rate
+            state["last_reply"] = reply  # "再说一遍" says the notice again
             store.put(result.conversation_id, state, assistant.dialog.ttl)
         result = replace(result, rate=rate)
     return result
+
+
+def waiting_notice(actor: Actor, language: str) -> str | None:
+    """"有两件事等您确认。" for a signed-in resident whose matters staff say are done and wait
+    for them to confirm (the count of `easy.awaiting_confirmation`, as easy mode's home shows);
+    None when there are none, for a screen, and in languages without a text for it."""
+    from app.services import easy
+    from app.services.errors import DomainError
+
+    if actor.device is not None or actor.person is None:
+        return None
+    if not (language.startswith("zh") or language.startswith("en")):
+        return None
+    try:
+        count = len(easy.awaiting_confirmation(actor))
+    except DomainError:  # the greeting never fails over it
+        return None
+    if not count:
+        return None
+    locale = Caller(actor, language).locale
+    _babel_context()
+    with force_locale(locale):
+        word = _zh_quantity(count) if locale == "zh_CN" else str(count)
+        return ngettext("%(count)s matter waits for you to confirm.",
+                        "%(count)s matters wait for you to confirm.", count, count=word)
+
+
+def _zh_quantity(n: int) -> str:
+    """A count as said in Chinese before a measure word (两件, not 二件; 十二件)."""
+    digits = "零一二三四五六七八九"
+    if n == 2:
+        return "两"
+    if 0 < n < 10:
+        return digits[n]
+    if 10 <= n < 100:
+        tens, ones = divmod(n, 10)
+        return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
+    return str(n)
 
 
 def conversation_for(actor: Actor, conversation_id: str | None,

@@ -276,9 +276,9 @@ def auto_close_command() -> None:
 
 @bp.cli.command("purge")
 def purge_command() -> None:
-    """Forget expired idempotency keys, sign-in counters of logins nobody tried for a day and
-    rate-limit windows that have ended; trim the speech cache to VOICE_CACHE_MAX_MB (run it
-    with `escalate`)."""
+    """Forget expired idempotency keys, sign-in counters of logins nobody tried for a day,
+    rate-limit windows that have ended and expired voice conversations; trim the speech cache
+    to VOICE_CACHE_MAX_MB (run it with `escalate`)."""
     from app.services import housekeeping
 
     counts = housekeeping.purge_expired()

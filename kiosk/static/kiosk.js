@@ -19,6 +19,15 @@
  *   LinliKiosk.show(item)   put an item on the slide now (the rotation goes on from there)
  *   LinliKiosk.page() {page, pages} (1-based), .goPage(n) (pauses the rotation)
  *
+ * An urgent item (new, or edited into a new revision) is read aloud once when it arrives: a
+ * chime (sound.js, LinliSound), then the item by speak(), waiting up to SPEECH_WAIT_MS for the
+ * server's speech of it (SPEECH_WAIT_NO_VOICE_MS where the browser has no voice of its own). Not in the screen's quiet hours, never again after a reload, and not
+ * over a resident using the screen: it waits until nobody has touched the screen for
+ * URGENT_WAIT_MS (?urgent_wait=seconds), no message or panel is open and a reading they asked
+ * for has ended (a paused rotation alone does not hold it: the banner shows it meanwhile).
+ * While the browser holds sound back it waits for sound (the 点一下开启声音 button or a touch).
+ * A screen's very first snapshot is taken as already heard: it was not an arrival.
+ *
  * A body too long for the slide is split into pages that fit it by paging.js (LinliPaging, shared
  * with the staff console's preview, so staff see the pages the screens show). Each page has its
  * own dwell time; the progress bar covers the whole item with a notch between its pages, and
@@ -38,6 +47,15 @@
   var IDLE_MS = 1000 * Math.max(1, Number(params.get('idle_after')) || CFG.idleSeconds);
   // The warning before returning to the start is never shorter than 20 s.
   var WARN_S = Math.max(20, CFG.idleWarningSeconds);
+  var URGENT_WAIT_MS = 1000 * Math.max(1, Number(params.get('urgent_wait')) ||
+    CFG.urgentWaitSeconds || 20);
+  // How long an urgent item waits for the server's speech of it before the browser's own
+  // voice reads it; a browser without a voice waits longer (it has nothing else to say it with).
+  var SPEECH_WAIT_MS = 10000;
+  var SPEECH_WAIT_NO_VOICE_MS = 60000;
+  var Sound = window.LinliSound || { state: function () { return 'unknown'; },
+    onChange: function () {}, blocked: function () {}, played: function () {},
+    chime: function (done) { if (done) setTimeout(done, 0); return false; } };
 
   var $ = function (id) { return document.getElementById(id); };
   var root = document.documentElement;
@@ -49,7 +67,8 @@
     currentId: null, currentRev: null, index: 0, elapsed: 0, duration: 15000,
     holdUntil: 0, paused: false, speaking: null, lastInput: Date.now(), idleLeft: null,
     announced: [], seen: {}, upNext: [], railKey: '', timers: [], pairing: null,
-    pages: [], page: 0, pageEnds: [], layoutKey: '', reading: null
+    pages: [], page: 0, pageEnds: [], layoutKey: '', reading: null,
+    lastTouch: 0, urgentQueue: [], chiming: false, baseline: false
   };
   var hooks = {};
 
@@ -427,6 +446,12 @@
     var banner = $('urgent-banner');
     banner.hidden = !urgent.length;
     root.dataset.urgent = urgent.map(function (i) { return i.id; }).join(',');
+    if (S.baseline) {
+      // A screen's first snapshot ever: what is on it already was not an arrival.
+      S.baseline = false;
+      urgent.forEach(function (u) { if (!announced(u)) markAnnounced(u, true); });
+      save(K.announced, S.announced);
+    }
     if (!urgent.length) return;
     var titles = urgent.map(function (i) { return i.title; }).join(' · ');
     if ($('urgent-title').textContent !== titles) $('urgent-title').textContent = titles;
@@ -436,14 +461,90 @@
     banner.classList.toggle('compact', onSlide);
     // Read aloud once when an urgent item arrives (never again after a reload).
     urgent.forEach(function (u) {
-      if (S.announced.indexOf(u.id) >= 0) return;
-      S.announced.push(u.id);
-      S.announced = S.announced.slice(-200);
-      save(K.announced, S.announced);
-      show(u, items);
-      S.holdUntil = now() + 30000;
-      if (!quietNow()) speak(u, { auto: true });
+      if (!announced(u) && !queued(u)) arrive(u, items);
     });
+  }
+
+  // --- urgent items read aloud on arrival -----------------------------------------------------
+  function urgentKey(item) { return item.id + ':' + item.revision; }
+
+  function announced(item) {
+    if (S.announced.indexOf(urgentKey(item)) >= 0) return true;
+    // Kept by an older version of this page: the id alone, heard at whatever revision it had.
+    var old = S.announced.indexOf(item.id);
+    if (old >= 0) { S.announced.splice(old, 1); markAnnounced(item, true); return true; }
+    return false;
+  }
+
+  function queued(item) {
+    return S.urgentQueue.some(function (q) { return q.key === urgentKey(item); });
+  }
+
+  function markAnnounced(item, on) {
+    var key = urgentKey(item);
+    S.announced = S.announced.filter(function (k) { return k !== key; });
+    if (on) S.announced.push(key);
+    S.announced = S.announced.slice(-200);
+    save(K.announced, S.announced);
+  }
+
+  // Someone is using the screen: a reading they asked for, a message or panel open, the voice
+  // assistant listening or answering, or a touch within the last URGENT_WAIT_MS.
+  function residentBusy() {
+    if (S.speaking && !S.speaking.auto) return true;
+    if (document.querySelector('.overlay:not([hidden])')) return true;
+    if (document.querySelector('.linli-voice.lv-open, .linli-voice.lv-listening')) return true;
+    return Date.now() - S.lastTouch < URGENT_WAIT_MS;
+  }
+
+  function arrive(item, items) {
+    // On the slide at once, unless that would take it away from someone reading.
+    if (!residentBusy()) { show(item, items); S.holdUntil = now() + 30000; }
+    if (quietNow()) { markAnnounced(item, true); return; }
+    S.urgentQueue.push({ key: urgentKey(item), id: item.id, since: Date.now() });
+  }
+
+  function findItem(items, id) {
+    for (var i = 0; i < items.length; i++) if (items[i].id === id) return items[i];
+    return null;
+  }
+
+  // Each tick: read the next waiting urgent item when the screen is free to.
+  function pumpUrgent(items) {
+    if (!S.urgentQueue.length || S.chiming || S.speaking) return;
+    var next = S.urgentQueue[0];
+    var item = findItem(items, next.id);
+    if (!item || item.priority !== 'urgent' || urgentKey(item) !== next.key || quietNow()) {
+      // Withdrawn, expired, no longer urgent, edited again (the new revision arrives by
+      // itself), or quiet hours began: not read.
+      S.urgentQueue.shift();
+      if (item && urgentKey(item) === next.key) markAnnounced(item, true);
+      return;
+    }
+    var waited = Date.now() - next.since;
+    if (residentBusy()) return;
+    var sound = Sound.state();
+    if (sound === 'blocked' || (sound === 'unknown' && waited < 3000)) return;
+    var speechWait = synthVoices().length ? SPEECH_WAIT_MS : SPEECH_WAIT_NO_VOICE_MS;
+    if (!item.speech_url && waited < speechWait) return;  // the server is making it
+    S.urgentQueue.shift();
+    markAnnounced(item, true);
+    if (item.id !== S.currentId) show(item, items);
+    S.holdUntil = now() + 30000;
+    S.chiming = true;
+    Sound.chime(function () {
+      S.chiming = false;
+      var still = findItem(activeItems(now()), item.id);
+      if (!still || urgentKey(still) !== next.key) return;
+      if (residentBusy()) { requeue(still); return; }
+      speak(still, { auto: true, urgent: true });
+    });
+  }
+
+  // Not heard after all (sound held back, someone started using the screen): read it later.
+  function requeue(item) {
+    markAnnounced(item, false);
+    if (!queued(item)) S.urgentQueue.unshift({ key: urgentKey(item), id: item.id, since: 0 });
   }
 
   function show(item, items) {
@@ -489,6 +590,7 @@
     }
     drawProgress();
     drawRail(items);
+    pumpUrgent(items);
   }
 
   function drawProgress() {
@@ -625,7 +727,7 @@
       var items = activeItems(now());
       show(item, items);
     }
-    S.speaking = { id: item.id, auto: !!(opts && opts.auto) };
+    S.speaking = { id: item.id, auto: !!(opts && opts.auto), urgent: !!(opts && opts.urgent) };
     root.dataset.speaking = String(item.id);
     $('speaking-bar').hidden = false;
     // Reading turns the pages by itself; the stop button takes the pager's place.
@@ -636,7 +738,14 @@
       if (played && played.catch) {
         played.catch(function (err) {
           if (!S.speaking || S.speaking.id !== item.id) return;
-          if (err && err.name === 'NotAllowedError') { stopSpeaking(); return; }
+          if (err && err.name === 'NotAllowedError') {
+            // The browser holds sound back until someone touches the screen.
+            var urgent = S.speaking.urgent;
+            stopSpeaking();
+            Sound.blocked();
+            if (urgent) requeue(item);
+            return;
+          }
           speakSynth(item, S.speaking.auto);
         });
       }
@@ -659,6 +768,7 @@
     }
   });
   audio.addEventListener('ended', stopSpeaking);
+  audio.addEventListener('playing', function () { Sound.played(); });
   audio.addEventListener('error', function () {
     if (S.speaking && audio.getAttribute('src')) {
       var item = currentItem();
@@ -689,10 +799,13 @@
   }
 
   function wire() {
-    document.addEventListener('pointerdown', function () {
-      S.lastInput = Date.now();
-    }, true);
-    document.addEventListener('keydown', function () { S.lastInput = Date.now(); }, true);
+    // A touch of the sound button is not someone using the screen (it reads at once).
+    var touched = function (e) {
+      if (e.target && e.target.closest && e.target.closest('#sound-on')) return;
+      S.lastInput = S.lastTouch = Date.now();
+    };
+    document.addEventListener('pointerdown', touched, true);
+    document.addEventListener('keydown', touched, true);
     $('slide').addEventListener('click', function () { setPaused(!S.paused); });
     $('pause-btn').addEventListener('click', function () { setPaused(!S.paused); });
     $('rail').addEventListener('click', function (event) {
@@ -790,7 +903,8 @@
       method: 'POST', cache: 'no-store',
       headers: authHeaders({ 'Content-Type': 'application/json' }),
       body: JSON.stringify({ version: S.version, client_version: CFG.assetVersion,
-        showing: item ? '#' + item.id + ' ' + item.title : '', stream: S.streamOpen })
+        showing: item ? '#' + item.id + ' ' + item.title : '', stream: S.streamOpen,
+        sound: Sound.state() })
     }).catch(function () { /* offline: the next one will tell */ });
   }
 
@@ -896,7 +1010,14 @@
     $('activity-list').dataset.none = $('activity-list').textContent.trim();
     tokenFromUrl();
     S.token = load(K.token);
-    S.announced = load(K.announced) || [];
+    S.announced = load(K.announced);
+    S.baseline = S.announced === null;
+    S.announced = S.announced || [];
+    // Staff see on the Screens page at once when sound is held back (or back on).
+    Sound.onChange(function (state, how) {
+      heartbeat();
+      return how === 'tap' && S.urgentQueue.length > 0;
+    });
     wire();
     setPaused(false);
     registerWorker();

@@ -135,7 +135,6 @@ def test_post_errors(client, cats, key, fmt):
     _errors(client.post(url, data=_form(world, key, lat=None, long=None)), 400, fmt)
     _errors(client.post(url, data=_form(world, key, lat="north")), 400, fmt)
     _errors(client.post(url, data=_form(world, key, lat="95", long="10")), 400, fmt)
-    _errors(client.post(url, data=_form(world, key, description=None)), 400, fmt)
     _errors(client.post(url, data=_form(world, key, phone="12345")), 400, fmt)
     _errors(client.post(url, data=_form(world, key, **{"attribute[place]": "roof"})), 400, fmt)
     _errors(client.post(url, data=_form(world, key, **{"attribute[colour]": "red"})), 400, fmt)
@@ -290,8 +289,8 @@ def test_required_attributes_and_public_photos(client, cats, key, auth):
     assert up.status_code == 201 and up.get_json()["public"] is True
     q = {"jurisdiction_id": world.a.community.code}
     [item] = client.get(f"{BASE}/requests/{case.reference}.json", query_string=q).get_json()
-    path = item["media_url"].split("127.0.0.1:8000", 1)[1]
-    got = client.get(path, buffered=True)
+    assert item["media_url"].startswith("http://localhost/open311/v2/media/")
+    got = client.get(item["media_url"], buffered=True)
     assert got.status_code == 200 and got.mimetype == "image/jpeg"
 
 
@@ -374,3 +373,260 @@ def test_extreme_and_hostile_dates_never_crash(client, cats, fmt):
     for junk in ("%ED%A0%80", "%EF%BF%BD"):
         _errors(client.get(f"{BASE}/requests.{fmt}?jurisdiction_id={junk}"), 404, fmt)
         assert refs(f"service_code={junk}") == set()
+
+
+# --- GeoReport v2 fidelity (issue #13): what a client posts, it reads back ------------------
+
+def _created(response, fmt):
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    if fmt == "xml":
+        return ET.fromstring(response.data).find("request").findtext("service_request_id")
+    return response.get_json()[0]["service_request_id"]
+
+
+def _one(client, world, reference, fmt, api_key=None):
+    """GET requests/{id} as a dict of strings-or-values (XML: text, empty element → None)."""
+    q = {"jurisdiction_id": world.a.community.code}
+    if api_key:
+        q["api_key"] = api_key
+    r = client.get(f"{BASE}/requests/{reference}.{fmt}", query_string=q)
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    if fmt == "json":
+        [item] = r.get_json()
+        return item, r.get_data(as_text=True)
+    request = ET.fromstring(r.data).find("request")
+    return {e.tag: e.text for e in request}, r.get_data(as_text=True)
+
+
+def _listed(client, world, reference, fmt, api_key=None):
+    q = {"jurisdiction_id": world.a.community.code}
+    if api_key:
+        q["api_key"] = api_key
+    r = client.get(f"{BASE}/requests.{fmt}", query_string=q)
+    assert r.status_code == 200
+    if fmt == "json":
+        return next(i for i in r.get_json() if i["service_request_id"] == reference)
+    return next({e.tag: e.text for e in item} for item in ET.fromstring(r.data).findall("request")
+                if item.findtext("service_request_id") == reference)
+
+
+@pytest.fixture()
+def other_key(cats):
+    plain, _row = open311.issue_key(actor(cats.a.staff), cats.a.community.id, "区网格化平台")
+    db.session.commit()
+    return plain
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_description_is_optional(client, cats, key, fmt):
+    # service_code, a location and the category's attributes are a whole GeoReport request.
+    r = client.post(f"{BASE}/requests.{fmt}", data=_form(cats, key, description=None))
+    reference = _created(r, fmt)
+    case = db.session.query(Case).filter_by(reference=reference).one()
+    assert case.description == "" and case.attributes == {"place": "public"}
+    item, _text = _one(client, cats, reference, fmt, api_key=key)
+    assert item["description"] is None and item["service_code"] == "repair"
+    # A blank description is no description either.
+    _created(client.post(f"{BASE}/requests.{fmt}", data=_form(cats, key, description="  ")), fmt)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_posting_client_reads_its_own_words_back_nobody_else_does(client, cats, key,
+                                                                      other_key, fmt):
+    world = cats
+    description = "3 单元门口路灯不亮，晚上看不见台阶"
+    address = "和平里 3 号楼 3 单元门口"
+    r = client.post(f"{BASE}/requests.{fmt}", data=_form(
+        world, key, description=description, lat=None, long=None, address_string=address))
+    reference = _created(r, fmt)
+    precise = _created(client.post(f"{BASE}/requests.{fmt}", data=_form(
+        world, key, lat="39.904212", long="116.407413")), fmt)
+    case = db.session.query(Case).filter_by(reference=reference).one()
+    assert case.address == address and case.description == description
+
+    # The client that posted it (same api_key): its description, address_string, 6 decimals.
+    own, _text = _one(client, world, reference, fmt, api_key=key)
+    assert own["description"] == description and own["address"] == address
+    listed = _listed(client, world, reference, fmt, api_key=key)
+    assert listed["description"] == description and listed["address"] == address
+    own, _text = _one(client, world, precise, fmt, api_key=key)
+    assert float(own["lat"]) == 39.904212 and float(own["long"]) == 116.407413
+    assert _listed(client, world, precise, fmt, api_key=key)["lat"] in (39.904212, "39.904212")
+
+    # Everybody else (no key, another partner's key): the public view, as the case API's.
+    for api_key in (None, other_key):
+        item, text = _one(client, world, reference, fmt, api_key=api_key)
+        assert item["description"] is None and item["address"] is None
+        assert "路灯" not in text and "3 单元" not in text
+        assert _listed(client, world, reference, fmt, api_key=api_key)["description"] is None
+        item, _text = _one(client, world, precise, fmt, api_key=api_key)
+        assert float(item["lat"]) == 39.904 and float(item["long"]) == 116.407
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_email_and_names_are_the_contact_for_replies_never_published(client, cats, key, auth,
+                                                                     fmt):
+    world = cats
+    # Repairs need a contact: an e-mail address alone is one.
+    r = client.post(f"{BASE}/requests.{fmt}", data=_form(
+        world, key, first_name=None, last_name=None, phone=None, email=" Xiaoming@Example.CN "))
+    reference = _created(r, fmt)
+    case = db.session.query(Case).filter_by(reference=reference).one()
+    assert case.contact_email == "Xiaoming@example.cn" and not case.anonymous
+    full = _created(client.post(f"{BASE}/requests.{fmt}", data=_form(
+        world, key, email="wang@example.cn", phone="+86 139-0000-3333")), fmt)
+    case = db.session.query(Case).filter_by(reference=full).one()
+    assert (case.contact_name, case.contact_phone, case.contact_email) == (
+        "晓明 王", "13900003333", "wang@example.cn")
+    # The committee reads it as the contact to reply to …
+    view = client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(world.a.staff)).get_json()
+    assert view["reporter"]["email"] == "wang@example.cn"
+    assert view["reporter"]["phone"] == "13900003333" and view["reporter"]["self_declared"]
+    # … also in the staff console's case page.
+    from tests.pages import staff_login
+
+    staff_login(client, world.a.staff)
+    page = client.get(f"/staff/cases/{case.id}").get_data(as_text=True)
+    assert "wang@example.cn" in page and "13900003333" in page
+    # … nobody reads it through Open311, not even the client that sent it.
+    for api_key in (None, key):
+        for ref in (reference, full):
+            _item, text = _one(client, world, ref, fmt, api_key=api_key)
+            assert "example.cn" not in text.lower() and "3333" not in text and "晓明" not in text
+    for bad in ("not-an-address", "a@b", "王@例子.中国", "x@example.cn\x00", "a" * 65 + "@ex.cn"):
+        _errors(client.post(f"{BASE}/requests.{fmt}", data=_form(world, key, email=bad)),
+                400, fmt)
+    assert db.session.query(Case).count() == 2
+
+
+def _media_form(world, key, data, name="photo.jpg", mime="image/jpeg", **extra):
+    import io
+
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    fields = {**_form(world, key, **extra),
+              "media": FileStorage(io.BytesIO(data), name, content_type=mime)}
+    boundary, body = encode_multipart(fields)
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_media_upload_is_the_requests_photo(app, client, cats, key, auth, fmt):
+    from pathlib import Path
+
+    from app.models.case import CaseAttachment
+    from tests.affairs.conftest import gps_exif, image_bytes
+
+    world = cats
+    folder = Path(app.config["UPLOAD_FOLDER"]) / "cases"
+    before = set(folder.iterdir()) if folder.exists() else set()
+    r = client.post(f"{BASE}/requests.{fmt}", **_media_form(
+        world, key, image_bytes(exif=gps_exif()), name="IMG_0001.JPG"))
+    reference = _created(r, fmt)
+    case = db.session.query(Case).filter_by(reference=reference).one()
+    [photo] = case.attachments
+    assert photo.kind == "photo" and photo.mime == "image/jpeg" and not photo.public
+    assert photo.uploader_role == "open311" and photo.uploaded_by_id is None
+    stored = (folder / photo.storage_name).read_bytes()
+    assert b"Exif" not in stored  # cleaned like every upload: no GPS position on disk
+    # Private until staff publish it, like every case photo: no media_url for anyone yet.
+    for api_key in (None, key):
+        assert _one(client, world, reference, fmt, api_key=api_key)[0]["media_url"] is None
+    staff = auth.headers(world.a.staff)
+    r = client.patch(f"/api/v1/cases/{case.id}/attachments/{photo.id}", headers=staff,
+                     json={"public": True})
+    assert r.status_code == 200
+    item, _text = _one(client, world, reference, fmt)
+    assert item["media_url"].startswith(f"http://localhost{BASE}/media/{reference}/")
+    got = client.get(item["media_url"], buffered=True)
+    assert got.status_code == 200 and got.mimetype == "image/jpeg" and got.data == stored
+
+    # Bad, oversize and mislabelled files: a GeoReport 400, and nothing stored half-way.
+    from tests.affairs.test_image_bombs import rgb_png
+
+    cases_before = db.session.query(Case).count()
+    files_before = set(folder.iterdir())
+    refused = [
+        _media_form(world, key, b"GIF89a not a photo at all", name="p.jpg"),
+        _media_form(world, key, b"<svg xmlns='http://www.w3.org/2000/svg'/>", name="p.png",
+                    mime="image/png"),
+        _media_form(world, key, image_bytes()[:60], name="cut.jpg"),  # truncated
+        _media_form(world, key, rgb_png(6300, 6300, declared_only=True), name="bomb.png",
+                    mime="image/png"),
+        _media_form(world, key, b"RIFF\x24\x00\x00\x00WAVEfmt ", name="voice.jpg"),
+        _media_form(world, key, b"", name="empty.jpg"),
+    ]
+    app.config["CASE_PHOTO_MAX_BYTES"] = 2000
+    try:
+        refused.append(_media_form(world, key, image_bytes(size=(400, 300)), name="big.jpg"))
+        for form in refused:
+            _errors(client.post(f"{BASE}/requests.{fmt}", **form), 400, fmt)
+    finally:
+        app.config["CASE_PHOTO_MAX_BYTES"] = 8 * 1024 * 1024
+    assert db.session.query(Case).count() == cases_before
+    assert db.session.query(CaseAttachment).count() == 1
+    assert set(folder.iterdir()) == files_before and before <= files_before
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_json_body_is_told_to_use_a_form(client, cats, key, fmt):
+    body = _form(cats, key)
+    r = client.post(f"{BASE}/requests.{fmt}", json=body)
+    assert "x-www-form-urlencoded" in _errors(r, 400, fmt)
+    r = client.post(f"{BASE}/requests.{fmt}?api_key={key}", data=b"<request/>",
+                    content_type="text/xml")
+    assert "x-www-form-urlencoded" in _errors(r, 400, fmt)
+    assert db.session.query(Case).count() == 0
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_discovery_names_the_public_address_a_contact_and_how_to_get_a_key(app, client, fmt):
+    def discovery(**kwargs):
+        r = client.get(f"{BASE}/discovery.{fmt}", **kwargs)
+        assert r.status_code == 200
+        if fmt == "json":
+            body = r.get_json()
+            return body, body["endpoints"][0]
+        root = ET.fromstring(r.data)
+        assert root.tag == "discovery"
+        endpoint = root.find("endpoints/endpoint")
+        body = {e.tag: e.text for e in root}
+        return body, {"url": endpoint.findtext("url"),
+                      "formats": [f.text for f in endpoint.find("formats")]}
+
+    # Unset PUBLIC_BASE_URL: the host the client asked (never a made-up 127.0.0.1:8000).
+    body, endpoint = discovery(base_url="http://linli.test:8080")
+    assert endpoint["url"] == "http://linli.test:8080/open311/v2/"
+    assert body["contact"] and body["key_service"]
+    assert "http://linli.test:8080/staff/open311-keys" in body["key_service"]
+    assert set(endpoint["formats"]) == {"text/xml", "application/json"}
+    app.config.update(PUBLIC_BASE_URL="https://linli.example.cn/", OPEN311_CONTACT="居委会 12345")
+    try:
+        body, endpoint = discovery(base_url="http://127.0.0.1:5000")
+        assert endpoint["url"] == "https://linli.example.cn/open311/v2/"
+        assert body["contact"] == "居委会 12345"
+        assert "https://linli.example.cn/staff/open311-keys" in body["key_service"]
+    finally:
+        app.config.update(PUBLIC_BASE_URL=None, OPEN311_CONTACT=None)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_posting_client_follows_its_request_in_a_private_category(client, cats, key,
+                                                                       other_key, fmt):
+    # Neighbour disputes are not public: nobody else lists or reads them, but the client that
+    # posted one follows it (as a resident follows their own case).
+    world = cats
+    reference = _created(client.post(f"{BASE}/requests.{fmt}", data=_form(
+        world, key, service_code="dispute", description="楼上每晚十二点后还在装修",
+        **{"attribute[place]": None})), fmt)
+    own, _text = _one(client, world, reference, fmt, api_key=key)
+    assert own["description"] == "楼上每晚十二点后还在装修" and own["status"] == "open"
+    assert _listed(client, world, reference, fmt, api_key=key)["service_code"] == "dispute"
+    q = {"jurisdiction_id": world.a.community.code}
+    for api_key in (None, other_key):
+        extra = {"api_key": api_key} if api_key else {}
+        _errors(client.get(f"{BASE}/requests/{reference}.{fmt}", query_string={**q, **extra}),
+                404, fmt)
+        listed = client.get(f"{BASE}/requests.{fmt}", query_string={**q, **extra})
+        assert reference not in listed.get_data(as_text=True)

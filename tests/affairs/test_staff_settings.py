@@ -287,7 +287,8 @@ def test_issue_a_key_shown_once_that_works_until_revoked(client, cats, caplog):
     _login(client, world.a.staff)
     page = client.get(KEYS).get_data(as_text=True)
     assert "开放接口密钥" in page and world.a.community.code in page
-    assert open311.endpoint_url() in page and open311.endpoint_url().endswith("/open311/v2/")
+    # PUBLIC_BASE_URL is unset in tests: the endpoint is on the host the page was asked from.
+    assert "http://localhost/open311/v2/" in page
     before = db.session.query(Open311Key).count()
     assert client.post(KEYS, data={"community_id": world.a.community.id, "name": "x"}
                        ).status_code == 400  # no CSRF token

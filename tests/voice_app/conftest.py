@@ -162,19 +162,22 @@ def live_app(app):
 
 class Gunicorn(LiveServer):
     """wsgi:app in gunicorn (gunicorn.conf.py: gevent, preload) on a file SQLite database with
-    the demo data, the Korean model preloaded in the master, conversations in Redis."""
+    the demo data, the Korean model preloaded in the master, conversations in Redis (or, with
+    ``redis=False``, no Redis at all: conversations in the database)."""
 
     start_timeout = 120.0
     stop_signal = signal.SIGTERM
     stop_timeout = 30.0
 
-    def __init__(self, workdir: Path, workers: int = 2):
+    def __init__(self, workdir: Path, workers: int = 2, *, redis: bool = True,
+                 env: dict | None = None):
         self.prefix = f"linlitest{secrets.token_hex(4)}"
         super().__init__(workdir, workers=workers, env={
-            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "REDIS_URL": "redis://127.0.0.1:6379/0" if redis else "",
             "EVENTS_CHANNEL_PREFIX": self.prefix,
             "VOSK_MODEL_PATH": ko_model_path(),
             "VOICE_LANGUAGES": f"zh-CN,en,{KO_PACK}",
+            **(env or {}),
         })
 
     def prepare(self, env_overrides: dict | None = None, timeout: float = 180) -> dict:
@@ -184,6 +187,8 @@ class Gunicorn(LiveServer):
     def stop(self, sig: int | None = None, timeout: float | None = None) -> None:
         """Stop gunicorn and forget its Redis keys."""
         super().stop(sig, timeout)
+        if not self.env.get("REDIS_URL"):
+            return
         try:
             import redis
 

@@ -74,6 +74,7 @@ class ReporterSchema(ma.Schema):
     id = ma.fields.Integer(allow_none=True)
     name = ma.fields.String(allow_none=True)
     phone = ma.fields.String(allow_none=True)
+    email = ma.fields.String(allow_none=True)
     household = ma.fields.String(allow_none=True)
     self_declared = ma.fields.Boolean()
     proxy = ma.fields.Dict()

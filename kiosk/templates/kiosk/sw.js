@@ -8,6 +8,7 @@ const SHELL = 'linli-kiosk-shell-' + VERSION;
 const MEDIA = 'linli-kiosk-media';
 const ASSETS = [
   '/kiosk/static/paging.js?v=' + VERSION,
+  '/kiosk/static/sound.js?v=' + VERSION,
   '/kiosk/static/kiosk.js?v=' + VERSION,
   '/kiosk/static/kiosk.css?v=' + VERSION,
   '/kiosk/static/keypad.js?v=' + VERSION,
