@@ -345,3 +345,36 @@ def test_the_panel_in_portrait(watched, server, staff):
     page.get_by_role("button", name="取消").click()
     expect(page.locator("#report")).to_be_hidden()
     assert w.problems == [], "\n".join(w.problems)
+
+
+def test_an_urgent_item_waits_while_someone_leaves_a_message(watched, server, staff, live):
+    """Its chime and reading would end up in the recording: they wait until the panel closes."""
+    from tests.browser.test_kiosk_live import _attach_speech, _speech_file, _title
+    from tests.browser.test_kiosk_urgent_sound import _HOOK
+
+    urgent = staff.post(title=_title("留言时的紧急通知"), priority="urgent", draft=True)
+    _attach_speech(live, urgent["id"], _speech_file(live))
+    _device, token = staff.new_screen("留言时紧急屏")
+    w = watched()
+    w.context.add_init_script(_HOOK)
+    page = w.page
+    try:
+        page.goto(f"/kiosk?token={token}&urgent_wait=1")
+        expect(page.locator("html[data-online='1']")).to_have_count(1)
+        page.get_by_role("button", name="我要反映").click()
+        page.locator("#report-tiles .tile").first.click()
+        page.locator("#report-places .tile").first.click()
+        expect(page.locator("#report")).to_have_attribute("data-step", "record")
+        staff.call("POST", f"/announcements/{urgent['id']}/publish")
+        expect(page.locator("#urgent-title")).to_contain_text(urgent["title"], timeout=10_000)
+        page.wait_for_timeout(3000)  # well past urgent_wait since the last touch
+        assert page.evaluate("window.__sound.chimes") == []
+        assert page.evaluate("document.getElementById('speech-audio').paused")
+        page.get_by_role("button", name="取消").click()
+        # Closed: the chime, then the urgent item read aloud.
+        page.wait_for_function("() => window.__sound.chimes.length >= 1", timeout=15_000)
+        expect(page.locator(f"html[data-speaking='{urgent['id']}']")).to_have_count(1)
+        page.locator("#stop-btn").click()
+        assert w.problems == [], "\n".join(w.problems)
+    finally:
+        staff.withdraw(urgent["id"])
