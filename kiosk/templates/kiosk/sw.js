@@ -10,6 +10,8 @@ const ASSETS = [
   '/kiosk/static/paging.js?v=' + VERSION,
   '/kiosk/static/kiosk.js?v=' + VERSION,
   '/kiosk/static/kiosk.css?v=' + VERSION,
+  '/kiosk/static/keypad.js?v=' + VERSION,
+  '/kiosk/static/keypad.css?v=' + VERSION,
 ];
 const PAGES = ['/kiosk', '/kiosk?lang=en'];
 const NETWORK_TIMEOUT_MS = 4000;
