@@ -23,6 +23,7 @@ server, announcements.spoken_text(a) and announcements.set_speech_url(id, url, r
 speech files may be served from kiosk.speech_folder() at /kiosk/speech/<hex>.wav.
 """
 
+from kiosk import progress  # noqa: F401  (its routes join bp)
 from kiosk.views import bp
 
 __all__ = ["bp"]

@@ -143,7 +143,8 @@ def keypad_texts() -> dict:
     return {
         "delete": _("Delete"), "delete_label": _("Delete the last digit"),
         "done": _("OK"), "done_label": _("OK, I have finished typing"),
-        "typed": _("Typed: {digits}"), "empty": _("Nothing typed yet"),
+        "typed": _("Typed: {digits}"), "typed_masked": _("{n} digits typed"),
+        "empty": _("Nothing typed yet"),
         "short": _("Please type {n} digits."), "digit": _("Digit {d}"),
     }
 

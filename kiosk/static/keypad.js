@@ -12,10 +12,12 @@
  *     opts.minLength   fewest digits 确定 accepts (default maxLength); fewer shows opts.texts.short
  *     opts.label       the visible label above the digits, also the group's accessible name
  *     opts.hint        an optional second line under the label (e.g. "the digits after the dash")
+ *     opts.mask        show ● for each digit (a PIN); screen readers hear only how many
  *     opts.texts       the words, in the page's language; missing ones come from the kiosk's
  *                      configuration (#kiosk-config → texts.keypad, see kiosk/views.py _texts),
- *                      then English: {delete, delete_label, done, done_label, typed, empty,
- *                      short, digit} where typed/short/digit use {digits}/{n}/{d}
+ *                      then English: {delete, delete_label, done, done_label, typed,
+ *                      typed_masked, empty, short, digit} where typed, typed_masked/short and
+ *                      digit use {digits}, {n} and {d}
  *     opts.onChange(value)  after every change
  *     opts.onDone(value)    确定 or Enter with at least minLength digits
  *     opts.onCancel()       Escape (optional)
@@ -37,7 +39,7 @@
 
   var DEFAULTS = {
     delete: 'Delete', delete_label: 'Delete the last digit', done: 'OK', done_label: 'OK, I have finished typing',
-    typed: 'Typed: {digits}', empty: 'Nothing typed yet', short: 'Please type {n} digits.',
+    typed: 'Typed: {digits}', typed_masked: '{n} digits typed', empty: 'Nothing typed yet', short: 'Please type {n} digits.',
     digit: '{d}'
   };
   var counter = 0;
@@ -138,10 +140,12 @@
 
     function draw() {
       for (var n = 0; n < max; n++) {
-        boxes[n].textContent = value.charAt(n);
+        boxes[n].textContent = opts.mask && n < value.length ? '\u25CF' : value.charAt(n);
         boxes[n].classList.toggle('filled', n < value.length);
       }
-      spoken.textContent = value ? T.typed.replace('{digits}', value.split('').join(' ')) : T.empty;
+      spoken.textContent = !value ? T.empty : opts.mask
+        ? T.typed_masked.replace('{n}', String(value.length))
+        : T.typed.replace('{digits}', value.split('').join(' '));
       buttons.done.classList.toggle('not-ready', value.length < min);
       buttons.done.setAttribute('aria-disabled', value.length < min ? 'true' : 'false');
       buttons.delete.setAttribute('aria-disabled', value ? 'false' : 'true');

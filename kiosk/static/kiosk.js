@@ -18,6 +18,10 @@
  *   LinliKiosk.current(), .items(), .snapshot(), .now(), .showMessage(text), .pause(on)
  *   LinliKiosk.show(item)   put an item on the slide now (the rotation goes on from there)
  *   LinliKiosk.page() {page, pages} (1-based), .goPage(n) (pauses the rotation)
+ *   LinliKiosk.whileEngaged(check)   the screen counts as in use while check() is true (a panel
+ *       is open): after IDLE_MS without a touch the idle warning counts down, then goHome.
+ *   LinliKiosk.goHome()   back to the rotation's start: closes messages, stops reading and
+ *       dispatches 'linli:kiosk-home' on document (panels close and forget what they showed).
  *
  * A body too long for the slide is split into pages that fit it by paging.js (LinliPaging, shared
  * with the staff console's preview, so staff see the pages the screens show). Each page has its
@@ -52,6 +56,7 @@
     pages: [], page: 0, pageEnds: [], layoutKey: '', reading: null
   };
   var hooks = {};
+  var engagedChecks = [];
 
   // --- storage -------------------------------------------------------------------------------
   function load(key) {
@@ -517,7 +522,8 @@
   }
 
   function engaged() {
-    return S.paused || !$('message').hidden || !!(S.speaking && !S.speaking.auto);
+    return S.paused || !$('message').hidden || !!(S.speaking && !S.speaking.auto) ||
+      engagedChecks.some(function (check) { return !!check(); });
   }
 
   function checkIdle() {
@@ -541,6 +547,7 @@
     S.lastInput = Date.now();
     var items = activeItems(now());
     show(items[0] || null, items);
+    document.dispatchEvent(new CustomEvent('linli:kiosk-home'));
   }
 
   // --- reading aloud ------------------------------------------------------------------------------------
@@ -939,7 +946,9 @@
     page: function () { return { page: S.page + 1, pages: S.pages.length }; },
     goPage: function (n) { goPage(n - 1); },
     showMessage: showMessage,
-    onAction: function (name, handler) { hooks[name] = handler; }
+    onAction: function (name, handler) { hooks[name] = handler; },
+    whileEngaged: function (check) { engagedChecks.push(check); },
+    goHome: goHome
   };
 
   init();
