@@ -164,7 +164,12 @@
     var parts = [T.reference.replace('{ref}', c.reference)];
     if (c.title) parts.unshift(c.title);
     if (c.reported_on) parts.push(T.reported_on.replace('{date}', c.reported_on));
-    head.textContent = parts.join(' · ');
+    parts.forEach(function (text, n) {
+      if (n) head.appendChild(document.createTextNode(' · '));
+      var span = document.createElement('span');
+      span.textContent = text;  // each part stays on one line
+      head.appendChild(span);
+    });
     li.appendChild(head);
     var dl = document.createElement('dl');
     dl.appendChild(row(T.status, c.status_label, 'pp-status-row'));
