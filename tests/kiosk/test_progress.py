@@ -265,3 +265,46 @@ def test_the_screen_page_has_the_panel_and_the_keypad(client):
         assert f"/kiosk/static/{name}" in sw
         with client.get(f"/kiosk/static/{name}") as r:
             assert r.status_code == 200
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    ("accepted", "居委会已经收到，正在安排人处理。"),
+    ("in_progress", "物业正在处理，处理好了会告诉您。"),
+    ("resolved", "已经处理好了。如果还没解决，请告诉居委会。"),
+    ("closed", "这件事已经办完了。如果还有问题，可以再反映。"),
+    ("rejected", "这件事没有受理。想了解原因，请打居委会电话。"),
+    ("reopened", "正在重新处理，居委会会再安排。"),
+])
+def test_every_status_has_a_plain_next_step(client, cats, world, screen, status, expected):
+    case = _submit(world.a)
+    case.status = status
+    case.reject_reason = "不属于社区管理范围（私密原因）" if status == "rejected" else None
+    if status in ("in_progress", "resolved", "closed"):
+        case.assignee_organization_id = world.a.organization.id
+    db.session.commit()
+    body = client.post(DIGITS, json={"digits": _serial(case)}, headers=screen).get_json()
+    assert body["cases"][0]["status"] == status
+    assert body["cases"][0]["next_step"] == expected
+    assert "私密原因" not in json.dumps(body, ensure_ascii=False)
+
+
+def test_a_merged_case_points_to_the_one_it_joined(client, cats, world, screen):
+    kept = _submit(world.a)
+    merged = _submit(world.a)
+    cases.merge_case(Actor.for_person(world.a.staff), merged.id, kept.id)
+    db.session.commit()
+    row = client.post(DIGITS, json={"digits": _serial(merged)}, headers=screen).get_json()
+    assert row["cases"][0]["status"] == "closed"
+    assert row["cases"][0]["next_step"] == f"它和编号 {kept.reference} 的诉求一起处理，请查那一件。"
+
+
+def test_an_overdue_case_says_so(client, cats, world, screen):
+    from datetime import timedelta
+
+    from app.models.base import utcnow
+
+    case = _submit(world.a)
+    case.due_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    row = client.post(DIGITS, json={"digits": _serial(case)}, headers=screen).get_json()
+    assert row["cases"][0]["overdue"] is True
