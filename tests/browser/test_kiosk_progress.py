@@ -182,3 +182,31 @@ def test_phone_and_pin_with_the_keyboard_show_my_open_requests(browser, server, 
     finally:
         screen.close()
 
+
+
+def test_an_abandoned_keypad_counts_as_in_use_and_is_cleared_on_going_home(browser, server,
+                                                                            staff):
+    _device, token = staff.new_screen("查进度屏三")
+    # idle_after=1: the kiosk's idle warning may start a second after the last touch.
+    screen = Watched(browser, server, token, "&idle_after=1")
+    page = screen.page
+    try:
+        page.get_by_role("button", name="查进度").click()
+        panel = page.locator("#progress-panel")
+        _type(page, "12")
+        expect(panel.locator(".keypad-box.filled")).to_have_count(2)
+        # The open panel is "in use": the kiosk warns, with its countdown of at least 20 s …
+        warning = page.locator("#idle-warning")
+        expect(warning).to_be_visible(timeout=10_000)
+        expect(page.locator("#idle-text")).to_have_text(re.compile(r"(2[0-9]|[3-9][0-9]) 秒"))
+        warned_at = time.monotonic()
+        # … then goes home: the panel closes and forgets what was typed.
+        expect(panel).to_be_hidden(timeout=40_000)
+        assert time.monotonic() - warned_at >= 19
+        expect(warning).to_be_hidden()
+        expect(page.locator("#pp-keypad .keypad-key")).to_have_count(0)
+        page.get_by_role("button", name="查进度").click()
+        expect(panel.locator(".keypad-box.filled")).to_have_count(0)
+        screen.clean()
+    finally:
+        screen.close()
