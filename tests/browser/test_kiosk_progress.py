@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 import requests
 from playwright.sync_api import expect
 
@@ -210,3 +211,38 @@ def test_an_abandoned_keypad_counts_as_in_use_and_is_cleared_on_going_home(brows
         screen.clean()
     finally:
         screen.close()
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920)], ids=["landscape", "portrait"])
+def test_the_panel_is_readable_and_fits_in_both_orientations(browser, server, staff, size):
+    width, height = size
+    _device, token = staff.new_screen(f"查进度屏{width}")
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    context.set_default_timeout(30_000)
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/kiosk?token={token}")
+        expect(page.locator("html[data-online='1']")).to_have_count(1)
+        page.get_by_role("button", name="查进度").click()
+        expect(page.locator("#progress-panel")).to_be_visible()
+        keys = _targets(page, "#pp-keypad .keypad-key")
+        assert len(keys) == 12 and all(k["w"] >= 80 and k["h"] >= 80 for k in keys), keys
+        tiny = [b for b in _targets(page, "#progress-panel button") if b["w"] < 60 or b["h"] < 60]
+        assert not tiny, tiny
+        state = page.evaluate("""() => {
+            const panel = document.getElementById('progress-panel');
+            const small = [...panel.querySelectorAll('p, h2, button, span, dt, dd')]
+                .filter(el => el.offsetParent !== null && el.textContent.trim()
+                        && !el.classList.contains('keypad-spoken'))
+                .filter(el => parseFloat(getComputedStyle(el).fontSize) < 30)
+                .map(el => el.textContent.trim().slice(0, 20));
+            const out = [...panel.querySelectorAll('*')].filter(el => el.offsetParent !== null)
+                .filter(el => { const r = el.getBoundingClientRect();
+                    return r.right > innerWidth + 1 || r.bottom > innerHeight + 1; })
+                .map(el => el.className || el.tagName);
+            return {small, out};
+        }""")
+        assert state == {"small": [], "out": []}, state
+        assert _violations(page) == []
+    finally:
+        context.close()
