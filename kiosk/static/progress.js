@@ -27,7 +27,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var audio = $('pp-audio');
   var P = { mode: 'digits', step: 'digits', need: CFG.digitsMin, phone: '', keypad: null,
-            left: null, timer: null, speechUrl: null, busy: false, opener: null };
+            left: null, timer: null, speechUrl: null, busy: false, opener: null, round: 0 };
 
   function token() {
     try { return JSON.parse(localStorage.getItem(TOKEN_KEY)); } catch (e) { return null; }
@@ -65,6 +65,8 @@
   }
 
   function ask(mode) {
+    P.round += 1;  // an answer still on its way belongs to the last question
+    P.busy = false;
     stopReading();
     stopCountdown();
     P.mode = mode;
@@ -110,9 +112,11 @@
     P.busy = true;
     P.keypad.setEnabled(false);
     $('pp-status').textContent = T.looking;
+    var round = P.round;
     post(path, body).then(function (r) {
       P.busy = false;
-      if (!panel.hidden) P.keypad.setEnabled(true);
+      if (round !== P.round) return;  // the panel was closed meanwhile: the answer is dropped
+      P.keypad.setEnabled(true);
       $('pp-status').textContent = '';
       if (r.status === 200 && r.data.outcome === 'more_digits') {
         P.need = r.data.need || CFG.digitsMax;
@@ -134,7 +138,8 @@
       }
     }).catch(function () {
       P.busy = false;
-      if (!panel.hidden) P.keypad.setEnabled(true);
+      if (round !== P.round) return;
+      P.keypad.setEnabled(true);
       $('pp-status').textContent = '';
       P.keypad.setMessage(T.offline);
     });
@@ -248,6 +253,8 @@
   }
 
   function clear() {
+    P.round += 1;
+    P.busy = false;
     stopReading();
     stopCountdown();
     if (P.keypad) { P.keypad.destroy(); P.keypad = null; }
