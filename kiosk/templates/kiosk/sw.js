@@ -11,6 +11,10 @@ const ASSETS = [
   '/kiosk/static/sound.js?v=' + VERSION,
   '/kiosk/static/kiosk.js?v=' + VERSION,
   '/kiosk/static/kiosk.css?v=' + VERSION,
+  '/kiosk/static/keypad.js?v=' + VERSION,
+  '/kiosk/static/keypad.css?v=' + VERSION,
+  '/kiosk/static/progress.js?v=' + VERSION,
+  '/kiosk/static/progress.css?v=' + VERSION,
 ];
 const PAGES = ['/kiosk', '/kiosk?lang=en'];
 const NETWORK_TIMEOUT_MS = 4000;
