@@ -27,7 +27,7 @@ from flask import current_app, has_app_context
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Person
@@ -43,7 +43,7 @@ from app.models.case import (
     SUBMITTED,
     Case,
 )
-from app.services import auth, cases, kiosk, ratelimit
+from app.services import auth, cases, easy, kiosk, ratelimit
 from app.services.actors import Actor
 from app.services.errors import DomainError, Invalid, Unauthorized
 
@@ -245,5 +245,14 @@ def lookup_mine(actor: Actor, phone: str, pin: str, ip: str | None) -> dict:
         message = (_("Your open requests (the newest %(n)d):", n=len(views))
                    if len(rows) > SHOWN_MAX else _("Your open requests:"))
         spoken = message + " " + " ".join(f"{v['title']}。{_spoken(v)}" for v in views)
+    # As on easy mode's home and in the voice greeting: matters staff say are done wait for
+    # the resident's word (they confirm on the phone, by voice or with the committee).
+    waiting = db.session.scalar(
+        select(func.count()).select_from(Case).where(
+            Case.community_id == device.community_id, Case.reporter_id == person.id,
+            Case.status == RESOLVED))
+    if waiting:
+        notice = easy.waiting_words(waiting)
+        message, spoken = f"{notice} {message}", f"{notice} {spoken}"
     return {"outcome": "mine" if views else "none", "cases": views, "message": message,
-            "more": len(rows) > SHOWN_MAX, "speech_url": speech_url(spoken)}
+            "waiting": waiting, "more": len(rows) > SHOWN_MAX, "speech_url": speech_url(spoken)}

@@ -218,6 +218,26 @@ def test_phone_and_pin_with_nothing_open(client, cats, world, screen):
     assert r.status_code == 200 and body["outcome"] == "none" and body["cases"] == []
 
 
+def test_phone_and_pin_say_how_many_matters_wait_for_confirmation(client, cats, world, screen):
+    """A resident signed in at the screen hears what easy mode's home shows: 有两件事等您确认."""
+    for code in ("repair", "environment"):
+        case = _submit(world.a, code=code)
+        case.status = "resolved"
+    _submit(world.a, by=world.a.elder).status = "resolved"  # a neighbour's: not counted
+    db.session.commit()
+    r = client.post(MINE, json={"phone": world.a.resident.phone, "pin": f.PIN}, headers=screen)
+    body = r.get_json()
+    assert r.status_code == 200 and body["waiting"] == 2
+    assert body["message"].startswith("有两件事等您确认。"), body["message"]
+    r = client.post(MINE + "?lang=en", json={"phone": world.a.elder.phone, "pin": f.PIN},
+                    headers=screen)
+    body = r.get_json()
+    assert body["waiting"] == 1
+    assert body["message"].startswith("1 matter waits for you to confirm."), body["message"]
+    r = client.post(MINE, json={"phone": world.a.relative.phone, "pin": f.PIN}, headers=screen)
+    assert r.get_json()["waiting"] == 0 and "等您确认" not in r.get_json()["message"]
+
+
 def test_wrong_pin_is_counted_and_locks_the_account(app, client, cats, world, screen,
                                                     monkeypatch):
     monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES", 3)
