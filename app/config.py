@@ -172,6 +172,8 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "KIOSK_PAIRING_MINUTES": _int(env, "KIOSK_PAIRING_MINUTES", 10),
         "KIOSK_PAIRING_PER_ADDRESS": _int(env, "KIOSK_PAIRING_PER_ADDRESS", 10),
         "KIOSK_PAIRING_MAX_FAILURES": _int(env, "KIOSK_PAIRING_MAX_FAILURES", 5),
+        # 查进度 at a screen: lookups (by digits or phone + PIN) per screen and hour.
+        "KIOSK_PROGRESS_PER_HOUR": _int(env, "KIOSK_PROGRESS_PER_HOUR", 30),
         "ANNOUNCEMENT_DEFAULT_DAYS": _int(env, "ANNOUNCEMENT_DEFAULT_DAYS", 30),
         "ANNOUNCEMENT_URGENT_HOURS": _int(env, "ANNOUNCEMENT_URGENT_HOURS", 24),
         # Community affairs (诉求): deadlines, automatic steps, attachments, idempotency, Open311.

@@ -20,6 +20,14 @@ it each worker's feed watcher polls the feed table every KIOSK_FEED_POLL_SECONDS
 worker), so nothing is missed either way. Schedule boundaries (publish_at, expire_at, display
 windows) are fired by that watcher at the boundary itself, or by `flask announcements tick`.
 
+查进度 without a speech model (kiosk/progress.py, static/progress.js, app/services/
+kiosk_progress.py): the 查进度 button opens a panel with the big keypad (static/keypad.js,
+LinliKeypad, reusable by other panels): the last 4–6 digits of a request's number, or the
+resident's phone number and PIN. The screen shows and reads aloud only the number, status, who
+handles it as a kind (物业 / 网格员 / 居委会 …) and the next step; lookups per screen are limited
+(KIOSK_PROGRESS_PER_HOUR); the panel closes after a 30 s countdown. With a speech model installed
+the voice widget answers the button instead (it registers its hook later and so wins).
+
 Hooks for the voice channel: on the page, window.LinliKiosk (see static/kiosk.js); on the
 server, announcements.spoken_text(a) and announcements.set_speech_url(id, url, revision=…);
 speech files may be served from kiosk.speech_folder() at /kiosk/speech/<hex>.wav.
@@ -28,6 +36,7 @@ speech files may be served from kiosk.speech_folder() at /kiosk/speech/<hex>.wav
 kiosk/report.py (GET/POST /kiosk/api/report) over app/services/kiosk_report.py.
 """
 
+from kiosk import progress  # noqa: F401  (its routes join bp)
 from kiosk import report as _report  # noqa: F401  (routes on bp)
 from kiosk.views import bp
 

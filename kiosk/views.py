@@ -135,6 +135,18 @@ def _texts() -> dict:
         "page": _("Page {i} of {n}"),
         "categories": {k: str(v) for k, v in announcements.CATEGORY_LABELS.items()},
         "weekdays": [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")],
+        "keypad": keypad_texts(),
+    }
+
+
+def keypad_texts() -> dict:
+    """The words of the big number keypad (keypad.js), in the page's language."""
+    return {
+        "delete": _("Delete"), "delete_label": _("Delete the last digit"),
+        "done": _("OK"), "done_label": _("OK, I have finished typing"),
+        "typed": _("Typed: {digits}"), "typed_masked": _("{n} digits typed"),
+        "empty": _("Nothing typed yet"),
+        "short": _("Please type {n} digits."), "digit": _("Digit {d}"),
     }
 
 

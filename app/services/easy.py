@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 
 from app.models import Community
 from app.services import announcements, authz, cases, communities, proxies
 from app.services.actors import Actor
-from app.services.text import mask_phone
+from app.services.text import mask_phone, zh_quantity
 
 # What a resident is told about a case, in plain words, with what happens next.
 STATUS_WORDS = {
@@ -158,6 +159,14 @@ def awaiting_confirmation(actor: Actor) -> list[dict]:
         return []
     page_obj, level = cases.list_cases(actor, mine=True, status="resolved", per_page=20)[:2]
     return [cases.case_summary(case, level) for case in page_obj.items]
+
+
+def waiting_words(count: int) -> str:
+    """"有两件事等您确认。" / "2 matters wait for you to confirm." in the request's language, for
+    the voice greeting and a resident signed in at a lobby screen."""
+    word = zh_quantity(count) if str(get_locale() or "zh_CN").startswith("zh") else str(count)
+    return ngettext("%(count)s matter waits for you to confirm.",
+                    "%(count)s matters wait for you to confirm.", count, count=word)
 
 
 def case_for_resident(actor: Actor, case_id: int) -> dict:

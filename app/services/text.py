@@ -161,3 +161,16 @@ def check_time_span(start, end, field: str) -> None:
             raise invalid_field(field, _l("Times are written HH:MM, e.g. 08:30."))
     if start is not None and start == end:
         raise invalid_field(field, _l("The start and end time must differ."))
+
+
+def zh_quantity(n: int) -> str:
+    """A count as said in Chinese before a measure word (两件, not 二件; 十二件)."""
+    digits = "零一二三四五六七八九"
+    if n == 2:
+        return "两"
+    if 0 < n < 10:
+        return digits[n]
+    if 10 <= n < 100:
+        tens, ones = divmod(n, 10)
+        return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
+    return str(n)

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context
-from flask_babel import force_locale, ngettext
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
@@ -1013,22 +1013,7 @@ def waiting_notice(actor: Actor, language: str) -> str | None:
     locale = Caller(actor, language).locale
     _babel_context()
     with force_locale(locale):
-        word = _zh_quantity(count) if locale == "zh_CN" else str(count)
-        return ngettext("%(count)s matter waits for you to confirm.",
-                        "%(count)s matters wait for you to confirm.", count, count=word)
-
-
-def _zh_quantity(n: int) -> str:
-    """A count as said in Chinese before a measure word (两件, not 二件; 十二件)."""
-    digits = "零一二三四五六七八九"
-    if n == 2:
-        return "两"
-    if 0 < n < 10:
-        return digits[n]
-    if 10 <= n < 100:
-        tens, ones = divmod(n, 10)
-        return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
-    return str(n)
+        return easy.waiting_words(count)
 
 
 def conversation_for(actor: Actor, conversation_id: str | None,

@@ -26,7 +26,7 @@
  *   keypad.value()            the digits typed, a string
  *   keypad.set(value)         replace them (non-digits dropped, cut at maxLength)
  *   keypad.clear()            empty it
- *   keypad.focus()            focus its first key
+ *   keypad.focus()            focus the keypad (its group; typing and Enter then work at once)
  *   keypad.setEnabled(on)     turn every key off (e.g. while waiting for the server) or on
  *   keypad.setMessage(text)   a line under the digits (empty hides it); announced politely
  *   keypad.element            the keypad's root element (class "keypad")
@@ -80,6 +80,7 @@
     container.textContent = '';
     var root = el('div', 'keypad');
     root.setAttribute('role', 'group');
+    root.tabIndex = -1;
     root.id = id;
 
     var label = el('p', 'keypad-label', opts.label || '');
@@ -146,8 +147,8 @@
       spoken.textContent = !value ? T.empty : opts.mask
         ? T.typed_masked.replace('{n}', String(value.length))
         : T.typed.replace('{digits}', value.split('').join(' '));
+      // Too few digits: 确定 still answers (it says how many are needed), so it is not disabled.
       buttons.done.classList.toggle('not-ready', value.length < min);
-      buttons.done.setAttribute('aria-disabled', value.length < min ? 'true' : 'false');
       buttons.delete.setAttribute('aria-disabled', value ? 'false' : 'true');
     }
 
@@ -209,7 +210,8 @@
       value: function () { return value; },
       set: function (v) { value = String(v == null ? '' : v).replace(/\D/g, '').slice(0, max); changed(); },
       clear: function () { value = ''; changed(); },
-      focus: function () { buttons['1'].focus(); },
+      // The group itself, not a key: Enter then means 确定 (on a focused key it presses that key).
+      focus: function () { root.focus({ preventScroll: true }); },
       setEnabled: function (on) {
         enabled = !!on;
         root.classList.toggle('busy', !enabled);

@@ -18,6 +18,10 @@
  *   LinliKiosk.current(), .items(), .snapshot(), .now(), .showMessage(text), .pause(on)
  *   LinliKiosk.show(item)   put an item on the slide now (the rotation goes on from there)
  *   LinliKiosk.page() {page, pages} (1-based), .goPage(n) (pauses the rotation)
+ *   LinliKiosk.whileEngaged(check)   the screen counts as in use while check() is true (a panel
+ *       is open): after IDLE_MS without a touch the idle warning counts down, then goHome.
+ *   LinliKiosk.goHome()   back to the rotation's start: closes messages, stops reading and
+ *       dispatches 'linli:kiosk-home' on document (panels close and forget what they showed).
  *
  * An urgent item (new, or edited into a new revision) is read aloud once when it arrives: a
  * chime (sound.js, LinliSound), then the item by speak(), waiting up to SPEECH_WAIT_MS for the
@@ -71,6 +75,7 @@
     lastTouch: 0, urgentQueue: [], chiming: false, baseline: false
   };
   var hooks = {};
+  var engagedChecks = [];
 
   // --- storage -------------------------------------------------------------------------------
   function load(key) {
@@ -619,7 +624,8 @@
   }
 
   function engaged() {
-    return S.paused || !$('message').hidden || !!(S.speaking && !S.speaking.auto);
+    return S.paused || !$('message').hidden || !!(S.speaking && !S.speaking.auto) ||
+      engagedChecks.some(function (check) { return !!check(); });
   }
 
   function checkIdle() {
@@ -1061,7 +1067,9 @@
     page: function () { return { page: S.page + 1, pages: S.pages.length }; },
     goPage: function (n) { goPage(n - 1); },
     showMessage: showMessage,
-    onAction: function (name, handler) { hooks[name] = handler; }
+    onAction: function (name, handler) { hooks[name] = handler; },
+    whileEngaged: function (check) { engagedChecks.push(check); },
+    goHome: goHome
   };
 
   init();

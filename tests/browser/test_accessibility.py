@@ -35,9 +35,13 @@ def screen_page(page, server, staff):
 
 def test_kiosk_has_no_axe_violations(screen_page):
     assert _violations(screen_page) == []
-    # Also with a dialog open and in English.
-    screen_page.get_by_role("button", name="查进度").click()
+    # Also with a message open, and with 查进度's keypad panel open.
+    screen_page.evaluate("LinliKiosk.showMessage('请打电话给居委会。')")
     expect(screen_page.locator("#message")).to_be_visible()
+    assert _violations(screen_page) == []
+    screen_page.get_by_role("button", name="关闭").click()
+    screen_page.get_by_role("button", name="查进度").click()
+    expect(screen_page.locator("#progress-panel")).to_be_visible()
     assert _violations(screen_page) == []
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from app.models.case import CaseCategory as Category
 from app.services import cases
-from app.services import voice as svc
 from app.services.actors import Actor
+from app.services.text import zh_quantity
 from tests.voice_app.test_text_dialog import spoken, talk
 
 PLAIN_ZH = ("您好，我是社区语音助手。您可以说：听公告，我要反映问题，查进度，最近有什么活动，"
@@ -72,5 +72,5 @@ def test_screens_and_people_without_waiting_matters_hear_the_plain_greeting(clie
 
 
 def test_counts_are_said_as_chinese_quantities():
-    assert [svc._zh_quantity(n) for n in (1, 2, 3, 10, 12, 20, 21)] == \
+    assert [zh_quantity(n) for n in (1, 2, 3, 10, 12, 20, 21)] == \
         ["一", "两", "三", "十", "十二", "二十", "二十一"]

@@ -13,6 +13,8 @@ const ASSETS = [
   '/kiosk/static/kiosk.css?v=' + VERSION,
   '/kiosk/static/keypad.js?v=' + VERSION,
   '/kiosk/static/keypad.css?v=' + VERSION,
+  '/kiosk/static/progress.js?v=' + VERSION,
+  '/kiosk/static/progress.css?v=' + VERSION,
   '/kiosk/static/report.js?v=' + VERSION,
   '/kiosk/static/report.css?v=' + VERSION,
 ];
