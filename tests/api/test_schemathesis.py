@@ -57,6 +57,7 @@ REFERS_TO_RECORDS = {
     "POST /api/v1/cases": {"category_id", "category_code", "building_id", "household_id",
                            "reporter_id", "community_id"},
     "PATCH /api/v1/people/{person_id}": {"household_id"},
+    "PATCH /api/v1/cases/{case_id}": {"building_id", "household_id"},
     "POST /api/v1/communities/{community_id}/people": {"household_id"},
     "POST /api/v1/cases/{case_id}/assignment": {"person_id", "organization_id"},
     "POST /api/v1/cases/{case_id}/merge": {"into_id", "into_reference"},
