@@ -168,3 +168,32 @@ def test_operations_that_need_sign_in_refuse_anonymous_callers(client, records):
         assert r.status_code == 401, (path, r.status_code)
         checked += 1
     assert checked > 20
+
+
+def test_rules_across_fields_agree_with_the_service(client, auth, records, world):
+    # The oneOf/anyOf rules the document states (fields alone cannot) refuse what the service
+    # refuses, and let through what it takes.
+    from openapi_schema_validator import OAS30Validator
+
+    spec = _spec(client)
+    schemas = spec["components"]["schemas"]
+
+    def doc_ok(name, body):
+        return OAS30Validator({**schemas[name], "components": spec["components"]}).is_valid(body)
+
+    staff, ids = records["staff"]
+    org = world.a.organization.id
+    assign = f"/api/v1/cases/{ids['case_id']}/assignment"
+    for body, ok in [({"organization_id": org}, True), ({}, False),
+                     ({"organization_id": org, "person_id": world.a.grid_worker.id}, False),
+                     ({"organization_id": None, "person_id": None}, False)]:
+        assert doc_ok("Assign", body) is ok, body
+        r = client.post(assign, headers=staff, json=body)
+        assert (r.status_code == 200) is ok, (body, r.get_json())
+    for body, ok in [({"login": world.a.resident.phone, "pin": "246813"}, True),
+                     ({"login": world.a.resident.phone}, False),
+                     ({"login": world.a.resident.phone, "pin": "246813",
+                       "password": "correct horse battery"}, False)]:
+        assert doc_ok("TokenRequest", body) is ok, body
+        r = client.post("/api/v1/auth/token", json=body)
+        assert (r.status_code == 201) is ok, (body, r.get_json())

@@ -59,6 +59,8 @@ REFERS_TO_RECORDS = {
     "PATCH /api/v1/people/{person_id}": {"household_id"},
     "PATCH /api/v1/cases/{case_id}": {"building_id", "household_id"},
     "POST /api/v1/communities/{community_id}/people": {"household_id"},
+    # a worker or organization of another community (the rule "one of the two" is stated, and
+    # checked in test_openapi.py)
     "POST /api/v1/cases/{case_id}/assignment": {"person_id", "organization_id"},
     "POST /api/v1/cases/{case_id}/merge": {"into_id", "into_reference"},
     "POST /api/v1/proxy-links": {"resident_phone"},  # a resident with this number
