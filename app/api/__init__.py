@@ -7,6 +7,7 @@ import pkgutil
 from pathlib import Path
 
 import flask_smorest
+from apispec import BasePlugin
 from flask import Flask, current_app, g, request
 from flask_login import current_user
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -35,9 +36,69 @@ def _resource_blueprints():
         yield module.blp
 
 
+# How a caller signs in, as the document states it: a bearer token (people and lobby screens,
+# POST /api/v1/auth/token), or the cookie session of easy mode and the staff console, which must
+# send its CSRF token in a header on every call that changes something.
+SECURITY_SCHEMES = {
+    "bearerToken": {
+        "type": "http", "scheme": "bearer",
+        "description": "A token from POST /api/v1/auth/token (a person) or a paired lobby "
+                       "screen's token: `Authorization: Bearer <token>`."},
+    "cookieSession": {
+        "type": "apiKey", "in": "cookie", "name": "session",
+        "description": "The session cookie of a page sign-in (easy mode, staff console)."},
+    "csrfToken": {
+        "type": "apiKey", "in": "header", "name": "X-CSRFToken",
+        "description": "With a cookie session, every call other than GET/HEAD/OPTIONS sends "
+                       "the page's CSRF token. Bearer-token calls need none."},
+}
+SIGNED_IN_READ = [{"bearerToken": []}, {"cookieSession": []}]
+SIGNED_IN_WRITE = [{"bearerToken": []}, {"cookieSession": [], "csrfToken": []}]
+# An operation anyone may call says so with @blp.doc(security=PUBLIC).
+PUBLIC: list = []
+
+
+class LinliSpecPlugin(BasePlugin):
+    """What the document states beyond the marshmallow fields.
+
+    - Every operation that does not state its own `security` needs a signed-in caller.
+    - A schema's `OPENAPI_RULES` (e.g. {"oneOf": [...]}: "a PIN or a password, not both") is
+      added to its definition: rules across fields that fields alone cannot state.
+    - A nullable nested object is "that object, or null": apispec writes it as anyOf with any
+      object, which would let a client send fields the schema refuses.
+    """
+
+    def schema_helper(self, name, definition, **kwargs):
+        schema = kwargs.get("schema")
+        extra = dict(getattr(schema, "OPENAPI_RULES", None) or {})
+        properties = definition.get("properties") or {}
+        fixed = {}
+        for key, prop in properties.items():
+            branches = prop.get("anyOf") if isinstance(prop, dict) else None
+            if (isinstance(branches, list) and len(branches) == 2
+                    and branches[0] == {"type": "object", "nullable": True}
+                    and set(branches[1]) == {"$ref"}):
+                fixed[key] = {**{k: v for k, v in prop.items() if k != "anyOf"},
+                              "allOf": [branches[1]], "nullable": True}
+        if fixed:
+            extra["properties"] = {**properties, **fixed}
+        return extra or None
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for method, operation in (operations or {}).items():
+            if method.upper() in SAFE_METHODS:
+                operation.setdefault("security", SIGNED_IN_READ)
+            else:
+                operation.setdefault("security", SIGNED_IN_WRITE)
+
+
 def register_api(app: Flask) -> None:
     """Register every resource blueprint, CSRF rules and the commit-on-success hook."""
     from app.api.common import IdConverter
+
+    for name, scheme in SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
+    api.spec.plugins.append(LinliSpecPlugin())
 
     app.url_map.converters["id"] = IdConverter
     api.register_converter(

@@ -60,7 +60,7 @@ def _prop(spec, schema, name):
 def test_stated_patterns_agree_with_what_the_services_accept(client):
     # The document states rules the services check; a client that validates against it must
     # neither refuse what the service takes nor send what the service refuses.
-    from app.services import categories, idempotency
+    from app.services import cases, categories, idempotency, text
     from app.services.errors import Invalid
 
     spec = _spec(client)
@@ -70,9 +70,11 @@ def test_stated_patterns_agree_with_what_the_services_accept(client):
                     if p["name"] == "Idempotency-Key")["schema"]["pattern"],
     }
     assert _prop(spec, "Attribute", "code")["pattern"] == stated["code"]
-    # PINs and phones state no pattern: full-width digits and separators are accepted too.
-    assert "pattern" not in _prop(spec, "Join", "pin") and "pattern" not in _prop(
-        spec, "Join", "phone")
+    stated.update(pin=_prop(spec, "Join", "pin")["pattern"],
+                  phone=_prop(spec, "Join", "phone")["pattern"],
+                  reference=next(p for p in spec["paths"]["/api/v1/cases/by-reference"]["get"][
+                      "parameters"] if p["name"] == "reference")["schema"]["pattern"],
+                  name=_prop(spec, "Join", "display_name")["pattern"])
 
     def code_ok(value):  # the rule a question's code goes through (as a category's does)
         try:
@@ -81,12 +83,35 @@ def test_stated_patterns_agree_with_what_the_services_accept(client):
             return False
         return True
 
+    def service_ok(check):
+        def accepts(value):
+            try:
+                check(value)
+            except Invalid:
+                return False
+            return True
+        return accepts
+
     samples = {
         "code": (["repair", "a", "lift-2", "x_y", "9", "a" * 40],
                  ["", "Repair", "-a", "_a", "a b", "报修", "a" * 41, "a\n", "ａ"]),
         "key": (["k", "a-B_9.~!", "x" * 200], ["", "a b", "密钥", "x" * 201, "a\tb", "k\n"]),
+        # full-width digits typed by a Chinese input method count as digits
+        "pin": (["135790", "１３５７９０", "13５79０"],
+                ["", "12345", "1234567", "abcdef", "000000", "123456", "１１１１１１", "13579\n"]),
+        # the usual spellings (the service also takes brackets and separators anywhere)
+        "phone": (["13912345678", "139 1234 5678", "139-1234-5678", "+8613912345678",
+                   "+86 139 1234 5678", "008613912345678", "１３９１２３４５６７８"],
+                  ["", "12912345678", "1391234567", "139123456789", "phone", "+87 13912345678"]),
+        "reference": (["2026-000123", "2026 123", "2026000123", " 2026-1 "],
+                      ["", "2026", "abc", "2026-00012345678901", "20-26"]),
+        "name": (["张三", "Li Wei", "3号楼", " 王 "],
+                 ["", "   ", "\u200b", "a\nb", "a\tb", "\u202eabc", "\x00a"]),
     }
-    accepts = {"code": code_ok, "key": lambda v: bool(idempotency.KEY.fullmatch(v))}
+    accepts = {"code": code_ok, "key": lambda v: bool(idempotency.KEY.fullmatch(v)),
+               "pin": service_ok(text.check_pin), "phone": service_ok(text.normalize_phone),
+               "reference": lambda v: cases.normalize_reference(v) is not None,
+               "name": service_ok(lambda v: text.clean_name(v, "name", max_length=80))}
     for rule, (good, bad) in samples.items():
         # JSON Schema patterns are ECMA-262: there "$" is the very end, as fullmatch is here
         pattern = re.compile(stated[rule])
@@ -95,3 +120,80 @@ def test_stated_patterns_agree_with_what_the_services_accept(client):
         for value in bad:
             assert not pattern.fullmatch(value), (rule, value)
             assert not accepts[rule](value), (rule, value)
+
+
+PUBLIC_OPERATIONS = {"POST /api/v1/auth/token", "POST /api/v1/auth/join",
+                     "GET /api/v1/voice/speech/{speech_id}"}
+
+
+def test_security_is_declared_per_operation(client):
+    # Tools learn of the bearer token (and of the pages' cookie session with its CSRF header)
+    # from the document; an operation anyone may call says so with an empty list.
+    spec = _spec(client)
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearerToken"] == {**schemes["bearerToken"], "type": "http",
+                                      "scheme": "bearer"}
+    assert schemes["cookieSession"]["in"] == "cookie"
+    assert schemes["csrfToken"] == {**schemes["csrfToken"], "in": "header",
+                                    "name": "X-CSRFToken"}
+    public = set()
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            label = f"{method.upper()} {path}"
+            assert "security" in op, label
+            if op["security"] == []:
+                public.add(label)
+                continue
+            assert {"bearerToken": []} in op["security"], label
+            cookie = next(r for r in op["security"] if "cookieSession" in r)
+            assert ("csrfToken" in cookie) == (method not in ("get", "head")), label
+    assert public == PUBLIC_OPERATIONS
+
+
+def test_operations_that_need_sign_in_refuse_anonymous_callers(client, records):
+    # What the document says is what the app does: every GET that needs a signed-in caller
+    # answers an anonymous one 401, asked about real records (GETs with required query
+    # parameters would answer 422 for a missing one first, so they are left out).
+    spec = _spec(client)
+    _headers, ids = records["staff"]
+    checked = 0
+    for path, item in spec["paths"].items():
+        op = item.get("get")
+        if op is None or op["security"] == [] or any(
+                p.get("required") and p["in"] == "query" for p in op.get("parameters", [])):
+            continue
+        r = client.get(re.sub(r"\{([a-z_]+)\}", lambda m: str(ids.get(m.group(1)) or 1), path))
+        assert r.status_code == 401, (path, r.status_code)
+        checked += 1
+    assert checked > 20
+
+
+def test_rules_across_fields_agree_with_the_service(client, auth, records, world):
+    # The oneOf/anyOf rules the document states (fields alone cannot) refuse what the service
+    # refuses, and let through what it takes.
+    from openapi_schema_validator import OAS30Validator
+
+    spec = _spec(client)
+    schemas = spec["components"]["schemas"]
+
+    def doc_ok(name, body):
+        return OAS30Validator({**schemas[name], "components": spec["components"]}).is_valid(body)
+
+    staff, ids = records["staff"]
+    org = world.a.organization.id
+    assign = f"/api/v1/cases/{ids['case_id']}/assignment"
+    for body, ok in [({"organization_id": org}, True), ({}, False),
+                     ({"organization_id": org, "person_id": world.a.grid_worker.id}, False),
+                     ({"organization_id": None, "person_id": None}, False)]:
+        assert doc_ok("Assign", body) is ok, body
+        r = client.post(assign, headers=staff, json=body)
+        assert (r.status_code == 200) is ok, (body, r.get_json())
+    for body, ok in [({"login": world.a.resident.phone, "pin": "246813"}, True),
+                     ({"login": world.a.resident.phone}, False),
+                     ({"login": world.a.resident.phone, "pin": "246813",
+                       "password": "correct horse battery"}, False)]:
+        assert doc_ok("TokenRequest", body) is ok, body
+        r = client.post("/api/v1/auth/token", json=body)
+        assert (r.status_code == 201) is ok, (body, r.get_json())

@@ -2,7 +2,14 @@
 
 import marshmallow as ma
 
-from app.api.common import PageArgsSchema, id_field, page_schema, text
+from app.api.common import (
+    PageArgsSchema,
+    id_field,
+    lines_text,
+    page_schema,
+    text,
+    time_of_day,
+)
 from app.models.announcement import CATEGORIES, CHANNELS, PRIORITIES, STATUSES
 
 
@@ -11,8 +18,8 @@ class WindowSchema(ma.Schema):
 
     days = ma.fields.List(ma.fields.Integer(validate=ma.validate.Range(min=1, max=7)),
                           allow_none=True, validate=ma.validate.Length(max=7))
-    start = text(5, allow_none=True)
-    end = text(5, allow_none=True)
+    start = time_of_day(allow_none=True)
+    end = time_of_day(allow_none=True)
 
 
 class AudienceSchema(ma.Schema):
@@ -53,7 +60,7 @@ AnnouncementPageSchema = page_schema(AnnouncementSchema, "AnnouncementPageSchema
 
 
 class _AnnouncementFields(ma.Schema):
-    body = text(4000)
+    body = lines_text(4000)
     priority = ma.fields.String(validate=ma.validate.OneOf(PRIORITIES))
     category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
     grid_ids = ma.fields.List(id_field(), validate=ma.validate.Length(max=200))
@@ -68,7 +75,7 @@ class _AnnouncementFields(ma.Schema):
 class AnnouncementCreateSchema(_AnnouncementFields):
     """Compose an announcement; without `draft` it goes out at once (or at publish_at)."""
 
-    title = text(120, required=True)
+    title = text(120, required=True, rule="filled_line")
     community_id = id_field()
     draft = ma.fields.Boolean(load_default=False)
 
@@ -76,7 +83,7 @@ class AnnouncementCreateSchema(_AnnouncementFields):
 class AnnouncementUpdateSchema(_AnnouncementFields):
     """Edit an announcement; `revision` (the one you edited) guards against lost updates."""
 
-    title = text(120)
+    title = text(120, rule="filled_line")
     revision = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31))
 
 

@@ -4,6 +4,7 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.api import PUBLIC
 from app.api.auth.schemas import (
     JoinSchema,
     MeSchema,
@@ -24,6 +25,7 @@ class Token(MethodView):
 
     @blp.arguments(TokenRequestSchema)
     @blp.response(201, TokenSchema)
+    @blp.doc(security=PUBLIC)
     def post(self, data):
         """Sign in with phone + PIN or username + password; returns a bearer token."""
         return accounts.sign_in(data["login"], pin=data.get("pin"), password=data.get("password"),
@@ -41,6 +43,7 @@ class Join(MethodView):
 
     @blp.arguments(JoinSchema)
     @blp.response(201, TokenSchema)
+    @blp.doc(security=PUBLIC)
     def post(self, data):
         """Create a resident account from a committee invitation code and sign in."""
         return accounts.join_and_sign_in(**data)

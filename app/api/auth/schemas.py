@@ -2,11 +2,13 @@
 
 import marshmallow as ma
 
-from app.api.common import mobile_phone, pin_field, text
+from app.api.common import PIN_PATTERN, mobile_phone, name_text, new_pin_field, pin_field, text
 
 
 class TokenRequestSchema(ma.Schema):
     """Phone or username, with a 6-digit PIN (residents) or a password (staff)."""
+
+    OPENAPI_RULES = {"oneOf": [{"required": ["pin"]}, {"required": ["password"]}]}
 
     login = text(80, required=True)
     pin = pin_field()
@@ -42,9 +44,9 @@ class JoinSchema(ma.Schema):
     """Join with an invitation code from the residents' committee."""
 
     code = text(20, required=True)
-    display_name = text(80, required=True)
+    display_name = name_text(80, required=True)
     phone = mobile_phone(required=True)
-    pin = pin_field(required=True)
+    pin = new_pin_field(required=True)
 
 
 class ProxyLinkBriefSchema(ma.Schema):
@@ -79,7 +81,7 @@ class MeSchema(PersonSchema):
 class MeUpdateSchema(ma.Schema):
     """What people may change about themselves."""
 
-    display_name = text(80)
+    display_name = name_text(80)
     locale = ma.fields.String(validate=ma.validate.OneOf(["zh_CN", "en"]))
     text_size = ma.fields.String(validate=ma.validate.OneOf(["large", "xlarge"]))
     speech_rate = ma.fields.String(validate=ma.validate.OneOf(["slow", "normal", "fast"]))
@@ -88,8 +90,9 @@ class MeUpdateSchema(ma.Schema):
 class PinSchema(ma.Schema):
     """A new 6-digit PIN (and the current one, when it is one's own)."""
 
-    pin = pin_field(required=True)
+    pin = new_pin_field(required=True)
     current_pin = ma.fields.String(
-        validate=ma.validate.Regexp(r"^[0-9\uff10-\uff19]{6}\Z"),
-        metadata={"description": "The current PIN (6 digits): needed to change one's own PIN, "
+        validate=ma.validate.Regexp(PIN_PATTERN.replace("$", "\\Z")),
+        metadata={"pattern": PIN_PATTERN,
+                  "description": "The current PIN (6 digits): needed to change one's own PIN, "
                                  "not for a reset by the committee or a family member."})

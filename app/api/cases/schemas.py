@@ -3,7 +3,16 @@
 import marshmallow as ma
 from flask_smorest.fields import Upload
 
-from app.api.common import PageArgsSchema, category_code_field, id_field, mobile_phone, text
+from app.api.common import (
+    PageArgsSchema,
+    category_code_field,
+    id_field,
+    lines_text,
+    mobile_phone,
+    name_text,
+    reference_field,
+    text,
+)
 from app.models.case import CASE_STATUSES, CHANNELS
 from app.services.cases import ACTIONS
 
@@ -148,10 +157,12 @@ class CasePageSchema(ma.Schema):
 class CaseCreateSchema(ma.Schema):
     """Raise a case (send an Idempotency-Key header so retries create it once)."""
 
+    OPENAPI_RULES = {"anyOf": [{"required": ["category_id"]}, {"required": ["category_code"]}]}
+
     community_id = id_field()
     category_id = id_field()
     category_code = category_code_field()
-    description = text(2000)
+    description = lines_text(2000)
     channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
     building_id = id_field(allow_none=True)
     household_id = id_field(allow_none=True)
@@ -163,9 +174,9 @@ class CaseCreateSchema(ma.Schema):
     anonymous = ma.fields.Boolean()
     is_public = ma.fields.Boolean(allow_none=True)
     reporter_id = id_field(allow_none=True)
-    contact_name = text(80, allow_none=True)
+    contact_name = name_text(80, allow_none=True)
     contact_phone = mobile_phone(allow_none=True)
-    transcript = text(4000, allow_none=True)
+    transcript = lines_text(4000, allow_none=True)
     attributes = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(max=40)),
                                 validate=ma.validate.Length(max=20))
 
@@ -194,7 +205,7 @@ class CaseQueryArgsSchema(PageArgsSchema):
     grid_id = id_field(strict=False)
     overdue = ma.fields.Boolean(allow_none=True)
     channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
-    q = text(40)
+    q = reference_field(optional_blank=True)
 
 
 class InboxArgsSchema(PageArgsSchema):
@@ -216,7 +227,7 @@ class SimilarArgsSchema(ma.Schema):
 class ReferenceArgsSchema(ma.Schema):
     """A case reference, e.g. 2026-000123."""
 
-    reference = text(40, required=True)
+    reference = reference_field(required=True)
 
 
 class StatusTextSchema(ma.Schema):
@@ -233,27 +244,35 @@ class TransitionSchema(ma.Schema):
 
     action = ma.fields.String(required=True, validate=ma.validate.OneOf(
         [a for a in ACTIONS if a not in ("assign", "merge")]))
-    note = text(2000, allow_none=True)
+    note = lines_text(2000, allow_none=True)
     public = ma.fields.Boolean(allow_none=True)
-    reason = text(500, allow_none=True)
+    reason = lines_text(500, allow_none=True)
     rating = ma.fields.Integer(strict=True, allow_none=True,
                                validate=ma.validate.Range(min=1, max=5))
-    comment = text(500, allow_none=True)
+    comment = lines_text(500, allow_none=True)
 
 
 class AssignSchema(ma.Schema):
     """Dispatch to one worker (person_id) or one organization, optionally with a deadline."""
 
+    # Exactly one of the two is given (a number; the other absent or null).
+    OPENAPI_RULES = {"oneOf": [
+        {"required": ["person_id"], "properties": {"person_id": {"type": "integer"},
+                                                   "organization_id": {"enum": [None]}}},
+        {"required": ["organization_id"], "properties": {"organization_id": {"type": "integer"},
+                                                         "person_id": {"enum": [None]}}},
+    ]}
+
     person_id = id_field(allow_none=True)
     organization_id = id_field(allow_none=True)
-    note = text(2000, allow_none=True)
+    note = lines_text(2000, allow_none=True)
     due_at = ma.fields.AwareDateTime(allow_none=True)
 
 
 class NoteSchema(ma.Schema):
     """A timeline note; workers choose public or internal."""
 
-    text = text(2000, required=True)
+    text = lines_text(2000, required=True, filled=True)
     public = ma.fields.Boolean(load_default=False)
 
 
@@ -269,9 +288,11 @@ class NoteCreatedSchema(ma.Schema):
 class MergeSchema(ma.Schema):
     """The case to merge into, by id or reference."""
 
+    OPENAPI_RULES = {"anyOf": [{"required": ["into_id"]}, {"required": ["into_reference"]}]}
+
     into_id = id_field()
-    into_reference = text(40)
-    note = text(2000, allow_none=True)
+    into_reference = reference_field()
+    note = lines_text(2000, allow_none=True)
 
 
 class RatingSchema(ma.Schema):
@@ -279,7 +300,7 @@ class RatingSchema(ma.Schema):
 
     rating = ma.fields.Integer(strict=True, required=True,
                                validate=ma.validate.Range(min=1, max=5))
-    comment = text(500, allow_none=True)
+    comment = lines_text(500, allow_none=True)
 
 
 class AttachmentFormSchema(ma.Schema):
@@ -336,7 +357,7 @@ class Open311KeySchema(ma.Schema):
 class Open311KeyCreateSchema(ma.Schema):
     """Name the third-party system the key is for."""
 
-    name = text(80, required=True)
+    name = name_text(80, required=True)
 
 
 class Open311KeyIssuedSchema(Open311KeySchema):

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from app.api.common import category_code_field, id_field, text
+from app.api.common import category_code_field, id_field, lines_text, name_text, text
 from app.models.case import HANDLER_ROLES
 from app.services.categories import DATATYPES, ICONS
 
@@ -17,8 +17,15 @@ class AttributeValueSchema(ma.Schema):
 class AttributeSchema(ma.Schema):
     """An extra question asked when raising a case (an Open311 attribute)."""
 
+    # A list question (…valuelist) offers at least one choice.
+    OPENAPI_RULES = {"anyOf": [
+        {"properties": {"datatype": {"enum": [d for d in DATATYPES
+                                              if not d.endswith("valuelist")]}}},
+        {"required": ["values"], "properties": {"values": {"minItems": 1}}},
+    ]}
+
     code = category_code_field(required=True)
-    description = text(200)
+    description = text(200, required=True)
     datatype = ma.fields.String(validate=ma.validate.OneOf(DATATYPES), load_default="string")
     required = ma.fields.Boolean(load_default=False)
     order = ma.fields.Integer(dump_only=True)
@@ -49,15 +56,15 @@ class CategorySchema(ma.Schema):
 class CategoryUpdateSchema(ma.Schema):
     """Change a category (its code stays)."""
 
-    name = text(80)
-    description = text(500, allow_none=True)
+    name = name_text(80)
+    description = lines_text(500, allow_none=True)
     icon = ma.fields.String(validate=ma.validate.OneOf(ICONS))
     handler_organization_id = id_field(allow_none=True)
     handler_role = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(HANDLER_ROLES))
     deadline_hours = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=2160))
     allow_anonymous = ma.fields.Boolean()
     is_public = ma.fields.Boolean()
-    notice = text(500, allow_none=True)
+    notice = lines_text(500, allow_none=True)
     attributes = ma.fields.List(ma.fields.Nested(AttributeSchema),
                                 validate=ma.validate.Length(max=20))
     sort_order = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=-1000, max=1000))
@@ -68,7 +75,7 @@ class CategoryCreateSchema(CategoryUpdateSchema):
     """A new category: a stable code (letters, digits, - and _) and a name."""
 
     code = category_code_field(required=True)
-    name = text(80, required=True)
+    name = name_text(80, required=True)
 
 
 class CategoryQueryArgsSchema(ma.Schema):

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from app.api.common import id_field, text
+from app.api.common import id_field, name_text, text
 
 
 class CommunitySchema(ma.Schema):
@@ -21,7 +21,7 @@ class CommunitySchema(ma.Schema):
 class CommunityUpdateSchema(ma.Schema):
     """Contact details staff may change."""
 
-    name = text(120)
+    name = name_text(120)
     address = text(255, allow_none=True)
     phone = text(40, allow_none=True)
     office_hours = text(120, allow_none=True)
@@ -32,7 +32,7 @@ class GridSchema(ma.Schema):
 
     id = ma.fields.Integer(dump_only=True)
     community_id = ma.fields.Integer(dump_only=True)
-    name = text(80, required=True)
+    name = name_text(80, required=True)
 
 
 class BuildingSchema(ma.Schema):
@@ -41,7 +41,7 @@ class BuildingSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     community_id = ma.fields.Integer(dump_only=True)
     grid_id = id_field(allow_none=True)
-    name = text(80, required=True)
+    name = name_text(80, required=True)
     latitude = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=-90, max=90))
     longitude = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=-180, max=180))
 

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from app.api.common import id_field, text
+from app.api.common import id_field, name_text, text, time_of_day
 
 
 class DeviceSchema(ma.Schema):
@@ -10,7 +10,7 @@ class DeviceSchema(ma.Schema):
 
     id = ma.fields.Integer(dump_only=True)
     community_id = ma.fields.Integer(dump_only=True)
-    name = text(80, required=True)
+    name = name_text(80, required=True)
     location = text(120, allow_none=True)
     building_id = id_field(allow_none=True)
     orientation = ma.fields.String(validate=ma.validate.OneOf(["landscape", "portrait"]))
@@ -26,12 +26,18 @@ class DeviceTokenSchema(ma.Schema):
 class DeviceUpdateSchema(ma.Schema):
     """Rename, move or turn a screen; set its quiet hours (HH:MM, both or neither)."""
 
-    name = text(80)
+    OPENAPI_RULES = {"anyOf": [
+        {"properties": {"quiet_start": {"enum": [None]}, "quiet_end": {"enum": [None]}}},
+        {"required": ["quiet_start", "quiet_end"],
+         "properties": {"quiet_start": {"type": "string"}, "quiet_end": {"type": "string"}}},
+    ]}
+
+    name = name_text(80)
     location = text(120, allow_none=True)
     building_id = id_field(allow_none=True)
     orientation = ma.fields.String(validate=ma.validate.OneOf(["landscape", "portrait"]))
-    quiet_start = text(5, allow_none=True)
-    quiet_end = text(5, allow_none=True)
+    quiet_start = time_of_day(allow_none=True)
+    quiet_end = time_of_day(allow_none=True)
 
 
 class DeviceStatusSchema(ma.Schema):

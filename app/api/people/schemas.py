@@ -3,7 +3,15 @@
 import marshmallow as ma
 
 from app.api.auth.schemas import PersonSchema
-from app.api.common import PageArgsSchema, id_field, mobile_phone, page_schema, pin_field, text
+from app.api.common import (
+    PageArgsSchema,
+    id_field,
+    mobile_phone,
+    name_text,
+    new_pin_field,
+    page_schema,
+    text,
+)
 from app.models import CARE_FLAGS, ROLES
 
 PersonPageSchema = page_schema(PersonSchema, "PersonPageSchema")
@@ -19,9 +27,9 @@ class PersonQueryArgsSchema(PageArgsSchema):
 class PersonCreateSchema(ma.Schema):
     """Register a resident (committee staff)."""
 
-    display_name = text(80, required=True)
+    display_name = name_text(80, required=True)
     phone = mobile_phone(required=True)
-    pin = pin_field(required=True)
+    pin = new_pin_field(required=True)
     household_id = id_field(allow_none=True)
     birth_year = ma.fields.Integer(
         allow_none=True, strict=True, validate=ma.validate.Range(min=1900, max=2100))
@@ -32,7 +40,7 @@ class PersonCreateSchema(ma.Schema):
 class PersonUpdateSchema(ma.Schema):
     """Change a register entry."""
 
-    display_name = text(80)
+    display_name = name_text(80)
     phone = mobile_phone()
     household_id = id_field(allow_none=True)
     birth_year = ma.fields.Integer(

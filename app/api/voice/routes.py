@@ -5,9 +5,12 @@ from flask import request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api.common import actor
+from app.api import PUBLIC
+from app.api.common import actor, error_response
 from app.api.voice.cached import CachedSpeech
 from app.api.voice.schemas import (
+    CONVERSATION_PATTERN,
+    LANGUAGES,
     ConversationCreateSchema,
     SayArgsSchema,
     SpeechArgsSchema,
@@ -37,11 +40,19 @@ _AUDIO_TYPES = ("audio/wav", "audio/ogg", "audio/mpeg")
 _AUDIO_OUT = {"200": {"description": "The speech (WAV, Ogg/Opus or MP3), with an ETag.",
                       "content": {t: {"schema": {"type": "string", "format": "binary"}}
                                   for t in _AUDIO_TYPES}},
-              "304": {"description": "Not modified (If-None-Match)."}}
+              "304": {"description": "Not modified (If-None-Match)."},
+              "503": error_response("Speech output is not available on this server.")}
+_ASR_ERRORS = {
+    "413": error_response("Longer than VOICE_MAX_SECONDS or larger than VOICE_MAX_BYTES."),
+    "415": error_response("Not a recording in a known format."),
+    "503": error_response("No speech recognition model is installed (with install "
+                          "instructions)."),
+}
 _AUDIO_IN = {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["audio"], "properties": {
         "audio": {"type": "string", "format": "binary"},
-        "conversation_id": {"type": "string"}, "language": {"type": "string"}}}},
+        "conversation_id": {"type": "string", "pattern": CONVERSATION_PATTERN},
+        "language": {"type": "string", "enum": list(LANGUAGES)}}}},
     **{t: {"schema": {"type": "string", "format": "binary"}} for t in (
         "audio/wav", "audio/webm", "audio/ogg", "audio/mpeg", "audio/mp4",
         "application/octet-stream")}}}
@@ -145,7 +156,7 @@ class VoiceUtterances(MethodView):
     """Recordings for the assistant."""
 
     @blp.arguments(UtteranceArgsSchema, location="query")
-    @blp.doc(requestBody=_AUDIO_IN)
+    @blp.doc(requestBody=_AUDIO_IN, responses=_ASR_ERRORS)
     @blp.response(200, VoiceReplySchema)
     def post(self, args):
         """Send a recording (multipart "audio" or the raw body); get the assistant's reply.
@@ -165,7 +176,7 @@ class VoiceTranscriptions(MethodView):
     """Dictation."""
 
     @blp.arguments(UtteranceArgsSchema, location="query")
-    @blp.doc(requestBody=_AUDIO_IN)
+    @blp.doc(requestBody=_AUDIO_IN, responses=_ASR_ERRORS)
     @blp.response(200, TranscriptionSchema)
     def post(self, args):
         """Turn a recording into text for a form field (按住说话 next to a text box)."""
@@ -206,7 +217,7 @@ class VoiceSpeechById(MethodView):
     """A rendered reply or announcement."""
 
     @blp.arguments(SpeechArgsSchema, location="query")
-    @blp.doc(responses=_AUDIO_OUT)
+    @blp.doc(responses=_AUDIO_OUT, security=PUBLIC)
     def get(self, args, speech_id):
         """Hear a reply or an announcement (the URL is the key: no sign-in, cached for good)."""
         caller = svc.speech_caller(actor(), request.remote_addr)

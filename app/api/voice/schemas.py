@@ -2,11 +2,18 @@
 
 import marshmallow as ma
 
+from app.api.common import text as text_field
 from app.services.voice import SPEECH_FORMATS
+from voice.nlu import available_packs
 
-_CONVERSATION = ma.validate.Regexp(r"^[A-Za-z0-9_-]{16,64}$",
+CONVERSATION_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+_CONVERSATION = ma.validate.Regexp(CONVERSATION_PATTERN,
                                    error="Not a conversation id.")
+# The service answers 422 for a language without a pack (VOICE_LANGUAGES); the document lists
+# the built-in packs (voice/lang), which is what a deployment configures.
+LANGUAGES = tuple(available_packs())
 _LANGUAGE = ma.validate.Length(min=2, max=40)
+_LANGUAGE_DOC = {"enum": [*LANGUAGES, None]}
 _RATES = ("slower", "slow", "normal", "fast")
 
 
@@ -14,18 +21,20 @@ class ConversationCreateSchema(ma.Schema):
     """Start a conversation (the greeting comes back)."""
 
     language = ma.fields.String(load_default=None, allow_none=True, validate=_LANGUAGE,
-                                metadata={"description": "zh-CN (default) or en."})
+                                metadata={**_LANGUAGE_DOC,
+                                          "description": "zh-CN (default) or en."})
 
 
 class VoiceTextSchema(ma.Schema):
     """What the resident said, typed or already recognized."""
 
-    text = ma.fields.String(required=True, validate=ma.validate.Length(max=500))
+    text = text_field(500, required=True, rule="line")
     conversation_id = ma.fields.String(load_default=None, allow_none=True,
                                        validate=_CONVERSATION,
                                        metadata={"description": "Omit to start a conversation."})
     language = ma.fields.String(load_default=None, allow_none=True, validate=_LANGUAGE,
-                                metadata={"description": "For a new conversation only."})
+                                metadata={**_LANGUAGE_DOC,
+                                          "description": "For a new conversation only."})
 
 
 class UtteranceArgsSchema(ma.Schema):
@@ -33,7 +42,8 @@ class UtteranceArgsSchema(ma.Schema):
 
     conversation_id = ma.fields.String(load_default=None, allow_none=True,
                                        validate=_CONVERSATION)
-    language = ma.fields.String(load_default=None, allow_none=True, validate=_LANGUAGE)
+    language = ma.fields.String(load_default=None, allow_none=True, validate=_LANGUAGE,
+                                metadata=_LANGUAGE_DOC)
 
 
 class VoiceReplySchema(ma.Schema):
@@ -84,7 +94,8 @@ class SayArgsSchema(SpeechArgsSchema):
 
     text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1000))
     rate = ma.fields.String(load_default="slow", validate=ma.validate.OneOf(_RATES))
-    lang = ma.fields.String(load_default=None, allow_none=True, validate=_LANGUAGE)
+    lang = ma.fields.String(load_default=None, allow_none=True, validate=_LANGUAGE,
+                            metadata=_LANGUAGE_DOC)
 
 
 class VoiceStatusSchema(ma.Schema):
