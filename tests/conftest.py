@@ -170,6 +170,18 @@ def world(db):
     return make_world()
 
 
+@pytest.fixture()
+def cats(world):
+    """The world, with the standard case categories (repair, environment, safety, …) in both
+    communities."""
+    from app.services import categories
+
+    for side in (world.a, world.b):
+        categories.install_defaults(None, side.community.id)
+    _db.session.commit()
+    return world
+
+
 @pytest.fixture(scope="session")
 def playwright_driver():
     """The one Playwright driver of this test process, started on first use.

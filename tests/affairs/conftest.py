@@ -13,7 +13,7 @@ from PIL import Image
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.case import ASSIGNED, IN_PROGRESS, RESOLVED, Case, CaseCategory
-from app.services import cases, categories
+from app.services import cases
 from app.services.actors import Actor
 from tests.live import ThreadedServer
 
@@ -61,15 +61,6 @@ def backdate(case: Case, **deltas: timedelta) -> None:
     for field, delta in deltas.items():
         setattr(case, field, getattr(case, field) - delta)
     db.session.commit()
-
-
-@pytest.fixture()
-def cats(world):
-    """The standard categories in both communities of the world."""
-    for side in (world.a, world.b):
-        categories.install_defaults(None, side.community.id)
-    db.session.commit()
-    return world
 
 
 # --- media -------------------------------------------------------------------------------

@@ -21,15 +21,6 @@ CONTACT = "13912345678"
 
 
 @pytest.fixture()
-def cats(world):
-    """The standard categories in both communities."""
-    for side in (world.a, world.b):
-        categories.install_defaults(None, side.community.id)
-    db.session.commit()
-    return world
-
-
-@pytest.fixture()
 def screen(auth, world):
     """Bearer headers of community A's screen."""
     return auth.headers(device=world.a.device)

@@ -20,15 +20,6 @@ from app.services.actors import Actor
 URL = "/kiosk/api/report"
 
 
-@pytest.fixture()
-def cats(world):
-    """Both communities with the standard categories (repair, environment, safety, …)."""
-    for side in (world.a, world.b):
-        categories.install_defaults(None, side.community.id)
-    _db.session.commit()
-    return world
-
-
 @pytest.fixture(scope="session")
 def speech_wav() -> bytes:
     """A real short recording: espeak-ng saying something, as WAV."""

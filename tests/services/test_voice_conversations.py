@@ -19,7 +19,7 @@ from app.models import Person
 from app.models.base import utcnow
 from app.models.case import Case
 from app.models.voice import VoiceConversation
-from app.services import categories, housekeeping
+from app.services import housekeeping
 from app.services import voice as svc
 from app.services.actors import Actor
 
@@ -158,14 +158,6 @@ def test_a_second_turn_waits_for_the_first_to_commit(app, store, world):
     assert seen["second_turns"] == 1  # it read what the first turn left
     _db.session.expire_all()
     assert store.get("conversation-lock-0001")["turns"] == 2
-
-
-@pytest.fixture()
-def cats(world):
-    for side in (world.a, world.b):
-        categories.install_defaults(None, side.community.id)
-    _db.session.commit()
-    return world
 
 
 def test_two_yes_at_once_file_one_case(app, cats):

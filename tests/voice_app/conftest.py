@@ -93,17 +93,6 @@ def app_without_model(tmp_path_factory):
             _db.engine.dispose()
 
 
-@pytest.fixture()
-def cats(world):
-    """The world, with the standard case categories in both communities."""
-    from app.services import categories
-
-    for side in (world.a, world.b):
-        categories.install_defaults(None, side.community.id)
-    _db.session.commit()
-    return world
-
-
 # --- speech -------------------------------------------------------------------------------------
 
 _speech: dict[tuple[str, str], bytes] = {}
