@@ -157,19 +157,9 @@ def test_a_screen_pairs_itself_with_a_code(page, server, staff):
 
 
 def test_read_aloud_plays_server_speech_with_a_visible_stop(page, server, staff, live):
-    import wave
-
-    name = uuid.uuid4().hex
-    folder = live.instance / "cache" / "speech"
-    folder.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(folder / f"{name}.wav"), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(22050)
-        w.writeframes(b"\x00\x10" * 22050 * 4)
     title = _title("语音公告")
     item = staff.post(title=title, draft=True)
-    _attach_speech(live, item["id"], f"/kiosk/speech/{name}.wav")
+    _attach_speech(live, item["id"], _speech_file(live, seconds=4))
     _device, token = staff.new_screen("测试屏-朗读")
     _open(page, server, token)
     staff.call("POST", f"/announcements/{item['id']}/publish")
@@ -199,7 +189,8 @@ def test_read_aloud_plays_server_speech_with_a_visible_stop(page, server, staff,
     expect(page.locator("#slide-body p.reading")).to_have_count(0)
 
 
-def _speech_file(live) -> str:
+def _speech_file(live, seconds: int = 6) -> str:
+    """A server speech file of `seconds` of quiet tone in the app's speech cache; its URL."""
     import wave
 
     name = uuid.uuid4().hex
@@ -209,7 +200,7 @@ def _speech_file(live) -> str:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(22050)
-        w.writeframes(b"\x00\x10" * 22050 * 6)
+        w.writeframes(b"\x00\x10" * 22050 * seconds)
     return f"/kiosk/speech/{name}.wav"
 
 

@@ -206,24 +206,9 @@ def test_nothing_is_read_in_quiet_hours(watched, server, staff):
     w.clean()
 
 
-def _long_speech(live, seconds: int = 40) -> str:
-    import uuid
-    import wave
-
-    name = uuid.uuid4().hex
-    folder = live.instance / "cache" / "speech"
-    folder.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(folder / f"{name}.wav"), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(22050)
-        w.writeframes(b"\x00\x10" * 22050 * seconds)
-    return f"/kiosk/speech/{name}.wav"
-
-
 def test_a_resident_reading_is_not_interrupted(watched, server, staff, live):
     mine = staff.post(title=_title("居民在听的公告"), draft=True)
-    _attach_speech(live, mine["id"], _long_speech(live))
+    _attach_speech(live, mine["id"], _speech_file(live, seconds=40))
     staff.call("POST", f"/announcements/{mine['id']}/publish")
     urgent = staff.post(title=_title("停电紧急通知"), priority="urgent", draft=True)
     _attach_speech(live, urgent["id"], _speech_file(live))
