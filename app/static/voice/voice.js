@@ -199,7 +199,7 @@
       self.maxSeconds = status.max_seconds;
       self.root.dataset.state = 'ready';
       self.root.hidden = false;
-      if (self.data.kioskActions !== undefined) self.hookKiosk();
+      if (self.data.kioskActions !== undefined) self.hookKiosk(status.default_language);
       return true;
     }).catch(function () {
       self.root.dataset.state = 'unavailable';
@@ -513,13 +513,21 @@
     });
   };
 
-  Widget.prototype.hookKiosk = function () {
+  // The screen's 我要反映 / 查进度 start the dialog with the phrase in the DIALOG's language
+  // (a zh-CN dialog on an English screen hears 查进度); a dialog in a language without these
+  // phrases leaves the buttons to the screen's own panels (voice message, keypad).
+  var KIOSK_PHRASES = {
+    zh: { report: '我要反映', progress: '查进度' },
+    en: { report: 'report a problem', progress: 'check progress' }
+  };
+
+  Widget.prototype.hookKiosk = function (defaultLanguage) {
     var self = this;
     var kiosk = window.LinliKiosk;
     if (!kiosk || !kiosk.onAction) return;
-    var en = this.t === TEXTS.en;
-    var phrases = en ? { report: 'report a problem', progress: 'check progress' }
-      : { report: '我要反映', progress: '查进度' };
+    var dialog = String(this.language || defaultLanguage || 'zh-CN').toLowerCase();
+    var phrases = KIOSK_PHRASES[dialog.split('-')[0]];
+    if (!phrases) return;
     ['report', 'progress'].forEach(function (action) {
       kiosk.onAction(action, function () {
         if (kiosk.pause) kiosk.pause(true);
