@@ -149,16 +149,39 @@ def test_the_screen_with_the_model_talks_and_its_progress_button_asks_for_the_nu
 
 
 @pytest.mark.browser
-@pytest.mark.xfail(strict=True, reason=(
-    "voice.js hookKiosk sends the button's phrase in the UI's language (我要反映/查进度 or "
-    "English), not the dialog's: on a screen talking Korean (voice_lang=ko) 查进度 gets "
-    "'죄송해요, 잘 못 들었어요' instead of the progress question"))
-def test_progress_button_in_a_korean_dialog_asks_for_the_number(browser, server):
+def test_a_dialog_without_the_buttons_phrases_leaves_them_to_the_panels(browser, server):
+    """A screen talking Korean (the test pack has no 查进度 phrase): the button opens the keypad
+    panel instead of sending 查进度 into a Korean conversation (which answered 'sorry?')."""
     screen = Watched(browser, server, screen_token(server), "&voice_lang=ko")
+    page = screen.page
     try:
-        check_reply(hold_to_talk(screen.page))
-        answer = tap_progress(screen.page)
-        assert answer["intent"] == "progress", answer
+        expect(page.locator("[data-linli-voice]")).to_have_attribute("data-state", "ready")
+        replies = page.locator("[data-linli-voice]").get_attribute("data-replies")
+        page.get_by_role("button", name="查进度").click()
+        expect(page.locator("#progress-panel")).to_be_visible()
+        expect(page.locator("#progress-panel [data-key='1']")).to_be_visible()
+        page.wait_for_timeout(1000)
+        assert page.locator("[data-linli-voice]").get_attribute("data-replies") == replies
+        screen.clean()
+    finally:
+        screen.close()
+
+
+@pytest.mark.browser
+def test_an_english_screen_asks_the_chinese_dialog_in_chinese(browser, server):
+    """English words on the screen, the server's zh-CN dialog: Check progress sends 查进度."""
+    screen = Watched(browser, server, screen_token(server), "&lang=en")
+    page = screen.page
+    try:
+        expect(page.locator("[data-linli-voice]")).to_have_attribute("data-state", "ready")
+        widget = page.locator("[data-linli-voice]")
+        replies = int(widget.get_attribute("data-replies") or 0)
+        page.get_by_role("button", name="Check progress").click()
+        page.wait_for_function(
+            "(n) => Number(document.querySelector('[data-linli-voice]').dataset.replies || 0) > n",
+            arg=replies, timeout=60_000)
+        assert widget.get_attribute("data-intent") == "progress"
+        expect(page.locator("#progress-panel")).to_be_hidden()
         screen.clean()
     finally:
         screen.close()
