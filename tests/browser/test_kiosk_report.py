@@ -192,6 +192,18 @@ def test_a_voice_message_from_tile_to_reference_and_staff_hear_it(watched, serve
         " return a.getAttribute('src') && (a.currentTime > 0 || a.ended); }")
     page.locator("#report-finish").click()
     expect(page.locator("#report")).to_be_hidden()
+
+    # The resident (or whoever comes next with the number) looks it up on the 查进度 keypad.
+    page.get_by_role("button", name="查进度").click()
+    for digit in reference.partition("-")[2]:
+        page.locator(f"#pp-keypad .keypad-key[data-key='{digit}']").click()
+    page.get_by_role("button", name="确定，输入完毕").click()
+    looked_up = page.locator(f"#progress-panel .pp-case[data-reference='{reference}']")
+    expect(looked_up).to_be_visible()
+    expect(looked_up.locator(".pp-status-row dd")).not_to_be_empty()
+    expect(looked_up.locator(".pp-handler-row dd")).not_to_be_empty()
+    assert "13987654321" not in page.locator("#progress-panel").inner_text()
+    page.locator("#pp-home").click()
     assert w.problems == [], "\n".join(w.problems)
 
     # The case, as staff see it: the screen's channel, the category, the number, the recording.
