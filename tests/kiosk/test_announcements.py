@@ -101,8 +101,9 @@ def test_expiry_is_seen_at_once_and_stored_by_tick(client, post, db):
     assert announcements.tick() == 1
     db.session.commit()
     assert db.session.get(Announcement, body["id"]).status == "expired"
+    # In the order written (PostgreSQL returns an unordered query's rows in any order).
     actions = [r.action for r in db.session.query(AnnouncementRevision).filter_by(
-        announcement_id=body["id"])]
+        announcement_id=body["id"]).order_by(AnnouncementRevision.id)]
     assert actions == ["create", "publish", "expire"]
 
 
