@@ -25,7 +25,7 @@ from playwright.sync_api import expect
 from tests.browser.test_kiosk_progress import Watched
 from tests.voice_app import test_browser, test_shared_conversations
 from tests.voice_app.test_browser import check_reply, hold_to_talk
-from tests.voice_app.test_shared_conversations import MAX_TURNS, both_answered, post
+from tests.voice_app.test_shared_conversations import post, spoken_report_across_workers
 
 pytestmark = pytest.mark.slow
 
@@ -52,33 +52,7 @@ def get(server, path, *, token, query=None):
 
 def test_a_spoken_report_at_the_screen_across_workers_then_the_keypad_finds_it(server, say):
     token = screen_token(server)
-    path = "/api/v1/voice/utterances"
-
-    def speak(text, cid=None):
-        query = {"language": "ko", **({"conversation_id": cid} if cid else {})}
-        status, reply = post(server, path, token=token, data=say(text), query=query)
-        assert status == 200, (text, status, reply)  # never 404 on the other worker
-        return reply
-
-    ask = speak("문제 있어요")
-    cid = ask["conversation_id"]
-    assert ask["intent"] == "report" and ask["listen"] == "free", ask
-    confirm = speak("엘리베이터 고장", cid)
-    assert confirm["state"] == "confirm_report", confirm
-    turns = 2
-    while turns < MAX_TURNS // 2:
-        again = speak("다시", cid)
-        turns += 1
-        assert again["conversation_id"] == cid
-        assert again["intent"] == "repeat" and again["state"] == "confirm_report", again
-        if turns % 5 == 0 and len(both_answered(server, path, turns)) == 2:
-            break
-    filed = speak("네", cid)
-    turns += 1
-    assert filed["intent"] == "yes" and filed["case_ref"], filed
-    seen = both_answered(server, path, turns)
-    assert len(seen) == 2, f"one worker answered all {turns} turns: {seen}"
-    assert all(status == "200" for statuses in seen.values() for status in statuses), seen
+    filed = spoken_report_across_workers(server, say, token)
 
     # Staff see it: filed on the voice channel, the screen's recording attached.
     reference = filed["case_ref"]

@@ -108,8 +108,10 @@ def test_a_text_dialog_goes_on_whichever_worker_answers(server):
     assert say("再说一遍", cid)["reply_text"] == filed["reply_text"]
 
 
-def test_a_spoken_dialog_goes_on_whichever_worker_answers(server, say):
-    token = server.token("resident", 0)
+def spoken_report_across_workers(server, say, token: str) -> dict:
+    """A Korean spoken report (문제 있어요 → 엘리베이터 고장 → 다시 … → 네) by the caller of
+    `token`, repeated until both workers have answered turns of it; every turn 200 (never 404 on
+    the other worker). Returns the filing reply."""
     path = "/api/v1/voice/utterances"
 
     def speak(text, cid=None):
@@ -120,13 +122,14 @@ def test_a_spoken_dialog_goes_on_whichever_worker_answers(server, say):
 
     ask = speak("문제 있어요")
     cid = ask["conversation_id"]
-    assert ask["intent"] == "report" and ask["listen"] == "free"
+    assert ask["intent"] == "report" and ask["listen"] == "free", ask
     confirm = speak("엘리베이터 고장", cid)
     assert confirm["state"] == "confirm_report", confirm
     turns = 2
     while turns < MAX_TURNS // 2:
         again = speak("다시", cid)
         turns += 1
+        assert again["conversation_id"] == cid
         assert again["intent"] == "repeat" and again["state"] == "confirm_report", again
         if turns % 5 == 0 and len(both_answered(server, path, turns)) == 2:
             break
@@ -135,3 +138,9 @@ def test_a_spoken_dialog_goes_on_whichever_worker_answers(server, say):
     assert filed["intent"] == "yes" and filed["case_ref"], filed
     seen = both_answered(server, path, turns)
     assert len(seen) == 2, f"one worker answered all {turns} turns: {seen}"
+    assert all(status == "200" for statuses in seen.values() for status in statuses), seen
+    return filed
+
+
+def test_a_spoken_dialog_goes_on_whichever_worker_answers(server, say):
+    spoken_report_across_workers(server, say, server.token("resident", 0))
