@@ -95,6 +95,33 @@ _RULE_NOTES = {
 }
 
 
+# Rules across fields, for a schema's OPENAPI_RULES (app/api/__init__.py adds them to its
+# definition): what the services check between two fields, stated for clients and fuzzers.
+def both_or_neither(first: str, second: str, kind: str) -> dict:
+    """Both given (as `kind`), or neither (absent or null)."""
+    return {"anyOf": [
+        {"required": [first, second],
+         "properties": {first: {"type": kind}, second: {"type": kind}}},
+        {"properties": {first: {"enum": [None]}, second: {"enum": [None]}}},
+    ]}
+
+
+def not_both(first: str, second: str) -> dict:
+    """At most one of the two has a value (the other absent or null)."""
+    return {"anyOf": [{"properties": {first: {"enum": [None]}}},
+                      {"properties": {second: {"enum": [None]}}}]}
+
+
+def only_with(field: str, other: str, values: list) -> dict:
+    """`field` has a value only when `other` is one of `values`."""
+    return {"anyOf": [{"properties": {field: {"enum": [None]}}},
+                      {"required": [other], "properties": {other: {"enum": values}}}]}
+
+
+def all_rules(*rules: dict) -> dict:
+    return rules[0] if len(rules) == 1 else {"allOf": list(rules)}
+
+
 def text(max_length: int, *, rule: str | None = None, **kwargs) -> ma.fields.String:
     """A string field with a length limit (services do the deeper cleaning).
 

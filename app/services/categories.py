@@ -212,8 +212,16 @@ def get_for_edit(actor: Actor, category_id: int) -> CaseCategory:
 
 
 def update_category(actor: Actor, category_id: int, changes: dict) -> CaseCategory:
-    """Committee staff change a category (its code stays: clients and Open311 rely on it)."""
+    """Committee staff change a category (its code stays: clients and Open311 rely on it).
+
+    A category is handled by an organization or by a role: naming one hands it over from the
+    other (naming both at once is refused)."""
     category = get_for_edit(actor, category_id)
+    changes = dict(changes)
+    for given, other in (("handler_role", "handler_organization_id"),
+                         ("handler_organization_id", "handler_role")):
+        if changes.get(given) is not None and other not in changes:
+            changes[other] = None
     _apply(category, changes)
     db.session.flush()
     return category

@@ -197,3 +197,67 @@ def test_rules_across_fields_agree_with_the_service(client, auth, records, world
         assert doc_ok("TokenRequest", body) is ok, body
         r = client.post("/api/v1/auth/token", json=body)
         assert (r.status_code == 201) is ok, (body, r.get_json())
+
+
+def test_rules_between_two_fields_agree_with_the_service(client, records, world):
+    # Coordinates come together, a rating only with "confirm", a rejection says why, a
+    # category has one kind of handler, a daily span has both ends: the document says what
+    # the service does, both ways.
+    from openapi_schema_validator import OAS30Validator
+
+    spec = _spec(client)
+
+    def doc_ok(name, body):
+        schema = spec["components"]["schemas"][name]
+        return OAS30Validator({**schema, "components": spec["components"]}).is_valid(body)
+
+    staff, ids = records["staff"]
+    case_url = f"/api/v1/cases/{ids['case_id']}"
+    for body, ok in [({"latitude": 39.9}, False), ({"latitude": 39.9, "longitude": None}, False),
+                     ({"latitude": 39.9, "longitude": 116.4}, True),
+                     ({"latitude": None, "longitude": None}, True), ({"is_public": False}, True)]:
+        assert doc_ok("CaseUpdate", body) is ok, body
+        r = client.patch(case_url, headers=staff, json=body)
+        assert (r.status_code == 200) is ok, (body, r.get_json())
+    # checked before the case's state is: each of these is refused for its shape
+    for body in ({"action": "accept", "rating": 4}, {"action": "reject"},
+                 {"action": "reject", "reason": "  ", "note": "not ours"},
+                 {"action": "reject", "reason": None, "note": " "}):
+        assert not doc_ok("Transition", body), body
+        r = client.post(f"{case_url}/transitions", headers=staff, json=body)
+        assert r.status_code == 422, (body, r.get_json())
+    for body in ({"action": "reject", "note": "Not a matter for the committee."},
+                 {"action": "reject", "reason": "Not ours.", "note": None},
+                 {"action": "confirm", "rating": 5}, {"action": "accept", "rating": None}):
+        assert doc_ok("Transition", body), body
+
+    category_url = f"/api/v1/case-categories/{ids['category_id']}"
+    org = world.a.organization.id
+    both = {"handler_role": "grid_worker", "handler_organization_id": org}
+    assert not doc_ok("CategoryUpdate", both)
+    assert client.patch(category_url, headers=staff, json=both).status_code == 422
+    # naming one kind of handler hands the category over from the other
+    for body, expect in [({"handler_organization_id": org}, (org, None)),
+                         ({"handler_role": "grid_worker"}, (None, "grid_worker")),
+                         ({"handler_organization_id": org, "handler_role": None}, (org, None))]:
+        assert doc_ok("CategoryUpdate", body), body
+        r = client.patch(category_url, headers=staff, json=body)
+        assert r.status_code == 200, (body, r.get_json())
+        got = r.get_json()
+        assert (got["handler_organization_id"], got["handler_role"]) == expect, body
+
+    device_url = f"/api/v1/devices/{ids['device_id']}"
+    for body, ok in [({"quiet_start": "22:00"}, False),
+                     ({"quiet_start": "22:00", "quiet_end": None}, False),
+                     ({"quiet_start": "22:00", "quiet_end": "07:00"}, True),
+                     ({"quiet_start": None, "quiet_end": None}, True)]:
+        assert doc_ok("DeviceUpdate", body) is ok, body
+        r = client.patch(device_url, headers=staff, json=body)
+        assert (r.status_code == 200) is ok, (body, r.get_json())
+    for window, ok in [({"start": "08:00"}, False), ({"start": "08:00", "end": None}, False),
+                       ({"start": "08:00", "end": "18:00", "days": [1, 2]}, True),
+                       ({"days": [6, 7]}, True)]:
+        body = {"title": "停水通知", "body": "明天上午停水。", "window": window}
+        assert doc_ok("AnnouncementCreate", body) is ok, window
+        r = client.post("/api/v1/announcements", headers=staff, json=body)
+        assert (r.status_code == 201) is ok, (window, r.get_json())

@@ -14,8 +14,8 @@ and as a resident of community A, in-process through the WSGI app, and checks ea
 
 Path ids are half the time the ids of real records of community A (so the services' own
 checks run, past the lookup) and half the time any id the document allows (mostly 404).
-Bounded and repeatable: a fixed number of examples per operation, derandomized; set
-LINLI_FUZZ_EXAMPLES for a longer local run.
+Bounded and repeatable: a fixed number of examples per operation from a fixed seed; set
+LINLI_FUZZ_EXAMPLES for a longer local run and LINLI_FUZZ_SEED for other examples.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis.checks import (
     content_type_conformance,
@@ -37,6 +37,9 @@ from schemathesis.checks import (
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 EXAMPLES = int(os.environ.get("LINLI_FUZZ_EXAMPLES", "16"))
+# One fixed seed keeps CI repeatable; LINLI_FUZZ_SEED=<n> explores other examples (a failure's
+# seed is printed with it, so any run can be replayed).
+SEED = int(os.environ.get("LINLI_FUZZ_SEED", "13"))
 METHODS = ("get", "post", "put", "patch", "delete")
 ROLES = ("staff", "resident")
 # Validation refusals: the answer to a request whose shape the schema should have ruled out.
@@ -54,8 +57,10 @@ def _operations() -> list[str]:
 REFERS_TO_RECORDS = {
     "POST /api/v1/auth/join": {"code"},  # an invitation code the committee issued
     "POST /api/v1/devices/{device_id}/pairing": {"code"},  # the code a lobby screen shows
+    # ... and which channels a caller may name (a resident, staff, a screen: stated in the
+    # field's description; JSON Schema cannot make a rule depend on who calls)
     "POST /api/v1/cases": {"category_id", "category_code", "building_id", "household_id",
-                           "reporter_id", "community_id"},
+                           "reporter_id", "community_id", "channel"},
     "PATCH /api/v1/people/{person_id}": {"household_id"},
     "PATCH /api/v1/cases/{case_id}": {"building_id", "household_id"},
     "POST /api/v1/communities/{community_id}/people": {"household_id"},
@@ -81,6 +86,27 @@ REFERS_TO_RECORDS = {
 }
 
 
+# Two times of day that must differ (a daily span from 08:00 to 08:00 is refused): JSON Schema
+# cannot compare two fields, so the document says it in words.
+# operation: (the object holding them, the two fields, the field an error names)
+MUST_DIFFER = {
+    "PATCH /api/v1/devices/{device_id}": ((), ("quiet_start", "quiet_end"), "quiet_start"),
+    "POST /api/v1/announcements": (("window",), ("start", "end"), "window"),
+    "PATCH /api/v1/announcements/{announcement_id}": (("window",), ("start", "end"), "window"),
+}
+
+
+def _equal_times(case, fields: set) -> bool:
+    where, (first, second), named = MUST_DIFFER.get(_label(case), ((), ("", ""), ""))
+    if fields != {named}:
+        return False
+    body = case.body if isinstance(case.body, dict) else {}
+    for key in where:
+        body = body.get(key) if isinstance(body, dict) else None
+    return (isinstance(body, dict) and body.get(first) is not None
+            and body.get(first) == body.get(second))
+
+
 def _label(case) -> str:
     return f"{case.operation.method.upper()} {case.operation.path}"
 
@@ -95,6 +121,8 @@ def valid_input_is_accepted(ctx, response, case):
         except ValueError:
             fields = set()
         if fields and fields <= REFERS_TO_RECORDS.get(_label(case), set()):
+            return None
+        if _equal_times(case, fields):
             return None
         raise AssertionError(
             f"schema-valid request refused with {response.status_code}: "
@@ -135,8 +163,9 @@ def test_operation_keeps_its_schema(api_schema, records, role, operation_name):
     if real:
         strategy = st.one_of(operation.as_strategy(path_parameters=real), strategy)
 
+    @seed(SEED)
     @given(case=strategy)
-    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
+    @settings(max_examples=EXAMPLES, database=None, deadline=None,
               phases=[Phase.explicit, Phase.generate],
               suppress_health_check=list(HealthCheck))
     def run(case):
@@ -147,4 +176,8 @@ def test_operation_keeps_its_schema(api_schema, records, role, operation_name):
             del case.headers[name]
         case.call_and_validate(headers=headers, checks=CHECKS)
 
-    run()
+    try:
+        run()
+    except Exception as error:
+        error.add_note(f"replay: LINLI_FUZZ_SEED={SEED} LINLI_FUZZ_EXAMPLES={EXAMPLES}")
+        raise

@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from app.api.common import (
     PageArgsSchema,
+    both_or_neither,
     id_field,
     lines_text,
     page_schema,
@@ -14,7 +15,10 @@ from app.models.announcement import CATEGORIES, CHANNELS, PRIORITIES, STATUSES
 
 
 class WindowSchema(ma.Schema):
-    """When screens show it: ISO weekdays (1 = Monday) and local HH:MM bounds."""
+    """When screens show it: ISO weekdays (1 = Monday) and local HH:MM bounds (both or
+    neither; different times, an end before the start runs past midnight)."""
+
+    OPENAPI_RULES = both_or_neither("start", "end", "string")
 
     days = ma.fields.List(ma.fields.Integer(validate=ma.validate.Range(min=1, max=7)),
                           allow_none=True, validate=ma.validate.Length(max=7))

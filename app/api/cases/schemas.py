@@ -4,12 +4,16 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 
 from app.api.common import (
+    TEXT_RULES,
     PageArgsSchema,
+    all_rules,
+    both_or_neither,
     category_code_field,
     id_field,
     lines_text,
     mobile_phone,
     name_text,
+    only_with,
     reference_field,
     text,
 )
@@ -154,16 +158,28 @@ class CasePageSchema(ma.Schema):
     counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
 
 
+# Open311 requests come only through /open311.
+_INTAKE_CHANNELS = [c for c in CHANNELS if c != "open311"]
+
+
 class CaseCreateSchema(ma.Schema):
     """Raise a case (send an Idempotency-Key header so retries create it once)."""
 
-    OPENAPI_RULES = {"anyOf": [{"required": ["category_id"]}, {"required": ["category_code"]}]}
+    OPENAPI_RULES = all_rules(
+        {"anyOf": [{"required": ["category_id"]}, {"required": ["category_code"]}]},
+        both_or_neither("latitude", "longitude", "number"))
 
     community_id = id_field()
     category_id = id_field()
     category_code = category_code_field()
     description = lines_text(2000)
-    channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
+    channel = ma.fields.String(
+        validate=ma.validate.OneOf(_INTAKE_CHANNELS),
+        metadata={"description": "How the matter reached us; which ones depend on the caller: "
+                                 "a resident app, voice or kiosk; a family member proxy, voice "
+                                 "or kiosk; staff recording a call or visit phone, counter, "
+                                 "patrol or voice; a lobby screen kiosk or voice. Default: the "
+                                 "caller's usual one."})
     building_id = id_field(allow_none=True)
     household_id = id_field(allow_none=True)
     address = text(200, allow_none=True)
@@ -182,7 +198,10 @@ class CaseCreateSchema(ma.Schema):
 
 
 class CaseUpdateSchema(ma.Schema):
-    """Correct a case's category, location or visibility (committee staff)."""
+    """Correct a case's category, location or visibility (committee staff). A new place
+    replaces the whole location (building, flat, address, coordinates)."""
+
+    OPENAPI_RULES = both_or_neither("latitude", "longitude", "number")
 
     category_id = id_field()
     building_id = id_field(allow_none=True)
@@ -239,11 +258,26 @@ class StatusTextSchema(ma.Schema):
     spoken = ma.fields.String()
 
 
+_MOVES = [a for a in ACTIONS if a not in ("assign", "merge")]
+
+
 class TransitionSchema(ma.Schema):
     """Move a case: accept, reject (reason), start, resolve, confirm (rating), reopen, close."""
 
-    action = ma.fields.String(required=True, validate=ma.validate.OneOf(
-        [a for a in ACTIONS if a not in ("assign", "merge")]))
+    OPENAPI_RULES = all_rules(
+        only_with("rating", "action", ["confirm"]),
+        # a rejection says why: in `reason`, or else in `note`
+        {"anyOf": [
+            {"properties": {"action": {"enum": [a for a in _MOVES if a != "reject"]}}},
+            {"required": ["reason"],
+             "properties": {"reason": {"type": "string", "pattern": TEXT_RULES["filled_lines"]}}},
+            {"required": ["note"],
+             "properties": {"reason": {"enum": [None]},
+                            "note": {"type": "string", "maxLength": 500,
+                                     "pattern": TEXT_RULES["filled_lines"]}}},
+        ]})
+
+    action = ma.fields.String(required=True, validate=ma.validate.OneOf(_MOVES))
     note = lines_text(2000, allow_none=True)
     public = ma.fields.Boolean(allow_none=True)
     reason = lines_text(500, allow_none=True)

@@ -2,7 +2,14 @@
 
 import marshmallow as ma
 
-from app.api.common import category_code_field, id_field, lines_text, name_text, text
+from app.api.common import (
+    category_code_field,
+    id_field,
+    lines_text,
+    name_text,
+    not_both,
+    text,
+)
 from app.models.case import HANDLER_ROLES
 from app.services.categories import DATATYPES, ICONS
 
@@ -54,7 +61,10 @@ class CategorySchema(ma.Schema):
 
 
 class CategoryUpdateSchema(ma.Schema):
-    """Change a category (its code stays)."""
+    """Change a category (its code stays). It is handled by an organization or by a role:
+    naming one hands it over from the other."""
+
+    OPENAPI_RULES = not_both("handler_role", "handler_organization_id")
 
     name = name_text(80)
     description = lines_text(500, allow_none=True)

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from app.api.common import id_field, name_text, text, time_of_day
+from app.api.common import both_or_neither, id_field, name_text, text, time_of_day
 
 
 class DeviceSchema(ma.Schema):
@@ -24,13 +24,10 @@ class DeviceTokenSchema(ma.Schema):
 
 
 class DeviceUpdateSchema(ma.Schema):
-    """Rename, move or turn a screen; set its quiet hours (HH:MM, both or neither)."""
+    """Rename, move or turn a screen; set its quiet hours (HH:MM, both or neither, and
+    different: an end before the start runs past midnight)."""
 
-    OPENAPI_RULES = {"anyOf": [
-        {"properties": {"quiet_start": {"enum": [None]}, "quiet_end": {"enum": [None]}}},
-        {"required": ["quiet_start", "quiet_end"],
-         "properties": {"quiet_start": {"type": "string"}, "quiet_end": {"type": "string"}}},
-    ]}
+    OPENAPI_RULES = both_or_neither("quiet_start", "quiet_end", "string")
 
     name = name_text(80)
     location = text(120, allow_none=True)
