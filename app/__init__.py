@@ -20,7 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(settings)
     from app import bodyread, jsonbody
-    from app.services import images
+    from app.infra import images
 
     bodyread.init_app(app)  # first: its 408 comes before any other request hook
     jsonbody.init_app(app)
@@ -47,7 +47,7 @@ def register_extensions(app: Flask) -> None:
         security,
     )
     from app.extensions import api, babel, csrf, db, login_manager, migrate, sock
-    from app.services import audit
+    from app.infra import audit
 
     db.init_app(app)
     _sqlite_pragmas(app)
@@ -62,7 +62,7 @@ def register_extensions(app: Flask) -> None:
     security.init_app(app)
     i18n.init_app(app)
     audit.install()
-    from app.services import voice as voice_service
+    from app.assistant import voice as voice_service
 
     voice_service.init_app(app)  # preloads the Vosk model only when VOSK_MODEL_PATH is set
 

@@ -20,22 +20,27 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(voice_cli)
 
 
+# The domain packages (docs/ARCHITECTURE.md), in the order their layers build on each other.
+DOMAIN_PACKAGES = ("infra", "people", "affairs", "notices", "screens", "assistant", "residents")
+
+
 def _import_feature_modules() -> None:
     # Features register their demo data with seed_hook when their services are imported.
     import importlib
     import pkgutil
     from pathlib import Path
 
-    folder = Path(__file__).parent / "services"
-    for info in pkgutil.iter_modules([str(folder)]):
-        importlib.import_module(f"app.services.{info.name}")
+    here = Path(__file__).parent
+    for package in DOMAIN_PACKAGES:
+        for info in pkgutil.iter_modules([str(here / package)]):
+            importlib.import_module(f"app.{package}.{info.name}")
 
 
 @click.command("seed-demo")
 @click.option("--json", "as_json", is_flag=True, help="Print the demo accounts as JSON.")
 def seed_demo(as_json: bool) -> None:
     """Fill (or complete) the Chinese demo community; safe to run again."""
-    from app.services import demo
+    from app import demo
 
     _import_feature_modules()
     summary = demo.seed()
@@ -72,9 +77,9 @@ def create_user(username, display_name, password, role, community_code, office_c
     """Create a staff-side account with one scoped role (for real deployments)."""
     from sqlalchemy import select
 
+    from app.infra.errors import DomainError
     from app.models import Community, StreetOffice
-    from app.services import people
-    from app.services.errors import DomainError
+    from app.people import people
 
     scope: dict = {}
     if community_code:
@@ -106,9 +111,9 @@ def set_password(username, password) -> None:
     """Give a staff-side account a new password; its sign-ins and tokens end."""
     from sqlalchemy import select
 
+    from app.infra.errors import DomainError
     from app.models import Person
-    from app.services import people
-    from app.services.errors import DomainError
+    from app.people import people
 
     person = db.session.scalar(select(Person).where(Person.username == username.strip().lower()))
     if person is None:
@@ -131,7 +136,7 @@ def voice_cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def voice_check(as_json: bool) -> None:
     """Report the Vosk model (path, language, load time), run a self-test; non-zero on failure."""
-    from app.services import voice
+    from app.assistant import voice
 
     report = voice.check(current_app._get_current_object())
     if as_json:

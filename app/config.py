@@ -119,7 +119,7 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # Reverse proxies in front of the app whose X-Forwarded-For/Proto/Host are believed
         # (0: none, the client's own address counts; 1: one nginx in front).
         "PROXY_HOPS": _int(env, "LINLI_PROXY_HOPS", 0),
-        # Login throttling (app/services/auth.py): after LOGIN_MAX_FAILURES wrong secrets in a
+        # Login throttling (app/people/auth.py): after LOGIN_MAX_FAILURES wrong secrets in a
         # row the account locks, for LOGIN_LOCKOUT_FIRST_MINUTES at first and twice as long at
         # each further lock, up to LOGIN_LOCKOUT_MINUTES. An address with LOGIN_IP_MAX_FAILURES
         # wrong secrets within LOGIN_IP_WINDOW_MINUTES gets 429 until that window ends.
@@ -131,12 +131,12 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # argon2 hashes at once per process (64 MiB each); under gevent they run in threads.
         "PASSWORD_HASH_THREADS": _int(env, "PASSWORD_HASH_THREADS", 2),
         "API_TOKEN_DAYS": _int(env, "API_TOKEN_DAYS", 365),
-        # Sign-ins (app/services/auth.py): easy mode stays signed in until sign-out, at most
+        # Sign-ins (app/people/auth.py): easy mode stays signed in until sign-out, at most
         # this many days; a staff console sign-in lasts a working shift.
         "EASY_SESSION_DAYS": _int(env, "EASY_SESSION_DAYS", 365),
         "STAFF_SESSION_HOURS": _int(env, "STAFF_SESSION_HOURS", 12),
         "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH") or None,
-        # Voice assistant (app/services/voice.py): dialog language(s), limits, speech cache.
+        # Voice assistant (app/assistant/voice.py): dialog language(s), limits, speech cache.
         "VOICE_LANGUAGE": env.get("VOICE_LANGUAGE") or "zh-CN",
         # Language packs to load: built-in codes (zh-CN, en) or paths to pack JSON files.
         "VOICE_LANGUAGES": env.get("VOICE_LANGUAGES") or "zh-CN,en",
@@ -186,7 +186,7 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "CASE_PHOTO_MAX_BYTES": _int(env, "CASE_PHOTO_MAX_BYTES", 8 * 1024 * 1024),
         "CASE_PHOTO_MAX_PIXELS": _int(env, "CASE_PHOTO_MAX_PIXELS", 40_000_000),
         "CASE_PHOTO_MAX_EDGE": _int(env, "CASE_PHOTO_MAX_EDGE", 2560),
-        # Pictures (app/services/images.py): pixels actually decoded (a JPEG is decoded scaled
+        # Pictures (app/infra/images.py): pixels actually decoded (a JPEG is decoded scaled
         # down, so this bounds PNG/WebP/GIF), decodes at once per process and how long a
         # request waits for one (then 503).
         "IMAGE_MAX_DECODE_PIXELS": _int(env, "IMAGE_MAX_DECODE_PIXELS", 16_000_000),

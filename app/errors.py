@@ -12,7 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
-from app.services.errors import DomainError
+from app.infra.errors import DomainError
 
 log = logging.getLogger("linli")
 

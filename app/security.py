@@ -11,9 +11,9 @@ from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 
 from app.extensions import db, login_manager
+from app.infra import audit
 from app.models import Device, Person
-from app.services import audit
-from app.services.actors import Actor
+from app.people.actors import Actor
 
 
 def _bearer() -> str | None:
@@ -30,7 +30,7 @@ SESSION_PREFIX = "s:"
 def _load_user(user_id: str):
     # Only a live sign-in counts: a bare person id ("p:1", what Flask-Login signed before) does
     # not, so the sessions and remember cookies made before sign-ins were recorded end once.
-    from app.services.auth import resolve_session, touch_session
+    from app.people.auth import resolve_session, touch_session
 
     row = None
     if isinstance(user_id, str) and user_id.startswith(SESSION_PREFIX):
@@ -50,7 +50,7 @@ def _load_user(user_id: str):
 def sign_in(person: Person, kind: str, *, remember: bool) -> None:
     """Start a recorded sign-in for a page channel (easy mode, staff console) and set its
     cookies; the caller commits."""
-    from app.services.auth import session_lifetime, start_session
+    from app.people.auth import session_lifetime, start_session
 
     key, row = start_session(person, kind, user_agent=request.headers.get("User-Agent"))
     person.session_key = SESSION_PREFIX + key
@@ -76,7 +76,7 @@ def own_sign_in() -> dict:
 
 def sign_out() -> None:
     """End this request's sign-in on the server, then clear its cookies."""
-    from app.services.auth import end_session
+    from app.people.auth import end_session
 
     row = current_session()
     if row is not None:
@@ -99,7 +99,7 @@ def _save_last_seen(response):
 
 @login_manager.request_loader
 def _load_from_token(req):
-    from app.services.auth import resolve_token
+    from app.people.auth import resolve_token
 
     token = _bearer()
     if token is None:
@@ -121,7 +121,7 @@ def current_actor() -> Actor:
     """The actor for this request, built once; a family proxy acts for a resident via X-Act-For."""
     if "actor" in g:
         return g.actor
-    from app.services.proxies import acting_for
+    from app.people.proxies import acting_for
 
     user = current_user._get_current_object() if current_user else None
     if isinstance(user, Person):
@@ -129,7 +129,7 @@ def current_actor() -> Actor:
         on_behalf = None
         if act_for:
             if not str(act_for).isdigit() or len(str(act_for)) > 18:
-                from app.services.errors import Invalid
+                from app.infra.errors import Invalid
 
                 raise Invalid(errors={"X-Act-For": ["must be a resident id"]})
             on_behalf = acting_for(user, int(act_for))

@@ -113,13 +113,12 @@ def build(db_url: str, env: dict, total: int) -> dict:
     os.environ.update(env)
     from sqlalchemy import func, insert, select, text, update
 
-    from app import create_app
+    from app import create_app, demo
+    from app.affairs import cases as case_service
     from app.cli import _import_feature_modules
     from app.extensions import db
     from app.models import Community, Person
     from app.models.case import Case, CaseCategory, CaseEvent, CaseSerial
-    from app.services import cases as case_service
-    from app.services import demo
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": db_url})
     with app.app_context():

@@ -1,7 +1,7 @@
 """The lobby screen (社区大屏): page, snapshot, live stream, pairing, heartbeat, media.
 
-app/web registers `bp`. Views stay thin; the rules live in app/services/kiosk.py and
-app/services/announcements.py, the doorbell bus in app/services/events.py.
+app/web registers `bp`. Views stay thin; the rules live in app/screens/kiosk.py and
+app/notices/announcements.py, the doorbell bus in app/infra/events.py.
 
 Running a screen: Chromium in kiosk mode on /kiosk (it shows a pairing code; staff enter it under
 Screens in the console) or on /kiosk?token=… (the page keeps the token and drops it from the
@@ -20,7 +20,7 @@ it each worker's feed watcher polls the feed table every KIOSK_FEED_POLL_SECONDS
 worker), so nothing is missed either way. Schedule boundaries (publish_at, expire_at, display
 windows) are fired by that watcher at the boundary itself, or by `flask announcements tick`.
 
-查进度 without a speech model (kiosk/progress.py, static/progress.js, app/services/
+查进度 without a speech model (kiosk/progress.py, static/progress.js, app/affairs/
 kiosk_progress.py): the 查进度 button opens a panel with the big keypad (static/keypad.js,
 LinliKeypad, reusable by other panels): the last 4–6 digits of a request's number, or the
 resident's phone number and PIN. The screen shows and reads aloud only the number, status, who
@@ -33,7 +33,7 @@ server, announcements.spoken_text(a) and announcements.set_speech_url(id, url, r
 speech files may be served from kiosk.speech_folder() at /kiosk/speech/<hex>.wav.
 
 我要反映 without a speech model (语音留言): static/report.js (LinliKiosk.onAction('report')) and
-kiosk/report.py (GET/POST /kiosk/api/report) over app/services/kiosk_report.py.
+kiosk/report.py (GET/POST /kiosk/api/report) over app/affairs/kiosk_report.py.
 """
 
 from kiosk import progress  # noqa: F401  (its routes join bp)

@@ -1,6 +1,6 @@
 """查进度 routes of the lobby screen (bearer device token): a lookup by the last digits of a
 request's number, or by the resident's phone number and PIN. The rules, the privacy and the
-limits live in app/services/kiosk_progress.py; the page's side is static/progress.js."""
+limits live in app/affairs/kiosk_progress.py; the page's side is static/progress.js."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import marshmallow as ma
 from flask import jsonify, request
 from flask_babel import gettext as _
 
+from app.affairs import kiosk_progress
 from app.extensions import db
 from app.security import current_actor
-from app.services import kiosk_progress
 from kiosk.views import _load, bp
 
 

@@ -1,14 +1,14 @@
 """语音留言 at the lobby screen: the screen (its device token) asks what to offer and files a
-voice message as a case. The rules live in app/services/kiosk_report.py."""
+voice message as a case. The rules live in app/affairs/kiosk_report.py."""
 
 from __future__ import annotations
 
 from flask import jsonify, request
 
+from app.affairs import kiosk_report
 from app.extensions import db
+from app.infra.errors import Invalid
 from app.security import current_actor
-from app.services import kiosk_report
-from app.services.errors import Invalid
 from kiosk.views import bp
 
 _FIELDS = ("category", "place", "phone")

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 
-from app.services.events import Subscription
+from app.infra.events import Subscription
 
 
 def parse_last_event_id(raw: str | None) -> int | None:

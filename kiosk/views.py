@@ -26,9 +26,11 @@ from flask import (
 from flask_babel import gettext as _
 
 from app.extensions import csrf, db
+from app.infra import events
+from app.infra.errors import Invalid, Unauthorized
+from app.notices import announcements
+from app.screens import kiosk
 from app.security import current_actor
-from app.services import announcements, events, kiosk
-from app.services.errors import Invalid, Unauthorized
 from app.urls import public_base_url
 from kiosk import sse
 

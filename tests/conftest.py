@@ -130,7 +130,7 @@ class Auth:
 
     def headers(self, person=None, *, device=None, act_for=None) -> dict:
         """Bearer headers for a factory-made person (or a device)."""
-        from app.services.auth import issue_token
+        from app.people.auth import issue_token
 
         token, _ = issue_token(person=person, device=device)
         _db.session.commit()
@@ -174,7 +174,7 @@ def world(db):
 def cats(world):
     """The world, with the standard case categories (repair, environment, safety, …) in both
     communities."""
-    from app.services import categories
+    from app.affairs import categories
 
     for side in (world.a, world.b):
         categories.install_defaults(None, side.community.id)

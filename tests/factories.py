@@ -19,7 +19,7 @@ from app.models import (
     StreetOffice,
 )
 from app.models.base import utcnow
-from app.services.auth import hash_secret
+from app.people.auth import hash_secret
 
 _seq = itertools.count(1)
 PIN = "246813"

@@ -101,7 +101,7 @@ def test_a_failed_commit_is_503(app, client, db, monkeypatch):
     from tests.factories import make_world
 
     world = make_world()
-    from app.services.auth import issue_token
+    from app.people.auth import issue_token
 
     token, _ = issue_token(person=world.a.resident)
     _db.session.commit()
@@ -179,7 +179,7 @@ def test_sqlite_waits_for_the_write_lock_cooperatively(app, client, db, monkeypa
     from tests.factories import make_world
 
     world = make_world()
-    from app.services.auth import issue_token
+    from app.people.auth import issue_token
 
     token, _ = issue_token(person=world.a.resident)
     _db.session.commit()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from werkzeug.routing import IntegerConverter
 
+from app.affairs import categories
 from app.security import current_actor
-from app.services import categories
 
 # Ids are 32-bit INTEGER columns on PostgreSQL and SQLite alike.
 MAX_ID = 2**31 - 1
@@ -64,7 +64,7 @@ def id_field(*, strict: bool = True, **kwargs) -> ma.fields.Integer:
                              **kwargs)
 
 
-# What app/services/text.py's clean_text refuses, stated for the document (ECMA-262 and Python
+# What app/infra/text.py's clean_text refuses, stated for the document (ECMA-262 and Python
 # regular expressions alike): control characters (C0, DEL, C1), bidi embeddings, overrides and
 # isolates; one-line text also no tab, line break or line/paragraph separator. (Lone surrogates
 # are refused too; JSON Schema cannot name them.)

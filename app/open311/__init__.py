@@ -16,11 +16,11 @@ from flask import Blueprint, Response, current_app, request, send_file
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from app.affairs import attachments
+from app.affairs import open311 as geo
 from app.errors import ERROR_FORMATTERS, HTTP_MESSAGES
 from app.extensions import csrf, db
-from app.services import attachments
-from app.services import open311 as geo
-from app.services.idempotency import idempotent
+from app.infra.idempotency import idempotent
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 csrf.exempt(bp)

@@ -43,12 +43,13 @@ from markupsafe import Markup, escape
 from app import security
 from app.errors import ERROR_FORMATTERS
 from app.extensions import db
+from app.infra.errors import DomainError, Invalid
+from app.infra.text import group_phone
 from app.models import Person
+from app.people import accounts, auth, invitations, proxies
+from app.people.people import SPEECH_RATES, TEXT_SIZES
+from app.residents import easy
 from app.security import current_actor
-from app.services import accounts, auth, easy, invitations, proxies
-from app.services.errors import DomainError, Invalid
-from app.services.people import SPEECH_RATES, TEXT_SIZES
-from app.services.text import group_phone
 from app.web import is_local_path
 
 bp = Blueprint("easy", __name__, url_prefix="/easy")

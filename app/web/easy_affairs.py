@@ -10,11 +10,12 @@ from __future__ import annotations
 from flask import flash, make_response, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
+from app.affairs import attachments, cases, categories
 from app.extensions import db
+from app.infra.errors import DomainError, Invalid
+from app.infra.idempotency import idempotent, one_time_token
+from app.residents import easy
 from app.security import current_actor
-from app.services import attachments, cases, categories, easy
-from app.services.errors import DomainError, Invalid
-from app.services.idempotency import idempotent, one_time_token
 from app.web import easy as base
 
 RATING_VALUES = {key: value for key, value, _words in easy.RATINGS}

@@ -9,10 +9,11 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from app.extensions import db
+from app.infra.errors import Conflict, DomainError, Invalid
+from app.people import people, proxies
+from app.people.actors import Actor
+from app.residents import easy
 from app.security import current_actor
-from app.services import easy, people, proxies
-from app.services.actors import Actor
-from app.services.errors import Conflict, DomainError, Invalid
 from app.web import easy as base
 
 

@@ -6,9 +6,10 @@ from flask import current_app, flash, redirect, render_template, request
 from flask_babel import gettext as _
 
 from app.extensions import db
+from app.infra.errors import DomainError
+from app.notices import announcements
+from app.residents import easy
 from app.security import current_actor
-from app.services import announcements, easy
-from app.services.errors import DomainError
 from app.web import easy as base
 
 

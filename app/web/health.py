@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from app.services import health
+from app.infra import health
 
 bp = Blueprint("health", __name__)
 

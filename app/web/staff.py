@@ -7,9 +7,10 @@ from flask_login import login_required
 
 from app import security
 from app.extensions import db
+from app.infra import audit
+from app.infra.errors import DomainError
+from app.people import authz, communities
 from app.security import current_actor
-from app.services import audit, authz, communities
-from app.services.errors import DomainError
 from app.web import is_local_path
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -73,7 +74,7 @@ def _safe_next(target: str | None) -> str:
 def login():
     """Staff sign in with username (or phone) and password."""
     if request.method == "POST":
-        from app.services import auth
+        from app.people import auth
 
         try:
             person = auth.authenticate(request.form.get("login", ""),

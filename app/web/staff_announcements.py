@@ -14,12 +14,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from app.extensions import db
+from app.infra.errors import DomainError
 from app.models.announcement import CATEGORIES, CHANNELS
 from app.models.base import utcnow
+from app.notices import announcements as svc
+from app.people import authz
 from app.security import current_actor
-from app.services import announcements as svc
-from app.services import authz
-from app.services.errors import DomainError
 from app.web.staff import flash_error as _fail
 from app.web.staff import internal_communities, managed_communities, nav_item, pick_community
 
@@ -34,7 +34,7 @@ WEEKDAYS = ((1, _l("Mon")), (2, _l("Tue")), (3, _l("Wed")), (4, _l("Thu")), (5, 
 @bp.cli.command("tick")
 def tick_command() -> None:
     """Publish and expire announcements whose time has come; ring the screens."""
-    from app.services import kiosk
+    from app.screens import kiosk
 
     done = kiosk.run_due_boundaries(force=True)
     click.echo(f"communities processed: {done}")
@@ -48,7 +48,7 @@ def _when(value: str | None) -> datetime | None:
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        from app.services.errors import invalid_field
+        from app.infra.errors import invalid_field
 
         raise invalid_field("publish_at", _l("Must be a date and time.")) from None
 

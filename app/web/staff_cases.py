@@ -1,6 +1,6 @@
 """Staff console for community affairs (/staff/cases): inbox, case detail, dispatch, notes,
 merge, uploads, and cases taken down for residents (代办). Views are thin: rules live in
-app/services/cases.py. Also the scheduler commands `flask cases escalate|auto-close`."""
+app/affairs/cases.py. Also the scheduler commands `flask cases escalate|auto-close`."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
+from app.affairs import attachments, cases, categories
 from app.extensions import db
+from app.infra import audit
+from app.infra.errors import DomainError, NotFound, invalid_field
 from app.models.case import CASE_STATUSES, CHANNELS
+from app.people import communities
+from app.people.actors import Actor
+from app.people.auth import find_person_by_login
 from app.security import current_actor
-from app.services import attachments, audit, cases, categories, communities
-from app.services.actors import Actor
-from app.services.auth import find_person_by_login
-from app.services.errors import DomainError, NotFound, invalid_field
 from app.web.staff import internal_communities, nav_item
 
 bp = Blueprint("staff_cases", __name__, url_prefix="/staff/cases", cli_group="cases")
@@ -279,7 +281,7 @@ def purge_command() -> None:
     """Forget expired idempotency keys, sign-in counters of logins nobody tried for a day,
     rate-limit windows that have ended and expired voice conversations; trim the speech cache
     to VOICE_CACHE_MAX_MB (run it with `escalate`)."""
-    from app.services import housekeeping
+    from app.infra import housekeeping
 
     counts = housekeeping.purge_expired()
     db.session.commit()

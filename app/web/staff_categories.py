@@ -1,5 +1,5 @@
 """Staff console: affairs categories (/staff/categories) — list, add, change, switch off and on,
-install the standard set. Rules live in app/services/categories.py; these views only turn the
+install the standard set. Rules live in app/affairs/categories.py; these views only turn the
 forms into its arguments."""
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
+from app.affairs import categories
 from app.extensions import db
+from app.infra.errors import DomainError
 from app.models.case import HANDLER_ROLES
+from app.people import authz, organizations
 from app.security import current_actor
-from app.services import authz, categories, organizations
-from app.services.errors import DomainError
 from app.web.staff import (
     flash_error,
     internal_communities,

@@ -7,9 +7,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from app.extensions import db
+from app.infra.errors import DomainError
+from app.people import authz, communities
+from app.screens import devices, kiosk
 from app.security import current_actor
-from app.services import authz, communities, devices, kiosk
-from app.services.errors import DomainError
 from app.web.staff import flash_error as _fail
 from app.web.staff import internal_communities, nav_item, pick_community
 

@@ -1,6 +1,6 @@
 """Staff console: Open311 keys (/staff/open311-keys) — list, issue (the key is shown once, on the
 page that answers the form, and never stored; the form's one-time token makes a refresh of that
-page issue nothing more), revoke after a confirmation. Rules live in app/services/open311.py."""
+page issue nothing more), revoke after a confirmation. Rules live in app/affairs/open311.py."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from flask import (
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
+from app.affairs import open311
 from app.extensions import db
+from app.infra.errors import DomainError
+from app.infra.idempotency import one_time_token
 from app.security import current_actor
-from app.services import open311
-from app.services.errors import DomainError
-from app.services.idempotency import one_time_token
 from app.web.staff import flash_error, managed_communities, nav_item, pick_community
 
 bp = Blueprint("staff_open311", __name__, url_prefix="/staff/open311-keys")

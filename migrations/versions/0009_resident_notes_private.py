@@ -20,7 +20,7 @@ down_revision = '0008_login_throttle'
 branch_labels = None
 depends_on = None
 
-# app.services.cases.STAFF_VOICES as of this revision (a migration does not import the app).
+# app.affairs.cases.STAFF_VOICES as of this revision (a migration does not import the app).
 STAFF_VOICES = ('staff', 'assignee', 'system')
 
 

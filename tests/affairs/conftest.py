@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 
+from app.affairs import cases
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.case import ASSIGNED, IN_PROGRESS, RESOLVED, Case, CaseCategory
-from app.services import cases
-from app.services.actors import Actor
+from app.people.actors import Actor
 from tests.live import ThreadedServer
 
 

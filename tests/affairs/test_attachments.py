@@ -11,10 +11,10 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from app.affairs import attachments, cases
 from app.extensions import db
+from app.infra.errors import DomainError
 from app.models.case import Case, CaseAttachment
-from app.services import attachments, cases
-from app.services.errors import DomainError
 from tests.affairs.conftest import actor, gps_exif, image_bytes, png_bomb, submit, wav_bytes
 
 

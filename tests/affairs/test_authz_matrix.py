@@ -11,9 +11,9 @@ import io
 
 import pytest
 
+from app.affairs import attachments, cases, open311
 from app.extensions import db
 from app.models.notification import Notification
-from app.services import attachments, cases, open311
 from tests.affairs.conftest import actor, category, image_bytes, submit
 from tests.matrix import ANON, check_status, expected_status
 

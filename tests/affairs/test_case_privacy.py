@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from app.affairs import cases
+from app.assistant.voice import AppServices, Caller
 from app.extensions import db
 from app.models.case import CaseEvent
-from app.services import cases
-from app.services.voice import AppServices, Caller
 from tests.affairs.conftest import actor, put_in_state, submit
 
 DOOR = "门禁密码 4711#"
@@ -144,7 +144,7 @@ def test_easy_mode_shows_the_resident_their_own_note(client, cats, auth):
     view = cases.case_view(actor(world.a.resident), cases.get_case(actor(world.a.resident),
                                                                    case.id))
     assert any(e["note"] == DOOR for e in view["timeline"])
-    from app.services import easy
+    from app.residents import easy
 
     assert any(e["note"] == DOOR for e in easy.case_for_resident(actor(world.a.resident),
                                                                  case.id)["timeline"])

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
+from app.affairs import cases
 from app.extensions import db
-from app.services import cases
 from tests.affairs.conftest import actor, image_bytes, submit
 
 BODY = {"category_code": "repair", "description": "单元门禁坏了，门关不上"}

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from app.affairs import cases
 from app.extensions import db
 from app.models.case import CASE_STATUSES, Case, CaseStatusCount
-from app.services import cases
 from tests.affairs.conftest import actor, backdate, put_in_state, submit
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from app.affairs import cases
 from app.extensions import db
 from app.models.case import Case, CaseEvent
 from app.models.notification import Notification
-from app.services import cases
 from tests.affairs.conftest import actor, backdate, put_in_state, submit
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from app.affairs import cases
 from app.extensions import db
 from app.models import AuditLog
 from app.models.base import utcnow
 from app.models.case import Case, CaseSupport
 from app.models.notification import Notification
-from app.services import cases
 from tests import factories as f
 from tests.affairs.conftest import actor, category, put_in_state, submit
 

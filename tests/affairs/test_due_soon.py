@@ -11,11 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from app.affairs import cases
 from app.extensions import db
+from app.infra import audit
 from app.models.case import Case, CaseEvent
 from app.models.notification import Notification
-from app.services import audit, cases
-from app.services.actors import Actor
+from app.people.actors import Actor
 from tests import factories as f
 from tests.affairs.conftest import actor, backdate, category, put_in_state, submit
 

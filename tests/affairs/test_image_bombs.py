@@ -15,9 +15,9 @@ from PIL import Image, JpegImagePlugin
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from app.infra import images
+from app.infra.errors import Unavailable
 from app.models.case import CaseAttachment
-from app.services import images
-from app.services.errors import Unavailable
 from tests.affairs.conftest import submit
 
 

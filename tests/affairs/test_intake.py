@@ -6,12 +6,12 @@ import re
 
 import pytest
 
+from app.affairs import attachments, cases
 from app.extensions import db
+from app.infra.errors import DomainError
 from app.models import AuditLog
 from app.models.case import Case, CaseAttachment, CaseEvent
 from app.models.idempotency import IdempotencyKey
-from app.services import attachments, cases
-from app.services.errors import DomainError
 from tests.affairs.conftest import actor, category, submit, wav_bytes
 
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
+from app.affairs import cases
 from app.extensions import db
+from app.infra.errors import DomainError
 from app.models.case import Case, CaseCategory, CaseEvent
 from app.models.open311 import Open311Key
-from app.services import cases
-from app.services.errors import DomainError
 from tests.affairs.conftest import actor, put_in_state, submit
 
 

@@ -7,9 +7,9 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from app.affairs import categories, open311
 from app.extensions import db
 from app.models.case import Case
-from app.services import categories, open311
 from tests.affairs.conftest import actor, put_in_state, submit
 
 BASE = "/open311/v2"
@@ -182,7 +182,7 @@ def test_get_requests_filters(client, cats, key):
     done = submit(world.a, code="environment", description="垃圾")
     put_in_state(done, world.a, "resolved")
     done.resolved_at = done.updated_at
-    from app.services import cases as case_service
+    from app.affairs import cases as case_service
 
     case_service.add_note(actor(world.a.staff), done.id, "已清运完毕", public=True)
     private = submit(world.a, code="dispute", description="噪音")
@@ -223,7 +223,7 @@ def test_get_requests_filters(client, cats, key):
 
 def test_merged_and_rejected_cases_are_closed_with_notes(client, cats):
     world = cats
-    from app.services import cases as case_service
+    from app.affairs import cases as case_service
 
     target, dup, rejected = submit(world.a), submit(world.a), submit(world.a)
     case_service.merge_case(actor(world.a.staff), dup.id, target.id)

@@ -8,10 +8,10 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from app.affairs import attachments, cases
 from app.extensions import db
 from app.models import AuditLog
 from app.models.case import Case
-from app.services import attachments, cases
 from tests.affairs.conftest import actor, backdate, image_bytes, put_in_state, submit, wav_bytes
 from tests.pages import csrf_token as _csrf
 from tests.pages import staff_login as _login

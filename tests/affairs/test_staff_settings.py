@@ -9,12 +9,12 @@ import re
 
 import pytest
 
+from app.affairs import categories, open311
 from app.extensions import db
 from app.models import AuditLog
 from app.models.case import CaseCategory
 from app.models.idempotency import IdempotencyKey
 from app.models.open311 import Open311Key
-from app.services import categories, open311
 from tests import factories as f
 from tests.affairs.conftest import actor, category
 from tests.pages import csrf_token as _csrf

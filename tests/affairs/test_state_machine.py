@@ -1,6 +1,6 @@
 """The case lifecycle as a state machine: every action × every status × every role.
 
-The expected table below is written out independently of app.services.cases.RULES, so a change
+The expected table below is written out independently of app.affairs.cases.RULES, so a change
 to the rules that is not also a deliberate change here fails.
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from app.affairs import cases
 from app.extensions import db
+from app.infra.errors import DomainError
 from app.models.case import CASE_STATUSES, OPEN_STATUSES, CaseEvent
-from app.services import cases
-from app.services.errors import DomainError
 from tests.affairs.conftest import actor, put_in_state, submit
 
 M = frozenset({"staff", "official_writer", "admin"})

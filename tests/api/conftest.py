@@ -9,9 +9,9 @@ import pytest
 def records(client, auth, world):
     """Community A with its standard categories, a resident's case and an announcement;
     returns {path parameter name: a real id} per role and the bearer headers per role."""
+    from app.affairs import categories
     from app.extensions import db
     from app.models import ProxyLink
-    from app.services import categories
     from tests.affairs.conftest import category, submit
 
     side = world.a

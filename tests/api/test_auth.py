@@ -125,7 +125,7 @@ def test_full_width_digits_from_an_input_method_mean_the_same_phone_and_pin(clie
 
 
 def test_a_pin_stored_in_full_width_still_works_and_is_stored_plain(client, world, db):
-    from app.services.auth import hash_secret, verify_secret
+    from app.people.auth import hash_secret, verify_secret
 
     person = world.a.resident
     person.pin_hash = hash_secret("258147".translate(FULL))  # set before digits were made plain

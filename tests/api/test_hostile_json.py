@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from app.affairs import categories
 from app.models import AuditLog, Person
 from app.models.case import Case
-from app.services import categories
 
 
 @pytest.fixture()

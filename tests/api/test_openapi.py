@@ -60,8 +60,9 @@ def _prop(spec, schema, name):
 def test_stated_patterns_agree_with_what_the_services_accept(client):
     # The document states rules the services check; a client that validates against it must
     # neither refuse what the service takes nor send what the service refuses.
-    from app.services import cases, categories, idempotency, text
-    from app.services.errors import Invalid
+    from app.affairs import cases, categories
+    from app.infra import idempotency, text
+    from app.infra.errors import Invalid
 
     spec = _spec(client)
     stated = {

@@ -255,7 +255,7 @@ def _attach_speech(live, announcement_id: int, url: str) -> None:
     import sys
 
     script = ("from app import create_app\nfrom app.extensions import db\n"
-              "from app.services import announcements\napp = create_app()\n"
+              "from app.notices import announcements\napp = create_app()\n"
               "with app.app_context():\n"
               f"    assert announcements.set_speech_url({announcement_id}, {url!r}, revision=1)\n"
               "    db.session.commit()\n")

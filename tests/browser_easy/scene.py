@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.affairs import cases, categories
 from app.extensions import db
 from app.models.case import Case
-from app.services import announcements, cases, categories
-from app.services.actors import Actor
+from app.notices import announcements
+from app.people.actors import Actor
 
 
 def staff(world) -> Actor:

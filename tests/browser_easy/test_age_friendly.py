@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from app.affairs import cases
 from app.extensions import db
 from app.models import Person, ProxyLink
-from app.services import auth, cases, invitations
+from app.people import auth, invitations
 from tests.browser_easy import rules, scene
 from tests.factories import PIN, phone, proxy_link
 

@@ -18,8 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.voice, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def voice_site(tmp_path_factory):
     """Its own app (the suite's has no recognizer), served on a free port, with a world."""
+    from app.affairs import categories
     from app.extensions import db
-    from app.services import categories
     from tests.conftest import fresh_database
     from tests.factories import make_world
     from tests.voice_app.conftest import ko_model_path, make_app

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Person, ProxyLink
 from app.models.announcement import AnnouncementAck
-from app.services import auth, invitations
-from app.services.actors import Actor
+from app.people import auth, invitations
+from app.people.actors import Actor
 from tests.browser_easy import scene
 from tests.browser_easy.conftest import jpeg_bytes
 from tests.factories import PIN, phone

@@ -7,12 +7,14 @@ import re
 
 from sqlalchemy import func, select
 
+from app.affairs import cases, categories
 from app.extensions import db
 from app.models import Person, ProxyLink
 from app.models.announcement import AnnouncementAck
 from app.models.case import Case
-from app.services import announcements, cases, categories, invitations
-from app.services.actors import Actor
+from app.notices import announcements
+from app.people import invitations
+from app.people.actors import Actor
 from tests.factories import PIN, phone, resident
 
 
@@ -488,7 +490,7 @@ def test_a_revoked_link_ends_acting_on_the_next_page(easy, world):
 
 
 def test_a_linked_relative_resets_the_elders_pin(easy, world):
-    from app.services import auth
+    from app.people import auth
 
     easy.sign_in(world.a.resident)  # not linked to the elder
     assert easy.client.get(f"/easy/family/{world.a.elder.id}/pin").status_code == 403

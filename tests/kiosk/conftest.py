@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.services import events, kiosk
+from app.infra import events
+from app.screens import kiosk
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from app.extensions import db as _db
 from app.models.announcement import Announcement, AnnouncementRevision
 from app.models.base import utcnow
-from app.services import announcements
+from app.notices import announcements
 from tests import factories as f
 
 

@@ -12,8 +12,9 @@ import pytest
 
 from app.extensions import db
 from app.models.announcement import Announcement
-from app.services import announcements, kiosk
-from app.services.actors import Actor
+from app.notices import announcements
+from app.people.actors import Actor
+from app.screens import kiosk
 from tests.matrix import ANON, check_status, expected_status
 
 ROLES = ["resident", "elder", "relative", "staff", "grid_worker", "org_member", "official",

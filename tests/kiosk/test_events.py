@@ -8,11 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from app.infra import events
+from app.infra.events import EventBus, LocalHub
 from app.models.announcement import Announcement
 from app.models.base import utcnow
 from app.models.kiosk import KioskFeed
-from app.services import events, kiosk
-from app.services.events import EventBus, LocalHub
+from app.screens import kiosk
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

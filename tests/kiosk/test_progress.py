@@ -8,11 +8,11 @@ import re
 
 import pytest
 
+from app.affairs import cases, categories
 from app.extensions import db
 from app.models import LoginThrottle
 from app.models.case import ASSIGNED, IN_PROGRESS, SUBMITTED, Case
-from app.services import cases, categories
-from app.services.actors import Actor
+from app.people.actors import Actor
 from tests import factories as f
 
 DIGITS = "/kiosk/api/progress/digits"

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 import voice
+from app.affairs import categories
+from app.assistant import voice as voice_svc
 from app.extensions import db as _db
 from app.models.case import Case, CaseAttachment, CaseCategory
-from app.services import categories
-from app.services import voice as voice_svc
-from app.services.actors import Actor
+from app.people.actors import Actor
 
 URL = "/kiosk/api/report"
 
@@ -228,7 +228,7 @@ def test_each_screen_is_rate_limited(client, app, cats, screen, speech_webm, mon
 
 
 def _headers_for_b(world):
-    from app.services.auth import issue_token
+    from app.people.auth import issue_token
 
     token, _ = issue_token(device=world.b.device)
     _db.session.commit()

@@ -47,9 +47,9 @@ def test_other_sound_values_are_refused_in_the_one_envelope(client, screen, worl
 
 
 def test_the_service_refuses_unknown_values_too(app, world, db):
-    from app.services import kiosk
-    from app.services.actors import Actor
-    from app.services.errors import Invalid
+    from app.infra.errors import Invalid
+    from app.people.actors import Actor
+    from app.screens import kiosk
 
     with pytest.raises(Invalid) as caught:
         kiosk.heartbeat(Actor.for_device(world.a.device), sound="loud")

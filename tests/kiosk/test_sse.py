@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from app.services.events import LocalHub
+from app.infra.events import LocalHub
 from kiosk import sse
 
 

@@ -8,7 +8,7 @@ import pytest
 from app.models import LoginThrottle, RateLimit
 from app.models.base import utcnow
 from app.models.idempotency import IdempotencyKey
-from app.services import kiosk
+from app.screens import kiosk
 
 
 @pytest.fixture()

@@ -8,7 +8,8 @@ import textwrap
 import threading
 from pathlib import Path
 
-from app.services import auth, offload
+from app.infra import offload
+from app.people import auth
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +49,7 @@ GEVENT_SCRIPT = textwrap.dedent("""
     gevent.spawn(ticker)
     gevent.sleep(0.01)
     with app.app_context():
-        from app.services import auth
+        from app.people import auth
         start = time.perf_counter()
         hashed = auth.hash_secret("246813")
         ok = auth.verify_secret(hashed, "246813")

@@ -1,8 +1,8 @@
 """Phones are masked, care flags hidden, and sensitive reads audited — decided in the service."""
 
 from app.models import AuditLog
-from app.services import people
-from app.services.actors import Actor
+from app.people import people
+from app.people.actors import Actor
 
 
 def _view(who, target):

@@ -2,10 +2,11 @@
 
 import pytest
 
+from app.affairs import cases, categories
+from app.infra.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models.notification import Notification
-from app.services import cases, categories, people
-from app.services.actors import Actor
-from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.people import people
+from app.people.actors import Actor
 from tests import factories as f
 
 

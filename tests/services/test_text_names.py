@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from app.infra.errors import Invalid
+from app.infra.text import clean_name, clean_text
 from app.models import Device, Organization, Person
-from app.services import people
-from app.services.actors import Actor
-from app.services.errors import Invalid
-from app.services.text import clean_name, clean_text
+from app.people import people
+from app.people.actors import Actor
 from tests import factories as f
 
 INVISIBLE_NAMES = [

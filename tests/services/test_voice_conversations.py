@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import func, select
 
 import voice
+from app.assistant import voice as svc
 from app.extensions import db as _db
+from app.infra import housekeeping
 from app.models import Person
 from app.models.base import utcnow
 from app.models.case import Case
 from app.models.voice import VoiceConversation
-from app.services import housekeeping
-from app.services import voice as svc
-from app.services.actors import Actor
+from app.people.actors import Actor
 
 
 def _state(owner: str, **extra) -> dict:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.affairs import cases
+from app.infra.text import zh_quantity
 from app.models.case import CaseCategory as Category
-from app.services import cases
-from app.services.actors import Actor
-from app.services.text import zh_quantity
+from app.people.actors import Actor
 from tests.voice_app.test_text_dialog import spoken, talk
 
 PLAIN_ZH = ("您好，我是社区语音助手。您可以说：听公告，我要反映问题，查进度，最近有什么活动，"

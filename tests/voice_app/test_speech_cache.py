@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from app.assistant import voice as svc
 from app.extensions import db
 from app.models.announcement import Announcement
-from app.services import voice as svc
 
 SAY = "/api/v1/voice/speech"
 

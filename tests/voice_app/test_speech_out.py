@@ -9,8 +9,8 @@ import time
 import pytest
 from sqlalchemy import select
 
+from app.assistant import voice as svc
 from app.models.announcement import Announcement
-from app.services import voice as svc
 from tests.voice_app.conftest import assert_real_speech
 
 

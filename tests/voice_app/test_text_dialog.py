@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.affairs import cases
+from app.assistant import voice as svc
 from app.models import AuditLog, Building, Grid
 from app.models.case import Case, CaseAttachment
 from app.models.notification import Notification
-from app.services import cases
-from app.services import voice as svc
-from app.services.actors import Actor
+from app.people.actors import Actor
 
 
 def talk(client, headers, text, cid=None, expected=200, **extra):

@@ -19,7 +19,7 @@ def _seen_address(app, headers) -> str:
     def _address():
         from flask import request
 
-        from app.services import audit
+        from app.infra import audit
 
         return {"remote_addr": request.remote_addr, "audit": audit._client_ip()}
 

@@ -234,7 +234,7 @@ def test_turning_a_staff_account_off_ends_its_console_sign_in(app, client, world
     staff_login(client, world.a.staff)
     jar = _jar(client)
     world.a.staff.is_active = False
-    from app.services.auth import sign_out_everywhere
+    from app.people.auth import sign_out_everywhere
 
     sign_out_everywhere(world.a.staff)
     db.session.commit()

@@ -15,7 +15,7 @@ from app.api.announcements.schemas import (
     RevisionSchema,
 )
 from app.api.common import actor, paged
-from app.services import announcements as svc
+from app.notices import announcements as svc
 
 blp = Blueprint("announcements", __name__, url_prefix="/api/v1",
                 description="Announcements for the app, lobby screens and the voice line")

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.api.common import PageArgsSchema, actor, id_field, page_schema, paged
-from app.services import audit
+from app.infra import audit
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="Audit log")
 

@@ -13,8 +13,8 @@ from app.api.auth.schemas import (
     TokenSchema,
 )
 from app.api.common import actor
+from app.people import accounts
 from app.security import token_in_use
-from app.services import accounts
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign-in and tokens")
 

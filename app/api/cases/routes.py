@@ -4,6 +4,7 @@ from flask import send_file, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.affairs import attachments, cases, open311
 from app.api.cases.schemas import (
     AssigneeChoicesSchema,
     AssignSchema,
@@ -34,9 +35,9 @@ from app.api.cases.schemas import (
     TransitionSchema,
 )
 from app.api.common import actor, paged
-from app.services import attachments, cases, idempotency, open311
-from app.services.errors import invalid_field
-from app.services.idempotency import idempotent
+from app.infra import idempotency
+from app.infra.errors import invalid_field
+from app.infra.idempotency import idempotent
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1",
                 description="Community affairs (诉求): cases from request to resolution")

@@ -3,6 +3,7 @@
 import marshmallow as ma
 from flask_smorest.fields import Upload
 
+from app.affairs.cases import ACTIONS
 from app.api.common import (
     TEXT_RULES,
     PageArgsSchema,
@@ -18,7 +19,6 @@ from app.api.common import (
     text,
 )
 from app.models.case import CASE_STATUSES, CHANNELS
-from app.services.cases import ACTIONS
 
 _STATUS_FILTER = ("open", "all", *CASE_STATUSES)
 

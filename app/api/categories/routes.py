@@ -3,6 +3,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.affairs import categories
 from app.api.categories.schemas import (
     CategoryCreateSchema,
     CategoryQueryArgsSchema,
@@ -10,7 +11,7 @@ from app.api.categories.schemas import (
     CategoryUpdateSchema,
 )
 from app.api.common import actor
-from app.services import authz, categories
+from app.people import authz
 
 blp = Blueprint("categories", __name__, url_prefix="/api/v1",
                 description="Case categories (诉求分类)")

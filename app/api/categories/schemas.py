@@ -2,6 +2,7 @@
 
 import marshmallow as ma
 
+from app.affairs.categories import DATATYPES, ICONS
 from app.api.common import (
     category_code_field,
     id_field,
@@ -11,7 +12,6 @@ from app.api.common import (
     text,
 )
 from app.models.case import HANDLER_ROLES
-from app.services.categories import DATATYPES, ICONS
 
 
 class AttributeValueSchema(ma.Schema):

@@ -11,7 +11,7 @@ from app.api.communities.schemas import (
     GridSchema,
     HouseholdSchema,
 )
-from app.services import communities
+from app.people import communities
 
 blp = Blueprint("communities", __name__, url_prefix="/api/v1", description="Communities register")
 

@@ -11,7 +11,7 @@ from app.api.devices.schemas import (
     DeviceUpdateSchema,
     PairingClaimSchema,
 )
-from app.services import devices, kiosk
+from app.screens import devices, kiosk
 
 blp = Blueprint("devices", __name__, url_prefix="/api/v1", description="Kiosk devices")
 

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.api.common import actor, id_field
-from app.services import invitations
+from app.people import invitations
 
 blp = Blueprint("invitations", __name__, url_prefix="/api/v1", description="Invitations")
 

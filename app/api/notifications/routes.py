@@ -11,7 +11,7 @@ from app.api.notifications.schemas import (
     ReadAllSchema,
     UnreadCountSchema,
 )
-from app.services import notifications
+from app.people import notifications
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="Notifications")
 

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from app.api.common import actor
 from app.api.organizations.schemas import OrganizationSchema
-from app.services import organizations
+from app.people import organizations
 
 blp = Blueprint("organizations", __name__, url_prefix="/api/v1", description="Organizations")
 

@@ -13,8 +13,8 @@ from app.api.people.schemas import (
     RoleGrantSchema,
     RoleSchema,
 )
+from app.people import people
 from app.security import own_sign_in
-from app.services import people
 
 blp = Blueprint("people", __name__, url_prefix="/api/v1", description="People register")
 

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from app.api.common import actor
 from app.api.proxies.schemas import ProxyLinkCreateSchema, ProxyLinkSchema
-from app.services import proxies
+from app.people import proxies
 
 blp = Blueprint("proxy_links", __name__, url_prefix="/api/v1", description="Family proxies")
 

@@ -21,8 +21,8 @@ from app.api.voice.schemas import (
     VoiceTextSchema,
 )
 from app.api.voice.stream import ws_bp
-from app.services import voice as svc
-from app.services.errors import Invalid
+from app.assistant import voice as svc
+from app.infra.errors import Invalid
 
 blp = Blueprint("voice", __name__, url_prefix="/api/v1",
                 description="The voice assistant (语音助手) for residents and lobby screens")
@@ -202,7 +202,7 @@ class VoiceSay(MethodView):
     @blp.doc(responses=_AUDIO_OUT)
     def get(self, args):
         """Read a text aloud (signed-in callers; numbers and references digit by digit)."""
-        from app.services import authz
+        from app.people import authz
 
         who = actor()
         authz.require_signed_in(who)

@@ -28,12 +28,12 @@ from werkzeug.exceptions import HTTPException
 
 import voice
 from app import jsonbody
+from app.assistant import voice as svc
 from app.extensions import db, sock
+from app.infra import audit
+from app.infra.errors import DomainError, Invalid, Unauthorized
 from app.models import Person
-from app.services import audit
-from app.services import voice as svc
-from app.services.actors import Actor
-from app.services.errors import DomainError, Invalid, Unauthorized
+from app.people.actors import Actor
 
 log = logging.getLogger("linli.voice")
 
@@ -121,8 +121,8 @@ class Stream:
 
     def actor(self) -> Actor:
         """The caller, loaded afresh (every turn: revoked tokens stop working)."""
-        from app.services.auth import resolve_token
-        from app.services.proxies import acting_for
+        from app.people.auth import resolve_token
+        from app.people.proxies import acting_for
 
         person = device = None
         if self.token is not None:

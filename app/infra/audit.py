@@ -1,0 +1,141 @@
+"""The audit log: every change made by a staff-side account, and every sensitive read.
+
+Changes are recorded by a flush hook from the actor bound to the current request or command,
+so no service can forget; sensitive reads are recorded explicitly with `record_read`.
+"""
+
+from __future__ import annotations
+
+from flask import g, has_app_context, has_request_context, request
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+from app.models import AuditLog, Community, LoginThrottle, RateLimit
+from app.people import authz
+from app.people.actors import Actor
+
+# Bookkeeping tables whose rows are not "changes" anyone made.
+_NOT_AUDITED = (AuditLog, LoginThrottle, RateLimit)
+
+
+def bind_actor(actor: Actor) -> None:
+    """Make `actor` the one the flush hook records changes for (per request or command)."""
+    if has_app_context():
+        g.linli_actor = actor
+
+
+def bound_actor() -> Actor | None:
+    """The actor bound to the current context, if any."""
+    return g.get("linli_actor") if has_app_context() else None
+
+
+def _client_ip() -> str | None:
+    return request.remote_addr if has_request_context() else None
+
+
+def _entry(
+    actor: Actor, action: str, target_type: str, target_id, community_id, detail
+) -> AuditLog:
+    return AuditLog(
+        actor_person_id=actor.person.id if actor.person else None,
+        actor_device_id=actor.device.id if actor.device else None,
+        on_behalf_of_id=actor.on_behalf_of.id if actor.on_behalf_of else None,
+        action=action,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        community_id=community_id,
+        detail=detail or {},
+        ip=_client_ip(),
+    )
+
+
+def record(
+    actor: Actor, action: str, target_type: str, target_id=None, community_id=None, detail=None
+):
+    """Add an explicit audit entry (e.g. a sign-in, an export, a sensitive read)."""
+    entry = _entry(actor, action, target_type, target_id, community_id, detail)
+    db.session.add(entry)
+    return entry
+
+
+def record_read(actor: Actor, target_type: str, target_id, community_id, fields: list[str]):
+    """Record that `actor` saw sensitive fields (unmasked phone, care flags) of a record."""
+    return record(actor, "read", target_type, target_id, community_id, {"fields": sorted(fields)})
+
+
+def _community_of(obj) -> int | None:
+    if isinstance(obj, Community):
+        return obj.id
+    try:
+        value = getattr(obj, "community_id", None)
+    except Exception:  # a property that needs a relationship not loaded yet
+        return None
+    return value if isinstance(value, int) else None
+
+
+def _changed_fields(obj) -> list[str]:
+    state = inspect(obj)
+    changed = []
+    for attr in state.mapper.column_attrs:
+        hist = state.attrs[attr.key].history
+        if hist.has_changes():
+            changed.append(attr.key)
+    return changed
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    # After the flush new rows have ids, while new/dirty/deleted and attribute history still
+    # show the pre-flush state; the entries added here go out with the next flush of the commit.
+    actor = bound_actor()
+    if actor is None or not actor.is_staff_side:
+        return
+    batches = (("create", session.new), ("update", session.dirty), ("delete", session.deleted))
+    for action, objects in batches:
+        for obj in list(objects):
+            if isinstance(obj, _NOT_AUDITED) or not hasattr(obj, "__tablename__"):
+                continue
+            fields = _changed_fields(obj) if action == "update" else []
+            if action == "update" and not fields:
+                continue
+            detail = {"fields": sorted(fields)}
+            session.add(
+                _entry(
+                    actor,
+                    action,
+                    obj.__tablename__,
+                    getattr(obj, "id", None),
+                    _community_of(obj),
+                    detail,
+                )
+            )
+
+
+def install() -> None:
+    """Attach the flush hook (idempotent)."""
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
+
+
+def list_entries(
+    actor: Actor,
+    *,
+    community_id=None,
+    target_type=None,
+    actor_person_id=None,
+    page: int = 1,
+    per_page: int = 50,
+):
+    """Audit entries, newest first: platform admins see all, committee staff their community."""
+    authz.require_signed_in(actor)
+    query = select(AuditLog).order_by(AuditLog.id.desc())
+    if not actor.is_admin:
+        if community_id is None or community_id not in actor.staff_community_ids:
+            authz.ensure_admin(actor)
+    if community_id is not None:
+        query = query.where(AuditLog.community_id == community_id)
+    if target_type:
+        query = query.where(AuditLog.target_type == target_type)
+    if actor_person_id:
+        query = query.where(AuditLog.actor_person_id == actor_person_id)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)

@@ -1,0 +1,185 @@
+"""Idempotency-Key: a kiosk or phone on a flaky network retries a create, and it happens once.
+
+How it stays correct under concurrent retries, on SQLite and PostgreSQL alike: the first thing
+a keyed request writes is its key row (unique on an HMAC of caller + key). A concurrent retry's
+insert of the same row waits on the first transaction (PostgreSQL: the unique index; SQLite: the
+database write lock) and then fails with an IntegrityError; it rolls back and answers with the
+response the first one stored in the same transaction. A request that fails stores nothing, so
+it can be retried with the same key. The same key with a different request is refused (422).
+
+Use `@idempotent()` on a view (outermost, above flask-smorest's decorators); the view's
+blueprint must commit on success (the JSON API does).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+
+from flask import Response, current_app, request
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from app import jsonbody
+from app.extensions import db
+from app.infra.errors import Conflict, Invalid
+from app.models.base import utcnow
+from app.models.idempotency import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+# A form's one-time token (`one_time_token()`), as pages send it.
+ONE_TIME = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# Response headers worth replaying.
+_KEEP_HEADERS = ("Location",)
+
+
+def _actor_scope() -> str | None:
+    from app.security import current_actor
+
+    return actor_scope(current_actor())
+
+
+def actor_scope(actor) -> str | None:
+    """Whose keys these are: a device, or a person (acting for someone, or not)."""
+    if actor.device is not None:
+        return f"d:{actor.device.id}"
+    if actor.person is not None:
+        behalf = f":{actor.on_behalf_of.id}" if actor.on_behalf_of is not None else ""
+        return f"p:{actor.person.id}{behalf}"
+    return None
+
+
+def one_time_token() -> str:
+    """A fresh token for a page's form that must take effect once, however often it is sent."""
+    return secrets.token_urlsafe(18)
+
+
+def key_hash(scope: str, key: str) -> str:
+    """HMAC of caller scope and key: the stored row never names the caller."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, f"{scope}\0{key}".encode(), hashlib.sha256).hexdigest()
+
+
+def request_fingerprint() -> str:
+    """SHA-256 of method, path and body (JSON canonicalised; form fields and files by content)."""
+    digest = hashlib.sha256(f"{request.method} {request.path}\0".encode())
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        for name, value in sorted(request.form.items(multi=True)):
+            digest.update(f"f\0{name}\0{value}\0".encode())
+        for name, storage in sorted(request.files.items(multi=True), key=lambda kv: kv[0]):
+            data = storage.stream.read()
+            storage.stream.seek(0)
+            digest.update(f"u\0{name}\0".encode() + hashlib.sha256(data).digest())
+    else:
+        raw = request.get_data(cache=True)
+        try:
+            # The bounded parser: a hostile body is answered by the view's own parsing.
+            canonical = json.dumps(jsonbody.loads(raw), sort_keys=True, separators=(",", ":"))
+            digest.update(canonical.encode())
+        except HTTPException:
+            digest.update(raw)
+    return digest.hexdigest()
+
+
+def _lookup(hashed: str) -> IdempotencyKey | None:
+    row = db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.key_hash == hashed))
+    if row is None:
+        return None
+    ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+    if row.created_at < utcnow() - ttl:
+        db.session.delete(row)
+        db.session.flush()
+        return None
+    return row
+
+
+def _replay(row: IdempotencyKey, fingerprint: str) -> Response:
+    if not hmac.compare_digest(row.fingerprint, fingerprint):
+        raise Invalid(_l("This Idempotency-Key was already used for a different request."),
+                      errors={HEADER: [str(_l("Use a new key for a new request."))]})
+    if row.status_code is None:  # pragma: no cover - rows are written with their response
+        raise Conflict()
+    response = Response(row.body or "", status=row.status_code, content_type=row.content_type)
+    for name, value in (row.headers or {}).items():
+        response.headers[name] = value
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def claim(who: str, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
+    """Take `key` for the caller `who`: ``(row, True)`` when this request is the first with it
+    (the row is written first, so it must be the transaction's first write), else the earlier
+    request's row and False. Callers that go on store their answer with `remember`."""
+    hashed = key_hash(who, key)
+    row = _lookup(hashed)
+    if row is not None:
+        return row, False
+    row = IdempotencyKey(key_hash=hashed, fingerprint=fingerprint)
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # A concurrent retry with this key committed first: answer as it did.
+        db.session.rollback()
+        row = _lookup(hashed)
+        if row is None:
+            raise Conflict() from None
+        return row, False
+    return row, True
+
+
+def remember(row: IdempotencyKey, status_code: int, content_type: str, body: str,
+             headers: dict | None = None) -> None:
+    """Store the answer a retry with the row's key gets."""
+    row.status_code = status_code
+    row.content_type = content_type
+    row.body = body
+    row.headers = headers or {}
+    db.session.flush()
+
+
+def idempotent(scope: Callable[[], str | None] | None = None):
+    """Make a create endpoint safe to retry with an Idempotency-Key header (optional)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            key = request.headers.get(HEADER)
+            if key is None:
+                return view(*args, **kwargs)
+            if not KEY.fullmatch(key):
+                raise Invalid(errors={HEADER: [str(_l("1 to 200 visible ASCII characters."))]})
+            who = (scope or _actor_scope)()
+            if who is None:  # not signed in: the view answers 401/403 by itself
+                return view(*args, **kwargs)
+            fingerprint = request_fingerprint()
+            row, first = claim(who, key, fingerprint)
+            if not first:
+                return _replay(row, fingerprint)
+            response = view(*args, **kwargs)
+            if response.status_code < 400 and not response.is_streamed:
+                remember(row, response.status_code, response.content_type,
+                         response.get_data(as_text=True),
+                         {h: response.headers[h] for h in _KEEP_HEADERS if h in response.headers})
+            return response
+
+        return wrapper
+
+    return decorator
+
+
+def purge_expired() -> int:
+    """Delete keys older than IDEMPOTENCY_TTL_HOURS; returns how many."""
+    ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+    result = db.session.execute(
+        IdempotencyKey.__table__.delete().where(IdempotencyKey.created_at < utcnow() - ttl))
+    return result.rowcount or 0

@@ -1,0 +1,1 @@
+"""Announcements (公告): compose, publish, revise, expire; who sees them."""

@@ -1,0 +1,1 @@
+"""Lobby screens (社区大屏): devices, pairing, heartbeats and the screens' feed."""

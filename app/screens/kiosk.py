@@ -1,0 +1,609 @@
+"""Lobby screens (社区大屏): feed versions, the snapshot, stream tickets, pairing, heartbeats.
+
+Every change a screen should show bumps its community's feed version (`touch_feed`, in the same
+transaction) and rings the bus after commit. Screens hold a stream that carries only versions,
+re-fetch `snapshot()` (ETag) on each, and poll slowly as a backstop.
+
+One `FeedWatcher` per process (started by the first stream) polls the feed table — one small
+query, not one per screen — so streams held by other workers or hosts hear changes without
+Redis too, and it wakes at the next schedule boundary to publish or expire items on time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete, func, insert, select, update
+
+from app.extensions import db
+from app.infra import events
+from app.infra.errors import (
+    DomainError,
+    Forbidden,
+    Locked,
+    NotFound,
+    TooManyRequests,
+    invalid_field,
+)
+from app.infra.text import check_time_span
+from app.models import ApiToken, Device, LoginThrottle
+from app.models.base import utcnow
+from app.models.kiosk import DeviceState, KioskFeed, PairingCode
+from app.notices import announcements
+from app.people import authz
+from app.people.actors import Actor
+from app.urls import public_base_url
+
+log = logging.getLogger("linli.kiosk")
+
+PAIRING_CODE_DIGITS = 6
+
+
+class PairingGone(DomainError):
+    """The pairing code expired or was already used (410)."""
+
+    status_code = 410
+    default_message = _l("This pairing code has expired or was already used.")
+
+
+# --- the feed ------------------------------------------------------------------------------------
+def _insert_ignore(values: dict):
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - other databases are not supported
+        return insert(KioskFeed).values(**values)
+    return dialect_insert(KioskFeed).values(**values).on_conflict_do_nothing(
+        index_elements=["community_id"])
+
+
+def feed_channel(community_id: int) -> str:
+    """The bus channel of a community's screens."""
+    return f"community:{community_id}"
+
+
+def device_channel(device_id: int) -> str:
+    """The bus channel of one screen."""
+    return f"device:{device_id}"
+
+
+def touch_feed(community_id: int) -> int:
+    """Bump the community's feed version and ring its screens after commit; returns the version."""
+    now = utcnow()
+    db.session.execute(_insert_ignore({"community_id": community_id, "version": 0,
+                                       "updated_at": now}))
+    version = db.session.execute(
+        update(KioskFeed).where(KioskFeed.community_id == community_id)
+        .values(version=KioskFeed.version + 1, updated_at=now)
+        .returning(KioskFeed.version)).scalar_one()
+    boundary = announcements.next_boundary(community_id, now)
+    db.session.execute(update(KioskFeed).where(KioskFeed.community_id == community_id)
+                       .values(boundary_at=boundary))
+    events.publish_after_commit(feed_channel(community_id),
+                                {"type": "feed", "community_id": community_id,
+                                 "version": int(version)})
+    return int(version)
+
+
+def feed_version(community_id: int) -> int:
+    """The community's current feed version (0 before anything was published)."""
+    return int(db.session.scalar(select(KioskFeed.version).where(
+        KioskFeed.community_id == community_id)) or 0)
+
+
+def notify_device(device_id: int, kind: str) -> None:
+    """Tell one screen (after commit) about something only it cares about, e.g. 'revoked'."""
+    events.publish_after_commit(device_channel(device_id), {"type": kind, "device_id": device_id})
+
+
+def run_due_boundaries(now: datetime | None = None, force: bool = False) -> int:
+    """Process every community whose schedule boundary has passed; returns how many (commits).
+
+    Several processes may call this at once: claiming the boundary is one conditional UPDATE,
+    so each boundary is processed once.
+    """
+    now = now or utcnow()
+    query = select(KioskFeed.community_id)
+    if not force:
+        query = query.where(KioskFeed.boundary_at <= now)
+    due = list(db.session.scalars(query))
+    done = 0
+    for community_id in due:
+        claim = update(KioskFeed).where(KioskFeed.community_id == community_id)
+        if not force:
+            claim = claim.where(KioskFeed.boundary_at <= now)
+        if db.session.execute(claim.values(boundary_at=None)).rowcount != 1:
+            db.session.rollback()
+            continue
+        if announcements.tick(now, community_id=community_id) == 0:
+            touch_feed(community_id)  # a window edge or lookahead: same items, new time
+        db.session.commit()
+        done += 1
+    if force:
+        # Communities without a feed row yet (nothing was ever touched) still get their statuses.
+        announcements.tick(now)
+        db.session.commit()
+    return done
+
+
+class FeedWatcher:
+    """Per process: hears feed versions bumped by other processes; fires schedule boundaries."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.versions: dict[int, int] = {}
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._purge_due = 0.0
+
+    def ensure_running(self) -> None:
+        """Start the watcher in this process (again after a fork); a no-op when disabled."""
+        if self.app.config.get("KIOSK_FEED_POLL_SECONDS", 0) <= 0:
+            return
+        with self._lock:
+            if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self.versions = {}
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="linli-feed-watcher",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop (tests, shutdown)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                wait = self.poll_once()
+            except Exception:
+                log.warning("feed watcher poll failed", exc_info=True)
+                wait = 2.0
+            self._stop.wait(wait)
+
+    def poll_once(self) -> float:
+        """One round: deliver newer versions to this process, fire due boundaries; next wait."""
+        self._housekeeping()
+        bus = events.get_bus(self.app)
+        interval = float(self.app.config.get("KIOSK_FEED_POLL_SECONDS") or 0.25)
+        if bus.redis_url:
+            interval = max(interval, 5.0)  # Redis carries the doorbell; this is a safety net
+        if bus.hub.subscriber_count() == 0:
+            return interval
+        with self.app.app_context():
+            try:
+                now = utcnow()
+                if db.session.scalar(select(func.count()).select_from(KioskFeed)
+                                     .where(KioskFeed.boundary_at <= now)):
+                    run_due_boundaries(now)
+                rows = db.session.execute(select(KioskFeed.community_id, KioskFeed.version,
+                                                 KioskFeed.boundary_at)).all()
+            finally:
+                db.session.remove()
+        upcoming = None
+        for community_id, version, boundary in rows:
+            old = self.versions.get(community_id)
+            if old is None or version > old:
+                self.versions[community_id] = int(version)
+                # Streams drop versions they already sent, so a repeat is harmless.
+                bus.hub.deliver(feed_channel(community_id),
+                                {"type": "feed", "community_id": community_id,
+                                 "version": int(version)})
+            if boundary is not None and (upcoming is None or boundary < upcoming):
+                upcoming = boundary
+        if upcoming is not None:
+            interval = min(interval, max(0.05, (upcoming - utcnow()).total_seconds()))
+        return interval
+
+
+    def _housekeeping(self) -> None:
+        # At most hourly per process: expired counters and keys, the speech cache's size
+        # (app/infra/housekeeping.py).
+        from app.infra import housekeeping
+
+        if time.monotonic() < self._purge_due:
+            return
+        self._purge_due = time.monotonic() + housekeeping.INTERVAL_SECONDS
+        with self.app.app_context():
+            try:
+                counts = housekeeping.purge_expired()
+                db.session.commit()
+                counts["speech_files"] = housekeeping.trim_speech_cache()
+                log.debug("housekeeping: %s", counts)
+            except Exception:
+                log.warning("housekeeping failed", exc_info=True)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+
+def watcher(app: Flask | None = None) -> FeedWatcher:
+    """The app's feed watcher (created on first use)."""
+    app = app or current_app._get_current_object()
+    found = app.extensions.get("linli_feed_watcher")
+    if found is None:
+        found = app.extensions["linli_feed_watcher"] = FeedWatcher(app)
+    return found
+
+
+# --- the snapshot --------------------------------------------------------------------------------
+def require_device(actor: Actor) -> Device:
+    """The calling screen; people (even staff) are refused."""
+    authz.require_signed_in(actor)
+    if actor.device is None or not actor.device.is_active:
+        raise Forbidden()
+    return actor.device
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(ZoneInfo("UTC")).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def item_view(a) -> dict:
+    """An announcement as a screen sees it: the text and its schedule, nobody's name."""
+    return {
+        "id": a.id, "revision": a.revision, "title": a.title,
+        "paragraphs": announcements.paragraphs(a.body), "category": a.category,
+        "priority": a.priority, "publish_at": _iso(a.publish_at), "expire_at": _iso(a.expire_at),
+        "window": ({"days": a.window_days, "start": a.window_start, "end": a.window_end}
+                   if (a.window_days or a.window_start) else None),
+        "image_url": announcements.image_url(a), "speech_url": a.speech_url,
+    }
+
+
+_FIGURE_KEYS = ("received", "resolved", "avg_rating")
+
+
+def community_figures(actor: Actor, community_id: int) -> dict | None:
+    """Affairs this month (received / resolved / average rating), or None while unavailable."""
+    try:
+        from app.affairs.cases import community_figures as figures
+    except ImportError:
+        return None
+    try:
+        raw = figures(actor, community_id)
+    except Exception:  # the affairs module is not ready, or refuses: the screen shows no figures
+        log.info("community figures unavailable", exc_info=True)
+        db.session.rollback()
+        return None
+    if not isinstance(raw, dict):
+        return None
+    out = {}
+    for key in _FIGURE_KEYS:  # numbers only: nothing personal reaches a public screen
+        value = raw.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            out[key] = None
+        else:
+            out[key] = round(float(value), 1) if key == "avg_rating" else int(value)
+    return out
+
+
+def snapshot(actor: Actor) -> dict:
+    """Everything a screen shows, with the feed version and the server's clock."""
+    device = require_device(actor)
+    now = utcnow()
+    state = db.session.get(DeviceState, device.id)
+    community = device.community
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    items = [item_view(a) for a in announcements.for_device(device, now)]
+    body = {
+        "version": feed_version(device.community_id),
+        "server_time": _iso(now),
+        "timezone": current_app.config["TIMEZONE"],
+        "utc_offset_minutes": int(now.astimezone(zone).utcoffset().total_seconds() // 60),
+        "device": {
+            "id": device.id, "name": device.name, "location": device.location,
+            "orientation": device.orientation,
+            "quiet_hours": ({"start": state.quiet_start, "end": state.quiet_end}
+                            if state and state.quiet_start and state.quiet_end else None),
+        },
+        "community": {"name": community.name, "phone": community.phone,
+                      "office_hours": community.office_hours},
+        "items": items,
+        "figures": community_figures(actor, community.id),
+        "easy_url": easy_url(),
+        "poll_seconds": current_app.config["KIOSK_POLL_SECONDS"],
+    }
+    return body
+
+
+def etag(body: dict) -> str:
+    """Strong validator of a snapshot: the same content (ignoring the clock) has the same tag."""
+    content = {k: v for k, v in body.items() if k != "server_time"}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False,
+                                       default=str).encode()).hexdigest()[:20]
+    return f'{body["version"]}-{digest}'
+
+
+def easy_url() -> str:
+    """Where the QR code on the screen leads: the easy-mode (长辈版) client."""
+    return public_base_url() + "/easy"
+
+
+def speech_folder():
+    """Where cached speech files live: served at /kiosk/speech/<hex>.<wav|mp3|ogg|opus>.
+
+    Voice engine hook: write `<sha256 of voice+rate+text>.wav` here and call
+    `announcements.set_speech_url(id, speech_url_for(name), revision=...)`.
+    """
+    from pathlib import Path
+
+    return Path(current_app.config["MEDIA_CACHE_FOLDER"]) / "speech"
+
+
+def speech_url_for(name: str) -> str:
+    """The public URL of a cached speech file."""
+    return f"/kiosk/speech/{name}"
+
+
+# --- stream tickets ------------------------------------------------------------------------------
+def _ticket_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="linli-kiosk-stream")
+
+
+def stream_ticket(actor: Actor, token_id: int | None) -> dict:
+    """A short-lived signed ticket that opens the event stream (EventSource cannot send headers)."""
+    device = require_device(actor)
+    if token_id is None:
+        raise Forbidden()
+    ttl = current_app.config["KIOSK_TICKET_SECONDS"]
+    return {"ticket": _ticket_serializer().dumps({"d": device.id, "t": token_id}),
+            "expires_in": ttl}
+
+
+def device_for_ticket(ticket: str | None) -> Device | None:
+    """The screen a valid, unexpired ticket was issued to (its token still live), else None."""
+    if not ticket or len(ticket) > 300:
+        return None
+    try:
+        data = _ticket_serializer().loads(
+            ticket, max_age=current_app.config["KIOSK_TICKET_SECONDS"])
+    except BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    row = db.session.get(ApiToken, data.get("t"))
+    now = utcnow()
+    if row is None or row.device_id != data.get("d") or row.revoked_at is not None or (
+            row.expires_at is not None and row.expires_at <= now):
+        return None
+    device = row.device
+    return device if device is not None and device.is_active else None
+
+
+# --- pairing -------------------------------------------------------------------------------------
+def _hmac(value: str, purpose: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def _sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def request_pairing(address: str | None) -> dict:
+    """An unpaired screen asks for a one-time code to show; rate-limited per address."""
+    cfg = current_app.config
+    now = utcnow()
+    ip_hash = _hmac(address or "-", "pairing-ip")
+    window = now - timedelta(minutes=10)
+    db.session.execute(delete(PairingCode).where(PairingCode.expires_at < now - timedelta(days=1)))
+    recent = db.session.scalar(select(func.count()).select_from(PairingCode).where(
+        PairingCode.ip_hash == ip_hash, PairingCode.created_at > window))
+    if recent >= cfg["KIOSK_PAIRING_PER_ADDRESS"]:
+        raise TooManyRequests(headers={"Retry-After": "600"})
+    for _attempt in range(20):
+        code = f"{secrets.randbelow(10 ** PAIRING_CODE_DIGITS):0{PAIRING_CODE_DIGITS}d}"
+        code_hash = _hmac(code, "pairing-code")
+        clash = db.session.scalar(select(PairingCode.id).where(
+            PairingCode.code_hash == code_hash, PairingCode.expires_at > now,
+            PairingCode.claimed_at.is_(None)))
+        if clash is None:
+            break
+    else:  # pragma: no cover - a million codes in use at once
+        raise TooManyRequests()
+    poll_secret = secrets.token_urlsafe(32)
+    expires = now + timedelta(minutes=cfg["KIOSK_PAIRING_MINUTES"])
+    db.session.add(PairingCode(code_hash=code_hash, poll_hash=_sha(poll_secret), ip_hash=ip_hash,
+                               created_at=now, expires_at=expires))
+    db.session.flush()
+    return {"code": code, "poll_secret": poll_secret, "expires_at": expires,
+            "expires_in": int((expires - now).total_seconds())}
+
+
+def _pairing_throttle(actor: Actor) -> LoginThrottle:
+    key = f"pairing:{actor.person_id}"
+    row = db.session.get(LoginThrottle, key)
+    if row is None:
+        row = LoginThrottle(login=key, failures=0)
+        db.session.add(row)
+    if row.locked_until and row.locked_until > utcnow():
+        seconds = int((row.locked_until - utcnow()).total_seconds()) + 1
+        raise Locked(_l("Too many wrong codes. Please wait %(m)d minutes and try again.",
+                        m=max(1, (seconds + 59) // 60)), headers={"Retry-After": str(seconds)})
+    return row
+
+
+def claim_pairing(actor: Actor, device_id: int, code: str) -> Device:
+    """Staff type the code a screen shows; the screen then picks up its device token once.
+
+    Wrong codes count against the staff account: after a few, it must wait (brute force).
+    """
+    from app.screens import devices
+
+    device = devices.get_device(actor, device_id)
+    authz.ensure_manager(actor, device.community_id)
+    if device.revoked_at is not None:
+        raise invalid_field("device", _l("This screen was revoked. Register a new one."))
+    throttle = _pairing_throttle(actor)
+    digits = "".join(ch for ch in str(code or "") if ch.isdigit())
+    now = utcnow()
+    pairing = None
+    if len(digits) == PAIRING_CODE_DIGITS:
+        pairing = db.session.scalar(select(PairingCode).where(
+            PairingCode.code_hash == _hmac(digits, "pairing-code"),
+            PairingCode.expires_at > now, PairingCode.claimed_at.is_(None)))
+    if pairing is None:
+        throttle.failures += 1
+        throttle.last_failure_at = now
+        if throttle.failures >= current_app.config["KIOSK_PAIRING_MAX_FAILURES"]:
+            throttle.locked_until = now + timedelta(minutes=15)
+            throttle.failures = 0
+        db.session.flush()
+        error = invalid_field("code", _l("This code is not right or has expired. "
+                                         "Check the code on the screen."))
+        error.persist = True  # keep the failure count although the request fails
+        raise error
+    throttle.failures = 0
+    pairing.device = device
+    pairing.claimed_by_id = actor.person_id
+    pairing.claimed_at = now
+    state = _state(device)
+    state.paired_at = now
+    db.session.flush()
+    return device
+
+
+def poll_pairing(poll_secret: str) -> dict:
+    """The screen asks whether staff entered its code; the token is handed over exactly once."""
+    from app.people.auth import issue_token
+
+    if not isinstance(poll_secret, str) or not 20 <= len(poll_secret) <= 100:
+        raise NotFound()
+    pairing = db.session.scalar(select(PairingCode).where(
+        PairingCode.poll_hash == _sha(poll_secret)))
+    if pairing is None:
+        raise NotFound()
+    now = utcnow()
+    if pairing.delivered_at is not None:
+        raise PairingGone()
+    if pairing.claimed_at is None:
+        if pairing.expires_at <= now:
+            raise PairingGone()
+        return {"status": "waiting", "expires_in": int((pairing.expires_at - now).total_seconds())}
+    device = pairing.device
+    if device is None or not device.is_active:
+        raise PairingGone()
+    token, _row = issue_token(device=device, label="kiosk pairing", days=0)
+    pairing.delivered_at = now
+    db.session.flush()
+    return {"status": "paired", "token": token,
+            "device": {"id": device.id, "name": device.name}}
+
+
+# --- heartbeats and status -----------------------------------------------------------------------
+def _state(device: Device) -> DeviceState:
+    state = db.session.get(DeviceState, device.id)
+    if state is None:
+        state = DeviceState(device_id=device.id)
+        db.session.add(state)
+    return state
+
+
+SOUND_STATES = ("ok", "blocked", "unknown")
+
+
+def heartbeat(actor: Actor, *, version: int | None = None, client_version: str | None = None,
+              showing: str | None = None, stream: bool | None = None,
+              sound: str | None = None) -> dict:
+    """A screen says it is alive, which version it shows, what is on it and whether it can
+    make sound by itself (ok / blocked by the browser / unknown)."""
+    from app.infra.text import clean_text
+
+    device = require_device(actor)
+    state = _state(device)
+    state.last_seen_at = utcnow()
+    if version is not None:
+        state.seen_version = max(0, int(version))
+    if client_version is not None:
+        state.client_version = clean_text(client_version, "client_version", max_length=40,
+                                          required=False) or None
+    if showing is not None:
+        state.showing = clean_text(showing[:200], "showing", max_length=200,
+                                   required=False) or None
+    if stream is not None:
+        state.online_stream = bool(stream)
+    if sound is not None:
+        if sound not in SOUND_STATES:
+            raise invalid_field("sound", _l("Must be ok, blocked or unknown."))
+        state.sound = sound
+    db.session.flush()
+    return {"version": feed_version(device.community_id), "server_time": _iso(utcnow())}
+
+
+def is_online(state: DeviceState | None, now: datetime | None = None) -> bool:
+    """Online: a heartbeat within KIOSK_OFFLINE_AFTER_SECONDS."""
+    if state is None or state.last_seen_at is None:
+        return False
+    limit = timedelta(seconds=current_app.config["KIOSK_OFFLINE_AFTER_SECONDS"])
+    return (now or utcnow()) - state.last_seen_at < limit
+
+
+def device_status(device: Device, state: DeviceState | None, version: int,
+                  now: datetime | None = None) -> dict:
+    """What the console shows about one screen."""
+    seen = state.seen_version if state is not None else None
+    return {
+        "online": device.is_active and is_online(state, now),
+        "last_seen_at": state.last_seen_at if state else None,
+        "seen_version": seen,
+        "current_version": version,
+        "versions_behind": None if seen is None else max(0, version - seen),
+        "showing": state.showing if state else None,
+        "sound": (state.sound if state else None) or "unknown",
+        "client_version": state.client_version if state else None,
+        "quiet_start": state.quiet_start if state else None,
+        "quiet_end": state.quiet_end if state else None,
+        "paired_at": state.paired_at if state else None,
+    }
+
+
+def status_of(device: Device) -> dict:
+    """The live status of one screen."""
+    return device_status(device, db.session.get(DeviceState, device.id),
+                         feed_version(device.community_id))
+
+
+def device_statuses(actor: Actor, community_id: int) -> list[dict]:
+    """Every screen of a community with its live status."""
+    from app.screens import devices
+
+    rows = devices.list_devices(actor, community_id)
+    states = {s.device_id: s for s in db.session.scalars(select(DeviceState).where(
+        DeviceState.device_id.in_([d.id for d in rows])))} if rows else {}
+    version = feed_version(community_id)
+    now = utcnow()
+    return [{"device": d, **device_status(d, states.get(d.id), version, now)} for d in rows]
+
+
+def set_quiet_hours(device: Device, start: str | None, end: str | None) -> DeviceState:
+    """Quiet hours of a screen (both or neither, HH:MM local)."""
+    check_time_span(start, end, "quiet_start")
+    state = _state(device)
+    state.quiet_start, state.quiet_end = start, end
+    return state
