@@ -114,7 +114,7 @@ def build(db_url: str, env: dict, total: int) -> dict:
     from sqlalchemy import func, insert, select, text, update
 
     from app import create_app, demo
-    from app.affairs import cases as case_service
+    from app.affairs import counts
     from app.cli import _import_feature_modules
     from app.extensions import db
     from app.models import Community, Person
@@ -235,7 +235,7 @@ def build(db_url: str, env: dict, total: int) -> dict:
                     update(CaseSerial).where(CaseSerial.year == year).values(last_value=value)
                 )
         # Core inserts go around the session hooks that keep the counts per status.
-        case_service.recount_statuses()
+        counts.recount_statuses()
         if db.engine.dialect.name == "postgresql":
             db.session.execute(
                 text(

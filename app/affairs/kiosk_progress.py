@@ -10,7 +10,7 @@ their own open requests by category and date. Every lookup counts against the sc
 (KIOSK_PROGRESS_PER_HOUR), so guessing numbers is not practical.
 
 Why four digits: references are `<year>-<serial>` with one serial counter for the whole city
-(app/affairs/cases.py next_reference), so a community holds a small share of the serials. The
+(app/affairs/common.py next_reference), so a community holds a small share of the serials. The
 last four serial digits repeat only every 10 000 requests city-wide; within one community two
 requests rarely share them. When they do, the screen asks for all six digits; with six digits
 and still more than one (the same serial in different years), each is shown with its full
@@ -29,7 +29,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from app.affairs import cases
+from app.affairs import common, deadlines
 from app.extensions import db
 from app.infra import ratelimit
 from app.infra.errors import DomainError, Invalid, Unauthorized
@@ -113,16 +113,16 @@ def progress_view(case: Case) -> dict:
     return {
         "reference": case.reference,
         "status": case.status,
-        "status_label": str(cases.STATUS_LABELS[case.status]),
+        "status_label": str(common.STATUS_LABELS[case.status]),
         "handler_kind": handler,
         "handler_label": str(HANDLER_KINDS[handler]),
         "next_step": next_step(case, handler),
-        "overdue": cases.is_overdue(case),
+        "overdue": deadlines.is_overdue(case),
     }
 
 
 def _spoken(view: dict) -> str:
-    ref = cases.spoken_reference(view["reference"])
+    ref = common.spoken_reference(view["reference"])
     if str(get_locale() or "zh_CN").startswith("zh"):
         return (f"编号{ref}。{view['status_label']}。处理方：{view['handler_label']}。"
                 f"{view['next_step']}")
@@ -194,7 +194,7 @@ def lookup_by_digits(actor: Actor, digits: str) -> dict:
         return {"outcome": "more_digits", "digits": text, "cases": [], "message": message,
                 "need": DIGITS_MAX, "speech_url": speech_url(message)}
     for case in found:
-        cases.evaluate_case(case)  # an auto-close that fell due shows as closed
+        deadlines.evaluate_case(case)  # an auto-close that fell due shows as closed
     views = [progress_view(c) for c in found[:SHOWN_MAX]]
     spoken = " ".join(_spoken(v) for v in views)
     if len(views) == 1:
@@ -234,7 +234,7 @@ def lookup_mine(actor: Actor, phone: str, pin: str, ip: str | None) -> dict:
         .order_by(Case.id.desc()).limit(SHOWN_MAX + 1)
     ).all()
     for case in rows:
-        cases.evaluate_case(case)
+        deadlines.evaluate_case(case)
     views = []
     for case in rows[:SHOWN_MAX]:
         view = progress_view(case)

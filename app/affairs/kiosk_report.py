@@ -4,7 +4,7 @@ people without a smartphone, on servers with or without a speech model.
 The screen shows big picture tiles of the community's categories that take anonymous reports
 (plus 不知道: the committee sorts it), asks where (in my building / here in the lobby / somewhere
 else), records a voice message and, if the person wants, a call-back number. `file_report`
-files it through `cases.submit_case` like every other channel: channel "kiosk" (社区大屏), the
+files it through `intake.submit_case` like every other channel: channel "kiosk" (社区大屏), the
 screen as the actor, anonymous unless a call-back number is left (then that number is the
 case's self-declared contact, shown unmasked only to those who may see contact), the recording
 kept as the case's audio attachment. The recording is decoded once here to prove it is real
@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 import voice
-from app.affairs import cases, categories
+from app.affairs import categories, common, intake
 from app.assistant import voice as voice_svc
 from app.infra import offload
 from app.infra.errors import invalid_field
@@ -141,11 +141,11 @@ def file_report(actor: Actor, *, category: str, place: str, audio: bytes,
         lines.append(_("The caller did not know the category: please choose one."))
     if phone is None:
         lines.append(_("No call-back number was left."))
-    case: Case = cases.submit_case(
+    case: Case = intake.submit_case(
         actor, description="\n".join(lines), category_id=chosen.id, community_id=community_id,
         channel="kiosk", building_id=building_id, address=address, contact_phone=phone,
         audio=audio)
     spoken = _("Your message has been sent. Your reference is %(ref)s.", ref=case.reference)
     return {"reference": case.reference, "category": chosen.code,
-            "reference_digits": cases.reference_digits(case.reference),
+            "reference_digits": common.reference_digits(case.reference),
             "text": spoken, "speech_url": _speech(_language(locale), spoken)}

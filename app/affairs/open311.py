@@ -31,7 +31,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
-from app.affairs import cases
+from app.affairs import common, deadlines, intake, views
 from app.demo import seed_hook
 from app.extensions import db
 from app.infra import idempotency
@@ -285,7 +285,7 @@ def create_request(key: Open311Key, form: dict, attributes: dict,
                              "address_id"))
     name = " ".join(p for p in (form.get("first_name"), form.get("last_name")) if p) or None
     try:
-        case = cases.submit_case(
+        case = intake.submit_case(
             Actor.anonymous(), open311_key=key, category_id=category.id,
             description=form.get("description") or "", address=form.get("address_string"),
             building_id=building_id, latitude=lat, longitude=lon,
@@ -320,17 +320,17 @@ def _status_notes(case: Case) -> str:
     # Only what staff published: a resident's note or reopen reason may hold a door code.
     latest = db.session.scalar(select(CaseEvent).where(
         CaseEvent.case_id == case.id, CaseEvent.public.is_(True), CaseEvent.note.is_not(None),
-        CaseEvent.actor_role.in_(sorted(cases.STAFF_VOICES)))
+        CaseEvent.actor_role.in_(sorted(common.STAFF_VOICES)))
         .order_by(CaseEvent.id.desc()).limit(1))
-    note = cases.published_note(latest) if latest is not None else None
-    label = str(cases.STATUS_LABELS[case.status])
+    note = views.published_note(latest) if latest is not None else None
+    label = str(common.STATUS_LABELS[case.status])
     return f"{label}。{note}" if note else label
 
 
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(cases._tz()).isoformat(timespec="seconds")
+    return value.astimezone(common._tz()).isoformat(timespec="seconds")
 
 
 def _coordinate(value: float | None, digits: int) -> float | None:
@@ -382,7 +382,7 @@ def _parse_date(value: str, name: str) -> datetime:
     except ValueError:
         raise bad_request(_l("%(name)s must be an ISO 8601 date-time", name=name)) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=cases._tz())
+        parsed = parsed.replace(tzinfo=common._tz())
     try:
         parsed = parsed.astimezone(UTC)
     except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
@@ -403,7 +403,7 @@ def query_requests(community: Community, args: dict,
     query = select(Case).where(Case.community_id == community.id, _visible(viewer))
     ids = args.get("service_request_id")
     if ids:
-        refs = [cases.normalize_reference(r) for r in ids.split(",")[:MAX_RESULTS]]
+        refs = [common.normalize_reference(r) for r in ids.split(",")[:MAX_RESULTS]]
         query = query.where(Case.reference.in_([r for r in refs if r]))
     else:
         service_code = _text_arg(args.get("service_code"), "service_code", max_length=10_000)
@@ -431,20 +431,20 @@ def query_requests(community: Community, args: dict,
                 query = query.where(Case.status.not_in(OPEN_STATUSES))
     rows = db.session.scalars(query.order_by(Case.id.desc()).limit(MAX_RESULTS)).all()
     for case in rows:
-        cases.evaluate_case(case)
+        deadlines.evaluate_case(case)
     return [request_view(case, viewer) for case in rows]
 
 
 def request_by_id(community: Community, reference: str,
                   viewer: Open311Key | None = None) -> dict:
     """GET requests/{id}."""
-    normal = cases.normalize_reference(reference)
+    normal = common.normalize_reference(reference)
     case = db.session.scalar(select(Case).where(Case.reference == normal,
                                                 Case.community_id == community.id,
                                                 _visible(viewer))) if normal else None
     if case is None:
         raise Open311Error(404, _l("service_request_id not found"))
-    cases.evaluate_case(case)
+    deadlines.evaluate_case(case)
     return request_view(case, viewer)
 
 
@@ -460,7 +460,7 @@ def token_lookup(community: Community, token: str) -> dict:
 
 def public_media(community: Community, reference: str, attachment_id: int):
     """A public photo of a public case (what media_url points to)."""
-    normal = cases.normalize_reference(reference)
+    normal = common.normalize_reference(reference)
     case = db.session.scalar(select(Case).where(Case.reference == normal,
                                                 Case.community_id == community.id,
                                                 Case.is_public.is_(True))) if normal else None

@@ -200,7 +200,7 @@ class AppServices:
                     audio: bytes | None, audio_mime: str | None,
                     category_hint: str | None) -> str:
         """File a case on the voice channel with the transcript and the recording."""
-        from app.affairs import cases
+        from app.affairs import intake
 
         with self._call(caller):
             actor = caller.actor
@@ -208,7 +208,7 @@ class AppServices:
             if community is None:
                 raise Invalid(errors={"community_id": ["no community"]})
             category = _category_for(actor, community.id, category_hint)
-            case = cases.submit_case(
+            case = intake.submit_case(
                 actor, description=description, transcript=transcript or description,
                 category_id=category.id, community_id=community.id, channel="voice",
                 audio=(bytes(audio), audio_mime) if audio else None)
@@ -216,14 +216,14 @@ class AppServices:
 
     def case_status(self, caller: Caller, reference: str) -> dict[str, Any] | None:
         """The progress sentence the caller may hear (a screen hears only the public status)."""
-        from app.affairs import cases
+        from app.affairs import common, queries
 
         with self._call(caller):
-            normal = cases.normalize_reference(reference)
+            normal = common.normalize_reference(reference)
             if normal is None:
                 return None
             try:
-                sentence = cases.case_status_for_reference(caller.actor, normal)
+                sentence = queries.case_status_for_reference(caller.actor, normal)
             except (NotFound, Invalid):
                 return None
             return {"reference": normal, "status_text": _status_phrase(sentence, normal),

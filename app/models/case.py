@@ -1,7 +1,7 @@
 """Community affairs (诉求): categories, cases, their timeline, attachments, "me too" support.
 
-A case belongs to one community. Its lifecycle lives in app/affairs/cases.py; the columns here
-only record where it stands and who touched it.
+A case belongs to one community. Its lifecycle lives in app/affairs (rules.py, workflow.py); the
+columns here only record where it stands and who touched it.
 """
 
 from __future__ import annotations
@@ -293,7 +293,7 @@ class CaseSupport(db.Model):
 class CaseStatusCount(db.Model):
     """How many cases a community has in one status, so the staff inbox never counts the table.
 
-    Kept in step by app/affairs/cases.py: each flush notes the status moves of the cases it
+    Kept in step by app/affairs/counts.py: each flush notes the status moves of the cases it
     wrote, and the session applies them just before it commits.
     """
 

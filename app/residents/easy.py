@@ -1,7 +1,7 @@
 """Easy-mode (长辈版) use cases that no other service offers: what the resident's screens show.
 
 Each function takes the Actor first and only reads; changes go through the owning services
-(announcements.acknowledge, cases.submit_case / confirm_case, proxies.*, accounts.update_me).
+(announcements.acknowledge, intake.submit_case / confirm_case, proxies.*, accounts.update_me).
 """
 
 from __future__ import annotations
@@ -11,26 +11,13 @@ import re
 from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 
-from app.affairs import cases
+from app.affairs import common, queries, views
 from app.infra.text import mask_phone, zh_quantity
 from app.models import Community
 from app.notices import announcements
 from app.people import authz, communities, proxies
 from app.people.actors import Actor
 
-# What a resident is told about a case, in plain words, with what happens next.
-STATUS_WORDS = {
-    "submitted": (_l("Received by the committee"),
-                  _l("The residents' committee will look at it soon.")),
-    "accepted": (_l("Accepted"), _l("The committee is finding someone to handle it.")),
-    "assigned": (_l("Someone is assigned"), _l("A worker will come and handle it.")),
-    "in_progress": (_l("Being handled"), _l("The worker is handling it now.")),
-    "resolved": (_l("Done — please check"),
-                 _l("Please tell us if it is really fixed, and how satisfied you are.")),
-    "closed": (_l("Finished"), _l("This matter is closed. Thank you.")),
-    "rejected": (_l("Not accepted"), _l("See the reason below. You can call the committee.")),
-    "reopened": (_l("Being handled again"), _l("The committee will look at it again.")),
-}
 # Timeline steps as a resident reads them; other kinds fall back to the affairs labels.
 EVENT_WORDS = {
     "submitted": _l("You reported it"),
@@ -144,23 +131,21 @@ def announcements_for(actor: Actor, category: str | None = None) -> list[dict]:
 
 def my_cases(actor: Actor, *, page: int = 1, per_page: int = 20):
     """The resident's own cases (newest first), as list rows with plain-word status."""
-    # (page, level, …): the affairs service may add more to what it returns.
-    page_obj, level = cases.list_cases(actor, mine=True, status="all", page=page,
-                                       per_page=per_page)[:2]
+    listed = queries.list_cases(actor, mine=True, status="all", page=page, per_page=per_page)
     rows = []
-    for case in page_obj.items:
-        row = cases.case_summary(case, level)
-        row["words"], row["hint"] = STATUS_WORDS.get(case.status, (row["status_label"], ""))
+    for case in listed.page.items:
+        row = views.case_summary(case, listed.level)
+        row["words"], row["hint"] = views.status_words(case.status)
         rows.append(row)
-    return page_obj, rows
+    return listed.page, rows
 
 
 def awaiting_confirmation(actor: Actor) -> list[dict]:
     """The resident's matters that staff say are done and that wait for the resident to confirm."""
     if actor.person is None or community_of(actor) is None:
         return []
-    page_obj, level = cases.list_cases(actor, mine=True, status="resolved", per_page=20)[:2]
-    return [cases.case_summary(case, level) for case in page_obj.items]
+    listed = queries.list_cases(actor, mine=True, status="resolved", per_page=20)
+    return [views.case_summary(case, listed.level) for case in listed.page.items]
 
 
 def waiting_words(count: int) -> str:
@@ -173,17 +158,17 @@ def waiting_words(count: int) -> str:
 
 def case_for_resident(actor: Actor, case_id: int) -> dict:
     """One of the resident's cases with the timeline in plain words (others' cases: not found)."""
-    case = cases.get_case(actor, case_id)
-    view = cases.case_view(actor, case)
+    case = queries.get_case(actor, case_id)
+    view = views.case_view(actor, case)
     if view["level"] != "reporter":
         # Easy mode shows a resident their own matters only, never a neighbour's.
         from app.infra.errors import NotFound
 
         raise NotFound()
-    view["words"], view["hint"] = STATUS_WORDS.get(case.status, (view["status_label"], ""))
+    view["words"], view["hint"] = views.status_words(case.status)
     for event in view["timeline"]:
         event["words"] = EVENT_WORDS.get(event["kind"], event["label"])
-    view["spoken_reference"] = cases.spoken_reference(case.reference)
+    view["spoken_reference"] = common.spoken_reference(case.reference)
     view["can_confirm"] = "confirm" in view["actions"]
     view["can_reopen"] = "reopen" in view["actions"] and case.status == "resolved"
     view["can_rate"] = "rate" in view["actions"]

@@ -282,7 +282,7 @@ _FIGURE_KEYS = ("received", "resolved", "avg_rating")
 def community_figures(actor: Actor, community_id: int) -> dict | None:
     """Affairs this month (received / resolved / average rating), or None while unavailable."""
     try:
-        from app.affairs.cases import community_figures as figures
+        from app.affairs.queries import community_figures as figures
     except ImportError:
         return None
     try:

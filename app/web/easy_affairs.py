@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import flash, make_response, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
-from app.affairs import attachments, cases, categories
+from app.affairs import attachments, categories, intake, workflow
 from app.extensions import db
 from app.infra.errors import DomainError, Invalid
 from app.infra.idempotency import idempotent, one_time_token
@@ -86,7 +86,7 @@ def _file_case(category_id: int):
         elif values["where"] != "home":
             # A stairwell light is not "at my home": the place is asked, never assumed.
             raise Invalid(errors={"where": [_("Please choose where it is.")]})
-        case = cases.submit_case(current_actor(), category_id=category.id,
+        case = intake.submit_case(current_actor(), category_id=category.id,
                                  description=values["description"], address=address,
                                  building_id=building_id, photos=[photo] if photo else [])
     except DomainError as error:
@@ -141,7 +141,7 @@ def _done(case_id: int, message: str):
 def confirm(case_id):
     """It is fixed: confirm and rate in one tap (满意 5, 一般 3, 不满意 1)."""
     try:
-        cases.confirm_case(current_actor(), case_id, rating=_rating())
+        workflow.confirm_case(current_actor(), case_id, rating=_rating())
     except DomainError as error:
         base.settle(error)
         raise
@@ -153,7 +153,7 @@ def confirm(case_id):
 def rate(case_id):
     """Rate a matter that was closed without a rating."""
     try:
-        cases.rate_case(current_actor(), case_id, _rating())
+        workflow.rate_case(current_actor(), case_id, _rating())
     except DomainError as error:
         base.settle(error)
         raise
@@ -168,7 +168,7 @@ def reopen(case_id):
     errors: list[str] = []
     if request.method == "POST":
         try:
-            cases.reopen_case(current_actor(), case_id, request.form.get("reason") or None)
+            workflow.reopen_case(current_actor(), case_id, request.form.get("reason") or None)
         except DomainError as error:
             base.settle(error)
             errors = base.error_lines(error)
@@ -186,7 +186,7 @@ def add_photo(case_id):
     try:
         if upload is None or not upload.filename:
             raise Invalid(errors={"photo": [_("Please take or choose a photo first.")]})
-        cases.add_attachment(current_actor(), case_id, upload.read())
+        workflow.add_attachment(current_actor(), case_id, upload.read())
     except DomainError as error:
         base.settle(error)
         raise
@@ -197,7 +197,7 @@ def add_photo(case_id):
 @base.resident_required
 def case_file(case_id, attachment_id):
     """A photo of the resident's matter (the proxy sees it too while acting for them)."""
-    attachment = cases.get_attachment(current_actor(), case_id, attachment_id)
+    attachment = workflow.get_attachment(current_actor(), case_id, attachment_id)
     response = send_file(attachments.path_of(attachment), mimetype=attachment.mime, max_age=0,
                          conditional=True)
     response.headers["Cache-Control"] = "private, max-age=300"

@@ -1,6 +1,7 @@
 """Staff console for community affairs (/staff/cases): inbox, case detail, dispatch, notes,
 merge, uploads, and cases taken down for residents (代办). Views are thin: rules live in
-app/affairs/cases.py. Also the scheduler commands `flask cases escalate|auto-close`."""
+app/affairs (workflow, intake, queries, views). Also the scheduler commands
+`flask cases escalate|auto-close`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from app.affairs import attachments, cases, categories
+from app.affairs import attachments, categories, common, deadlines, intake, queries, views, workflow
 from app.extensions import db
 from app.infra import audit
 from app.infra.errors import DomainError, NotFound, invalid_field
@@ -58,27 +59,28 @@ def inbox():
                "q": request.args.get("q") or None}
     page = max(1, min(_int("page") or 1, 100000))
     if not places:  # an organization's member: their assigned work
-        page_obj = cases.inbox(who, status=status, page=page)
+        page_obj = queries.inbox(who, status=status, page=page)
         db.session.commit()
         return render_template("staff/cases/inbox.html", page=page_obj, level="assignee",
                                counts=None, places=[], community=None, filters=filters,
                                categories=[], grids=[], statuses=CASE_STATUSES,
-                               channels=CHANNELS, labels=cases.STATUS_LABELS,
-                               channel_labels=cases.CHANNEL_LABELS,
-                               summary=lambda c: cases.case_summary(c, "assignee"))
+                               channels=CHANNELS, labels=common.STATUS_LABELS,
+                               channel_labels=views.CHANNEL_LABELS,
+                               summary=lambda c: views.case_summary(c, "assignee"))
     community_id = _int("community_id") or places[0].id
     community = next((c for c in places if c.id == community_id), None)
     if community is None:
         raise NotFound()
-    page_obj, level, _cid, counts = cases.list_cases(who, community_id=community.id,
-                                                     page=page, **filters)
+    listed = queries.list_cases(who, community_id=community.id, page=page, **filters)
+    level = listed.level
     view = render_template(
-        "staff/cases/inbox.html", page=page_obj, level=level, counts=counts, places=places,
+        "staff/cases/inbox.html", page=listed.page, level=level, counts=listed.counts,
+        places=places,
         community=community, filters=filters,
         categories=categories.list_categories(who, community.id, include_inactive=True),
         grids=communities.list_grids(who, community.id), statuses=CASE_STATUSES,
-        channels=CHANNELS, labels=cases.STATUS_LABELS, channel_labels=cases.CHANNEL_LABELS,
-        summary=lambda c: cases.case_summary(c, level))
+        channels=CHANNELS, labels=common.STATUS_LABELS, channel_labels=views.CHANNEL_LABELS,
+        summary=lambda c: views.case_summary(c, level))
     db.session.commit()  # reading may have escalated overdue cases
     return view
 
@@ -88,13 +90,13 @@ def inbox():
 def detail(case_id):
     """One case: details, reporter (audited), photos, audio, timeline and the actions."""
     who = current_actor()
-    case = cases.get_case(who, case_id)
-    view = cases.case_view(who, case)
-    choices = (cases.assignee_choices(who, case.community_id)
+    case = queries.get_case(who, case_id)
+    view = views.case_view(who, case)
+    choices = (queries.assignee_choices(who, case.community_id)
                if "assign" in view["actions"] else None)
     page = render_template("staff/cases/detail.html", case=case, view=view, choices=choices,
-                           action_labels=cases.ACTION_LABELS, labels=cases.STATUS_LABELS,
-                           channel_labels=cases.CHANNEL_LABELS)
+                           action_labels=views.ACTION_LABELS, labels=common.STATUS_LABELS,
+                           channel_labels=views.CHANNEL_LABELS)
     db.session.commit()  # the audited reporter read, and any automatic step
     return page
 
@@ -114,7 +116,7 @@ def _done(case_id: int, fn, message) -> object:
 def transition(case_id):
     """Accept, reject, start, resolve, close or reopen."""
     form = request.form
-    return _done(case_id, lambda: cases.transition(
+    return _done(case_id, lambda: workflow.transition(
         current_actor(), case_id, form.get("action", ""), note=form.get("note") or None,
         public=form.get("public") == "1",
         reason=form.get("reason") or None), _l("Done."))
@@ -127,7 +129,7 @@ def _due(raw: str | None) -> datetime | None:
         local = datetime.fromisoformat(raw)
     except ValueError:
         raise invalid_field("due_at", _l("Not a valid date and time.")) from None
-    return local.replace(tzinfo=cases._tz()) if local.tzinfo is None else local
+    return local.replace(tzinfo=common._tz()) if local.tzinfo is None else local
 
 
 @bp.post("/<id:case_id>/assign")
@@ -142,7 +144,7 @@ def assign(case_id):
         if kind not in ("p", "o") or not raw.isdigit() or len(raw) > 18:
             raise invalid_field("assignee", _l("Choose who will handle it."))
         key = "person_id" if kind == "p" else "organization_id"
-        cases.assign_case(current_actor(), case_id, note=form.get("note") or None,
+        workflow.assign_case(current_actor(), case_id, note=form.get("note") or None,
                           due_at=_due(form.get("due_at")), **{key: int(raw)})
 
     return _done(case_id, run, _l("Assigned."))
@@ -153,7 +155,7 @@ def assign(case_id):
 def note(case_id):
     """Add a public or internal note."""
     form = request.form
-    return _done(case_id, lambda: cases.add_note(current_actor(), case_id,
+    return _done(case_id, lambda: workflow.add_note(current_actor(), case_id,
                                                   form.get("text", ""),
                                                   public=form.get("public") == "1"),
                  _l("Note added."))
@@ -166,8 +168,8 @@ def merge(case_id):
     who = current_actor()
 
     def run():
-        target = cases.get_case_by_reference(who, request.form.get("into_reference", ""))
-        cases.merge_case(who, case_id, target.id, request.form.get("note") or None)
+        target = queries.get_case_by_reference(who, request.form.get("into_reference", ""))
+        workflow.merge_case(who, case_id, target.id, request.form.get("note") or None)
 
     return _done(case_id, run, _l("Merged."))
 
@@ -181,7 +183,7 @@ def upload(case_id):
     def run():
         if upload_file is None:
             raise invalid_field("file", _l("Choose a file."))
-        cases.add_attachment(current_actor(), case_id, upload_file.read(),
+        workflow.add_attachment(current_actor(), case_id, upload_file.read(),
                              public=request.form.get("public") == "1")
 
     return _done(case_id, run, _l("File added."))
@@ -191,7 +193,7 @@ def upload(case_id):
 @login_required
 def attachment_public(case_id, attachment_id):
     """Show a photo publicly, or hide it."""
-    return _done(case_id, lambda: cases.set_attachment_public(
+    return _done(case_id, lambda: workflow.set_attachment_public(
         current_actor(), case_id, attachment_id, request.form.get("public") == "1"),
         _l("Saved."))
 
@@ -200,7 +202,7 @@ def attachment_public(case_id, attachment_id):
 @login_required
 def attachment(case_id, attachment_id):
     """Open a photo or recording of a case the account may see."""
-    item = cases.get_attachment(current_actor(), case_id, attachment_id)
+    item = workflow.get_attachment(current_actor(), case_id, attachment_id)
     response = send_file(attachments.path_of(item), mimetype=item.mime, conditional=True)
     response.headers["Cache-Control"] = "private, max-age=300"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -229,7 +231,7 @@ def new():
                     raise invalid_field("resident_phone",
                                         _l("No resident of this community has this number."))
                 reporter_id = person.id
-            case = cases.submit_case(
+            case = intake.submit_case(
                 who, community_id=community.id, category_id=_int("category_id"),
                 description=form.get("description", ""),
                 channel=form.get("channel") if form.get("channel") in STAFF_CHANNELS else None,
@@ -239,7 +241,7 @@ def new():
                 building_id=_int("building_id"), address=form.get("address") or None)
             db.session.commit()
             flash(_("Case %(ref)s created. Please read the number to the resident: %(digits)s",
-                    ref=case.reference, digits=cases.reference_digits(case.reference)),
+                    ref=case.reference, digits=common.reference_digits(case.reference)),
                   "success")
             return redirect(url_for(".detail", case_id=case.id))
         except DomainError as error:
@@ -248,14 +250,14 @@ def new():
         "staff/cases/new.html", places=places, community=community,
         categories=categories.list_categories(who, community.id),
         buildings=communities.list_buildings(who, community.id),
-        channels=STAFF_CHANNELS, channel_labels=cases.CHANNEL_LABELS, form=request.form)
+        channels=STAFF_CHANNELS, channel_labels=views.CHANNEL_LABELS, form=request.form)
 
 
 # --- scheduler commands -------------------------------------------------------------------
 
 def _system_run(only: tuple[str, ...]) -> dict:
     audit.bind_actor(Actor.anonymous())
-    counts = cases.run_due_work(only=only, limit=100_000)
+    counts = deadlines.run_due_work(only=only, limit=100_000)
     db.session.commit()
     return counts
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 
-from app.affairs import cases
+from app.affairs import intake
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.case import ASSIGNED, IN_PROGRESS, RESOLVED, Case, CaseCategory
@@ -35,7 +35,7 @@ def submit(side, *, by=None, code: str = "repair", **kwargs) -> Case:
     """A case raised in the app by the side's resident (or `by`)."""
     who = by if isinstance(by, Actor) else actor(by or side.resident)
     kwargs.setdefault("description", "楼道灯不亮了，晚上看不清。")
-    case = cases.submit_case(who, category_id=category(side, code).id, **kwargs)
+    case = intake.submit_case(who, category_id=category(side, code).id, **kwargs)
     db.session.commit()
     return case
 

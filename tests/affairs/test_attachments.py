@@ -11,7 +11,7 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from app.affairs import attachments, cases
+from app.affairs import attachments, intake
 from app.extensions import db
 from app.infra.errors import DomainError
 from app.models.case import Case, CaseAttachment
@@ -160,7 +160,7 @@ def test_recordings_are_kept_exactly_as_uploaded(client, auth, cats, case, data,
 def test_nothing_is_stored_half_way_when_one_photo_of_a_case_is_bad(app, cats):
     before = _files(app)
     with pytest.raises(DomainError) as error:
-        cases.submit_case(actor(cats.a.resident), category_code="repair", description="漏水",
+        intake.submit_case(actor(cats.a.resident), category_code="repair", description="漏水",
                           photos=[image_bytes("JPEG"), png_bomb()])
     assert error.value.status_code == 413
     db.session.rollback()

@@ -11,7 +11,7 @@ import io
 
 import pytest
 
-from app.affairs import attachments, cases, open311
+from app.affairs import attachments, counts, open311, workflow
 from app.extensions import db
 from app.models.notification import Notification
 from tests.affairs.conftest import actor, category, image_bytes, submit
@@ -37,7 +37,7 @@ class Scene:
     def case(self):
         if self._case is None:
             self._case = submit(self.side, description="楼道灯不亮")
-            cases.assign_case(actor(self.side.staff), self._case.id,
+            workflow.assign_case(actor(self.side.staff), self._case.id,
                               organization_id=self.side.organization.id)
             db.session.commit()
         return self._case
@@ -192,13 +192,13 @@ def test_other_community_records_are_not_found(client, cats, auth, method, rule,
     spec = AFFAIRS_ROUTES[(method, rule)]
     scene = Scene(cats, cats.b)
     scene.case  # noqa: B018 (made before counting)
-    before = cases.status_counts(actor(cats.b.staff), cats.b.community.id)
+    before = counts.status_counts(actor(cats.b.staff), cats.b.community.id)
     response = _call(client, scene, method, rule, _headers(auth, cats, role), spec)
     expected = 403 if "notification_id" in rule and role == "device" else 404
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
     assert response.get_json()["code"] == expected
     db.session.expire_all()
-    after = cases.status_counts(actor(cats.b.staff), cats.b.community.id)
+    after = counts.status_counts(actor(cats.b.staff), cats.b.community.id)
     # Nothing changed on the other side (the merge target is the one case the body adds).
     added = 1 if rule.endswith("/merge") else 0
     assert after["submitted"] == before["submitted"] + added
@@ -213,8 +213,8 @@ def _shared_case(world):
     org = factories.organization(world.a.community, name="两社区共用物业")
     org.communities.append(world.b.community)
     victim = submit(world.b, description="我家门锁坏了，门口密码是 4321")
-    cases.assign_case(actor(world.b.staff), victim.id, organization_id=org.id)
-    cases.add_note(actor(world.b.staff), victim.id, "内部：住户独居", public=False)
+    workflow.assign_case(actor(world.b.staff), victim.id, organization_id=org.id)
+    workflow.add_note(actor(world.b.staff), victim.id, "内部：住户独居", public=False)
     db.session.commit()
     return org, victim
 
@@ -241,7 +241,7 @@ def test_staff_cannot_reach_another_community_through_a_shared_organization(clie
     assert granted.status_code == 201, granted.get_json()
     assert granted.get_json()["community_id"] == world.a.community.id
     own = submit(world.a, description="东门灯不亮")
-    cases.assign_case(actor(world.a.staff), own.id, organization_id=org.id)
+    workflow.assign_case(actor(world.a.staff), own.id, organization_id=org.id)
     db.session.commit()
 
     them = auth.headers(accomplice)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.affairs import cases
+from app.affairs import queries, views, workflow
 from app.assistant.voice import AppServices, Caller
 from app.extensions import db
 from app.models.case import CaseEvent
@@ -139,9 +139,9 @@ def test_a_screens_reopen_reason_stays_inside(client, cats, auth):
 def test_easy_mode_shows_the_resident_their_own_note(client, cats, auth):
     world = cats
     case = submit(world.a)
-    cases.add_note(actor(world.a.resident), case.id, DOOR, public=True)
+    workflow.add_note(actor(world.a.resident), case.id, DOOR, public=True)
     db.session.commit()
-    view = cases.case_view(actor(world.a.resident), cases.get_case(actor(world.a.resident),
+    view = views.case_view(actor(world.a.resident), queries.get_case(actor(world.a.resident),
                                                                    case.id))
     assert any(e["note"] == DOOR for e in view["timeline"])
     from app.residents import easy
@@ -160,14 +160,14 @@ def test_the_migration_makes_notes_residents_wrote_before_internal(cats):
 
     world = cats
     case = submit(world.a)
-    mine = cases.add_note(actor(world.a.resident), case.id, DOOR)
-    theirs = cases.add_note(actor(world.a.relative, act_for=world.a.elder),
+    mine = workflow.add_note(actor(world.a.resident), case.id, DOOR)
+    theirs = workflow.add_note(actor(world.a.relative, act_for=world.a.elder),
                             submit(world.a, by=actor(world.a.relative, act_for=world.a.elder)).id,
                             DOOR)
-    staff_public = cases.add_note(actor(world.a.staff), case.id, STAFF_NEWS, public=True)
-    staff_internal = cases.add_note(actor(world.a.staff), case.id, "内部", public=False)
+    staff_public = workflow.add_note(actor(world.a.staff), case.id, STAFF_NEWS, public=True)
+    staff_internal = workflow.add_note(actor(world.a.staff), case.id, "内部", public=False)
     put_in_state(case, world.a, "resolved")
-    reopen = cases.transition(actor(world.a.resident), case.id, "reopen", note=REASON)
+    reopen = workflow.transition(actor(world.a.resident), case.id, "reopen", note=REASON)
     db.session.commit()
     db.session.query(CaseEvent).filter(CaseEvent.id.in_([mine.id, theirs.id])).update(
         {"public": True})  # as the old code stored them
@@ -189,4 +189,4 @@ def test_the_migration_makes_notes_residents_wrote_before_internal(cats):
 
 
 def _own_view_of(person, case) -> str:
-    return str(cases.case_view(actor(person), cases.get_case(actor(person), case.id)))
+    return str(views.case_view(actor(person), queries.get_case(actor(person), case.id)))

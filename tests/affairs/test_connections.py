@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from app.affairs import cases
+from app.affairs import intake
 from app.extensions import db
 from tests.affairs.conftest import actor, image_bytes, submit
 
@@ -58,9 +58,9 @@ def test_submitting_a_case_uses_one_connection(cats, client, auth):
 def test_submitting_twice_in_one_transaction_still_uses_one_connection(cats):
     # The service itself (kiosk, voice, Open311 and the web pages call it too).
     with checkouts() as seen:
-        first = cases.submit_case(actor(cats.a.resident), category_code="repair",
+        first = intake.submit_case(actor(cats.a.resident), category_code="repair",
                                   description="楼道灯不亮了")
-        second = cases.submit_case(actor(cats.a.elder), category_code="repair",
+        second = intake.submit_case(actor(cats.a.elder), category_code="repair",
                                    description="电梯停在五楼不动")
         db.session.commit()
     assert first.reference != second.reference

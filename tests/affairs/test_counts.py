@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app.affairs import cases
+from app.affairs import counts, deadlines, workflow
 from app.extensions import db
 from app.models.case import CASE_STATUSES, Case, CaseStatusCount
 from tests.affairs.conftest import actor, backdate, put_in_state, submit
@@ -48,12 +48,14 @@ def test_counts_per_status_follow_every_move_and_stay_in_their_community(client,
     put_in_state(a3, world.a, "resolved")
     put_in_state(a4, world.a, "closed")
     put_in_state(b1, world.b, "in_progress")
-    cases.transition(actor(world.a.staff), a1.id, "accept")
+    workflow.transition(actor(world.a.staff), a1.id, "accept")
     db.session.commit()
     # Nobody confirmed a3 in time: the auto-close claims it with an UPDATE of its own.
     backdate(a3, resolved_at=timedelta(days=60))
     assert (
-        cases.run_due_work(community_id=world.a.community.id, only=("auto_closed",))["auto_closed"]
+        deadlines.run_due_work(community_id=world.a.community.id, only=("auto_closed",))[
+            "auto_closed"
+        ]
         == 1
     )
     db.session.commit()
@@ -71,12 +73,12 @@ def test_counts_include_this_transactions_moves_and_forget_rolled_back_ones(cats
     world = cats
     case = submit(world.a)
     staff = actor(world.a.staff)
-    cases.transition(staff, case.id, "reject", reason="不属于社区受理范围")
-    counts = cases.status_counts(staff, world.a.community.id)
-    assert (counts["submitted"], counts["rejected"], counts["open"]) == (0, 1, 0)
+    workflow.transition(staff, case.id, "reject", reason="不属于社区受理范围")
+    tally = counts.status_counts(staff, world.a.community.id)
+    assert (tally["submitted"], tally["rejected"], tally["open"]) == (0, 1, 0)
     db.session.rollback()
-    counts = cases.status_counts(staff, world.a.community.id)
-    assert (counts["submitted"], counts["rejected"], counts["open"]) == (1, 0, 1)
+    tally = counts.status_counts(staff, world.a.community.id)
+    assert (tally["submitted"], tally["rejected"], tally["open"]) == (1, 0, 1)
     assert _kept(world.a.community.id) == {"submitted": 1}
 
 
@@ -85,6 +87,6 @@ def test_recount_rebuilds_the_figures_from_the_cases(cats):
     submit(world.a), submit(world.b)
     db.session.execute(CaseStatusCount.__table__.delete())
     db.session.commit()
-    cases.recount_statuses()
+    counts.recount_statuses()
     db.session.commit()
     assert _kept(world.a.community.id) == {"submitted": 1} == _kept(world.b.community.id)

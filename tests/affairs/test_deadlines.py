@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.affairs import cases
+from app.affairs import deadlines, workflow
 from app.extensions import db
 from app.models.case import Case, CaseEvent
 from app.models.notification import Notification
@@ -25,7 +25,7 @@ def _notices(person, kind):
 def test_escalate_command_notifies_then_escalates_after_the_grace(runner, app, cats):
     world = cats
     case = submit(world.a)
-    cases.assign_case(actor(world.a.staff), case.id, organization_id=world.a.organization.id)
+    workflow.assign_case(actor(world.a.staff), case.id, organization_id=world.a.organization.id)
     db.session.commit()
     # Not due yet: nothing happens.
     result = runner.invoke(args=["cases", "escalate"])
@@ -96,7 +96,7 @@ def test_closed_and_resolved_cases_are_never_overdue(runner, cats):
     runner.invoke(args=["cases", "escalate"])
     db.session.expire_all()
     assert case.overdue_notified_at is None and case.escalated_at is None
-    assert not cases.is_overdue(case)
+    assert not deadlines.is_overdue(case)
 
 
 def test_unconfirmed_cases_close_by_themselves(runner, app, cats, client, auth):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from app.affairs import cases
+from app.affairs import workflow
 from app.extensions import db
 from app.models import AuditLog
 from app.models.base import utcnow
@@ -75,7 +75,7 @@ def test_the_assignee_updates_adds_photos_and_resolves(client, cats, auth):
 
     world = cats
     case = submit(world.a)
-    cases.assign_case(actor(world.a.staff), case.id, organization_id=world.a.organization.id)
+    workflow.assign_case(actor(world.a.staff), case.id, organization_id=world.a.organization.id)
     db.session.commit()
     org = auth.headers(world.a.org_member)
     r = client.post(f"/api/v1/cases/{case.id}/notes", headers=org,
@@ -155,7 +155,7 @@ def test_staff_see_the_reporter_masked_or_not_and_the_read_is_audited(client, ca
     assert staff.get_json()["reporter"]["phone"] == world.a.resident.phone
     org = client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(world.a.org_member))
     assert org.get_json()["level"] == "public"  # not assigned to them (yet)
-    cases.assign_case(actor(world.a.staff), case.id, organization_id=world.a.organization.id)
+    workflow.assign_case(actor(world.a.staff), case.id, organization_id=world.a.organization.id)
     db.session.commit()
     org = client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(world.a.org_member))
     reporter = org.get_json()["reporter"]
@@ -242,7 +242,7 @@ def test_merge_moves_followers_and_tells_the_reporter(client, cats, auth):
     duplicate = submit(world.a, by=world.a.elder, description="电梯又坏了")
     neighbour = f.resident(world.a.community)
     db.session.commit()
-    cases.support_case(actor(neighbour), duplicate.id)
+    workflow.support_case(actor(neighbour), duplicate.id)
     db.session.commit()
     r = client.post(f"/api/v1/cases/{duplicate.id}/merge", headers=auth.headers(world.a.staff),
                     json={"into_reference": target.reference, "note": "同一部电梯"})
@@ -286,7 +286,7 @@ def test_staff_correct_category_location_and_visibility(client, cats, auth):
 def test_notification_inbox(client, cats, auth):
     world = cats
     case = submit(world.a)
-    cases.transition(actor(world.a.staff), case.id, "accept", note="马上安排")
+    workflow.transition(actor(world.a.staff), case.id, "accept", note="马上安排")
     db.session.commit()
     headers = auth.headers(world.a.resident)
     listing = client.get("/api/v1/notifications", headers=headers).get_json()

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from app.affairs import cases
+from app.affairs import deadlines, views, workflow
 from app.extensions import db
 from app.infra import audit
 from app.models.case import Case, CaseEvent
@@ -35,13 +35,13 @@ def _reminders(person):
 
 def _assigned(side, **to):
     case = submit(side)
-    cases.assign_case(actor(side.staff), case.id, **(to or {"person_id": side.grid_worker.id}))
+    workflow.assign_case(actor(side.staff), case.id, **(to or {"person_id": side.grid_worker.id}))
     db.session.commit()
     return case
 
 
 def _sweep(at, **kwargs):
-    counts = cases.run_due_work(now=at, **kwargs)
+    counts = deadlines.run_due_work(now=at, **kwargs)
     db.session.commit()
     return counts
 
@@ -66,9 +66,9 @@ def test_the_assignee_is_reminded_once_before_the_deadline(cats):
     assert _kinds(case) == ["submitted", "assigned", "due_soon"]
     event = db.session.query(CaseEvent).filter_by(case_id=case.id, kind="due_soon").one()
     assert event.public is False and event.actor_role == "system"
-    view = cases.case_view(actor(world.a.staff), case)
+    view = views.case_view(actor(world.a.staff), case)
     assert view["timeline"][-1]["label"] == "临近办理期限"
-    assert "due_soon" not in [e["kind"] for e in cases.case_view(actor(world.a.resident),
+    assert "due_soon" not in [e["kind"] for e in views.case_view(actor(world.a.resident),
                                                                   case)["timeline"]]
     # Nobody else heard; past the deadline the overdue notice still comes, once.
     assert _reminders(world.a.staff) == [] and _reminders(world.a.resident) == []
@@ -97,7 +97,7 @@ def test_no_reminder_when_turned_off(app, cats):
     app.config["CASE_DUE_SOON_HOURS"] = 0
     try:
         assert _sweep(case.due_at - timedelta(minutes=5))["due_soon"] == 0
-        assert cases.evaluate_case(case, case.due_at - timedelta(minutes=5)) == []
+        assert deadlines.evaluate_case(case, case.due_at - timedelta(minutes=5)) == []
     finally:
         app.config["CASE_DUE_SOON_HOURS"] = 4
     assert _reminders(world.a.grid_worker) == [] and "due_soon" not in _kinds(case)
@@ -116,7 +116,7 @@ def test_the_reminder_point_is_configurable_and_at_most_half_the_deadline(app, c
         short = _assigned(world.a)
         assert short.due_at - short.created_at == timedelta(hours=2)
         assert _sweep(short.due_at - timedelta(hours=1, minutes=1))["due_soon"] == 0
-        assert cases.evaluate_case(short, short.due_at - timedelta(hours=1, minutes=1)) == []
+        assert deadlines.evaluate_case(short, short.due_at - timedelta(hours=1, minutes=1)) == []
         assert _sweep(short.due_at - timedelta(minutes=59))["due_soon"] == 1
     finally:
         app.config["CASE_DUE_SOON_HOURS"] = 4
@@ -132,7 +132,7 @@ def test_only_the_overdue_notice_when_first_seen_after_the_deadline(cats):
     assert _kinds(case) == ["submitted", "assigned", "overdue"]
     # On read, too.
     late = _assigned(world.a)
-    assert cases.evaluate_case(late, late.due_at + timedelta(hours=1)) == ["overdue"]
+    assert deadlines.evaluate_case(late, late.due_at + timedelta(hours=1)) == ["overdue"]
 
 
 def test_a_new_deadline_brings_a_new_reminder(cats):
@@ -141,19 +141,19 @@ def test_a_new_deadline_brings_a_new_reminder(cats):
     _sweep(case.due_at - timedelta(hours=1))
     # Reassigned with a new deadline: reminded again before that one.
     new_due = case.due_at + timedelta(days=2)
-    cases.assign_case(actor(world.a.staff), case.id, person_id=world.a.grid_worker.id,
+    workflow.assign_case(actor(world.a.staff), case.id, person_id=world.a.grid_worker.id,
                       due_at=new_due)
     db.session.commit()
     assert case.due_soon_notified_at is None
     assert _sweep(new_due - timedelta(hours=5))["due_soon"] == 0
     assert _sweep(new_due - timedelta(hours=1))["due_soon"] == 1
     # Reassigned without a new deadline: no second reminder for the same one.
-    cases.assign_case(actor(world.a.staff), case.id, organization_id=world.a.organization.id)
+    workflow.assign_case(actor(world.a.staff), case.id, organization_id=world.a.organization.id)
     db.session.commit()
     assert _sweep(new_due - timedelta(minutes=30))["due_soon"] == 0
     # Resolved, then reopened: a fresh deadline, and a reminder before it.
     put_in_state(case, world.a, "resolved")
-    cases.transition(actor(world.a.staff), case.id, "reopen", note="还是不亮")
+    workflow.transition(actor(world.a.staff), case.id, "reopen", note="还是不亮")
     db.session.commit()
     assert case.due_soon_notified_at is None and case.status == "reopened"
     assert _sweep(case.due_at - timedelta(hours=1))["due_soon"] == 1
@@ -166,7 +166,7 @@ def test_a_new_category_brings_a_new_reminder(cats):
     world = cats
     case = _assigned(world.a)
     _sweep(case.due_at - timedelta(hours=1))
-    cases.update_case(actor(world.a.staff), case.id,
+    workflow.update_case(actor(world.a.staff), case.id,
                       {"category_id": category(world.a, "dispute").id})  # 120 hours
     db.session.commit()
     assert case.due_soon_notified_at is None
@@ -183,7 +183,7 @@ def test_no_reminder_for_cases_closed_resolved_or_rejected(cats):
     at = resolved.due_at - timedelta(hours=1)
     assert _sweep(at)["due_soon"] == 0
     for case in (resolved, closed, rejected):
-        assert cases.evaluate_case(case, at) == []
+        assert deadlines.evaluate_case(case, at) == []
     assert db.session.query(Notification).filter_by(kind=REMINDER).count() == 0
 
 
@@ -204,7 +204,7 @@ def test_a_case_nobody_has_yet_reminds_the_committee_while_there_is_time(cats):
         f"尚未分派，即将到期：{theirs.reference}"]
     assert _kinds(waiting)[-1] == "due_soon"
     # Sent to a handler afterwards: no second reminder before the deadline, the notice after.
-    cases.assign_case(actor(world.a.staff), waiting.id, person_id=world.a.grid_worker.id)
+    workflow.assign_case(actor(world.a.staff), waiting.id, person_id=world.a.grid_worker.id)
     db.session.commit()
     assert _sweep(at + timedelta(minutes=30))["due_soon"] == 0
     assert _reminders(world.a.grid_worker) == []
@@ -241,9 +241,9 @@ def test_racing_evaluations_remind_once(app, cats):
             audit.bind_actor(Actor.anonymous())
             barrier.wait(timeout=30)
             if i % 2:
-                done = cases.evaluate_case(db.session.get(Case, case_id), at)
+                done = deadlines.evaluate_case(db.session.get(Case, case_id), at)
             else:
-                done = ["due_soon"] * cases.run_due_work(now=at)["due_soon"]
+                done = ["due_soon"] * deadlines.run_due_work(now=at)["due_soon"]
             db.session.commit()
             return done
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from app.affairs import attachments, cases
+from app.affairs import attachments, common, intake
 from app.extensions import db
 from app.infra.errors import DomainError
 from app.models import AuditLog
@@ -57,7 +57,7 @@ def test_staff_take_down_a_phone_call_for_a_resident(cats, client, auth):
 
 
 def test_staff_walk_in_with_an_unregistered_caller(cats):
-    case = cases.submit_case(actor(cats.a.staff), category_id=category(cats.a, "help").id,
+    case = intake.submit_case(actor(cats.a.staff), category_id=category(cats.a, "help").id,
                              description="老人想请人陪同就医", channel="counter",
                              contact_name="李大爷", contact_phone="+86 139-0000-1234")
     db.session.commit()
@@ -91,7 +91,7 @@ def test_kiosk_anonymous_uses_the_screens_building(cats):
 
 def test_voice_keeps_the_transcript_and_the_audio_as_uploaded(cats, app):
     audio = wav_bytes()
-    case = cases.submit_case(actor(cats.a.elder), category_code="help", channel="voice",
+    case = intake.submit_case(actor(cats.a.elder), category_code="help", channel="voice",
                              transcript="我一个人住 想请人帮忙买菜", audio=(audio, "audio/x-wav"))
     db.session.commit()
     assert case.channel == "voice" and case.description == "我一个人住 想请人帮忙买菜"
@@ -100,7 +100,7 @@ def test_voice_keeps_the_transcript_and_the_audio_as_uploaded(cats, app):
     assert attachment.kind == "audio" and attachment.mime == "audio/wav"
     assert attachments.path_of(attachment).read_bytes() == audio
     with pytest.raises(DomainError) as error:  # a photo is not a recording
-        cases.submit_case(actor(cats.a.elder), category_code="help", channel="voice",
+        intake.submit_case(actor(cats.a.elder), category_code="help", channel="voice",
                           transcript="x", audio=b"\x89PNG\r\n\x1a\n" + b"0" * 40)
     assert error.value.status_code == 415
 
@@ -131,12 +131,12 @@ def test_references_are_sequential_and_readable(cats):
     first, second = submit(cats.a), submit(cats.b)
     year, n1 = first.reference.split("-")
     assert second.reference == f"{year}-{int(n1) + 1:06d}"
-    assert cases.reference_digits("2026-000123") == "2 0 2 6 - 0 0 0 1 2 3"
-    assert cases.spoken_reference("2026-000123", "zh_CN") == "二零二六，零零零一二三"
-    assert cases.spoken_reference("2026-000123", "en") == "2 0 2 6, 0 0 0 1 2 3"
+    assert common.reference_digits("2026-000123") == "2 0 2 6 - 0 0 0 1 2 3"
+    assert common.spoken_reference("2026-000123", "zh_CN") == "二零二六，零零零一二三"
+    assert common.spoken_reference("2026-000123", "en") == "2 0 2 6, 0 0 0 1 2 3"
     for spelled in ("2026-000123", "2026 123", "2026000123", " 2026－000123 "):
-        assert cases.normalize_reference(spelled) == "2026-000123"
-    assert cases.normalize_reference("hello") is None
+        assert common.normalize_reference(spelled) == "2026-000123"
+    assert common.normalize_reference("hello") is None
 
 
 def test_category_by_code_and_unknown_category(cats, client, auth):

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.affairs import cases
+from app.affairs import queries, workflow
 from app.extensions import db
 from app.infra.errors import DomainError
 from app.models.case import Case, CaseCategory, CaseEvent
@@ -17,7 +17,7 @@ from tests.affairs.conftest import actor, put_in_state, submit
 
 def test_community_figures_for_this_month_in_shanghai(cats, client, auth):
     world = cats
-    start, _end = cases.month_bounds()
+    start, _end = queries.month_bounds()
     inside = submit(world.a)  # now
     early = submit(world.a)
     early.created_at = start + timedelta(minutes=30)  # 00:30 on the 1st, Shanghai time
@@ -34,20 +34,20 @@ def test_community_figures_for_this_month_in_shanghai(cats, client, auth):
             case.rated_at = case.resolved_at
     db.session.commit()
     kiosk = actor(device=world.a.device)
-    assert cases.community_figures(kiosk, world.a.community.id) == {
+    assert queries.community_figures(kiosk, world.a.community.id) == {
         "received": 2, "resolved": 2, "avg_rating": 4.5}
     with pytest.raises(DomainError) as error:
-        cases.community_figures(kiosk, world.b.community.id)
+        queries.community_figures(kiosk, world.b.community.id)
     assert error.value.status_code == 404
     r = client.get(f"/api/v1/communities/{world.a.community.id}/case-figures",
                    headers=auth.headers(device=world.a.device))
     assert r.get_json() == {"received": 2, "resolved": 2, "avg_rating": 4.5}
     # A merged duplicate is not a second matter received.
     dup = submit(world.a)
-    cases.merge_case(actor(world.a.staff), dup.id, submit(world.a).id)
+    workflow.merge_case(actor(world.a.staff), dup.id, submit(world.a).id)
     db.session.commit()
-    assert cases.community_figures(kiosk, world.a.community.id)["received"] == 3
-    empty = cases.community_figures(actor(device=world.b.device), world.b.community.id)
+    assert queries.community_figures(kiosk, world.a.community.id)["received"] == 3
+    empty = queries.community_figures(actor(device=world.b.device), world.b.community.id)
     assert empty == {"received": 1, "resolved": 0, "avg_rating": None}
 
 
@@ -59,9 +59,9 @@ def _status(client, auth_headers, reference, lang=None):
 def test_progress_in_plain_words_respects_privacy(cats, client, auth):
     world = cats
     case = submit(world.a)
-    cases.assign_case(actor(world.a.staff), case.id, organization_id=world.a.organization.id)
-    cases.add_note(actor(world.a.org_member), case.id, "师傅明天上午上门", public=True)
-    cases.add_note(actor(world.a.staff), case.id, "内部：该户曾投诉", public=False)
+    workflow.assign_case(actor(world.a.staff), case.id, organization_id=world.a.organization.id)
+    workflow.add_note(actor(world.a.org_member), case.id, "师傅明天上午上门", public=True)
+    workflow.add_note(actor(world.a.staff), case.id, "内部：该户曾投诉", public=False)
     db.session.commit()
     ref = case.reference
     mine = _status(client, auth.headers(world.a.resident), ref).get_json()

@@ -182,9 +182,9 @@ def test_get_requests_filters(client, cats, key):
     done = submit(world.a, code="environment", description="垃圾")
     put_in_state(done, world.a, "resolved")
     done.resolved_at = done.updated_at
-    from app.affairs import cases as case_service
+    from app.affairs import workflow
 
-    case_service.add_note(actor(world.a.staff), done.id, "已清运完毕", public=True)
+    workflow.add_note(actor(world.a.staff), done.id, "已清运完毕", public=True)
     private = submit(world.a, code="dispute", description="噪音")
     foreign = submit(world.b)
     db.session.commit()
@@ -223,11 +223,11 @@ def test_get_requests_filters(client, cats, key):
 
 def test_merged_and_rejected_cases_are_closed_with_notes(client, cats):
     world = cats
-    from app.affairs import cases as case_service
+    from app.affairs import workflow
 
     target, dup, rejected = submit(world.a), submit(world.a), submit(world.a)
-    case_service.merge_case(actor(world.a.staff), dup.id, target.id)
-    case_service.transition(actor(world.a.staff), rejected.id, "reject", reason="不属于本社区")
+    workflow.merge_case(actor(world.a.staff), dup.id, target.id)
+    workflow.transition(actor(world.a.staff), rejected.id, "reject", reason="不属于本社区")
     db.session.commit()
     items = {i["service_request_id"]: i for i in client.get(
         f"{BASE}/requests.json", query_string={"jurisdiction_id": world.a.community.code}

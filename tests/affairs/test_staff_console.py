@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from app.affairs import attachments, cases
+from app.affairs import attachments, intake, workflow
 from app.extensions import db
 from app.models import AuditLog
 from app.models.case import Case
@@ -48,7 +48,7 @@ def test_inbox_needs_sign_in_and_lists_with_counts_and_filters(client, cats):
 
 def test_detail_shows_timeline_photos_audio_and_reporter_audited(client, cats):
     world = cats
-    case = cases.submit_case(actor(world.a.elder), category_code="help", channel="voice",
+    case = intake.submit_case(actor(world.a.elder), category_code="help", channel="voice",
                              transcript="想请人帮忙买菜", audio=wav_bytes(),
                              photos=[image_bytes()])
     db.session.commit()
@@ -131,7 +131,7 @@ def test_take_down_a_phone_call(client, cats):
 def test_an_organization_member_sees_their_assigned_work(client, cats):
     world = cats
     case = submit(world.a)
-    cases.assign_case(actor(world.a.staff), case.id, organization_id=world.a.organization.id)
+    workflow.assign_case(actor(world.a.staff), case.id, organization_id=world.a.organization.id)
     db.session.commit()
     _login(client, world.a.org_member)
     page = client.get("/staff/cases/").get_data(as_text=True)

@@ -1,6 +1,6 @@
 """The case lifecycle as a state machine: every action × every status × every role.
 
-The expected table below is written out independently of app.affairs.cases.RULES, so a change
+The expected table below is written out independently of app.affairs.rules.RULES, so a change
 to the rules that is not also a deliberate change here fails.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.affairs import cases
+from app.affairs import rules, workflow
 from app.extensions import db
 from app.infra.errors import DomainError
 from app.models.case import CASE_STATUSES, OPEN_STATUSES, CaseEvent
@@ -52,17 +52,17 @@ def _actor(world, role):
 
 def _do(world, who, action, case):
     if action == "assign":
-        return cases.assign_case(who, case.id, person_id=world.a.grid_worker.id)
+        return workflow.assign_case(who, case.id, person_id=world.a.grid_worker.id)
     if action == "merge":
         target = submit(world.a, description="同一个问题，先报的那条。")
-        return cases.merge_case(who, case.id, target.id)
+        return workflow.merge_case(who, case.id, target.id)
     if action == "reject":
-        return cases.transition(who, case.id, action, reason="不属于社区受理范围")
-    return cases.transition(who, case.id, action, note="处理说明")
+        return workflow.transition(who, case.id, action, reason="不属于社区受理范围")
+    return workflow.transition(who, case.id, action, note="处理说明")
 
 
 def test_the_table_names_every_action_and_status():
-    assert set(EXPECTED) == set(cases.ACTIONS)
+    assert set(EXPECTED) == set(rules.ACTIONS)
     assert set(CASE_STATUSES) == {"submitted", "accepted", "assigned", "in_progress", "resolved",
                                   "closed", "rejected", "reopened"}
 
@@ -157,27 +157,27 @@ def test_reopen_resets_the_deadline_and_the_resident_can_rate_once(cats):
     world = cats
     case = submit(world.a)
     put_in_state(case, world.a, "resolved")
-    cases.reopen_case(actor(world.a.resident), case.id, "灯还是不亮")
+    workflow.reopen_case(actor(world.a.resident), case.id, "灯还是不亮")
     db.session.commit()
     assert case.status == "reopened" and case.resolved_at is None
     assert case.due_at > case.created_at
     put_in_state(case, world.a, "resolved")
-    cases.confirm_case(actor(world.a.resident), case.id)
-    cases.rate_case(actor(world.a.resident), case.id, 4, "修好了")
+    workflow.confirm_case(actor(world.a.resident), case.id)
+    workflow.rate_case(actor(world.a.resident), case.id, 4, "修好了")
     db.session.commit()
     assert case.rating == 4
     with pytest.raises(DomainError) as again:
-        cases.rate_case(actor(world.a.resident), case.id, 5)
+        workflow.rate_case(actor(world.a.resident), case.id, 5)
     assert again.value.status_code == 409
     db.session.rollback()
     with pytest.raises(DomainError) as stranger:
-        cases.rate_case(actor(world.a.elder), case.id, 1)
+        workflow.rate_case(actor(world.a.elder), case.id, 1)
     assert stranger.value.status_code == 403
     for bad in (0, 6, True, "5"):
         other = submit(world.a)
         put_in_state(other, world.a, "resolved")
         with pytest.raises(DomainError) as wrong:
-            cases.confirm_case(actor(world.a.resident), other.id, rating=bad)
+            workflow.confirm_case(actor(world.a.resident), other.id, rating=bad)
         assert wrong.value.status_code == 422
         db.session.rollback()
 
@@ -185,10 +185,10 @@ def test_reopen_resets_the_deadline_and_the_resident_can_rate_once(cats):
 def test_a_merged_case_cannot_be_reopened(cats):
     world = cats
     target, dup = submit(world.a), submit(world.a, by=world.a.elder)
-    cases.merge_case(actor(world.a.staff), dup.id, target.id)
+    workflow.merge_case(actor(world.a.staff), dup.id, target.id)
     db.session.commit()
     with pytest.raises(DomainError) as error:
-        cases.transition(actor(world.a.staff), dup.id, "reopen")
+        workflow.transition(actor(world.a.staff), dup.id, "reopen")
     assert error.value.status_code == 409
 
 
@@ -203,10 +203,10 @@ def test_the_kiosk_that_filed_an_anonymous_case_may_confirm_it_no_other(cats):
     other = f.device(world.a.community)
     db.session.commit()
     with pytest.raises(DomainError) as error:
-        cases.confirm_case(actor(device=other), case.id)
+        workflow.confirm_case(actor(device=other), case.id)
     assert error.value.status_code == 403
     db.session.rollback()
-    cases.confirm_case(kiosk, case.id, rating=4)
+    workflow.confirm_case(kiosk, case.id, rating=4)
     db.session.commit()
     assert case.status == "closed" and case.rating == 4
 

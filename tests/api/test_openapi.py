@@ -60,7 +60,7 @@ def _prop(spec, schema, name):
 def test_stated_patterns_agree_with_what_the_services_accept(client):
     # The document states rules the services check; a client that validates against it must
     # neither refuse what the service takes nor send what the service refuses.
-    from app.affairs import cases, categories
+    from app.affairs import categories, common
     from app.infra import idempotency, text
     from app.infra.errors import Invalid
 
@@ -111,7 +111,7 @@ def test_stated_patterns_agree_with_what_the_services_accept(client):
     }
     accepts = {"code": code_ok, "key": lambda v: bool(idempotency.KEY.fullmatch(v)),
                "pin": service_ok(text.check_pin), "phone": service_ok(text.normalize_phone),
-               "reference": lambda v: cases.normalize_reference(v) is not None,
+               "reference": lambda v: common.normalize_reference(v) is not None,
                "name": service_ok(lambda v: text.clean_name(v, "name", max_length=80))}
     for rule, (good, bad) in samples.items():
         # JSON Schema patterns are ECMA-262: there "$" is the very end, as fullmatch is here

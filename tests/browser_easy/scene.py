@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.affairs import cases, categories
+from app.affairs import categories, intake, workflow
 from app.extensions import db
 from app.models.case import Case
 from app.notices import announcements
@@ -35,7 +35,7 @@ def announce(world, title: str, body: str = "请大家留意。", **kw):
 def file_case(world, person, category, description="楼道灯坏了。"):
     """A case the resident filed (as through the app)."""
     db.session.rollback()
-    case = cases.submit_case(Actor.for_person(person), category_id=category.id,
+    case = intake.submit_case(Actor.for_person(person), category_id=category.id,
                              description=description)
     db.session.commit()
     return case
@@ -44,11 +44,11 @@ def file_case(world, person, category, description="楼道灯坏了。"):
 def resolve(world, case_id: int, note: str = "已经修好了。") -> None:
     """Staff accept, assign to the grid worker, who starts and resolves it."""
     boss = staff(world)
-    cases.transition(boss, case_id, "accept")
-    cases.assign_case(boss, case_id, person_id=world.a.grid_worker.id)
+    workflow.transition(boss, case_id, "accept")
+    workflow.assign_case(boss, case_id, person_id=world.a.grid_worker.id)
     worker = Actor.for_person(world.a.grid_worker)
-    cases.transition(worker, case_id, "start")
-    cases.transition(worker, case_id, "resolve", note=note)
+    workflow.transition(worker, case_id, "start")
+    workflow.transition(worker, case_id, "resolve", note=note)
     db.session.commit()
 
 

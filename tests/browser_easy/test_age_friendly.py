@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.affairs import cases
+from app.affairs import workflow
 from app.extensions import db
 from app.models import Person, ProxyLink
 from app.people import auth, invitations
@@ -30,7 +30,7 @@ def town(world):
     resolved = scene.file_case(world, elder, cats["repair"], "楼道灯不亮了，晚上看不清楚。")
     scene.resolve(world, resolved.id, note="灯已经换好了。")
     rejected = scene.file_case(world, elder, cats["suggestion"], "希望多办活动。")
-    cases.transition(scene.staff(world), rejected.id, "reject", reason="本月活动已经排满。")
+    workflow.transition(scene.staff(world), rejected.id, "reject", reason="本月活动已经排满。")
     scene.file_case(world, elder, cats["environment"], "垃圾桶满了。")
     db.session.commit()
     # The elder has a helper (the world's relative) and a new request from a grandson; the

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import func, select
 
-from app.affairs import cases, categories
+from app.affairs import categories, intake, workflow
 from app.extensions import db
 from app.models import Person, ProxyLink
 from app.models.announcement import AnnouncementAck
@@ -239,7 +239,7 @@ def test_report_in_my_building_names_the_building_not_my_flat(easy, world):
 
 def test_a_photo_can_be_added_later_and_is_only_shown_to_the_reporter(easy, world, client):
     cats = _categories(world)
-    case = cases.submit_case(Actor.for_person(world.a.elder), category_id=cats["repair"].id,
+    case = intake.submit_case(Actor.for_person(world.a.elder), category_id=cats["repair"].id,
                              description="水管漏水。")
     db.session.commit()
     easy.sign_in(world.a.elder)
@@ -265,13 +265,13 @@ def test_confirm_rate_and_reopen_in_plain_words(easy, world):
     cats = _categories(world)
     elder = Actor.for_person(world.a.elder)
     staff = _staff(world)
-    first = cases.submit_case(elder, category_id=cats["repair"].id, description="灯坏了。")
-    second = cases.submit_case(elder, category_id=cats["repair"].id, description="门坏了。")
+    first = intake.submit_case(elder, category_id=cats["repair"].id, description="灯坏了。")
+    second = intake.submit_case(elder, category_id=cats["repair"].id, description="门坏了。")
     for case in (first, second):
-        cases.transition(staff, case.id, "accept")
-        cases.assign_case(staff, case.id, person_id=world.a.staff.id)
-        cases.transition(staff, case.id, "resolve", note="修好了。")
-    cases.transition(staff, second.id, "close")
+        workflow.transition(staff, case.id, "accept")
+        workflow.assign_case(staff, case.id, person_id=world.a.staff.id)
+        workflow.transition(staff, case.id, "resolve", note="修好了。")
+    workflow.transition(staff, second.id, "close")
     db.session.commit()
     easy.sign_in(world.a.elder)
     page = easy.page(f"/easy/cases/{first.id}")
@@ -297,14 +297,14 @@ def test_home_says_what_waits_for_my_confirmation(easy, world):
     staff = _staff(world)
     easy.sign_in(world.a.elder)
     assert "等您确认" not in easy.page("/easy/")
-    made = [cases.submit_case(elder, category_id=cats["repair"].id, description=d)
+    made = [intake.submit_case(elder, category_id=cats["repair"].id, description=d)
             for d in ("灯坏了。", "门坏了。")]
-    neighbour = cases.submit_case(Actor.for_person(world.a.resident),
+    neighbour = intake.submit_case(Actor.for_person(world.a.resident),
                                   category_id=cats["repair"].id, description="窗坏了。")
     for case in (*made, neighbour):
-        cases.transition(staff, case.id, "accept")
-        cases.assign_case(staff, case.id, person_id=world.a.staff.id)
-        cases.transition(staff, case.id, "resolve", note="修好了。")
+        workflow.transition(staff, case.id, "accept")
+        workflow.assign_case(staff, case.id, person_id=world.a.staff.id)
+        workflow.transition(staff, case.id, "resolve", note="修好了。")
     db.session.commit()
     page = easy.page("/easy/")
     assert "有 2 件事等您确认，点这里看。" in page and 'href="/easy/cases"' in page
@@ -318,9 +318,9 @@ def test_home_says_what_waits_for_my_confirmation(easy, world):
 
 def test_my_matters_list_only_mine(easy, world):
     cats = _categories(world)
-    cases.submit_case(Actor.for_person(world.a.elder), category_id=cats["repair"].id,
+    intake.submit_case(Actor.for_person(world.a.elder), category_id=cats["repair"].id,
                       description="我的事。")
-    neighbour = cases.submit_case(Actor.for_person(world.a.resident),
+    neighbour = intake.submit_case(Actor.for_person(world.a.resident),
                                   category_id=cats["repair"].id, description="邻居的事。")
     db.session.commit()
     easy.sign_in(world.a.elder)

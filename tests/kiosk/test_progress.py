@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from app.affairs import cases, categories
+from app.affairs import categories, intake, workflow
 from app.extensions import db
 from app.models import LoginThrottle
 from app.models.case import ASSIGNED, IN_PROGRESS, SUBMITTED, Case
@@ -30,7 +30,7 @@ def _submit(side, *, by=None, code="repair", reference=None, **kw) -> Case:
     category = next(c for c in categories.list_categories(Actor.for_person(side.staff),
                                                           side.community.id) if c.code == code)
     kw.setdefault("description", f"我家101漏水了，请打电话 {CONTACT}。")
-    case = cases.submit_case(Actor.for_person(by or side.resident), category_id=category.id, **kw)
+    case = intake.submit_case(Actor.for_person(by or side.resident), category_id=category.id, **kw)
     if reference is not None:
         case.reference = reference
     db.session.commit()
@@ -51,8 +51,8 @@ def test_digits_find_status_handler_kind_and_next_step_and_nothing_private(
         client, cats, world, screen):
     case = _submit(world.a)
     staff = Actor.for_person(world.a.staff)
-    cases.assign_case(staff, case.id, organization_id=world.a.organization.id)
-    cases.add_note(staff, case.id, "维修师傅明天上午到三单元五零二", public=True)
+    workflow.assign_case(staff, case.id, organization_id=world.a.organization.id)
+    workflow.add_note(staff, case.id, "维修师傅明天上午到三单元五零二", public=True)
     db.session.commit()
     r = client.post(DIGITS, json={"digits": _serial(case)[-4:]}, headers=screen)
     assert r.status_code == 200, r.get_json()
@@ -77,7 +77,7 @@ def test_handler_kind_follows_the_assignee(client, cats, world, screen):
     fresh = _submit(world.a)
     grid = _submit(world.a)
     staff = Actor.for_person(world.a.staff)
-    cases.assign_case(staff, grid.id, person_id=world.a.grid_worker.id)
+    workflow.assign_case(staff, grid.id, person_id=world.a.grid_worker.id)
     db.session.commit()
     answer = client.post(DIGITS, json={"digits": _serial(fresh)}, headers=screen).get_json()
     assert answer["cases"][0]["status"] == SUBMITTED
@@ -302,7 +302,7 @@ def test_every_status_has_a_plain_next_step(client, cats, world, screen, status,
 def test_a_merged_case_points_to_the_one_it_joined(client, cats, world, screen):
     kept = _submit(world.a)
     merged = _submit(world.a)
-    cases.merge_case(Actor.for_person(world.a.staff), merged.id, kept.id)
+    workflow.merge_case(Actor.for_person(world.a.staff), merged.id, kept.id)
     db.session.commit()
     row = client.post(DIGITS, json={"digits": _serial(merged)}, headers=screen).get_json()
     assert row["cases"][0]["status"] == "closed"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.affairs import cases, categories
+from app.affairs import categories, intake, workflow
 from app.infra.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models.notification import Notification
 from app.people import people
@@ -104,9 +104,9 @@ def test_only_members_working_in_the_cases_community_are_told_of_it(world, db):
     categories.install_defaults(None, world.b.community.id)
     category = categories.list_categories(Actor.for_person(world.b.staff),
                                           world.b.community.id)[0]
-    case = cases.submit_case(Actor.for_person(world.b.resident), category_id=category.id,
+    case = intake.submit_case(Actor.for_person(world.b.resident), category_id=category.id,
                              description="楼道灯不亮")
-    cases.assign_case(Actor.for_person(world.b.staff), case.id, organization_id=org.id)
+    workflow.assign_case(Actor.for_person(world.b.staff), case.id, organization_id=org.id)
     db.session.flush()
     told = {n.person_id for n in db.session.query(Notification).filter_by(
         kind="case_assigned")}

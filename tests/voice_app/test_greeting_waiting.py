@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.affairs import cases
+from app.affairs import intake, workflow
 from app.infra.text import zh_quantity
 from app.models.case import CaseCategory as Category
 from app.people.actors import Actor
@@ -29,11 +29,11 @@ def resolve(db, world, reporter, *descriptions):
         Category.community_id == world.a.community.id, Category.code == "repair"))
     made = []
     for text in descriptions:
-        case = cases.submit_case(Actor.for_person(reporter), category_id=repair.id,
+        case = intake.submit_case(Actor.for_person(reporter), category_id=repair.id,
                                  description=text)
-        cases.transition(staff, case.id, "accept")
-        cases.assign_case(staff, case.id, person_id=world.a.staff.id)
-        cases.transition(staff, case.id, "resolve", note="修好了。")
+        workflow.transition(staff, case.id, "accept")
+        workflow.assign_case(staff, case.id, person_id=world.a.staff.id)
+        workflow.transition(staff, case.id, "resolve", note="修好了。")
         made.append(case)
     db.session.commit()
     return made
@@ -52,7 +52,7 @@ def test_the_greeting_says_how_many_wait_for_the_resident(client, auth, cats, db
     again = talk(client, headers, "再说一遍", hello["conversation_id"])
     assert again["reply_text"] == hello["reply_text"]
     # confirmed from easy mode: one left
-    cases.transition(Actor.for_person(a.elder), made[0].id, "confirm")
+    workflow.transition(Actor.for_person(a.elder), made[0].id, "confirm")
     db.session.commit()
     assert greet(client, headers)["reply_text"].endswith("有一件事等您确认。")
     english = greet(client, headers, language="en")["reply_text"]

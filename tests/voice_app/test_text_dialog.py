@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.affairs import cases
+from app.affairs import workflow
 from app.assistant import voice as svc
 from app.models import AuditLog, Building, Grid
 from app.models.case import Case, CaseAttachment
@@ -143,7 +143,7 @@ def test_a_screen_hears_only_the_public_status(client, auth, cats, db):
     cid = talk(client, owner, "我要反映楼道灯坏了")["conversation_id"]
     ref = talk(client, owner, "对", cid)["case_ref"]
     case = db.session.scalar(select(Case).where(Case.reference == ref))
-    cases.assign_case(Actor.for_person(a.staff), case.id, person_id=a.grid_worker.id)
+    workflow.assign_case(Actor.for_person(a.staff), case.id, person_id=a.grid_worker.id)
     db.session.commit()
     # the reporter hears who handles it ...
     mine = talk(client, owner, f"查进度 {ref}", cid)

@@ -4,7 +4,7 @@ from flask import send_file, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.affairs import attachments, cases, open311
+from app.affairs import attachments, common, counts, intake, open311, queries, views, workflow
 from app.api.cases.schemas import (
     AssigneeChoicesSchema,
     AssignSchema,
@@ -49,13 +49,6 @@ IDEMPOTENCY_DOC = {"parameters": [{
     "description": "Send the same key when retrying: the request takes effect once."}]}
 
 
-def _attachment_row(case_id, attachment) -> dict:
-    return {"id": attachment.id, "kind": attachment.kind, "mime": attachment.mime,
-            "size": attachment.size, "width": attachment.width, "height": attachment.height,
-            "public": attachment.public, "created_at": attachment.created_at,
-            "url": f"/api/v1/cases/{case_id}/attachments/{attachment.id}"}
-
-
 @blp.route("/cases")
 class Cases(MethodView):
     """Cases."""
@@ -65,10 +58,10 @@ class Cases(MethodView):
     def get(self, args):
         """List cases: mine=true for my own; else a community's (all for its workers)."""
         who = actor()
-        page_obj, level, _community_id, counts = cases.list_cases(who, **args)
-        body = paged(page_obj, lambda c: cases.case_summary(c, level))
-        if counts is not None:
-            body["counts"] = counts
+        listed = queries.list_cases(who, **args)
+        body = paged(listed.page, lambda c: views.case_summary(c, listed.level))
+        if listed.counts is not None:
+            body["counts"] = listed.counts
         return body
 
     @idempotent()
@@ -77,14 +70,9 @@ class Cases(MethodView):
     @blp.response(201, CaseCreatedSchema)
     def post(self, data):
         """Raise a case from the app, a family proxy, staff (代办), a grid worker or a kiosk."""
-        who = actor()
-        case = cases.submit_case(who, **data)
-        view = cases.case_view(who, case)
-        view["similar"] = [cases.case_summary(c, "public") for c in cases.similar_cases(
-            who, community_id=case.community_id, category_id=case.category_id,
-            building_id=case.building_id, latitude=case.latitude, longitude=case.longitude,
-            exclude_id=case.id)]
-        return view, 201, {"Location": url_for("cases.CaseById", case_id=case.id)}
+        submitted = intake.submit(actor(), **data)
+        location = url_for("cases.CaseById", case_id=submitted.case.id)
+        return submitted.view, 201, {"Location": location}
 
 
 @blp.route("/cases/similar")
@@ -95,7 +83,7 @@ class SimilarCases(MethodView):
     @blp.response(200, CaseSummarySchema(many=True))
     def get(self, args):
         """Open cases of a category in the same building or nearby (before submitting)."""
-        return [cases.case_summary(c, "public") for c in cases.similar_cases(actor(), **args)]
+        return [views.case_summary(c, "public") for c in intake.similar_cases(actor(), **args)]
 
 
 @blp.route("/cases/by-reference")
@@ -107,7 +95,7 @@ class CaseByReference(MethodView):
     def get(self, args):
         """Find a case by reference, e.g. 2026-000123."""
         who = actor()
-        return cases.case_view(who, cases.get_case_by_reference(who, args["reference"]))
+        return views.case_view(who, queries.get_case_by_reference(who, args["reference"]))
 
 
 @blp.route("/cases/status-text")
@@ -118,11 +106,11 @@ class CaseStatusText(MethodView):
     @blp.response(200, StatusTextSchema)
     def get(self, args):
         """A sentence about a case's progress for a screen or voice (查进度)."""
-        text = cases.case_status_for_reference(actor(), args["reference"])
-        reference = cases.normalize_reference(args["reference"])
+        text = queries.case_status_for_reference(actor(), args["reference"])
+        reference = common.normalize_reference(args["reference"])
         return {"reference": reference, "text": text,
-                "digits": cases.reference_digits(reference),
-                "spoken": cases.spoken_reference(reference)}
+                "digits": common.reference_digits(reference),
+                "spoken": common.spoken_reference(reference)}
 
 
 @blp.route("/cases/<id:case_id>")
@@ -133,14 +121,14 @@ class CaseById(MethodView):
     def get(self, case_id):
         """Get a case (public view, the reporter's view, or a worker's; reporter reads audited)."""
         who = actor()
-        return cases.case_view(who, cases.get_case(who, case_id))
+        return views.case_view(who, queries.get_case(who, case_id))
 
     @blp.arguments(CaseUpdateSchema)
     @blp.response(200, CaseSchema)
     def patch(self, data, case_id):
         """Correct the category, location or visibility of an open case (committee staff)."""
         who = actor()
-        return cases.case_view(who, cases.update_case(who, case_id, data))
+        return views.case_view(who, workflow.update_case(who, case_id, data))
 
 
 @blp.route("/cases/<id:case_id>/transitions")
@@ -152,7 +140,7 @@ class CaseTransitions(MethodView):
     def post(self, data, case_id):
         """Accept, reject, start, resolve, confirm (with rating), reopen or close a case."""
         who = actor()
-        return cases.case_view(who, cases.transition(who, case_id, **data))
+        return views.case_view(who, workflow.transition(who, case_id, **data))
 
 
 @blp.route("/cases/<id:case_id>/assignment")
@@ -164,7 +152,7 @@ class CaseAssignment(MethodView):
     def post(self, data, case_id):
         """Assign to a grid worker, staff member or organization (committee staff)."""
         who = actor()
-        return cases.case_view(who, cases.assign_case(who, case_id, **data))
+        return views.case_view(who, workflow.assign_case(who, case_id, **data))
 
 
 @blp.route("/cases/<id:case_id>/notes")
@@ -175,7 +163,7 @@ class CaseNotes(MethodView):
     @blp.response(201, NoteCreatedSchema)
     def post(self, data, case_id):
         """Add a note (workers: public or internal; the reporter's: for the committee only)."""
-        return cases.add_note(actor(), case_id, data["text"], public=data["public"])
+        return workflow.add_note(actor(), case_id, data["text"], public=data["public"])
 
 
 @blp.route("/cases/<id:case_id>/merge")
@@ -191,8 +179,8 @@ class CaseMerge(MethodView):
         if into_id is None:
             if not data.get("into_reference"):
                 raise invalid_field("into_id", "into_id or into_reference")
-            into_id = cases.get_case_by_reference(who, data["into_reference"]).id
-        return cases.case_view(who, cases.merge_case(who, case_id, into_id, data.get("note")))
+            into_id = queries.get_case_by_reference(who, data["into_reference"]).id
+        return views.case_view(who, workflow.merge_case(who, case_id, into_id, data.get("note")))
 
 
 @blp.route("/cases/<id:case_id>/support")
@@ -203,7 +191,7 @@ class CaseSupport(MethodView):
     def post(self, case_id):
         """Say "me too" on an open public case of your community (once per person)."""
         who = actor()
-        return cases.case_view(who, cases.support_case(who, case_id))
+        return views.case_view(who, workflow.support_case(who, case_id))
 
 
 @blp.route("/cases/<id:case_id>/rating")
@@ -215,7 +203,7 @@ class CaseRating(MethodView):
     def post(self, data, case_id):
         """Rate a closed case 1–5 with an optional comment (the reporter, once)."""
         who = actor()
-        return cases.case_view(who, cases.rate_case(who, case_id, **data))
+        return views.case_view(who, workflow.rate_case(who, case_id, **data))
 
 
 @blp.route("/cases/<id:case_id>/attachments")
@@ -230,8 +218,8 @@ class CaseAttachments(MethodView):
     def post(self, form, files, case_id):
         """Upload a photo (JPEG/PNG/WebP, metadata stripped) or a recording (multipart)."""
         data = files["file"].read()
-        attachment = cases.add_attachment(actor(), case_id, data, public=form["public"])
-        return _attachment_row(case_id, attachment)
+        attachment = workflow.add_attachment(actor(), case_id, data, public=form["public"])
+        return views.attachment_row(case_id, attachment)
 
 
 @blp.route("/cases/<id:case_id>/attachments/<id:attachment_id>")
@@ -241,7 +229,7 @@ class CaseAttachmentById(MethodView):
     @blp.doc(responses={"200": {"description": "The file (image/* or audio/*)."}})
     def get(self, case_id, attachment_id):
         """Download a photo or recording (public photos of public cases: anyone who may read)."""
-        attachment = cases.get_attachment(actor(), case_id, attachment_id)
+        attachment = workflow.get_attachment(actor(), case_id, attachment_id)
         response = send_file(attachments.path_of(attachment), mimetype=attachment.mime,
                              max_age=0, conditional=True)
         response.headers["Cache-Control"] = "private, max-age=300"
@@ -253,9 +241,9 @@ class CaseAttachmentById(MethodView):
     @blp.response(200, AttachmentSchema)
     def patch(self, data, case_id, attachment_id):
         """Show a photo in the public view, or hide it (committee staff)."""
-        attachment = cases.set_attachment_public(actor(), case_id, attachment_id,
+        attachment = workflow.set_attachment_public(actor(), case_id, attachment_id,
                                                  data["public"])
-        return _attachment_row(case_id, attachment)
+        return views.attachment_row(case_id, attachment)
 
 
 @blp.route("/inbox")
@@ -266,7 +254,7 @@ class Inbox(MethodView):
     @blp.response(200, CasePageSchema)
     def get(self, args):
         """Cases assigned to me or my organization, most urgent first."""
-        return paged(cases.inbox(actor(), **args), lambda c: cases.case_summary(c, "assignee"))
+        return paged(queries.inbox(actor(), **args), lambda c: views.case_summary(c, "assignee"))
 
 
 @blp.route("/communities/<id:community_id>/case-counts")
@@ -276,7 +264,7 @@ class CaseCounts(MethodView):
     @blp.response(200, CountsSchema)
     def get(self, community_id):
         """Cases per status, open and overdue, in a community (its workers)."""
-        return {"counts": cases.status_counts(actor(), community_id)}
+        return {"counts": counts.status_counts(actor(), community_id)}
 
 
 @blp.route("/communities/<id:community_id>/case-figures")
@@ -286,7 +274,7 @@ class CaseFigures(MethodView):
     @blp.response(200, FiguresSchema)
     def get(self, community_id):
         """This month: cases received, resolved and the average rating."""
-        return cases.community_figures(actor(), community_id)
+        return queries.community_figures(actor(), community_id)
 
 
 @blp.route("/communities/<id:community_id>/case-assignees")
@@ -296,7 +284,7 @@ class CaseAssignees(MethodView):
     @blp.response(200, AssigneeChoicesSchema)
     def get(self, community_id):
         """Workers and organizations cases can be assigned to (committee staff)."""
-        return cases.assignee_choices(actor(), community_id)
+        return queries.assignee_choices(actor(), community_id)
 
 
 @blp.route("/communities/<id:community_id>/open311-keys")

@@ -3,7 +3,7 @@
 import marshmallow as ma
 from flask_smorest.fields import Upload
 
-from app.affairs.cases import ACTIONS
+from app.affairs.rules import ACTIONS
 from app.api.common import (
     TEXT_RULES,
     PageArgsSchema,

@@ -1,0 +1,254 @@
+"""What every part of a case's life shares: the service clock, status words, public
+references (2026-000123), who the actor is to a case (`_relation`, `_level`, `_actor_role`) and
+the timeline event every step writes (`_event`).
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
+
+from app.extensions import db
+from app.models.base import utcnow
+from app.models.case import (
+    ACCEPTED,
+    ASSIGNED,
+    CLOSED,
+    IN_PROGRESS,
+    REJECTED,
+    REOPENED,
+    RESOLVED,
+    SUBMITTED,
+    Case,
+    CaseEvent,
+    CaseSerial,
+)
+from app.people import authz
+from app.people.actors import Actor
+
+STATUS_LABELS = {
+    SUBMITTED: _l("Submitted"),
+    ACCEPTED: _l("Accepted"),
+    ASSIGNED: _l("Assigned to a handler"),
+    IN_PROGRESS: _l("Being handled"),
+    RESOLVED: _l("Resolved, waiting for confirmation"),
+    CLOSED: _l("Closed"),
+    REJECTED: _l("Not accepted"),
+    REOPENED: _l("Reopened"),
+}
+
+
+# Timeline authors (CaseEvent.actor_role) who speak for the committee: only their public notes
+# are ever published. A resident (or their family proxy), a lobby screen or a partner system may
+# write to the committee, never to the neighbours: see published_note.
+STAFF_VOICES = frozenset({"staff", "assignee", "system"})
+
+
+_clock: ContextVar[datetime | None] = ContextVar("linli_case_clock", default=None)
+
+
+_REFERENCE = re.compile(r"^\s*(\d{4})\s*[-－—–_ ]?\s*(\d{1,9})\s*$")
+
+
+_DIGITS_ZH = "零一二三四五六七八九"
+
+
+def _now() -> datetime:
+    return _clock.get() or utcnow()
+
+
+@contextmanager
+def clock(at: datetime):
+    """Make the service see `at` as the current time (demo data with a past; never requests)."""
+    token = _clock.set(at)
+    try:
+        yield
+    finally:
+        _clock.reset(token)
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def next_reference(now: datetime | None = None) -> str:
+    """The next public reference of the year (Asia/Shanghai), e.g. 2026-000123.
+
+    The year's counter row is incremented with UPDATE … RETURNING, which locks it until the
+    transaction ends (a row lock on PostgreSQL, the write lock on SQLite), so concurrent
+    submissions never share a number. It runs on the request's own connection and transaction:
+    taking a second pooled connection while the request holds one deadlocks the pool under a
+    burst (every connection held by a request waiting for another). Submissions therefore
+    queue on the counter row from this point to their commit, so callers take the number as
+    late as they can.
+    """
+    year = (now or _now()).astimezone(_tz()).year
+    table = CaseSerial.__table__
+    bump = (
+        update(table)
+        .where(table.c.year == year)
+        .values(last_value=table.c.last_value + 1)
+        .returning(table.c.last_value)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    create = (
+        dialect_insert(table)
+        .values(year=year, last_value=0)
+        .on_conflict_do_nothing(index_elements=["year"])
+    )
+    value = db.session.execute(bump).scalar()
+    if value is None:
+        # The year's first case: a concurrent first one waits on the new row, then bumps it.
+        db.session.execute(create)
+        value = db.session.execute(bump).scalar()
+    return f"{year}-{value:06d}"
+
+
+def normalize_reference(text: str) -> str | None:
+    """'2026-000123', '2026 123', '2026000123' → '2026-000123' (None when not a reference)."""
+    if not isinstance(text, str) or len(text) > 40:
+        return None
+    compact = text.strip()
+    match = _REFERENCE.match(compact)
+    if match is None:
+        digits = re.sub(r"\D", "", compact)
+        if len(digits) < 5 or len(digits) > 13:
+            return None
+        year, serial = digits[:4], digits[4:]
+    else:
+        year, serial = match.groups()
+    return f"{year}-{int(serial):06d}"
+
+
+def reference_digits(reference: str) -> str:
+    """Spaced for reading digit by digit on a screen: '2 0 2 6 - 0 0 0 1 2 3'."""
+    return " ".join(reference)
+
+
+def spoken_reference(reference: str, locale: str | None = None) -> str:
+    """Digit by digit for text-to-speech: '二零二六，零零零一二三' (English: '2 0 2 6, 0 0 0 …')."""
+    year, _sep, serial = reference.partition("-")
+    if locale is None:
+        locale = str(get_locale() or "zh_CN")
+    if locale.startswith("zh"):
+        say = lambda part: "".join(_DIGITS_ZH[int(c)] for c in part if c.isdigit())  # noqa: E731
+        return f"{say(year)}，{say(serial)}"
+    return f"{' '.join(year)}, {' '.join(serial)}"
+
+
+def _relation(actor: Actor, case: Case) -> frozenset[str]:
+    rel: set[str] = set()
+    if actor.is_anonymous:
+        return frozenset()
+    community_id = case.community_id
+    if authz.can_manage_community(actor, community_id):
+        rel.add("manager")
+    if authz.can_see_internal(actor, community_id):
+        rel.add("staff")
+    if community_id in actor.grid_community_ids:
+        rel.add("fieldworker")
+    if actor.person is not None and case.assignee_person_id == actor.person.id:
+        rel.add("assignee")
+    # An organization's member works its cases only in the communities they were granted.
+    if case.assignee_organization_id and actor.works_for(
+        case.assignee_organization_id, community_id
+    ):
+        rel.add("assignee")
+    subject = actor.subject
+    if subject is not None and case.reporter_id is not None and case.reporter_id == subject.id:
+        rel.add("reporter")
+    if actor.device is not None and case.device_id == actor.device.id and case.reporter_id is None:
+        rel.add("filer_device")
+    if authz.can_read_community(actor, community_id):
+        rel.add("reader")
+    return frozenset(rel)
+
+
+def _level(rel: frozenset[str], case: Case) -> str | None:
+    """How much of the case the actor sees: staff > assignee > reporter > public."""
+    if "staff" in rel or "manager" in rel:
+        return "staff"
+    if "assignee" in rel:
+        return "assignee"
+    if "reporter" in rel:
+        return "reporter"
+    if "filer_device" in rel or ("reader" in rel and case.is_public):
+        return "public"
+    return None
+
+
+def _actor_role(actor: Actor, case: Case | None = None) -> str:
+    if actor.device is not None:
+        return "device"
+    if actor.person is None:
+        return "system"
+    if case is not None:
+        rel = _relation(actor, case)
+        if "reporter" in rel:
+            return "reporter"
+        if "assignee" in rel and "staff" not in rel:
+            return "assignee"
+        if rel & {"staff", "manager", "fieldworker"}:
+            return "staff"
+    return "reporter"
+
+
+def _event(
+    case: Case,
+    kind: str,
+    actor: Actor | None,
+    *,
+    note: str | None = None,
+    public: bool = False,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    role: str | None = None,
+    data: dict | None = None,
+    hide_person: bool = False,
+) -> CaseEvent:
+    actor = actor or Actor.anonymous()
+    event = CaseEvent(
+        case=case,
+        kind=kind,
+        at=_now(),
+        note=note,
+        public=public,
+        from_status=from_status,
+        to_status=to_status,
+        actor_person_id=None if hide_person or actor.person is None else actor.person.id,
+        on_behalf_of_id=None
+        if hide_person or actor.on_behalf_of is None
+        else actor.on_behalf_of.id,
+        actor_device_id=actor.device.id if actor.device is not None else None,
+        actor_role=role or (_actor_role(actor, case) if actor.person or actor.device else "system"),
+        data=data or {},
+    )
+    db.session.add(event)
+    return event
+
+
+def _local(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(_tz()).strftime("%Y-%m-%d %H:%M")
+
+
+def _place(case: Case, detail: bool = True) -> str:
+    if case.building is not None:
+        if detail and case.household is not None:
+            return case.household.label
+        return case.building.name
+    if detail and case.address:
+        return case.address
+    return ""

@@ -1,0 +1,336 @@
+"""Reading cases: one case (by id or reference), the lists (a community's, my own, a
+handler's inbox), who a case can go to, a community's figures and the 查进度 sentence.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from app.affairs.common import STATUS_LABELS, _level, _now, _relation, _tz, normalize_reference
+from app.affairs.counts import status_counts
+from app.affairs.deadlines import evaluate_case, run_due_work
+from app.affairs.notify import _community_staff
+from app.affairs.views import _assignee_view, published_note
+from app.extensions import db
+from app.infra.errors import NotFound, invalid_field
+from app.models import (
+    Community,
+    Grid,
+    Household,
+    Organization,
+    Person,
+    RoleAssignment,
+)
+from app.models.case import (
+    ASSIGNED,
+    CASE_STATUSES,
+    CHANNELS,
+    IN_PROGRESS,
+    OPEN_STATUSES,
+    REJECTED,
+    RESOLVED,
+    Case,
+)
+from app.people import authz
+from app.people.actors import Actor
+
+# What a list row shows, loaded for the whole page at once (not one query per row).
+_SUMMARY_LOADS = (
+    selectinload(Case.category),
+    selectinload(Case.building),
+    selectinload(Case.household).selectinload(Household.building),
+    selectinload(Case.assignee_organization),
+    selectinload(Case.assignee_person),
+)
+
+
+LIST_SWEEP_LIMIT = 20
+
+
+def get_case(actor: Actor, case_id: int, *, evaluate: bool = True) -> Case:
+    """A case the actor may see (another community's, or a private one: not found)."""
+    authz.require_signed_in(actor)
+    case = db.session.get(Case, case_id)
+    if case is None or _level(_relation(actor, case), case) is None:
+        raise NotFound()
+    if evaluate:
+        evaluate_case(case)
+    return case
+
+
+def get_case_by_reference(actor: Actor, reference: str) -> Case:
+    """A case by its public reference (any common spelling)."""
+    normal = normalize_reference(reference)
+    if normal is None:
+        raise invalid_field("reference", _l("A reference looks like 2026-000123."))
+    case_id = db.session.scalar(select(Case.id).where(Case.reference == normal))
+    if case_id is None:
+        raise NotFound()
+    return get_case(actor, case_id)
+
+
+def _default_community(actor: Actor) -> int:
+    if actor.device is not None:
+        return actor.device.community_id
+    subject = actor.subject
+    if subject is not None and subject.community_id:
+        return subject.community_id
+    ids = (
+        actor.staff_community_ids
+        | actor.grid_community_ids
+        | actor.official_community_ids
+        | actor.organization_community_ids
+    )
+    if len(ids) == 1:
+        return next(iter(ids))
+    raise invalid_field("community_id", _l("Please choose a community."))
+
+
+def _status_filter(query, status: str | None):
+    if status in (None, "", "all"):
+        return query
+    if status == "open":
+        return query.where(Case.status.in_(OPEN_STATUSES))
+    if status not in CASE_STATUSES:
+        raise invalid_field("status", ", ".join(("open", "all", *CASE_STATUSES)))
+    return query.where(Case.status == status)
+
+
+class CaseList(NamedTuple):
+    """What list_cases found: the page of cases, the access level its rows are shown at, the
+    community listed (None for the caller's own cases) and the counts per status (the staff
+    inbox only, else None)."""
+
+    page: Pagination
+    level: str
+    community_id: int | None
+    counts: dict | None
+
+
+def list_cases(
+    actor: Actor,
+    *,
+    community_id: int | None = None,
+    mine: bool = False,
+    status: str | None = None,
+    category_id: int | None = None,
+    grid_id: int | None = None,
+    overdue: bool | None = None,
+    channel: str | None = None,
+    q: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> CaseList:
+    """Cases the actor may list: their own (mine), or a community's — all of them for its
+    workers, the assigned ones for an organization's members, the public ones for residents
+    and screens (see CaseList)."""
+    authz.require_signed_in(actor)
+    now = _now()
+    counts = None
+    if mine:
+        authz.require_person(actor)
+        conditions = [Case.reporter_id == actor.subject.id]
+        level = "reporter"
+    else:
+        community_id = community_id or _default_community(actor)
+        authz.ensure_readable(actor, community_id)
+        # Evaluated on read, not only by the scheduler; bounded, so a backlog never makes one
+        # page slow (the scheduler drains the rest).
+        run_due_work(community_id=community_id, limit=LIST_SWEEP_LIMIT)
+        conditions = [Case.community_id == community_id]
+        if authz.can_see_internal(actor, community_id):
+            level = "staff"
+            counts = status_counts(actor, community_id)
+        elif orgs := actor.organizations_in(community_id):
+            conditions.append(Case.assignee_organization_id.in_(orgs))
+            level = "assignee"
+        else:
+            conditions.append(Case.is_public.is_(True))
+            level = "public"
+    if status not in (None, "", "all"):
+        if status == "open":
+            conditions.append(Case.status.in_(OPEN_STATUSES))
+        elif status in CASE_STATUSES:
+            conditions.append(Case.status == status)
+        else:
+            raise invalid_field("status", ", ".join(("open", "all", *CASE_STATUSES)))
+    filtered = False
+    if category_id is not None:
+        conditions.append(Case.category_id == category_id)
+        filtered = True
+    if level in ("staff", "assignee", "reporter"):
+        if grid_id is not None:
+            conditions.append(Case.grid_id == grid_id)
+            filtered = True
+        if channel is not None:
+            if channel not in CHANNELS:
+                raise invalid_field("channel", ", ".join(CHANNELS))
+            conditions.append(Case.channel == channel)
+            filtered = True
+    if q:
+        normal = normalize_reference(q)
+        if normal is None:
+            raise invalid_field("q", _l("A reference looks like 2026-000123."))
+        conditions.append(Case.reference == normal)
+        filtered = True
+    if overdue is True:
+        conditions += [Case.status.in_(OPEN_STATUSES), Case.due_at < now]
+        order = (Case.due_at, Case.id)
+        filtered = True
+    else:
+        if overdue is False:
+            conditions.append(
+                or_(Case.status.not_in(OPEN_STATUSES), Case.due_at.is_(None), Case.due_at >= now)
+            )
+            filtered = True
+        order = (Case.id.desc(),)
+    query = select(Case).where(*conditions).order_by(*order).options(*_SUMMARY_LOADS)
+    page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False, count=False)
+    if counts is not None and not filtered:
+        # The staff inbox already counted per status: no second count over the community.
+        page_obj.total = (
+            counts["open"]
+            if status == "open"
+            else counts[status]
+            if status in CASE_STATUSES
+            else sum(counts[s] for s in CASE_STATUSES)
+        )
+    else:
+        page_obj.total = (
+            db.session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
+        )
+    return CaseList(page_obj, level, None if mine else community_id, counts)
+
+
+def inbox(actor: Actor, *, status: str | None = "open", page: int = 1, per_page: int = 50):
+    """Work assigned to the caller or to their organizations, most urgent first."""
+    authz.require_person(actor)
+    me = actor.person.id
+    condition = Case.assignee_person_id == me
+    for org_id, community_ids in actor.organization_reach.items():
+        if community_ids:
+            condition = or_(condition, and_(Case.assignee_organization_id == org_id,
+                                            Case.community_id.in_(community_ids)))
+    query = _status_filter(select(Case).where(condition), status).options(*_SUMMARY_LOADS)
+    query = query.order_by(Case.due_at.is_(None), Case.due_at, Case.id)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def assignee_choices(actor: Actor, community_id: int) -> dict:
+    """Workers and organizations a case of the community can be dispatched to."""
+    authz.ensure_manager(actor, community_id)
+    staff_ids = _community_staff(community_id)
+    grid_ids = set(
+        db.session.scalars(
+            select(RoleAssignment.person_id)
+            .join(Grid, Grid.id == RoleAssignment.grid_id)
+            .where(RoleAssignment.role == "grid_worker", Grid.community_id == community_id)
+        )
+    )
+    people = [db.session.get(Person, pid) for pid in sorted(set(staff_ids) | grid_ids)]
+    orgs = db.session.scalars(
+        select(Organization)
+        .where(Organization.communities.any(Community.id == community_id))
+        .order_by(Organization.id)
+    )
+    return {
+        "people": [
+            {
+                "id": p.id,
+                "name": p.display_name,
+                "role": "grid_worker" if p.id in grid_ids else "committee_staff",
+            }
+            for p in people
+            if p.is_active
+        ],
+        "organizations": [{"id": o.id, "name": o.name, "kind": o.kind} for o in orgs],
+    }
+
+
+def month_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """Start and end (UTC) of the current calendar month in the configured time zone."""
+    local = (now or _now()).astimezone(_tz())
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def community_figures(actor: Actor, community_id: int) -> dict:
+    """This month (Asia/Shanghai) in a community: cases received, resolved, average rating."""
+    authz.ensure_readable(actor, community_id)
+    start, end = month_bounds()
+    base = select(func.count()).select_from(Case).where(Case.community_id == community_id)
+    received = (
+        db.session.scalar(
+            base.where(
+                Case.created_at >= start, Case.created_at < end, Case.merged_into_id.is_(None)
+            )
+        )
+        or 0
+    )
+    resolved = db.session.scalar(base.where(Case.resolved_at >= start, Case.resolved_at < end)) or 0
+    average = db.session.scalar(
+        select(func.avg(Case.rating)).where(
+            Case.community_id == community_id, Case.rated_at >= start, Case.rated_at < end
+        )
+    )
+    return {
+        "received": int(received),
+        "resolved": int(resolved),
+        "avg_rating": round(float(average), 1) if average is not None else None,
+    }
+
+
+def case_status_for_reference(actor: Actor, reference: str) -> str:
+    """A plain sentence about a case's progress (查进度) for a screen or a voice turn.
+
+    The reporter and workers hear the handler and the latest note staff published; a screen or
+    anyone else hears only the public view (a private case: just its status).
+    """
+    authz.require_signed_in(actor)
+    normal = normalize_reference(reference)
+    if normal is None:
+        raise invalid_field("reference", _l("A reference looks like 2026-000123."))
+    case_id = db.session.scalar(select(Case.id).where(Case.reference == normal))
+    if case_id is None:
+        raise NotFound(_l("We could not find a request with this number."))
+    case = db.session.get(Case, case_id)
+    rel = _relation(actor, case)
+    level = _level(rel, case)
+    if level is None:
+        if not authz.can_read_community(actor, case.community_id):
+            raise NotFound(_l("We could not find a request with this number."))
+        level = "status"  # a neighbour asking about a private case: status only
+    evaluate_case(case)
+    status = str(STATUS_LABELS[case.status])
+    if level == "status" or (level == "public" and not case.is_public):
+        return _("Request %(ref)s: %(status)s.", ref=case.reference, status=status)
+    text = _(
+        "Request %(ref)s (%(category)s): %(status)s.",
+        ref=case.reference,
+        category=case.category.name,
+        status=status,
+    )
+    if level == "public":
+        return text
+    sep = "" if str(get_locale() or "zh").startswith("zh") else " "
+    assignee = _assignee_view(case, level)
+    if assignee is not None and case.status in (ASSIGNED, IN_PROGRESS):
+        text += sep + _("Handled by %(name)s.", name=assignee["name"])
+    if case.status == REJECTED and case.reject_reason:
+        text += sep + _("Reason: %(reason)s", reason=case.reject_reason)
+    # Only news from the committee: a voice turn may be heard by everyone in a lobby.
+    latest = next((published_note(e) for e in reversed(case.events) if published_note(e)), None)
+    if latest is not None and case.status != REJECTED:
+        text += sep + _("Latest: %(note)s", note=latest)
+    if case.status == RESOLVED and "reporter" in rel:
+        text += sep + _("Please tell us if it is fixed.")
+    return text
