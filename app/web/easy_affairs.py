@@ -87,8 +87,8 @@ def _file_case(category_id: int):
             # A stairwell light is not "at my home": the place is asked, never assumed.
             raise Invalid(errors={"where": [_("Please choose where it is.")]})
         case = intake.submit_case(current_actor(), category_id=category.id,
-                                 description=values["description"], address=address,
-                                 building_id=building_id, photos=[photo] if photo else [])
+                                  description=values["description"], address=address,
+                                  building_id=building_id, photos=[photo] if photo else [])
     except DomainError as error:
         base.settle(error)
         body, status = _form(category, request.form.get("key", "")[:64], values,

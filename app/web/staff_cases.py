@@ -145,7 +145,7 @@ def assign(case_id):
             raise invalid_field("assignee", _l("Choose who will handle it."))
         key = "person_id" if kind == "p" else "organization_id"
         workflow.assign_case(current_actor(), case_id, note=form.get("note") or None,
-                          due_at=_due(form.get("due_at")), **{key: int(raw)})
+                             due_at=_due(form.get("due_at")), **{key: int(raw)})
 
     return _done(case_id, run, _l("Assigned."))
 
@@ -184,7 +184,7 @@ def upload(case_id):
         if upload_file is None:
             raise invalid_field("file", _l("Choose a file."))
         workflow.add_attachment(current_actor(), case_id, upload_file.read(),
-                             public=request.form.get("public") == "1")
+                                public=request.form.get("public") == "1")
 
     return _done(case_id, run, _l("File added."))
 

@@ -161,7 +161,7 @@ def test_nothing_is_stored_half_way_when_one_photo_of_a_case_is_bad(app, cats):
     before = _files(app)
     with pytest.raises(DomainError) as error:
         intake.submit_case(actor(cats.a.resident), category_code="repair", description="漏水",
-                          photos=[image_bytes("JPEG"), png_bomb()])
+                           photos=[image_bytes("JPEG"), png_bomb()])
     assert error.value.status_code == 413
     db.session.rollback()
     assert db.session.query(Case).count() == 0 and _files(app) == before

@@ -38,7 +38,7 @@ class Scene:
         if self._case is None:
             self._case = submit(self.side, description="楼道灯不亮")
             workflow.assign_case(actor(self.side.staff), self._case.id,
-                              organization_id=self.side.organization.id)
+                                 organization_id=self.side.organization.id)
             db.session.commit()
         return self._case
 

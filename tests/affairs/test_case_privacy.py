@@ -142,7 +142,7 @@ def test_easy_mode_shows_the_resident_their_own_note(client, cats, auth):
     workflow.add_note(actor(world.a.resident), case.id, DOOR, public=True)
     db.session.commit()
     view = views.case_view(actor(world.a.resident), queries.get_case(actor(world.a.resident),
-                                                                   case.id))
+                                                                     case.id))
     assert any(e["note"] == DOOR for e in view["timeline"])
     from app.residents import easy
 
@@ -161,9 +161,11 @@ def test_the_migration_makes_notes_residents_wrote_before_internal(cats):
     world = cats
     case = submit(world.a)
     mine = workflow.add_note(actor(world.a.resident), case.id, DOOR)
-    theirs = workflow.add_note(actor(world.a.relative, act_for=world.a.elder),
-                            submit(world.a, by=actor(world.a.relative, act_for=world.a.elder)).id,
-                            DOOR)
+    theirs = workflow.add_note(
+        actor(world.a.relative, act_for=world.a.elder),
+        submit(world.a, by=actor(world.a.relative, act_for=world.a.elder)).id,
+        DOOR,
+    )
     staff_public = workflow.add_note(actor(world.a.staff), case.id, STAFF_NEWS, public=True)
     staff_internal = workflow.add_note(actor(world.a.staff), case.id, "内部", public=False)
     put_in_state(case, world.a, "resolved")

@@ -59,9 +59,9 @@ def test_submitting_twice_in_one_transaction_still_uses_one_connection(cats):
     # The service itself (kiosk, voice, Open311 and the web pages call it too).
     with checkouts() as seen:
         first = intake.submit_case(actor(cats.a.resident), category_code="repair",
-                                  description="楼道灯不亮了")
+                                   description="楼道灯不亮了")
         second = intake.submit_case(actor(cats.a.elder), category_code="repair",
-                                   description="电梯停在五楼不动")
+                                    description="电梯停在五楼不动")
         db.session.commit()
     assert first.reference != second.reference
     assert seen["peak"] == 1, seen

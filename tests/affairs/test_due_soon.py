@@ -142,7 +142,7 @@ def test_a_new_deadline_brings_a_new_reminder(cats):
     # Reassigned with a new deadline: reminded again before that one.
     new_due = case.due_at + timedelta(days=2)
     workflow.assign_case(actor(world.a.staff), case.id, person_id=world.a.grid_worker.id,
-                      due_at=new_due)
+                         due_at=new_due)
     db.session.commit()
     assert case.due_soon_notified_at is None
     assert _sweep(new_due - timedelta(hours=5))["due_soon"] == 0
@@ -167,7 +167,7 @@ def test_a_new_category_brings_a_new_reminder(cats):
     case = _assigned(world.a)
     _sweep(case.due_at - timedelta(hours=1))
     workflow.update_case(actor(world.a.staff), case.id,
-                      {"category_id": category(world.a, "dispute").id})  # 120 hours
+                         {"category_id": category(world.a, "dispute").id})  # 120 hours
     db.session.commit()
     assert case.due_soon_notified_at is None
     assert _sweep(case.due_at - timedelta(hours=2))["due_soon"] == 1

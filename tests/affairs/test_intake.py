@@ -58,8 +58,8 @@ def test_staff_take_down_a_phone_call_for_a_resident(cats, client, auth):
 
 def test_staff_walk_in_with_an_unregistered_caller(cats):
     case = intake.submit_case(actor(cats.a.staff), category_id=category(cats.a, "help").id,
-                             description="老人想请人陪同就医", channel="counter",
-                             contact_name="李大爷", contact_phone="+86 139-0000-1234")
+                              description="老人想请人陪同就医", channel="counter",
+                              contact_name="李大爷", contact_phone="+86 139-0000-1234")
     db.session.commit()
     assert case.contact_name == "李大爷" and case.contact_phone == "13900001234"
     assert case.reporter_id is None and not case.anonymous
@@ -92,7 +92,7 @@ def test_kiosk_anonymous_uses_the_screens_building(cats):
 def test_voice_keeps_the_transcript_and_the_audio_as_uploaded(cats, app):
     audio = wav_bytes()
     case = intake.submit_case(actor(cats.a.elder), category_code="help", channel="voice",
-                             transcript="我一个人住 想请人帮忙买菜", audio=(audio, "audio/x-wav"))
+                              transcript="我一个人住 想请人帮忙买菜", audio=(audio, "audio/x-wav"))
     db.session.commit()
     assert case.channel == "voice" and case.description == "我一个人住 想请人帮忙买菜"
     assert case.transcript == case.description
@@ -101,7 +101,7 @@ def test_voice_keeps_the_transcript_and_the_audio_as_uploaded(cats, app):
     assert attachments.path_of(attachment).read_bytes() == audio
     with pytest.raises(DomainError) as error:  # a photo is not a recording
         intake.submit_case(actor(cats.a.elder), category_code="help", channel="voice",
-                          transcript="x", audio=b"\x89PNG\r\n\x1a\n" + b"0" * 40)
+                           transcript="x", audio=b"\x89PNG\r\n\x1a\n" + b"0" * 40)
     assert error.value.status_code == 415
 
 

@@ -49,8 +49,8 @@ def test_inbox_needs_sign_in_and_lists_with_counts_and_filters(client, cats):
 def test_detail_shows_timeline_photos_audio_and_reporter_audited(client, cats):
     world = cats
     case = intake.submit_case(actor(world.a.elder), category_code="help", channel="voice",
-                             transcript="想请人帮忙买菜", audio=wav_bytes(),
-                             photos=[image_bytes()])
+                              transcript="想请人帮忙买菜", audio=wav_bytes(),
+                              photos=[image_bytes()])
     db.session.commit()
     _login(client, world.a.staff)
     page = client.get(f"/staff/cases/{case.id}").get_data(as_text=True)

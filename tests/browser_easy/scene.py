@@ -36,7 +36,7 @@ def file_case(world, person, category, description="楼道灯坏了。"):
     """A case the resident filed (as through the app)."""
     db.session.rollback()
     case = intake.submit_case(Actor.for_person(person), category_id=category.id,
-                             description=description)
+                              description=description)
     db.session.commit()
     return case
 

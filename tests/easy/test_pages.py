@@ -240,7 +240,7 @@ def test_report_in_my_building_names_the_building_not_my_flat(easy, world):
 def test_a_photo_can_be_added_later_and_is_only_shown_to_the_reporter(easy, world, client):
     cats = _categories(world)
     case = intake.submit_case(Actor.for_person(world.a.elder), category_id=cats["repair"].id,
-                             description="水管漏水。")
+                              description="水管漏水。")
     db.session.commit()
     easy.sign_in(world.a.elder)
     response = easy.post(f"/easy/cases/{case.id}/photo",
@@ -300,7 +300,7 @@ def test_home_says_what_waits_for_my_confirmation(easy, world):
     made = [intake.submit_case(elder, category_id=cats["repair"].id, description=d)
             for d in ("灯坏了。", "门坏了。")]
     neighbour = intake.submit_case(Actor.for_person(world.a.resident),
-                                  category_id=cats["repair"].id, description="窗坏了。")
+                                   category_id=cats["repair"].id, description="窗坏了。")
     for case in (*made, neighbour):
         workflow.transition(staff, case.id, "accept")
         workflow.assign_case(staff, case.id, person_id=world.a.staff.id)
@@ -319,9 +319,9 @@ def test_home_says_what_waits_for_my_confirmation(easy, world):
 def test_my_matters_list_only_mine(easy, world):
     cats = _categories(world)
     intake.submit_case(Actor.for_person(world.a.elder), category_id=cats["repair"].id,
-                      description="我的事。")
+                       description="我的事。")
     neighbour = intake.submit_case(Actor.for_person(world.a.resident),
-                                  category_id=cats["repair"].id, description="邻居的事。")
+                                   category_id=cats["repair"].id, description="邻居的事。")
     db.session.commit()
     easy.sign_in(world.a.elder)
     page = easy.page("/easy/cases")

@@ -105,7 +105,7 @@ def test_only_members_working_in_the_cases_community_are_told_of_it(world, db):
     category = categories.list_categories(Actor.for_person(world.b.staff),
                                           world.b.community.id)[0]
     case = intake.submit_case(Actor.for_person(world.b.resident), category_id=category.id,
-                             description="楼道灯不亮")
+                              description="楼道灯不亮")
     workflow.assign_case(Actor.for_person(world.b.staff), case.id, organization_id=org.id)
     db.session.flush()
     told = {n.person_id for n in db.session.query(Notification).filter_by(

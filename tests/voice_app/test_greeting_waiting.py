@@ -30,7 +30,7 @@ def resolve(db, world, reporter, *descriptions):
     made = []
     for text in descriptions:
         case = intake.submit_case(Actor.for_person(reporter), category_id=repair.id,
-                                 description=text)
+                                  description=text)
         workflow.transition(staff, case.id, "accept")
         workflow.assign_case(staff, case.id, person_id=world.a.staff.id)
         workflow.transition(staff, case.id, "resolve", note="修好了。")

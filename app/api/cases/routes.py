@@ -242,7 +242,7 @@ class CaseAttachmentById(MethodView):
     def patch(self, data, case_id, attachment_id):
         """Show a photo in the public view, or hide it (committee staff)."""
         attachment = workflow.set_attachment_public(actor(), case_id, attachment_id,
-                                                 data["public"])
+                                                    data["public"])
         return views.attachment_row(case_id, attachment)
 
 
