@@ -511,6 +511,13 @@ def purge_expired_conversations(now=None) -> int:
     return result.rowcount or 0
 
 
+def trim_speech_cache(now=None, sweep: bool = True) -> dict:
+    """The job "speech_cache": bring the speech cache within VOICE_CACHE_MAX_MB (least recently
+    used first); returns how many files were deleted (0 without the voice runtime)."""
+    runtime = current_app.extensions.get(EXTENSION)
+    return {"speech_files": runtime.trim_cache() if runtime is not None else 0}
+
+
 # --- the runtime -------------------------------------------------------------------------------
 
 class VoiceRuntime:
@@ -791,7 +798,7 @@ class VoiceRuntime:
         refreshed: float | None = None
         try:
             from app.infra import events
-            from app.screens import kiosk
+            from app.screens import feed
 
             bus = events.get_bus(self.app)
             while not self._bg_stop.is_set():
@@ -803,9 +810,9 @@ class VoiceRuntime:
                     if ids != subscribed:
                         if sub is not None:
                             sub.close()
-                        sub = bus.subscribe([kiosk.feed_channel(i) for i in sorted(ids)])
+                        sub = bus.subscribe([feed.feed_channel(i) for i in sorted(ids)])
                         subscribed = ids
-                        kiosk.watcher(self.app).ensure_running()
+                        feed.watcher(self.app).ensure_running()
                         self._sweep(None)  # anything published while nobody listened
                     self.background_done.set()
                 got = sub.get(timeout=1.0) if sub is not None else None

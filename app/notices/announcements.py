@@ -4,6 +4,9 @@ Status is stored (draft, scheduled, published, withdrawn, expired) and also deri
 clock on every read (`effective_status`), so a late tick never shows a stale state. `tick()`
 moves stored statuses across schedule boundaries and rings the screens' doorbell.
 
+Every change the screens should show says `events.changed("feed", community_id)`; the screens'
+feed (app/screens/feed.py) follows that topic and bumps its version (create_app wires them).
+
 Screens show an item only inside its optional weekday/time-of-day window; the app and the voice
 line list it for as long as it is published.
 """
@@ -28,7 +31,7 @@ from sqlalchemy import select
 
 from app.demo import seed_hook
 from app.extensions import db
-from app.infra import audit
+from app.infra import audit, events
 from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
 from app.infra.text import check_time_span, clean_text, mask_phone
 from app.models import Building, Grid, Person
@@ -252,9 +255,7 @@ def _go_live(a: Announcement, now: datetime) -> None:
 
 def _ring(a: Announcement) -> None:
     """Tell the community's screens (after commit) that what they show may have changed."""
-    from app.screens import kiosk
-
-    kiosk.touch_feed(a.community_id)
+    events.changed("feed", a.community_id)
 
 
 def create_announcement(actor: Actor, *, title: str, body: str = "", priority: str = "normal",
@@ -439,8 +440,6 @@ def tick(now: datetime | None = None, community_id: int | None = None) -> int:
     Safe to run from several processes at once (cron, every worker): the transitions are
     idempotent and a doubled doorbell only makes screens re-fetch. Returns how many changed.
     """
-    from app.screens import kiosk
-
     now = now or utcnow()
     query = select(Announcement).where(Announcement.status.in_(LIVE))
     if community_id is not None:
@@ -461,7 +460,7 @@ def tick(now: datetime | None = None, community_id: int | None = None) -> int:
         changed += 1
     db.session.flush()
     for cid in touched:
-        kiosk.touch_feed(cid)
+        events.changed("feed", cid)
     return changed
 
 
