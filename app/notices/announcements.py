@@ -31,10 +31,10 @@ from sqlalchemy import select
 
 from app.demo import seed_hook
 from app.extensions import db
-from app.infra import audit, events
+from app.infra import audit, events, images
 from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
 from app.infra.text import check_time_span, clean_text, mask_phone
-from app.models import Building, Grid, Person
+from app.models import Building, Grid, Household, Person
 from app.models.announcement import (
     CATEGORIES,
     CHANNELS,
@@ -644,8 +644,6 @@ def acked_by(actor: Actor, announcement_ids: list[int]) -> set[int]:
 
 def audience_residents(a: Announcement) -> list[Person]:
     """Active residents of the community whose home the announcement reaches."""
-    from app.models import Household
-
     rows = db.session.execute(
         select(Person, Building.id, Building.grid_id)
         .join(Household, Person.household_id == Household.id)
@@ -720,8 +718,6 @@ def sniff_image(data: bytes) -> str | None:
 
 
 def _reencode(data: bytes) -> tuple[bytes, int, int]:
-    from app.infra import images
-
     fmt = sniff_image(data)
     if fmt is None:
         raise invalid_field("image", _l("Please send a JPEG, PNG, GIF or WebP picture."))

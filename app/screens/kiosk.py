@@ -30,12 +30,14 @@ from app.infra.errors import (
     TooManyRequests,
     invalid_field,
 )
+from app.infra.text import clean_text
 from app.models import ApiToken, Device, LoginThrottle
 from app.models.base import utcnow
 from app.models.kiosk import DeviceState, PairingCode
 from app.notices import announcements
 from app.people import authz
 from app.people.actors import Actor
+from app.people.auth import issue_token
 from app.screens import devices, feed
 from app.urls import public_base_url
 
@@ -292,8 +294,6 @@ def claim_pairing(actor: Actor, device_id: int, code: str) -> Device:
 
 def poll_pairing(poll_secret: str) -> dict:
     """The screen asks whether staff entered its code; the token is handed over exactly once."""
-    from app.people.auth import issue_token
-
     if not isinstance(poll_secret, str) or not 20 <= len(poll_secret) <= 100:
         raise NotFound()
     pairing = db.session.scalar(select(PairingCode).where(
@@ -326,8 +326,6 @@ def heartbeat(actor: Actor, *, version: int | None = None, client_version: str |
               sound: str | None = None) -> dict:
     """A screen says it is alive, which version it shows, what is on it and whether it can
     make sound by itself (ok / blocked by the browser / unknown)."""
-    from app.infra.text import clean_text
-
     device = require_device(actor)
     state = devices.device_state(device)
     state.last_seen_at = utcnow()
