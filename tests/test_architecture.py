@@ -167,3 +167,22 @@ def test_infra_imports_no_domain():
                     target == c or target.startswith(c + ".") for c in channels):
                 wrong.append(f"{module} -> {target}")
     assert wrong == []
+
+
+def test_registering_a_blueprint_does_nothing_else():
+    # What a channel needs besides its routes is set up by create_app (app/__init__.py).
+    from flask import Flask
+
+    import kiosk
+    from app.api.common import IdConverter
+    from app.api.voice.routes import blp as voice_blp
+    from app.web import easy
+
+    for bp in (kiosk.bp, easy.bp, voice_blp):
+        bare = Flask("bare")
+        bare.url_map.converters["id"] = IdConverter  # the API's (register_api)
+        wsgi_app = bare.wsgi_app
+        bare.register_blueprint(bp)
+        assert bare.wsgi_app == wsgi_app, bp.name  # nothing wrapped around the app
+        assert list(bare.blueprints) == [bp.name]
+        assert bare.extensions == {}, bp.name
