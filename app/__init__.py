@@ -10,7 +10,9 @@ from app.config import PROJECT_ROOT, load_config
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build the app: settings, extensions, blueprints, error handlers, commands."""
+    """Build the app: settings, extensions, blueprints, error handlers, commands, listeners,
+    jobs. Everything is registered here, by name; importing or registering a blueprint does
+    nothing else."""
     settings = load_config(**(config or {}))
     app = Flask(
         __name__,
@@ -29,6 +31,8 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    register_listeners(app)
+    register_jobs(app)
     hops = app.config["PROXY_HOPS"]
     if hops > 0:
         # Only a configured proxy's forwarded headers are believed: a client can write its own.
@@ -47,7 +51,7 @@ def register_extensions(app: Flask) -> None:
         security,
     )
     from app.extensions import api, babel, csrf, db, login_manager, migrate, sock
-    from app.infra import audit
+    from app.infra import audit, events, jobs
 
     db.init_app(app)
     _sqlite_pragmas(app)
@@ -62,6 +66,8 @@ def register_extensions(app: Flask) -> None:
     security.init_app(app)
     i18n.init_app(app)
     audit.install()
+    events.init_app(app)  # the doorbell bus of lobby screens (in-process, or Redis)
+    jobs.init_app(app)
     from app.assistant import voice as voice_service
 
     voice_service.init_app(app)  # preloads the Vosk model only when VOSK_MODEL_PATH is set
@@ -78,12 +84,17 @@ def _sqlite_pragmas(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Every channel: JSON API, staff console, health checks (others add theirs here)."""
+    """Every channel: JSON API (and the voice API's WebSocket route and speech cache in front of
+    Flask), staff console, easy mode, lobby screens (and their log redaction), Open311, health."""
+    import kiosk
     from app.api import register_api
+    from app.api import voice as voice_api
     from app.web import register_web
 
     register_api(app)
+    voice_api.init_app(app)
     register_web(app)
+    kiosk.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -98,3 +109,34 @@ def register_commands(app: Flask) -> None:
     from app.cli import init_app
 
     init_app(app)
+
+
+def register_listeners(app: Flask) -> None:
+    """Who follows which change (app/infra/events.py `changed`), in the same transaction."""
+    from app.infra import events
+    from app.screens import feed
+
+    events.on_change(app, "feed", feed.touch_feed)  # announcements → the screens' feed version
+
+
+def register_jobs(app: Flask) -> None:
+    """What runs on a clock (app/infra/jobs.py): `flask jobs run` from cron runs them all; each
+    process's feed watcher runs those marked loop, at most every `every` seconds."""
+    from app.affairs import deadlines
+    from app.assistant import voice
+    from app.infra import housekeeping, idempotency, jobs, ratelimit
+    from app.people import auth
+    from app.screens import feed
+
+    hourly = housekeeping.INTERVAL_SECONDS
+    housekeeping.register_purge(app, "login_throttles", auth.purge_throttles)
+    housekeeping.register_purge(app, "idempotency_keys", lambda now: idempotency.purge_expired())
+    housekeeping.register_purge(app, "rate_limits", ratelimit.purge_expired)
+    housekeeping.register_purge(app, "voice_conversations", voice.purge_expired_conversations)
+
+    # Deadlines stay with cron (and every list read): the watcher does not take them.
+    jobs.register(app, "case_deadlines", deadlines.deadlines_job, loop=False)
+    jobs.register(app, "case_auto_close", deadlines.auto_close_job, loop=False)
+    jobs.register(app, "announcement_boundaries", feed.boundaries_job)
+    jobs.register(app, "purge_expired", housekeeping.purge_job, every=hourly)
+    jobs.register(app, "speech_cache", voice.trim_speech_cache, every=hourly)

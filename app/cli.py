@@ -18,6 +18,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(set_password)
     app.cli.add_command(voice_cli)
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(cases_cli)
 
 
 # The domain packages (docs/ARCHITECTURE.md), in the order their layers build on each other.
@@ -159,3 +161,65 @@ def voice_check(as_json: bool) -> None:
             click.echo(f"error: {report.get('error')}", err=True)
     if not report["ok"]:
         raise SystemExit(1)
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+def _describe(result) -> str:
+    if isinstance(result, dict):
+        return ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in result.items())
+    return str(result)
+
+
+def _run_jobs(names) -> dict:
+    from app.infra import jobs
+
+    try:
+        return jobs.run_due(only=names)
+    except KeyError as error:
+        raise click.BadParameter(error.args[0], param_hint="NAMES") from None
+
+
+@click.group("jobs", cls=AppGroup)
+def jobs_cli() -> None:
+    """Jobs that run on a clock (app/infra/jobs.py)."""
+
+
+@jobs_cli.command("run")
+@click.argument("names", nargs=-1)
+def jobs_run(names: tuple[str, ...]) -> None:
+    """Run every job (or the NAMES given) now: case deadlines and auto-close, announcement
+    schedule boundaries, purges of what has expired, the speech cache's size. From cron or a
+    systemd timer, at least hourly (every few minutes fires announcements on time without a
+    connected screen)."""
+    for name, result in _run_jobs(names or None).items():
+        click.echo(f"{name}: {_describe(result)}")
+
+
+@jobs_cli.command("list")
+def jobs_list() -> None:
+    """The registered jobs, and which of them each process's feed watcher also runs."""
+    from app.infra import jobs
+
+    for job in jobs.registered():
+        where = f"watcher every {job.every:g} s" if job.loop else "flask jobs run only"
+        click.echo(f"{job.name:<24} {where}")
+
+
+@click.group("cases", cls=AppGroup)
+def cases_cli() -> None:
+    """Older names of the case jobs (`flask jobs run` runs them all)."""
+
+
+@cases_cli.command("escalate")
+def escalate_command() -> None:
+    """The job case_deadlines: due-soon reminders, overdue notices, escalations."""
+    counts = _run_jobs(["case_deadlines"])["case_deadlines"]
+    click.echo(f"due-soon reminders: {counts['due_soon']}, "
+               f"overdue notices: {counts['overdue']}, escalated: {counts['escalated']}")
+
+
+@cases_cli.command("auto-close")
+def auto_close_command() -> None:
+    """The job case_auto_close: close resolved cases nobody confirmed in time."""
+    counts = _run_jobs(["case_auto_close"])["case_auto_close"]
+    click.echo(f"auto-closed: {counts['auto_closed']}")

@@ -1,7 +1,8 @@
 """The lobby screen (社区大屏): page, snapshot, live stream, pairing, heartbeat, media.
 
-app/web registers `bp`. Views stay thin; the rules live in app/screens/kiosk.py and
-app/notices/announcements.py, the doorbell bus in app/infra/events.py.
+app/web registers `bp`; create_app calls `init_app`. Views stay thin; the rules live in
+app/screens/kiosk.py, app/screens/feed.py and app/notices/announcements.py, the doorbell bus in
+app/infra/events.py.
 
 Running a screen: Chromium in kiosk mode on /kiosk (it shows a pairing code; staff enter it under
 Screens in the console) or on /kiosk?token=… (the page keeps the token and drops it from the
@@ -18,7 +19,7 @@ re-fetch GET /kiosk/snapshot (ETag/304), polling it every KIOSK_POLL_SECONDS as 
 One gunicorn worker needs nothing else; with several workers or hosts set REDIS_URL, and without
 it each worker's feed watcher polls the feed table every KIOSK_FEED_POLL_SECONDS (one query per
 worker), so nothing is missed either way. Schedule boundaries (publish_at, expire_at, display
-windows) are fired by that watcher at the boundary itself, or by `flask announcements tick`.
+windows) are fired by that watcher at the boundary itself, or by `flask jobs run`.
 
 查进度 without a speech model (kiosk/progress.py, static/progress.js, app/affairs/
 kiosk_progress.py): the 查进度 button opens a panel with the big keypad (static/keypad.js,
@@ -38,6 +39,6 @@ kiosk/report.py (GET/POST /kiosk/api/report) over app/affairs/kiosk_report.py.
 
 from kiosk import progress  # noqa: F401  (its routes join bp)
 from kiosk import report as _report  # noqa: F401  (routes on bp)
-from kiosk.views import bp
+from kiosk.views import bp, init_app
 
-__all__ = ["bp"]
+__all__ = ["bp", "init_app"]

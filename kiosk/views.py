@@ -29,7 +29,7 @@ from app.extensions import csrf, db
 from app.infra import events
 from app.infra.errors import Invalid, Unauthorized
 from app.notices import announcements
-from app.screens import kiosk
+from app.screens import feed, kiosk
 from app.security import current_actor
 from app.urls import public_base_url
 from kiosk import sse
@@ -65,9 +65,9 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-@bp.record_once
-def _on_register(state) -> None:
-    events.init_app(state.app)
+def init_app(app) -> None:
+    """Keep tokens out of the access logs (create_app calls this; registering `bp` does
+    nothing by itself)."""
     redactor = RedactSecrets()
     for name in ("werkzeug", "gunicorn.access"):
         logger = logging.getLogger(name)
@@ -269,12 +269,12 @@ def stream():
                                       or request.args.get("last_event_id"))
     community_id, device_id = device.community_id, device.id
     app = current_app._get_current_object()
-    kiosk.watcher(app).ensure_running()
+    feed.watcher(app).ensure_running()
     # Subscribe before reading the version, so no change falls between the two.
-    sub = events.get_bus(app).subscribe([kiosk.feed_channel(community_id),
-                                         kiosk.device_channel(device_id)])
+    sub = events.get_bus(app).subscribe([feed.feed_channel(community_id),
+                                         feed.device_channel(device_id)])
     try:
-        version = kiosk.feed_version(community_id)
+        version = feed.feed_version(community_id)
     except Exception:
         sub.close()
         raise

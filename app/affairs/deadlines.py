@@ -15,6 +15,7 @@ from app.affairs.common import _event, _local, _now, _place
 from app.affairs.counts import _moved
 from app.affairs.notify import _community_staff, _street_officials, _tell_handlers, _tell_reporter
 from app.extensions import db
+from app.infra import audit
 from app.models import (
     Community,
 )
@@ -26,6 +27,7 @@ from app.models.case import (
     CaseCategory,
 )
 from app.people import notifications
+from app.people.actors import Actor
 
 
 def _grace() -> timedelta:
@@ -308,3 +310,28 @@ def _reminders_due(rows, now: datetime) -> list[int]:
         ):
             leads[category.id] = _due_soon_lead(category)
     return [row.id for row in rows if row.due_at - leads[row.category_id] <= now]
+
+
+# --- the jobs (app/infra/jobs.py; create_app registers them) ------------------------------
+
+DEADLINE_STEPS = ("due_soon", "overdue", "escalated")
+AUTO_CLOSE_STEPS = ("auto_closed",)
+SWEEP_LIMIT = 100_000
+
+
+def _run(now: datetime | None, only: tuple[str, ...]) -> dict:
+    audit.bind_actor(Actor.anonymous())
+    counts = run_due_work(now=now, only=only, limit=SWEEP_LIMIT)
+    return {step: counts[step] for step in only}
+
+
+def deadlines_job(now: datetime | None, sweep: bool) -> dict:
+    """The job "case_deadlines": remind handlers of cases due within CASE_DUE_SOON_HOURS, notify
+    them of overdue cases and escalate those to the street office after the grace."""
+    return _run(now, DEADLINE_STEPS)
+
+
+def auto_close_job(now: datetime | None, sweep: bool) -> dict:
+    """The job "case_auto_close": close resolved cases the resident did not confirm within
+    CASE_AUTO_CLOSE_DAYS."""
+    return _run(now, AUTO_CLOSE_STEPS)

@@ -48,12 +48,23 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 
 import voice
+from app.affairs import categories, common, intake, queries
+from app.errors import HTTP_MESSAGES, envelope
 from app.extensions import db
-from app.infra import audit
-from app.infra.errors import Invalid, NotFound, Unauthorized, Unavailable
+from app.infra import audit, events, ratelimit
+from app.infra.errors import DomainError, Invalid, NotFound, Unauthorized, Unavailable
+from app.infra.ratelimit import upsert
+from app.infra.text import clean_text
 from app.models import Community, Person, RoleAssignment
-from app.people import notifications
+from app.models.announcement import Announcement
+from app.models.base import utcnow
+from app.models.voice import VoiceConversation
+from app.notices import announcements
+from app.notices.announcements import local_zone
+from app.people import authz, notifications
 from app.people.actors import Actor
+from app.residents import easy
+from app.screens import feed
 
 log = logging.getLogger("linli.voice")
 
@@ -171,8 +182,6 @@ class AppServices:
 
     def announcements(self, caller: Caller) -> list[dict[str, str]]:
         """Live announcements for the caller's building (voice channel), newest first."""
-        from app.notices import announcements
-
         with self._call(caller):
             items = announcements.current_for(caller.actor, "voice")
             return [{"title": a.title, "body": " ".join(announcements.paragraphs(a.body))}
@@ -180,8 +189,6 @@ class AppServices:
 
     def activities(self, caller: Caller) -> list[dict[str, str]]:
         """Announced activities for the caller, with a spoken "when"."""
-        from app.notices import announcements
-
         with self._call(caller):
             items = announcements.current_for(caller.actor, "voice")
             return [{"title": a.title, "when": _when(a)} for a in items
@@ -200,8 +207,6 @@ class AppServices:
                     audio: bytes | None, audio_mime: str | None,
                     category_hint: str | None) -> str:
         """File a case on the voice channel with the transcript and the recording."""
-        from app.affairs import intake
-
         with self._call(caller):
             actor = caller.actor
             community = community_of(actor)
@@ -216,8 +221,6 @@ class AppServices:
 
     def case_status(self, caller: Caller, reference: str) -> dict[str, Any] | None:
         """The progress sentence the caller may hear (a screen hears only the public status)."""
-        from app.affairs import common, queries
-
         with self._call(caller):
             normal = common.normalize_reference(reference)
             if normal is None:
@@ -298,8 +301,6 @@ def _who_and_where(actor: Actor, building) -> tuple[str, str, str | None]:
 
 
 def _category_for(actor: Actor, community_id: int, hint: str | None):
-    from app.affairs import categories
-
     rows = categories.list_categories(actor, community_id)
     anonymous_only = actor.device is not None
     usable = [c for c in rows if c.allow_anonymous or not anonymous_only]
@@ -343,8 +344,6 @@ def _when(a) -> str:
     """A short spoken "when" for an activity: its weekly window, else until when it runs."""
     from babel.dates import get_day_names
     from flask_babel import format_date, get_locale
-
-    from app.notices.announcements import local_zone
 
     parts = []
     if a.window_days:
@@ -433,9 +432,6 @@ class DatabaseDialogStore:
         return self._load(conversation_id, lock=True)
 
     def _load(self, conversation_id: str, *, lock: bool) -> dict[str, Any] | None:
-        from app.models.base import utcnow
-        from app.models.voice import VoiceConversation
-
         table = VoiceConversation.__table__
         alive = (table.c.id == conversation_id) & (table.c.expires_at > utcnow())
         query = select(table.c.state, table.c.version).where(alive)
@@ -455,10 +451,6 @@ class DatabaseDialogStore:
     def put(self, conversation_id: str, state: dict[str, Any], ttl: float) -> None:
         """Store the state for ``ttl`` seconds; a state read from here must still be current
         (else ConversationBusy). Sets the state's new version."""
-        from app.infra.ratelimit import upsert
-        from app.models.base import utcnow
-        from app.models.voice import VoiceConversation
-
         table = VoiceConversation.__table__
         data = {k: v for k, v in state.items() if k != VERSION_KEY}
         json.dumps(data)  # TypeError now, like the other stores, not at the flush
@@ -485,8 +477,6 @@ class DatabaseDialogStore:
 
     def delete(self, conversation_id: str) -> None:
         """Forget the conversation."""
-        from app.models.voice import VoiceConversation
-
         db.session.execute(delete(VoiceConversation).where(
             VoiceConversation.id == conversation_id))
 
@@ -503,12 +493,16 @@ def _owner_id(owner: str, kind: str) -> int | None:
 def purge_expired_conversations(now=None) -> int:
     """Delete the conversations kept in the database that have expired; returns how many.
     Flushes; the caller commits."""
-    from app.models.base import utcnow
-    from app.models.voice import VoiceConversation
-
     result = db.session.execute(delete(VoiceConversation).where(
         VoiceConversation.expires_at <= (now or utcnow())))
     return result.rowcount or 0
+
+
+def trim_speech_cache(now=None, sweep: bool = True) -> dict:
+    """The job "speech_cache": bring the speech cache within VOICE_CACHE_MAX_MB (least recently
+    used first); returns how many files were deleted (0 without the voice runtime)."""
+    runtime = current_app.extensions.get(EXTENSION)
+    return {"speech_files": runtime.trim_cache() if runtime is not None else 0}
 
 
 # --- the runtime -------------------------------------------------------------------------------
@@ -697,9 +691,6 @@ class VoiceRuntime:
 
     def _kept(self) -> set[Path]:
         """What trimming never deletes: the fixed prompts and live announcements' speech."""
-        from app.models.announcement import Announcement
-        from app.notices import announcements
-
         tts = self.tts
         keep: set[Path] = set()
         for pack in self.packs.values():
@@ -790,9 +781,6 @@ class VoiceRuntime:
         subscribed: set[int] = set()
         refreshed: float | None = None
         try:
-            from app.infra import events
-            from app.screens import kiosk
-
             bus = events.get_bus(self.app)
             while not self._bg_stop.is_set():
                 if refreshed is None or time.monotonic() - refreshed > 300:  # new communities
@@ -803,9 +791,9 @@ class VoiceRuntime:
                     if ids != subscribed:
                         if sub is not None:
                             sub.close()
-                        sub = bus.subscribe([kiosk.feed_channel(i) for i in sorted(ids)])
+                        sub = bus.subscribe([feed.feed_channel(i) for i in sorted(ids)])
                         subscribed = ids
-                        kiosk.watcher(self.app).ensure_running()
+                        feed.watcher(self.app).ensure_running()
                         self._sweep(None)  # anything published while nobody listened
                     self.background_done.set()
                 got = sub.get(timeout=1.0) if sub is not None else None
@@ -838,8 +826,6 @@ class VoiceRuntime:
 
     def announcement_speech(self, a) -> tuple[str, str]:
         """(text, url) of an announcement's speech, as the screens and the voice line say it."""
-        from app.notices import announcements
-
         pack = self.packs[self.default_language]
         _babel_context()
         with force_locale("en" if pack.code.startswith("en") else "zh_CN"):
@@ -850,9 +836,6 @@ class VoiceRuntime:
     def render_announcement_speech(self, community_id: int | None = None) -> int:
         """Render and attach speech to live announcements whose speech is missing or stale
         (an edit clears it); returns how many were attached. Commits."""
-        from app.models.announcement import Announcement
-        from app.notices import announcements
-
         pack = self.packs[self.default_language]
         attached = 0
         with self.app.app_context(), self._file_lock("announcements"):
@@ -898,8 +881,6 @@ class VoiceRuntime:
 
 def speech_caller(actor: Actor, ip: str | None) -> str | None:
     """Whom new speech renderings count against: the person or screen, else the address."""
-    from app.infra import ratelimit
-
     if actor.device is not None:
         return f"d:{actor.device.id}"
     if actor.person is not None:
@@ -908,8 +889,6 @@ def speech_caller(actor: Actor, ip: str | None) -> str | None:
 
 
 def _count_rendering(caller: str) -> None:
-    from app.infra import ratelimit
-
     cfg = current_app.config
     limit = cfg["VOICE_RENDER_PER_HOUR_DEVICE" if caller.startswith("d:")
                 else "VOICE_RENDER_PER_HOUR"]
@@ -971,8 +950,6 @@ def start_conversation(actor: Actor, *, language: str | None = None) -> voice.Tu
     """Open a conversation for the caller (at their speech rate) and return the greeting; a
     resident with matters waiting for their confirmation hears how many (as easy mode's home
     shows them)."""
-    from app.people import authz
-
     authz.require_signed_in(actor)
     assistant = runtime().assistant()
     code = _language_for(actor, language)
@@ -999,9 +976,6 @@ def waiting_notice(actor: Actor, language: str) -> str | None:
     """"有两件事等您确认。" for a signed-in resident whose matters staff say are done and wait
     for them to confirm (the count of `easy.awaiting_confirmation`, as easy mode's home shows);
     None when there are none, for a screen, and in languages without a text for it."""
-    from app.infra.errors import DomainError
-    from app.residents import easy
-
     if actor.device is not None or actor.person is None:
         return None
     if not (language.startswith("zh") or language.startswith("en")):
@@ -1034,9 +1008,6 @@ def conversation_for(actor: Actor, conversation_id: str | None,
 def hear_text(actor: Actor, text: str, *, conversation_id: str | None = None,
               language: str | None = None) -> voice.TurnResult:
     """A typed (or already recognized) utterance: the same dialog as speech."""
-    from app.infra.text import clean_text
-    from app.people import authz
-
     authz.require_signed_in(actor)
     text = clean_text(text or "", "text", max_length=500, required=False)
     cid, code = conversation_for(actor, conversation_id, language)
@@ -1047,8 +1018,6 @@ def hear_text(actor: Actor, text: str, *, conversation_id: str | None = None,
 def hear_audio(actor: Actor, data: bytes, *, conversation_id: str | None = None,
                language: str | None = None) -> voice.TurnResult:
     """An uploaded recording (WAV, WebM/Opus, Ogg/Opus, MP3, M4A): recognize, then answer."""
-    from app.people import authz
-
     authz.require_signed_in(actor)
     assistant = runtime().assistant()
     require_model(assistant)
@@ -1081,8 +1050,6 @@ def end_conversation(actor: Actor, conversation_id: str) -> None:
 
 def transcribe(actor: Actor, data: bytes, *, language: str | None = None) -> dict[str, Any]:
     """Dictation for a text field (open vocabulary): {text, confidence, seconds}."""
-    from app.people import authz
-
     authz.require_signed_in(actor)
     rt = runtime()
     model = require_model(rt.assistant())
@@ -1098,8 +1065,6 @@ def transcribe(actor: Actor, data: bytes, *, language: str | None = None) -> dic
 
 def status(actor: Actor) -> dict[str, Any]:
     """What a client needs to know before showing a 按住说话 button."""
-    from app.people import authz
-
     authz.require_signed_in(actor)
     rt = runtime()
     model = rt.assistant().model
@@ -1119,13 +1084,9 @@ def status(actor: Actor) -> dict[str, Any]:
 
 def error_response(error: voice.VoiceError):
     """A voice library error as the JSON envelope, in the request's language."""
-    from app.errors import envelope
-
     db.session.rollback()
     message = ERROR_MESSAGES.get(error.code)
     if message is None:
-        from app.errors import HTTP_MESSAGES
-
         message = HTTP_MESSAGES.get(error.status, HTTP_MESSAGES[500])
     field = ERROR_FIELDS.get(error.code, "audio")
     if error.status >= 500 and error.code not in ERROR_FIELDS:

@@ -1,19 +1,23 @@
 """The audit log: every change made by a staff-side account, and every sensitive read.
 
 Changes are recorded by a flush hook from the actor bound to the current request or command,
-so no service can forget; sensitive reads are recorded explicitly with `record_read`.
+so no service can forget; sensitive reads are recorded explicitly with `record_read`. Who may read
+the log is app/people/audit_log.py (infra imports no domain).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import g, has_app_context, has_request_context, request
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import AuditLog, Community, LoginThrottle, RateLimit
-from app.people import authz
-from app.people.actors import Actor
+
+if TYPE_CHECKING:
+    from app.people.actors import Actor
 
 # Bookkeeping tables whose rows are not "changes" anyone made.
 _NOT_AUDITED = (AuditLog, LoginThrottle, RateLimit)
@@ -115,27 +119,3 @@ def install() -> None:
     """Attach the flush hook (idempotent)."""
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
-
-
-def list_entries(
-    actor: Actor,
-    *,
-    community_id=None,
-    target_type=None,
-    actor_person_id=None,
-    page: int = 1,
-    per_page: int = 50,
-):
-    """Audit entries, newest first: platform admins see all, committee staff their community."""
-    authz.require_signed_in(actor)
-    query = select(AuditLog).order_by(AuditLog.id.desc())
-    if not actor.is_admin:
-        if community_id is None or community_id not in actor.staff_community_ids:
-            authz.ensure_admin(actor)
-    if community_id is not None:
-        query = query.where(AuditLog.community_id == community_id)
-    if target_type:
-        query = query.where(AuditLog.target_type == target_type)
-    if actor_person_id:
-        query = query.where(AuditLog.actor_person_id == actor_person_id)
-    return db.paginate(query, page=page, per_page=per_page, error_out=False)

@@ -9,7 +9,7 @@ Backends:
 - Redis pub/sub when REDIS_URL is set: `publish` goes to Redis, and one listener per process feeds
   every message into that process's hub, so several gunicorn workers or hosts all hear it.
 
-Other processes without Redis are reached by `app.screens.kiosk.FeedWatcher`, which polls the
+Other processes without Redis are reached by `app.screens.feed.FeedWatcher`, which polls the
 feed versions in the database (one cheap query per process, not per client) and feeds the hub.
 
 Services never publish directly: `publish_after_commit` queues the message on the session and it
@@ -257,6 +257,26 @@ def get_bus(app: Flask | None = None) -> EventBus:
     """The bus of `app` (default: the current app)."""
     app = app or current_app._get_current_object()
     return app.extensions.get("linli_events") or init_app(app)
+
+
+# --- in-transaction change hooks ------------------------------------------------------------------
+# A domain says *that* something changed (`changed("feed", community_id)`); create_app subscribes
+# the modules that follow it (`on_change(app, "feed", feed.touch_feed)`). The listeners run now, in
+# the caller's transaction, so a lower layer never imports the one above it.
+_LISTENERS_KEY = "linli_change_listeners"
+
+
+def on_change(app: Flask, topic: str, listener) -> None:
+    """Call `listener(*args)` on every `changed(topic, *args)` in this app (idempotent)."""
+    listeners = app.extensions.setdefault(_LISTENERS_KEY, {}).setdefault(topic, [])
+    if listener not in listeners:
+        listeners.append(listener)
+
+
+def changed(topic: str, *args) -> None:
+    """Tell this app's listeners of `topic`, in the current transaction."""
+    for listener in current_app.extensions.get(_LISTENERS_KEY, {}).get(topic, ()):
+        listener(*args)
 
 
 # --- after-commit publishing ---------------------------------------------------------------------

@@ -1,44 +1,38 @@
 """Forgetting what has expired: sign-in counters, idempotency keys, rate-limit windows, voice
-conversations kept in the database, and speech over the cache's size.
+conversations kept in the database — whatever the domains register here (create_app,
+`register_jobs`: `register_purge(app, "login_throttles", auth.purge_throttles)`, …).
 
-`purge_expired` and `trim_speech_cache` run in each process's feed watcher
-(app/screens/kiosk.py, at most hourly: the embedded default needs no scheduler) and in
-`flask cases purge` from cron.
+`purge_expired` is the job "purge_expired" (app/infra/jobs.py): `flask jobs run` from cron, and
+each process's feed watcher at most hourly (the embedded default needs no scheduler).
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from datetime import datetime
+
+from flask import Flask, current_app
 
 from app.models.base import utcnow
 
-log = logging.getLogger("linli.housekeeping")
+EXTENSION = "linli_purges"
 
 INTERVAL_SECONDS = 3600
 
 
+def register_purge(app: Flask, name: str, purge: Callable[[datetime], int]) -> None:
+    """Register `purge(now)`, which deletes what has expired and returns how many rows went."""
+    app.extensions.setdefault(EXTENSION, {})[name] = purge
+
+
 def purge_expired(now: datetime | None = None) -> dict:
-    """Delete sign-in throttles of logins not locked and without a failure for a day, idempotency
-    keys older than IDEMPOTENCY_TTL_HOURS, rate-limit windows that have ended and voice
-    conversations that have expired; returns how many of each. Flushes; the caller commits."""
-    from app.assistant import voice
-    from app.infra import idempotency, ratelimit
-    from app.people import auth
-
+    """Run every registered purge; returns how many rows each deleted. Flushes; the caller
+    commits."""
     now = now or utcnow()
-    return {"login_throttles": auth.purge_throttles(now),
-            "idempotency_keys": idempotency.purge_expired(),
-            "rate_limits": ratelimit.purge_expired(now),
-            "voice_conversations": voice.purge_expired_conversations(now)}
+    purges = current_app.extensions.get(EXTENSION, {})
+    return {name: purge(now) for name, purge in purges.items()}
 
 
-def trim_speech_cache() -> int:
-    """Bring the speech cache within VOICE_CACHE_MAX_MB (least recently used first); returns
-    how many files were deleted (0 without the voice runtime)."""
-    from flask import current_app
-
-    from app.assistant.voice import EXTENSION
-
-    runtime = current_app.extensions.get(EXTENSION)
-    return runtime.trim_cache() if runtime is not None else 0
+def purge_job(now: datetime | None, sweep: bool) -> dict:
+    """The job "purge_expired"."""
+    return purge_expired(now)

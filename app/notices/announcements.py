@@ -4,6 +4,9 @@ Status is stored (draft, scheduled, published, withdrawn, expired) and also deri
 clock on every read (`effective_status`), so a late tick never shows a stale state. `tick()`
 moves stored statuses across schedule boundaries and rings the screens' doorbell.
 
+Every change the screens should show says `events.changed("feed", community_id)`; the screens'
+feed (app/screens/feed.py) follows that topic and bumps its version (create_app wires them).
+
 Screens show an item only inside its optional weekday/time-of-day window; the app and the voice
 line list it for as long as it is published.
 """
@@ -28,10 +31,10 @@ from sqlalchemy import select
 
 from app.demo import seed_hook
 from app.extensions import db
-from app.infra import audit
+from app.infra import audit, events, images
 from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
 from app.infra.text import check_time_span, clean_text, mask_phone
-from app.models import Building, Grid, Person
+from app.models import Building, Grid, Household, Person
 from app.models.announcement import (
     CATEGORIES,
     CHANNELS,
@@ -252,9 +255,7 @@ def _go_live(a: Announcement, now: datetime) -> None:
 
 def _ring(a: Announcement) -> None:
     """Tell the community's screens (after commit) that what they show may have changed."""
-    from app.screens import kiosk
-
-    kiosk.touch_feed(a.community_id)
+    events.changed("feed", a.community_id)
 
 
 def create_announcement(actor: Actor, *, title: str, body: str = "", priority: str = "normal",
@@ -439,8 +440,6 @@ def tick(now: datetime | None = None, community_id: int | None = None) -> int:
     Safe to run from several processes at once (cron, every worker): the transitions are
     idempotent and a doubled doorbell only makes screens re-fetch. Returns how many changed.
     """
-    from app.screens import kiosk
-
     now = now or utcnow()
     query = select(Announcement).where(Announcement.status.in_(LIVE))
     if community_id is not None:
@@ -461,7 +460,7 @@ def tick(now: datetime | None = None, community_id: int | None = None) -> int:
         changed += 1
     db.session.flush()
     for cid in touched:
-        kiosk.touch_feed(cid)
+        events.changed("feed", cid)
     return changed
 
 
@@ -645,8 +644,6 @@ def acked_by(actor: Actor, announcement_ids: list[int]) -> set[int]:
 
 def audience_residents(a: Announcement) -> list[Person]:
     """Active residents of the community whose home the announcement reaches."""
-    from app.models import Household
-
     rows = db.session.execute(
         select(Person, Building.id, Building.grid_id)
         .join(Household, Person.household_id == Household.id)
@@ -721,8 +718,6 @@ def sniff_image(data: bytes) -> str | None:
 
 
 def _reencode(data: bytes) -> tuple[bytes, int, int]:
-    from app.infra import images
-
     fmt = sniff_image(data)
     if fmt is None:
         raise invalid_field("image", _l("Please send a JPEG, PNG, GIF or WebP picture."))

@@ -12,6 +12,7 @@ from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 
 from app.affairs import common, queries, views
+from app.infra.errors import NotFound
 from app.infra.text import mask_phone, zh_quantity
 from app.models import Community
 from app.notices import announcements
@@ -162,8 +163,6 @@ def case_for_resident(actor: Actor, case_id: int) -> dict:
     view = views.case_view(actor, case)
     if view["level"] != "reporter":
         # Easy mode shows a resident their own matters only, never a neighbour's.
-        from app.infra.errors import NotFound
-
         raise NotFound()
     view["words"], view["hint"] = views.status_words(case.status)
     for event in view["timeline"]:
@@ -206,8 +205,6 @@ def family_link(actor: Actor, link_id: int) -> dict:
         for entry in links[side]:
             if entry["id"] == link_id:
                 return dict(entry, side=side)
-    from app.infra.errors import NotFound
-
     raise NotFound()
 
 

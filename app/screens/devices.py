@@ -6,12 +6,14 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.infra.errors import Conflict, NotFound, invalid_field
-from app.infra.text import clean_name, clean_text
+from app.infra.text import check_time_span, clean_name, clean_text
 from app.models import Building, Device
 from app.models.base import utcnow
+from app.models.kiosk import DeviceState
 from app.people import authz
 from app.people.actors import Actor
 from app.people.auth import issue_token, revoke_tokens_for
+from app.screens import feed
 
 ORIENTATIONS = ("landscape", "portrait")
 
@@ -57,10 +59,25 @@ def list_devices(actor: Actor, community_id: int) -> list[Device]:
         select(Device).where(Device.community_id == community_id).order_by(Device.id)))
 
 
+def device_state(device: Device) -> DeviceState:
+    """The screen's live state row (created on first use)."""
+    state = db.session.get(DeviceState, device.id)
+    if state is None:
+        state = DeviceState(device_id=device.id)
+        db.session.add(state)
+    return state
+
+
+def set_quiet_hours(device: Device, start: str | None, end: str | None) -> DeviceState:
+    """Quiet hours of a screen (both or neither, HH:MM local)."""
+    check_time_span(start, end, "quiet_start")
+    state = device_state(device)
+    state.quiet_start, state.quiet_end = start, end
+    return state
+
+
 def update_device(actor: Actor, device_id: int, changes: dict) -> Device:
     """Rename or move a screen, turn it, or set its quiet hours (committee staff)."""
-    from app.screens import kiosk
-
     device = get_device(actor, device_id)
     authz.ensure_manager(actor, device.community_id)
     if device.revoked_at is not None:
@@ -83,9 +100,9 @@ def update_device(actor: Actor, device_id: int, changes: dict) -> Device:
                 raise invalid_field("building_id", "unknown building")
         device.building = building
     if "quiet_start" in changes or "quiet_end" in changes:
-        kiosk.set_quiet_hours(device, changes.get("quiet_start"), changes.get("quiet_end"))
+        set_quiet_hours(device, changes.get("quiet_start"), changes.get("quiet_end"))
     db.session.flush()
-    kiosk.touch_feed(device.community_id)
+    feed.touch_feed(device.community_id)
     return device
 
 
@@ -103,12 +120,10 @@ def revoke_device(actor: Actor, device_id: int) -> Device:
     """Revoke a device and all its tokens."""
     device = get_device(actor, device_id)
     authz.ensure_manager(actor, device.community_id)
-    from app.screens import kiosk
-
     device.revoked_at = utcnow()
     revoke_tokens_for(device=device)
     db.session.flush()
     # Its open stream ends and the screen returns to the pairing page.
-    kiosk.notify_device(device.id, "revoked")
-    kiosk.touch_feed(device.community_id)
+    feed.notify_device(device.id, "revoked")
+    feed.touch_feed(device.community_id)
     return device

@@ -2,11 +2,8 @@
 
 Every change a screen should show bumps its community's feed version (`touch_feed`, in the same
 transaction) and rings the bus after commit. Screens hold a stream that carries only versions,
-re-fetch `snapshot()` (ETag) on each, and poll slowly as a backstop.
-
-One `FeedWatcher` per process (started by the first stream) polls the feed table — one small
-query, not one per screen — so streams held by other workers or hosts hear changes without
-Redis too, and it wakes at the next schedule boundary to publish or expire items on time.
+re-fetch `snapshot()` (ETag) on each, and poll slowly as a backstop. The feed itself (versions,
+doorbells, schedule boundaries, each process's watcher) is app/screens/feed.py.
 """
 
 from __future__ import annotations
@@ -15,20 +12,16 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
-import threading
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select
 
 from app.extensions import db
-from app.infra import events
 from app.infra.errors import (
     DomainError,
     Forbidden,
@@ -37,13 +30,15 @@ from app.infra.errors import (
     TooManyRequests,
     invalid_field,
 )
-from app.infra.text import check_time_span
+from app.infra.text import clean_text
 from app.models import ApiToken, Device, LoginThrottle
 from app.models.base import utcnow
-from app.models.kiosk import DeviceState, KioskFeed, PairingCode
+from app.models.kiosk import DeviceState, PairingCode
 from app.notices import announcements
 from app.people import authz
 from app.people.actors import Actor
+from app.people.auth import issue_token
+from app.screens import devices, feed
 from app.urls import public_base_url
 
 log = logging.getLogger("linli.kiosk")
@@ -56,196 +51,6 @@ class PairingGone(DomainError):
 
     status_code = 410
     default_message = _l("This pairing code has expired or was already used.")
-
-
-# --- the feed ------------------------------------------------------------------------------------
-def _insert_ignore(values: dict):
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - other databases are not supported
-        return insert(KioskFeed).values(**values)
-    return dialect_insert(KioskFeed).values(**values).on_conflict_do_nothing(
-        index_elements=["community_id"])
-
-
-def feed_channel(community_id: int) -> str:
-    """The bus channel of a community's screens."""
-    return f"community:{community_id}"
-
-
-def device_channel(device_id: int) -> str:
-    """The bus channel of one screen."""
-    return f"device:{device_id}"
-
-
-def touch_feed(community_id: int) -> int:
-    """Bump the community's feed version and ring its screens after commit; returns the version."""
-    now = utcnow()
-    db.session.execute(_insert_ignore({"community_id": community_id, "version": 0,
-                                       "updated_at": now}))
-    version = db.session.execute(
-        update(KioskFeed).where(KioskFeed.community_id == community_id)
-        .values(version=KioskFeed.version + 1, updated_at=now)
-        .returning(KioskFeed.version)).scalar_one()
-    boundary = announcements.next_boundary(community_id, now)
-    db.session.execute(update(KioskFeed).where(KioskFeed.community_id == community_id)
-                       .values(boundary_at=boundary))
-    events.publish_after_commit(feed_channel(community_id),
-                                {"type": "feed", "community_id": community_id,
-                                 "version": int(version)})
-    return int(version)
-
-
-def feed_version(community_id: int) -> int:
-    """The community's current feed version (0 before anything was published)."""
-    return int(db.session.scalar(select(KioskFeed.version).where(
-        KioskFeed.community_id == community_id)) or 0)
-
-
-def notify_device(device_id: int, kind: str) -> None:
-    """Tell one screen (after commit) about something only it cares about, e.g. 'revoked'."""
-    events.publish_after_commit(device_channel(device_id), {"type": kind, "device_id": device_id})
-
-
-def run_due_boundaries(now: datetime | None = None, force: bool = False) -> int:
-    """Process every community whose schedule boundary has passed; returns how many (commits).
-
-    Several processes may call this at once: claiming the boundary is one conditional UPDATE,
-    so each boundary is processed once.
-    """
-    now = now or utcnow()
-    query = select(KioskFeed.community_id)
-    if not force:
-        query = query.where(KioskFeed.boundary_at <= now)
-    due = list(db.session.scalars(query))
-    done = 0
-    for community_id in due:
-        claim = update(KioskFeed).where(KioskFeed.community_id == community_id)
-        if not force:
-            claim = claim.where(KioskFeed.boundary_at <= now)
-        if db.session.execute(claim.values(boundary_at=None)).rowcount != 1:
-            db.session.rollback()
-            continue
-        if announcements.tick(now, community_id=community_id) == 0:
-            touch_feed(community_id)  # a window edge or lookahead: same items, new time
-        db.session.commit()
-        done += 1
-    if force:
-        # Communities without a feed row yet (nothing was ever touched) still get their statuses.
-        announcements.tick(now)
-        db.session.commit()
-    return done
-
-
-class FeedWatcher:
-    """Per process: hears feed versions bumped by other processes; fires schedule boundaries."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.versions: dict[int, int] = {}
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._purge_due = 0.0
-
-    def ensure_running(self) -> None:
-        """Start the watcher in this process (again after a fork); a no-op when disabled."""
-        if self.app.config.get("KIOSK_FEED_POLL_SECONDS", 0) <= 0:
-            return
-        with self._lock:
-            if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-                return
-            self._stop.clear()
-            self.versions = {}
-            self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._run, name="linli-feed-watcher",
-                                            daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        """Stop (tests, shutdown)."""
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
-        self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                wait = self.poll_once()
-            except Exception:
-                log.warning("feed watcher poll failed", exc_info=True)
-                wait = 2.0
-            self._stop.wait(wait)
-
-    def poll_once(self) -> float:
-        """One round: deliver newer versions to this process, fire due boundaries; next wait."""
-        self._housekeeping()
-        bus = events.get_bus(self.app)
-        interval = float(self.app.config.get("KIOSK_FEED_POLL_SECONDS") or 0.25)
-        if bus.redis_url:
-            interval = max(interval, 5.0)  # Redis carries the doorbell; this is a safety net
-        if bus.hub.subscriber_count() == 0:
-            return interval
-        with self.app.app_context():
-            try:
-                now = utcnow()
-                if db.session.scalar(select(func.count()).select_from(KioskFeed)
-                                     .where(KioskFeed.boundary_at <= now)):
-                    run_due_boundaries(now)
-                rows = db.session.execute(select(KioskFeed.community_id, KioskFeed.version,
-                                                 KioskFeed.boundary_at)).all()
-            finally:
-                db.session.remove()
-        upcoming = None
-        for community_id, version, boundary in rows:
-            old = self.versions.get(community_id)
-            if old is None or version > old:
-                self.versions[community_id] = int(version)
-                # Streams drop versions they already sent, so a repeat is harmless.
-                bus.hub.deliver(feed_channel(community_id),
-                                {"type": "feed", "community_id": community_id,
-                                 "version": int(version)})
-            if boundary is not None and (upcoming is None or boundary < upcoming):
-                upcoming = boundary
-        if upcoming is not None:
-            interval = min(interval, max(0.05, (upcoming - utcnow()).total_seconds()))
-        return interval
-
-
-    def _housekeeping(self) -> None:
-        # At most hourly per process: expired counters and keys, the speech cache's size
-        # (app/infra/housekeeping.py).
-        from app.infra import housekeeping
-
-        if time.monotonic() < self._purge_due:
-            return
-        self._purge_due = time.monotonic() + housekeeping.INTERVAL_SECONDS
-        with self.app.app_context():
-            try:
-                counts = housekeeping.purge_expired()
-                db.session.commit()
-                counts["speech_files"] = housekeeping.trim_speech_cache()
-                log.debug("housekeeping: %s", counts)
-            except Exception:
-                log.warning("housekeeping failed", exc_info=True)
-                db.session.rollback()
-            finally:
-                db.session.remove()
-
-
-def watcher(app: Flask | None = None) -> FeedWatcher:
-    """The app's feed watcher (created on first use)."""
-    app = app or current_app._get_current_object()
-    found = app.extensions.get("linli_feed_watcher")
-    if found is None:
-        found = app.extensions["linli_feed_watcher"] = FeedWatcher(app)
-    return found
 
 
 # --- the snapshot --------------------------------------------------------------------------------
@@ -312,7 +117,7 @@ def snapshot(actor: Actor) -> dict:
     zone = ZoneInfo(current_app.config["TIMEZONE"])
     items = [item_view(a) for a in announcements.for_device(device, now)]
     body = {
-        "version": feed_version(device.community_id),
+        "version": feed.feed_version(device.community_id),
         "server_time": _iso(now),
         "timezone": current_app.config["TIMEZONE"],
         "utc_offset_minutes": int(now.astimezone(zone).utcoffset().total_seconds() // 60),
@@ -454,8 +259,6 @@ def claim_pairing(actor: Actor, device_id: int, code: str) -> Device:
 
     Wrong codes count against the staff account: after a few, it must wait (brute force).
     """
-    from app.screens import devices
-
     device = devices.get_device(actor, device_id)
     authz.ensure_manager(actor, device.community_id)
     if device.revoked_at is not None:
@@ -483,7 +286,7 @@ def claim_pairing(actor: Actor, device_id: int, code: str) -> Device:
     pairing.device = device
     pairing.claimed_by_id = actor.person_id
     pairing.claimed_at = now
-    state = _state(device)
+    state = devices.device_state(device)
     state.paired_at = now
     db.session.flush()
     return device
@@ -491,8 +294,6 @@ def claim_pairing(actor: Actor, device_id: int, code: str) -> Device:
 
 def poll_pairing(poll_secret: str) -> dict:
     """The screen asks whether staff entered its code; the token is handed over exactly once."""
-    from app.people.auth import issue_token
-
     if not isinstance(poll_secret, str) or not 20 <= len(poll_secret) <= 100:
         raise NotFound()
     pairing = db.session.scalar(select(PairingCode).where(
@@ -517,14 +318,6 @@ def poll_pairing(poll_secret: str) -> dict:
 
 
 # --- heartbeats and status -----------------------------------------------------------------------
-def _state(device: Device) -> DeviceState:
-    state = db.session.get(DeviceState, device.id)
-    if state is None:
-        state = DeviceState(device_id=device.id)
-        db.session.add(state)
-    return state
-
-
 SOUND_STATES = ("ok", "blocked", "unknown")
 
 
@@ -533,10 +326,8 @@ def heartbeat(actor: Actor, *, version: int | None = None, client_version: str |
               sound: str | None = None) -> dict:
     """A screen says it is alive, which version it shows, what is on it and whether it can
     make sound by itself (ok / blocked by the browser / unknown)."""
-    from app.infra.text import clean_text
-
     device = require_device(actor)
-    state = _state(device)
+    state = devices.device_state(device)
     state.last_seen_at = utcnow()
     if version is not None:
         state.seen_version = max(0, int(version))
@@ -553,7 +344,7 @@ def heartbeat(actor: Actor, *, version: int | None = None, client_version: str |
             raise invalid_field("sound", _l("Must be ok, blocked or unknown."))
         state.sound = sound
     db.session.flush()
-    return {"version": feed_version(device.community_id), "server_time": _iso(utcnow())}
+    return {"version": feed.feed_version(device.community_id), "server_time": _iso(utcnow())}
 
 
 def is_online(state: DeviceState | None, now: datetime | None = None) -> bool:
@@ -586,24 +377,14 @@ def device_status(device: Device, state: DeviceState | None, version: int,
 def status_of(device: Device) -> dict:
     """The live status of one screen."""
     return device_status(device, db.session.get(DeviceState, device.id),
-                         feed_version(device.community_id))
+                         feed.feed_version(device.community_id))
 
 
 def device_statuses(actor: Actor, community_id: int) -> list[dict]:
     """Every screen of a community with its live status."""
-    from app.screens import devices
-
     rows = devices.list_devices(actor, community_id)
     states = {s.device_id: s for s in db.session.scalars(select(DeviceState).where(
         DeviceState.device_id.in_([d.id for d in rows])))} if rows else {}
-    version = feed_version(community_id)
+    version = feed.feed_version(community_id)
     now = utcnow()
     return [{"device": d, **device_status(d, states.get(d.id), version, now)} for d in rows]
-
-
-def set_quiet_hours(device: Device, start: str | None, end: str | None) -> DeviceState:
-    """Quiet hours of a screen (both or neither, HH:MM local)."""
-    check_time_span(start, end, "quiet_start")
-    state = _state(device)
-    state.quiet_start, state.quiet_end = start, end
-    return state

@@ -34,6 +34,7 @@ def register_web(app: Flask) -> None:
     modules = [f"app.web.{name}" for name in names]
     modules.append("kiosk")
     modules.append("app.open311")
+    blueprints = []  # all imported first: a page may add routes to another module's blueprint
     for dotted in modules:
         try:
             module = importlib.import_module(dotted)
@@ -42,5 +43,7 @@ def register_web(app: Flask) -> None:
                 continue
             raise
         bp = getattr(module, "bp", None)
-        if bp is not None:
-            app.register_blueprint(bp)
+        if bp is not None and bp not in blueprints:
+            blueprints.append(bp)
+    for bp in blueprints:
+        app.register_blueprint(bp)

@@ -5,7 +5,8 @@ JavaScript (reporting a problem, one-tap acknowledgements, the new-content banne
 /api/v1 with the session cookie, the X-CSRFToken header and, for a family proxy, X-Act-For.
 
 The routes live in this module and in easy_news.py, easy_affairs.py and easy_family.py, which
-add theirs to the same blueprint (imported at the bottom, before the app registers it).
+add theirs to the same blueprint; the blueprint and the helpers they share (sign-in guards,
+error handling) are in easy_common.py, so the pages never import this module.
 
 Voice hooks (see app/static/easy/easy.js): a 朗读 button reads the page's main text with
 server-made speech when a URL is known (an item's speech_url, or the TTS endpoint below),
@@ -19,11 +20,10 @@ import gzip
 import hashlib
 import mimetypes
 import re
-from functools import lru_cache, wraps
+from functools import lru_cache
 from pathlib import Path
 
 from flask import (
-    Blueprint,
     current_app,
     flash,
     g,
@@ -50,9 +50,15 @@ from app.people import accounts, auth, invitations, proxies
 from app.people.people import SPEECH_RATES, TEXT_SIZES
 from app.residents import easy
 from app.security import current_actor
-from app.web import is_local_path
-
-bp = Blueprint("easy", __name__, url_prefix="/easy")
+from app.web.easy_common import (  # noqa: F401  (the pages' shared helpers, also used here)
+    ACT_FOR,
+    bp,
+    error_lines,
+    person_required,
+    resident_required,
+    safe_next,
+    settle,
+)
 
 
 @bp.app_template_filter("tel_nowrap")
@@ -69,7 +75,6 @@ def tel_links(text) -> Markup:
         for piece, tel in easy.phone_parts(str(text) if text is not None else ""))
 
 ASSETS = Path(__file__).resolve().parent.parent / "static" / "easy"
-ACT_FOR = "easy_act_for"  # session key: the resident a family proxy is acting for
 SIZE_COOKIE = "easy_size"  # text size before signing in (and after signing out)
 LANG_COOKIE = "lang"  # read by app.i18n.select_locale
 YEAR = 365 * 24 * 3600
@@ -147,53 +152,6 @@ def _compress(response):
     response.headers["Content-Encoding"] = "gzip"
     response.vary.add("Accept-Encoding")
     return response
-
-
-def person_required(view):
-    """Pages for a signed-in person; anyone else goes to the sign-in page (and comes back)."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not isinstance(current_actor().person, Person):
-            return redirect(url_for("easy.login", next=request.full_path.rstrip("?")))
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-def resident_required(view):
-    """Pages about a community: the resident's own, or the one of the resident acted for."""
-
-    @wraps(view)
-    @person_required
-    def wrapper(*args, **kwargs):
-        if current_actor().subject.community_id is None:
-            return redirect(url_for("easy.home"))
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-def safe_next(target: str | None, default: str = "easy.home") -> str:
-    """Only a path inside easy mode: never redirect someone to another site."""
-    if is_local_path(target, "/easy") and "//" not in target:
-        return target
-    return url_for(default)
-
-
-def settle(error: DomainError) -> None:
-    """After a service error in a page view: keep failed sign-ins counted, undo the rest."""
-    if getattr(error, "persist", False):
-        db.session.commit()
-    else:
-        db.session.rollback()
-
-
-def error_lines(error: DomainError) -> list[str]:
-    """What went wrong, in the words the service chose: its field messages, else its message."""
-    lines = [str(m) for messages in (error.errors or {}).values()
-             for m in (messages if isinstance(messages, list) else [messages])]
-    return lines or [str(error.message)]
 
 
 # --- page context ---------------------------------------------------------------------------------
@@ -471,5 +429,6 @@ def offline():
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
 
-# The other easy-mode pages add their routes to `bp` (must happen before registration).
+# The other easy-mode pages add their routes to `bp` after this module's (they import
+# easy_common, not this module).
 from app.web import easy_affairs, easy_family, easy_news  # noqa: E402,F401

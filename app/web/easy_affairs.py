@@ -16,7 +16,7 @@ from app.infra.errors import DomainError, Invalid
 from app.infra.idempotency import idempotent, one_time_token
 from app.residents import easy
 from app.security import current_actor
-from app.web import easy as base
+from app.web import easy_common as base
 
 RATING_VALUES = {key: value for key, value, _words in easy.RATINGS}
 

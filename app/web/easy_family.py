@@ -14,7 +14,7 @@ from app.people import people, proxies
 from app.people.actors import Actor
 from app.residents import easy
 from app.security import current_actor
-from app.web import easy as base
+from app.web import easy_common as base
 
 
 def _own() -> Actor:

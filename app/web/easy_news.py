@@ -10,7 +10,7 @@ from app.infra.errors import DomainError
 from app.notices import announcements
 from app.residents import easy
 from app.security import current_actor
-from app.web import easy as base
+from app.web import easy_common as base
 
 
 @base.bp.get("/announcements")

@@ -7,9 +7,9 @@ from flask_login import login_required
 
 from app import security
 from app.extensions import db
-from app.infra import audit
 from app.infra.errors import DomainError
 from app.people import authz, communities
+from app.people.audit_log import list_entries as list_audit_entries
 from app.security import current_actor
 from app.web import is_local_path
 
@@ -113,6 +113,6 @@ def index():
 def audit_log():
     """The audit log (admins: everything; committee staff: their community)."""
     community_id = request.args.get("community_id", type=int)
-    page = audit.list_entries(current_actor(), community_id=community_id,
+    page = list_audit_entries(current_actor(), community_id=community_id,
                               page=request.args.get("page", 1, type=int))
     return render_template("staff/audit.html", page=page, community_id=community_id)

@@ -1,14 +1,12 @@
 """Staff console: compose, preview, publish, edit, withdraw announcements; follow up urgent ones.
 
-Also the `flask announcements tick` command (cron-friendly), for deployments that want the
-schedule fired even when no screen is connected.
+(The schedule is fired by the job "announcement_boundaries": `flask jobs run`, app/infra/jobs.py.)
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import click
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
@@ -23,21 +21,11 @@ from app.security import current_actor
 from app.web.staff import flash_error as _fail
 from app.web.staff import internal_communities, managed_communities, nav_item, pick_community
 
-bp = Blueprint("staff_announcements", __name__, url_prefix="/staff/announcements",
-               cli_group="announcements")
+bp = Blueprint("staff_announcements", __name__, url_prefix="/staff/announcements")
 nav_item("staff_announcements.index", _l("Announcements"))
 
 WEEKDAYS = ((1, _l("Mon")), (2, _l("Tue")), (3, _l("Wed")), (4, _l("Thu")), (5, _l("Fri")),
             (6, _l("Sat")), (7, _l("Sun")))
-
-
-@bp.cli.command("tick")
-def tick_command() -> None:
-    """Publish and expire announcements whose time has come; ring the screens."""
-    from app.screens import kiosk
-
-    done = kiosk.run_due_boundaries(force=True)
-    click.echo(f"communities processed: {done}")
 
 
 def _when(value: str | None) -> datetime | None:

@@ -1,30 +1,27 @@
 """Staff console for community affairs (/staff/cases): inbox, case detail, dispatch, notes,
 merge, uploads, and cases taken down for residents (代办). Views are thin: rules live in
-app/affairs (workflow, intake, queries, views). Also the scheduler commands
-`flask cases escalate|auto-close`."""
+app/affairs (workflow, intake, queries, views). (Deadlines run as jobs: `flask jobs run`,
+app/affairs/deadlines.py.)"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import click
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from app.affairs import attachments, categories, common, deadlines, intake, queries, views, workflow
+from app.affairs import attachments, categories, common, intake, queries, views, workflow
 from app.extensions import db
-from app.infra import audit
 from app.infra.errors import DomainError, NotFound, invalid_field
 from app.models.case import CASE_STATUSES, CHANNELS
 from app.people import communities
-from app.people.actors import Actor
 from app.people.auth import find_person_by_login
 from app.security import current_actor
 from app.web.staff import internal_communities, nav_item
 
-bp = Blueprint("staff_cases", __name__, url_prefix="/staff/cases", cli_group="cases")
+bp = Blueprint("staff_cases", __name__, url_prefix="/staff/cases")
 nav_item("staff_cases.inbox", _l("Affairs"))
 
 STAFF_CHANNELS = ("phone", "counter", "patrol")
@@ -251,41 +248,3 @@ def new():
         categories=categories.list_categories(who, community.id),
         buildings=communities.list_buildings(who, community.id),
         channels=STAFF_CHANNELS, channel_labels=views.CHANNEL_LABELS, form=request.form)
-
-
-# --- scheduler commands -------------------------------------------------------------------
-
-def _system_run(only: tuple[str, ...]) -> dict:
-    audit.bind_actor(Actor.anonymous())
-    counts = deadlines.run_due_work(only=only, limit=100_000)
-    db.session.commit()
-    return counts
-
-
-@bp.cli.command("escalate")
-def escalate_command() -> None:
-    """Remind handlers of cases due within CASE_DUE_SOON_HOURS, notify them of overdue cases and
-    escalate those to the street office after the grace (run it at least hourly)."""
-    counts = _system_run(("due_soon", "overdue", "escalated"))
-    click.echo(f"due-soon reminders: {counts['due_soon']}, "
-               f"overdue notices: {counts['overdue']}, escalated: {counts['escalated']}")
-
-
-@bp.cli.command("auto-close")
-def auto_close_command() -> None:
-    """Close resolved cases the resident did not confirm within CASE_AUTO_CLOSE_DAYS."""
-    counts = _system_run(("auto_closed",))
-    click.echo(f"auto-closed: {counts['auto_closed']}")
-
-
-@bp.cli.command("purge")
-def purge_command() -> None:
-    """Forget expired idempotency keys, sign-in counters of logins nobody tried for a day,
-    rate-limit windows that have ended and expired voice conversations; trim the speech cache
-    to VOICE_CACHE_MAX_MB (run it with `escalate`)."""
-    from app.infra import housekeeping
-
-    counts = housekeeping.purge_expired()
-    db.session.commit()
-    counts["speech_files"] = housekeeping.trim_speech_cache()
-    click.echo(", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in counts.items()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.infra import events
-from app.screens import kiosk
+from app.screens import feed
 
 
 @pytest.fixture(autouse=True)
@@ -14,7 +14,7 @@ def kiosk_settings(app, monkeypatch):
     monkeypatch.setitem(app.config, "KIOSK_FEED_POLL_SECONDS", 0)
     monkeypatch.setitem(app.config, "KIOSK_HEARTBEAT_SECONDS", 0.2)
     yield
-    kiosk.watcher(app).stop()
+    feed.watcher(app).stop()
     events.get_bus(app).stop()
 
 

@@ -243,12 +243,12 @@ def test_pictures_are_sniffed_reencoded_and_stripped(client, post, app):
     _db.session.rollback()
 
 
-def test_flask_announcements_tick(runner, post, db):
+def test_flask_jobs_run_fires_announcement_boundaries(runner, post, db):
     body = post(title="要过期")
     a = db.session.get(Announcement, body["id"])
     a.expire_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
-    result = runner.invoke(args=["announcements", "tick"])
+    result = runner.invoke(args=["jobs", "run", "announcement_boundaries"])
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert db.session.get(Announcement, body["id"]).status == "expired"

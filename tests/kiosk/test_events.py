@@ -13,7 +13,7 @@ from app.infra.events import EventBus, LocalHub
 from app.models.announcement import Announcement
 from app.models.base import utcnow
 from app.models.kiosk import KioskFeed
-from app.screens import kiosk
+from app.screens import feed
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -133,9 +133,9 @@ def test_api_publish_with_redis_reaches_another_worker(app, client, world, post,
 
 
 def test_feed_watcher_hears_other_workers_through_the_database(app, db, world, bus):
-    watcher = kiosk.FeedWatcher(app)
+    watcher = feed.FeedWatcher(app)
     cid = world.a.community.id
-    kiosk.touch_feed(cid)
+    feed.touch_feed(cid)
     db.session.commit()
     sub = bus.subscribe([f"community:{cid}"])
     try:
@@ -164,7 +164,7 @@ def test_scheduled_items_go_live_at_their_time_with_nobody_editing(app, db, worl
     start = utcnow() + timedelta(seconds=1.5)
     item = post(title="定时公告", publish_at=start.isoformat())
     sub = bus.subscribe([f"community:{cid}"])
-    watcher = kiosk.watcher(app)
+    watcher = feed.watcher(app)
     try:
         while sub.get(0.05) is not None:
             pass

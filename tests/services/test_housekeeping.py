@@ -1,5 +1,5 @@
 """Expired sign-in counters, idempotency keys and rate-limit windows are forgotten (the feed
-watcher's hourly round and `flask cases purge`); fresh and locked ones stay."""
+watcher's hourly round and `flask jobs run`); fresh and locked ones stay."""
 
 from datetime import timedelta
 
@@ -8,7 +8,7 @@ import pytest
 from app.models import LoginThrottle, RateLimit
 from app.models.base import utcnow
 from app.models.idempotency import IdempotencyKey
-from app.screens import kiosk
+from app.screens import feed
 
 
 @pytest.fixture()
@@ -45,7 +45,7 @@ KEPT = (["13700000002", "13700000003"], ["b"], ["case:p:2"])
 
 
 def test_cli_purge_forgets_old_rows_and_keeps_fresh_ones(app, rows, runner):
-    result = runner.invoke(args=["cases", "purge"])
+    result = runner.invoke(args=["jobs", "run", "purge_expired"])
     assert result.exit_code == 0, result.output
     assert "login throttles: 3" in result.output and "idempotency keys: 1" in result.output
     assert "rate limits: 1" in result.output
@@ -53,7 +53,7 @@ def test_cli_purge_forgets_old_rows_and_keeps_fresh_ones(app, rows, runner):
 
 
 def test_the_feed_watcher_purges_at_most_hourly(app, rows):
-    watcher = kiosk.FeedWatcher(app)
+    watcher = feed.FeedWatcher(app)
     watcher.poll_once()
     assert _left(rows) == KEPT
     rows.session.add(LoginThrottle(login="13700000009", failures=1,

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.api.common import PageArgsSchema, actor, id_field, page_schema, paged
-from app.infra import audit
+from app.people import audit_log
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="Audit log")
 
@@ -44,4 +44,4 @@ class AuditLogs(MethodView):
     @blp.response(200, AuditPageSchema)
     def get(self, args):
         """List audit entries, newest first."""
-        return paged(audit.list_entries(actor(), **args))
+        return paged(audit_log.list_entries(actor(), **args))

@@ -7,7 +7,6 @@ from flask_smorest import Blueprint
 
 from app.api import PUBLIC
 from app.api.common import actor, error_response
-from app.api.voice.cached import CachedSpeech
 from app.api.voice.schemas import (
     CONVERSATION_PATTERN,
     LANGUAGES,
@@ -20,20 +19,11 @@ from app.api.voice.schemas import (
     VoiceStatusSchema,
     VoiceTextSchema,
 )
-from app.api.voice.stream import ws_bp
 from app.assistant import voice as svc
 from app.infra.errors import Invalid
 
 blp = Blueprint("voice", __name__, url_prefix="/api/v1",
                 description="The voice assistant (语音助手) for residents and lobby screens")
-
-
-@blp.record_once
-def _register_stream(state) -> None:
-    # The WebSocket route (flask-sock) lives on its own blueprint, registered with this one;
-    # cached speech is answered in front of Flask (app/api/voice/cached.py).
-    state.app.register_blueprint(ws_bp)
-    state.app.wsgi_app = CachedSpeech(state.app.wsgi_app, state.app)
 
 
 _AUDIO_TYPES = ("audio/wav", "audio/ogg", "audio/mpeg")
