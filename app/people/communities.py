@@ -110,18 +110,6 @@ def list_households(actor: Actor, building_id: int) -> list[Household]:
         select(Household).where(Household.building_id == building.id).order_by(Household.id)))
 
 
-def get_household(actor: Actor, household_id: int) -> Household:
-    """One household, for those who may see the register (or live in it)."""
-    household = db.session.get(Household, household_id)
-    if household is None:
-        raise NotFound()
-    subject = actor.subject
-    if subject is not None and subject.household_id == household.id:
-        return household
-    authz.ensure_internal(actor, household.building.community_id)
-    return household
-
-
 def create_household(actor: Actor, building_id: int, room: str, unit: str = "") -> Household:
     """Add a household (unit + room) to a building."""
     building = get_building(actor, building_id)

@@ -348,17 +348,12 @@ def easy_url() -> str:
 def speech_folder():
     """Where cached speech files live: served at /kiosk/speech/<hex>.<wav|mp3|ogg|opus>.
 
-    Voice engine hook: write `<sha256 of voice+rate+text>.wav` here and call
-    `announcements.set_speech_url(id, speech_url_for(name), revision=...)`.
+    The voice engine attaches its own URLs (/api/v1/voice/speech/<id>); files put here are
+    attached with `announcements.set_speech_url(id, "/kiosk/speech/<name>", revision=...)`.
     """
     from pathlib import Path
 
     return Path(current_app.config["MEDIA_CACHE_FOLDER"]) / "speech"
-
-
-def speech_url_for(name: str) -> str:
-    """The public URL of a cached speech file."""
-    return f"/kiosk/speech/{name}"
 
 
 # --- stream tickets ------------------------------------------------------------------------------

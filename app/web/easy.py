@@ -18,7 +18,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import mimetypes
-import re
 from functools import lru_cache, wraps
 from pathlib import Path
 
@@ -75,11 +74,11 @@ LANG_COOKIE = "lang"  # read by app.i18n.select_locale
 YEAR = 365 * 24 * 3600
 # Endpoints that serve files only: no database, no actor.
 _FILE_ENDPOINTS = {"easy.asset", "easy.service_worker", "easy.manifest"}
-# The voice API, once it exists: GET <tts>?text=&rate=&lang= → audio; POST <asr> (multipart
-# "audio") → {"text": …}; GET <status> → {"asr": bool}. Found in the URL map at render time
+# The voice API (app/api/voice): GET <tts>?text=&rate=&lang= → audio; POST <asr> (multipart
+# "audio") → {"text": …}; GET <status> → {"asr": bool}. Offered when the app has these routes
 # (or named in the config: EASY_TTS_URL, EASY_ASR_URL).
-_TTS_RULE = re.compile(r"^/api/v1/voice/(speech|speak|tts|synthes)")
-_ASR_RULE = re.compile(r"^/api/v1/voice/(transcri|asr|recogni|dictat)")
+_TTS_RULE = "/api/v1/voice/speech"
+_ASR_RULE = "/api/v1/voice/transcriptions"
 _STATUS_RULE = "/api/v1/voice/status"
 
 
@@ -209,15 +208,13 @@ def asset_url(name: str) -> str:
 
 
 def voice_hooks() -> dict:
-    """The voice API endpoints the pages may use (None until the voice engineer adds them)."""
+    """The voice API endpoints the pages may use (None where the app has no such route)."""
     cfg = current_app.config
     tts, asr, status = cfg.get("EASY_TTS_URL"), cfg.get("EASY_ASR_URL"), None
     for rule in current_app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/voice/") or rule.arguments:
-            continue
-        if tts is None and _TTS_RULE.match(rule.rule) and "GET" in rule.methods:
+        if tts is None and rule.rule == _TTS_RULE and "GET" in rule.methods:
             tts = rule.rule
-        if asr is None and _ASR_RULE.match(rule.rule) and "POST" in rule.methods:
+        if asr is None and rule.rule == _ASR_RULE and "POST" in rule.methods:
             asr = rule.rule
         if rule.rule == _STATUS_RULE and "GET" in rule.methods:
             status = rule.rule
