@@ -21,7 +21,7 @@ from app.people import communities
 from app.people.actors import Actor
 from app.people.auth import find_person_by_login
 from app.security import current_actor
-from app.web.staff import internal_communities, nav_item
+from app.web.staff import flash_error, internal_communities, nav_item
 
 bp = Blueprint("staff_cases", __name__, url_prefix="/staff/cases", cli_group="cases")
 nav_item("staff_cases.inbox", _l("Affairs"))
@@ -36,13 +36,6 @@ def _int(name: str) -> int | None:
     if not value.isdigit() or len(value) > 18:
         raise invalid_field(name, _l("Must be a number."))
     return int(value)
-
-
-def _flash_error(error: DomainError) -> None:
-    db.session.rollback()
-    details = "; ".join(" ".join(map(str, v)) if isinstance(v, list) else str(v)
-                        for v in (error.errors or {}).values())
-    flash(f"{error.message} {details}".strip(), "error")
 
 
 @bp.get("/")
@@ -105,7 +98,7 @@ def _done(case_id: int, fn, message) -> object:
         db.session.commit()
         flash(str(message), "success")
     except DomainError as error:
-        _flash_error(error)
+        flash_error(error)
     return redirect(url_for(".detail", case_id=case_id))
 
 
@@ -243,7 +236,7 @@ def new():
                   "success")
             return redirect(url_for(".detail", case_id=case.id))
         except DomainError as error:
-            _flash_error(error)
+            flash_error(error)
     return render_template(
         "staff/cases/new.html", places=places, community=community,
         categories=categories.list_categories(who, community.id),
