@@ -31,6 +31,27 @@ def get_community(actor: Actor, community_id: int) -> Community:
     return community
 
 
+def home_community(actor: Actor) -> Community | None:
+    """The home community of the resident the actor is (or acts for), if any."""
+    subject = actor.subject
+    if subject is None or not subject.community_id:
+        return None
+    return db.session.get(Community, subject.community_id)
+
+
+def community_of(actor: Actor) -> Community | None:
+    """The community a caller stands in: the screen's, the resident's home, or a worker's only
+    one (None when that is not one community)."""
+    if actor.device is not None:
+        return actor.device.community
+    home = home_community(actor)
+    if home is not None:
+        return home
+    ids = (actor.staff_community_ids | actor.grid_community_ids | actor.official_community_ids
+           | actor.organization_community_ids)
+    return db.session.get(Community, next(iter(ids))) if len(ids) == 1 else None
+
+
 def update_community(actor: Actor, community_id: int, changes: dict) -> Community:
     """Change contact details (phone, address, office hours)."""
     community = get_community(actor, community_id)

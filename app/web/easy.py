@@ -45,7 +45,7 @@ from app.extensions import db
 from app.infra.errors import DomainError, Invalid
 from app.infra.text import group_phone
 from app.models import Person
-from app.people import accounts, auth, invitations, proxies
+from app.people import accounts, auth, communities, invitations, proxies
 from app.people.people import SPEECH_RATES, TEXT_SIZES
 from app.residents import easy
 from app.security import current_actor
@@ -340,7 +340,7 @@ def logout():
 def home():
     """Four big buttons; a banner when something new waits (an urgent notice, a family request)."""
     actor = current_actor()
-    community = easy.community_of(actor)
+    community = communities.home_community(actor)
     urgent = [a for a in easy.announcements_for(actor)
               if a["priority"] == "urgent" and not a.get("acknowledged")] if community else []
     helping = easy.family(actor)["helping"] if actor.on_behalf_of is None else []
@@ -353,7 +353,7 @@ def home():
 @person_required
 def more():
     """The second page: activities, family help, settings (votes appear once they exist)."""
-    return render_template("easy/more.html", community=easy.community_of(current_actor()))
+    return render_template("easy/more.html", community=communities.home_community(current_actor()))
 
 
 @bp.get("/contact")
