@@ -188,6 +188,15 @@ def settle(error: DomainError) -> None:
         db.session.rollback()
 
 
+def pin_twice() -> str:
+    """The new PIN of a form that asks for it twice (pin, pin_again); Invalid when they differ."""
+    pin, again = request.form.get("pin", "")[:40], request.form.get("pin_again", "")[:40]
+    if pin != again:
+        raise Invalid(errors={"pin_again": [_("The two PINs are not the same. Please type the "
+                                              "same 6 digits twice.")]})
+    return pin
+
+
 def error_lines(error: DomainError) -> list[str]:
     """What went wrong, in the words the service chose: its field messages, else its message."""
     lines = [str(m) for messages in (error.errors or {}).values()
@@ -304,13 +313,9 @@ def join():
     form = {k: request.values.get(k, "")[:80] for k in ("code", "display_name", "phone")}
     errors: list[str] = []
     if request.method == "POST":
-        pin, again = request.form.get("pin", "")[:40], request.form.get("pin_again", "")[:40]
         try:
-            if pin != again:
-                raise Invalid(errors={"pin_again": [_("The two PINs are not the same. Please "
-                                                      "type the same 6 digits twice.")]})
             person = invitations.join(form["code"], display_name=form["display_name"],
-                                      phone=form["phone"], pin=pin)
+                                      phone=form["phone"], pin=pin_twice())
         except DomainError as error:
             settle(error)
             errors = error_lines(error)
