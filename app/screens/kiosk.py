@@ -345,17 +345,6 @@ def easy_url() -> str:
     return public_base_url() + "/easy"
 
 
-def speech_folder():
-    """Where cached speech files live: served at /kiosk/speech/<hex>.<wav|mp3|ogg|opus>.
-
-    The voice engine attaches its own URLs (/api/v1/voice/speech/<id>); files put here are
-    attached with `announcements.set_speech_url(id, "/kiosk/speech/<name>", revision=...)`.
-    """
-    from pathlib import Path
-
-    return Path(current_app.config["MEDIA_CACHE_FOLDER"]) / "speech"
-
-
 # --- stream tickets ------------------------------------------------------------------------------
 def _ticket_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="linli-kiosk-stream")
