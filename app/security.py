@@ -121,18 +121,14 @@ def current_actor() -> Actor:
     """The actor for this request, built once; a family proxy acts for a resident via X-Act-For."""
     if "actor" in g:
         return g.actor
-    from app.people.proxies import acting_for
+    from app.people.proxies import act_for_id, acting_for
 
     user = current_user._get_current_object() if current_user else None
     if isinstance(user, Person):
         act_for = request.headers.get("X-Act-For") or g.get("session_act_for")
         on_behalf = None
         if act_for:
-            if not str(act_for).isdigit() or len(str(act_for)) > 18:
-                from app.infra.errors import Invalid
-
-                raise Invalid(errors={"X-Act-For": ["must be a resident id"]})
-            on_behalf = acting_for(user, int(act_for))
+            on_behalf = acting_for(user, act_for_id(act_for, "X-Act-For"))
         actor = Actor.for_person(user, on_behalf_of=on_behalf)
         g.person_locale = user.locale
     elif isinstance(user, Device):

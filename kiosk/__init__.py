@@ -30,8 +30,8 @@ handles it as a kind (物业 / 网格员 / 居委会 …) and the next step; loo
 the voice widget answers the button instead (it registers its hook later and so wins).
 
 Hooks for the voice channel: on the page, window.LinliKiosk (see static/kiosk.js); on the
-server, announcements.spoken_text(a) and announcements.set_speech_url(id, url, revision=…);
-speech files may be served from kiosk.speech_folder() at /kiosk/speech/<hex>.wav.
+server, announcements.spoken_text(a) and announcements.set_speech_url(id, url, revision=…)
+(the voice engine attaches its renderings, served at /api/v1/voice/speech/<id>).
 
 我要反映 without a speech model (语音留言): static/report.js (LinliKiosk.onAction('report')) and
 kiosk/report.py (GET/POST /kiosk/api/report) over app/affairs/kiosk_report.py.

@@ -213,16 +213,6 @@ def media(name: str):
     return response
 
 
-@bp.get("/speech/<string:name>")
-def speech(name: str):
-    """Cached server-made speech (the voice engine writes it; speech_url points here)."""
-    if not re.fullmatch(r"[0-9a-f]{16,64}\.(wav|mp3|ogg|opus)", name):
-        abort(404)
-    response = send_from_directory(kiosk.speech_folder(), name, max_age=365 * 24 * 3600)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    return response
-
-
 # --- the live part --------------------------------------------------------------------------------
 @bp.get("/snapshot")
 def snapshot():

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from PIL import Image, ImageOps
+from PIL import Image
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -51,14 +51,9 @@ class UnsupportedMedia(DomainError):
 
 
 def sniff_image(data: bytes) -> str | None:
-    """JPEG, PNG or WEBP from the leading bytes, or None."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "JPEG"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "PNG"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    return None
+    """JPEG, PNG or WEBP from the leading bytes, or None (a GIF is no photo)."""
+    fmt = images.sniff(data)
+    return fmt if fmt in ("JPEG", "PNG", "WEBP") else None
 
 
 def sniff_audio(data: bytes) -> str | None:
@@ -91,11 +86,7 @@ def _reencode(data: bytes, fmt: str) -> tuple[bytes, int, int]:
 
 
 def _clean_copy(image, fmt: str) -> tuple[bytes, int, int]:
-    """The decoded photo upright, re-encoded from its bare pixels (runs off the event loop)."""
-    try:
-        image = ImageOps.exif_transpose(image)
-    except Exception:  # a broken orientation tag is not worth refusing the photo
-        pass
+    """The decoded (upright) photo re-encoded from its bare pixels (runs off the event loop)."""
     if fmt == "JPEG":
         image = image.convert("L" if image.mode in ("L", "1") else "RGB")
     elif image.mode not in ("RGB", "RGBA", "L", "LA"):

@@ -61,7 +61,7 @@ from app.models.base import utcnow
 from app.models.voice import VoiceConversation
 from app.notices import announcements
 from app.notices.announcements import local_zone
-from app.people import authz, notifications
+from app.people import authz, communities, notifications
 from app.people.actors import Actor
 from app.residents import easy
 from app.screens import feed
@@ -142,18 +142,6 @@ def owner_of(actor: Actor) -> str:
     return f"person:{actor.person.id}"
 
 
-def community_of(actor: Actor) -> Community | None:
-    """The community a caller stands in: the screen's, the resident's, or a worker's only one."""
-    if actor.device is not None:
-        return actor.device.community
-    subject = actor.subject
-    if subject is not None and subject.community_id:
-        return db.session.get(Community, subject.community_id)
-    ids = (actor.staff_community_ids | actor.grid_community_ids | actor.official_community_ids
-           | actor.organization_community_ids)
-    return db.session.get(Community, next(iter(ids))) if len(ids) == 1 else None
-
-
 def _building_of(actor: Actor):
     if actor.device is not None:
         return actor.device.building
@@ -197,7 +185,7 @@ class AppServices:
     def committee_contact(self, caller: Caller) -> dict[str, str] | None:
         """The residents' committee of the caller's community."""
         with self._call(caller):
-            community = community_of(caller.actor)
+            community = communities.community_of(caller.actor)
             if community is None:
                 return None
             return {"name": community.name, "phone": community.phone or "",
@@ -209,7 +197,7 @@ class AppServices:
         """File a case on the voice channel with the transcript and the recording."""
         with self._call(caller):
             actor = caller.actor
-            community = community_of(actor)
+            community = communities.community_of(actor)
             if community is None:
                 raise Invalid(errors={"community_id": ["no community"]})
             category = _category_for(actor, community.id, category_hint)
@@ -248,7 +236,7 @@ def alert_for_help(actor: Actor, transcript: str) -> list[int]:
     """Urgent help (救命 / 我摔倒了): a notice to every committee staff member of the caller's
     community and to the grid worker of their building, plus an audit entry. Returns who was
     told; raises Unavailable when nobody could be (the dialog then says so)."""
-    community = community_of(actor)
+    community = communities.community_of(actor)
     if community is None:
         raise Unavailable()
     building = _building_of(actor)

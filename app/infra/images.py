@@ -23,7 +23,7 @@ import warnings
 
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.infra import offload
 from app.infra.errors import DomainError, Unavailable
@@ -82,15 +82,43 @@ def _decode(data: bytes, fmt: str, max_pixels: int, max_decode_pixels: int, edge
         raise _Refused("broken") from None
 
 
+def _upright(image):
+    """Turned as the camera's orientation tag says (a broken tag is not worth refusing for)."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:
+        return image
+
+
 def _decode_then(finish, *args):
-    image = _decode(*args)
+    image = _upright(_decode(*args))
     return image if finish is None else finish(image)
+
+
+# Leading bytes of the formats pictures are taken in (never the file name or declared type).
+_MAGIC = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+)
+
+
+def sniff(data: bytes) -> str | None:
+    """The picture format told by the first bytes: JPEG, PNG, GIF or WEBP, else None."""
+    for magic, fmt in _MAGIC:
+        if data.startswith(magic):
+            return fmt
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
 
 
 def decode(data: bytes, fmt: str, *, max_pixels: int, edge: int, too_large, broken,
            finish=None):
-    """The first frame of the picture in `data` (format `fmt`, sniffed from the bytes), loaded
-    and at most `edge` pixels on its longer side, or what `finish(image)` makes of it (run in
+    """The first frame of the picture in `data` (format `fmt`, see `sniff`), loaded, upright
+    (EXIF orientation) and at most `edge` pixels on its longer side, or what `finish(image)`
+    makes of it (run in
     the same slot and thread: converting and encoding cost as much as decoding; it must not
     need the app or the request). Raises TooLarge(too_large) for too many pixels, the error
     `broken()` returns for unreadable bytes, Unavailable when every slot stays busy."""

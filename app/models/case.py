@@ -21,7 +21,6 @@ REOPENED = "reopened"
 CASE_STATUSES = (SUBMITTED, ACCEPTED, ASSIGNED, IN_PROGRESS, RESOLVED, CLOSED, REJECTED, REOPENED)
 # Statuses where the deadline clock runs and the case counts as open.
 OPEN_STATUSES = (SUBMITTED, ACCEPTED, ASSIGNED, IN_PROGRESS, REOPENED)
-FINAL_STATUSES = (CLOSED, REJECTED)
 
 # Where a case came from.
 CHANNELS = ("app", "proxy", "phone", "counter", "kiosk", "voice", "patrol", "open311")

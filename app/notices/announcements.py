@@ -699,26 +699,8 @@ def follow_up(actor: Actor, announcement_id: int) -> dict:
 
 
 # --- images --------------------------------------------------------------------------------------
-_MAGIC = (
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-)
-
-
-def sniff_image(data: bytes) -> str | None:
-    """The image format told by the first bytes (never by the file name or declared type)."""
-    for magic, fmt in _MAGIC:
-        if data.startswith(magic):
-            return fmt
-    if len(data) > 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    return None
-
-
 def _reencode(data: bytes) -> tuple[bytes, int, int]:
-    fmt = sniff_image(data)
+    fmt = images.sniff(data)
     if fmt is None:
         raise invalid_field("image", _l("Please send a JPEG, PNG, GIF or WebP picture."))
     return images.decode(data, fmt, max_pixels=MAX_IMAGE_PIXELS, edge=IMAGE_MAX_SIDE,
@@ -729,13 +711,9 @@ def _reencode(data: bytes) -> tuple[bytes, int, int]:
 
 
 def _as_jpeg(img) -> tuple[bytes, int, int]:
-    """The decoded picture upright, on white, as a fresh JPEG (runs off the event loop)."""
-    from PIL import Image, ImageOps
+    """The decoded (upright) picture on white, as a fresh JPEG (runs off the event loop)."""
+    from PIL import Image
 
-    try:
-        img = ImageOps.exif_transpose(img)
-    except Exception:  # a broken orientation tag is not worth refusing the picture
-        pass
     if img.mode in ("RGBA", "LA", "P", "PA"):
         img = img.convert("RGBA")
         flat = Image.new("RGB", img.size, (255, 255, 255))

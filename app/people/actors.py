@@ -158,10 +158,3 @@ class Actor:
         """The community a kiosk device stands in."""
         return frozenset({self.device.community_id} if self.device else ())
 
-    def describe(self) -> str:
-        """Short label for logs."""
-        if self.device:
-            return f"device:{self.device.id}"
-        if self.person:
-            return f"person:{self.person.id}"
-        return "anonymous"

@@ -31,6 +31,27 @@ def get_community(actor: Actor, community_id: int) -> Community:
     return community
 
 
+def home_community(actor: Actor) -> Community | None:
+    """The home community of the resident the actor is (or acts for), if any."""
+    subject = actor.subject
+    if subject is None or not subject.community_id:
+        return None
+    return db.session.get(Community, subject.community_id)
+
+
+def community_of(actor: Actor) -> Community | None:
+    """The community a caller stands in: the screen's, the resident's home, or a worker's only
+    one (None when that is not one community)."""
+    if actor.device is not None:
+        return actor.device.community
+    home = home_community(actor)
+    if home is not None:
+        return home
+    ids = (actor.staff_community_ids | actor.grid_community_ids | actor.official_community_ids
+           | actor.organization_community_ids)
+    return db.session.get(Community, next(iter(ids))) if len(ids) == 1 else None
+
+
 def update_community(actor: Actor, community_id: int, changes: dict) -> Community:
     """Change contact details (phone, address, office hours)."""
     community = get_community(actor, community_id)
@@ -108,18 +129,6 @@ def list_households(actor: Actor, building_id: int) -> list[Household]:
     authz.ensure_internal(actor, building.community_id)
     return list(db.session.scalars(
         select(Household).where(Household.building_id == building.id).order_by(Household.id)))
-
-
-def get_household(actor: Actor, household_id: int) -> Household:
-    """One household, for those who may see the register (or live in it)."""
-    household = db.session.get(Household, household_id)
-    if household is None:
-        raise NotFound()
-    subject = actor.subject
-    if subject is not None and subject.household_id == household.id:
-        return household
-    authz.ensure_internal(actor, household.building.community_id)
-    return household
 
 
 def create_household(actor: Actor, building_id: int, room: str, unit: str = "") -> Household:

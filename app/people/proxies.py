@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from app.extensions import db
-from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
+from app.infra.errors import Conflict, Forbidden, Invalid, NotFound, invalid_field
 from app.infra.text import clean_text, mask_phone, normalize_phone
 from app.models import Person, ProxyLink
 from app.models.base import utcnow
@@ -108,6 +108,19 @@ def links_of(actor: Actor) -> list[ProxyLink]:
     me = actor.person.id
     return list(db.session.scalars(select(ProxyLink).where(
         (ProxyLink.proxy_id == me) | (ProxyLink.resident_id == me)).order_by(ProxyLink.id)))
+
+
+# A resident id as a caller names it (X-Act-For, the session, the voice stream's act_for): digits
+# only, at most this many (any database id fits; longer ones are refused before a query).
+ACT_FOR_MAX_DIGITS = 18
+
+
+def act_for_id(value, field: str = "act_for") -> int:
+    """The resident id a caller asks to act for; Invalid (on `field`) unless it is one."""
+    text = str(value)
+    if not text.isdigit() or not text.isascii() or len(text) > ACT_FOR_MAX_DIGITS:
+        raise Invalid(errors={field: ["must be a resident id"]})
+    return int(text)
 
 
 def acting_for(proxy: Person, resident_id: int) -> Person:

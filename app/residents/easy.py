@@ -14,7 +14,6 @@ from flask_babel import lazy_gettext as _l
 from app.affairs import common, queries, views
 from app.infra.errors import NotFound
 from app.infra.text import mask_phone, zh_quantity
-from app.models import Community
 from app.notices import announcements
 from app.people import authz, communities, proxies
 from app.people.actors import Actor
@@ -37,14 +36,6 @@ EVENT_WORDS = {
 # 满意 / 一般 / 不满意 → the 1–5 rating the affairs service keeps.
 RATINGS = (("satisfied", 5, _l("Satisfied")), ("okay", 3, _l("Okay")),
            ("unsatisfied", 1, _l("Not satisfied")))
-
-
-def community_of(actor: Actor) -> Community | None:
-    """The home community of the resident the actor is (or acts for), if any."""
-    subject = actor.subject
-    if subject is None or subject.community_id is None:
-        return None
-    return communities.get_community(actor, subject.community_id)
 
 
 def tel_uri(phone: str | None) -> str | None:
@@ -94,7 +85,7 @@ def phone_parts(text: str | None) -> list[tuple[str, str | None]]:
 
 def contact_card(actor: Actor) -> dict | None:
     """How to reach the residents' committee: phone (tap to call), office hours, address."""
-    community = community_of(actor)
+    community = communities.home_community(actor)
     if community is None:
         return None
     return {"name": community.name, "phone": community.phone, "tel": tel_uri(community.phone),
@@ -119,7 +110,7 @@ def home_building(actor: Actor):
 
 def announcements_for(actor: Actor, category: str | None = None) -> list[dict]:
     """Live announcements for the resident's home, urgent first and then newest first."""
-    if community_of(actor) is None:
+    if communities.home_community(actor) is None:
         return []
     page = announcements.list_announcements(actor, status="published", category=category,
                                             channel="app", per_page=200)
@@ -143,7 +134,7 @@ def my_cases(actor: Actor, *, page: int = 1, per_page: int = 20):
 
 def awaiting_confirmation(actor: Actor) -> list[dict]:
     """The resident's matters that staff say are done and that wait for the resident to confirm."""
-    if actor.person is None or community_of(actor) is None:
+    if actor.person is None or communities.home_community(actor) is None:
         return []
     listed = queries.list_cases(actor, mine=True, status="resolved", per_page=20)
     return [views.case_summary(case, listed.level) for case in listed.page.items]

@@ -150,22 +150,6 @@ def easy_url() -> str:
     return public_base_url() + "/easy"
 
 
-def speech_folder():
-    """Where cached speech files live: served at /kiosk/speech/<hex>.<wav|mp3|ogg|opus>.
-
-    Voice engine hook: write `<sha256 of voice+rate+text>.wav` here and call
-    `announcements.set_speech_url(id, speech_url_for(name), revision=...)`.
-    """
-    from pathlib import Path
-
-    return Path(current_app.config["MEDIA_CACHE_FOLDER"]) / "speech"
-
-
-def speech_url_for(name: str) -> str:
-    """The public URL of a cached speech file."""
-    return f"/kiosk/speech/{name}"
-
-
 # --- stream tickets ------------------------------------------------------------------------------
 def _ticket_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="linli-kiosk-stream")

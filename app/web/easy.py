@@ -19,7 +19,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import mimetypes
-import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,10 +42,10 @@ from markupsafe import Markup, escape
 from app import security
 from app.errors import ERROR_FORMATTERS
 from app.extensions import db
-from app.infra.errors import DomainError, Invalid
+from app.infra.errors import DomainError
 from app.infra.text import group_phone
 from app.models import Person
-from app.people import accounts, auth, invitations, proxies
+from app.people import accounts, auth, communities, invitations, proxies
 from app.people.people import SPEECH_RATES, TEXT_SIZES
 from app.residents import easy
 from app.security import current_actor
@@ -55,6 +54,7 @@ from app.web.easy_common import (  # noqa: F401  (the pages' shared helpers, als
     bp,
     error_lines,
     person_required,
+    pin_twice,
     resident_required,
     safe_next,
     settle,
@@ -80,11 +80,11 @@ LANG_COOKIE = "lang"  # read by app.i18n.select_locale
 YEAR = 365 * 24 * 3600
 # Endpoints that serve files only: no database, no actor.
 _FILE_ENDPOINTS = {"easy.asset", "easy.service_worker", "easy.manifest"}
-# The voice API, once it exists: GET <tts>?text=&rate=&lang= → audio; POST <asr> (multipart
-# "audio") → {"text": …}; GET <status> → {"asr": bool}. Found in the URL map at render time
+# The voice API (app/api/voice): GET <tts>?text=&rate=&lang= → audio; POST <asr> (multipart
+# "audio") → {"text": …}; GET <status> → {"asr": bool}. Offered when the app has these routes
 # (or named in the config: EASY_TTS_URL, EASY_ASR_URL).
-_TTS_RULE = re.compile(r"^/api/v1/voice/(speech|speak|tts|synthes)")
-_ASR_RULE = re.compile(r"^/api/v1/voice/(transcri|asr|recogni|dictat)")
+_TTS_RULE = "/api/v1/voice/speech"
+_ASR_RULE = "/api/v1/voice/transcriptions"
 _STATUS_RULE = "/api/v1/voice/status"
 
 
@@ -167,15 +167,13 @@ def asset_url(name: str) -> str:
 
 
 def voice_hooks() -> dict:
-    """The voice API endpoints the pages may use (None until the voice engineer adds them)."""
+    """The voice API endpoints the pages may use (None where the app has no such route)."""
     cfg = current_app.config
     tts, asr, status = cfg.get("EASY_TTS_URL"), cfg.get("EASY_ASR_URL"), None
     for rule in current_app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/voice/") or rule.arguments:
-            continue
-        if tts is None and _TTS_RULE.match(rule.rule) and "GET" in rule.methods:
+        if tts is None and rule.rule == _TTS_RULE and "GET" in rule.methods:
             tts = rule.rule
-        if asr is None and _ASR_RULE.match(rule.rule) and "POST" in rule.methods:
+        if asr is None and rule.rule == _ASR_RULE and "POST" in rule.methods:
             asr = rule.rule
         if rule.rule == _STATUS_RULE and "GET" in rule.methods:
             status = rule.rule
@@ -265,13 +263,9 @@ def join():
     form = {k: request.values.get(k, "")[:80] for k in ("code", "display_name", "phone")}
     errors: list[str] = []
     if request.method == "POST":
-        pin, again = request.form.get("pin", "")[:40], request.form.get("pin_again", "")[:40]
         try:
-            if pin != again:
-                raise Invalid(errors={"pin_again": [_("The two PINs are not the same. Please "
-                                                      "type the same 6 digits twice.")]})
             person = invitations.join(form["code"], display_name=form["display_name"],
-                                      phone=form["phone"], pin=pin)
+                                      phone=form["phone"], pin=pin_twice())
         except DomainError as error:
             settle(error)
             errors = error_lines(error)
@@ -301,7 +295,7 @@ def logout():
 def home():
     """Four big buttons; a banner when something new waits (an urgent notice, a family request)."""
     actor = current_actor()
-    community = easy.community_of(actor)
+    community = communities.home_community(actor)
     urgent = [a for a in easy.announcements_for(actor)
               if a["priority"] == "urgent" and not a.get("acknowledged")] if community else []
     helping = easy.family(actor)["helping"] if actor.on_behalf_of is None else []
@@ -314,7 +308,7 @@ def home():
 @person_required
 def more():
     """The second page: activities, family help, settings (votes appear once they exist)."""
-    return render_template("easy/more.html", community=easy.community_of(current_actor()))
+    return render_template("easy/more.html", community=communities.home_community(current_actor()))
 
 
 @bp.get("/contact")

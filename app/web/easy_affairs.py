@@ -14,6 +14,7 @@ from app.affairs import attachments, categories, intake, workflow
 from app.extensions import db
 from app.infra.errors import DomainError, Invalid
 from app.infra.idempotency import idempotent, one_time_token
+from app.people import communities
 from app.residents import easy
 from app.security import current_actor
 from app.web import easy_common as base
@@ -22,7 +23,7 @@ RATING_VALUES = {key: value for key, value, _words in easy.RATINGS}
 
 
 def _category(category_id: int):
-    community = easy.community_of(current_actor())
+    community = communities.home_community(current_actor())
     return categories.find_category(community.id, category_id=category_id)
 
 
@@ -31,7 +32,7 @@ def _category(category_id: int):
 def report():
     """Step 1: what is it about? Big picture buttons with words."""
     actor = current_actor()
-    community = easy.community_of(actor)
+    community = communities.home_community(actor)
     return render_template("easy/report.html",
                            categories=categories.list_categories(actor, community.id))
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import Blueprint, redirect, request, url_for
+from flask_babel import gettext as _
 
 from app.extensions import db
-from app.infra.errors import DomainError
+from app.infra.errors import DomainError, Invalid
 from app.models import Person
 from app.security import current_actor
 from app.web import is_local_path
@@ -63,3 +64,12 @@ def error_lines(error: DomainError) -> list[str]:
     lines = [str(m) for messages in (error.errors or {}).values()
              for m in (messages if isinstance(messages, list) else [messages])]
     return lines or [str(error.message)]
+
+
+def pin_twice() -> str:
+    """The new PIN of a form that asks for it twice (pin, pin_again); Invalid when they differ."""
+    pin, again = request.form.get("pin", "")[:40], request.form.get("pin_again", "")[:40]
+    if pin != again:
+        raise Invalid(errors={"pin_again": [_("The two PINs are not the same. Please type the "
+                                              "same 6 digits twice.")]})
+    return pin

@@ -118,12 +118,9 @@ def reset_pin(resident_id):
     resident = proxies.acting_for(me, resident_id)
     errors: list[str] = []
     if request.method == "POST":
-        pin, again = request.form.get("pin", "")[:40], request.form.get("pin_again", "")[:40]
         try:
-            if pin != again:
-                raise Invalid(errors={"pin_again": [_("The two PINs are not the same. Please "
-                                                      "type the same 6 digits twice.")]})
-            people.set_pin(Actor.for_person(me, on_behalf_of=resident), resident.id, pin)
+            people.set_pin(Actor.for_person(me, on_behalf_of=resident), resident.id,
+                           base.pin_twice())
         except DomainError as error:
             base.settle(error)
             errors = base.error_lines(error)

@@ -57,6 +57,8 @@ def flash_error(error: DomainError) -> None:
         db.session.rollback()
     flash(str(error.message), "error")
     for field, messages in (error.errors or {}).items():
+        if not isinstance(messages, list):
+            messages = [messages]
         flash(f"{field}: {' '.join(str(m) for m in messages)}", "error")
 
 
@@ -81,11 +83,7 @@ def login():
                                        password=request.form.get("password", ""),
                                        ip=request.remote_addr)
         except DomainError as error:
-            if getattr(error, "persist", False):
-                db.session.commit()
-            else:
-                db.session.rollback()
-            flash(str(error.message), "error")
+            flash_error(error)
             return render_template("staff/login.html"), error.status_code, error.headers
         security.sign_in(person, "staff", remember=False)
         db.session.commit()

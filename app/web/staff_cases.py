@@ -19,7 +19,7 @@ from app.models.case import CASE_STATUSES, CHANNELS
 from app.people import communities
 from app.people.auth import find_person_by_login
 from app.security import current_actor
-from app.web.staff import internal_communities, nav_item
+from app.web.staff import flash_error, internal_communities, nav_item
 
 bp = Blueprint("staff_cases", __name__, url_prefix="/staff/cases")
 nav_item("staff_cases.inbox", _l("Affairs"))
@@ -34,13 +34,6 @@ def _int(name: str) -> int | None:
     if not value.isdigit() or len(value) > 18:
         raise invalid_field(name, _l("Must be a number."))
     return int(value)
-
-
-def _flash_error(error: DomainError) -> None:
-    db.session.rollback()
-    details = "; ".join(" ".join(map(str, v)) if isinstance(v, list) else str(v)
-                        for v in (error.errors or {}).values())
-    flash(f"{error.message} {details}".strip(), "error")
 
 
 @bp.get("/")
@@ -104,7 +97,7 @@ def _done(case_id: int, fn, message) -> object:
         db.session.commit()
         flash(str(message), "success")
     except DomainError as error:
-        _flash_error(error)
+        flash_error(error)
     return redirect(url_for(".detail", case_id=case_id))
 
 
@@ -242,7 +235,7 @@ def new():
                   "success")
             return redirect(url_for(".detail", case_id=case.id))
         except DomainError as error:
-            _flash_error(error)
+            flash_error(error)
     return render_template(
         "staff/cases/new.html", places=places, community=community,
         categories=categories.list_categories(who, community.id),

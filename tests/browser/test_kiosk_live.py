@@ -180,7 +180,7 @@ def test_read_aloud_plays_server_speech_with_a_visible_stop(page, server, staff,
     page.wait_for_function(
         "() => { const a = document.getElementById('speech-audio');"
         " return !a.paused && a.currentTime > 0 && a.currentSrc !== '' &&"
-        " /^\\/(kiosk\\/speech\\/|api\\/v1\\/voice\\/speech\\/)/"
+        " /^\\/api\\/v1\\/voice\\/speech\\//"
         ".test(new URL(a.currentSrc).pathname); }")
     expect(page.locator("#slide-body p.reading")).to_have_count(1, timeout=5000)
     page.get_by_role("button", name="停止朗读").click()
@@ -190,18 +190,33 @@ def test_read_aloud_plays_server_speech_with_a_visible_stop(page, server, staff,
 
 
 def _speech_file(live, seconds: int = 6) -> str:
-    """A server speech file of `seconds` of quiet tone in the app's speech cache; its URL."""
-    import wave
+    """A server speech of `seconds` of quiet tone, left in the app's speech cache as the voice
+    engine leaves a rendering; its URL (/api/v1/voice/speech/<id>)."""
+    import os
+    import subprocess
+    import sys
+    import urllib.request
 
-    name = uuid.uuid4().hex
-    folder = live.instance / "cache" / "speech"
-    folder.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(folder / f"{name}.wav"), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(22050)
-        w.writeframes(b"\x00\x10" * 22050 * seconds)
-    return f"/kiosk/speech/{name}.wav"
+    script = (
+        "import wave\nfrom app import create_app\nfrom app.assistant import voice\n"
+        "app = create_app()\nwith app.app_context():\n"
+        "    rt, rate = voice.runtime(), voice.ANNOUNCEMENT_RATE\n"
+        "    tone = rt.pack(None).tts_voice\n"
+        f"    text = 'tone {uuid.uuid4().hex}'\n"
+        "    url = rt.speech_url(text, tone, rate)\n"
+        "    path = rt.tts.path_for(rt.tts.key(text, tone, rate, 'wav'), 'wav')\n"
+        "    path.parent.mkdir(parents=True, exist_ok=True)\n"
+        "    with wave.open(str(path), 'wb') as w:\n"
+        "        w.setnchannels(1)\n        w.setsampwidth(2)\n        w.setframerate(22050)\n"
+        f"        w.writeframes(b'\\x00\\x10' * 22050 * {seconds})\n"
+        "    print(url)\n")
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, **live.env},
+                          check=True, capture_output=True, text=True, timeout=60)
+    url = done.stdout.strip().splitlines()[-1]
+    with urllib.request.urlopen(live.url + url + "?format=wav", timeout=10) as served:
+        assert served.headers["Content-Type"] == "audio/wav"
+        assert int(served.headers["Content-Length"]) > 22050 * 2 * seconds
+    return url
 
 
 def test_urgent_speech_plays_on_arrival_except_in_quiet_hours(browser, server, staff, live):

@@ -40,7 +40,7 @@ window.__sound = {chimes: [], plays: []};
   };
 })();
 """
-SPEECH = re.compile(r"/(kiosk/speech/|api/v1/voice/speech/)")
+SPEECH = re.compile(r"/api/v1/voice/speech/")
 PLAYING = ("() => { const a = document.getElementById('speech-audio');"
            " return !a.paused && a.currentTime > 0; }")
 

@@ -122,17 +122,19 @@ def test_edits_are_kept_in_the_history(client, post):
 
 def test_edit_clears_speech_and_old_speech_is_refused(client, post, db):
     body = post()
-    assert announcements.set_speech_url(body["id"], "/kiosk/speech/" + "a" * 16 + ".wav",
+    assert announcements.set_speech_url(body["id"], "/api/v1/voice/speech/" + "a" * 32,
                                         revision=1)
     db.session.commit()
     url = f"/api/v1/announcements/{body['id']}"
-    assert client.get(url, headers=post.headers).get_json()["speech_url"].endswith(".wav")
+    assert client.get(url, headers=post.headers).get_json()["speech_url"].endswith("a" * 32)
     client.patch(url, json={"body": "新的内容"}, headers=post.headers)
     assert client.get(url, headers=post.headers).get_json()["speech_url"] is None
     # A synthesis of revision 1 that finishes late must not attach old words to new text.
-    assert not announcements.set_speech_url(body["id"], "/kiosk/speech/old.wav", revision=1)
+    assert not announcements.set_speech_url(body["id"], "/api/v1/voice/speech/" + "b" * 32,
+                                            revision=1)
     # The spoken lead ("紧急通知：…") follows the priority, so that change clears it too.
-    assert announcements.set_speech_url(body["id"], "/kiosk/speech/new.wav", revision=2)
+    assert announcements.set_speech_url(body["id"], "/api/v1/voice/speech/" + "c" * 32,
+                                        revision=2)
     db.session.commit()
     client.patch(url, json={"priority": "urgent"}, headers=post.headers)
     assert client.get(url, headers=post.headers).get_json()["speech_url"] is None

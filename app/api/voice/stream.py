@@ -114,9 +114,9 @@ class Stream:
             if isinstance(user, Person) and same_origin:
                 self.cookie_person_id = user.id
         if act_for not in (None, ""):
-            if not str(act_for).isdigit() or len(str(act_for)) > 12:
-                raise Invalid(errors={"act_for": ["must be a resident id"]})
-            self.act_for = int(act_for)
+            from app.people.proxies import act_for_id
+
+            self.act_for = act_for_id(act_for, "act_for")
         self.owner = svc.owner_of(self.actor())
 
     def actor(self) -> Actor:
