@@ -20,13 +20,14 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(settings)
     from app import bodyread, jsonbody
-    from app.infra import images
+    from app.infra import images, uow
 
     bodyread.init_app(app)  # first: its 408 comes before any other request hook
     jsonbody.init_app(app)
     images.init_app(app)
     register_extensions(app)
     register_blueprints(app)
+    uow.init_app(app)  # one unit of work for every channel (after the others: it runs first)
     register_errorhandlers(app)
     register_commands(app)
     hops = app.config["PROXY_HOPS"]

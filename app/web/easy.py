@@ -42,7 +42,7 @@ from markupsafe import Markup, escape
 
 from app import security
 from app.errors import ERROR_FORMATTERS
-from app.extensions import db
+from app.infra import uow
 from app.infra.errors import DomainError, Invalid
 from app.infra.text import group_phone
 from app.models import Person
@@ -183,10 +183,7 @@ def safe_next(target: str | None, default: str = "easy.home") -> str:
 
 def settle(error: DomainError) -> None:
     """After a service error in a page view: keep failed sign-ins counted, undo the rest."""
-    if getattr(error, "persist", False):
-        db.session.commit()
-    else:
-        db.session.rollback()
+    uow.undo(error)
 
 
 def error_lines(error: DomainError) -> list[str]:
@@ -296,7 +293,6 @@ def login():
                                    locked=error.status_code in (423, 429)), \
                 error.status_code, error.headers
         _sign_in(person)
-        db.session.commit()
         return redirect(safe_next(request.args.get("next")))
     return render_template("easy/login.html", errors=errors, phone=phone, locked=False)
 
@@ -323,7 +319,6 @@ def join():
             return render_template("easy/join.html", form=form, errors=errors), \
                 error.status_code
         _sign_in(person)
-        db.session.commit()
         flash(_("Welcome! You have joined %(name)s.", name=person.community.name), "ok")
         return redirect(url_for("easy.home"))
     return render_template("easy/join.html", form=form, errors=errors)
@@ -384,7 +379,6 @@ def settings():
         except DomainError as error:
             settle(error)
             raise
-        db.session.commit()
         flash(_("Saved."), "ok")
         response = redirect(url_for("easy.settings"))
         if "text_size" in changes:

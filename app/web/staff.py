@@ -6,8 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import login_required
 
 from app import security
-from app.extensions import db
-from app.infra import audit
+from app.infra import audit, uow
 from app.infra.errors import DomainError
 from app.people import authz, communities
 from app.security import current_actor
@@ -51,10 +50,7 @@ def pick_community(places: list):
 
 def flash_error(error: DomainError) -> None:
     """After a service error in a page: undo (keep what must persist) and say what went wrong."""
-    if getattr(error, "persist", False):
-        db.session.commit()
-    else:
-        db.session.rollback()
+    uow.undo(error)
     flash(str(error.message), "error")
     for field, messages in (error.errors or {}).items():
         flash(f"{field}: {' '.join(str(m) for m in messages)}", "error")
@@ -81,14 +77,10 @@ def login():
                                        password=request.form.get("password", ""),
                                        ip=request.remote_addr)
         except DomainError as error:
-            if getattr(error, "persist", False):
-                db.session.commit()
-            else:
-                db.session.rollback()
+            uow.undo(error)
             flash(str(error.message), "error")
             return render_template("staff/login.html"), error.status_code, error.headers
         security.sign_in(person, "staff", remember=False)
-        db.session.commit()
         return redirect(_safe_next(request.args.get("next")))
     return render_template("staff/login.html")
 

@@ -13,8 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from app.affairs import attachments, cases, categories
-from app.extensions import db
-from app.infra import audit
+from app.infra import audit, uow
 from app.infra.errors import DomainError, NotFound, invalid_field
 from app.models.case import CASE_STATUSES, CHANNELS
 from app.people import communities
@@ -39,7 +38,7 @@ def _int(name: str) -> int | None:
 
 
 def _flash_error(error: DomainError) -> None:
-    db.session.rollback()
+    uow.undo(error)
     details = "; ".join(" ".join(map(str, v)) if isinstance(v, list) else str(v)
                         for v in (error.errors or {}).values())
     flash(f"{error.message} {details}".strip(), "error")
@@ -59,7 +58,6 @@ def inbox():
     page = max(1, min(_int("page") or 1, 100000))
     if not places:  # an organization's member: their assigned work
         page_obj = cases.inbox(who, status=status, page=page)
-        db.session.commit()
         return render_template("staff/cases/inbox.html", page=page_obj, level="assignee",
                                counts=None, places=[], community=None, filters=filters,
                                categories=[], grids=[], statuses=CASE_STATUSES,
@@ -79,7 +77,6 @@ def inbox():
         grids=communities.list_grids(who, community.id), statuses=CASE_STATUSES,
         channels=CHANNELS, labels=cases.STATUS_LABELS, channel_labels=cases.CHANNEL_LABELS,
         summary=lambda c: cases.case_summary(c, level))
-    db.session.commit()  # reading may have escalated overdue cases
     return view
 
 
@@ -95,14 +92,12 @@ def detail(case_id):
     page = render_template("staff/cases/detail.html", case=case, view=view, choices=choices,
                            action_labels=cases.ACTION_LABELS, labels=cases.STATUS_LABELS,
                            channel_labels=cases.CHANNEL_LABELS)
-    db.session.commit()  # the audited reporter read, and any automatic step
     return page
 
 
 def _done(case_id: int, fn, message) -> object:
     try:
         fn()
-        db.session.commit()
         flash(str(message), "success")
     except DomainError as error:
         _flash_error(error)
@@ -237,7 +232,6 @@ def new():
                 contact_name=None if reporter_id else (form.get("contact_name") or None),
                 contact_phone=None if reporter_id else (form.get("contact_phone") or None),
                 building_id=_int("building_id"), address=form.get("address") or None)
-            db.session.commit()
             flash(_("Case %(ref)s created. Please read the number to the resident: %(digits)s",
                     ref=case.reference, digits=cases.reference_digits(case.reference)),
                   "success")
@@ -256,7 +250,7 @@ def new():
 def _system_run(only: tuple[str, ...]) -> dict:
     audit.bind_actor(Actor.anonymous())
     counts = cases.run_due_work(only=only, limit=100_000)
-    db.session.commit()
+    uow.commit()  # a command: no request end to commit at
     return counts
 
 
@@ -284,6 +278,6 @@ def purge_command() -> None:
     from app.infra import housekeeping
 
     counts = housekeeping.purge_expired()
-    db.session.commit()
+    uow.commit()  # a command: no request end to commit at
     counts["speech_files"] = housekeeping.trim_speech_cache()
     click.echo(", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in counts.items()))
