@@ -132,7 +132,7 @@ def current_actor() -> Actor:
 
 
 _REQUEST_KEYS = ("actor", "_login_user", "api_token", "bad_token", "person_locale",
-                 "session_act_for", "linli_actor", "_flask_babel", "web_session")
+                 "session_act_for", "linli_actor", "_flask_babel", "web_session", "linli_client_ip")
 
 
 # Scripts only from this site's files (no inline script, no eval, no javascript: URLs), which is
@@ -176,6 +176,7 @@ def _fresh_request_state() -> None:
         g.pop(key, None)
     # Flask-Babel treats an empty g as "no context" and would fall back to English.
     g.linli_request = True
+    audit.bind_client(request.remote_addr)  # the audit log's address, from the channel
 
 
 def init_app(app) -> None:

@@ -91,8 +91,11 @@ class LinliSpecPlugin(BasePlugin):
 
 
 def register_api(app: Flask) -> None:
-    """Register every resource blueprint and the CSRF rules."""
+    """Register every resource blueprint, the CSRF rules and the voice errors' answer."""
     from app.api.common import IdConverter
+    from app.api.voice import errors as voice_errors
+
+    voice_errors.init_app(app)
 
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)

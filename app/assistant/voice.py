@@ -49,7 +49,7 @@ from sqlalchemy import delete, select, update
 
 import voice
 from app.extensions import db
-from app.infra import audit
+from app.infra import audit, uow
 from app.infra.errors import Invalid, NotFound, Unauthorized, Unavailable
 from app.models import Community, Person, RoleAssignment
 from app.people import notifications
@@ -166,7 +166,7 @@ class AppServices:
             with force_locale(caller.locale):
                 yield
         except Exception:
-            db.session.rollback()
+            uow.rollback()
             raise
 
     def announcements(self, caller: Caller) -> list[dict[str, str]]:
@@ -865,14 +865,16 @@ class VoiceRuntime:
                 cached = self.tts.lookup(text, pack.tts_voice, ANNOUNCEMENT_RATE) is not None
                 if a.speech_url != url or not cached:
                     todo.append((a.id, a.revision, text, url))
-            db.session.rollback()  # no transaction held while synthesizing
+            # A background job (its own app context): each announcement is its own unit of
+            # work, and no transaction is held while synthesizing.
+            uow.rollback()
             for announcement_id, revision, text, url in todo:
                 self.tts.synthesize(text, pack.tts_voice, ANNOUNCEMENT_RATE)
                 if announcements.set_speech_url(announcement_id, url, revision=revision):
-                    db.session.commit()
+                    uow.commit()
                     attached += 1
                 else:
-                    db.session.rollback()
+                    uow.rollback()
             db.session.remove()
         return attached
 
@@ -1117,22 +1119,6 @@ def status(actor: Actor) -> dict[str, Any]:
 
 # --- errors, checks, wiring ------------------------------------------------------------------
 
-def error_response(error: voice.VoiceError):
-    """A voice library error as the JSON envelope, in the request's language."""
-    from app.errors import envelope
-
-    db.session.rollback()
-    message = ERROR_MESSAGES.get(error.code)
-    if message is None:
-        from app.errors import HTTP_MESSAGES
-
-        message = HTTP_MESSAGES.get(error.status, HTTP_MESSAGES[500])
-    field = ERROR_FIELDS.get(error.code, "audio")
-    if error.status >= 500 and error.code not in ERROR_FIELDS:
-        log.warning("voice error %s: %s", error.code, error.message)
-    return envelope(error.status, message, {field: [error.code]})
-
-
 def check(app: Flask) -> dict[str, Any]:
     """`flask voice check`: the model (path, language, load time), a self-test, speech out."""
     rt = runtime(app)
@@ -1186,7 +1172,7 @@ def _start_worker_background() -> None:
 
 
 def init_app(app: Flask) -> VoiceRuntime:
-    """Build the runtime, preload the model (VOSK_MODEL_PATH only), map voice errors."""
+    """Build the runtime, preload the model (VOSK_MODEL_PATH only)."""
     rt = VoiceRuntime(app)
     app.extensions[EXTENSION] = rt
     if rt.model_path:
@@ -1197,7 +1183,6 @@ def init_app(app: Flask) -> VoiceRuntime:
         except voice.ModelUnavailable as exc:  # the rest of the service still runs
             rt.model_error = exc.message
             log.error("voice: %s", exc.message)
-    app.register_error_handler(voice.VoiceError, error_response)
     # Workers start their background thread on their first request (never the master).
     app.before_request(_start_worker_background)
     for name in ("werkzeug", "gunicorn.access"):

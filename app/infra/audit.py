@@ -1,12 +1,13 @@
 """The audit log: every change made by a staff-side account, and every sensitive read.
 
 Changes are recorded by a flush hook from the actor bound to the current request or command,
-so no service can forget; sensitive reads are recorded explicitly with `record_read`.
+so no service can forget; sensitive reads are recorded explicitly with `record_read`. The
+client's address is bound by the channel (`bind_client`, app/security.py), never read here.
 """
 
 from __future__ import annotations
 
-from flask import g, has_app_context, has_request_context, request
+from flask import g, has_app_context, has_request_context
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
@@ -30,8 +31,14 @@ def bound_actor() -> Actor | None:
     return g.get("linli_actor") if has_app_context() else None
 
 
+def bind_client(ip: str | None) -> None:
+    """The channel tells whose address this request came from (after the trusted proxies)."""
+    if has_app_context():
+        g.linli_client_ip = ip
+
+
 def _client_ip() -> str | None:
-    return request.remote_addr if has_request_context() else None
+    return g.get("linli_client_ip") if has_request_context() else None
 
 
 def _entry(

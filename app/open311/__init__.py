@@ -19,7 +19,7 @@ from app.affairs import attachments
 from app.affairs import open311 as geo
 from app.errors import ERROR_FORMATTERS
 from app.extensions import csrf
-from app.infra.idempotency import idempotent
+from app.http_idempotency import idempotent
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 csrf.exempt(bp)

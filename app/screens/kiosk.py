@@ -28,7 +28,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, func, insert, select, update
 
 from app.extensions import db
-from app.infra import events
+from app.infra import events, uow
 from app.infra.errors import (
     DomainError,
     Forbidden,
@@ -114,7 +114,8 @@ def run_due_boundaries(now: datetime | None = None, force: bool = False) -> int:
     """Process every community whose schedule boundary has passed; returns how many (commits).
 
     Several processes may call this at once: claiming the boundary is one conditional UPDATE,
-    so each boundary is processed once.
+    so each boundary is processed once. A job (the feed watcher's thread, `flask announcements
+    tick`), not a request: each boundary is its own unit of work, committed here.
     """
     now = now or utcnow()
     query = select(KioskFeed.community_id)
@@ -127,16 +128,16 @@ def run_due_boundaries(now: datetime | None = None, force: bool = False) -> int:
         if not force:
             claim = claim.where(KioskFeed.boundary_at <= now)
         if db.session.execute(claim.values(boundary_at=None)).rowcount != 1:
-            db.session.rollback()
+            uow.rollback()
             continue
         if announcements.tick(now, community_id=community_id) == 0:
             touch_feed(community_id)  # a window edge or lookahead: same items, new time
-        db.session.commit()
+        uow.commit()
         done += 1
     if force:
         # Communities without a feed row yet (nothing was ever touched) still get their statuses.
         announcements.tick(now)
-        db.session.commit()
+        uow.commit()
     return done
 
 
@@ -229,12 +230,12 @@ class FeedWatcher:
         with self.app.app_context():
             try:
                 counts = housekeeping.purge_expired()
-                db.session.commit()
+                uow.commit()  # a background job: no request end to commit at
                 counts["speech_files"] = housekeeping.trim_speech_cache()
                 log.debug("housekeeping: %s", counts)
             except Exception:
                 log.warning("housekeeping failed", exc_info=True)
-                db.session.rollback()
+                uow.rollback()
             finally:
                 db.session.remove()
 
@@ -289,7 +290,7 @@ def community_figures(actor: Actor, community_id: int) -> dict | None:
         raw = figures(actor, community_id)
     except Exception:  # the affairs module is not ready, or refuses: the screen shows no figures
         log.info("community figures unavailable", exc_info=True)
-        db.session.rollback()
+        uow.rollback()  # the snapshot only reads: clear the failed query, go on without
         return None
     if not isinstance(raw, dict):
         return None

@@ -11,8 +11,9 @@ from flask import flash, make_response, redirect, render_template, request, send
 from flask_babel import gettext as _
 
 from app.affairs import attachments, cases, categories
+from app.http_idempotency import idempotent
 from app.infra.errors import DomainError, Invalid
-from app.infra.idempotency import idempotent, one_time_token
+from app.infra.idempotency import one_time_token
 from app.residents import easy
 from app.security import current_actor
 from app.web import easy as base
