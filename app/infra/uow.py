@@ -13,6 +13,9 @@ exception, is rolled back. Services only flush; they never commit.
 - `commit()`: the one explicit commit, for work outside a request's end: CLI commands,
   background jobs, and a WebSocket turn that must be saved before the socket waits again.
 
+The hook runs when the view returns, before a streamed body is sent: so an event stream holds
+no transaction while it waits, and a stream's body must not write.
+
 Messages for live clients (`app.infra.events.publish_after_commit`) are sent by the session's
 after-commit event, so they still go out only once the work is committed.
 """
