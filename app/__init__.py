@@ -21,14 +21,16 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "app" / "templates"),
     )
     app.config.update(settings)
-    from app import bodyread, jsonbody
-    from app.infra import images
+    from app import bodyread, errors, jsonbody
+    from app.infra import images, uow
 
     bodyread.init_app(app)  # first: its 408 comes before any other request hook
     jsonbody.init_app(app)
     images.init_app(app)
     register_extensions(app)
     register_blueprints(app)
+    # one unit of work for every channel (registered after the others: it runs first)
+    uow.init_app(app, errors.answer_failed_commit)
     register_errorhandlers(app)
     register_commands(app)
     register_listeners(app)

@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app.extensions import db
+from app.infra import uow
 from app.urls import public_base_url
 
 
@@ -46,7 +47,7 @@ def seed_demo(as_json: bool) -> None:
 
     _import_feature_modules()
     summary = demo.seed()
-    db.session.commit()
+    uow.commit()
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, default=str))
         return
@@ -100,9 +101,9 @@ def create_user(username, display_name, password, role, community_code, office_c
         people.grant_role(None, person, role, grid_id=grid_id, organization_id=organization_id,
                           can_write=can_write, **scope)
     except DomainError as error:
-        db.session.rollback()
+        uow.rollback()
         raise click.ClickException(f"{error.message} {error.errors}") from None
-    db.session.commit()
+    uow.commit()
     click.echo(f"created {username} ({role})")
 
 
@@ -123,9 +124,9 @@ def set_password(username, password) -> None:
     try:
         people.reset_password(person, password)
     except DomainError as error:
-        db.session.rollback()
+        uow.rollback()
         raise click.ClickException(f"{error.message} {error.errors}") from None
-    db.session.commit()
+    uow.commit()
     click.echo(f"new password for {person.username}; its sign-ins have ended")
 
 

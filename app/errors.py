@@ -12,6 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
+from app.infra import uow
 from app.infra.errors import DomainError
 
 log = logging.getLogger("linli")
@@ -135,11 +136,13 @@ def _render(code: int, message, errors=None, headers=None):
 
 
 def _rollback(persist: bool = False) -> None:
+    # Clear the failed transaction before the error page is rendered (it may read); work that
+    # must persist (a failure count) is kept for the unit of work's commit instead.
+    if persist:
+        uow.keep()
+        return
     try:
-        if persist:
-            db.session.commit()
-        else:
-            db.session.rollback()
+        db.session.rollback()
     except Exception:  # the connection itself may be gone
         log.exception("rollback failed")
         db.session.rollback()
@@ -174,6 +177,16 @@ def handle_csrf(error: CSRFError):
     _rollback()
     return _render(400, _l("This page has expired. Please go back, refresh and try again."),
                    {"csrf_token": [error.description]})
+
+
+def answer_failed_commit(error: Exception):
+    """The answer when the unit of work's commit fails (app/infra/uow.py): what the same error
+    raised inside a view would get."""
+    if isinstance(error, IntegrityError):
+        return handle_integrity(error)
+    if isinstance(error, DBAPIError):
+        return handle_db_error(error)
+    return handle_db_unavailable(error)
 
 
 def handle_integrity(error: IntegrityError):

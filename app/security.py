@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 
-from app.extensions import db, login_manager
+from app.extensions import login_manager
 from app.infra import audit
 from app.models import Device, Person
 from app.people.actors import Actor
@@ -42,14 +42,13 @@ def _load_user(user_id: str):
         session["_remember"] = "clear"
         return None
     g.web_session = row
-    if touch_session(row):
-        g.web_session_touched = True
+    touch_session(row)  # last_seen_at, committed with a successful request
     return row.person
 
 
 def sign_in(person: Person, kind: str, *, remember: bool) -> None:
     """Start a recorded sign-in for a page channel (easy mode, staff console) and set its
-    cookies; the caller commits."""
+    cookies; committed with the request."""
     from app.people.auth import session_lifetime, start_session
 
     key, row = start_session(person, kind, user_agent=request.headers.get("User-Agent"))
@@ -80,21 +79,9 @@ def sign_out() -> None:
 
     row = current_session()
     if row is not None:
-        end_session(row)
-        db.session.commit()
+        end_session(row)  # committed with the request
     logout_user()
     g.pop("web_session", None)
-
-
-def _save_last_seen(response):
-    # A sign-in's last_seen_at is changed in the loader (at most every few minutes); API calls
-    # commit it with their own work, pages that only read commit it here.
-    if g.pop("web_session_touched", False) and response.status_code < 400:
-        try:
-            db.session.commit()
-        except Exception:  # noqa: BLE001 - a lost last_seen_at must not fail the page
-            db.session.rollback()
-    return response
 
 
 @login_manager.request_loader
@@ -141,8 +128,7 @@ def current_actor() -> Actor:
 
 
 _REQUEST_KEYS = ("actor", "_login_user", "api_token", "bad_token", "person_locale",
-                 "session_act_for", "linli_actor", "_flask_babel", "web_session",
-                 "web_session_touched")
+                 "session_act_for", "linli_actor", "_flask_babel", "web_session", "linli_client_ip")
 
 
 # Scripts only from this site's files (no inline script, no eval, no javascript: URLs), which is
@@ -186,6 +172,7 @@ def _fresh_request_state() -> None:
         g.pop(key, None)
     # Flask-Babel treats an empty g as "no context" and would fall back to English.
     g.linli_request = True
+    audit.bind_client(request.remote_addr)  # the audit log's address, from the channel
 
 
 def init_app(app) -> None:
@@ -194,6 +181,4 @@ def init_app(app) -> None:
     login_manager.login_view = "staff.login"
     login_manager.id_attribute = "get_session_id"
     app.before_request(_fresh_request_state)
-    # Registered before the API's commit hook, so it runs after it (Flask runs them in reverse).
-    app.after_request(_save_last_seen)
     app.after_request(_security_headers)

@@ -9,7 +9,6 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 
 from app.affairs import kiosk_progress
-from app.extensions import db
 from app.security import current_actor
 from kiosk.views import _load, bp
 
@@ -67,7 +66,7 @@ def progress_config() -> dict:
 
 
 def _reply(data: dict):
-    db.session.commit()  # the lookup's count (and any automatic step that fell due)
+    # The lookup's count (and any automatic step that fell due) is committed with the request.
     response = jsonify(data)
     response.headers["Cache-Control"] = "no-store"
     return response

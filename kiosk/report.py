@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from app.affairs import kiosk_report
-from app.extensions import db
 from app.infra.errors import Invalid
 from app.security import current_actor
 from kiosk.views import bp
@@ -18,7 +17,6 @@ _FIELDS = ("category", "place", "phone")
 def report_options():
     """Category tiles, places and spoken prompts for reporting a problem at this screen."""
     body = kiosk_report.report_options(current_actor(), locale=request.args.get("lang"))
-    db.session.rollback()  # read-only: give the connection back now
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -39,7 +37,6 @@ def report():
     body = kiosk_report.file_report(
         current_actor(), category=form["category"], place=form["place"],
         phone=form["phone"] or None, audio=upload.read(), locale=request.args.get("lang"))
-    db.session.commit()
     response = jsonify(body)
     response.status_code = 201
     response.headers["Cache-Control"] = "no-store"

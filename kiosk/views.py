@@ -25,7 +25,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from app.extensions import csrf, db
+from app.extensions import csrf
 from app.infra import events
 from app.infra.errors import Invalid, Unauthorized
 from app.notices import announcements
@@ -220,7 +220,6 @@ def snapshot():
     body = kiosk.snapshot(current_actor())
     tag = kiosk.etag(body)
     server_time = body["server_time"]
-    db.session.rollback()  # read-only: give the connection back now
     if request.if_none_match.contains(tag):
         response = Response(status=304)
     else:
@@ -235,7 +234,6 @@ def snapshot():
 def ticket():
     """A short-lived ticket for the event stream, also set as a cookie only the stream sees."""
     data = kiosk.stream_ticket(current_actor(), getattr(g.get("api_token"), "id", None))
-    db.session.rollback()
     response = jsonify(data)
     response.set_cookie(TICKET_COOKIE, data["ticket"], max_age=data["expires_in"],
                         path="/kiosk/stream", httponly=True, samesite="Strict",
@@ -268,8 +266,8 @@ def stream():
     except Exception:
         sub.close()
         raise
-    # An idle stream must not hold a database connection: end the read transaction now.
-    db.session.rollback()
+    # An idle stream must not hold a database connection: the unit of work (app/infra/uow.py)
+    # ends the read transaction when this view returns, before the body streams.
     lifetime = cfg["KIOSK_STREAM_SECONDS"] * random.uniform(0.85, 1.0)
     body = sse.frames(sub, version=version, last_event_id=last_id,
                       heartbeat=cfg["KIOSK_HEARTBEAT_SECONDS"], lifetime=lifetime,
@@ -309,7 +307,6 @@ def _load(schema: ma.Schema) -> dict:
 def pairing_request():
     """An unpaired screen asks for a one-time code to show (rate-limited)."""
     data = kiosk.request_pairing(request.remote_addr)
-    db.session.commit()
     response = jsonify({**data, "expires_at": data["expires_at"].isoformat()})
     response.status_code = 201
     response.headers["Cache-Control"] = "no-store"
@@ -320,7 +317,6 @@ def pairing_request():
 def pairing_poll():
     """The screen asks whether staff entered its code; the token comes once."""
     data = kiosk.poll_pairing(_load(PollSchema())["poll_secret"])
-    db.session.commit()
     response = jsonify(data)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -330,5 +326,4 @@ def pairing_poll():
 def heartbeat():
     """The screen is alive; it reports its version and what it shows."""
     data = kiosk.heartbeat(current_actor(), **_load(HeartbeatSchema()))
-    db.session.commit()
     return jsonify(data)

@@ -11,8 +11,6 @@ import ast
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("app", "kiosk", "voice")
 DOMAINS = ("infra", "people", "affairs", "notices", "screens", "assistant", "residents")
@@ -141,8 +139,6 @@ def test_no_import_circles():
     assert _circles(_graph()) == []
 
 
-@pytest.mark.xfail(strict=False, reason="the domains still read the request in places; being "
-                                        "moved to the channels (issue #11)")
 def test_the_domains_do_not_read_the_http_request():
     readers = []
     for module in MODULES:

@@ -8,12 +8,10 @@ from pathlib import Path
 
 import flask_smorest
 from apispec import BasePlugin
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from flask_login import current_user
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from app.extensions import api, csrf, db
+from app.extensions import api, csrf
 from app.jsonbody import Parser
 from app.security import _bearer, token_in_use
 
@@ -93,8 +91,11 @@ class LinliSpecPlugin(BasePlugin):
 
 
 def register_api(app: Flask) -> None:
-    """Register every resource blueprint, CSRF rules and the commit-on-success hook."""
+    """Register every resource blueprint, the CSRF rules and the voice errors' answer."""
     from app.api.common import IdConverter
+    from app.api.voice import errors as voice_errors
+
+    voice_errors.init_app(app)
 
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
@@ -111,9 +112,9 @@ def register_api(app: Flask) -> None:
         names.add(blp.name)
     app.config["API_BLUEPRINTS"] = frozenset(names)
     # App-level hooks filtered by blueprint: blueprints are module singletons, and an app
-    # factory may run more than once in a process (tests, tools).
+    # factory may run more than once in a process (tests, tools). The commit on success is the
+    # app's one unit of work (app/infra/uow.py).
     app.before_request(_csrf_for_cookie_sessions)
-    app.after_request(_commit_on_success)
 
 
 def _is_api_request() -> bool:
@@ -136,27 +137,3 @@ def _csrf_for_cookie_sessions():
         return None
     csrf.protect()
     return None
-
-
-def _commit_on_success(response):
-    """validate → service → commit → return: the commit happens once, here, on success."""
-    if not _is_api_request():
-        return response
-    if response.status_code >= 400:
-        db.session.rollback()
-        return response
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        from app.errors import HTTP_MESSAGES, envelope
-
-        return envelope(409, HTTP_MESSAGES[409])
-    except (DBAPIError, PoolTimeout) as error:
-        from app.errors import handle_db_error, handle_db_unavailable
-
-        if isinstance(error, DBAPIError):
-            return handle_db_error(error)
-        return handle_db_unavailable(error)
-    g.pop("actor", None)
-    return response

@@ -49,9 +49,8 @@ from sqlalchemy import delete, select, update
 
 import voice
 from app.affairs import categories, common, intake, queries
-from app.errors import HTTP_MESSAGES, envelope
 from app.extensions import db
-from app.infra import audit, events, ratelimit
+from app.infra import audit, events, ratelimit, uow
 from app.infra.errors import DomainError, Invalid, NotFound, Unauthorized, Unavailable
 from app.infra.ratelimit import upsert
 from app.infra.text import clean_text
@@ -165,7 +164,7 @@ class AppServices:
             with force_locale(caller.locale):
                 yield
         except Exception:
-            db.session.rollback()
+            uow.rollback()
             raise
 
     def announcements(self, caller: Caller) -> list[dict[str, str]]:
@@ -836,14 +835,16 @@ class VoiceRuntime:
                 cached = self.tts.lookup(text, pack.tts_voice, ANNOUNCEMENT_RATE) is not None
                 if a.speech_url != url or not cached:
                     todo.append((a.id, a.revision, text, url))
-            db.session.rollback()  # no transaction held while synthesizing
+            # A background job (its own app context): each announcement is its own unit of
+            # work, and no transaction is held while synthesizing.
+            uow.rollback()
             for announcement_id, revision, text, url in todo:
                 self.tts.synthesize(text, pack.tts_voice, ANNOUNCEMENT_RATE)
                 if announcements.set_speech_url(announcement_id, url, revision=revision):
-                    db.session.commit()
+                    uow.commit()
                     attached += 1
                 else:
-                    db.session.rollback()
+                    uow.rollback()
             db.session.remove()
         return attached
 
@@ -1070,18 +1071,6 @@ def status(actor: Actor) -> dict[str, Any]:
 
 # --- errors, checks, wiring ------------------------------------------------------------------
 
-def error_response(error: voice.VoiceError):
-    """A voice library error as the JSON envelope, in the request's language."""
-    db.session.rollback()
-    message = ERROR_MESSAGES.get(error.code)
-    if message is None:
-        message = HTTP_MESSAGES.get(error.status, HTTP_MESSAGES[500])
-    field = ERROR_FIELDS.get(error.code, "audio")
-    if error.status >= 500 and error.code not in ERROR_FIELDS:
-        log.warning("voice error %s: %s", error.code, error.message)
-    return envelope(error.status, message, {field: [error.code]})
-
-
 def check(app: Flask) -> dict[str, Any]:
     """`flask voice check`: the model (path, language, load time), a self-test, speech out."""
     rt = runtime(app)
@@ -1135,7 +1124,7 @@ def _start_worker_background() -> None:
 
 
 def init_app(app: Flask) -> VoiceRuntime:
-    """Build the runtime, preload the model (VOSK_MODEL_PATH only), map voice errors."""
+    """Build the runtime, preload the model (VOSK_MODEL_PATH only)."""
     rt = VoiceRuntime(app)
     app.extensions[EXTENSION] = rt
     if rt.model_path:
@@ -1146,7 +1135,6 @@ def init_app(app: Flask) -> VoiceRuntime:
         except voice.ModelUnavailable as exc:  # the rest of the service still runs
             rt.model_error = exc.message
             log.error("voice: %s", exc.message)
-    app.register_error_handler(voice.VoiceError, error_response)
     # Workers start their background thread on their first request (never the master).
     app.before_request(_start_worker_background)
     for name in ("werkzeug", "gunicorn.access"):

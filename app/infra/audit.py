@@ -2,14 +2,15 @@
 
 Changes are recorded by a flush hook from the actor bound to the current request or command,
 so no service can forget; sensitive reads are recorded explicitly with `record_read`. Who may read
-the log is app/people/audit_log.py (infra imports no domain).
+the log is app/people/audit_log.py (infra imports no domain). The client's address is bound by
+the channel (`bind_client`, app/security.py), never read here.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import g, has_app_context, has_request_context, request
+from flask import g, has_app_context, has_request_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
@@ -34,8 +35,14 @@ def bound_actor() -> Actor | None:
     return g.get("linli_actor") if has_app_context() else None
 
 
+def bind_client(ip: str | None) -> None:
+    """The channel tells whose address this request came from (after the trusted proxies)."""
+    if has_app_context():
+        g.linli_client_ip = ip
+
+
 def _client_ip() -> str | None:
-    return request.remote_addr if has_request_context() else None
+    return g.get("linli_client_ip") if has_request_context() else None
 
 
 def _entry(

@@ -61,6 +61,7 @@ def readiness() -> dict:
 
 
 def _rollback() -> None:
+    # The write probe must never be kept: its transaction ends here, not in the unit of work.
     try:
         db.session.rollback()
     except Exception:  # pragma: no cover - the connection is gone; the pool replaces it

@@ -7,22 +7,24 @@ database write lock) and then fails with an IntegrityError; it rolls back and an
 response the first one stored in the same transaction. A request that fails stores nothing, so
 it can be retried with the same key. The same key with a different request is refused (422).
 
-Use `@idempotent()` on a view (outermost, above flask-smorest's decorators); the view's
-blueprint must commit on success (the JSON API does).
+This module is the HTTP-free part (keys, fingerprints, the stored answers); the decorator that
+reads the header and replays a stored response is the channels' `app.http_idempotency`
+(`@idempotent()` on a view). The unit of work (app/infra/uow.py) commits the key row with the
+request's work, once, on success.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Response, current_app, request
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from app import jsonbody
 from app.extensions import db
+from app.infra import uow
 from app.infra.errors import Conflict, Invalid
 from app.models.base import utcnow
 from app.models.idempotency import IdempotencyKey
@@ -39,13 +42,17 @@ KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 # A form's one-time token (`one_time_token()`), as pages send it.
 ONE_TIME = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # Response headers worth replaying.
-_KEEP_HEADERS = ("Location",)
+KEEP_HEADERS = ("Location",)
 
 
-def _actor_scope() -> str | None:
-    from app.security import current_actor
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The answer the first request with a key gave, for its retries."""
 
-    return actor_scope(current_actor())
+    status_code: int
+    content_type: str | None
+    body: str
+    headers: dict
 
 
 def actor_scope(actor) -> str | None:
@@ -69,18 +76,23 @@ def key_hash(scope: str, key: str) -> str:
     return hmac.new(secret, f"{scope}\0{key}".encode(), hashlib.sha256).hexdigest()
 
 
-def request_fingerprint() -> str:
-    """SHA-256 of method, path and body (JSON canonicalised; form fields and files by content)."""
-    digest = hashlib.sha256(f"{request.method} {request.path}\0".encode())
-    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        for name, value in sorted(request.form.items(multi=True)):
+def check_key(key: str) -> None:
+    """A key is 1 to 200 visible ASCII characters."""
+    if not KEY.fullmatch(key):
+        raise Invalid(errors={HEADER: [str(_l("1 to 200 visible ASCII characters."))]})
+
+
+def fingerprint(method: str, path: str, *, form: Iterable[tuple[str, str]] | None = None,
+                files: Iterable[tuple[str, bytes]] | None = None, raw: bytes = b"") -> str:
+    """SHA-256 of method, path and body: a form's fields and files by content (`form` given),
+    else the raw body (JSON canonicalised)."""
+    digest = hashlib.sha256(f"{method} {path}\0".encode())
+    if form is not None:
+        for name, value in sorted(form):
             digest.update(f"f\0{name}\0{value}\0".encode())
-        for name, storage in sorted(request.files.items(multi=True), key=lambda kv: kv[0]):
-            data = storage.stream.read()
-            storage.stream.seek(0)
+        for name, data in sorted(files or (), key=lambda kv: kv[0]):
             digest.update(f"u\0{name}\0".encode() + hashlib.sha256(data).digest())
     else:
-        raw = request.get_data(cache=True)
         try:
             # The bounded parser: a hostile body is answered by the view's own parsing.
             canonical = json.dumps(jsonbody.loads(raw), sort_keys=True, separators=(",", ":"))
@@ -102,17 +114,14 @@ def _lookup(hashed: str) -> IdempotencyKey | None:
     return row
 
 
-def _replay(row: IdempotencyKey, fingerprint: str) -> Response:
+def stored_answer(row: IdempotencyKey, fingerprint: str) -> StoredAnswer:
+    """What a retry gets: the first request's answer (the same request only, else 422)."""
     if not hmac.compare_digest(row.fingerprint, fingerprint):
         raise Invalid(_l("This Idempotency-Key was already used for a different request."),
                       errors={HEADER: [str(_l("Use a new key for a new request."))]})
     if row.status_code is None:  # pragma: no cover - rows are written with their response
         raise Conflict()
-    response = Response(row.body or "", status=row.status_code, content_type=row.content_type)
-    for name, value in (row.headers or {}).items():
-        response.headers[name] = value
-    response.headers["Idempotent-Replayed"] = "true"
-    return response
+    return StoredAnswer(row.status_code, row.content_type, row.body or "", dict(row.headers or {}))
 
 
 def claim(who: str, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
@@ -128,8 +137,9 @@ def claim(who: str, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
     try:
         db.session.flush()
     except IntegrityError:
-        # A concurrent retry with this key committed first: answer as it did.
-        db.session.rollback()
+        # A concurrent retry with this key committed first: answer as it did. The key row is
+        # the transaction's first write, so ending the failed transaction loses nothing.
+        uow.rollback()
         row = _lookup(hashed)
         if row is None:
             raise Conflict() from None
@@ -145,36 +155,6 @@ def remember(row: IdempotencyKey, status_code: int, content_type: str, body: str
     row.body = body
     row.headers = headers or {}
     db.session.flush()
-
-
-def idempotent(scope: Callable[[], str | None] | None = None):
-    """Make a create endpoint safe to retry with an Idempotency-Key header (optional)."""
-
-    def decorator(view):
-        @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            key = request.headers.get(HEADER)
-            if key is None:
-                return view(*args, **kwargs)
-            if not KEY.fullmatch(key):
-                raise Invalid(errors={HEADER: [str(_l("1 to 200 visible ASCII characters."))]})
-            who = (scope or _actor_scope)()
-            if who is None:  # not signed in: the view answers 401/403 by itself
-                return view(*args, **kwargs)
-            fingerprint = request_fingerprint()
-            row, first = claim(who, key, fingerprint)
-            if not first:
-                return _replay(row, fingerprint)
-            response = view(*args, **kwargs)
-            if response.status_code < 400 and not response.is_streamed:
-                remember(row, response.status_code, response.content_type,
-                         response.get_data(as_text=True),
-                         {h: response.headers[h] for h in _KEEP_HEADERS if h in response.headers})
-            return response
-
-        return wrapper
-
-    return decorator
 
 
 def purge_expired() -> int:

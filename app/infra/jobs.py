@@ -24,7 +24,7 @@ from datetime import datetime
 
 from flask import Flask, current_app
 
-from app.extensions import db
+from app.infra import uow
 
 log = logging.getLogger("linli.jobs")
 
@@ -98,9 +98,9 @@ def run_due(now: datetime | None = None, *, only: Iterable[str] | None = None,
             continue
         try:
             results[job.name] = job.run(now, schedule is None)
-            db.session.commit()
+            uow.commit()
         except Exception as error:
-            db.session.rollback()
+            uow.rollback()
             if schedule is None:
                 failed = failed or error
                 log.exception("job %s failed", job.name)

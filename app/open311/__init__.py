@@ -14,13 +14,12 @@ from xml.etree import ElementTree as ET
 
 from flask import Blueprint, Response, current_app, request, send_file
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.exc import IntegrityError
 
 from app.affairs import attachments
 from app.affairs import open311 as geo
-from app.errors import ERROR_FORMATTERS, HTTP_MESSAGES
-from app.extensions import csrf, db
-from app.infra.idempotency import idempotent
+from app.errors import ERROR_FORMATTERS
+from app.extensions import csrf
+from app.http_idempotency import idempotent
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 csrf.exempt(bp)
@@ -83,20 +82,6 @@ def format_error(code: int, message, errors=None, headers=None) -> Response:
 
 
 ERROR_FORMATTERS["/open311/"] = format_error
-
-
-@bp.after_request
-def _commit(response: Response) -> Response:
-    # This blueprint is not part of the JSON API, so it commits its own successful requests.
-    if response.status_code >= 400:
-        db.session.rollback()
-        return response
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return format_error(409, HTTP_MESSAGES[409])
-    return response
 
 
 def _api_key() -> str | None:

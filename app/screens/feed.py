@@ -23,7 +23,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, insert, select, update
 
 from app.extensions import db
-from app.infra import events, jobs
+from app.infra import events, jobs, uow
 from app.models.base import utcnow
 from app.models.kiosk import KioskFeed
 from app.notices import announcements
@@ -100,16 +100,16 @@ def run_due_boundaries(now: datetime | None = None, force: bool = False) -> int:
         if not force:
             claim = claim.where(KioskFeed.boundary_at <= now)
         if db.session.execute(claim.values(boundary_at=None)).rowcount != 1:
-            db.session.rollback()
+            uow.rollback()
             continue
         if announcements.tick(now, community_id=community_id) == 0:
             touch_feed(community_id)  # a window edge or lookahead: same items, new time
-        db.session.commit()
+        uow.commit()
         done += 1
     if force:
         # Communities without a feed row yet (nothing was ever touched) still get their statuses.
         announcements.tick(now)
-        db.session.commit()
+        uow.commit()
     return done
 
 

@@ -22,6 +22,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select
 
 from app.extensions import db
+from app.infra import uow
 from app.infra.errors import (
     DomainError,
     Forbidden,
@@ -94,7 +95,7 @@ def community_figures(actor: Actor, community_id: int) -> dict | None:
         raw = figures(actor, community_id)
     except Exception:  # the affairs module is not ready, or refuses: the screen shows no figures
         log.info("community figures unavailable", exc_info=True)
-        db.session.rollback()
+        uow.rollback()  # the snapshot only reads: clear the failed query, go on without
         return None
     if not isinstance(raw, dict):
         return None

@@ -41,7 +41,6 @@ from markupsafe import Markup, escape
 
 from app import security
 from app.errors import ERROR_FORMATTERS
-from app.extensions import db
 from app.infra.errors import DomainError
 from app.infra.text import group_phone
 from app.models import Person
@@ -252,7 +251,6 @@ def login():
                                    locked=error.status_code in (423, 429)), \
                 error.status_code, error.headers
         _sign_in(person)
-        db.session.commit()
         return redirect(safe_next(request.args.get("next")))
     return render_template("easy/login.html", errors=errors, phone=phone, locked=False)
 
@@ -275,7 +273,6 @@ def join():
             return render_template("easy/join.html", form=form, errors=errors), \
                 error.status_code
         _sign_in(person)
-        db.session.commit()
         flash(_("Welcome! You have joined %(name)s.", name=person.community.name), "ok")
         return redirect(url_for("easy.home"))
     return render_template("easy/join.html", form=form, errors=errors)
@@ -336,7 +333,6 @@ def settings():
         except DomainError as error:
             settle(error)
             raise
-        db.session.commit()
         flash(_("Saved."), "ok")
         response = redirect(url_for("easy.settings"))
         if "text_size" in changes:

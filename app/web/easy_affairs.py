@@ -11,9 +11,9 @@ from flask import flash, make_response, redirect, render_template, request, send
 from flask_babel import gettext as _
 
 from app.affairs import attachments, categories, intake, workflow
-from app.extensions import db
+from app.http_idempotency import idempotent
 from app.infra.errors import DomainError, Invalid
-from app.infra.idempotency import idempotent, one_time_token
+from app.infra.idempotency import one_time_token
 from app.people import communities
 from app.residents import easy
 from app.security import current_actor
@@ -60,10 +60,7 @@ def report_submit(category_id):
     key = request.form.get("key", "")
     if key:
         request.environ["HTTP_IDEMPOTENCY_KEY"] = key  # the form's key, as the API's header
-    response = _file_case(category_id)
-    if response.status_code < 400:
-        db.session.commit()
-    return response
+    return _file_case(category_id)
 
 
 @idempotent()
@@ -132,7 +129,6 @@ def _rating() -> int:
 
 
 def _done(case_id: int, message: str):
-    db.session.commit()
     flash(message, "ok")
     return redirect(url_for("easy.case_detail", case_id=case_id))
 

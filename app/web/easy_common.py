@@ -8,7 +8,7 @@ from functools import wraps
 from flask import Blueprint, redirect, request, url_for
 from flask_babel import gettext as _
 
-from app.extensions import db
+from app.infra import uow
 from app.infra.errors import DomainError, Invalid
 from app.models import Person
 from app.security import current_actor
@@ -53,10 +53,7 @@ def safe_next(target: str | None, default: str = "easy.home") -> str:
 
 def settle(error: DomainError) -> None:
     """After a service error in a page view: keep failed sign-ins counted, undo the rest."""
-    if getattr(error, "persist", False):
-        db.session.commit()
-    else:
-        db.session.rollback()
+    uow.undo(error)
 
 
 def error_lines(error: DomainError) -> list[str]:

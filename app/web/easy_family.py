@@ -8,7 +8,6 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from app.extensions import db
 from app.infra.errors import Conflict, DomainError, Invalid
 from app.people import people, proxies
 from app.people.actors import Actor
@@ -49,7 +48,6 @@ def request_link():
     except DomainError as error:
         base.settle(error)
         return _page(base.error_lines(error), form, error.status_code)
-    db.session.commit()
     flash(_("Your request has been sent. The elder can agree on their phone, or the residents' "
             "committee can confirm it."), "ok")
     return redirect(url_for("easy.family"))
@@ -61,7 +59,6 @@ def _link_step(link_id: int, step, message: str):
     except DomainError as error:
         base.settle(error)
         raise
-    db.session.commit()
     flash(message, "ok")
     return redirect(url_for("easy.family"))
 
@@ -125,7 +122,6 @@ def reset_pin(resident_id):
             base.settle(error)
             errors = base.error_lines(error)
         else:
-            db.session.commit()
             flash(_("The new PIN is set. Please tell %(name)s the new PIN.",
                     name=resident.display_name), "ok")
             return redirect(url_for("easy.family"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request
 from flask_babel import gettext as _
 
-from app.extensions import db
 from app.infra.errors import DomainError
 from app.notices import announcements
 from app.residents import easy
@@ -42,7 +41,6 @@ def acknowledge(announcement_id):
     except DomainError as error:
         base.settle(error)
         raise
-    db.session.commit()
     flash(_("Thank you. We know you have read it."), "ok")
     back = base.safe_next(request.form.get("next"), "easy.announcements_page")
     return redirect(f"{back.split('#')[0]}#a-{announcement_id}")

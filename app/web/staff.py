@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import login_required
 
 from app import security
-from app.extensions import db
+from app.infra import uow
 from app.infra.errors import DomainError
 from app.people import authz, communities
 from app.people.audit_log import list_entries as list_audit_entries
@@ -51,10 +51,7 @@ def pick_community(places: list):
 
 def flash_error(error: DomainError) -> None:
     """After a service error in a page: undo (keep what must persist) and say what went wrong."""
-    if getattr(error, "persist", False):
-        db.session.commit()
-    else:
-        db.session.rollback()
+    uow.undo(error)
     flash(str(error.message), "error")
     for field, messages in (error.errors or {}).items():
         if not isinstance(messages, list):
@@ -86,7 +83,6 @@ def login():
             flash_error(error)
             return render_template("staff/login.html"), error.status_code, error.headers
         security.sign_in(person, "staff", remember=False)
-        db.session.commit()
         return redirect(_safe_next(request.args.get("next")))
     return render_template("staff/login.html")
 

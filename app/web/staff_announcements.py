@@ -11,7 +11,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from app.extensions import db
 from app.infra.errors import DomainError
 from app.models.announcement import CATEGORIES, CHANNELS
 from app.models.base import utcnow
@@ -117,7 +116,6 @@ def new():
         upload = request.files.get("image")
         if upload and upload.filename:
             svc.set_image(actor, item.id, upload.read())
-        db.session.commit()
     except DomainError as error:
         _fail(error)
         return _form_page(actor, community=community, values=request.form, status=422)
@@ -137,7 +135,6 @@ def detail(announcement_id: int):
         history = svc.history(actor, item.id)
         follow = svc.follow_up(actor, item.id) if item.is_urgent and item.status != "draft" \
             else None
-        db.session.commit()  # the follow-up read is audited
     except DomainError as error:
         abort(error.status_code)
     return render_template("staff/announcements/detail.html", item=item, history=history,
@@ -164,7 +161,6 @@ def edit(announcement_id: int):
             svc.set_image(actor, item.id, upload.read())
         elif request.form.get("remove_image"):
             svc.remove_image(actor, item.id)
-        db.session.commit()
     except DomainError as error:
         _fail(error)
         item = svc.get_for_edit(actor, announcement_id)
@@ -191,7 +187,6 @@ def _transition(announcement_id: int, action, message):
     actor = current_actor()
     try:
         action(actor, announcement_id)
-        db.session.commit()
         flash(str(message), "info")
     except DomainError as error:
         _fail(error)

@@ -13,7 +13,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from app.affairs import attachments, categories, common, intake, queries, views, workflow
-from app.extensions import db
 from app.infra.errors import DomainError, NotFound, invalid_field
 from app.models.case import CASE_STATUSES, CHANNELS
 from app.people import communities
@@ -50,7 +49,6 @@ def inbox():
     page = max(1, min(_int("page") or 1, 100000))
     if not places:  # an organization's member: their assigned work
         page_obj = queries.inbox(who, status=status, page=page)
-        db.session.commit()
         return render_template("staff/cases/inbox.html", page=page_obj, level="assignee",
                                counts=None, places=[], community=None, filters=filters,
                                categories=[], grids=[], statuses=CASE_STATUSES,
@@ -71,7 +69,6 @@ def inbox():
         grids=communities.list_grids(who, community.id), statuses=CASE_STATUSES,
         channels=CHANNELS, labels=common.STATUS_LABELS, channel_labels=views.CHANNEL_LABELS,
         summary=lambda c: views.case_summary(c, level))
-    db.session.commit()  # reading may have escalated overdue cases
     return view
 
 
@@ -87,14 +84,12 @@ def detail(case_id):
     page = render_template("staff/cases/detail.html", case=case, view=view, choices=choices,
                            action_labels=views.ACTION_LABELS, labels=common.STATUS_LABELS,
                            channel_labels=views.CHANNEL_LABELS)
-    db.session.commit()  # the audited reporter read, and any automatic step
     return page
 
 
 def _done(case_id: int, fn, message) -> object:
     try:
         fn()
-        db.session.commit()
         flash(str(message), "success")
     except DomainError as error:
         flash_error(error)
@@ -229,7 +224,6 @@ def new():
                 contact_name=None if reporter_id else (form.get("contact_name") or None),
                 contact_phone=None if reporter_id else (form.get("contact_phone") or None),
                 building_id=_int("building_id"), address=form.get("address") or None)
-            db.session.commit()
             flash(_("Case %(ref)s created. Please read the number to the resident: %(digits)s",
                     ref=case.reference, digits=common.reference_digits(case.reference)),
                   "success")

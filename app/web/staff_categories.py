@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from app.affairs import categories
-from app.extensions import db
+from app.infra import uow
 from app.infra.errors import DomainError
 from app.models.case import HANDLER_ROLES
 from app.people import authz, organizations
@@ -66,7 +66,7 @@ def _form_page(actor, community, *, item=None, values=None, errors=None, status=
 
 def _form_errors(error: DomainError) -> dict:
     """Field → messages, with the handler's two fields shown at the one handler choice."""
-    db.session.rollback()
+    uow.undo(error)
     errors = {}
     for field, messages in (error.errors or {}).items():
         field = "handler" if field in ("handler_role", "handler_organization_id") else field
@@ -106,7 +106,6 @@ def new():
         item = categories.create_category(actor, community.id,
                                           code=request.form.get("code", "").strip(),
                                           **_form_data(request.form))
-        db.session.commit()
     except DomainError as error:
         if error.status_code in (403, 404):
             abort(error.status_code)
@@ -127,7 +126,6 @@ def edit(category_id: int):
         return _form_page(actor, community, item=item)
     try:
         categories.update_category(actor, item.id, _form_data(request.form))
-        db.session.commit()
     except DomainError as error:
         errors = _form_errors(error)
         return _form_page(actor, community, item=categories.get_for_edit(actor, category_id),
@@ -141,7 +139,6 @@ def _switch(category_id: int, active: bool, message):
     item = categories.get_for_edit(actor, category_id)
     try:
         categories.update_category(actor, item.id, {"active": active})
-        db.session.commit()
     except DomainError as error:
         flash_error(error)
     else:
@@ -171,7 +168,6 @@ def install_defaults():
     community = pick_community(managed_communities(actor))
     try:
         added = categories.install_defaults(actor, community.id)
-        db.session.commit()
     except DomainError as error:
         flash_error(error)
     else:

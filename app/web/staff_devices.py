@@ -6,7 +6,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from app.extensions import db
 from app.infra.errors import DomainError
 from app.people import authz, communities
 from app.screens import devices, kiosk
@@ -52,7 +51,6 @@ def register():
             location=request.form.get("location") or None,
             building_id=request.form.get("building_id", type=int),
             orientation=request.form.get("orientation", "landscape"))
-        db.session.commit()
     except DomainError as error:
         _fail(error)
         if error.status_code in (403, 404):
@@ -71,7 +69,6 @@ def pair(device_id: int):
     if request.method == "POST":
         try:
             kiosk.claim_pairing(actor, device.id, request.form.get("code", ""))
-            db.session.commit()
         except DomainError as error:
             _fail(error)
             return render_template("staff/devices/pair.html", device=device), error.status_code
@@ -97,7 +94,6 @@ def edit(device_id: int):
                    "quiet_end": form.get("quiet_end") or None}
         try:
             devices.update_device(actor, device.id, changes)
-            db.session.commit()
         except DomainError as error:
             _fail(error)
             return render_template("staff/devices/form.html", device=device, status=status,
@@ -116,7 +112,6 @@ def revoke(device_id: int):
     device = _device(actor, device_id)
     try:
         devices.revoke_device(actor, device.id)
-        db.session.commit()
     except DomainError as error:
         _fail(error)
     else:

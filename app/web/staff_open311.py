@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from app.affairs import open311
-from app.extensions import db
+from app.infra import uow
 from app.infra.errors import DomainError
 from app.infra.idempotency import one_time_token
 from app.security import current_actor
@@ -54,12 +54,11 @@ def issue():
     name = request.form.get("name", "")
     try:
         key, row = open311.issue_key(actor, community.id, name, request.form.get("once", ""))
-        db.session.commit()
     except open311.AlreadyIssued as error:  # the answer page was refreshed: say so, show the list
         flash_error(error)
         return redirect(url_for(".index", community_id=community.id), 303)
     except DomainError as error:
-        db.session.rollback()
+        uow.undo(error)
         errors = {field: [str(m) for m in messages] for field, messages in error.errors.items()}
         return _page(actor, community, errors=errors or {"name": [str(error.message)]},
                      name=name[:200], status=error.status_code)
@@ -76,7 +75,6 @@ def revoke(key_id: int):
         return render_template("staff/open311/revoke.html", row=row)
     try:
         open311.revoke_key(actor, row.id)
-        db.session.commit()
     except DomainError as error:
         flash_error(error)
     else:

@@ -35,9 +35,9 @@ from app.api.cases.schemas import (
     TransitionSchema,
 )
 from app.api.common import actor, paged
+from app.http_idempotency import idempotent
 from app.infra import idempotency
 from app.infra.errors import invalid_field
-from app.infra.idempotency import idempotent
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1",
                 description="Community affairs (诉求): cases from request to resolution")

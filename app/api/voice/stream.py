@@ -28,9 +28,10 @@ from werkzeug.exceptions import HTTPException
 
 import voice
 from app import jsonbody
+from app.api.voice.errors import describe
 from app.assistant import voice as svc
 from app.extensions import db, sock
-from app.infra import audit
+from app.infra import audit, uow
 from app.infra.errors import DomainError, Invalid, Unauthorized
 from app.models import Person
 from app.people.actors import Actor
@@ -82,15 +83,9 @@ class Stream:
 
     def fail(self, error: Exception) -> bool:
         """Report an error; returns True when the socket should close."""
-        db.session.rollback()
+        uow.rollback()  # a socket turn is its own unit of work: this one failed
         if isinstance(error, voice.VoiceError):
-            message = svc.ERROR_MESSAGES.get(error.code)
-            if message is None:
-                from app.errors import HTTP_MESSAGES
-
-                message = HTTP_MESSAGES.get(error.status, HTTP_MESSAGES[500])
-            field = svc.ERROR_FIELDS.get(error.code, "audio")
-            self.send_error(error.status, message, {field: [error.code]})
+            self.send_error(*describe(error))
             return error.status == 404
         if isinstance(error, DomainError):
             errors = {k: [str(m) for m in v] if isinstance(v, list) else v
@@ -172,7 +167,7 @@ class Stream:
 
     def done_with_database(self) -> None:
         """Commit the turn and give the connection back while the socket waits."""
-        db.session.commit()
+        uow.commit()  # a socket turn is its own unit of work: saved before the socket waits
         db.session.remove()
 
     def reset_audio(self) -> None:

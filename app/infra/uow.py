@@ -1,0 +1,106 @@
+"""One unit of work: the request's (or command's) database work is committed once, at the end.
+
+Every channel (JSON API, Open311, staff console, easy mode, lobby screen) is served by the same
+hook, registered once on the app by `init_app`: a request whose answer is a success (< 400) is
+committed after the view returned; any other answer, and any request that failed with an
+exception, is rolled back. Services only flush; they never commit.
+
+- `keep()`: commit this request's work even though its answer is an error — a failed sign-in's
+  count, a throttle that must stand (a `DomainError` with ``persist = True`` is kept by the error
+  handler and by the page helpers through `undo`).
+- `undo(error)`: a channel that answers a service error itself (a page re-shown with the
+  message) drops the failed work now, or keeps it when the error says it must persist.
+- `commit()`: the one explicit commit, for work outside a request's end: CLI commands,
+  background jobs, and a WebSocket turn that must be saved before the socket waits again.
+
+The hook runs when the view returns, before a streamed body is sent: so an event stream holds
+no transaction while it waits, and a stream's body must not write.
+
+Messages for live clients (`app.infra.events.publish_after_commit`) are sent by the session's
+after-commit event, so they still go out only once the work is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, g, has_request_context
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from app.extensions import db
+
+log = logging.getLogger("linli.uow")
+
+_KEEP = "uow_keep"
+EXTENSION = "linli_uow"
+
+
+def keep() -> None:
+    """Commit this request's work even if the answer is an error (a failure count must stand)."""
+    if has_request_context():
+        setattr(g, _KEEP, True)
+
+
+def undo(error: Exception | None = None) -> None:
+    """After a service error the channel answers itself: roll the work back now — unless the
+    error says its work must persist (``persist = True``), which is then kept for the commit."""
+    if getattr(error, "persist", False):
+        keep()
+    else:
+        db.session.rollback()
+
+
+def commit() -> None:
+    """Commit now: CLI commands, background jobs and WebSocket turns (no request end to wait
+    for)."""
+    db.session.commit()
+
+
+def rollback() -> None:
+    """Drop the work not yet committed."""
+    db.session.rollback()
+
+
+def _finish(response):
+    """After the view: commit a success (or kept work), roll back anything else."""
+    kept = g.pop(_KEEP, False)
+    if response.status_code >= 400 and not kept:
+        db.session.rollback()
+        return response
+    try:
+        db.session.commit()
+    except Exception as error:
+        db.session.rollback()
+        if response.status_code >= 400:  # kept work of a failed request: the answer stands
+            log.exception("commit of kept work failed")
+            return response
+        return _failed_commit(error)
+    g.pop("actor", None)
+    return response
+
+
+def _failed_commit(error: Exception):
+    # The channels' error answers (409 for a conflict, 503 for an unavailable database, each in
+    # its channel's format) are handed in by create_app: infra imports no channel.
+    if not isinstance(error, IntegrityError | DBAPIError | PoolTimeout):
+        raise error
+    answer = current_app.extensions[EXTENSION](error)
+    return current_app.make_response(answer)
+
+
+def _teardown(exc: BaseException | None) -> None:
+    # A request that failed with an exception nobody answered leaves nothing behind.
+    g.pop(_KEEP, None)
+    if exc is not None:
+        db.session.rollback()
+
+
+def init_app(app: Flask, answer_failed_commit) -> None:
+    """Register the hook once for every blueprint; `answer_failed_commit(error)` gives the
+    answer when the commit itself fails (a conflict, the database gone). Registered after the
+    other app-level `after_request` hooks, so it runs before them (Flask runs them in reverse):
+    headers are added to the answer it gives, even a replaced one."""
+    app.extensions[EXTENSION] = answer_failed_commit
+    app.after_request(_finish)
+    app.teardown_request(_teardown)
