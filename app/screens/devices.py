@@ -12,6 +12,7 @@ from app.models.base import utcnow
 from app.people import authz
 from app.people.actors import Actor
 from app.people.auth import issue_token, revoke_tokens_for
+from app.screens import policy
 
 ORIENTATIONS = ("landscape", "portrait")
 
@@ -44,9 +45,7 @@ def get_device(actor: Actor, device_id: int) -> Device:
     device = db.session.get(Device, device_id)
     if device is None:
         raise NotFound()
-    if actor.device is not None and actor.device.id == device.id:
-        return device
-    authz.ensure_internal(actor, device.community_id)
+    policy.ensure(actor, "read", device)
     return device
 
 
@@ -62,7 +61,7 @@ def update_device(actor: Actor, device_id: int, changes: dict) -> Device:
     from app.screens import kiosk
 
     device = get_device(actor, device_id)
-    authz.ensure_manager(actor, device.community_id)
+    policy.ensure(actor, "manage", device)
     if device.revoked_at is not None:
         raise Conflict()
     if "name" in changes:
@@ -92,7 +91,7 @@ def update_device(actor: Actor, device_id: int, changes: dict) -> Device:
 def issue_device_token(actor: Actor, device_id: int) -> str:
     """A new token for a device (pairing); the plain token is shown once."""
     device = get_device(actor, device_id)
-    authz.ensure_manager(actor, device.community_id)
+    policy.ensure(actor, "manage", device)
     if device.revoked_at is not None:
         raise Conflict()
     token, _ = issue_token(device=device, label="kiosk", days=0)
@@ -102,7 +101,7 @@ def issue_device_token(actor: Actor, device_id: int) -> str:
 def revoke_device(actor: Actor, device_id: int) -> Device:
     """Revoke a device and all its tokens."""
     device = get_device(actor, device_id)
-    authz.ensure_manager(actor, device.community_id)
+    policy.ensure(actor, "manage", device)
     from app.screens import kiosk
 
     device.revoked_at = utcnow()

@@ -454,10 +454,10 @@ def claim_pairing(actor: Actor, device_id: int, code: str) -> Device:
 
     Wrong codes count against the staff account: after a few, it must wait (brute force).
     """
-    from app.screens import devices
+    from app.screens import devices, policy
 
     device = devices.get_device(actor, device_id)
-    authz.ensure_manager(actor, device.community_id)
+    policy.ensure(actor, "manage", device)
     if device.revoked_at is not None:
         raise invalid_field("device", _l("This screen was revoked. Register a new one."))
     throttle = _pairing_throttle(actor)
