@@ -293,9 +293,9 @@ def _reporter_view(actor: Actor, case: Case) -> dict | None:
     ):
         return None
     fields = ["reporter"]
+    unmasked = policy.may(actor, "see_contact", case)
     if case.reporter is not None:
         person = case.reporter
-        unmasked = policy.may(actor, "see_contact", case)
         view = {
             "id": person.id,
             "name": person.display_name,
@@ -304,7 +304,6 @@ def _reporter_view(actor: Actor, case: Case) -> dict | None:
             "self_declared": False,
         }
     else:
-        unmasked = policy.may(actor, "see_contact", case)
         view = {
             "id": None,
             "name": case.contact_name,
