@@ -9,8 +9,9 @@ patrol, lobby kiosks (device actor), the voice assistant (transcript + audio) an
 clients (API key).
 
 A case's life, one module per job, each importing only those above it:
-common (clock, status words, references, who the actor is, timeline events) → rules (the state
-machine) → counts (kept counts per status) → notify (who is told what) → deadlines (due soon,
+rules (the state machine and its status labels) → policy (who may do what: `policy.may` and
+`policy.ensure`, asked by every service and channel) → common (clock, references, timeline
+events) → counts (kept counts per status) → notify (who is told what) → deadlines (due soon,
 overdue, escalation, auto-close) → views (what a reader sees) → queries (reading and listing) →
 intake (submitting) → workflow (transitions, assignment, merge, notes, attachments) → demo.
 """

@@ -1,6 +1,6 @@
 """What every part of a case's life shares: the service clock, status words, public
-references (2026-000123), who the actor is to a case (`_relation`, `_level`, `_actor_role`) and
-the timeline event every step writes (`_event`).
+references (2026-000123), the voice an actor speaks with on a timeline (`_actor_role`, from
+`policy.relation`) and the timeline event every step writes (`_event`).
 """
 
 from __future__ import annotations
@@ -13,38 +13,14 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 
+from app.affairs.policy import relation as _relation
+from app.affairs.rules import STATUS_LABELS  # noqa: F401 - the channels read common.STATUS_LABELS
 from app.extensions import db
 from app.models.base import utcnow
-from app.models.case import (
-    ACCEPTED,
-    ASSIGNED,
-    CLOSED,
-    IN_PROGRESS,
-    REJECTED,
-    REOPENED,
-    RESOLVED,
-    SUBMITTED,
-    Case,
-    CaseEvent,
-    CaseSerial,
-)
-from app.people import authz
+from app.models.case import Case, CaseEvent, CaseSerial
 from app.people.actors import Actor
-
-STATUS_LABELS = {
-    SUBMITTED: _l("Submitted"),
-    ACCEPTED: _l("Accepted"),
-    ASSIGNED: _l("Assigned to a handler"),
-    IN_PROGRESS: _l("Being handled"),
-    RESOLVED: _l("Resolved, waiting for confirmation"),
-    CLOSED: _l("Closed"),
-    REJECTED: _l("Not accepted"),
-    REOPENED: _l("Reopened"),
-}
-
 
 # Timeline authors (CaseEvent.actor_role) who speak for the committee: only their public notes
 # are ever published. A resident (or their family proxy), a lobby screen or a partner system may
@@ -145,47 +121,6 @@ def spoken_reference(reference: str, locale: str | None = None) -> str:
         say = lambda part: "".join(_DIGITS_ZH[int(c)] for c in part if c.isdigit())  # noqa: E731
         return f"{say(year)}，{say(serial)}"
     return f"{' '.join(year)}, {' '.join(serial)}"
-
-
-def _relation(actor: Actor, case: Case) -> frozenset[str]:
-    rel: set[str] = set()
-    if actor.is_anonymous:
-        return frozenset()
-    community_id = case.community_id
-    if authz.can_manage_community(actor, community_id):
-        rel.add("manager")
-    if authz.can_see_internal(actor, community_id):
-        rel.add("staff")
-    if community_id in actor.grid_community_ids:
-        rel.add("fieldworker")
-    if actor.person is not None and case.assignee_person_id == actor.person.id:
-        rel.add("assignee")
-    # An organization's member works its cases only in the communities they were granted.
-    if case.assignee_organization_id and actor.works_for(
-        case.assignee_organization_id, community_id
-    ):
-        rel.add("assignee")
-    subject = actor.subject
-    if subject is not None and case.reporter_id is not None and case.reporter_id == subject.id:
-        rel.add("reporter")
-    if actor.device is not None and case.device_id == actor.device.id and case.reporter_id is None:
-        rel.add("filer_device")
-    if authz.can_read_community(actor, community_id):
-        rel.add("reader")
-    return frozenset(rel)
-
-
-def _level(rel: frozenset[str], case: Case) -> str | None:
-    """How much of the case the actor sees: staff > assignee > reporter > public."""
-    if "staff" in rel or "manager" in rel:
-        return "staff"
-    if "assignee" in rel:
-        return "assignee"
-    if "reporter" in rel:
-        return "reporter"
-    if "filer_device" in rel or ("reader" in rel and case.is_public):
-        return "public"
-    return None
 
 
 def _actor_role(actor: Actor, case: Case | None = None) -> str:

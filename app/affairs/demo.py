@@ -8,11 +8,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from app.affairs import categories
+from app.affairs import categories, policy
 from app.affairs.common import clock
 from app.affairs.deadlines import run_due_work
 from app.affairs.intake import submit_case
-from app.affairs.rules import _may_support
 from app.affairs.views import suggested_assignee
 from app.affairs.workflow import (
     add_note,
@@ -246,5 +245,5 @@ def _seed_community(ctx: dict, code: str, data: dict, now: datetime) -> None:
     for i, case in enumerate(open_public[:4]):
         for resident in residents[10 + i : 13 + i]:
             actor = Actor.for_person(resident)
-            if _may_support(actor, case):
+            if policy.may(actor, "support", case):
                 support_case(actor, case.id)

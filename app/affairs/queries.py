@@ -14,7 +14,8 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from app.affairs.common import STATUS_LABELS, _level, _now, _relation, _tz, normalize_reference
+from app.affairs import policy
+from app.affairs.common import STATUS_LABELS, _now, _tz, normalize_reference
 from app.affairs.counts import status_counts
 from app.affairs.deadlines import evaluate_case, run_due_work
 from app.affairs.notify import _community_staff
@@ -59,7 +60,7 @@ def get_case(actor: Actor, case_id: int, *, evaluate: bool = True) -> Case:
     """A case the actor may see (another community's, or a private one: not found)."""
     authz.require_signed_in(actor)
     case = db.session.get(Case, case_id)
-    if case is None or _level(_relation(actor, case), case) is None:
+    if case is None or not policy.may(actor, "read", case):
         raise NotFound()
     if evaluate:
         evaluate_case(case)
@@ -303,8 +304,8 @@ def case_status_for_reference(actor: Actor, reference: str) -> str:
     if case_id is None:
         raise NotFound(_l("We could not find a request with this number."))
     case = db.session.get(Case, case_id)
-    rel = _relation(actor, case)
-    level = _level(rel, case)
+    rel = policy.relation(actor, case)
+    level = policy.level_of(rel, case)
     if level is None:
         if not authz.can_read_community(actor, case.community_id):
             raise NotFound(_l("We could not find a request with this number."))

@@ -4,7 +4,7 @@ full view with its timeline, attachments and reporter, per access level.
 Privacy: the public view shows category, building-level location, status and the notes staff
 published — never the reporter, nor anything a resident wrote (description, notes, reasons,
 rating comments: `published_note`). An anonymous case keeps no link to any person. Workers see
-the reporter (phone masked unless `authz.can_see_contact`), and each such read is audited.
+the reporter (phone masked unless policy says "see_contact"), and each such read is audited.
 """
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
+from app.affairs import policy
 from app.affairs.common import (
     STAFF_VOICES,
     STATUS_LABELS,
-    _level,
     _now,
     _place,
-    _relation,
     reference_digits,
 )
 from app.affairs.deadlines import is_overdue
 from app.affairs.notify import _people_with_role
-from app.affairs.rules import allowed_actions, supported_by
+from app.affairs.policy import allowed_actions
+from app.affairs.rules import supported_by
 from app.extensions import db
 from app.infra import audit
 from app.infra.text import (
@@ -39,7 +39,6 @@ from app.models.case import (
     CaseAttachment,
     CaseEvent,
 )
-from app.people import authz
 from app.people.actors import Actor
 
 CHANNEL_LABELS = {
@@ -238,8 +237,7 @@ def case_summary(case: Case, level: str, now: datetime | None = None) -> dict:
 
 def case_view(actor: Actor, case: Case) -> dict:
     """Everything the actor may see of one case; reading the reporter is audited."""
-    rel = _relation(actor, case)
-    level = _level(rel, case)
+    level = policy.level(actor, case)
     now = _now()
     view = case_summary(case, level, now)
     view.update(
@@ -282,7 +280,7 @@ def case_view(actor: Actor, case: Case) -> dict:
     view["timeline"] = _timeline(actor, case, level)
     view["attachments"] = _attachment_rows(case, level)
     view["actions"] = allowed_actions(actor, case)
-    if level in ("staff", "assignee"):
+    if policy.may(actor, "see_reporter", case):
         view["reporter"] = _reporter_view(actor, case)
         if level == "staff":
             view["suggested_assignee"] = suggested_assignee(case)
@@ -295,9 +293,9 @@ def _reporter_view(actor: Actor, case: Case) -> dict | None:
     ):
         return None
     fields = ["reporter"]
+    unmasked = policy.may(actor, "see_contact", case)
     if case.reporter is not None:
         person = case.reporter
-        unmasked = authz.can_see_contact(actor, person)
         view = {
             "id": person.id,
             "name": person.display_name,
@@ -306,7 +304,6 @@ def _reporter_view(actor: Actor, case: Case) -> dict | None:
             "self_declared": False,
         }
     else:
-        unmasked = actor.is_admin or case.community_id in actor.staff_community_ids
         view = {
             "id": None,
             "name": case.contact_name,

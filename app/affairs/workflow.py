@@ -12,32 +12,22 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
-from app.affairs import attachments, categories
+from app.affairs import attachments, categories, policy
 from app.affairs.common import (
     STAFF_VOICES,
     _actor_role,
     _event,
-    _level,
     _local,
     _now,
     _place,
-    _relation,
 )
 from app.affairs.deadlines import _new_deadline
 from app.affairs.intake import _location
 from app.affairs.notify import _announce_status, _assignee_people, _tell_reporter
 from app.affairs.queries import get_case
-from app.affairs.rules import (
-    _NOTE_TAKERS,
-    _SPECIAL,
-    _WORKERS,
-    _may_attach,
-    _may_rate,
-    _may_support,
-    _rule_for,
-)
+from app.affairs.rules import _SPECIAL, _WORKERS
 from app.extensions import db
-from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
+from app.infra.errors import Conflict, NotFound, invalid_field
 from app.infra.text import (
     clean_text,
 )
@@ -54,7 +44,7 @@ from app.models.case import (
     CaseEvent,
     CaseSupport,
 )
-from app.people import authz, notifications
+from app.people import notifications
 from app.people.actors import Actor
 
 
@@ -74,9 +64,7 @@ def transition(
     if action in _SPECIAL:
         raise invalid_field("action", _l("Use the assign or merge endpoint for this."))
     case = get_case(actor, case_id)
-    _act, _frm, to_status, _who = _rule_for(actor, case, action)
-    if action == "reopen" and case.closed_reason == "merged":
-        raise Conflict(_l("A merged case cannot be reopened; follow the case it was merged into."))
+    _act, _frm, to_status, _who = policy.rule_for(actor, case, action)
     note = clean_text(note or "", "note", max_length=2000, multiline=True, required=False) or None
     if action == "reject":
         reason = clean_text(
@@ -142,10 +130,7 @@ def reopen_case(actor: Actor, case_id: int, reason: str | None = None) -> Case:
 def rate_case(actor: Actor, case_id: int, rating: int, comment: str | None = None) -> Case:
     """Rate a closed case once (1–5 stars, optional comment): the reporter only."""
     case = get_case(actor, case_id)
-    if not _may_rate(_relation(actor, case), case):
-        if not _relation(actor, case) & {"reporter", "filer_device"}:
-            raise Forbidden()
-        raise Conflict(_l("This case cannot be rated now."))
+    policy.ensure(actor, "rate", case)
     _rate(actor, case, rating, comment)
     db.session.flush()
     return case
@@ -176,7 +161,7 @@ def assign_case(
     """Dispatch to a grid worker or staff member (person_id) or an organization serving the
     community (social organization, property company…); optionally set a new deadline."""
     case = get_case(actor, case_id)
-    _rule_for(actor, case, "assign")
+    policy.ensure(actor, "assign", case)
     if (person_id is None) == (organization_id is None):
         raise invalid_field("person_id", _l("Choose one person or one organization."))
     label = None
@@ -253,9 +238,8 @@ def add_note(actor: Actor, case_id: int, text: str, *, public: bool = False) -> 
     """A note on the timeline: workers choose public or internal; a resident's (or their
     proxy's) is for the committee and the handler only, whatever `public` says."""
     case = get_case(actor, case_id)
-    rel = _relation(actor, case)
-    if not rel & _NOTE_TAKERS:
-        raise Forbidden()
+    policy.ensure(actor, "note", case)
+    rel = policy.relation(actor, case)
     text = clean_text(text, "note", max_length=2000, multiline=True)
     worker = bool(rel & _WORKERS)
     role = _actor_role(actor, case)
@@ -280,10 +264,7 @@ def add_note(actor: Actor, case_id: int, text: str, *, public: bool = False) -> 
 def update_case(actor: Actor, case_id: int, changes: dict) -> Case:
     """Committee staff correct a case's category, location or visibility while it is open."""
     case = get_case(actor, case_id)
-    if "manager" not in _relation(actor, case):
-        raise Forbidden()
-    if case.status not in OPEN_STATUSES:
-        raise Conflict()
+    policy.ensure(actor, "update", case)
     changed = []
     if changes.get("category_id") not in (None, case.category_id):
         category = categories.find_category(case.community_id, category_id=changes["category_id"])
@@ -315,7 +296,7 @@ def merge_case(actor: Actor, case_id: int, into_id: int, note: str | None = None
     """Committee staff merge a duplicate into another case of the community; its reporter and
     supporters follow the other case from then on. Returns the case merged into."""
     case = get_case(actor, case_id)
-    _rule_for(actor, case, "merge")
+    policy.ensure(actor, "merge", case)
     target = get_case(actor, into_id)
     if target.id == case.id or target.community_id != case.community_id:
         raise invalid_field("into_id", _l("Choose another case of the same community."))
@@ -366,11 +347,7 @@ def merge_case(actor: Actor, case_id: int, into_id: int, note: str | None = None
 def support_case(actor: Actor, case_id: int) -> Case:
     """ "Me too": a resident of the community backs a public open case, once."""
     case = get_case(actor, case_id)
-    authz.require_person(actor)
-    if not _may_support(actor, case):
-        if case.reporter_id == actor.subject.id or actor.subject.community_id != case.community_id:
-            raise Forbidden()
-        raise Conflict(_l("Only open public cases can be supported."))
+    policy.ensure(actor, "support", case)
     me = actor.subject.id
     exists = db.session.scalar(
         select(CaseSupport.id).where(CaseSupport.case_id == case.id, CaseSupport.person_id == me)
@@ -388,9 +365,8 @@ def support_case(actor: Actor, case_id: int) -> Case:
 def add_attachment(actor: Actor, case_id: int, data: bytes, *, public: bool = False):
     """Add a photo or recording (type from the bytes); staff may make a photo public."""
     case = get_case(actor, case_id)
-    rel = _relation(actor, case)
-    if not _may_attach(rel, case):
-        raise Forbidden()
+    policy.ensure(actor, "attach", case)
+    rel = policy.relation(actor, case)
     count = len(case.attachments)
     if count >= current_app.config["CASE_ATTACHMENTS_MAX"]:
         raise Conflict(_l("This case already has as many files as it can hold."))
@@ -423,8 +399,7 @@ def get_attachment(actor: Actor, case_id: int, attachment_id: int):
     attachment = next((a for a in case.attachments if a.id == attachment_id), None)
     if attachment is None:
         raise NotFound()
-    level = _level(_relation(actor, case), case)
-    if level == "public" and not (
+    if policy.level(actor, case) == "public" and not (
         attachment.public and case.is_public and attachment.kind == "photo"
     ):
         raise NotFound()
@@ -434,8 +409,7 @@ def get_attachment(actor: Actor, case_id: int, attachment_id: int):
 def set_attachment_public(actor: Actor, case_id: int, attachment_id: int, public: bool):
     """Committee staff show a photo in the public view (or hide it again)."""
     case = get_case(actor, case_id, evaluate=False)
-    if "manager" not in _relation(actor, case):
-        raise Forbidden()
+    policy.ensure(actor, "publish_attachment", case)
     attachment = next((a for a in case.attachments if a.id == attachment_id), None)
     if attachment is None:
         raise NotFound()

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from app.demo import seed_hook
 from app.extensions import db
 from app.infra import audit, events, images
-from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
+from app.infra.errors import Conflict, DomainError, Forbidden, NotFound, invalid_field
 from app.infra.text import check_time_span, clean_text, mask_phone
 from app.models import Building, Grid, Household, Person
 from app.models.announcement import (
@@ -301,10 +301,7 @@ def _for_manager(actor: Actor, announcement_id: int) -> Announcement:
     a = db.session.get(Announcement, announcement_id)
     if a is None:
         raise NotFound()
-    authz.ensure_readable(actor, a.community_id)
-    if not authz.can_see_internal(actor, a.community_id):
-        raise NotFound()  # residents may not even learn that a draft exists
-    authz.ensure_manager(actor, a.community_id)
+    ensure(actor, "manage", a)
     return a
 
 
@@ -522,8 +519,9 @@ def get_announcement(actor: Actor, announcement_id: int) -> Announcement:
     """One announcement the actor may see (otherwise 404, whatever the reason)."""
     authz.require_signed_in(actor)
     a = db.session.get(Announcement, announcement_id)
-    if a is None or not _visible_to(actor, a, utcnow()):
+    if a is None:
         raise NotFound()
+    ensure(actor, "read", a)
     return a
 
 
@@ -600,9 +598,9 @@ def _for_worker(actor: Actor, announcement_id: int) -> Announcement:
     """For community workers; others get 404 unless they may see the announcement itself."""
     authz.require_signed_in(actor)
     a = db.session.get(Announcement, announcement_id)
-    if a is None or not _visible_to(actor, a, utcnow()):
+    if a is None:
         raise NotFound()
-    authz.ensure_internal(actor, a.community_id)
+    ensure(actor, "read_internal", a)
     return a
 
 
@@ -611,17 +609,57 @@ def history(actor: Actor, announcement_id: int) -> list[AnnouncementRevision]:
     return list(_for_worker(actor, announcement_id).revisions)
 
 
+# --- policy: who may do what to an announcement --------------------------------------------------
+ANNOUNCEMENT_ACTIONS = ("read", "read_internal", "manage", "acknowledge")
+
+
+def may(actor: Actor, action: str, a: Announcement) -> bool:
+    """Whether the actor may do `action` to the announcement (see `ensure`)."""
+    try:
+        ensure(actor, action, a)
+    except DomainError:
+        return False
+    return True
+
+
+def ensure(actor: Actor, action: str, a: Announcement) -> None:
+    """Raise what the channels answer when the actor may not:
+    - read: see it (otherwise not found, whatever the reason);
+    - read_internal: drafts, history, authors, follow-up (the community's workers; others who
+      see it: forbidden);
+    - manage: change, publish, withdraw it (outsiders and residents: not found, so a draft's
+      existence is not told; other workers: forbidden);
+    - acknowledge: "I have read it" (a person it is addressed to, while it is published)."""
+    if action not in ANNOUNCEMENT_ACTIONS:
+        raise ValueError(f"unknown announcement action {action!r}")
+    if action == "manage":
+        authz.ensure_readable(actor, a.community_id)
+        if not authz.can_see_internal(actor, a.community_id):
+            raise NotFound()  # residents may not even learn that a draft exists
+        authz.ensure_manager(actor, a.community_id)
+        return
+    authz.require_signed_in(actor)
+    if action == "read_internal" and authz.can_see_internal(actor, a.community_id):
+        return  # the community's workers see every announcement of it
+    if not _visible_to(actor, a, utcnow()):
+        raise NotFound()
+    if action == "read_internal":
+        raise Forbidden()
+    if action == "acknowledge":
+        authz.require_person(actor)
+        community, building, grid = _subject_place(actor)
+        if community != a.community_id or not reaches(a, building, grid):
+            raise Forbidden(_l("This announcement is not addressed to you."))
+        if effective_status(a) != "published":
+            raise Conflict()
+
+
 # --- acknowledgements and follow-up --------------------------------------------------------------
 def acknowledge(actor: Actor, announcement_id: int) -> AnnouncementAck:
     """A resident (or their family proxy) taps "I have read it"; tapping again changes nothing."""
     a = get_announcement(actor, announcement_id)
-    authz.require_person(actor)
+    ensure(actor, "acknowledge", a)
     subject = actor.subject
-    community, building, grid = _subject_place(actor)
-    if community != a.community_id or not reaches(a, building, grid):
-        raise Forbidden(_l("This announcement is not addressed to you."))
-    if effective_status(a) != "published":
-        raise Conflict()
     ack = db.session.scalar(select(AnnouncementAck).where(
         AnnouncementAck.announcement_id == a.id, AnnouncementAck.person_id == subject.id))
     if ack is None:
@@ -785,7 +823,7 @@ def image_url(a: Announcement) -> str | None:
 def announcement_view(actor: Actor, a: Announcement, acked: set[int] | None = None) -> dict:
     """The API's picture of an announcement (no author names for residents)."""
     now = utcnow()
-    internal = authz.can_see_internal(actor, a.community_id)
+    internal = may(actor, "read_internal", a)
     view = {
         "id": a.id, "community_id": a.community_id, "title": a.title, "body": a.body,
         "paragraphs": paragraphs(a.body), "category": a.category, "priority": a.priority,

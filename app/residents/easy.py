@@ -11,7 +11,7 @@ import re
 from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 
-from app.affairs import common, queries, views
+from app.affairs import common, policy, queries, views
 from app.infra.errors import NotFound
 from app.infra.text import mask_phone, zh_quantity
 from app.notices import announcements
@@ -159,9 +159,9 @@ def case_for_resident(actor: Actor, case_id: int) -> dict:
     for event in view["timeline"]:
         event["words"] = EVENT_WORDS.get(event["kind"], event["label"])
     view["spoken_reference"] = common.spoken_reference(case.reference)
-    view["can_confirm"] = "confirm" in view["actions"]
-    view["can_reopen"] = "reopen" in view["actions"] and case.status == "resolved"
-    view["can_rate"] = "rate" in view["actions"]
+    view["can_confirm"] = policy.may(actor, "confirm", case)
+    view["can_reopen"] = policy.may(actor, "reopen", case) and case.status == "resolved"
+    view["can_rate"] = policy.may(actor, "rate", case)
     view["rating_words"] = next((str(words) for _k, value, words in RATINGS
                                  if value == view.get("rating")), None)
     return view

@@ -13,7 +13,7 @@ from app.models.kiosk import DeviceState
 from app.people import authz
 from app.people.actors import Actor
 from app.people.auth import issue_token, revoke_tokens_for
-from app.screens import feed
+from app.screens import feed, policy
 
 ORIENTATIONS = ("landscape", "portrait")
 
@@ -46,9 +46,7 @@ def get_device(actor: Actor, device_id: int) -> Device:
     device = db.session.get(Device, device_id)
     if device is None:
         raise NotFound()
-    if actor.device is not None and actor.device.id == device.id:
-        return device
-    authz.ensure_internal(actor, device.community_id)
+    policy.ensure(actor, "read", device)
     return device
 
 
@@ -79,7 +77,7 @@ def set_quiet_hours(device: Device, start: str | None, end: str | None) -> Devic
 def update_device(actor: Actor, device_id: int, changes: dict) -> Device:
     """Rename or move a screen, turn it, or set its quiet hours (committee staff)."""
     device = get_device(actor, device_id)
-    authz.ensure_manager(actor, device.community_id)
+    policy.ensure(actor, "manage", device)
     if device.revoked_at is not None:
         raise Conflict()
     if "name" in changes:
@@ -109,7 +107,7 @@ def update_device(actor: Actor, device_id: int, changes: dict) -> Device:
 def issue_device_token(actor: Actor, device_id: int) -> str:
     """A new token for a device (pairing); the plain token is shown once."""
     device = get_device(actor, device_id)
-    authz.ensure_manager(actor, device.community_id)
+    policy.ensure(actor, "manage", device)
     if device.revoked_at is not None:
         raise Conflict()
     token, _ = issue_token(device=device, label="kiosk", days=0)
@@ -119,7 +117,7 @@ def issue_device_token(actor: Actor, device_id: int) -> str:
 def revoke_device(actor: Actor, device_id: int) -> Device:
     """Revoke a device and all its tokens."""
     device = get_device(actor, device_id)
-    authz.ensure_manager(actor, device.community_id)
+    policy.ensure(actor, "manage", device)
     device.revoked_at = utcnow()
     revoke_tokens_for(device=device)
     db.session.flush()

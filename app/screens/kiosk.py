@@ -39,7 +39,7 @@ from app.notices import announcements
 from app.people import authz
 from app.people.actors import Actor
 from app.people.auth import issue_token
-from app.screens import devices, feed
+from app.screens import devices, feed, policy
 from app.urls import public_base_url
 
 log = logging.getLogger("linli.kiosk")
@@ -245,7 +245,7 @@ def claim_pairing(actor: Actor, device_id: int, code: str) -> Device:
     Wrong codes count against the staff account: after a few, it must wait (brute force).
     """
     device = devices.get_device(actor, device_id)
-    authz.ensure_manager(actor, device.community_id)
+    policy.ensure(actor, "manage", device)
     if device.revoked_at is not None:
         raise invalid_field("device", _l("This screen was revoked. Register a new one."))
     throttle = _pairing_throttle(actor)

@@ -130,7 +130,7 @@ def detail(announcement_id: int):
     actor = current_actor()
     try:
         item = svc.get_announcement(actor, announcement_id)
-        if not authz.can_see_internal(actor, item.community_id):
+        if not svc.may(actor, "read_internal", item):
             abort(404)
         history = svc.history(actor, item.id)
         follow = svc.follow_up(actor, item.id) if item.is_urgent and item.status != "draft" \
@@ -141,7 +141,7 @@ def detail(announcement_id: int):
                            follow=follow, status=svc.effective_status(item),
                            labels=svc.STATUS_LABELS, category_labels=svc.CATEGORY_LABELS,
                            spoken=svc.spoken_text(item), image_url=svc.image_url(item),
-                           can_manage=authz.can_manage_community(actor, item.community_id))
+                           can_manage=svc.may(actor, "manage", item))
 
 
 @bp.route("/<id:announcement_id>/edit", methods=["GET", "POST"])

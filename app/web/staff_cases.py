@@ -12,9 +12,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from app.affairs import attachments, categories, common, intake, queries, views, workflow
+from app.affairs import (
+    attachments,
+    categories,
+    common,
+    intake,
+    policy,
+    queries,
+    views,
+    workflow,
+)
 from app.infra.errors import DomainError, NotFound, invalid_field
-from app.models.case import CASE_STATUSES, CHANNELS
+from app.models.case import CASE_STATUSES, CHANNELS, OPEN_STATUSES
 from app.people import communities
 from app.people.auth import find_person_by_login
 from app.security import current_actor
@@ -80,8 +89,12 @@ def detail(case_id):
     case = queries.get_case(who, case_id)
     view = views.case_view(who, case)
     choices = (queries.assignee_choices(who, case.community_id)
-               if "assign" in view["actions"] else None)
+               if policy.may(who, "assign", case) else None)
+    # Photos are shown or hidden from the public while the case is open.
+    may_publish = (policy.may(who, "publish_attachment", case)
+                   and case.status in OPEN_STATUSES)
     page = render_template("staff/cases/detail.html", case=case, view=view, choices=choices,
+                           may_publish=may_publish,
                            action_labels=views.ACTION_LABELS, labels=common.STATUS_LABELS,
                            channel_labels=views.CHANNEL_LABELS)
     return page

@@ -8,7 +8,7 @@ from flask_login import login_required
 
 from app.infra.errors import DomainError
 from app.people import authz, communities
-from app.screens import devices, kiosk
+from app.screens import devices, kiosk, policy
 from app.security import current_actor
 from app.web.staff import flash_error as _fail
 from app.web.staff import internal_communities, nav_item, pick_community
@@ -20,7 +20,7 @@ nav_item("staff_devices.index", _l("Screens"))
 def _device(actor, device_id: int):
     # A refusal (403/404) becomes the error page through app/errors.py's DomainError handler.
     device = devices.get_device(actor, device_id)
-    authz.ensure_manager(actor, device.community_id)
+    policy.ensure(actor, "manage", device)
     return device
 
 
