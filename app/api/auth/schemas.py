@@ -67,6 +67,16 @@ class ProxyLinkBriefSchema(ma.Schema):
     status = ma.fields.String()
 
 
+class DeviceIdentitySchema(ma.Schema):
+    """A lobby screen calling with its own token."""
+
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    community_id = ma.fields.Integer()
+    building_id = ma.fields.Integer(allow_none=True)
+    orientation = ma.fields.String()
+
+
 class MeSchema(PersonSchema):
     """The caller's own profile, preferences and proxy links."""
 
@@ -75,7 +85,7 @@ class MeSchema(PersonSchema):
     speech_rate = ma.fields.String()
     acting_for = ma.fields.Nested(PersonSchema, allow_none=True)
     proxy_links = ma.fields.List(ma.fields.Nested(ProxyLinkBriefSchema))
-    device = ma.fields.Dict(allow_none=True)
+    device = ma.fields.Nested(DeviceIdentitySchema, allow_none=True)
 
 
 class MeUpdateSchema(ma.Schema):

@@ -67,6 +67,37 @@ class TimelineEventSchema(ma.Schema):
     data = ma.fields.Dict()
 
 
+class NamedPersonSchema(ma.Schema):
+    """A person by id and the name shown."""
+
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+
+
+class SuggestedAssigneeSchema(ma.Schema):
+    """The category's default handler for this case: an organization or a grid worker."""
+
+    organization_id = ma.fields.Integer()
+    person_id = ma.fields.Integer()
+    name = ma.fields.String()
+
+
+class AssignablePersonSchema(ma.Schema):
+    """A worker a case can be dispatched to."""
+
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    role = ma.fields.String(validate=ma.validate.OneOf(["grid_worker", "committee_staff"]))
+
+
+class AssignableOrganizationSchema(ma.Schema):
+    """An organization serving the community."""
+
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    kind = ma.fields.String()
+
+
 class AttachmentSchema(ma.Schema):
     """A photo or recording of a case."""
 
@@ -90,7 +121,7 @@ class ReporterSchema(ma.Schema):
     email = ma.fields.String(allow_none=True)
     household = ma.fields.String(allow_none=True)
     self_declared = ma.fields.Boolean()
-    proxy = ma.fields.Dict()
+    proxy = ma.fields.Nested(NamedPersonSchema)
 
 
 class CaseSummarySchema(ma.Schema):
@@ -139,7 +170,7 @@ class CaseSchema(CaseSummarySchema):
     attachments = ma.fields.List(ma.fields.Nested(AttachmentSchema))
     actions = ma.fields.List(ma.fields.String())
     reporter = ma.fields.Nested(ReporterSchema, allow_none=True)
-    suggested_assignee = ma.fields.Dict(allow_none=True)
+    suggested_assignee = ma.fields.Nested(SuggestedAssigneeSchema, allow_none=True)
 
 
 class CaseCreatedSchema(CaseSchema):
@@ -372,8 +403,8 @@ class FiguresSchema(ma.Schema):
 class AssigneeChoicesSchema(ma.Schema):
     """Workers and organizations a case can be dispatched to."""
 
-    people = ma.fields.List(ma.fields.Dict())
-    organizations = ma.fields.List(ma.fields.Dict())
+    people = ma.fields.List(ma.fields.Nested(AssignablePersonSchema))
+    organizations = ma.fields.List(ma.fields.Nested(AssignableOrganizationSchema))
 
 
 class Open311KeySchema(ma.Schema):
