@@ -33,6 +33,7 @@ from app.models.case import (
 )
 from app.people import authz
 from app.people.actors import Actor
+from voice import nlu
 
 STATUS_LABELS = {
     SUBMITTED: _l("Submitted"),
@@ -56,9 +57,6 @@ _clock: ContextVar[datetime | None] = ContextVar("linli_case_clock", default=Non
 
 
 _REFERENCE = re.compile(r"^\s*(\d{4})\s*[-－—–_ ]?\s*(\d{1,9})\s*$")
-
-
-_DIGITS_ZH = "零一二三四五六七八九"
 
 
 def _now() -> datetime:
@@ -137,14 +135,11 @@ def reference_digits(reference: str) -> str:
 
 
 def spoken_reference(reference: str, locale: str | None = None) -> str:
-    """Digit by digit for text-to-speech: '二零二六，零零零一二三' (English: '2 0 2 6, 0 0 0 …')."""
-    year, _sep, serial = reference.partition("-")
+    """Digit by digit for text-to-speech, in the words the voice dialog uses on the phone (the
+    voice language pack): '二零二六，杠，零零零一二三' (English: 'two zero two six, dash, …')."""
     if locale is None:
         locale = str(get_locale() or "zh_CN")
-    if locale.startswith("zh"):
-        say = lambda part: "".join(_DIGITS_ZH[int(c)] for c in part if c.isdigit())  # noqa: E731
-        return f"{say(year)}，{say(serial)}"
-    return f"{' '.join(year)}, {' '.join(serial)}"
+    return nlu.speak_reference(reference, locale)
 
 
 def _relation(actor: Actor, case: Case) -> frozenset[str]:

@@ -72,7 +72,10 @@ def test_progress_in_plain_words_respects_privacy(cats, client, auth):
     assert kiosk == f"诉求 {ref}（报修（水电燃气））：已派单。"
     english = _status(client, auth.headers(device=world.a.device), ref, "en").get_json()
     assert english["text"] == f"Request {ref} (报修（水电燃气）): Assigned to a handler."
-    assert english["spoken"] == " ".join(ref.split("-")[0]) + ", " + " ".join(ref.split("-")[1])
+    words = "zero one two three four five six seven eight nine".split()
+    year, serial = ref.split("-")
+    assert english["spoken"] == (" ".join(words[int(c)] for c in year) + ", dash, "
+                                 + " ".join(words[int(c)] for c in serial))
     # A private matter: a neighbour hears only its status; another community hears nothing.
     private = submit(world.a, code="dispute", description="楼上噪音")
     text = _status(client, auth.headers(world.a.elder), private.reference).get_json()["text"]
