@@ -12,40 +12,18 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 
+from app.affairs.words import STATUS_LABELS, spoken_reference  # noqa: F401 (the words live there)
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.case import (
-    ACCEPTED,
-    ASSIGNED,
-    CLOSED,
-    IN_PROGRESS,
-    REJECTED,
-    REOPENED,
-    RESOLVED,
-    SUBMITTED,
     Case,
     CaseEvent,
     CaseSerial,
 )
 from app.people import authz
 from app.people.actors import Actor
-from voice import nlu
-
-STATUS_LABELS = {
-    SUBMITTED: _l("Submitted"),
-    ACCEPTED: _l("Accepted"),
-    ASSIGNED: _l("Assigned to a handler"),
-    IN_PROGRESS: _l("Being handled"),
-    RESOLVED: _l("Resolved, waiting for confirmation"),
-    CLOSED: _l("Closed"),
-    REJECTED: _l("Not accepted"),
-    REOPENED: _l("Reopened"),
-}
-
 
 # Timeline authors (CaseEvent.actor_role) who speak for the committee: only their public notes
 # are ever published. A resident (or their family proxy), a lobby screen or a partner system may
@@ -132,14 +110,6 @@ def normalize_reference(text: str) -> str | None:
 def reference_digits(reference: str) -> str:
     """Spaced for reading digit by digit on a screen: '2 0 2 6 - 0 0 0 1 2 3'."""
     return " ".join(reference)
-
-
-def spoken_reference(reference: str, locale: str | None = None) -> str:
-    """Digit by digit for text-to-speech, in the words the voice dialog uses on the phone (the
-    voice language pack): '二零二六，杠，零零零一二三' (English: 'two zero two six, dash, …')."""
-    if locale is None:
-        locale = str(get_locale() or "zh_CN")
-    return nlu.speak_reference(reference, locale)
 
 
 def _relation(actor: Actor, case: Case) -> frozenset[str]:

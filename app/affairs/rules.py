@@ -7,7 +7,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app.affairs.common import STATUS_LABELS, _relation
+from app.affairs.common import _relation
+from app.affairs.words import STATUS_LABELS
 from app.extensions import db
 from app.infra.errors import Conflict, Forbidden, invalid_field
 from app.models.case import (
