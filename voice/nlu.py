@@ -337,6 +337,25 @@ def available_packs() -> list[str]:
     return sorted(p.stem for p in LANG_DIR.glob("*.json"))
 
 
+def pack_for_locale(locale: str | None, default: str = "en") -> LanguagePack:
+    """The built-in pack that speaks a web locale (``zh_CN``, ``zh-CN``, ``zh``, ``en_GB``):
+    the same code, else the first pack of the same language, else ``default``."""
+    code = (locale or default).replace("_", "-")
+    packs = available_packs()
+    if code in packs:
+        return load_pack(code)
+    language = code.split("-")[0].lower()
+    same = [p for p in packs if p.split("-")[0].lower() == language]
+    return load_pack(same[0] if same else default)
+
+
+def speak_reference(reference: str, locale: str | None = None) -> str:
+    """A case reference read aloud digit by digit in a locale's words, as the voice dialog says
+    it: ``二零二六，杠，零零零一二三`` / ``two zero two six, dash, zero zero zero one two three``.
+    The one place the app and the voice dialog word a reference."""
+    return pack_for_locale(locale).speak_reference(reference)
+
+
 # --- text forms ----------------------------------------------------------------------------------
 
 

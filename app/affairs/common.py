@@ -12,11 +12,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import get_locale
 from sqlalchemy import update
 
 from app.affairs.policy import relation as _relation
-from app.affairs.rules import STATUS_LABELS  # noqa: F401 - the channels read common.STATUS_LABELS
+from app.affairs.words import STATUS_LABELS, spoken_reference  # noqa: F401 (the words live there)
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.case import Case, CaseEvent, CaseSerial
@@ -32,9 +31,6 @@ _clock: ContextVar[datetime | None] = ContextVar("linli_case_clock", default=Non
 
 
 _REFERENCE = re.compile(r"^\s*(\d{4})\s*[-－—–_ ]?\s*(\d{1,9})\s*$")
-
-
-_DIGITS_ZH = "零一二三四五六七八九"
 
 
 def _now() -> datetime:
@@ -112,15 +108,6 @@ def reference_digits(reference: str) -> str:
     return " ".join(reference)
 
 
-def spoken_reference(reference: str, locale: str | None = None) -> str:
-    """Digit by digit for text-to-speech: '二零二六，零零零一二三' (English: '2 0 2 6, 0 0 0 …')."""
-    year, _sep, serial = reference.partition("-")
-    if locale is None:
-        locale = str(get_locale() or "zh_CN")
-    if locale.startswith("zh"):
-        say = lambda part: "".join(_DIGITS_ZH[int(c)] for c in part if c.isdigit())  # noqa: E731
-        return f"{say(year)}，{say(serial)}"
-    return f"{' '.join(year)}, {' '.join(serial)}"
 
 
 def _actor_role(actor: Actor, case: Case | None = None) -> str:

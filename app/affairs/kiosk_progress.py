@@ -29,21 +29,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from app.affairs import common, deadlines
+from app.affairs import deadlines, words
 from app.extensions import db
 from app.infra import ratelimit
 from app.infra.errors import DomainError, Invalid, Unauthorized
 from app.models import Person
 from app.models.case import (
-    ACCEPTED,
-    ASSIGNED,
-    CLOSED,
-    IN_PROGRESS,
     OPEN_STATUSES,
-    REJECTED,
-    REOPENED,
     RESOLVED,
-    SUBMITTED,
     Case,
 )
 from app.people import auth
@@ -56,13 +49,7 @@ DIGITS_MAX = 6
 SHOWN_MAX = 3  # requests listed at once (six digits, several years; one resident's own)
 _DIGITS = re.compile(rf"^[0-9]{{{DIGITS_MIN},{DIGITS_MAX}}}$")
 
-HANDLER_KINDS = {
-    "property": _l("Property management"),
-    "social_org": _l("Social organization"),
-    "vendor": _l("Service company"),
-    "grid_worker": _l("Grid worker"),
-    "committee": _l("Residents' committee"),
-}
+HANDLER_KINDS = words.HANDLER_KINDS
 
 
 # --- what a screen may say about one case ------------------------------------------------------
@@ -82,52 +69,18 @@ def handler_kind(case: Case) -> str:
     return "committee"
 
 
-def next_step(case: Case, handler: str) -> str:
-    """What happens next, in plain kind words a resident can act on."""
-    who = str(HANDLER_KINDS[handler])
-    status = case.status
-    if status == CLOSED and case.merged_into is not None:
-        return _("It is handled together with request %(ref)s: please look that one up.",
-                 ref=case.merged_into.reference)
-    if status == SUBMITTED:
-        return _("The residents' committee will look at it soon.")
-    if status == ACCEPTED:
-        return _("The residents' committee has it and is finding someone to handle it.")
-    if status == ASSIGNED:
-        return _("%(who)s will come to handle it soon.", who=who)
-    if status == REOPENED:
-        return _("It is being looked at again. The residents' committee will arrange it.")
-    if status == IN_PROGRESS:
-        return _("%(who)s is working on it. You will be told when it is done.", who=who)
-    if status == RESOLVED:
-        return _("It has been fixed. If it is not right yet, please tell the residents' "
-                 "committee.")
-    if status == REJECTED:
-        return _("It was not taken on. To hear why, please call the residents' committee.")
-    return _("It is finished. If there is still a problem, you can report it again.")
-
-
 def progress_view(case: Case) -> dict:
     """Number, status, handler kind and next step of one case: nothing about who reported it."""
     handler = handler_kind(case)
     return {
         "reference": case.reference,
         "status": case.status,
-        "status_label": str(common.STATUS_LABELS[case.status]),
+        "status_label": words.status_label(case.status),
         "handler_kind": handler,
         "handler_label": str(HANDLER_KINDS[handler]),
-        "next_step": next_step(case, handler),
+        "next_step": words.next_step(case, handler),
         "overdue": deadlines.is_overdue(case),
     }
-
-
-def _spoken(view: dict) -> str:
-    ref = common.spoken_reference(view["reference"])
-    if str(get_locale() or "zh_CN").startswith("zh"):
-        return (f"编号{ref}。{view['status_label']}。处理方：{view['handler_label']}。"
-                f"{view['next_step']}")
-    return (f"Request {ref}. {view['status_label']}. Handled by: {view['handler_label']}. "
-            f"{view['next_step']}")
 
 
 def speech_url(text: str) -> str | None:
@@ -196,7 +149,7 @@ def lookup_by_digits(actor: Actor, digits: str) -> dict:
     for case in found:
         deadlines.evaluate_case(case)  # an auto-close that fell due shows as closed
     views = [progress_view(c) for c in found[:SHOWN_MAX]]
-    spoken = " ".join(_spoken(v) for v in views)
+    spoken = " ".join(words.screen_speech(v) for v in views)
     if len(views) == 1:
         return {"outcome": "found", "digits": text, "cases": views, "message": "",
                 "speech_url": speech_url(spoken)}
@@ -248,7 +201,7 @@ def lookup_mine(actor: Actor, phone: str, pin: str, ip: str | None) -> dict:
     else:
         message = (_("Your open requests (the newest %(n)d):", n=len(views))
                    if len(rows) > SHOWN_MAX else _("Your open requests:"))
-        spoken = message + " " + " ".join(f"{v['title']}。{_spoken(v)}" for v in views)
+        spoken = message + " " + " ".join(f"{v['title']}。{words.screen_speech(v)}" for v in views)
     # As on easy mode's home and in the voice greeting: matters staff say are done wait for
     # the resident's word (they confirm on the phone, by voice or with the committee).
     waiting = db.session.scalar(

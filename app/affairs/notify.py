@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from app.affairs.common import STATUS_LABELS
+from app.affairs.words import STATUS_LABELS
 from app.extensions import db
 from app.models import (
     Community,

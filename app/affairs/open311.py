@@ -31,7 +31,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
-from app.affairs import common, deadlines, intake, views
+from app.affairs import common, deadlines, intake, views, words
 from app.demo import seed_hook
 from app.extensions import db
 from app.infra import idempotency
@@ -323,7 +323,7 @@ def _status_notes(case: Case) -> str:
         CaseEvent.actor_role.in_(sorted(common.STAFF_VOICES)))
         .order_by(CaseEvent.id.desc()).limit(1))
     note = views.published_note(latest) if latest is not None else None
-    label = str(common.STATUS_LABELS[case.status])
+    label = words.status_label(case.status)
     return f"{label}。{note}" if note else label
 
 

@@ -7,15 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from app.affairs import policy
-from app.affairs.common import STATUS_LABELS, _now, _tz, normalize_reference
+from app.affairs import policy, words
+from app.affairs.common import _now, _tz, normalize_reference
 from app.affairs.counts import status_counts
 from app.affairs.deadlines import evaluate_case, run_due_work
 from app.affairs.notify import _community_staff
@@ -290,8 +289,10 @@ def community_figures(actor: Actor, community_id: int) -> dict:
     }
 
 
-def case_status_for_reference(actor: Actor, reference: str) -> str:
-    """A plain sentence about a case's progress (查进度) for a screen or a voice turn.
+def case_status_for_reference(actor: Actor, reference: str, *, with_reference: bool = True) -> str:
+    """A plain sentence about a case's progress (查进度) for a screen or a voice turn
+    (`with_reference=False`: without "Request 2026-000123", for a reply that already says it;
+    see words.progress_sentence).
 
     The reporter and workers hear the handler and the latest note staff published; a screen or
     anyone else hears only the public view (a private case: just its status).
@@ -311,27 +312,21 @@ def case_status_for_reference(actor: Actor, reference: str) -> str:
             raise NotFound(_l("We could not find a request with this number."))
         level = "status"  # a neighbour asking about a private case: status only
     evaluate_case(case)
-    status = str(STATUS_LABELS[case.status])
+    ref = case.reference if with_reference else None
     if level == "status" or (level == "public" and not case.is_public):
-        return _("Request %(ref)s: %(status)s.", ref=case.reference, status=status)
-    text = _(
-        "Request %(ref)s (%(category)s): %(status)s.",
-        ref=case.reference,
-        category=case.category.name,
-        status=status,
-    )
-    if level == "public":
-        return text
-    sep = "" if str(get_locale() or "zh").startswith("zh") else " "
-    assignee = _assignee_view(case, level)
-    if assignee is not None and case.status in (ASSIGNED, IN_PROGRESS):
-        text += sep + _("Handled by %(name)s.", name=assignee["name"])
-    if case.status == REJECTED and case.reject_reason:
-        text += sep + _("Reason: %(reason)s", reason=case.reject_reason)
-    # Only news from the committee: a voice turn may be heard by everyone in a lobby.
-    latest = next((published_note(e) for e in reversed(case.events) if published_note(e)), None)
-    if latest is not None and case.status != REJECTED:
-        text += sep + _("Latest: %(note)s", note=latest)
-    if case.status == RESOLVED and "reporter" in rel:
-        text += sep + _("Please tell us if it is fixed.")
-    return text
+        return words.progress_sentence(ref, case.status)
+    more: list[str] = []
+    if level != "public":
+        assignee = _assignee_view(case, level)
+        if assignee is not None and case.status in (ASSIGNED, IN_PROGRESS):
+            more.append(_("Handled by %(name)s.", name=assignee["name"]))
+        if case.status == REJECTED and case.reject_reason:
+            more.append(_("Reason: %(reason)s", reason=case.reject_reason))
+        # Only news from the committee: a voice turn may be heard by everyone in a lobby.
+        latest = next((published_note(e) for e in reversed(case.events) if published_note(e)),
+                      None)
+        if latest is not None and case.status != REJECTED:
+            more.append(_("Latest: %(note)s", note=latest))
+        if case.status == RESOLVED and "reporter" in rel:
+            more.append(_("Please tell us if it is fixed."))
+    return words.progress_sentence(ref, case.status, case.category.name, more)

@@ -5,7 +5,6 @@ table to answer who may do what; nothing else decides it.
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
@@ -23,18 +22,6 @@ from app.models.case import (
     CaseSupport,
 )
 from app.people.actors import Actor
-
-STATUS_LABELS = {
-    SUBMITTED: _l("Submitted"),
-    ACCEPTED: _l("Accepted"),
-    ASSIGNED: _l("Assigned to a handler"),
-    IN_PROGRESS: _l("Being handled"),
-    RESOLVED: _l("Resolved, waiting for confirmation"),
-    CLOSED: _l("Closed"),
-    REJECTED: _l("Not accepted"),
-    REOPENED: _l("Reopened"),
-}
-
 
 # (action, from statuses, to status, who). Who: manager = committee staff / admin / street
 # official with write access; assignee = the person or a member of the organization the case

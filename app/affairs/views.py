@@ -13,10 +13,9 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
-from app.affairs import policy
+from app.affairs import policy, words
 from app.affairs.common import (
     STAFF_VOICES,
-    STATUS_LABELS,
     _now,
     _place,
     reference_digits,
@@ -97,26 +96,6 @@ ACTION_LABELS = {
     "close": _l("Close"),
     "merge": _l("Merge"),
 }
-
-
-# What a resident is told about a case, in plain words, with what happens next.
-STATUS_WORDS = {
-    "submitted": (_l("Received by the committee"),
-                  _l("The residents' committee will look at it soon.")),
-    "accepted": (_l("Accepted"), _l("The committee is finding someone to handle it.")),
-    "assigned": (_l("Someone is assigned"), _l("A worker will come and handle it.")),
-    "in_progress": (_l("Being handled"), _l("The worker is handling it now.")),
-    "resolved": (_l("Done — please check"),
-                 _l("Please tell us if it is really fixed, and how satisfied you are.")),
-    "closed": (_l("Finished"), _l("This matter is closed. Thank you.")),
-    "rejected": (_l("Not accepted"), _l("See the reason below. You can call the committee.")),
-    "reopened": (_l("Being handled again"), _l("The committee will look at it again.")),
-}
-
-
-def status_words(status: str) -> tuple:
-    """A case's status as a resident reads it (easy mode): plain words, and what happens next."""
-    return STATUS_WORDS.get(status, (str(STATUS_LABELS[status]), ""))
 
 
 def _assignee_view(case: Case, level: str) -> dict | None:
@@ -203,7 +182,7 @@ def case_summary(case: Case, level: str, now: datetime | None = None) -> dict:
         "id": case.id,
         "reference": case.reference,
         "status": case.status,
-        "status_label": str(STATUS_LABELS[case.status]),
+        "status_label": words.status_label(case.status),
         "community_id": case.community_id,
         "created_at": case.created_at,
         "updated_at": case.updated_at,

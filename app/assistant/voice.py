@@ -213,11 +213,12 @@ class AppServices:
             if normal is None:
                 return None
             try:
-                sentence = queries.case_status_for_reference(caller.actor, normal)
+                # The reply already says "编号<reference>：": the sentence without it.
+                sentence = queries.case_status_for_reference(caller.actor, normal,
+                                                             with_reference=False)
             except (NotFound, Invalid):
                 return None
-            return {"reference": normal, "status_text": _status_phrase(sentence, normal),
-                    "updated": None}
+            return {"reference": normal, "status_text": sentence, "updated": None}
 
     def urgent_help(self, caller: Caller, transcript: str) -> None:
         """Alert the committee staff and the grid worker now; audited."""
@@ -302,29 +303,6 @@ def _category_for(actor: Actor, community_id: int, hint: str | None):
     if usable:
         return usable[0]
     raise Invalid(errors={"category_id": ["no category can take a voice report here"]})
-
-
-def _status_phrase(sentence: str, reference: str) -> str:
-    """The part of a progress sentence after its reference: the dialog's reply already says
-    "编号<reference>：", so "诉求 2026-000123（报修）：已受理。…" becomes "报修，已受理。…"."""
-    at = sentence.find(reference)
-    if at < 0:
-        return sentence.rstrip("。.! ")
-    rest = sentence[at + len(reference):].lstrip()
-    category = None
-    if rest[:1] in ("(", "（"):  # the category, itself possibly with brackets: 报修（水电燃气）
-        depth = 0
-        for i, ch in enumerate(rest):
-            depth += 1 if ch in "(（" else -1 if ch in ")）" else 0
-            if depth == 0:
-                category, rest = rest[1:i].strip(), rest[i + 1:]
-                break
-    rest = rest.lstrip(" :：,，").rstrip()
-    rest = rest[:-1] if rest.endswith(("。", ".")) else rest
-    if category:
-        sep = "，" if re.search(r"[\u4e00-\u9fff]", category) else ", "
-        rest = f"{category}{sep}{rest}"
-    return rest
 
 
 def _when(a) -> str:

@@ -11,7 +11,7 @@ import re
 from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 
-from app.affairs import common, policy, queries, views
+from app.affairs import common, policy, queries, views, words
 from app.infra.errors import NotFound
 from app.infra.text import mask_phone, zh_quantity
 from app.notices import announcements
@@ -127,7 +127,7 @@ def my_cases(actor: Actor, *, page: int = 1, per_page: int = 20):
     rows = []
     for case in listed.page.items:
         row = views.case_summary(case, listed.level)
-        row["words"], row["hint"] = views.status_words(case.status)
+        row["words"], row["hint"] = words.resident_words(case.status)
         rows.append(row)
     return listed.page, rows
 
@@ -155,7 +155,7 @@ def case_for_resident(actor: Actor, case_id: int) -> dict:
     if view["level"] != "reporter":
         # Easy mode shows a resident their own matters only, never a neighbour's.
         raise NotFound()
-    view["words"], view["hint"] = views.status_words(case.status)
+    view["words"], view["hint"] = words.resident_words(case.status)
     for event in view["timeline"]:
         event["words"] = EVENT_WORDS.get(event["kind"], event["label"])
     view["spoken_reference"] = common.spoken_reference(case.reference)

@@ -132,8 +132,9 @@ def test_references_are_sequential_and_readable(cats):
     year, n1 = first.reference.split("-")
     assert second.reference == f"{year}-{int(n1) + 1:06d}"
     assert common.reference_digits("2026-000123") == "2 0 2 6 - 0 0 0 1 2 3"
-    assert common.spoken_reference("2026-000123", "zh_CN") == "二零二六，零零零一二三"
-    assert common.spoken_reference("2026-000123", "en") == "2 0 2 6, 0 0 0 1 2 3"
+    assert common.spoken_reference("2026-000123", "zh_CN") == "二零二六，杠，零零零一二三"
+    assert common.spoken_reference("2026-000123", "en") == (
+        "two zero two six, dash, zero zero zero one two three")
     for spelled in ("2026-000123", "2026 123", "2026000123", " 2026－000123 "):
         assert common.normalize_reference(spelled) == "2026-000123"
     assert common.normalize_reference("hello") is None

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from app.affairs import queries, workflow
+from app.assistant.voice import AppServices, Caller
 from app.extensions import db
 from app.infra.errors import DomainError
 from app.models.case import Case, CaseCategory, CaseEvent
@@ -72,11 +73,27 @@ def test_progress_in_plain_words_respects_privacy(cats, client, auth):
     assert kiosk == f"诉求 {ref}（报修（水电燃气））：已派单。"
     english = _status(client, auth.headers(device=world.a.device), ref, "en").get_json()
     assert english["text"] == f"Request {ref} (报修（水电燃气）): Assigned to a handler."
-    assert english["spoken"] == " ".join(ref.split("-")[0]) + ", " + " ".join(ref.split("-")[1])
+    words = "zero one two three four five six seven eight nine".split()
+    year, serial = ref.split("-")
+    assert english["spoken"] == (" ".join(words[int(c)] for c in year) + ", dash, "
+                                 + " ".join(words[int(c)] for c in serial))
+    # The phone dialog's reply says "编号<reference>：" itself: it hears the same without it.
+    heard = AppServices().case_status(Caller(actor(world.a.resident), "zh"), ref)
+    assert heard["status_text"] == (f"报修（水电燃气），已派单。由{world.a.organization.name}"
+                                    f"办理。最新进展：师傅明天上午上门")
+    screen = actor(device=world.a.device)
+    assert AppServices().case_status(Caller(screen, "zh"), ref)["status_text"] == \
+        "报修（水电燃气），已派单"
+    assert AppServices().case_status(Caller(screen, "en"), ref)["status_text"] == \
+        "报修（水电燃气），Assigned to a handler"
     # A private matter: a neighbour hears only its status; another community hears nothing.
     private = submit(world.a, code="dispute", description="楼上噪音")
     text = _status(client, auth.headers(world.a.elder), private.reference).get_json()["text"]
     assert text == f"诉求 {private.reference}：已提交。"
+    elder = Caller(actor(world.a.elder), "zh")
+    assert AppServices().case_status(elder, private.reference)["status_text"] == "已提交"
+    assert AppServices().case_status(Caller(actor(world.a.elder), "en"), private.reference)[
+        "status_text"] == "Submitted"
     assert _status(client, auth.headers(world.b.resident), ref).status_code == 404
     assert _status(client, auth.headers(world.a.resident), "2026-999999").status_code == 404
     assert _status(client, auth.headers(world.a.resident), "hello").status_code == 422

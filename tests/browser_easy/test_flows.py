@@ -128,7 +128,8 @@ def test_elder_reports_with_a_photo_follows_and_rates_it(world, phones, fresh, t
     # The number is read out digit by digit (once on arrival, and again on tap).
     year, serial = case.reference.split("-")
     digits = "零一二三四五六七八九"
-    spoken = "".join(digits[int(c)] for c in year) + "，" + "".join(digits[int(c)] for c in serial)
+    spoken = ("".join(digits[int(c)] for c in year) + "，杠，"
+              + "".join(digits[int(c)] for c in serial))
     page.wait_for_function("() => window.__spoken.length > 0")
     page.get_by_role("button", name="读出编号").click()
     page.wait_for_function("() => window.__spoken.length > 1")

@@ -8,7 +8,7 @@ import pytest
 
 import voice
 from voice.errors import LanguagePackError
-from voice.nlu import INTENTS, REPLIES, Understander, normalize
+from voice.nlu import INTENTS, REPLIES, Understander, normalize, pack_for_locale, speak_reference
 
 
 @pytest.fixture(scope="module")
@@ -233,6 +233,15 @@ def test_speakable_reads_numbers_digit_by_digit(zh_pack, en_pack):
     spoken = zh_pack.speakable("请打120急救，编号2026-000123，第3条")
     assert "一二零" in spoken and "二零二六，杠，零零零一二三" in spoken and "第3条" in spoken
     assert "一二零" not in zh_pack.speakable("第12条")
+
+
+def test_a_web_locale_finds_its_pack_and_reads_a_reference():
+    assert pack_for_locale("zh_CN").code == pack_for_locale("zh").code == "zh-CN"
+    assert pack_for_locale("en_GB").code == pack_for_locale("fr").code == "en"
+    assert speak_reference("2026-000123", "zh_CN") == "二零二六，杠，零零零一二三"
+    assert speak_reference("2026-000123", "en") == (
+        "two zero two six, dash, zero zero zero one two three"
+    )
 
 
 def test_grammar_phrases_per_listen_mode(zh_pack):
