@@ -70,9 +70,9 @@ def register_extensions(app: Flask) -> None:
     audit.install()
     events.init_app(app)  # the doorbell bus of lobby screens (in-process, or Redis)
     jobs.init_app(app)
-    from app.assistant import voice as voice_service
+    from app.assistant import runtime as voice_runtime
 
-    voice_service.init_app(app)  # preloads the Vosk model only when VOSK_MODEL_PATH is set
+    voice_runtime.init_app(app)  # preloads the Vosk model only when VOSK_MODEL_PATH is set
 
 
 def _sqlite_pragmas(app: Flask) -> None:
@@ -125,7 +125,8 @@ def register_jobs(app: Flask) -> None:
     """What runs on a clock (app/infra/jobs.py): `flask jobs run` from cron runs them all; each
     process's feed watcher runs those marked loop, at most every `every` seconds."""
     from app.affairs import deadlines
-    from app.assistant import voice
+    from app.assistant import runtime as voice_runtime
+    from app.assistant import stores as voice_stores
     from app.infra import housekeeping, idempotency, jobs, ratelimit
     from app.people import auth
     from app.screens import feed
@@ -134,11 +135,12 @@ def register_jobs(app: Flask) -> None:
     housekeeping.register_purge(app, "login_throttles", auth.purge_throttles)
     housekeeping.register_purge(app, "idempotency_keys", lambda now: idempotency.purge_expired())
     housekeeping.register_purge(app, "rate_limits", ratelimit.purge_expired)
-    housekeeping.register_purge(app, "voice_conversations", voice.purge_expired_conversations)
+    housekeeping.register_purge(app, "voice_conversations",
+                                voice_stores.purge_expired_conversations)
 
     # Deadlines stay with cron (and every list read): the watcher does not take them.
     jobs.register(app, "case_deadlines", deadlines.deadlines_job, loop=False)
     jobs.register(app, "case_auto_close", deadlines.auto_close_job, loop=False)
     jobs.register(app, "announcement_boundaries", feed.boundaries_job)
     jobs.register(app, "purge_expired", housekeeping.purge_job, every=hourly)
-    jobs.register(app, "speech_cache", voice.trim_speech_cache, every=hourly)
+    jobs.register(app, "speech_cache", voice_runtime.trim_speech_cache, every=hourly)

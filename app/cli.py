@@ -139,9 +139,9 @@ def voice_cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def voice_check(as_json: bool) -> None:
     """Report the Vosk model (path, language, load time), run a self-test; non-zero on failure."""
-    from app.assistant import voice
+    from app.assistant import runtime
 
-    report = voice.check(current_app._get_current_object())
+    report = runtime.check(current_app._get_current_object())
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
     else:

@@ -136,7 +136,7 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "EASY_SESSION_DAYS": _int(env, "EASY_SESSION_DAYS", 365),
         "STAFF_SESSION_HOURS": _int(env, "STAFF_SESSION_HOURS", 12),
         "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH") or None,
-        # Voice assistant (app/assistant/voice.py): dialog language(s), limits, speech cache.
+        # Voice assistant (app/assistant/runtime.py): dialog language(s), limits, speech cache.
         "VOICE_LANGUAGE": env.get("VOICE_LANGUAGE") or "zh-CN",
         # Language packs to load: built-in codes (zh-CN, en) or paths to pack JSON files.
         "VOICE_LANGUAGES": env.get("VOICE_LANGUAGES") or "zh-CN,en",

@@ -260,7 +260,7 @@ class AppServer(LiveServer):
 
 # One reply rendered into the speech cache (guarded: the synthesizer runs in its own process).
 SPEECH_SCRIPT = (
-    "import json\nfrom app import create_app\nfrom app.assistant import voice as svc\n"
+    "import json\nfrom app import create_app\nfrom app.assistant import runtime as svc\n"
     "if __name__ == '__main__':\n"
     "    app = create_app()\n    with app.app_context():\n"
     "        rt = svc.runtime(app)\n        pack = rt.packs['zh-CN']\n"

@@ -1,8 +1,8 @@
 """The lobby screen (社区大屏): page, snapshot, live stream, pairing, heartbeat, media.
 
 app/web registers `bp`; create_app calls `init_app`. Views stay thin; the rules live in
-app/screens/kiosk.py, app/screens/feed.py and app/notices/announcements.py, the doorbell bus in
-app/infra/events.py.
+app/screens/kiosk.py, app/screens/feed.py and app/notices/ (announcements, audience, pictures…),
+the doorbell bus in app/infra/events.py.
 
 Running a screen: Chromium in kiosk mode on /kiosk (it shows a pairing code; staff enter it under
 Screens in the console) or on /kiosk?token=… (the page keeps the token and drops it from the

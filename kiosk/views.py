@@ -28,7 +28,8 @@ from flask_babel import gettext as _
 from app.extensions import csrf
 from app.infra import events
 from app.infra.errors import Invalid, Unauthorized
-from app.notices import announcements
+from app.notices import common as notices
+from app.notices import pictures
 from app.screens import feed, kiosk
 from app.security import current_actor
 from app.urls import public_base_url
@@ -135,7 +136,7 @@ def _texts() -> dict:
         "until": _("until %(date)s", date="{date}"),
         "of": _("{i} of {n}"),
         "page": _("Page {i} of {n}"),
-        "categories": {k: str(v) for k, v in announcements.CATEGORY_LABELS.items()},
+        "categories": {k: str(v) for k, v in notices.CATEGORY_LABELS.items()},
         "weekdays": [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")],
         "keypad": keypad_texts(),
     }
@@ -207,7 +208,7 @@ def media(name: str):
     """Announcement pictures, named by their SHA-256 (so they never change)."""
     if not re.fullmatch(r"[0-9a-f]{64}\.jpg", name):
         abort(404)
-    folder = announcements.image_folder()
+    folder = pictures.image_folder()
     response = send_from_directory(folder, name, max_age=365 * 24 * 3600)
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return response

@@ -131,7 +131,7 @@ def _in_domains(module: str, domains) -> bool:
 def test_the_graph_sees_what_it_should():
     graph = _graph()
     assert "app.infra.jobs" in graph["app.screens.feed"]
-    assert "app.screens.feed" in graph["app.assistant.voice"]
+    assert "app.screens.feed" in graph["app.assistant.runtime"]
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 

@@ -1,5 +1,8 @@
 """Multi-turn voice dialog: a server-side state machine per conversation.
 
+Why one file (~700 lines): it is one state machine — the `Dialog` class is most of it, and its
+states, read-backs and store contract only make sense read together.
+
 States: ``idle`` → (intent) → ``ask_description`` / ``confirm_report`` / ``ask_reference`` →
 ``done`` (``done`` behaves like ``idle``: the resident may ask for something else).
 

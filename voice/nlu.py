@@ -1,5 +1,8 @@
 """Understanding: language packs (data files) and a fuzzy intent matcher that survives ASR errors.
 
+Why one file (~700 lines): the matcher, the text forms it compares and the pack data it reads
+change together whenever a language or an ASR quirk is added.
+
 A language pack (``voice/lang/<code>.json``) holds, as data: the intents with example phrasings,
 spoken numerals and reference separators, filler words, negators, report categories and every
 reply text. The code knows only intent *names* (the dialog's contract); everything a resident

@@ -1,5 +1,8 @@
 """Speech out: pyttsx3 on espeak-ng, in ONE synthesizer, cached on disk.
 
+Why one file (~650 lines): the worker, its one synthesizer process and the disk cache share one
+set of invariants (serialized synthesis, complete files under final names, one cache key).
+
 pyttsx3 keeps one espeak engine per process and is not thread-safe (parallel use crashed the
 process), so all synthesis is serialized: any thread may call :class:`TTSWorker`, which queues
 the job for one dispatcher thread, which hands it to one synthesizer *process*. The process is

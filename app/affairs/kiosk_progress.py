@@ -86,16 +86,16 @@ def progress_view(case: Case) -> dict:
 def speech_url(text: str) -> str | None:
     """The server's speech (espeak-ng, in the page's language) of `text`, rendered when first
     played; None when this server speaks no such language."""
-    from app.assistant import voice
+    from app.assistant import runtime
 
     if not has_app_context():
         return None
     try:
-        rt = voice.runtime()
+        rt = runtime.runtime()
         code = "zh-CN" if str(get_locale() or "zh_CN").startswith("zh") else "en"
         pack = rt.packs.get(code) or rt.pack(None)
         spoken = pack.speakable(text)
-        return rt.speech_url(spoken, pack.tts_voice, voice.ANNOUNCEMENT_RATE) if spoken else None
+        return rt.speech_url(spoken, pack.tts_voice, runtime.ANNOUNCEMENT_RATE) if spoken else None
     except (KeyError, OSError, DomainError):
         return None
 

@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 
 import voice
 from app.affairs import categories, common, intake
-from app.assistant import voice as voice_svc
+from app.assistant import runtime
 from app.infra import offload
 from app.infra.errors import invalid_field
 from app.infra.text import normalize_phone
@@ -62,13 +62,13 @@ def _committee_category(rows: list[CaseCategory]) -> CaseCategory | None:
 
 def _speech(language: str | None, text: str) -> str | None:
     """The URL of `text` spoken by the server (rendered on first request), or None."""
-    rt = voice_svc.runtime()
+    rt = runtime.runtime()
     try:
         pack = rt.pack(language)
     except Exception:  # an unknown language: the screen shows the words only
         return None
     spoken = pack.speakable(text)
-    return rt.speech_url(spoken, pack.tts_voice, voice_svc.ANNOUNCEMENT_RATE) if spoken else None
+    return rt.speech_url(spoken, pack.tts_voice, runtime.ANNOUNCEMENT_RATE) if spoken else None
 
 
 def _language(locale: str | None) -> str | None:
@@ -92,7 +92,7 @@ def report_options(actor: Actor, *, locale: str | None = None) -> dict:
         "places": [{"code": p, "name": str(PLACE_LABELS[p]),
                     "detail": lobby if p == "lobby" else None} for p in PLACES],
         "prompts": prompts,
-        "max_seconds": int(voice_svc.runtime().limits.max_seconds),
+        "max_seconds": int(runtime.runtime().limits.max_seconds),
     }
 
 
@@ -101,7 +101,7 @@ def _check_recording(data: bytes) -> float:
     Returns its length in seconds; raises the voice library's 4xx errors."""
     from flask import current_app
 
-    limits = voice_svc.runtime().limits
+    limits = runtime.runtime().limits
     max_bytes = min(limits.max_bytes, current_app.config["CASE_AUDIO_MAX_BYTES"])
     limits = voice.AudioLimits(max_bytes=max_bytes, max_seconds=limits.max_seconds,
                                silence_dbfs=limits.silence_dbfs,

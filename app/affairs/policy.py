@@ -28,8 +28,8 @@ from app.affairs.rules import (
     _WORKERS,
     ACTIONS,
     RULES,
-    STATUS_LABELS,
 )
+from app.affairs.words import STATUS_LABELS
 from app.infra.errors import Conflict, DomainError, Forbidden, NotFound, invalid_field
 from app.models.case import CLOSED, OPEN_STATUSES, REJECTED, SUBMITTED, Case
 from app.people import authz

@@ -1,5 +1,5 @@
 """Decoding uploaded pictures within bounds, for both picture pipelines (case photos in
-app/affairs/attachments.py, announcement pictures in app/notices/announcements.py).
+app/affairs/attachments.py, announcement pictures in app/notices/pictures.py).
 
 A small file can declare a huge picture (a 154 KB PNG of 6300×6300 cost 1.8 s and 380 MB), so:
 

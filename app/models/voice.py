@@ -10,7 +10,7 @@ from app.models.base import TimestampMixin, UTCDateTime
 class VoiceConversation(TimestampMixin, db.Model):
     """One conversation's dialog state (JSON, as voice.dialog keeps it) until `expires_at`.
 
-    `owner` is whom it belongs to, as `app.assistant.voice.owner_of` writes it ("device:3",
+    `owner` is whom it belongs to, as `app.assistant.services.owner_of` writes it ("device:3",
     "person:5", "person:5>7" for a relative acting for resident 7); `person_id` / `device_id`
     name the same caller, so a conversation goes when its person or screen does. `version`
     grows with every write: a write that read an older version is refused (compare-and-swap).

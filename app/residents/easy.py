@@ -1,7 +1,7 @@
 """Easy-mode (长辈版) use cases that no other service offers: what the resident's screens show.
 
 Each function takes the Actor first and only reads; changes go through the owning services
-(announcements.acknowledge, intake.submit_case / confirm_case, proxies.*, accounts.update_me).
+(acknowledgements.acknowledge, intake.submit_case / confirm_case, proxies.*, accounts.update_me).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from app.affairs import common, policy, queries, views, words
 from app.infra.errors import NotFound
 from app.infra.text import mask_phone, zh_quantity
-from app.notices import announcements
+from app.notices import acknowledgements, audience
 from app.people import authz, communities, proxies
 from app.people.actors import Actor
 
@@ -112,13 +112,13 @@ def announcements_for(actor: Actor, category: str | None = None) -> list[dict]:
     """Live announcements for the resident's home, urgent first and then newest first."""
     if communities.home_community(actor) is None:
         return []
-    page = announcements.list_announcements(actor, status="published", category=category,
+    page = audience.list_announcements(actor, status="published", category=category,
                                             channel="app", per_page=200)
     items = list(page.items)
-    acked = announcements.acked_by(actor, [a.id for a in items])
+    acked = acknowledgements.acked_by(actor, [a.id for a in items])
     items.sort(key=lambda a: (not a.is_urgent, -(a.publish_at or a.created_at).timestamp(),
                               -a.id))
-    return [announcements.announcement_view(actor, a, acked) for a in items]
+    return [audience.announcement_view(actor, a, acked) for a in items]
 
 
 def my_cases(actor: Actor, *, page: int = 1, per_page: int = 20):

@@ -27,6 +27,7 @@ from app.infra import events, jobs, uow
 from app.models.base import utcnow
 from app.models.kiosk import KioskFeed
 from app.notices import announcements
+from app.notices import common as notices
 
 log = logging.getLogger("linli.kiosk")
 
@@ -63,7 +64,7 @@ def touch_feed(community_id: int) -> int:
         update(KioskFeed).where(KioskFeed.community_id == community_id)
         .values(version=KioskFeed.version + 1, updated_at=now)
         .returning(KioskFeed.version)).scalar_one()
-    boundary = announcements.next_boundary(community_id, now)
+    boundary = notices.next_boundary(community_id, now)
     db.session.execute(update(KioskFeed).where(KioskFeed.community_id == community_id)
                        .values(boundary_at=boundary))
     events.publish_after_commit(feed_channel(community_id),

@@ -35,7 +35,8 @@ from app.infra.text import clean_text
 from app.models import ApiToken, Device, LoginThrottle
 from app.models.base import utcnow
 from app.models.kiosk import DeviceState, PairingCode
-from app.notices import announcements
+from app.notices import audience, pictures
+from app.notices import common as notices
 from app.people import authz
 from app.people.actors import Actor
 from app.people.auth import issue_token
@@ -74,11 +75,11 @@ def item_view(a) -> dict:
     """An announcement as a screen sees it: the text and its schedule, nobody's name."""
     return {
         "id": a.id, "revision": a.revision, "title": a.title,
-        "paragraphs": announcements.paragraphs(a.body), "category": a.category,
+        "paragraphs": notices.paragraphs(a.body), "category": a.category,
         "priority": a.priority, "publish_at": _iso(a.publish_at), "expire_at": _iso(a.expire_at),
         "window": ({"days": a.window_days, "start": a.window_start, "end": a.window_end}
                    if (a.window_days or a.window_start) else None),
-        "image_url": announcements.image_url(a), "speech_url": a.speech_url,
+        "image_url": pictures.image_url(a), "speech_url": a.speech_url,
     }
 
 
@@ -116,7 +117,7 @@ def snapshot(actor: Actor) -> dict:
     state = db.session.get(DeviceState, device.id)
     community = device.community
     zone = ZoneInfo(current_app.config["TIMEZONE"])
-    items = [item_view(a) for a in announcements.for_device(device, now)]
+    items = [item_view(a) for a in audience.for_device(device, now)]
     body = {
         "version": feed.feed_version(device.community_id),
         "server_time": _iso(now),

@@ -6,7 +6,7 @@ from flask import current_app, flash, redirect, render_template, request
 from flask_babel import gettext as _
 
 from app.infra.errors import DomainError
-from app.notices import announcements
+from app.notices import acknowledgements
 from app.residents import easy
 from app.security import current_actor
 from app.web import easy_common as base
@@ -37,7 +37,7 @@ def _list(category: str | None):
 def acknowledge(announcement_id):
     """One tap: 我知道了 (recorded for the resident, by the proxy when one acts for them)."""
     try:
-        announcements.acknowledge(current_actor(), announcement_id)
+        acknowledgements.acknowledge(current_actor(), announcement_id)
     except DomainError as error:
         base.settle(error)
         raise

@@ -14,7 +14,9 @@ from flask_login import login_required
 from app.infra.errors import DomainError
 from app.models.announcement import CATEGORIES, CHANNELS
 from app.models.base import utcnow
-from app.notices import announcements as svc
+from app.notices import acknowledgements, announcements, audience, pictures
+from app.notices import common as notices
+from app.notices import policy as notice_policy
 from app.people import authz
 from app.security import current_actor
 from app.web.staff import flash_error as _fail
@@ -64,16 +66,16 @@ def _local_input(value) -> str:
     """A UTC datetime as a datetime-local value in the community's zone."""
     if value is None:
         return ""
-    return value.astimezone(svc.local_zone()).strftime("%Y-%m-%dT%H:%M")
+    return value.astimezone(notices.local_zone()).strftime("%Y-%m-%dT%H:%M")
 
 
 def _form_page(actor, *, item=None, community=None, values=None, status=200):
     community = community or (item.community if item else None)
     return render_template(
         "staff/announcements/form.html", item=item, community=community, values=values or {},
-        categories=CATEGORIES, category_labels=svc.CATEGORY_LABELS, channels=CHANNELS,
+        categories=CATEGORIES, category_labels=notices.CATEGORY_LABELS, channels=CHANNELS,
         weekdays=WEEKDAYS, local_input=_local_input,
-        spoken=svc.spoken_text(item) if item else None,
+        spoken=notices.spoken_text(item) if item else None,
         managed=managed_communities(actor)), status
 
 
@@ -88,7 +90,7 @@ def index():
     community_id = request.args.get("community_id", type=int) or visible[0].id
     status = request.args.get("status") or None
     try:
-        page = svc.list_announcements(actor, community_id=community_id, status=status,
+        page = audience.list_announcements(actor, community_id=community_id, status=status,
                                       page=request.args.get("page", 1, type=int), per_page=30)
     except DomainError as error:
         _fail(error)
@@ -96,8 +98,8 @@ def index():
     now = utcnow()
     return render_template("staff/announcements/index.html", page=page, communities=visible,
                            community_id=community_id, status=status, now=now,
-                           effective=svc.effective_status, labels=svc.STATUS_LABELS,
-                           category_labels=svc.CATEGORY_LABELS,
+                           effective=notices.effective_status, labels=notices.STATUS_LABELS,
+                           category_labels=notices.CATEGORY_LABELS,
                            can_manage=authz.can_manage_community(actor, community_id))
 
 
@@ -111,11 +113,11 @@ def new():
         return _form_page(actor, community=community)
     try:
         data = _form_data(request.form)
-        item = svc.create_announcement(actor, community_id=community.id,
+        item = announcements.create_announcement(actor, community_id=community.id,
                                        draft=request.form.get("action") == "draft", **data)
         upload = request.files.get("image")
         if upload and upload.filename:
-            svc.set_image(actor, item.id, upload.read())
+            pictures.set_image(actor, item.id, upload.read())
     except DomainError as error:
         _fail(error)
         return _form_page(actor, community=community, values=request.form, status=422)
@@ -129,19 +131,19 @@ def detail(announcement_id: int):
     """One announcement: how it looks and sounds, its history, and who still needs a visit."""
     actor = current_actor()
     try:
-        item = svc.get_announcement(actor, announcement_id)
-        if not svc.may(actor, "read_internal", item):
+        item = audience.get_announcement(actor, announcement_id)
+        if not notice_policy.may(actor, "read_internal", item):
             abort(404)
-        history = svc.history(actor, item.id)
-        follow = svc.follow_up(actor, item.id) if item.is_urgent and item.status != "draft" \
-            else None
+        history = audience.history(actor, item.id)
+        follow = acknowledgements.follow_up(actor, item.id) \
+            if item.is_urgent and item.status != "draft" else None
     except DomainError as error:
         abort(error.status_code)
     return render_template("staff/announcements/detail.html", item=item, history=history,
-                           follow=follow, status=svc.effective_status(item),
-                           labels=svc.STATUS_LABELS, category_labels=svc.CATEGORY_LABELS,
-                           spoken=svc.spoken_text(item), image_url=svc.image_url(item),
-                           can_manage=svc.may(actor, "manage", item))
+                           follow=follow, status=notices.effective_status(item),
+                           labels=notices.STATUS_LABELS, category_labels=notices.CATEGORY_LABELS,
+                           spoken=notices.spoken_text(item), image_url=pictures.image_url(item),
+                           can_manage=notice_policy.may(actor, "manage", item))
 
 
 @bp.route("/<id:announcement_id>/edit", methods=["GET", "POST"])
@@ -149,21 +151,21 @@ def detail(announcement_id: int):
 def edit(announcement_id: int):
     """Edit: screens change at once, the rotation keeps going."""
     actor = current_actor()
-    item = svc.get_for_edit(actor, announcement_id)
+    item = announcements.get_for_edit(actor, announcement_id)
     if request.method == "GET":
         return _form_page(actor, item=item)
     try:
         data = _form_data(request.form)
         expected = request.form.get("revision", type=int)
-        svc.update_announcement(actor, item.id, data, expected)
+        announcements.update_announcement(actor, item.id, data, expected)
         upload = request.files.get("image")
         if upload and upload.filename:
-            svc.set_image(actor, item.id, upload.read())
+            pictures.set_image(actor, item.id, upload.read())
         elif request.form.get("remove_image"):
-            svc.remove_image(actor, item.id)
+            pictures.remove_image(actor, item.id)
     except DomainError as error:
         _fail(error)
-        item = svc.get_for_edit(actor, announcement_id)
+        item = announcements.get_for_edit(actor, announcement_id)
         return _form_page(actor, item=item, values=request.form, status=error.status_code)
     flash(str(_l("Saved.")), "info")
     return redirect(url_for(".detail", announcement_id=item.id))
@@ -173,14 +175,14 @@ def edit(announcement_id: int):
 @login_required
 def publish(announcement_id: int):
     """Publish a draft."""
-    return _transition(announcement_id, svc.publish_announcement, _l("Published."))
+    return _transition(announcement_id, announcements.publish_announcement, _l("Published."))
 
 
 @bp.post("/<id:announcement_id>/withdraw")
 @login_required
 def withdraw(announcement_id: int):
     """Withdraw from every screen and the app."""
-    return _transition(announcement_id, svc.withdraw_announcement, _l("Withdrawn."))
+    return _transition(announcement_id, announcements.withdraw_announcement, _l("Withdrawn."))
 
 
 def _transition(announcement_id: int, action, message):

@@ -14,7 +14,7 @@
   var root = document.documentElement;
   var S = { key: null, paragraphs: [], pages: [], page: 0, layoutKey: '', told: null };
 
-  // As the server splits a body (app/notices/announcements.py: paragraphs).
+  // As the server splits a body (app/notices/common.py: paragraphs).
   function paragraphs(body) {
     return String(body || '').normalize('NFC').split(/\n\s*\n/)
       .map(function (p) { return p.trim(); }).filter(Boolean);

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from app.affairs import queries, views, workflow
-from app.assistant.voice import AppServices, Caller
+from app.assistant.services import AppServices, Caller
 from app.extensions import db
 from app.models.case import CaseEvent
 from tests.affairs.conftest import actor, put_in_state, submit

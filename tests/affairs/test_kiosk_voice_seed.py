@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from app.affairs import queries, workflow
-from app.assistant.voice import AppServices, Caller
+from app.assistant.services import AppServices, Caller
 from app.extensions import db
 from app.infra.errors import DomainError
 from app.models.case import Case, CaseCategory, CaseEvent

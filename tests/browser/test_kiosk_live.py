@@ -198,9 +198,9 @@ def _speech_file(live, seconds: int = 6) -> str:
     import urllib.request
 
     script = (
-        "import wave\nfrom app import create_app\nfrom app.assistant import voice\n"
+        "import wave\nfrom app import create_app\nfrom app.assistant import runtime\n"
         "app = create_app()\nwith app.app_context():\n"
-        "    rt, rate = voice.runtime(), voice.ANNOUNCEMENT_RATE\n"
+        "    rt, rate = runtime.runtime(), runtime.ANNOUNCEMENT_RATE\n"
         "    tone = rt.pack(None).tts_voice\n"
         f"    text = 'tone {uuid.uuid4().hex}'\n"
         "    url = rt.speech_url(text, tone, rate)\n"

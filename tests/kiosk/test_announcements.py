@@ -6,6 +6,7 @@ from app.extensions import db as _db
 from app.models.announcement import Announcement, AnnouncementRevision
 from app.models.base import utcnow
 from app.notices import announcements
+from app.notices import common as notices
 from tests import factories as f
 
 
@@ -139,7 +140,7 @@ def test_edit_clears_speech_and_old_speech_is_refused(client, post, db):
     client.patch(url, json={"priority": "urgent"}, headers=post.headers)
     assert client.get(url, headers=post.headers).get_json()["speech_url"] is None
     a = db.session.get(Announcement, body["id"])
-    assert announcements.spoken_text(a).startswith("紧急通知：")
+    assert notices.spoken_text(a).startswith("紧急通知：")
 
 
 def test_validation(client, post, world):
@@ -169,24 +170,24 @@ def test_window_limits_screens_only(app, post, db):
     body = post(title="早间提醒", window={"days": [1, 2, 3, 4, 5], "start": "07:00",
                                           "end": "09:00"})
     a = db.session.get(Announcement, body["id"])
-    zone = announcements.local_zone()
+    zone = notices.local_zone()
     monday_8 = datetime(2026, 11, 30, 8, 0, tzinfo=zone)
     monday_10 = datetime(2026, 11, 30, 10, 0, tzinfo=zone)
     saturday_8 = datetime(2026, 12, 5, 8, 0, tzinfo=zone)
-    assert announcements.in_window(a, monday_8)
-    assert not announcements.in_window(a, monday_10)
-    assert not announcements.in_window(a, saturday_8)
+    assert notices.in_window(a, monday_8)
+    assert not notices.in_window(a, monday_10)
+    assert not notices.in_window(a, saturday_8)
     overnight = Announcement(window_start="22:00", window_end="06:00")
-    assert announcements.in_window(overnight, datetime(2026, 11, 30, 23, 0, tzinfo=zone))
-    assert announcements.in_window(overnight, datetime(2026, 11, 30, 5, 0, tzinfo=zone))
-    assert not announcements.in_window(overnight, datetime(2026, 11, 30, 12, 0, tzinfo=zone))
+    assert notices.in_window(overnight, datetime(2026, 11, 30, 23, 0, tzinfo=zone))
+    assert notices.in_window(overnight, datetime(2026, 11, 30, 5, 0, tzinfo=zone))
+    assert not notices.in_window(overnight, datetime(2026, 11, 30, 12, 0, tzinfo=zone))
 
 
 def test_next_boundary_is_the_nearest_start_end_or_window_edge(post, world, db):
     soon = utcnow() + timedelta(minutes=30)
     post(title="稍后", publish_at=_iso(soon + timedelta(hours=8)))
     post(title="很快结束", expire_at=_iso(soon))
-    boundary = announcements.next_boundary(world.a.community.id, utcnow(),
+    boundary = notices.next_boundary(world.a.community.id, utcnow(),
                                            lookahead=timedelta(hours=6))
     assert abs((boundary - soon).total_seconds()) < 1
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 import voice
 from app.affairs import categories
-from app.assistant import voice as voice_svc
+from app.assistant import runtime
 from app.extensions import db as _db
 from app.models.case import Case, CaseAttachment, CaseCategory
 from app.people.actors import Actor
@@ -174,7 +174,7 @@ def test_oversize_and_overlong_recordings_are_refused(
     r = _send(client, screen, speech_webm)
     assert r.status_code == 413, r.get_json()
     monkeypatch.setitem(app.config, "CASE_AUDIO_MAX_BYTES", 8 * 1024 * 1024)
-    rt = voice_svc.runtime(app)
+    rt = runtime.runtime(app)
     monkeypatch.setattr(rt, "limits", voice.AudioLimits(max_bytes=rt.limits.max_bytes,
                                                         max_seconds=0.5))
     r = _send(client, screen, speech_wav, name="m.wav", mime="audio/wav")

@@ -1,4 +1,4 @@
-"""One policy call per aggregate, for announcements (`announcements.may`/`ensure`) and lobby
+"""One policy call per aggregate, for announcements (`app.notices.policy.may`/`ensure`) and lobby
 screens (`app.screens.policy`): outsiders never learn a record exists (404), insiders without
 the right are refused (403), and the channels read the same answers."""
 
@@ -9,6 +9,7 @@ import pytest
 from app.extensions import db
 from app.infra.errors import Forbidden, NotFound, Unauthorized
 from app.notices import announcements
+from app.notices import policy as notice_policy
 from app.people.actors import Actor
 from app.screens import policy as screens
 
@@ -38,29 +39,29 @@ def test_a_draft_is_not_found_outside_the_committees_workers(world):
             _raises(announcements, NotFound, who, action, draft)
     _raises(announcements, Unauthorized, Actor.anonymous(), "read", draft)
     grid_worker = _person(world.a.grid_worker)
-    assert announcements.may(grid_worker, "read_internal", draft)
+    assert notice_policy.may(grid_worker, "read_internal", draft)
     _raises(announcements, Forbidden, grid_worker, "manage", draft)  # looks, does not touch
     _raises(announcements, Forbidden, _person(world.official), "manage", draft)
-    assert announcements.may(_person(world.a.staff), "manage", draft)
-    assert announcements.may(_person(world.official_writer), "manage", draft)
+    assert notice_policy.may(_person(world.a.staff), "manage", draft)
+    assert notice_policy.may(_person(world.official_writer), "manage", draft)
 
 
 def test_residents_read_and_acknowledge_a_live_one_but_never_its_inside(world):
     live = _post(world.a, title="燃气检修", body="请家中留人。", priority="urgent")
     for who in (_person(world.a.resident), _person(world.a.relative, world.a.elder)):
-        assert announcements.may(who, "read", live)
-        assert announcements.may(who, "acknowledge", live)
+        assert notice_policy.may(who, "read", live)
+        assert notice_policy.may(who, "acknowledge", live)
         _raises(announcements, Forbidden, who, "read_internal", live)
         _raises(announcements, NotFound, who, "manage", live)
     screen = Actor.for_device(world.a.device)
-    assert announcements.may(screen, "read", live)
+    assert notice_policy.may(screen, "read", live)
     _raises(announcements, Forbidden, screen, "acknowledge", live)  # people only
     _raises(announcements, Forbidden, _person(world.a.staff), "acknowledge", live)  # not told
     _raises(announcements, NotFound, _person(world.b.resident), "acknowledge", live)
     announcements.withdraw_announcement(_person(world.a.staff), live.id)
     db.session.commit()
-    assert not announcements.may(_person(world.a.resident), "read", live)
-    assert announcements.may(_person(world.a.staff), "read_internal", live)
+    assert not notice_policy.may(_person(world.a.resident), "read", live)
+    assert notice_policy.may(_person(world.a.staff), "read_internal", live)
 
 
 def test_a_screen_reads_itself_and_its_committee_manages_it(world):

@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 import voice
-from app.assistant import voice as svc
+from app.assistant import conversations, runtime
+from app.assistant import services as voice_services
+from app.assistant import stores as voice_stores
 from app.extensions import db as _db
 from app.infra import housekeeping
 from app.models import Person
@@ -32,26 +34,26 @@ def _state(owner: str, **extra) -> dict:
 
 @pytest.fixture()
 def store(db):
-    return svc.DatabaseDialogStore()
+    return voice_stores.DatabaseDialogStore()
 
 
 def test_the_app_keeps_conversations_in_the_database_without_redis(app):
-    rt = svc.runtime(app)
+    rt = runtime.runtime(app)
     assert rt.redis_url is None and rt.store_kind == "database"
-    assert isinstance(rt.dialog_store(), svc.DatabaseDialogStore)
+    assert isinstance(rt.dialog_store(), voice_stores.DatabaseDialogStore)
 
 
 def test_the_backend_is_chosen_in_one_place(app, monkeypatch):
     monkeypatch.setitem(app.config, "VOICE_CONVERSATIONS", "memory")
-    assert isinstance(svc.VoiceRuntime(app).dialog_store(), voice.MemoryDialogStore)
+    assert isinstance(runtime.VoiceRuntime(app).dialog_store(), voice.MemoryDialogStore)
     monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:6379/0")
     monkeypatch.setitem(app.config, "VOICE_CONVERSATIONS", None)
-    assert isinstance(svc.VoiceRuntime(app).dialog_store(), svc.RedisDialogStore)
+    assert isinstance(runtime.VoiceRuntime(app).dialog_store(), voice_stores.RedisDialogStore)
     monkeypatch.setitem(app.config, "REDIS_URL", None)
     for wrong in ("redis", "disk"):  # redis without REDIS_URL; no such backend
         monkeypatch.setitem(app.config, "VOICE_CONVERSATIONS", wrong)
         with pytest.raises(ValueError, match="VOICE_CONVERSATIONS"):
-            svc.VoiceRuntime(app)
+            runtime.VoiceRuntime(app)
 
 
 def test_store_then_load_with_the_callers_scope_and_expiry(store, world):
@@ -66,20 +68,20 @@ def test_store_then_load_with_the_callers_scope_and_expiry(store, world):
 
     loaded = store.get("conversation-one-0001")
     assert loaded["slots"] == {"a": "楼道灯"} and loaded["owner"] == f"person:{person.id}"
-    assert loaded[svc.VERSION_KEY] == 1
+    assert loaded[voice_stores.VERSION_KEY] == 1
     rows = {r.id: r for r in _db.session.scalars(select(VoiceConversation))}
     one, two, three = (rows["conversation-one-0001"], rows["conversation-two-0002"],
                        rows["conversation-three-03"])
     assert (one.person_id, one.device_id) == (person.id, None)
     assert (two.person_id, two.device_id) == (None, device.id)
     assert (three.person_id, three.owner) == (world.a.relative.id, relative)
-    assert svc.VERSION_KEY not in one.state  # the version is a column, never in the state
+    assert voice_stores.VERSION_KEY not in one.state  # the version is a column, never in the state
     assert one.expires_at.tzinfo == UTC and one.created_at.tzinfo == UTC
     assert before + timedelta(seconds=119) < one.expires_at <= utcnow() + timedelta(seconds=120)
 
     loaded["turns"] = 1
     store.put("conversation-one-0001", loaded, 120)
-    assert loaded[svc.VERSION_KEY] == 2
+    assert loaded[voice_stores.VERSION_KEY] == 2
     assert store.get("conversation-one-0001")["turns"] == 1
     store.delete("conversation-one-0001")
     assert store.get("conversation-one-0001") is None
@@ -129,11 +131,11 @@ def test_a_second_turn_waits_for_the_first_to_commit(app, store, world):
 
     def first():
         with app.app_context():
-            state = svc.DatabaseDialogStore().get_for_update("conversation-lock-0001")
+            state = voice_stores.DatabaseDialogStore().get_for_update("conversation-lock-0001")
             locked.set()
             time.sleep(0.6)
             state["turns"] = 1
-            svc.DatabaseDialogStore().put("conversation-lock-0001", state, 120)
+            voice_stores.DatabaseDialogStore().put("conversation-lock-0001", state, 120)
             seen["first_done"] = time.monotonic()
             _db.session.commit()
             _db.session.remove()
@@ -141,11 +143,11 @@ def test_a_second_turn_waits_for_the_first_to_commit(app, store, world):
     def second():
         with app.app_context():
             locked.wait(10)
-            state = svc.DatabaseDialogStore().get_for_update("conversation-lock-0001")
+            state = voice_stores.DatabaseDialogStore().get_for_update("conversation-lock-0001")
             seen["second_read"] = time.monotonic()
             seen["second_turns"] = state["turns"]
             state["turns"] += 1
-            svc.DatabaseDialogStore().put("conversation-lock-0001", state, 120)
+            voice_stores.DatabaseDialogStore().put("conversation-lock-0001", state, 120)
             _db.session.commit()
             _db.session.remove()
 
@@ -165,8 +167,8 @@ def test_two_yes_at_once_file_one_case(app, cats):
     other, and the report is filed once."""
     resident_id = cats.a.resident.id
     actor = Actor.for_person(cats.a.resident)
-    cid = svc.hear_text(actor, "我要反映").conversation_id
-    confirm = svc.hear_text(actor, "那个楼道灯坏了，晚上看不见", conversation_id=cid)
+    cid = conversations.hear_text(actor, "我要反映").conversation_id
+    confirm = conversations.hear_text(actor, "那个楼道灯坏了，晚上看不见", conversation_id=cid)
     assert confirm.state == "confirm_report"
     _db.session.commit()
     _db.session.remove()
@@ -176,7 +178,7 @@ def test_two_yes_at_once_file_one_case(app, cats):
         with app.app_context():
             try:
                 who = Actor.for_person(_db.session.get(Person, resident_id))
-                results.append(svc.hear_text(who, "对", conversation_id=cid))
+                results.append(conversations.hear_text(who, "对", conversation_id=cid))
                 time.sleep(0.5)  # the rest of the request: the other turn arrives meanwhile
                 _db.session.commit()
             except Exception as error:  # noqa: BLE001 - reported by the assertions
@@ -222,14 +224,14 @@ def test_a_failing_service_on_the_first_turn_keeps_the_conversation(app, cats, m
         with self._call(caller):
             raise RuntimeError("announcements are down")
 
-    monkeypatch.setattr(svc.AppServices, "announcements", broken)
+    monkeypatch.setattr(voice_services.AppServices, "announcements", broken)
     resident_id = cats.a.resident.id
     actor = Actor.for_person(cats.a.resident)
-    first = svc.hear_text(actor, "听公告")
+    first = conversations.hear_text(actor, "听公告")
     assert first.error == "service_failed"
     _db.session.commit()
     _db.session.remove()
     monkeypatch.undo()
     who = Actor.for_person(_db.session.get(Person, resident_id))
-    again = svc.hear_text(who, "再说一遍", conversation_id=first.conversation_id)
+    again = conversations.hear_text(who, "再说一遍", conversation_id=first.conversation_id)
     assert again.reply_text == first.reply_text

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from app.assistant import voice as svc
+from app.assistant import runtime
 from app.extensions import db
 from app.models.announcement import Announcement
 
@@ -49,7 +49,7 @@ def test_reading_new_text_aloud_is_limited_per_person(client, auth, cats, two_an
 
 def test_new_speech_urls_are_limited_per_address_and_per_screen(client, auth, cats, app,
                                                                 two_an_hour):
-    rt = svc.runtime(app)
+    rt = runtime.runtime(app)
     pack = rt.packs["zh-CN"]
     urls = [rt.speech_url(_unique(w), pack.tts_voice, "slow") for w in "五六七八九"]
     here = {"REMOTE_ADDR": "203.0.113.9"}
@@ -67,7 +67,7 @@ def test_new_speech_urls_are_limited_per_address_and_per_screen(client, auth, ca
 
 
 def test_trimming_keeps_prompts_and_live_announcements(client, auth, cats, app, monkeypatch):
-    rt = svc.runtime(app)
+    rt = runtime.runtime(app)
     tts = rt.tts
     body = {"title": "停电通知", "body": f"周六上午检修线路。{time.time_ns()}"}
     response = client.post("/api/v1/announcements", headers=auth.headers(cats.a.staff),
@@ -86,7 +86,7 @@ def test_trimming_keeps_prompts_and_live_announcements(client, auth, cats, app, 
         return path
 
     pack = rt.packs[rt.default_language]
-    announcement_wav = fake(tts.path_for(tts.key(text, pack.tts_voice, svc.ANNOUNCEMENT_RATE)))
+    announcement_wav = fake(tts.path_for(tts.key(text, pack.tts_voice, runtime.ANNOUNCEMENT_RATE)))
     prompt = " ".join(pack.speakable(pack.prompts()[0]).split())
     prompt_wav = tts.path_for(tts.synthesize(prompt, pack.tts_voice, "slow").etag)
     os.utime(prompt_wav, (long_ago, long_ago))

@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from app.assistant import voice as svc
+from app.assistant import runtime
 from app.models.announcement import Announcement
 from tests.voice_app.conftest import assert_real_speech
 
@@ -57,7 +57,7 @@ def test_reading_text_aloud_for_the_easy_pages(client, auth, cats, app):
                       query_string={"text": "社区电话 010-12345678", "rate": "fast",
                                     "format": "mp3"})
     assert fast.status_code == 200 and fast.mimetype == "audio/mpeg"
-    said = svc.runtime(app).packs["zh-CN"].speakable("社区电话 010-12345678")
+    said = runtime.runtime(app).packs["zh-CN"].speakable("社区电话 010-12345678")
     assert "零一零" in said and "一二三四五六七八" in said  # digit by digit
     assert client.get("/api/v1/voice/speech", query_string={"text": "x", "rate": "warp"},
                       headers=headers).status_code == 422
@@ -74,7 +74,7 @@ def post(client, auth, staff, **body):
 def test_announcement_speech_is_rendered_and_served_to_the_screens(client, auth, cats, app, db):
     a = cats.a
     item = post(client, auth, a.staff, priority="urgent")
-    rt = svc.runtime(app)
+    rt = runtime.runtime(app)
     assert rt.render_announcement_speech() == 1
     db.session.expire_all()
     row = db.session.get(Announcement, item["id"])
@@ -106,8 +106,8 @@ def background(app, monkeypatch):
     """The per-worker background thread, with one rate to keep the prompts quick."""
     monkeypatch.setitem(app.config, "VOICE_BACKGROUND", True)
     monkeypatch.setitem(app.config, "KIOSK_FEED_POLL_SECONDS", 0)
-    monkeypatch.setattr(svc, "PRERENDER_RATES", ("slow",))
-    rt = svc.runtime(app)
+    monkeypatch.setattr(runtime, "PRERENDER_RATES", ("slow",))
+    rt = runtime.runtime(app)
     yield rt
     rt.stop_background()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.affairs import workflow
-from app.assistant import voice as svc
+from app.assistant import runtime
 from app.models import AuditLog, Building, Grid
 from app.models.case import Case, CaseAttachment
 from app.models.notification import Notification
@@ -33,7 +33,7 @@ def spoken(app, url: str) -> str:
     """What a reply URL says (its sidecar), e.g. to check numbers are read digit by digit."""
     import json
 
-    rt = svc.runtime(app)
+    rt = runtime.runtime(app)
     speech_id = url.rsplit("/", 1)[-1]
     return json.loads(rt._sidecar(speech_id).read_text(encoding="utf-8"))["text"]
 

@@ -15,7 +15,7 @@ from app.api.announcements.schemas import (
     RevisionSchema,
 )
 from app.api.common import actor, paged
-from app.notices import announcements as svc
+from app.notices import acknowledgements, announcements, audience, pictures
 
 blp = Blueprint("announcements", __name__, url_prefix="/api/v1",
                 description="Announcements for the app, lobby screens and the voice line")
@@ -30,16 +30,16 @@ class Announcements(MethodView):
     def get(self, args):
         """List announcements (residents: for their building; staff: all, drafts too)."""
         who = actor()
-        page = svc.list_announcements(who, **args)
-        acked = svc.acked_by(who, [a.id for a in page.items])
-        return paged(page, lambda a: svc.announcement_view(who, a, acked))
+        page = audience.list_announcements(who, **args)
+        acked = acknowledgements.acked_by(who, [a.id for a in page.items])
+        return paged(page, lambda a: audience.announcement_view(who, a, acked))
 
     @blp.arguments(AnnouncementCreateSchema)
     @blp.response(201, AnnouncementSchema)
     def post(self, data):
         """Post an announcement (committee staff); it goes out at once unless a draft."""
         who = actor()
-        return svc.announcement_view(who, svc.create_announcement(who, **data))
+        return audience.announcement_view(who, announcements.create_announcement(who, **data))
 
 
 @blp.route("/announcements/<id:announcement_id>")
@@ -50,8 +50,8 @@ class AnnouncementById(MethodView):
     def get(self, announcement_id):
         """Get an announcement."""
         who = actor()
-        a = svc.get_announcement(who, announcement_id)
-        return svc.announcement_view(who, a, svc.acked_by(who, [a.id]))
+        a = audience.get_announcement(who, announcement_id)
+        return audience.announcement_view(who, a, acknowledgements.acked_by(who, [a.id]))
 
     @blp.arguments(AnnouncementUpdateSchema)
     @blp.response(200, AnnouncementSchema)
@@ -59,8 +59,8 @@ class AnnouncementById(MethodView):
         """Edit an announcement (screens update at once; the edit is kept in the history)."""
         who = actor()
         expected = data.pop("revision", None)
-        return svc.announcement_view(
-            who, svc.update_announcement(who, announcement_id, data, expected))
+        return audience.announcement_view(
+            who, announcements.update_announcement(who, announcement_id, data, expected))
 
 
 @blp.route("/announcements/<id:announcement_id>/publish")
@@ -71,7 +71,8 @@ class AnnouncementPublish(MethodView):
     def post(self, announcement_id):
         """Publish a draft now (or at its publish_at)."""
         who = actor()
-        return svc.announcement_view(who, svc.publish_announcement(who, announcement_id))
+        return audience.announcement_view(
+            who, announcements.publish_announcement(who, announcement_id))
 
 
 @blp.route("/announcements/<id:announcement_id>/withdraw")
@@ -82,7 +83,8 @@ class AnnouncementWithdraw(MethodView):
     def post(self, announcement_id):
         """Withdraw an announcement from every screen and the app."""
         who = actor()
-        return svc.announcement_view(who, svc.withdraw_announcement(who, announcement_id))
+        return audience.announcement_view(
+            who, announcements.withdraw_announcement(who, announcement_id))
 
 
 @blp.route("/announcements/<id:announcement_id>/revisions")
@@ -92,7 +94,7 @@ class AnnouncementRevisions(MethodView):
     @blp.response(200, RevisionSchema(many=True))
     def get(self, announcement_id):
         """The edit history (community workers)."""
-        return [svc.revision_view(r) for r in svc.history(actor(), announcement_id)]
+        return [audience.revision_view(r) for r in audience.history(actor(), announcement_id)]
 
 
 @blp.route("/announcements/<id:announcement_id>/ack")
@@ -102,7 +104,7 @@ class AnnouncementAck(MethodView):
     @blp.response(200, AckSchema)
     def post(self, announcement_id):
         """Acknowledge with one tap (again: no change)."""
-        return svc.acknowledge(actor(), announcement_id)
+        return acknowledgements.acknowledge(actor(), announcement_id)
 
 
 @blp.route("/announcements/<id:announcement_id>/follow-up")
@@ -112,7 +114,7 @@ class AnnouncementFollowUp(MethodView):
     @blp.response(200, FollowUpSchema)
     def get(self, announcement_id):
         """Who has not acknowledged: elderly living alone first, then by age (audited)."""
-        return svc.follow_up(actor(), announcement_id)
+        return acknowledgements.follow_up(actor(), announcement_id)
 
 
 @blp.route("/announcements/<id:announcement_id>/image")
@@ -125,10 +127,10 @@ class AnnouncementImage(MethodView):
         """Attach or replace the picture."""
         who = actor()
         data = files["image"].read(9 * 1024 * 1024)
-        return svc.announcement_view(who, svc.set_image(who, announcement_id, data))
+        return audience.announcement_view(who, pictures.set_image(who, announcement_id, data))
 
     @blp.response(200, AnnouncementSchema)
     def delete(self, announcement_id):
         """Remove the picture."""
         who = actor()
-        return svc.announcement_view(who, svc.remove_image(who, announcement_id))
+        return audience.announcement_view(who, pictures.remove_image(who, announcement_id))

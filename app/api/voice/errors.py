@@ -11,7 +11,7 @@ import logging
 from flask import Flask
 
 import voice
-from app.assistant import voice as svc
+from app.assistant import conversations
 
 log = logging.getLogger("linli.voice")
 
@@ -20,10 +20,10 @@ def describe(error: voice.VoiceError) -> tuple[int, str, dict]:
     """(status, message in the request's language, field errors) of a voice library error."""
     from app.errors import HTTP_MESSAGES
 
-    message = svc.ERROR_MESSAGES.get(error.code)
+    message = conversations.ERROR_MESSAGES.get(error.code)
     if message is None:
         message = HTTP_MESSAGES.get(error.status, HTTP_MESSAGES[500])
-    field = svc.ERROR_FIELDS.get(error.code, "audio")
+    field = conversations.ERROR_FIELDS.get(error.code, "audio")
     return error.status, message, {field: [error.code]}
 
 
@@ -32,7 +32,7 @@ def error_response(error: voice.VoiceError):
     from app.errors import envelope
 
     status, message, errors = describe(error)
-    if error.status >= 500 and error.code not in svc.ERROR_FIELDS:
+    if error.status >= 500 and error.code not in conversations.ERROR_FIELDS:
         log.warning("voice error %s: %s", error.code, error.message)
     return envelope(status, message, errors)
 

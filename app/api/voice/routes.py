@@ -19,7 +19,7 @@ from app.api.voice.schemas import (
     VoiceStatusSchema,
     VoiceTextSchema,
 )
-from app.assistant import voice as svc
+from app.assistant import conversations, runtime
 from app.infra.errors import Invalid
 
 blp = Blueprint("voice", __name__, url_prefix="/api/v1",
@@ -115,9 +115,9 @@ class VoiceText(MethodView):
         the socket.
         """
         who = actor()
-        result = svc.hear_text(who, data["text"], conversation_id=data["conversation_id"],
+        result = conversations.hear_text(who, data["text"], conversation_id=data["conversation_id"],
                                language=data["language"])
-        return svc.reply_view(result)
+        return conversations.reply_view(result)
 
 
 @blp.route("/voice/conversations")
@@ -128,7 +128,8 @@ class VoiceConversations(MethodView):
     @blp.response(201, VoiceReplySchema)
     def post(self, data):
         """Start a conversation; the reply is the greeting."""
-        return svc.reply_view(svc.start_conversation(actor(), language=data["language"]))
+        return conversations.reply_view(
+            conversations.start_conversation(actor(), language=data["language"]))
 
 
 @blp.route("/voice/conversations/<string:conversation_id>")
@@ -138,7 +139,7 @@ class VoiceConversationById(MethodView):
     @blp.response(204)
     def delete(self, conversation_id):
         """End a conversation now (the resident walked away)."""
-        svc.end_conversation(actor(), conversation_id)
+        conversations.end_conversation(actor(), conversation_id)
 
 
 @blp.route("/voice/utterances")
@@ -156,9 +157,10 @@ class VoiceUtterances(MethodView):
         503 with install instructions when no speech model is installed.
         """
         data, fields = _upload(args)
-        result = svc.hear_audio(actor(), data, conversation_id=fields.get("conversation_id"),
-                                language=fields.get("language"))
-        return svc.reply_view(result)
+        result = conversations.hear_audio(actor(), data,
+                                          conversation_id=fields.get("conversation_id"),
+                                          language=fields.get("language"))
+        return conversations.reply_view(result)
 
 
 @blp.route("/voice/transcriptions")
@@ -171,7 +173,7 @@ class VoiceTranscriptions(MethodView):
     def post(self, args):
         """Turn a recording into text for a form field (按住说话 next to a text box)."""
         data, fields = _upload(args)
-        return svc.transcribe(actor(), data, language=fields.get("language"))
+        return conversations.transcribe(actor(), data, language=fields.get("language"))
 
 
 @blp.route("/voice/status")
@@ -181,7 +183,7 @@ class VoiceStatus(MethodView):
     @blp.response(200, VoiceStatusSchema)
     def get(self):
         """Whether speech recognition is installed (show the 按住说话 button only then)."""
-        return svc.status(actor())
+        return conversations.status(actor())
 
 
 @blp.route("/voice/speech")
@@ -196,9 +198,9 @@ class VoiceSay(MethodView):
 
         who = actor()
         authz.require_signed_in(who)
-        _id, speech = svc.runtime().say(args["text"], language=args["lang"], rate=args["rate"],
+        _id, speech = runtime.runtime().say(args["text"], language=args["lang"], rate=args["rate"],
                                         fmt=_format(args),
-                                        caller=svc.speech_caller(who, request.remote_addr))
+                                        caller=runtime.speech_caller(who, request.remote_addr))
         return _speech_response(speech, public=False)
 
 
@@ -210,6 +212,6 @@ class VoiceSpeechById(MethodView):
     @blp.doc(responses=_AUDIO_OUT, security=PUBLIC)
     def get(self, args, speech_id):
         """Hear a reply or an announcement (the URL is the key: no sign-in, cached for good)."""
-        caller = svc.speech_caller(actor(), request.remote_addr)
-        return _speech_response(svc.runtime().speech(speech_id, _format(args), caller=caller),
+        caller = runtime.speech_caller(actor(), request.remote_addr)
+        return _speech_response(runtime.runtime().speech(speech_id, _format(args), caller=caller),
                                 public=True)

@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from app.api.common import text as text_field
-from app.assistant.voice import SPEECH_FORMATS
+from app.assistant.runtime import SPEECH_FORMATS
 from voice.nlu import available_packs
 
 CONVERSATION_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"

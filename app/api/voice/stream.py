@@ -29,7 +29,8 @@ from werkzeug.exceptions import HTTPException
 import voice
 from app import jsonbody
 from app.api.voice.errors import describe
-from app.assistant import voice as svc
+from app.assistant import conversations, runtime
+from app.assistant import services as voice_services
 from app.extensions import db, sock
 from app.infra import audit, uow
 from app.infra.errors import DomainError, Invalid, Unauthorized
@@ -51,7 +52,7 @@ class Stream:
 
     def __init__(self, ws) -> None:
         self.ws = ws
-        self.rt = svc.runtime()
+        self.rt = runtime.runtime()
         self.assistant = self.rt.assistant()
         self.token: str | None = None
         self.cookie_person_id: int | None = None
@@ -112,7 +113,7 @@ class Stream:
             from app.people.proxies import act_for_id
 
             self.act_for = act_for_id(act_for, "act_for")
-        self.owner = svc.owner_of(self.actor())
+        self.owner = voice_services.owner_of(self.actor())
 
     def actor(self) -> Actor:
         """The caller, loaded afresh (every turn: revoked tokens stop working)."""
@@ -139,9 +140,9 @@ class Stream:
         audit.bind_actor(actor)
         return actor
 
-    def caller(self) -> svc.Caller:
+    def caller(self) -> voice_services.Caller:
         """The caller as the dialog's services see it."""
-        return svc.Caller(self.actor(), self.language or self.rt.default_language)
+        return voice_services.Caller(self.actor(), self.language or self.rt.default_language)
 
     # --- the conversation --------------------------------------------------------------------
     def start(self, message: dict) -> None:
@@ -154,11 +155,11 @@ class Stream:
         cid = message.get("conversation_id")
         reply = None
         if cid:
-            self.conversation_id, self.language = svc.conversation_for(actor, str(cid))
+            self.conversation_id, self.language = conversations.conversation_for(actor, str(cid))
         else:
-            greeting = svc.start_conversation(actor, language=message.get("language"))
+            greeting = conversations.start_conversation(actor, language=message.get("language"))
             self.conversation_id, self.language = greeting.conversation_id, greeting.language
-            reply = svc.reply_view(greeting)
+            reply = conversations.reply_view(greeting)
         listen = self.assistant.dialog.listen_mode(self.conversation_id)
         self.done_with_database()
         self.send("ready", conversation_id=self.conversation_id, language=self.language,
@@ -186,7 +187,7 @@ class Stream:
         if len(chunk) > MAX_FRAME_BYTES:
             raise voice.AudioTooLarge("frame too large", max_bytes=MAX_FRAME_BYTES)
         if self.session is None:
-            svc.require_model(self.assistant, self.language)
+            conversations.require_model(self.assistant, self.language)
             self.session = self.assistant.open_stream(self.conversation_id, owner=self.owner)
         self.voiced_ms += voice.audio.pcm_loudness(chunk, self.rt.limits).voiced_ms
         held = sum(len(pcm) for _t, pcm in self.segments)
@@ -233,13 +234,13 @@ class Stream:
     def text(self, message: dict) -> None:
         """A typed turn over the socket."""
         actor = self.actor()
-        result = svc.hear_text(actor, str(message.get("text") or ""),
+        result = conversations.hear_text(actor, str(message.get("text") or ""),
                                conversation_id=self.conversation_id)
         self.answer(result)
 
     def answer(self, result: voice.TurnResult) -> None:
         """Send the reply (with its audio URL) and end the turn's database work."""
-        reply = svc.reply_view(result)
+        reply = conversations.reply_view(result)
         self.done_with_database()
         self.send("reply", **reply)
         if result.ended:

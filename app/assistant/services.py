@@ -1,0 +1,259 @@
+"""The app's side of the voice dialog: the services a conversation may call.
+
+- `AppServices` implements the library's `Services` protocol over the real services: cases
+  (channel "voice", transcript and the original audio as an attachment), announcements and
+  activities for the caller's building, the committee's contact, and urgent help (immediate
+  notices to the committee staff and the resident's grid worker, plus an audit entry).
+- `Caller` is what the dialog hands back to them; `owner_of` says whom a conversation belongs to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from flask import g, has_app_context
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.affairs import categories, common, intake, queries
+from app.extensions import db
+from app.infra import audit, uow
+from app.infra.errors import Invalid, NotFound, Unauthorized, Unavailable
+from app.models import Person, RoleAssignment
+from app.notices import audience
+from app.notices import common as notices
+from app.notices.common import local_zone
+from app.people import communities, notifications
+from app.people.actors import Actor
+
+# Report categories of the language packs -> case category codes, best first. A kiosk files
+# anonymously, so only categories that allow it are used for a screen.
+CATEGORY_CODES = {
+    "lighting": ("repair",), "elevator": ("repair",), "water": ("repair",),
+    "noise": ("dispute", "suggestion"), "sanitation": ("environment",),
+    "parking": ("environment",), "safety": ("safety",), "greenery": ("environment",),
+    "road": ("environment", "repair"),
+}
+FALLBACK_CODES = ("suggestion", "environment", "safety", "repair", "help", "dispute")
+# A screen files anonymously; where the understood category needs a name (报修, 求助, 邻里纠纷 by
+# default), the nearest one that takes anonymous reports and keeps the matter moving: the same
+# handler where possible (报修 → 环境卫生: the property), a short deadline for a plea for help
+# (求助 → 安全隐患: the grid worker, 24 h), never 意见建议 (168 h) for those two.
+NEAREST_ANONYMOUS = {"repair": ("environment", "safety"), "help": ("safety",),
+                     "dispute": ("suggestion",)}
+
+
+# --- who is speaking ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Caller:
+    """What the dialog hands back to the services: the actor and the conversation's language."""
+
+    actor: Actor
+    language: str
+
+    @property
+    def locale(self) -> str:
+        """The gettext locale of service texts (status sentences, labels) for this language."""
+        return "en" if self.language.startswith("en") else "zh_CN"
+
+
+def owner_of(actor: Actor) -> str:
+    """Who a conversation belongs to: the device, or the person (and whom they act for)."""
+    if actor.device is not None:
+        return f"device:{actor.device.id}"
+    if actor.person is None:
+        raise Unauthorized()
+    if actor.on_behalf_of is not None:
+        return f"person:{actor.person.id}>{actor.on_behalf_of.id}"
+    return f"person:{actor.person.id}"
+
+
+def _building_of(actor: Actor):
+    if actor.device is not None:
+        return actor.device.building
+    subject = actor.subject
+    if subject is not None and subject.household is not None:
+        return subject.household.building
+    return None
+
+
+# --- the app's side of the dialog ------------------------------------------------------------
+
+class AppServices:
+    """voice.Services over the real services; ``caller`` is a `Caller`."""
+
+    @contextmanager
+    def _call(self, caller: Caller) -> Iterator[None]:
+        # The dialog turns a failing service into a spoken apology; the failed unit of work
+        # must not be committed with the rest of the request.
+        _babel_context()
+        try:
+            with force_locale(caller.locale):
+                yield
+        except Exception:
+            uow.rollback()
+            raise
+
+    def announcements(self, caller: Caller) -> list[dict[str, str]]:
+        """Live announcements for the caller's building (voice channel), newest first."""
+        with self._call(caller):
+            items = audience.current_for(caller.actor, "voice")
+            return [{"title": a.title, "body": " ".join(notices.paragraphs(a.body))}
+                    for a in items if a.category != "activity"]
+
+    def activities(self, caller: Caller) -> list[dict[str, str]]:
+        """Announced activities for the caller, with a spoken "when"."""
+        with self._call(caller):
+            items = audience.current_for(caller.actor, "voice")
+            return [{"title": a.title, "when": _when(a)} for a in items
+                    if a.category == "activity"]
+
+    def committee_contact(self, caller: Caller) -> dict[str, str] | None:
+        """The residents' committee of the caller's community."""
+        with self._call(caller):
+            community = communities.community_of(caller.actor)
+            if community is None:
+                return None
+            return {"name": community.name, "phone": community.phone or "",
+                    "hours": community.office_hours or "", "address": community.address or ""}
+
+    def submit_case(self, caller: Caller, description: str, transcript: str,
+                    audio: bytes | None, audio_mime: str | None,
+                    category_hint: str | None) -> str:
+        """File a case on the voice channel with the transcript and the recording."""
+        with self._call(caller):
+            actor = caller.actor
+            community = communities.community_of(actor)
+            if community is None:
+                raise Invalid(errors={"community_id": ["no community"]})
+            category = _category_for(actor, community.id, category_hint)
+            case = intake.submit_case(
+                actor, description=description, transcript=transcript or description,
+                category_id=category.id, community_id=community.id, channel="voice",
+                audio=(bytes(audio), audio_mime) if audio else None)
+            return case.reference
+
+    def case_status(self, caller: Caller, reference: str) -> dict[str, Any] | None:
+        """The progress sentence the caller may hear (a screen hears only the public status)."""
+        with self._call(caller):
+            normal = common.normalize_reference(reference)
+            if normal is None:
+                return None
+            try:
+                # The reply already says "编号<reference>：": the sentence without it.
+                sentence = queries.case_status_for_reference(caller.actor, normal,
+                                                             with_reference=False)
+            except (NotFound, Invalid):
+                return None
+            return {"reference": normal, "status_text": sentence, "updated": None}
+
+    def urgent_help(self, caller: Caller, transcript: str) -> None:
+        """Alert the committee staff and the grid worker now; audited."""
+        with self._call(caller):
+            alert_for_help(caller.actor, transcript)
+
+
+def _babel_context() -> None:
+    # Flask-Babel ignores an empty g (background threads) and would speak English.
+    if has_app_context() and not g:
+        g.linli_babel = True
+
+
+def alert_for_help(actor: Actor, transcript: str) -> list[int]:
+    """Urgent help (救命 / 我摔倒了): a notice to every committee staff member of the caller's
+    community and to the grid worker of their building, plus an audit entry. Returns who was
+    told; raises Unavailable when nobody could be (the dialog then says so)."""
+    community = communities.community_of(actor)
+    if community is None:
+        raise Unavailable()
+    building = _building_of(actor)
+    staff = _people_with_role(role="committee_staff", community_id=community.id)
+    grid = (_people_with_role(role="grid_worker", grid_id=building.grid_id)
+            if building is not None and building.grid_id else [])
+    recipients = sorted(set(staff) | set(grid))
+    said = (transcript or "").strip()[:200]
+    for person_id in recipients:
+        with notifications.in_locale_of(person_id):
+            who, place, phone = _who_and_where(actor, building)
+            body = _("%(who)s (%(place)s) asked for help by voice: “%(said)s”.",
+                     who=who, place=place, said=said or "…")
+            if phone:
+                body += " " + _("Phone: %(phone)s.", phone=phone)
+            body += " " + _("Please call or go there now.")
+            notifications.notify(person_id, "urgent_help",
+                                 _("Urgent help: %(who)s", who=who), body)
+    target = ("device", actor.device.id) if actor.device is not None else \
+        ("person", actor.subject.id)
+    audit.record(actor, "urgent_help", target[0], target[1], community.id,
+                 {"channel": "voice", "said": said, "notified": recipients})
+    db.session.flush()
+    if not recipients:
+        raise Unavailable(_l("Nobody could be alerted."))
+    return recipients
+
+
+def _people_with_role(**filters) -> list[int]:
+    query = select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
+    query = query.where(Person.is_active.is_(True), *(
+        getattr(RoleAssignment, name) == value for name, value in filters.items()))
+    return sorted(set(db.session.scalars(query)))
+
+
+def _who_and_where(actor: Actor, building) -> tuple[str, str, str | None]:
+    if actor.device is not None:
+        device = actor.device
+        where = device.location or (building.name if building is not None else "")
+        return _("Someone at the screen %(name)s", name=device.name), where or "-", None
+    person = actor.subject
+    place = ""
+    if person.household is not None:
+        place = person.household.label
+    elif building is not None:
+        place = building.name
+    # Staff and grid workers may see the phone of a resident of their community; in an
+    # emergency they need it at once (the notice itself is audited above).
+    return person.display_name, place or "-", person.phone
+
+
+def _category_for(actor: Actor, community_id: int, hint: str | None):
+    rows = categories.list_categories(actor, community_id)
+    anonymous_only = actor.device is not None
+    usable = [c for c in rows if c.allow_anonymous or not anonymous_only]
+    by_code = {c.code: c for c in usable}
+    # a pack names either a topic (lighting → repair) or the category code itself (repair)
+    wanted = CATEGORY_CODES.get(hint or "", (hint,) if hint else ())
+    if anonymous_only:
+        wanted += tuple(near for code in wanted for near in NEAREST_ANONYMOUS.get(code, ()))
+    for code in wanted + FALLBACK_CODES:
+        if code in by_code:
+            return by_code[code]
+    if usable:
+        return usable[0]
+    raise Invalid(errors={"category_id": ["no category can take a voice report here"]})
+
+
+
+def _when(a) -> str:
+    """A short spoken "when" for an activity: its weekly window, else until when it runs."""
+    from babel.dates import get_day_names
+    from flask_babel import format_date, get_locale
+
+    parts = []
+    if a.window_days:
+        names = get_day_names("wide", locale=str(get_locale() or "zh_CN"))
+        parts.append("、".join(names[(d - 1) % 7] for d in a.window_days))
+    if a.window_start and a.window_end:
+        parts.append(f"{a.window_start}-{a.window_end}")
+    if parts:
+        return " ".join(parts)
+    if a.expire_at is not None:
+        return _("before %(date)s", date=format_date(a.expire_at.astimezone(local_zone()),
+                                                     "long"))
+    when = a.publish_at or a.published_at
+    return format_date(when.astimezone(local_zone()), "long") if when else _("soon")
