@@ -8,10 +8,13 @@ reads the header and the body and builds the replayed response.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 
 from flask import Response, request
+from werkzeug.exceptions import HTTPException
 
+from app import jsonbody
 from app.infra import idempotency
 from app.infra.idempotency import HEADER, KEEP_HEADERS
 
@@ -33,8 +36,13 @@ def request_fingerprint() -> str:
             files.append((name, data))
         return idempotency.fingerprint(request.method, request.path,
                                        form=list(request.form.items(multi=True)), files=files)
-    return idempotency.fingerprint(request.method, request.path,
-                                   raw=request.get_data(cache=True))
+    raw = request.get_data(cache=True)
+    try:
+        # The bounded parser: a hostile body is answered by the view's own parsing.
+        canonical = json.dumps(jsonbody.loads(raw), sort_keys=True, separators=(",", ":"))
+    except HTTPException:
+        canonical = None
+    return idempotency.fingerprint(request.method, request.path, raw=raw, canonical=canonical)
 
 
 def _replay(answer: idempotency.StoredAnswer) -> Response:

@@ -182,3 +182,66 @@ def test_registering_a_blueprint_does_nothing_else():
         assert bare.wsgi_app == wsgi_app, bp.name  # nothing wrapped around the app
         assert list(bare.blueprints) == [bp.name]
         assert bare.extensions == {}, bp.name
+
+
+# --- the walk of one request ----------------------------------------------------------------------
+# Layers, lowest first (docs/ARCHITECTURE.md): a call into a higher layer is a call back up. In
+# app/affairs the modules' own order (app/affairs/__init__.py) counts as layers too.
+LAYERS = (("app/database.py", "app/infra/"), ("app/people/",),
+          ("app/affairs/", "app/notices/", "app/screens/", "app/assistant/", "app/residents/"))
+AFFAIRS = ("rules", "policy", "words", "common", "counts", "notify", "deadlines", "views",
+           "queries", "intake", "workflow")
+
+
+def _ours(filename: str) -> str | None:
+    try:
+        rel = Path(filename).resolve().relative_to(ROOT)
+    except ValueError:
+        return None
+    if rel.parts[0] not in PACKAGES or rel.parts[:2] == ("app", "models"):
+        return None
+    return rel.as_posix()
+
+
+def _rank(path: str) -> tuple[int, int]:
+    layer = next((i for i, prefixes in enumerate(LAYERS)
+                  if any(path.startswith(p) for p in prefixes)), len(LAYERS))
+    name = Path(path).stem
+    return layer, AFFAIRS.index(name) if path.startswith("app/affairs/") and name in AFFAIRS else -1
+
+
+def _walk(call) -> tuple[list[tuple[str, str]], object]:
+    """The direct calls from one of Linli's files into another while `call()` runs (library
+    callbacks, e.g. SQLAlchemy's flush hooks, are not steps of the walk)."""
+    steps = []
+
+    def profile(frame, event, arg):
+        if event != "call" or frame.f_back is None:
+            return
+        here, caller = _ours(frame.f_code.co_filename), _ours(frame.f_back.f_code.co_filename)
+        if here and caller and here != caller and (not steps or steps[-1] != (caller, here)):
+            steps.append((caller, here))
+
+    sys.setprofile(profile)
+    try:
+        result = call()
+    finally:
+        sys.setprofile(None)
+    return steps, result
+
+
+def test_a_case_submission_goes_down_once(client, auth, cats):
+    world = cats
+    # Issue #11 measured route → submit_case → case_view → back to the route for similar_cases:
+    # now the route makes one call into the domain, which never calls back up a layer.
+    headers = {**auth.headers(world.a.resident), "Idempotency-Key": "walk-0001"}
+    steps, response = _walk(lambda: client.post("/api/v1/cases", headers=headers, json={
+        "category_code": "repair", "description": "楼道灯不亮了，晚上看不清台阶。"}))
+    assert response.status_code == 201, response.get_json()
+    route = [here for caller, here in steps if caller == "app/api/cases/routes.py"
+             and here.startswith(tuple(f"app/{d}/" for d in DOMAINS))]
+    assert route == ["app/affairs/intake.py"]
+    upward = [(caller, here) for caller, here in steps if _rank(here) > _rank(caller)
+              and _rank(caller)[0] < len(LAYERS)]
+    assert upward == []
+    print(f"case submission: {len(steps)} calls between {len({h for _c, h in steps})} files")
