@@ -57,8 +57,9 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     _sqlite_pragmas(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True,
-                     render_as_batch=True)
+    migrate.init_app(
+        app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True, render_as_batch=True
+    )
     login_manager.init_app(app)
     csrf.init_app(app)
     i18n.prepare(app)
@@ -135,8 +136,9 @@ def register_jobs(app: Flask) -> None:
     housekeeping.register_purge(app, "login_throttles", auth.purge_throttles)
     housekeeping.register_purge(app, "idempotency_keys", lambda now: idempotency.purge_expired())
     housekeeping.register_purge(app, "rate_limits", ratelimit.purge_expired)
-    housekeeping.register_purge(app, "voice_conversations",
-                                voice_stores.purge_expired_conversations)
+    housekeeping.register_purge(
+        app, "voice_conversations", voice_stores.purge_expired_conversations
+    )
 
     # Deadlines stay with cron (and every list read): the watcher does not take them.
     jobs.register(app, "case_deadlines", deadlines.deadlines_job, loop=False)

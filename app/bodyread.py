@@ -62,7 +62,8 @@ class BodyDeadline:
             # Not read: the app refuses it (413); the unread rest ends the connection.
             return self.app(environ, _closing(start_response))
         seconds = self.config["BODY_READ_TIMEOUT"] + (length or limit or 0) / max(
-            1, self.config["BODY_MIN_RATE"])
+            1, self.config["BODY_MIN_RATE"]
+        )
         body = tempfile.SpooledTemporaryFile(max_size=_SPOOL)
         try:
             complete = _read(environ, body, length, limit, seconds)
@@ -91,8 +92,9 @@ class BodyDeadline:
 
 def _is_json(environ) -> bool:
     mimetype = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-    return mimetype == "application/json" or (mimetype.startswith("application/")
-                                              and mimetype.endswith("+json"))
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
 
 
 def _length(environ) -> int | None:
@@ -100,8 +102,10 @@ def _length(environ) -> int | None:
     raw = environ.get("CONTENT_LENGTH") or ""
     if raw.strip().isdigit():
         return int(raw)
-    if environ.get("wsgi.input_terminated") and "chunked" in environ.get(
-            "HTTP_TRANSFER_ENCODING", "").lower():
+    if (
+        environ.get("wsgi.input_terminated")
+        and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    ):
         return None
     return 0
 

@@ -60,23 +60,39 @@ def seed_demo(as_json: bool) -> None:
     click.echo("\n  演示账号 / demo accounts (role, login, password or PIN, where):")
     for account in summary["accounts"]:
         secret = account.get("password") or account.get("pin")
-        click.echo(f"  {account['role']:<16} {account['login']:<18} {secret:<16} "
-                   f"{account.get('community') or ''}")
+        click.echo(
+            f"  {account['role']:<16} {account['login']:<18} {secret:<16} "
+            f"{account.get('community') or ''}"
+        )
 
 
 @click.command("create-user")
 @click.option("--username", required=True)
 @click.option("--name", "display_name", required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@click.option("--role", type=click.Choice(["platform_admin", "committee_staff", "street_official",
-                                           "grid_worker", "org_member"]), required=True)
+@click.option(
+    "--role",
+    type=click.Choice(
+        ["platform_admin", "committee_staff", "street_official", "grid_worker", "org_member"]
+    ),
+    required=True,
+)
 @click.option("--community", "community_code", help="Community code (committee staff).")
 @click.option("--street-office", "office_code", help="Street office code (officials).")
 @click.option("--grid-id", type=int)
 @click.option("--organization-id", type=int)
 @click.option("--can-write", is_flag=True, help="Officials: allow changes, not only reading.")
-def create_user(username, display_name, password, role, community_code, office_code, grid_id,
-                organization_id, can_write) -> None:
+def create_user(
+    username,
+    display_name,
+    password,
+    role,
+    community_code,
+    office_code,
+    grid_id,
+    organization_id,
+    can_write,
+) -> None:
     """Create a staff-side account with one scoped role (for real deployments)."""
     from sqlalchemy import select
 
@@ -96,10 +112,18 @@ def create_user(username, display_name, password, role, community_code, office_c
             raise click.BadParameter(f"no street office {office_code!r}")
         scope["street_office_id"] = office.id
     try:
-        person = people.create_staff_account(username=username, password=password,
-                                             display_name=display_name)
-        people.grant_role(None, person, role, grid_id=grid_id, organization_id=organization_id,
-                          can_write=can_write, **scope)
+        person = people.create_staff_account(
+            username=username, password=password, display_name=display_name
+        )
+        people.grant_role(
+            None,
+            person,
+            role,
+            grid_id=grid_id,
+            organization_id=organization_id,
+            can_write=can_write,
+            **scope,
+        )
     except DomainError as error:
         uow.rollback()
         raise click.ClickException(f"{error.message} {error.errors}") from None
@@ -149,12 +173,15 @@ def voice_check(as_json: bool) -> None:
         test = report.get("self_test") or {}
         tts = report.get("tts") or {}
         click.echo(f"model path:     {report['model_path'] or '(VOSK_MODEL_PATH not set)'}")
-        click.echo(f"model language: {model.get('language', '-')} "
-                   f"(dialog: {report['voice_language']})")
+        click.echo(
+            f"model language: {model.get('language', '-')} (dialog: {report['voice_language']})"
+        )
         click.echo(f"load time:      {model.get('load_seconds', '-')} s")
         click.echo(f"grammar:        {model.get('grammar_supported', '-')}")
-        click.echo(f"self-test:      {'ok' if test.get('ok') else 'FAILED'} "
-                   f"(expected {test.get('expected')!r}, heard {test.get('heard')!r})")
+        click.echo(
+            f"self-test:      {'ok' if test.get('ok') else 'FAILED'} "
+            f"(expected {test.get('expected')!r}, heard {test.get('heard')!r})"
+        )
         click.echo(f"speech output:  {'ok' if tts.get('ok') else 'FAILED'} {tts.get('voice', '')}")
         for warning in report["warnings"]:
             click.echo(f"warning: {warning}")
@@ -215,8 +242,10 @@ def cases_cli() -> None:
 def escalate_command() -> None:
     """The job case_deadlines: due-soon reminders, overdue notices, escalations."""
     counts = _run_jobs(["case_deadlines"])["case_deadlines"]
-    click.echo(f"due-soon reminders: {counts['due_soon']}, "
-               f"overdue notices: {counts['overdue']}, escalated: {counts['escalated']}")
+    click.echo(
+        f"due-soon reminders: {counts['due_soon']}, "
+        f"overdue notices: {counts['overdue']}, escalated: {counts['escalated']}"
+    )
 
 
 @cases_cli.command("auto-close")

@@ -229,8 +229,11 @@ def engine_options(url: str, cfg: dict) -> dict:
     if url.startswith("sqlite"):
         # SQLite's own busy wait blocks the whole (gevent) worker: keep it to a short slice;
         # app/database.py waits the rest cooperatively.
-        options = {"connect_args": {"timeout": cfg["SQLITE_BUSY_SLICE_MS"] / 1000,
-                                    "check_same_thread": False}}
-        return options if ":memory:" in url or url.rstrip("/") == "sqlite:" else {
-            **options, **pool}
+        options = {
+            "connect_args": {
+                "timeout": cfg["SQLITE_BUSY_SLICE_MS"] / 1000,
+                "check_same_thread": False,
+            }
+        }
+        return options if ":memory:" in url or url.rstrip("/") == "sqlite:" else {**options, **pool}
     return {"pool_pre_ping": True, **pool}

@@ -23,9 +23,11 @@ BUSY_BUDGET = "linli_busy_seconds"
 
 
 def _is_busy(error: Exception) -> bool:
-    return (isinstance(error, sqlite3.OperationalError)
-            and getattr(error, "sqlite_errorname", "SQLITE_BUSY") == "SQLITE_BUSY"
-            and "locked" in str(error))
+    return (
+        isinstance(error, sqlite3.OperationalError)
+        and getattr(error, "sqlite_errorname", "SQLITE_BUSY") == "SQLITE_BUSY"
+        and "locked" in str(error)
+    )
 
 
 def _retrying(run, context, budget: float):

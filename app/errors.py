@@ -127,8 +127,7 @@ def _render(code: int, message, errors=None, headers=None):
     if wants_json():
         return envelope(code, message, errors, headers)
     try:
-        body = render_template("error.html", code=code, message=str(message),
-                               back=_back_link())
+        body = render_template("error.html", code=code, message=str(message), back=_back_link())
     except Exception:  # never let the error page itself fail
         log.exception("error page failed")
         body = f"<!doctype html><title>{code}</title><h1>{code}</h1>"
@@ -175,8 +174,11 @@ def handle_http_exception(error: HTTPException):
 def handle_csrf(error: CSRFError):
     """A form or unsafe call without a valid CSRF token."""
     _rollback()
-    return _render(400, _l("This page has expired. Please go back, refresh and try again."),
-                   {"csrf_token": [error.description]})
+    return _render(
+        400,
+        _l("This page has expired. Please go back, refresh and try again."),
+        {"csrf_token": [error.description]},
+    )
 
 
 def answer_failed_commit(error: Exception):
@@ -212,11 +214,16 @@ def handle_db_unavailable(error: Exception):
     # Outages are logged in a line; anything else (a query the database finds wrong) is
     # probably a bug, so with its trace — still not the client's fault, and still no trace out.
     outage = isinstance(error, (OperationalError, InterfaceError, PoolTimeout))
-    log.log(logging.WARNING if outage else logging.ERROR, "database unavailable on %s %s: %s: %s",
-            request.method, request.path, type(error).__name__,
-            str(getattr(error, "orig", None) or error)[:300], exc_info=not outage)
-    return _render(503, HTTP_MESSAGES[503],
-                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    log.log(
+        logging.WARNING if outage else logging.ERROR,
+        "database unavailable on %s %s: %s: %s",
+        request.method,
+        request.path,
+        type(error).__name__,
+        str(getattr(error, "orig", None) or error)[:300],
+        exc_info=not outage,
+    )
+    return _render(503, HTTP_MESSAGES[503], headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def handle_overflow(error: OverflowError):

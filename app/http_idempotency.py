@@ -34,8 +34,9 @@ def request_fingerprint() -> str:
             data = storage.stream.read()
             storage.stream.seek(0)
             files.append((name, data))
-        return idempotency.fingerprint(request.method, request.path,
-                                       form=list(request.form.items(multi=True)), files=files)
+        return idempotency.fingerprint(
+            request.method, request.path, form=list(request.form.items(multi=True)), files=files
+        )
     raw = request.get_data(cache=True)
     try:
         # The bounded parser: a hostile body is answered by the view's own parsing.
@@ -78,9 +79,12 @@ def idempotent(scope: Callable[[], str | None] | None = None):
             response = view(*args, **kwargs)
             if response.status_code < 400 and not response.is_streamed:
                 idempotency.remember(
-                    row, response.status_code, response.content_type,
+                    row,
+                    response.status_code,
+                    response.content_type,
                     response.get_data(as_text=True),
-                    {h: response.headers[h] for h in KEEP_HEADERS if h in response.headers})
+                    {h: response.headers[h] for h in KEEP_HEADERS if h in response.headers},
+                )
             return response
 
         return wrapper

@@ -117,8 +117,13 @@ def loads(data: bytes | str, *, max_items: int | None = None, max_depth: int | N
     if bare.count(",") + opened > max_items:
         raise _refuse(_l("Too many values: at most %(n)d.", n=max_items), too_large=True)
     try:
-        value = json.loads(text, object_pairs_hook=_object, parse_int=_int, parse_float=_float,
-                           parse_constant=_constant)
+        value = json.loads(
+            text,
+            object_pairs_hook=_object,
+            parse_int=_int,
+            parse_float=_float,
+            parse_constant=_constant,
+        )
     except RecursionError:  # pragma: no cover - the depth check comes first
         raise _refuse(_l("Nested too deeply: at most %(n)d levels.", n=max_depth)) from None
     except ValueError:
@@ -128,8 +133,9 @@ def loads(data: bytes | str, *, max_items: int | None = None, max_depth: int | N
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            raise _refuse(_l("The text contains an invalid character (a lone surrogate).")) \
-                from None
+            raise _refuse(
+                _l("The text contains an invalid character (a lone surrogate).")
+            ) from None
     return value
 
 

@@ -34,7 +34,7 @@ def _load_user(user_id: str):
 
     row = None
     if isinstance(user_id, str) and user_id.startswith(SESSION_PREFIX):
-        row = resolve_session(user_id[len(SESSION_PREFIX):])
+        row = resolve_session(user_id[len(SESSION_PREFIX) :])
     if row is None:
         # A dead sign-in: forget it and clear its remember cookie (which carries the same key),
         # so the request may still sign in by a bearer token.
@@ -53,8 +53,7 @@ def sign_in(person: Person, kind: str, *, remember: bool) -> None:
 
     key, row = start_session(person, kind, user_agent=request.headers.get("User-Agent"))
     person.session_key = SESSION_PREFIX + key
-    login_user(person, remember=remember,
-               duration=session_lifetime(kind) if remember else None)
+    login_user(person, remember=remember, duration=session_lifetime(kind) if remember else None)
     g.web_session = row
 
 
@@ -69,8 +68,10 @@ def own_sign_in() -> dict:
     changes their own PIN or password: {"keep_session_id", "keep_token_id"}."""
     row = current_session()
     token = g.get("api_token")
-    return {"keep_session_id": row.id if row is not None else None,
-            "keep_token_id": token.id if token is not None else None}
+    return {
+        "keep_session_id": row.id if row is not None else None,
+        "keep_token_id": token.id if token is not None else None,
+    }
 
 
 def sign_out() -> None:
@@ -127,8 +128,18 @@ def current_actor() -> Actor:
     return actor
 
 
-_REQUEST_KEYS = ("actor", "_login_user", "api_token", "bad_token", "person_locale",
-                 "session_act_for", "linli_actor", "_flask_babel", "web_session", "linli_client_ip")
+_REQUEST_KEYS = (
+    "actor",
+    "_login_user",
+    "api_token",
+    "bad_token",
+    "person_locale",
+    "session_act_for",
+    "linli_actor",
+    "_flask_babel",
+    "web_session",
+    "linli_client_ip",
+)
 
 
 # Scripts only from this site's files (no inline script, no eval, no javascript: URLs), which is
@@ -137,21 +148,23 @@ _REQUEST_KEYS = ("actor", "_login_user", "api_token", "bad_token", "person_local
 # script; all text people write is escaped anyway. frame-ancestors 'self': the staff compose page
 # frames /kiosk/preview. blob: for photo previews, recordings and Redoc's search worker; data:
 # for inline icons; 'self' in connect-src covers the voice WebSocket on this host.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "media-src 'self' blob:",
-    "font-src 'self' data:",
-    "connect-src 'self'",
-    "worker-src 'self' blob:",
-    "frame-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'self'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "frame-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ]
+)
 
 
 def _security_headers(response):

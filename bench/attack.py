@@ -53,8 +53,14 @@ CLIENT_TIMEOUT = 90
 # --- HTTP -----------------------------------------------------------------------------------
 
 
-def call(port: int, method: str, path: str, body: bytes | None = None,
-         headers: dict | None = None, timeout: float = CLIENT_TIMEOUT) -> tuple[str, bytes]:
+def call(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict | None = None,
+    timeout: float = CLIENT_TIMEOUT,
+) -> tuple[str, bytes]:
     """One request on a new connection: (status code or the failure's name, body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -71,8 +77,13 @@ def call(port: int, method: str, path: str, body: bytes | None = None,
 
 def post_json(port: int, path: str, payload: dict, headers: dict | None = None):
     """POST a JSON body."""
-    return call(port, "POST", path, json.dumps(payload).encode(),
-                {"Content-Type": "application/json", **(headers or {})})
+    return call(
+        port,
+        "POST",
+        path,
+        json.dumps(payload).encode(),
+        {"Content-Type": "application/json", **(headers or {})},
+    )
 
 
 def sign_in(port: int, login: str, pin: str) -> str:
@@ -113,9 +124,13 @@ class Prober(threading.Thread):
 def summary(samples: list[float], failures: Counter | None = None) -> dict:
     """p50/p95/max of latencies in ms."""
     ordered = sorted(samples) or [float("nan")]
-    return {"n": len(samples), "p50": statistics.median(ordered),
-            "p95": ordered[max(0, int(len(ordered) * 0.95) - 1)], "max": ordered[-1],
-            "failures": dict(failures or {})}
+    return {
+        "n": len(samples),
+        "p50": statistics.median(ordered),
+        "p95": ordered[max(0, int(len(ordered) * 0.95) - 1)],
+        "max": ordered[-1],
+        "failures": dict(failures or {}),
+    }
 
 
 def baseline(port: int, seconds: float) -> dict:
@@ -166,11 +181,17 @@ def together(n: int, one) -> tuple[Counter, float, list]:
 
 def burst(port: int, tokens: list[str], n: int):
     """n concurrent case submissions."""
+
     def one(i):
-        return post_json(port, "/api/v1/cases",
-                         {"category_code": "environment", "description": f"楼道里堆了纸箱 {i}"},
-                         {"Authorization": f"Bearer {tokens[i % len(tokens)]}",
-                          "Idempotency-Key": uuid.uuid4().hex})
+        return post_json(
+            port,
+            "/api/v1/cases",
+            {"category_code": "environment", "description": f"楼道里堆了纸箱 {i}"},
+            {
+                "Authorization": f"Bearer {tokens[i % len(tokens)]}",
+                "Idempotency-Key": uuid.uuid4().hex,
+            },
+        )
 
     return together(n, one)
 
@@ -183,9 +204,14 @@ def login_flood(port: int, logins: list[str], clients: int, seconds: float):
         counts: Counter = Counter()
         j = 0
         while time.monotonic() < deadline:
-            status, _ = post_json(port, "/api/v1/auth/token",
-                                  {"login": logins[(i + j) % len(logins)],
-                                   "pin": f"{(i * 7919 + j) % 1_000_000:06d}"})
+            status, _ = post_json(
+                port,
+                "/api/v1/auth/token",
+                {
+                    "login": logins[(i + j) % len(logins)],
+                    "pin": f"{(i * 7919 + j) % 1_000_000:06d}",
+                },
+            )
             counts[status] += 1
             j += 1
         return counts
@@ -209,23 +235,29 @@ def login_flood(port: int, logins: list[str], clients: int, seconds: float):
 
 def png_bomb(edge: int) -> bytes:
     """A small PNG that declares (and holds, compressed) edge×edge black 1-bit pixels."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     row = b"\x00" * (1 + (edge + 7) // 8)
     raw = zlib.compress(row * edge, 9)
     header = struct.pack(">IIBBBBB", edge, edge, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw)
-            + chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
 
 
 def multipart(name: str, filename: str, data: bytes, mime: str) -> tuple[bytes, str]:
     """A multipart/form-data body with one file."""
     boundary = uuid.uuid4().hex
     body = io.BytesIO()
-    body.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; "
-               f"filename=\"{filename}\"\r\nContent-Type: {mime}\r\n\r\n".encode())
+    body.write(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+        f'filename="{filename}"\r\nContent-Type: {mime}\r\n\r\n'.encode()
+    )
     body.write(data)
     body.write(f"\r\n--{boundary}--\r\n".encode())
     return body.getvalue(), f"multipart/form-data; boundary={boundary}"
@@ -236,9 +268,17 @@ def image_bomb(port: int, token: str, case_id: int, n: int, edge: int):
     body, content_type = multipart("file", "bomb.png", png_bomb(edge), "image/png")
 
     def one(_i):
-        return call(port, "POST", f"/api/v1/cases/{case_id}/attachments", body,
-                    {"Authorization": f"Bearer {token}", "Content-Type": content_type,
-                     "Idempotency-Key": uuid.uuid4().hex})
+        return call(
+            port,
+            "POST",
+            f"/api/v1/cases/{case_id}/attachments",
+            body,
+            {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": content_type,
+                "Idempotency-Key": uuid.uuid4().hex,
+            },
+        )
 
     return together(n, one)
 
@@ -255,12 +295,16 @@ def report(name: str, result, before: dict, probe: dict) -> dict:
     codes = ", ".join(f"{k} × {v}" for k, v in sorted(statuses.items()))
     print(f"\n{name}: {total} requests in {seconds:.1f} s — {codes}")
     print(f"  500s: {statuses.get('500', 0)}")
-    print(f"  /healthz before: p50 {before['p50']:.1f} ms, p95 {before['p95']:.1f} ms "
-          f"({before['n']} probes)")
-    print(f"  /healthz during: p50 {probe['p50']:.1f} ms, p95 {probe['p95']:.1f} ms, max "
-          f"{probe['max']:.0f} ms ({probe['n']} probes"
-          f"{', failed ' + str(probe['failures']) if probe['failures'] else ''}); "
-          f"ratio p50 {ratio50:.1f}×, p95 {ratio:.1f}×")
+    print(
+        f"  /healthz before: p50 {before['p50']:.1f} ms, p95 {before['p95']:.1f} ms "
+        f"({before['n']} probes)"
+    )
+    print(
+        f"  /healthz during: p50 {probe['p50']:.1f} ms, p95 {probe['p95']:.1f} ms, max "
+        f"{probe['max']:.0f} ms ({probe['n']} probes"
+        f"{', failed ' + str(probe['failures']) if probe['failures'] else ''}); "
+        f"ratio p50 {ratio50:.1f}×, p95 {ratio:.1f}×"
+    )
     for status, body in samples:
         print(f"  e.g. {status}: {body!r}")
     return {"statuses": dict(statuses), "seconds": seconds, "before": before, "during": probe}
@@ -268,9 +312,11 @@ def report(name: str, result, before: dict, probe: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
-                                                                  DEFAULT_SERVER),
-                        help="PostgreSQL server URL (a new database is made there and dropped)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER),
+        help="PostgreSQL server URL (a new database is made there and dropped)",
+    )
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--burst", type=int, default=300)
     parser.add_argument("--flood-seconds", type=float, default=10)
@@ -283,27 +329,33 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="linli-attack-"))
     db_url, drop = make_database(args.database_url, workdir)
-    server = LiveServer(workdir, workers=args.workers, env={
-        "DATABASE_URL": db_url,
-        "LINLI_WORKER_CLASS": "gevent",
-        "LINLI_LOG_LEVEL": "warning",
-        "LINLI_ACCESS_LOG": "/dev/null",
-        "VOICE_BACKGROUND": "0",
-        "REDIS_URL": "",
-        # The burst measures connections and workers, not the per-person limit on new cases
-        # (CASE_CREATE_PER_HOUR, 20): the few demo residents would otherwise get 429 after 20.
-        "CASE_CREATE_PER_HOUR": "0",
-    }, own_group=True)
+    server = LiveServer(
+        workdir,
+        workers=args.workers,
+        env={
+            "DATABASE_URL": db_url,
+            "LINLI_WORKER_CLASS": "gevent",
+            "LINLI_LOG_LEVEL": "warning",
+            "LINLI_ACCESS_LOG": "/dev/null",
+            "VOICE_BACKGROUND": "0",
+            "REDIS_URL": "",
+            # The burst measures connections and workers, not the per-person limit on new cases
+            # (CASE_CREATE_PER_HOUR, 20): the few demo residents would otherwise get 429 after 20.
+            "CASE_CREATE_PER_HOUR": "0",
+        },
+        own_group=True,
+    )
     figures: dict = {}
     try:
         started = time.perf_counter()
-        print(f"building a fresh PostgreSQL database and the demo data in {workdir} …",
-              flush=True)
+        print(f"building a fresh PostgreSQL database and the demo data in {workdir} …", flush=True)
         summary_ = server.prepare()
         server.start(timeout=60)
-        print(f"  ready in {time.perf_counter() - started:.1f} s; gunicorn {args.workers}×gevent "
-              f"on {server.url}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
-              flush=True)
+        print(
+            f"  ready in {time.perf_counter() - started:.1f} s; gunicorn {args.workers}×gevent "
+            f"on {server.url}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
         port = server.port
         residents = [a for a in summary_["accounts"] if a["role"] == "resident"]
         tokens = [sign_in(port, a["login"], a["pin"]) for a in residents]
@@ -311,34 +363,50 @@ def main() -> None:
 
         before = baseline(port, args.baseline_seconds)
         result, probe = during(port, lambda: burst(port, tokens, args.burst))
-        figures["burst"] = report(f"(a) burst: {args.burst} concurrent POST /api/v1/cases",
-                                  result, before, probe)
+        figures["burst"] = report(
+            f"(a) burst: {args.burst} concurrent POST /api/v1/cases", result, before, probe
+        )
 
-        status, body = post_json(port, "/api/v1/cases",
-                                 {"category_code": "environment", "description": "门口有积水"},
-                                 {"Authorization": f"Bearer {tokens[0]}"})
+        status, body = post_json(
+            port,
+            "/api/v1/cases",
+            {"category_code": "environment", "description": "门口有积水"},
+            {"Authorization": f"Bearer {tokens[0]}"},
+        )
         if status != "201":
             raise SystemExit(f"could not file the case for the photos: {status} {body[:200]!r}")
         case_id = json.loads(body)["id"]
         before = baseline(port, args.baseline_seconds)
-        result, probe = during(port, lambda: image_bomb(port, tokens[0], case_id, args.bombs,
-                                                        args.bomb_size))
+        result, probe = during(
+            port, lambda: image_bomb(port, tokens[0], case_id, args.bombs, args.bomb_size)
+        )
         figures["image_bomb"] = report(
             f"(c) image bomb: {args.bombs} parallel uploads of a "
             f"{len(png_bomb(args.bomb_size)) // 1024} KB PNG declaring "
-            f"{args.bomb_size}×{args.bomb_size} pixels", result, before, probe)
+            f"{args.bomb_size}×{args.bomb_size} pixels",
+            result,
+            before,
+            probe,
+        )
 
         # Last: wrong PINs may lock the demo residents out.
         logins = [a["login"] for a in residents] + ["13912345678", "13987654321", "nobody_here"]
         before = baseline(port, args.baseline_seconds)
-        result, probe = during(port, lambda: login_flood(port, logins, args.flood_clients,
-                                                         args.flood_seconds))
+        result, probe = during(
+            port, lambda: login_flood(port, logins, args.flood_clients, args.flood_seconds)
+        )
         figures["login_flood"] = report(
             f"(b) login flood: {args.flood_clients} clients × {args.flood_seconds:.0f} s of "
             f"wrong PINs for {len(residents)} known and {len(logins) - len(residents)} unknown "
-            "logins", result, before, probe)
-        print(f"\nserver ready at the end: {server.ready()}; total "
-              f"{time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f}")
+            "logins",
+            result,
+            before,
+            probe,
+        )
+        print(
+            f"\nserver ready at the end: {server.ready()}; total "
+            f"{time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f}"
+        )
     finally:
         server.stop()
         drop()

@@ -78,16 +78,20 @@ def evaluate(rows: list[dict[str, str]], nlu: Understander | None = None) -> dic
 
 def report(title: str, figures: dict, show_wrong: bool) -> None:
     print(f"== {title}: {figures['n']} utterances")
-    print(f"category accuracy {figures['accuracy']:.1%}, intent accuracy "
-          f"{figures['intent_accuracy']:.1%}")
+    print(
+        f"category accuracy {figures['accuracy']:.1%}, intent accuracy "
+        f"{figures['intent_accuracy']:.1%}"
+    )
     for category, (right, n) in figures["per_category"].items():
         print(f"  {category:<12} {right:>3}/{n:<3} {right / n:.0%}")
     if figures["confusions"]:
         print("  confusions (expected -> understood):")
         for (expected, got), count in figures["confusions"]:
             print(f"    {expected} -> {got}: {count}")
-    print(f"  danger/help understood as suggestion: {len(figures['danger_as_suggestion'])}, "
-          f"as no category: {len(figures['danger_not_understood'])}")
+    print(
+        f"  danger/help understood as suggestion: {len(figures['danger_as_suggestion'])}, "
+        f"as no category: {len(figures['danger_not_understood'])}"
+    )
     if show_wrong:
         for text, expected, got, intent in figures["wrong"]:
             print(f"    {text}  expected {expected}, got {got} ({intent})")

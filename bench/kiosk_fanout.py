@@ -51,14 +51,19 @@ class Server(LiveServer):
     stop_timeout = 30.0
 
     def __init__(self, workdir: Path, workers: int, redis_url: str | None, voice: bool):
-        super().__init__(workdir, workers=workers, database="bench.db", env={
-            "LINLI_WORKER_CONNECTIONS": "4000",
-            "LINLI_LOG_LEVEL": "warning",
-            "REDIS_URL": redis_url or "",
-            "EVENTS_CHANNEL_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
-            "KIOSK_TICKET_SECONDS": "600",
-            "VOICE_BACKGROUND": "1" if voice else "0",
-        })
+        super().__init__(
+            workdir,
+            workers=workers,
+            database="bench.db",
+            env={
+                "LINLI_WORKER_CONNECTIONS": "4000",
+                "LINLI_LOG_LEVEL": "warning",
+                "REDIS_URL": redis_url or "",
+                "EVENTS_CHANNEL_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+                "KIOSK_TICKET_SECONDS": "600",
+                "VOICE_BACKGROUND": "1" if voice else "0",
+            },
+        )
 
     def prepare(self, env_overrides: dict | None = None, timeout: float = 180) -> dict:
         """Schema and demo data; returns the seed summary (accounts, demo screen token)."""
@@ -84,7 +89,7 @@ class Screen:
                 return
             self.retries += 1
             self.error = None
-            await asyncio.sleep(0.5 * 2 ** attempt)
+            await asyncio.sleep(0.5 * 2**attempt)
         self.error = self.error or "gave up"
         self.connected.set()
 
@@ -92,9 +97,13 @@ class Screen:
         writer = None
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write((f"GET /kiosk/stream?ticket={ticket} HTTP/1.1\r\n"
-                          f"Host: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n"
-                          "Cache-Control: no-cache\r\n\r\n").encode())
+            writer.write(
+                (
+                    f"GET /kiosk/stream?ticket={ticket} HTTP/1.1\r\n"
+                    f"Host: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n"
+                    "Cache-Control: no-cache\r\n\r\n"
+                ).encode()
+            )
             await writer.drain()
             head = await reader.readuntil(b"\r\n\r\n")
             if b" 200 " not in head.split(b"\r\n", 1)[0]:
@@ -124,9 +133,14 @@ async def _post(port: int, path: str, body: dict, token: str) -> tuple[int, dict
     """A small HTTP/1.1 POST on the same event loop as the screens (one clock for all)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     data = json.dumps(body).encode()
-    writer.write((f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                  f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-                  f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n").encode() + data)
+    writer.write(
+        (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        + data
+    )
     await writer.drain()
     raw = await reader.read()
     writer.close()
@@ -140,23 +154,27 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def _fanout(server: Server, summary: dict, clients: int, rounds: int,
-                  gap: float) -> dict:
+async def _fanout(server: Server, summary: dict, clients: int, rounds: int, gap: float) -> dict:
     import requests
 
     staff = next(a for a in summary["accounts"] if a["login"] == "heping_staff")
-    token = requests.post(server.url + "/api/v1/auth/token", timeout=30,
-                          json={"login": staff["login"], "password": staff["password"]}
-                          ).json()["token"]
+    token = requests.post(
+        server.url + "/api/v1/auth/token",
+        timeout=30,
+        json={"login": staff["login"], "password": staff["password"]},
+    ).json()["token"]
     device_token = summary["kiosk_token"]
-    ticket = requests.post(server.url + "/kiosk/api/ticket", timeout=30,
-                           headers={"Authorization": f"Bearer {device_token}"}).json()["ticket"]
+    ticket = requests.post(
+        server.url + "/kiosk/api/ticket",
+        timeout=30,
+        headers={"Authorization": f"Bearer {device_token}"},
+    ).json()["ticket"]
     stop = asyncio.Event()
     screens = [Screen() for _ in range(clients)]
     tasks = []
     connect_started = time.monotonic()
     for start in range(0, clients, 100):  # ramp up in batches: no SYN-queue overflow
-        for screen in screens[start:start + 100]:
+        for screen in screens[start : start + 100]:
             tasks.append(asyncio.create_task(screen.run(server.port, ticket, stop)))
         await asyncio.sleep(0.05)
     await asyncio.wait_for(asyncio.gather(*(s.connected.wait() for s in screens)), timeout=120)
@@ -171,9 +189,12 @@ async def _fanout(server: Server, summary: dict, clients: int, rounds: int,
     per_round = []
     for n in range(rounds):
         sent = time.monotonic()
-        status, body = await _post(server.port, "/api/v1/announcements",
-                                   {"title": f"压测公告 {n + 1}", "body": "测试。",
-                                    "priority": "normal"}, token)
+        status, body = await _post(
+            server.port,
+            "/api/v1/announcements",
+            {"title": f"压测公告 {n + 1}", "body": "测试。", "priority": "normal"},
+            token,
+        )
         answered = time.monotonic()
         if status != 201:
             raise RuntimeError(f"publish failed: {status} {body}")
@@ -198,15 +219,30 @@ async def _fanout(server: Server, summary: dict, clients: int, rounds: int,
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    return {"clients": clients, "rounds": rounds, "receipts": len(samples), "missing": missing,
-            "connect_s": connect_seconds, "connect_retries": retries,
-            "p50": _percentile(samples, 0.50), "p95": _percentile(samples, 0.95),
-            "max": max(samples), "p95_after_commit": _percentile(after_commit, 0.95),
-            "round_max": per_round}
+    return {
+        "clients": clients,
+        "rounds": rounds,
+        "receipts": len(samples),
+        "missing": missing,
+        "connect_s": connect_seconds,
+        "connect_retries": retries,
+        "p50": _percentile(samples, 0.50),
+        "p95": _percentile(samples, 0.95),
+        "max": max(samples),
+        "p95_after_commit": _percentile(after_commit, 0.95),
+        "round_max": per_round,
+    }
 
 
-def run_scenario(name: str, workers: int, redis_url: str | None, clients: int, rounds: int,
-                 gap: float, voice: bool) -> dict:
+def run_scenario(
+    name: str,
+    workers: int,
+    redis_url: str | None,
+    clients: int,
+    rounds: int,
+    gap: float,
+    voice: bool,
+) -> dict:
     """Start a server for the scenario, measure, stop it."""
     with tempfile.TemporaryDirectory(prefix=f"kiosk-fanout-{name}-") as tmp:
         server = Server(Path(tmp), workers, redis_url, voice)
@@ -241,10 +277,16 @@ def main() -> int:
     parser.add_argument("--gap", type=float, default=1.0, help="seconds between publishes")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--redis-workers", type=int, default=2)
-    parser.add_argument("--voice", action="store_true",
-                        help="keep the voice engine's background speech rendering on")
-    parser.add_argument("--scenarios", default="embedded-1w,embedded-2w,redis",
-                        help="comma-separated: embedded-1w, embedded-2w, redis")
+    parser.add_argument(
+        "--voice",
+        action="store_true",
+        help="keep the voice engine's background speech rendering on",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default="embedded-1w,embedded-2w,redis",
+        help="comma-separated: embedded-1w, embedded-2w, redis",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     args = parser.parse_args()
     clients = max(1, min(args.clients, MAX_CLIENTS))
@@ -264,8 +306,10 @@ def main() -> int:
             else:
                 print(f"redis: skipped, nothing answers at {args.redis_url}")
     load = open("/proc/loadavg").read().split()[0] if Path("/proc/loadavg").exists() else "?"
-    print(f"kiosk fan-out: {clients} SSE clients, {args.rounds} publishes each, loopback, "
-          f"{os.cpu_count()} CPUs, load average {load}")
+    print(
+        f"kiosk fan-out: {clients} SSE clients, {args.rounds} publishes each, loopback, "
+        f"{os.cpu_count()} CPUs, load average {load}"
+    )
     failures = 0
     for name, workers, redis_url in plan:
         try:
@@ -278,10 +322,12 @@ def main() -> int:
             print(json.dumps(r))
             continue
         ok = "ok" if r["p95"] < 1.0 and r["missing"] == 0 else "OVER TARGET"
-        print(f"{r['scenario']:<12} workers={r['workers']} receipts={r['receipts']} "
-              f"missing={r['missing']} p50={r['p50'] * 1000:.0f}ms p95={r['p95'] * 1000:.0f}ms "
-              f"max={r['max'] * 1000:.0f}ms (p95 after commit {r['p95_after_commit'] * 1000:.0f}ms;"
-              f" connect {r['connect_s']:.1f}s, {r['connect_retries']} retries) [{ok}: p95 < 1 s]")
+        print(
+            f"{r['scenario']:<12} workers={r['workers']} receipts={r['receipts']} "
+            f"missing={r['missing']} p50={r['p50'] * 1000:.0f}ms p95={r['p95'] * 1000:.0f}ms "
+            f"max={r['max'] * 1000:.0f}ms (p95 after commit {r['p95_after_commit'] * 1000:.0f}ms;"
+            f" connect {r['connect_s']:.1f}s, {r['connect_retries']} retries) [{ok}: p95 < 1 s]"
+        )
     return 1 if failures else 0
 
 

@@ -50,8 +50,12 @@ def flood(port: int, logins: list[str], pin: str, clients: int, seconds: float) 
         n = 0
         while time.monotonic() < stop:
             body = json.dumps({"login": logins[(i + n) % len(logins)], "pin": pin})
-            conn.request("POST", "/api/v1/auth/token", body=body,
-                         headers={"Content-Type": "application/json"})
+            conn.request(
+                "POST",
+                "/api/v1/auth/token",
+                body=body,
+                headers={"Content-Type": "application/json"},
+            )
             response = conn.getresponse()
             response.read()
             with lock:
@@ -75,11 +79,17 @@ def flood(port: int, logins: list[str], pin: str, clients: int, seconds: float) 
     for t in threads:
         t.join()
     took = time.monotonic() - begun
-    return {"codes": dict(codes), "per_second": round(sum(codes.values()) / took, 1),
-            "healthz_ms": {"n": len(probe), "p50": round(_pct(probe, 0.5), 1),
-                           "p95": round(_pct(probe, 0.95), 1),
-                           "max": round(max(probe), 1) if probe else None,
-                           "mean": round(statistics.fmean(probe), 1) if probe else None}}
+    return {
+        "codes": dict(codes),
+        "per_second": round(sum(codes.values()) / took, 1),
+        "healthz_ms": {
+            "n": len(probe),
+            "p50": round(_pct(probe, 0.5), 1),
+            "p95": round(_pct(probe, 0.95), 1),
+            "max": round(max(probe), 1) if probe else None,
+            "mean": round(statistics.fmean(probe), 1) if probe else None,
+        },
+    }
 
 
 def main() -> None:
@@ -100,13 +110,21 @@ def main() -> None:
         logins = [a["login"] for a in residents]
         server.start()
         try:
-            right = flood(server.port, logins, residents[0]["pin"], args.clients,
-                          args.seconds)
+            right = flood(server.port, logins, residents[0]["pin"], args.clients, args.seconds)
             wrong = flood(server.port, logins, "000000", args.clients, args.seconds)
         finally:
             server.stop()
-    print(json.dumps({"root": str(args.root), "clients": args.clients,
-                      "right_pins": right, "wrong_pins": wrong}, indent=1))
+    print(
+        json.dumps(
+            {
+                "root": str(args.root),
+                "clients": args.clients,
+                "right_pins": right,
+                "wrong_pins": wrong,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -249,8 +249,13 @@ class AppServer(LiveServer):
     stop_timeout = 30.0
 
     def __init__(self, workdir: Path, workers: int = 1, *, model: bool = True):
-        super().__init__(workdir, workers=workers, database="bench.db", own_group=True,
-                         env=_app_env(workdir, model=model))
+        super().__init__(
+            workdir,
+            workers=workers,
+            database="bench.db",
+            own_group=True,
+            env=_app_env(workdir, model=model),
+        )
         self.workers = workers
 
     def ready(self) -> bool:
@@ -328,8 +333,9 @@ def bench_ws(port: int, token: str, rounds: int) -> dict:
     }
 
 
-def run_gunicorn(workers: int, workdir: Path, prepared: dict | None, *, model: bool = True,
-                 rounds: int = 10) -> dict:
+def run_gunicorn(
+    workers: int, workdir: Path, prepared: dict | None, *, model: bool = True, rounds: int = 10
+) -> dict:
     """Start the app in gunicorn on loopback; measure memory, cached speech over HTTP and the
     WebSocket when `prepared` is given."""
     server = AppServer(workdir, workers, model=model)
@@ -395,9 +401,11 @@ def main() -> None:
         if not args.skip_gunicorn:
             workdir = Path(cache_dir) / "app"
             prepared = prepare_app(workdir)
-            guni = [run_gunicorn(1, workdir, prepared, rounds=args.rounds),
-                    run_gunicorn(4, workdir, None),
-                    run_gunicorn(1, workdir, None, model=False)]
+            guni = [
+                run_gunicorn(1, workdir, prepared, rounds=args.rounds),
+                run_gunicorn(4, workdir, None),
+                run_gunicorn(1, workdir, None, model=False),
+            ]
 
     rows = [
         ("pipeline / bare vosk (new recognizer)", f"{pipe['ratio_vs_new']:.2f}", "<= 1.15"),
@@ -456,8 +464,13 @@ def main() -> None:
         model_mb = one["pss_mb"] - bare["pss_mb"]
         per_worker = (four["pss_mb"] - one["pss_mb"]) / 3
         rows.append(("model PSS (1 worker - 1 without model)", f"{model_mb:.0f} MB", "-"))
-        rows.append(("PSS per extra worker (4 vs 1) / model", f"{per_worker:.0f} MB / "
-                     f"{model_mb:.0f} MB", "model once"))
+        rows.append(
+            (
+                "PSS per extra worker (4 vs 1) / model",
+                f"{per_worker:.0f} MB / {model_mb:.0f} MB",
+                "model once",
+            )
+        )
         rows.append(("PSS 4 workers / 1 worker", f"{four['pss_mb'] / one['pss_mb']:.2f}", "-"))
     width = max(len(r[0]) for r in rows)
     print(f"{'measure'.ljust(width)}  {'value':>22}  target")

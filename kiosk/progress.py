@@ -41,26 +41,36 @@ def progress_config() -> dict:
     digits = kiosk_progress.DIGITS_MIN
     return {
         "resetSeconds": RESET_SECONDS,
-        "digitsMin": digits, "digitsMax": kiosk_progress.DIGITS_MAX,
+        "digitsMin": digits,
+        "digitsMax": kiosk_progress.DIGITS_MAX,
         "texts": {
             "digits_label": _("Type the last %(n)d digits of your request's number", n=digits),
-            "digits_help": _("The number is on your slip or in the message you got, e.g. "
-                             "2026-001234: type %(example)s.", example="1234"),
-            "more_label": _("Type the last %(n)d digits of the number",
-                            n=kiosk_progress.DIGITS_MAX),
+            "digits_help": _(
+                "The number is on your slip or in the message you got, e.g. "
+                "2026-001234: type %(example)s.",
+                example="1234",
+            ),
+            "more_label": _(
+                "Type the last %(n)d digits of the number", n=kiosk_progress.DIGITS_MAX
+            ),
             "phone_label": _("Type your phone number"),
-            "phone_help": _("Then your 6-digit PIN: the one you use for the easy mode. "
-                            "Your requests are shown without your name or number."),
+            "phone_help": _(
+                "Then your 6-digit PIN: the one you use for the easy mode. "
+                "Your requests are shown without your name or number."
+            ),
             "pin_label": _("Type your 6-digit PIN"),
             "looking": _("Looking it up…"),
-            "status": _("Status"), "handler": _("Handled by"), "next": _("Next step"),
-            "reference": _("Request {ref}"), "reported_on": _("Reported on {date}"),
+            "status": _("Status"),
+            "handler": _("Handled by"),
+            "next": _("Next step"),
+            "reference": _("Request {ref}"),
+            "reported_on": _("Reported on {date}"),
             "overdue": _("It is taking longer than planned: the committee is chasing it."),
             "countdown": _("Back to the start in {n} seconds"),
-            "error": _("Something went wrong. Please try again, or call the residents' "
-                       "committee."),
-            "offline": _("The screen cannot reach the server now. Please call the residents' "
-                         "committee."),
+            "error": _("Something went wrong. Please try again, or call the residents' committee."),
+            "offline": _(
+                "The screen cannot reach the server now. Please call the residents' committee."
+            ),
         },
     }
 
@@ -83,5 +93,6 @@ def progress_by_digits():
 def progress_mine():
     """A resident's own open requests, after their phone number and PIN."""
     args = _load(ProgressMineSchema())
-    return _reply(kiosk_progress.lookup_mine(current_actor(), args["phone"], args["pin"],
-                                             request.remote_addr))
+    return _reply(
+        kiosk_progress.lookup_mine(current_actor(), args["phone"], args["pin"], request.remote_addr)
+    )

@@ -26,17 +26,22 @@ def report_options():
 def report():
     """File a voice message (multipart: category, place, optional phone, audio) as a case."""
     if request.mimetype != "multipart/form-data":
-        raise Invalid(errors={"audio": ["Send multipart/form-data with the field \"audio\"."]})
+        raise Invalid(errors={"audio": ['Send multipart/form-data with the field "audio".']})
     upload = request.files.get("audio")
     if upload is None:
-        raise Invalid(errors={"audio": ["Send the recording in the field \"audio\"."]})
+        raise Invalid(errors={"audio": ['Send the recording in the field "audio".']})
     unknown = sorted(set(request.form) - set(_FIELDS))
     if unknown:
         raise Invalid(errors={name: ["Unknown field."] for name in unknown})
     form = {k: request.form.get(k, "").strip() for k in _FIELDS}
     body = kiosk_report.file_report(
-        current_actor(), category=form["category"], place=form["place"],
-        phone=form["phone"] or None, audio=upload.read(), locale=request.args.get("lang"))
+        current_actor(),
+        category=form["category"],
+        place=form["place"],
+        phone=form["phone"] or None,
+        audio=upload.read(),
+        locale=request.args.get("lang"),
+    )
     response = jsonify(body)
     response.status_code = 201
     response.headers["Cache-Control"] = "no-store"

@@ -31,9 +31,16 @@ def event(name: str, data: dict, event_id: int | None = None) -> str:
     return f"{head}event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def frames(sub: Subscription, *, version: int, last_event_id: int | None, heartbeat: float,
-           lifetime: float, retry_ms: int,
-           clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
+def frames(
+    sub: Subscription,
+    *,
+    version: int,
+    last_event_id: int | None,
+    heartbeat: float,
+    lifetime: float,
+    retry_ms: int,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[str]:
     """The stream: retry hint, the current version if the client is behind, then changes."""
     try:
         yield f"retry: {int(retry_ms)}\n: linli kiosk stream\n\n"

@@ -35,8 +35,14 @@ from app.security import current_actor
 from app.urls import public_base_url
 from kiosk import sse
 
-bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", template_folder="templates",
-               static_folder="static", static_url_path="/static")
+bp = Blueprint(
+    "kiosk",
+    __name__,
+    url_prefix="/kiosk",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 # The screen calls these with a bearer token or a signed ticket, never a session cookie.
 csrf.exempt(bp)
 
@@ -114,19 +120,27 @@ def _qr_svg(url: str) -> str:
 def _texts() -> dict:
     """Every string the page's script shows, in the page's language."""
     return {
-        "offline": _("Offline"), "updated": _("updated %(time)s", time="{time}"),
+        "offline": _("Offline"),
+        "updated": _("updated %(time)s", time="{time}"),
         "no_items": _("No announcements right now."),
-        "urgent": _("Urgent"), "paused": _("Paused — touch again to continue"),
-        "pause": _("Pause"), "resume": _("Continue"),
-        "speaking": _("Reading aloud…"), "stop": _("Stop reading"),
+        "urgent": _("Urgent"),
+        "paused": _("Paused — touch again to continue"),
+        "pause": _("Pause"),
+        "resume": _("Continue"),
+        "speaking": _("Reading aloud…"),
+        "stop": _("Stop reading"),
         "no_voice": _("Reading aloud is not available on this screen."),
-        "report": _("To report a problem, call the residents' committee or scan the code "
-                    "with your phone."),
-        "progress": _("To check the progress of your request, call the residents' committee "
-                      "or scan the code with your phone."),
+        "report": _(
+            "To report a problem, call the residents' committee or scan the code with your phone."
+        ),
+        "progress": _(
+            "To check the progress of your request, call the residents' committee "
+            "or scan the code with your phone."
+        ),
         "phone": _("Committee phone: %(phone)s", phone="{phone}"),
         "hours": _("Office hours: %(hours)s", hours="{hours}"),
-        "close": _("Close message"), "idle": _("Returning to the start in {n} seconds."),
+        "close": _("Close message"),
+        "idle": _("Returning to the start in {n} seconds."),
         "stay": _("Keep using"),
         "pair_title": _("Pair this screen"),
         "pair_help": _("Staff: open Screens in the staff console and enter this code."),
@@ -145,11 +159,15 @@ def _texts() -> dict:
 def keypad_texts() -> dict:
     """The words of the big number keypad (keypad.js), in the page's language."""
     return {
-        "delete": _("Delete"), "delete_label": _("Delete the last digit"),
-        "done": _("OK"), "done_label": _("OK, I have finished typing"),
-        "typed": _("Typed: {digits}"), "typed_masked": _("{n} digits typed"),
+        "delete": _("Delete"),
+        "delete_label": _("Delete the last digit"),
+        "done": _("OK"),
+        "done_label": _("OK, I have finished typing"),
+        "typed": _("Typed: {digits}"),
+        "typed_masked": _("{n} digits typed"),
         "empty": _("Nothing typed yet"),
-        "short": _("Please type {n} digits."), "digit": _("Digit {d}"),
+        "short": _("Please type {n} digits."),
+        "digit": _("Digit {d}"),
     }
 
 
@@ -163,18 +181,25 @@ def page():
         "assetVersion": asset_version(),
         "lang": "en" if request.args.get("lang", "").startswith("en") else "zh-CN",
         "pollSeconds": cfg["KIOSK_POLL_SECONDS"],
-        "idleSeconds": 90, "idleWarningSeconds": 25,
+        "idleSeconds": 90,
+        "idleWarningSeconds": 25,
         "heartbeatSeconds": 60,
         # An urgent item is read aloud once nobody has touched the screen for this long.
         "urgentWaitSeconds": 20,
     }
-    response = make_response(render_template(
-        "kiosk/index.html", config=config, qr_svg=_qr_svg(base + "/easy"),
-        asset_version=asset_version()))
+    response = make_response(
+        render_template(
+            "kiosk/index.html",
+            config=config,
+            qr_svg=_qr_svg(base + "/easy"),
+            asset_version=asset_version(),
+        )
+    )
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: data:; "
         "style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'self'; "
-        "base-uri 'none'; form-action 'none'")
+        "base-uri 'none'; form-action 'none'"
+    )
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -184,12 +209,19 @@ def page():
 def preview():
     """The screen's layout for the staff console's live preview (filled by postMessage)."""
     base = public_base_url()
-    response = make_response(render_template(
-        "kiosk/preview.html", preview=True, texts=_texts(), qr_svg=_qr_svg(base + "/easy"),
-        asset_version=asset_version()))
+    response = make_response(
+        render_template(
+            "kiosk/preview.html",
+            preview=True,
+            texts=_texts(),
+            qr_svg=_qr_svg(base + "/easy"),
+            asset_version=asset_version(),
+        )
+    )
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'self'; base-uri 'none'")
+        "frame-ancestors 'self'; base-uri 'none'"
+    )
     return response
 
 
@@ -236,9 +268,15 @@ def ticket():
     """A short-lived ticket for the event stream, also set as a cookie only the stream sees."""
     data = kiosk.stream_ticket(current_actor(), getattr(g.get("api_token"), "id", None))
     response = jsonify(data)
-    response.set_cookie(TICKET_COOKIE, data["ticket"], max_age=data["expires_in"],
-                        path="/kiosk/stream", httponly=True, samesite="Strict",
-                        secure=request.is_secure)
+    response.set_cookie(
+        TICKET_COOKIE,
+        data["ticket"],
+        max_age=data["expires_in"],
+        path="/kiosk/stream",
+        httponly=True,
+        samesite="Strict",
+        secure=request.is_secure,
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -247,21 +285,24 @@ def ticket():
 def stream():
     """Server-Sent Events: one `version` event per change; ends after a while (reconnect)."""
     cfg = current_app.config
-    device = kiosk.device_for_ticket(request.args.get("ticket")
-                                     or request.cookies.get(TICKET_COOKIE))
+    device = kiosk.device_for_ticket(
+        request.args.get("ticket") or request.cookies.get(TICKET_COOKIE)
+    )
     if device is None:
         actor = current_actor()
         device = actor.device if actor.device is not None and actor.device.is_active else None
     if device is None:
         raise Unauthorized()
-    last_id = sse.parse_last_event_id(request.headers.get("Last-Event-ID")
-                                      or request.args.get("last_event_id"))
+    last_id = sse.parse_last_event_id(
+        request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    )
     community_id, device_id = device.community_id, device.id
     app = current_app._get_current_object()
     feed.watcher(app).ensure_running()
     # Subscribe before reading the version, so no change falls between the two.
-    sub = events.get_bus(app).subscribe([feed.feed_channel(community_id),
-                                         feed.device_channel(device_id)])
+    sub = events.get_bus(app).subscribe(
+        [feed.feed_channel(community_id), feed.device_channel(device_id)]
+    )
     try:
         version = feed.feed_version(community_id)
     except Exception:
@@ -270,9 +311,14 @@ def stream():
     # An idle stream must not hold a database connection: the unit of work (app/infra/uow.py)
     # ends the read transaction when this view returns, before the body streams.
     lifetime = cfg["KIOSK_STREAM_SECONDS"] * random.uniform(0.85, 1.0)
-    body = sse.frames(sub, version=version, last_event_id=last_id,
-                      heartbeat=cfg["KIOSK_HEARTBEAT_SECONDS"], lifetime=lifetime,
-                      retry_ms=cfg["KIOSK_RETRY_MS"])
+    body = sse.frames(
+        sub,
+        version=version,
+        last_event_id=last_id,
+        heartbeat=cfg["KIOSK_HEARTBEAT_SECONDS"],
+        lifetime=lifetime,
+        retry_ms=cfg["KIOSK_RETRY_MS"],
+    )
     response = Response(body, mimetype="text/event-stream")
     response.call_on_close(sub.close)
     response.headers["Cache-Control"] = "no-cache, no-transform"

@@ -23,7 +23,8 @@ def _postgres_url() -> str | None:
     url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if url and url.startswith(("postgres://", "postgresql")):
         return url.replace("postgres://", "postgresql://", 1).replace(
-            "postgresql://", "postgresql+psycopg://", 1)
+            "postgresql://", "postgresql+psycopg://", 1
+        )
     return None
 
 
@@ -62,16 +63,18 @@ def database_url(tmp_path_factory):
 def app(database_url, tmp_path_factory):
     """The application, configured for tests, with the schema built from the migrations."""
     instance = tmp_path_factory.mktemp("instance")
-    application = create_app({
-        "ENV_OVERRIDES": {"LINLI_ENV": "testing", "LINLI_INSTANCE_PATH": str(instance)},
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "UPLOAD_FOLDER": str(instance / "uploads"),
-        "MEDIA_CACHE_FOLDER": str(instance / "cache"),
-        "INSTANCE_PATH": str(instance),
-        "ARGON2_PROFILE": "fast",
-        "WTF_CSRF_ENABLED": True,
-        "SERVER_NAME": None,
-    })
+    application = create_app(
+        {
+            "ENV_OVERRIDES": {"LINLI_ENV": "testing", "LINLI_INSTANCE_PATH": str(instance)},
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "UPLOAD_FOLDER": str(instance / "uploads"),
+            "MEDIA_CACHE_FOLDER": str(instance / "cache"),
+            "INSTANCE_PATH": str(instance),
+            "ARGON2_PROFILE": "fast",
+            "WTF_CSRF_ENABLED": True,
+            "SERVER_NAME": None,
+        }
+    )
     with application.app_context():
         from flask_migrate import upgrade
 
@@ -139,7 +142,6 @@ class Auth:
             headers["X-Act-For"] = str(act_for.id)
         return headers
 
-
     def for_role(self, world, role: str) -> dict:
         """Headers for one role of the authorization matrices, acting in community A."""
         side = world.a
@@ -149,10 +151,16 @@ class Auth:
             return self.headers(device=side.device)
         if role == "relative":
             return self.headers(side.relative, act_for=side.elder)
-        people = {"resident": side.resident, "elder": side.elder, "staff": side.staff,
-                  "grid_worker": side.grid_worker, "org_member": side.org_member,
-                  "official": world.official, "official_writer": world.official_writer,
-                  "admin": world.admin}
+        people = {
+            "resident": side.resident,
+            "elder": side.elder,
+            "staff": side.staff,
+            "grid_worker": side.grid_worker,
+            "org_member": side.org_member,
+            "official": world.official,
+            "official_writer": world.official_writer,
+            "admin": world.admin,
+        }
         return self.headers(people[role])
 
 

@@ -39,9 +39,15 @@ def community(office: StreetOffice | None = None, **kw) -> Community:
     """A community with one grid and one building with one household."""
     n = next(_seq)
     office = office or street_office()
-    c = Community(street_office=office, code=kw.pop("code", f"c{n}"),
-                  name=kw.pop("name", f"测试社区{n}"), phone=kw.pop("phone", "010-1234 5678"),
-                  address="测试路1号", office_hours="8:30-17:30", **kw)
+    c = Community(
+        street_office=office,
+        code=kw.pop("code", f"c{n}"),
+        name=kw.pop("name", f"测试社区{n}"),
+        phone=kw.pop("phone", "010-1234 5678"),
+        address="测试路1号",
+        office_hours="8:30-17:30",
+        **kw,
+    )
     db.session.add(c)
     grid = Grid(community=c, name="第一网格")
     building = Building(community=c, grid=grid, name="1号楼")
@@ -55,13 +61,26 @@ def phone() -> str:
     return f"137{next(_seq):08d}"
 
 
-def resident(c: Community, *, name: str | None = None, care_flags=None, pin: str = PIN,
-             household: Household | None = None, **kw) -> Person:
+def resident(
+    c: Community,
+    *,
+    name: str | None = None,
+    care_flags=None,
+    pin: str = PIN,
+    household: Household | None = None,
+    **kw,
+) -> Person:
     """A resident of `c` living in its first household."""
     household = household or c.buildings[0].households[0]
-    p = Person(display_name=name or f"居民{next(_seq)}", phone=kw.pop("phone", phone()),
-               pin_hash=hash_secret(pin), community_id=c.id, household=household,
-               care_flags=care_flags or [], **kw)
+    p = Person(
+        display_name=name or f"居民{next(_seq)}",
+        phone=kw.pop("phone", phone()),
+        pin_hash=hash_secret(pin),
+        community_id=c.id,
+        household=household,
+        care_flags=care_flags or [],
+        **kw,
+    )
     p.roles.append(RoleAssignment(role="resident", community_id=c.id))
     db.session.add(p)
     db.session.flush()
@@ -71,8 +90,12 @@ def resident(c: Community, *, name: str | None = None, care_flags=None, pin: str
 def staff(role: str = "committee_staff", *, password: str = PASSWORD, **scope) -> Person:
     """A staff-side account with one scoped role."""
     n = next(_seq)
-    p = Person(display_name=f"{role}{n}", username=f"user{n}", phone=phone(),
-               password_hash=hash_secret(password))
+    p = Person(
+        display_name=f"{role}{n}",
+        username=f"user{n}",
+        phone=phone(),
+        password_hash=hash_secret(password),
+    )
     can_write = scope.pop("can_write", False)
     p.roles.append(RoleAssignment(role=role, can_write=can_write, **scope))
     db.session.add(p)
@@ -91,8 +114,12 @@ def organization(c: Community, kind: str = "property", **kw) -> Organization:
 
 def device(c: Community, **kw) -> Device:
     """A kiosk device in `c`."""
-    d = Device(community=c, name=kw.pop("name", f"大屏{next(_seq)}"),
-               building=kw.pop("building", c.buildings[0]), **kw)
+    d = Device(
+        community=c,
+        name=kw.pop("name", f"大屏{next(_seq)}"),
+        building=kw.pop("building", c.buildings[0]),
+        **kw,
+    )
     db.session.add(d)
     db.session.flush()
     return d
@@ -100,8 +127,13 @@ def device(c: Community, **kw) -> Device:
 
 def proxy_link(relative: Person, elder: Person, status: str = "confirmed") -> ProxyLink:
     """A family-proxy link."""
-    link = ProxyLink(proxy=relative, resident=elder, status=status, relation="女儿",
-                     confirmed_at=utcnow() if status == "confirmed" else None)
+    link = ProxyLink(
+        proxy=relative,
+        resident=elder,
+        status=status,
+        relation="女儿",
+        confirmed_at=utcnow() if status == "confirmed" else None,
+    )
     db.session.add(link)
     db.session.flush()
     return link
@@ -144,10 +176,15 @@ def _side(c: Community) -> Side:
     db.session.flush()
     proxy_link(relative, elder)
     return Side(
-        community=c, staff=staff("committee_staff", community_id=c.id),
+        community=c,
+        staff=staff("committee_staff", community_id=c.id),
         grid_worker=staff("grid_worker", grid_id=grid.id),
         org_member=staff("org_member", organization_id=org.id),
-        resident=resident(c), elder=elder, relative=relative, device=device(c), organization=org,
+        resident=resident(c),
+        elder=elder,
+        relative=relative,
+        device=device(c),
+        organization=org,
     )
 
 
@@ -156,7 +193,8 @@ def make_world() -> World:
     office_a, office_b = street_office(), street_office()
     a, b = _side(community(office_a)), _side(community(office_b))
     world = World(
-        a=a, b=b,
+        a=a,
+        b=b,
         official=staff("street_official", street_office_id=office_a.id),
         official_writer=staff("street_official", street_office_id=office_a.id, can_write=True),
         admin=staff("platform_admin"),

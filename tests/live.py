@@ -31,9 +31,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-SCHEMA_SCRIPT = ("from app import create_app\nfrom app.extensions import db\n"
-                 "from flask_migrate import upgrade\napp = create_app()\n"
-                 "with app.app_context():\n    upgrade()\n    db.create_all()\n")
+SCHEMA_SCRIPT = (
+    "from app import create_app\nfrom app.extensions import db\n"
+    "from flask_migrate import upgrade\napp = create_app()\n"
+    "with app.app_context():\n    upgrade()\n    db.create_all()\n"
+)
 
 
 def free_port() -> int:
@@ -54,8 +56,15 @@ class LiveServer:
     stop_signal = signal.SIGINT  # quick shutdown: open streams are cut like in a power cut
     stop_timeout = 20.0
 
-    def __init__(self, workdir: Path, *, workers: int = 1, env: dict | None = None,
-                 database: str = "live.db", own_group: bool = False):
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        workers: int = 1,
+        env: dict | None = None,
+        database: str = "live.db",
+        own_group: bool = False,
+    ):
         self.workdir = Path(workdir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -81,12 +90,19 @@ class LiveServer:
         self.proc: subprocess.Popen | None = None
         self.summary: dict = {}
 
-    def run_python(self, script: str, env_overrides: dict | None = None,
-                   timeout: float = 120) -> str:
+    def run_python(
+        self, script: str, env_overrides: dict | None = None, timeout: float = 120
+    ) -> str:
         """Run a Python script in a child process with the server's settings; its stdout."""
-        return subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True,
-                              env={**self.env, **(env_overrides or {})}, capture_output=True,
-                              text=True, timeout=timeout).stdout
+        return subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            check=True,
+            env={**self.env, **(env_overrides or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        ).stdout
 
     def prepare(self, env_overrides: dict | None = None, timeout: float = 120) -> dict:
         """Schema (migrations, then tables not migrated yet) and the demo data; returns the seed
@@ -94,8 +110,15 @@ class LiveServer:
         self.instance.mkdir(parents=True, exist_ok=True)
         env = {**self.env, **(env_overrides or {})}
         self.run_python(SCHEMA_SCRIPT, env_overrides, timeout)
-        out = subprocess.run([str(BIN / "flask"), "seed-demo", "--json"], env=env, cwd=ROOT,
-                             check=True, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(
+            [str(BIN / "flask"), "seed-demo", "--json"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         self.summary = json.loads(out.stdout.strip().splitlines()[-1])
         return self.summary
 
@@ -112,8 +135,12 @@ class LiveServer:
         with self.log.open("ab") as log:  # the child keeps its own copy
             self.proc = subprocess.Popen(
                 [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
-                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=self.own_group)
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=self.own_group,
+            )
         deadline = time.monotonic() + (timeout or self.start_timeout)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

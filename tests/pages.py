@@ -20,6 +20,8 @@ def hidden_fields(client, path: str) -> dict[str, str]:
 
 def staff_login(client, person) -> None:
     """Sign `person` in to the staff console with the factories' password."""
-    r = client.post("/staff/login", data={"login": person.username, "password": f.PASSWORD,
-                                          "csrf_token": csrf_token(client)})
+    r = client.post(
+        "/staff/login",
+        data={"login": person.username, "password": f.PASSWORD, "csrf_token": csrf_token(client)},
+    )
     assert r.status_code == 302, r.get_data(as_text=True)[-1500:]

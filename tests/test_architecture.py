@@ -160,7 +160,8 @@ def test_infra_imports_no_domain():
             continue
         for target in targets:
             if _in_domains(target, above) or any(
-                    target == c or target.startswith(c + ".") for c in channels):
+                target == c or target.startswith(c + ".") for c in channels
+            ):
                 wrong.append(f"{module} -> {target}")
     assert wrong == []
 
@@ -187,10 +188,24 @@ def test_registering_a_blueprint_does_nothing_else():
 # --- the walk of one request ----------------------------------------------------------------------
 # Layers, lowest first (docs/ARCHITECTURE.md): a call into a higher layer is a call back up. In
 # app/affairs the modules' own order (app/affairs/__init__.py) counts as layers too.
-LAYERS = (("app/database.py", "app/infra/"), ("app/people/",),
-          ("app/affairs/", "app/notices/", "app/screens/", "app/assistant/", "app/residents/"))
-AFFAIRS = ("rules", "policy", "words", "common", "counts", "notify", "deadlines", "views",
-           "queries", "intake", "workflow")
+LAYERS = (
+    ("app/database.py", "app/infra/"),
+    ("app/people/",),
+    ("app/affairs/", "app/notices/", "app/screens/", "app/assistant/", "app/residents/"),
+)
+AFFAIRS = (
+    "rules",
+    "policy",
+    "words",
+    "common",
+    "counts",
+    "notify",
+    "deadlines",
+    "views",
+    "queries",
+    "intake",
+    "workflow",
+)
 
 
 def _ours(filename: str) -> str | None:
@@ -204,8 +219,10 @@ def _ours(filename: str) -> str | None:
 
 
 def _rank(path: str) -> tuple[int, int]:
-    layer = next((i for i, prefixes in enumerate(LAYERS)
-                  if any(path.startswith(p) for p in prefixes)), len(LAYERS))
+    layer = next(
+        (i for i, prefixes in enumerate(LAYERS) if any(path.startswith(p) for p in prefixes)),
+        len(LAYERS),
+    )
     name = Path(path).stem
     return layer, AFFAIRS.index(name) if path.startswith("app/affairs/") and name in AFFAIRS else -1
 
@@ -235,13 +252,25 @@ def test_a_case_submission_goes_down_once(client, auth, cats):
     # Issue #11 measured route → submit_case → case_view → back to the route for similar_cases:
     # now the route makes one call into the domain, which never calls back up a layer.
     headers = {**auth.headers(world.a.resident), "Idempotency-Key": "walk-0001"}
-    steps, response = _walk(lambda: client.post("/api/v1/cases", headers=headers, json={
-        "category_code": "repair", "description": "楼道灯不亮了，晚上看不清台阶。"}))
+    steps, response = _walk(
+        lambda: client.post(
+            "/api/v1/cases",
+            headers=headers,
+            json={"category_code": "repair", "description": "楼道灯不亮了，晚上看不清台阶。"},
+        )
+    )
     assert response.status_code == 201, response.get_json()
-    route = [here for caller, here in steps if caller == "app/api/cases/routes.py"
-             and here.startswith(tuple(f"app/{d}/" for d in DOMAINS))]
+    route = [
+        here
+        for caller, here in steps
+        if caller == "app/api/cases/routes.py"
+        and here.startswith(tuple(f"app/{d}/" for d in DOMAINS))
+    ]
     assert route == ["app/affairs/intake.py"]
-    upward = [(caller, here) for caller, here in steps if _rank(here) > _rank(caller)
-              and _rank(caller)[0] < len(LAYERS)]
+    upward = [
+        (caller, here)
+        for caller, here in steps
+        if _rank(here) > _rank(caller) and _rank(caller)[0] < len(LAYERS)
+    ]
     assert upward == []
     print(f"case submission: {len(steps)} calls between {len({h for _c, h in steps})} files")

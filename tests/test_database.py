@@ -19,15 +19,20 @@ from tests.conftest import _postgres_url
 @contextmanager
 def other_app(app, url=None, env=None, **config):
     """A second app on the test database (or on `url`), with its own engine and pool."""
-    other = create_app({
-        "ENV_OVERRIDES": {"LINLI_ENV": "testing",
-                          "LINLI_INSTANCE_PATH": app.config["INSTANCE_PATH"], **(env or {})},
-        "SQLALCHEMY_DATABASE_URI": url or app.config["SQLALCHEMY_DATABASE_URI"],
-        "UPLOAD_FOLDER": app.config["UPLOAD_FOLDER"],
-        "ARGON2_PROFILE": "fast",
-        "SERVER_NAME": None,
-        **config,
-    })
+    other = create_app(
+        {
+            "ENV_OVERRIDES": {
+                "LINLI_ENV": "testing",
+                "LINLI_INSTANCE_PATH": app.config["INSTANCE_PATH"],
+                **(env or {}),
+            },
+            "SQLALCHEMY_DATABASE_URI": url or app.config["SQLALCHEMY_DATABASE_URI"],
+            "UPLOAD_FOLDER": app.config["UPLOAD_FOLDER"],
+            "ARGON2_PROFILE": "fast",
+            "SERVER_NAME": None,
+            **config,
+        }
+    )
     try:
         yield other
     finally:
@@ -37,7 +42,7 @@ def other_app(app, url=None, env=None, **config):
 
 def _sqlite_path(app) -> str | None:
     url = app.config["SQLALCHEMY_DATABASE_URI"]
-    return url[len("sqlite:///"):] if url.startswith("sqlite:///") else None
+    return url[len("sqlite:///") :] if url.startswith("sqlite:///") else None
 
 
 def _unreachable_url(app, tmp_path) -> str:
@@ -52,15 +57,19 @@ def _assert_unavailable(r):
     return r
 
 
-@pytest.mark.parametrize("method,path,body", [
-    ("get", "/api/v1/cases?mine=true", None),
-    ("post", "/api/v1/cases", {"category_code": "repair", "description": "楼道灯不亮了"}),
-    ("post", "/api/v1/auth/token", {"login": "13800000000", "pin": "123456"}),
-])
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("get", "/api/v1/cases?mine=true", None),
+        ("post", "/api/v1/cases", {"category_code": "repair", "description": "楼道灯不亮了"}),
+        ("post", "/api/v1/auth/token", {"login": "13800000000", "pin": "123456"}),
+    ],
+)
 def test_database_unreachable_is_503_in_the_envelope(app, db, tmp_path, method, path, body):
     with other_app(app, _unreachable_url(app, tmp_path)) as other:
         r = getattr(other.test_client(), method)(
-            path, json=body, headers={"Authorization": "Bearer x"} if "auth" not in path else {})
+            path, json=body, headers={"Authorization": "Bearer x"} if "auth" not in path else {}
+        )
     _assert_unavailable(r)
     body = r.get_json()
     assert body["code"] == 503 and body["status"] == "Service Unavailable"
@@ -70,8 +79,11 @@ def test_database_unreachable_is_503_in_the_envelope(app, db, tmp_path, method, 
 def test_database_unreachable_on_pages_and_open311_is_503(app, db, tmp_path):
     with other_app(app, _unreachable_url(app, tmp_path), WTF_CSRF_ENABLED=False) as other:
         client = other.test_client()
-        page = client.post("/staff/login", data={"login": "someone", "password": "secret"},
-                           headers={"Accept": "text/html"})
+        page = client.post(
+            "/staff/login",
+            data={"login": "someone", "password": "secret"},
+            headers={"Accept": "text/html"},
+        )
         open311 = client.get("/open311/v2/requests.json")
         ready = client.get("/readyz")
     _assert_unavailable(page)
@@ -82,15 +94,22 @@ def test_database_unreachable_on_pages_and_open311_is_503(app, db, tmp_path):
 
 
 def test_no_free_connection_in_the_pool_is_503(app, db, tmp_path):
-    with other_app(app, env={"DATABASE_POOL_SIZE": "1", "DATABASE_MAX_OVERFLOW": "0",
-                             "DATABASE_POOL_TIMEOUT": "0.3"}) as other:
+    with other_app(
+        app,
+        env={
+            "DATABASE_POOL_SIZE": "1",
+            "DATABASE_MAX_OVERFLOW": "0",
+            "DATABASE_POOL_TIMEOUT": "0.3",
+        },
+    ) as other:
         with other.app_context():
             engine = _db.engine
             assert engine.pool.size() == 1
             held = engine.connect()
         try:
-            r = other.test_client().get("/api/v1/cases?mine=true",
-                                        headers={"Authorization": "Bearer x"})
+            r = other.test_client().get(
+                "/api/v1/cases?mine=true", headers={"Authorization": "Bearer x"}
+            )
         finally:
             held.close()
     _assert_unavailable(r)
@@ -110,8 +129,9 @@ def test_a_failed_commit_is_503(app, client, db, monkeypatch):
         raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(_db.session, "commit", broken_commit)
-    r = client.patch("/api/v1/me", json={"locale": "en"},
-                     headers={"Authorization": f"Bearer {token}"})
+    r = client.patch(
+        "/api/v1/me", json={"locale": "en"}, headers={"Authorization": f"Bearer {token}"}
+    )
     monkeypatch.undo()
     _assert_unavailable(r)
     assert r.get_json()["code"] == 503
@@ -120,16 +140,27 @@ def test_a_failed_commit_is_503(app, client, db, monkeypatch):
 def test_settings_size_the_pool():
     from app.config import load_config
 
-    cfg = load_config({"DATABASE_URL": "postgresql://db/linli", "DATABASE_POOL_SIZE": "20",
-                       "DATABASE_MAX_OVERFLOW": "7", "DATABASE_POOL_TIMEOUT": "2.5",
-                       "SECRET_KEY": "k"})
+    cfg = load_config(
+        {
+            "DATABASE_URL": "postgresql://db/linli",
+            "DATABASE_POOL_SIZE": "20",
+            "DATABASE_MAX_OVERFLOW": "7",
+            "DATABASE_POOL_TIMEOUT": "2.5",
+            "SECRET_KEY": "k",
+        }
+    )
     assert cfg["SQLALCHEMY_ENGINE_OPTIONS"] == {
-        "pool_pre_ping": True, "pool_size": 20, "max_overflow": 7, "pool_timeout": 2.5}
+        "pool_pre_ping": True,
+        "pool_size": 20,
+        "max_overflow": 7,
+        "pool_timeout": 2.5,
+    }
     sqlite = load_config({"DATABASE_URL": "sqlite:////tmp/x.db", "SECRET_KEY": "k"})
     assert sqlite["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["timeout"] <= 0.05
 
 
 # --- /readyz -------------------------------------------------------------------------------
+
 
 def test_readyz_is_not_ready_when_the_database_is_read_only(app, db):
     path = _sqlite_path(app)
@@ -138,8 +169,11 @@ def test_readyz_is_not_ready_when_the_database_is_read_only(app, db):
         config = {}
     else:
         url = app.config["SQLALCHEMY_DATABASE_URI"]
-        config = {"SQLALCHEMY_ENGINE_OPTIONS": {
-            "connect_args": {"options": "-c default_transaction_read_only=on"}}}
+        config = {
+            "SQLALCHEMY_ENGINE_OPTIONS": {
+                "connect_args": {"options": "-c default_transaction_read_only=on"}
+            }
+        }
     with other_app(app, url, **config) as other:
         r = other.test_client().get("/readyz")
     assert r.status_code == 503
@@ -168,6 +202,7 @@ def test_readyz_is_not_ready_while_sqlite_is_locked_and_ready_after(app, client,
 
 
 # --- SQLite busy waits ----------------------------------------------------------------------
+
 
 def test_sqlite_waits_for_the_write_lock_cooperatively(app, client, db, monkeypatch):
     """A write that finds the lock taken sleeps in Python (gevent switches to the holder there)
@@ -209,8 +244,9 @@ def test_sqlite_waits_for_the_write_lock_cooperatively(app, client, db, monkeypa
     timer = threading.Timer(5, release)
     timer.start()
     try:
-        r = client.patch("/api/v1/me", json={"locale": "en"},
-                         headers={"Authorization": f"Bearer {token}"})
+        r = client.patch(
+            "/api/v1/me", json={"locale": "en"}, headers={"Authorization": f"Bearer {token}"}
+        )
     finally:
         timer.cancel()
         release()

@@ -11,9 +11,26 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _extracted(tmp_path) -> set[str]:
     pot = tmp_path / "all.pot"
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "--quiet", "extract",
-                    "-F", str(ROOT / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext",
-                    "-o", str(pot), str(ROOT)], check=True, cwd=ROOT)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "--quiet",
+            "extract",
+            "-F",
+            str(ROOT / "babel.cfg"),
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(pot),
+            str(ROOT),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
     with pot.open("rb") as fh:
         return {m.id for m in read_po(fh) if m.id}
 

@@ -21,9 +21,15 @@ DEADLINE = 5  # BODY_READ_TIMEOUT for these servers, seconds
 
 @pytest.fixture(scope="module", params=["gevent", "gthread"])
 def server(request, tmp_path_factory):
-    server = LiveServer(tmp_path_factory.mktemp(f"slow-{request.param}"), env={
-        "LINLI_WORKER_CLASS": request.param, "GUNICORN_CMD_ARGS": "--threads 4",
-        "BODY_READ_TIMEOUT": str(DEADLINE), "BODY_MIN_RATE": str(10**9)})
+    server = LiveServer(
+        tmp_path_factory.mktemp(f"slow-{request.param}"),
+        env={
+            "LINLI_WORKER_CLASS": request.param,
+            "GUNICORN_CMD_ARGS": "--threads 4",
+            "BODY_READ_TIMEOUT": str(DEADLINE),
+            "BODY_MIN_RATE": str(10**9),
+        },
+    )
     server.start()
     _healthz_seconds(server.url)  # the first request warms the worker up (imports, database)
     server.slow_clients = 8 if request.param == "gevent" else 3
@@ -35,8 +41,12 @@ def _trickle(port: int, path: str, stop: threading.Event, result: dict) -> None:
     """Headers, then one byte of a 1000-byte body every 0.2 s; records the answer and when."""
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
-        conn.sendall((f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                      "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{").encode())
+        conn.sendall(
+            (
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+            ).encode()
+        )
         conn.settimeout(0.2)
         answer = b""
         while not stop.is_set() and time.monotonic() - started < 30:
@@ -70,8 +80,9 @@ def _healthz_seconds(url: str) -> float:
 @pytest.mark.parametrize("path", ["/api/v1/auth/token", "/kiosk/api/pairing/poll"])
 def test_a_trickled_body_is_cut_off_at_the_deadline(server, path):
     stop, results = threading.Event(), [{} for _ in range(server.slow_clients)]
-    threads = [threading.Thread(target=_trickle, args=(server.port, path, stop, r))
-               for r in results]
+    threads = [
+        threading.Thread(target=_trickle, args=(server.port, path, stop, r)) for r in results
+    ]
     for t in threads:
         t.start()
     try:
@@ -94,10 +105,12 @@ def test_a_trickled_body_is_cut_off_at_the_deadline(server, path):
 @pytest.mark.slow
 def test_a_body_that_arrives_in_time_is_served(server):
     """A normal request with a body is unaffected (here: a wrong sign-in, 401 or 422)."""
-    request = urllib.request.Request(server.url + "/api/v1/auth/token", method="POST",
-                                     data=json.dumps({"login": "13900000000",
-                                                      "pin": "135790"}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        server.url + "/api/v1/auth/token",
+        method="POST",
+        data=json.dumps({"login": "13900000000", "pin": "135790"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     try:
         urllib.request.urlopen(request, timeout=10)
     except urllib.error.HTTPError as error:

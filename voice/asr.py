@@ -269,7 +269,9 @@ class AsrModel:
             # phrases are all outside this model's vocabulary (a Mandarin pack, a Korean model)
             raise RecognitionFailed(
                 "empty grammar: none of its phrases are in the model's vocabulary",
-                grammar=grammar.name, dropped=len(grammar.dropped))
+                grammar=grammar.name,
+                dropped=len(grammar.dropped),
+            )
         with self._pool_lock:
             idle = self._pool.get(key)
             if idle:

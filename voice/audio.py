@@ -223,8 +223,11 @@ def decode_audio(
         channels = stream.codec_context.channels if stream.codec_context else 0
         rate = stream.codec_context.sample_rate if stream.codec_context else 0
         if channels > MAX_CHANNELS or rate > MAX_SAMPLE_RATE:
-            raise UnsupportedAudio(f"{channels} channels at {rate} Hz is not a voice recording",
-                                   channels=channels, sample_rate=rate)
+            raise UnsupportedAudio(
+                f"{channels} channels at {rate} Hz is not a voice recording",
+                channels=channels,
+                sample_rate=rate,
+            )
         if stream.duration and stream.time_base:
             declared = float(stream.duration * stream.time_base)
             if declared > limits.max_seconds + 1:

@@ -34,11 +34,18 @@ from app.infra.errors import DomainError, Invalid
 from app.infra.images import TooLarge
 from app.models.case import CaseAttachment
 
-IMAGE_TYPES = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"),
-               "WEBP": ("image/webp", ".webp")}
-AUDIO_TYPES = {"wav": ("audio/wav", ".wav"), "ogg": ("audio/ogg", ".ogg"),
-               "webm": ("audio/webm", ".webm"), "mp3": ("audio/mpeg", ".mp3"),
-               "mp4": ("audio/mp4", ".m4a")}
+IMAGE_TYPES = {
+    "JPEG": ("image/jpeg", ".jpg"),
+    "PNG": ("image/png", ".png"),
+    "WEBP": ("image/webp", ".webp"),
+}
+AUDIO_TYPES = {
+    "wav": ("audio/wav", ".wav"),
+    "ogg": ("audio/ogg", ".ogg"),
+    "webm": ("audio/webm", ".webm"),
+    "mp3": ("audio/mpeg", ".mp3"),
+    "mp4": ("audio/mp4", ".m4a"),
+}
 _PENDING = "linli_pending_files"
 
 
@@ -46,8 +53,10 @@ class UnsupportedMedia(DomainError):
     """The bytes are not a photo or recording we accept (415)."""
 
     status_code = 415
-    default_message = _l("This type of file is not supported. Please send a JPEG, PNG or WebP "
-                         "photo, or a WAV, Ogg, WebM, MP3 or M4A recording.")
+    default_message = _l(
+        "This type of file is not supported. Please send a JPEG, PNG or WebP "
+        "photo, or a WAV, Ogg, WebM, MP3 or M4A recording."
+    )
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -78,11 +87,17 @@ def path_of(attachment: CaseAttachment) -> Path:
 def _reencode(data: bytes, fmt: str) -> tuple[bytes, int, int]:
     cfg = current_app.config
     return images.decode(
-        data, fmt, max_pixels=cfg["CASE_PHOTO_MAX_PIXELS"], edge=cfg["CASE_PHOTO_MAX_EDGE"],
+        data,
+        fmt,
+        max_pixels=cfg["CASE_PHOTO_MAX_PIXELS"],
+        edge=cfg["CASE_PHOTO_MAX_EDGE"],
         too_large=_l("This photo has too many pixels. Please send a smaller one."),
-        broken=lambda: Invalid(_l("This photo could not be read. Please take it again."),
-                               errors={"file": [str(_l("Damaged or incomplete image."))]}),
-        finish=lambda image: _clean_copy(image, fmt))
+        broken=lambda: Invalid(
+            _l("This photo could not be read. Please take it again."),
+            errors={"file": [str(_l("Damaged or incomplete image."))]},
+        ),
+        finish=lambda image: _clean_copy(image, fmt),
+    )
 
 
 def _clean_copy(image, fmt: str) -> tuple[bytes, int, int]:
@@ -90,8 +105,9 @@ def _clean_copy(image, fmt: str) -> tuple[bytes, int, int]:
     if fmt == "JPEG":
         image = image.convert("L" if image.mode in ("L", "1") else "RGB")
     elif image.mode not in ("RGB", "RGBA", "L", "LA"):
-        image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info
-                              else "RGB")
+        image = image.convert(
+            "RGBA" if "A" in image.mode or "transparency" in image.info else "RGB"
+        )
     # A fresh image from raw pixels: no EXIF, XMP, ICC or text chunks can survive.
     clean = Image.frombytes(image.mode, image.size, image.tobytes())
     out = io.BytesIO()
@@ -117,20 +133,39 @@ def prepare(data: bytes, expect: str | None = None) -> dict:
             raise TooLarge()
         body, width, height = _reencode(data, fmt)
         mime, ext = IMAGE_TYPES[fmt]
-        return {"kind": "photo", "mime": mime, "ext": ext, "body": body, "width": width,
-                "height": height}
+        return {
+            "kind": "photo",
+            "mime": mime,
+            "ext": ext,
+            "body": body,
+            "width": width,
+            "height": height,
+        }
     kind = sniff_audio(data) if expect in (None, "audio") else None
     if kind is not None:
         if len(data) > cfg["CASE_AUDIO_MAX_BYTES"]:
             raise TooLarge()
         mime, ext = AUDIO_TYPES[kind]
-        return {"kind": "audio", "mime": mime, "ext": ext, "body": data, "width": None,
-                "height": None}
+        return {
+            "kind": "audio",
+            "mime": mime,
+            "ext": ext,
+            "body": data,
+            "width": None,
+            "height": None,
+        }
     raise UnsupportedMedia()
 
 
-def store(case, prepared: dict, *, uploaded_by_id=None, device_id=None, uploader_role="reporter",
-          public: bool = False) -> CaseAttachment:
+def store(
+    case,
+    prepared: dict,
+    *,
+    uploaded_by_id=None,
+    device_id=None,
+    uploader_role="reporter",
+    public: bool = False,
+) -> CaseAttachment:
     """Write a prepared file under a random name and add its row (deleted again on rollback)."""
     body = prepared["body"]
     name = secrets.token_urlsafe(24) + prepared["ext"]
@@ -147,17 +182,26 @@ def store(case, prepared: dict, *, uploaded_by_id=None, device_id=None, uploader
         raise
     db.session.info.setdefault(_PENDING, []).append(str(final))
     attachment = CaseAttachment(
-        case=case, kind=prepared["kind"], mime=prepared["mime"], size=len(body),
-        width=prepared["width"], height=prepared["height"], storage_name=name,
+        case=case,
+        kind=prepared["kind"],
+        mime=prepared["mime"],
+        size=len(body),
+        width=prepared["width"],
+        height=prepared["height"],
+        storage_name=name,
         sha256=hashlib.sha256(body).hexdigest(),
         public=bool(public) and prepared["kind"] == "photo",
-        uploaded_by_id=uploaded_by_id, device_id=device_id, uploader_role=uploader_role)
+        uploaded_by_id=uploaded_by_id,
+        device_id=device_id,
+        uploader_role=uploader_role,
+    )
     db.session.add(attachment)
     db.session.flush()
     return attachment
 
 
 # --- files follow the transaction ---------------------------------------------------------
+
 
 def _after_commit(session: Session) -> None:
     session.info.pop(_PENDING, None)

@@ -16,51 +16,147 @@ from app.people import authz
 from app.people.actors import Actor
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")  # stated as the pattern in the OpenAPI
-ICONS = ("repair", "water", "gas", "electric", "lift", "trash", "green", "safety", "fire",
-         "noise", "dispute", "parking", "pet", "suggestion", "help", "elder", "other")
+ICONS = (
+    "repair",
+    "water",
+    "gas",
+    "electric",
+    "lift",
+    "trash",
+    "green",
+    "safety",
+    "fire",
+    "noise",
+    "dispute",
+    "parking",
+    "pet",
+    "suggestion",
+    "help",
+    "elder",
+    "other",
+)
 # What the pictures and handler roles are called on staff pages.
 ICON_LABELS = {
-    "repair": _l("Repairs"), "water": _l("Water"), "gas": _l("Gas"),
-    "electric": _l("Electricity"), "lift": _l("Lift"), "trash": _l("Rubbish"),
-    "green": _l("Greenery"), "safety": _l("Safety"), "fire": _l("Fire"), "noise": _l("Noise"),
-    "dispute": _l("Disputes"), "parking": _l("Parking"), "pet": _l("Pets"),
-    "suggestion": _l("Suggestions"), "help": _l("Help"), "elder": _l("Elderly care"),
+    "repair": _l("Repairs"),
+    "water": _l("Water"),
+    "gas": _l("Gas"),
+    "electric": _l("Electricity"),
+    "lift": _l("Lift"),
+    "trash": _l("Rubbish"),
+    "green": _l("Greenery"),
+    "safety": _l("Safety"),
+    "fire": _l("Fire"),
+    "noise": _l("Noise"),
+    "dispute": _l("Disputes"),
+    "parking": _l("Parking"),
+    "pet": _l("Pets"),
+    "suggestion": _l("Suggestions"),
+    "help": _l("Help"),
+    "elder": _l("Elderly care"),
     "other": _l("Other"),
 }
-HANDLER_ROLE_LABELS = {"committee_staff": _l("Residents' committee"),
-                       "grid_worker": _l("Grid worker")}
+HANDLER_ROLE_LABELS = {
+    "committee_staff": _l("Residents' committee"),
+    "grid_worker": _l("Grid worker"),
+}
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
-EDITABLE = ("name", "description", "icon", "handler_organization_id", "handler_role",
-            "deadline_hours", "allow_anonymous", "is_public", "notice", "attributes",
-            "sort_order", "active")
+EDITABLE = (
+    "name",
+    "description",
+    "icon",
+    "handler_organization_id",
+    "handler_role",
+    "deadline_hours",
+    "allow_anonymous",
+    "is_public",
+    "notice",
+    "attributes",
+    "sort_order",
+    "active",
+)
 
 # The standard set a new community starts from (also the demo data).
 DEFAULTS = [
-    {"code": "repair", "name": "报修（水电燃气）", "icon": "repair", "deadline_hours": 48,
-     "handler": "property", "allow_anonymous": False, "is_public": True,
-     "description": "公共区域的水管、电路、燃气管道、电梯、门禁等设施故障。",
-     "notice": "如闻到燃气味，请立即离开并拨打燃气抢修电话 96777，不要开关电器。",
-     "attributes": [{"code": "place", "description": "问题在哪里？", "datatype": "singlevaluelist",
-                     "required": False, "values": [{"key": "public", "name": "公共区域"},
-                                                   {"key": "home", "name": "家中"}]}]},
-    {"code": "environment", "name": "环境卫生", "icon": "trash", "deadline_hours": 72,
-     "handler": "property", "allow_anonymous": True, "is_public": True,
-     "description": "垃圾清运、楼道堆物、绿化养护、积水、异味。", "notice": None, "attributes": []},
-    {"code": "safety", "name": "安全隐患", "icon": "safety", "deadline_hours": 24,
-     "handler": "grid_worker", "allow_anonymous": True, "is_public": True,
-     "description": "消防通道堵塞、电动车楼道充电、高空坠物、井盖缺失。",
-     "notice": "遇到火情或有人受伤，请先拨打 119 或 120。", "attributes": []},
-    {"code": "dispute", "name": "邻里纠纷", "icon": "dispute", "deadline_hours": 120,
-     "handler": "committee_staff", "allow_anonymous": False, "is_public": False,
-     "description": "噪音、漏水、占用公共空间等邻里之间的矛盾，居委会帮忙调解。",
-     "notice": None, "attributes": []},
-    {"code": "suggestion", "name": "意见建议", "icon": "suggestion", "deadline_hours": 168,
-     "handler": "committee_staff", "allow_anonymous": True, "is_public": True,
-     "description": "对社区服务、活动和设施的想法与建议。", "notice": None, "attributes": []},
-    {"code": "help", "name": "求助（独居老人帮扶）", "icon": "elder", "deadline_hours": 12,
-     "handler": "social_org", "allow_anonymous": False, "is_public": False,
-     "description": "独居或行动不便的老人需要有人上门看看、陪同就医、代买代办。",
-     "notice": "如身体突然不适，请立即拨打 120。", "attributes": []},
+    {
+        "code": "repair",
+        "name": "报修（水电燃气）",
+        "icon": "repair",
+        "deadline_hours": 48,
+        "handler": "property",
+        "allow_anonymous": False,
+        "is_public": True,
+        "description": "公共区域的水管、电路、燃气管道、电梯、门禁等设施故障。",
+        "notice": "如闻到燃气味，请立即离开并拨打燃气抢修电话 96777，不要开关电器。",
+        "attributes": [
+            {
+                "code": "place",
+                "description": "问题在哪里？",
+                "datatype": "singlevaluelist",
+                "required": False,
+                "values": [{"key": "public", "name": "公共区域"}, {"key": "home", "name": "家中"}],
+            }
+        ],
+    },
+    {
+        "code": "environment",
+        "name": "环境卫生",
+        "icon": "trash",
+        "deadline_hours": 72,
+        "handler": "property",
+        "allow_anonymous": True,
+        "is_public": True,
+        "description": "垃圾清运、楼道堆物、绿化养护、积水、异味。",
+        "notice": None,
+        "attributes": [],
+    },
+    {
+        "code": "safety",
+        "name": "安全隐患",
+        "icon": "safety",
+        "deadline_hours": 24,
+        "handler": "grid_worker",
+        "allow_anonymous": True,
+        "is_public": True,
+        "description": "消防通道堵塞、电动车楼道充电、高空坠物、井盖缺失。",
+        "notice": "遇到火情或有人受伤，请先拨打 119 或 120。",
+        "attributes": [],
+    },
+    {
+        "code": "dispute",
+        "name": "邻里纠纷",
+        "icon": "dispute",
+        "deadline_hours": 120,
+        "handler": "committee_staff",
+        "allow_anonymous": False,
+        "is_public": False,
+        "description": "噪音、漏水、占用公共空间等邻里之间的矛盾，居委会帮忙调解。",
+        "notice": None,
+        "attributes": [],
+    },
+    {
+        "code": "suggestion",
+        "name": "意见建议",
+        "icon": "suggestion",
+        "deadline_hours": 168,
+        "handler": "committee_staff",
+        "allow_anonymous": True,
+        "is_public": True,
+        "description": "对社区服务、活动和设施的想法与建议。",
+        "notice": None,
+        "attributes": [],
+    },
+    {
+        "code": "help",
+        "name": "求助（独居老人帮扶）",
+        "icon": "elder",
+        "deadline_hours": 12,
+        "handler": "social_org",
+        "allow_anonymous": False,
+        "is_public": False,
+        "description": "独居或行动不便的老人需要有人上门看看、陪同就医、代买代办。",
+        "notice": "如身体突然不适，请立即拨打 120。",
+        "attributes": [],
+    },
 ]
 
 
@@ -85,16 +181,26 @@ def _check_attributes(value) -> list[dict]:
             for v in item.get("values") or []:
                 if not isinstance(v, dict):
                     raise invalid_field("attributes", _l("Each choice needs a key and a name."))
-                values.append({"key": clean_text(str(v.get("key", "")), "attributes",
-                                                 max_length=40),
-                               "name": clean_text(str(v.get("name", "")), "attributes",
-                                                  max_length=80)})
+                values.append(
+                    {
+                        "key": clean_text(str(v.get("key", "")), "attributes", max_length=40),
+                        "name": clean_text(str(v.get("name", "")), "attributes", max_length=80),
+                    }
+                )
             if not values:
                 raise invalid_field("attributes", _l("A list question needs choices."))
-        out.append({"code": code, "datatype": datatype, "required": bool(item.get("required")),
-                    "description": clean_text(str(item.get("description", "")), "attributes",
-                                              max_length=200),
-                    "order": index + 1, "values": values})
+        out.append(
+            {
+                "code": code,
+                "datatype": datatype,
+                "required": bool(item.get("required")),
+                "description": clean_text(
+                    str(item.get("description", "")), "attributes", max_length=200
+                ),
+                "order": index + 1,
+                "values": values,
+            }
+        )
     return out
 
 
@@ -103,8 +209,7 @@ def _checked(category: CaseCategory, key: str, value):
     if key == "name":
         return clean_name(value, "name", max_length=80)
     if key in ("description", "notice"):
-        return clean_text(value or "", key, max_length=500, multiline=True,
-                          required=False) or None
+        return clean_text(value or "", key, max_length=500, multiline=True, required=False) or None
     if key == "icon":
         if value not in ICONS:
             raise invalid_field("icon", _l("Please choose one of the pictures offered."))
@@ -118,14 +223,15 @@ def _checked(category: CaseCategory, key: str, value):
                 raise invalid_field("handler_organization_id", _l("Unknown organization."))
     elif key == "deadline_hours":
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 24 * 90:
-            raise invalid_field("deadline_hours", _l("Please enter a whole number of hours "
-                                                     "from 1 to 2160 (90 days)."))
+            raise invalid_field(
+                "deadline_hours",
+                _l("Please enter a whole number of hours from 1 to 2160 (90 days)."),
+            )
     elif key == "attributes":
         return _check_attributes(value)
     elif key == "sort_order":
         if isinstance(value, bool) or not isinstance(value, int) or not -1000 <= value <= 1000:
-            raise invalid_field("sort_order", _l("Please enter a whole number from -1000 "
-                                                 "to 1000."))
+            raise invalid_field("sort_order", _l("Please enter a whole number from -1000 to 1000."))
     elif key in ("allow_anonymous", "is_public", "active"):
         return bool(value)
     return value
@@ -143,15 +249,19 @@ def _apply(category: CaseCategory, changes: dict, errors: dict | None = None) ->
         except Invalid as error:
             for field, messages in error.errors.items():
                 errors.setdefault(field, []).extend(messages)
-    if (not errors and category.handler_organization_id is not None
-            and category.handler_role is not None):
+    if (
+        not errors
+        and category.handler_organization_id is not None
+        and category.handler_role is not None
+    ):
         errors["handler_role"] = [str(_l("Choose an organization or a role, not both."))]
     if errors:
         raise Invalid(errors=errors)
 
 
-def list_categories(actor: Actor, community_id: int, *, include_inactive: bool = False
-                    ) -> list[CaseCategory]:
+def list_categories(
+    actor: Actor, community_id: int, *, include_inactive: bool = False
+) -> list[CaseCategory]:
     """A community's categories in display order (anyone who may read the community)."""
     authz.ensure_readable(actor, community_id)
     query = select(CaseCategory).where(CaseCategory.community_id == community_id)
@@ -169,11 +279,13 @@ def get_category(actor: Actor, category_id: int) -> CaseCategory:
     return category
 
 
-def find_category(community_id: int, *, category_id: int | None = None,
-                  code: str | None = None) -> CaseCategory:
+def find_category(
+    community_id: int, *, category_id: int | None = None, code: str | None = None
+) -> CaseCategory:
     """An active category of the community by id or code (NotFound otherwise)."""
-    query = select(CaseCategory).where(CaseCategory.community_id == community_id,
-                                       CaseCategory.active.is_(True))
+    query = select(CaseCategory).where(
+        CaseCategory.community_id == community_id, CaseCategory.active.is_(True)
+    )
     if category_id is not None:
         query = query.where(CaseCategory.id == category_id)
     elif code is not None:
@@ -186,18 +298,23 @@ def find_category(community_id: int, *, category_id: int | None = None,
     return category
 
 
-def create_category(actor: Actor, community_id: int, *, code: str, name: str, **fields
-                    ) -> CaseCategory:
+def create_category(
+    actor: Actor, community_id: int, *, code: str, name: str, **fields
+) -> CaseCategory:
     """Committee staff add a category (code: lowercase letters, digits, - and _)."""
     authz.ensure_manager(actor, community_id)
     errors = {}
     if not isinstance(code, str) or not CODE.fullmatch(code):
         errors["code"] = [str(_l("Lowercase letters, digits, - and _ (up to 40)."))]
-    elif db.session.scalar(select(CaseCategory.id).where(
-            CaseCategory.community_id == community_id, CaseCategory.code == code)):
+    elif db.session.scalar(
+        select(CaseCategory.id).where(
+            CaseCategory.community_id == community_id, CaseCategory.code == code
+        )
+    ):
         raise Conflict(errors={"code": [str(_l("This code is already used."))]})
-    category = CaseCategory(community_id=community_id, code=code, icon="other",
-                            deadline_hours=72, attributes=[])
+    category = CaseCategory(
+        community_id=community_id, code=code, icon="other", deadline_hours=72, attributes=[]
+    )
     _apply(category, {"name": name, **fields}, errors)
     db.session.add(category)
     db.session.flush()
@@ -218,8 +335,10 @@ def update_category(actor: Actor, category_id: int, changes: dict) -> CaseCatego
     other (naming both at once is refused)."""
     category = get_for_edit(actor, category_id)
     changes = dict(changes)
-    for given, other in (("handler_role", "handler_organization_id"),
-                         ("handler_organization_id", "handler_role")):
+    for given, other in (
+        ("handler_role", "handler_organization_id"),
+        ("handler_organization_id", "handler_role"),
+    ):
         if changes.get(given) is not None and other not in changes:
             changes[other] = None
     _apply(category, changes)
@@ -234,11 +353,23 @@ def install_defaults(actor: Actor | None, community_id: int) -> list[CaseCategor
     community = db.session.get(Community, community_id)
     if community is None:
         raise NotFound()
-    orgs = {o.kind: o for o in sorted(
-        db.session.scalars(select(Organization).where(
-            Organization.communities.any(Community.id == community_id))), key=lambda o: o.id)}
-    existing = {c.code for c in db.session.scalars(
-        select(CaseCategory).where(CaseCategory.community_id == community_id))}
+    orgs = {
+        o.kind: o
+        for o in sorted(
+            db.session.scalars(
+                select(Organization).where(
+                    Organization.communities.any(Community.id == community_id)
+                )
+            ),
+            key=lambda o: o.id,
+        )
+    }
+    existing = {
+        c.code
+        for c in db.session.scalars(
+            select(CaseCategory).where(CaseCategory.community_id == community_id)
+        )
+    }
     added = []
     for order, spec in enumerate(DEFAULTS):
         if spec["code"] in existing:
@@ -246,14 +377,22 @@ def install_defaults(actor: Actor | None, community_id: int) -> list[CaseCategor
         handler = spec["handler"]
         org = orgs.get(handler) if handler in ("property", "social_org") else None
         category = CaseCategory(
-            community_id=community_id, code=spec["code"], name=spec["name"], icon=spec["icon"],
-            description=spec["description"], notice=spec["notice"],
-            deadline_hours=spec["deadline_hours"], allow_anonymous=spec["allow_anonymous"],
-            is_public=spec["is_public"], attributes=_check_attributes(spec["attributes"]),
+            community_id=community_id,
+            code=spec["code"],
+            name=spec["name"],
+            icon=spec["icon"],
+            description=spec["description"],
+            notice=spec["notice"],
+            deadline_hours=spec["deadline_hours"],
+            allow_anonymous=spec["allow_anonymous"],
+            is_public=spec["is_public"],
+            attributes=_check_attributes(spec["attributes"]),
             sort_order=order * 10,
             handler_organization_id=org.id if org is not None else None,
-            handler_role=handler if handler in HANDLER_ROLES else
-            (None if org is not None else "committee_staff"))
+            handler_role=handler
+            if handler in HANDLER_ROLES
+            else (None if org is not None else "committee_staff"),
+        )
         db.session.add(category)
         added.append(category)
     db.session.flush()

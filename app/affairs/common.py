@@ -108,8 +108,6 @@ def reference_digits(reference: str) -> str:
     return " ".join(reference)
 
 
-
-
 def _actor_role(actor: Actor, case: Case | None = None) -> str:
     if actor.device is not None:
         return "device"

@@ -1,5 +1,4 @@
-"""Cases per status in a community, kept (case_status_count) rather than counted.
-"""
+"""Cases per status in a community, kept (case_status_count) rather than counted."""
 
 from __future__ import annotations
 

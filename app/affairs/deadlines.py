@@ -136,7 +136,8 @@ def _apply_step(case: Case, step: str, now: datetime) -> None:
             "case_due_soon",
             # The committee hears of a matter nobody has yet while there is time to send it.
             lambda: _("Not sent to anyone yet, due soon: %(ref)s", ref=case.reference)
-            if nobody_yet else _("Due soon: %(ref)s", ref=case.reference),
+            if nobody_yet
+            else _("Due soon: %(ref)s", ref=case.reference),
             lambda: _(
                 "%(category)s · %(where)s · due %(due)s",
                 category=case.category.name,

@@ -463,9 +463,16 @@ def _count_new_case(actor: Actor, mode: str, now: datetime) -> None:
         return
     if limit <= 0:
         return
-    ratelimit.hit(key, limit=limit, window=timedelta(hours=1), now=now, message=_l(
-        "You have sent many requests in the last hour. Please wait a while before sending "
-        "another, or call the residents' committee."))
+    ratelimit.hit(
+        key,
+        limit=limit,
+        window=timedelta(hours=1),
+        now=now,
+        message=_l(
+            "You have sent many requests in the last hour. Please wait a while before sending "
+            "another, or call the residents' committee."
+        ),
+    )
 
 
 def _intake_mode(

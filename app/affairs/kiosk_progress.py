@@ -63,8 +63,11 @@ def handler_kind(case: Case) -> str:
     person = case.assignee_person
     if person is not None:
         for role in person.roles:
-            if role.role == "grid_worker" and role.grid is not None \
-                    and role.grid.community_id == case.community_id:
+            if (
+                role.role == "grid_worker"
+                and role.grid is not None
+                and role.grid.community_id == case.community_id
+            ):
                 return "grid_worker"
     return "committee"
 
@@ -102,19 +105,26 @@ def speech_url(text: str) -> str | None:
 
 # --- the two lookups ---------------------------------------------------------------------------
 def _count_lookup(device_id: int) -> None:
-    ratelimit.hit(f"kiosk-progress:{device_id}",
-                  limit=current_app.config["KIOSK_PROGRESS_PER_HOUR"],
-                  window=timedelta(hours=1),
-                  message=_l("This screen has looked up many requests in the last hour. "
-                             "Please try again later, or call the residents' committee."))
+    ratelimit.hit(
+        f"kiosk-progress:{device_id}",
+        limit=current_app.config["KIOSK_PROGRESS_PER_HOUR"],
+        window=timedelta(hours=1),
+        message=_l(
+            "This screen has looked up many requests in the last hour. "
+            "Please try again later, or call the residents' committee."
+        ),
+    )
 
 
 def _checked_digits(digits) -> str:
     text = digits.strip() if isinstance(digits, str) else ""
     if not _DIGITS.match(text):
-        raise Invalid(_l("Please type the last 4 to 6 digits of your request's number."),
-                      errors={"digits": [str(_l("Please type the last 4 to 6 digits of your "
-                                                "request's number."))]})
+        raise Invalid(
+            _l("Please type the last 4 to 6 digits of your request's number."),
+            errors={
+                "digits": [str(_l("Please type the last 4 to 6 digits of your request's number."))]
+            },
+        )
     return text
 
 
@@ -129,33 +139,61 @@ def lookup_by_digits(actor: Actor, digits: str) -> dict:
     _count_lookup(device.id)
     # Digits only (checked above), so no LIKE wildcard can come in.
     found = db.session.scalars(
-        select(Case).where(Case.community_id == device.community_id,
-                           Case.reference.like(f"%{text}"))
-        .order_by(Case.id.desc()).limit(10)
+        select(Case)
+        .where(Case.community_id == device.community_id, Case.reference.like(f"%{text}"))
+        .order_by(Case.id.desc())
+        .limit(10)
     ).all()
     # "2026-001234" ends in "1234" but "2026-01234"… is not a reference: compare the serial.
     found = [c for c in found if c.reference.partition("-")[2].endswith(text)]
     if not found:
-        message = _("We could not find a request here whose number ends in %(digits)s. "
-                    "Please check the number on your slip, or call the residents' committee.",
-                    digits=" ".join(text))
-        return {"outcome": "none", "digits": text, "cases": [], "message": message,
-                "speech_url": speech_url(message)}
+        message = _(
+            "We could not find a request here whose number ends in %(digits)s. "
+            "Please check the number on your slip, or call the residents' committee.",
+            digits=" ".join(text),
+        )
+        return {
+            "outcome": "none",
+            "digits": text,
+            "cases": [],
+            "message": message,
+            "speech_url": speech_url(message),
+        }
     if len(found) > 1 and len(text) < DIGITS_MAX:
-        message = _("More than one request ends in %(digits)s. Please type the last "
-                    "%(n)d digits of the number.", digits=" ".join(text), n=DIGITS_MAX)
-        return {"outcome": "more_digits", "digits": text, "cases": [], "message": message,
-                "need": DIGITS_MAX, "speech_url": speech_url(message)}
+        message = _(
+            "More than one request ends in %(digits)s. Please type the last "
+            "%(n)d digits of the number.",
+            digits=" ".join(text),
+            n=DIGITS_MAX,
+        )
+        return {
+            "outcome": "more_digits",
+            "digits": text,
+            "cases": [],
+            "message": message,
+            "need": DIGITS_MAX,
+            "speech_url": speech_url(message),
+        }
     for case in found:
         deadlines.evaluate_case(case)  # an auto-close that fell due shows as closed
     views = [progress_view(c) for c in found[:SHOWN_MAX]]
     spoken = " ".join(words.screen_speech(v) for v in views)
     if len(views) == 1:
-        return {"outcome": "found", "digits": text, "cases": views, "message": "",
-                "speech_url": speech_url(spoken)}
+        return {
+            "outcome": "found",
+            "digits": text,
+            "cases": views,
+            "message": "",
+            "speech_url": speech_url(spoken),
+        }
     message = _("Requests from different years end in these digits. Find yours by its year.")
-    return {"outcome": "several", "digits": text, "cases": views, "message": message,
-            "speech_url": speech_url(message + " " + spoken)}
+    return {
+        "outcome": "several",
+        "digits": text,
+        "cases": views,
+        "message": message,
+        "speech_url": speech_url(message + " " + spoken),
+    }
 
 
 def lookup_mine(actor: Actor, phone: str, pin: str, ip: str | None) -> dict:
@@ -165,26 +203,36 @@ def lookup_mine(actor: Actor, phone: str, pin: str, ip: str | None) -> dict:
     Counts against the screen like a lookup by digits."""
     device = kiosk.require_device(actor)
     if not isinstance(phone, str) or not re.fullmatch(r"[0-9]{11}", phone.strip()):
-        raise Invalid(_l("Please type your 11-digit phone number."),
-                      errors={"phone": [str(_l("Please type your 11-digit phone number."))]})
+        raise Invalid(
+            _l("Please type your 11-digit phone number."),
+            errors={"phone": [str(_l("Please type your 11-digit phone number."))]},
+        )
     if not isinstance(pin, str) or not re.fullmatch(r"[0-9]{6}", pin.strip()):
-        raise Invalid(_l("Please type your 6-digit PIN."),
-                      errors={"pin": [str(_l("Please type your 6-digit PIN."))]})
+        raise Invalid(
+            _l("Please type your 6-digit PIN."),
+            errors={"pin": [str(_l("Please type your 6-digit PIN."))]},
+        )
     _count_lookup(device.id)
     try:
         person: Person = auth.authenticate(phone.strip(), pin=pin.strip(), ip=ip)
     except Unauthorized:
         # 401 means "this screen is not paired" to the screen: a wrong PIN is a field error,
         # still counted (persist) by the throttle.
-        error = Invalid(_l("The phone number or PIN is not right."),
-                        errors={"pin": [str(_l("The phone number or PIN is not right."))]})
+        error = Invalid(
+            _l("The phone number or PIN is not right."),
+            errors={"pin": [str(_l("The phone number or PIN is not right."))]},
+        )
         error.persist = True
         raise error from None
     rows = db.session.scalars(
-        select(Case).where(Case.community_id == device.community_id,
-                           Case.reporter_id == person.id,
-                           Case.status.in_((*OPEN_STATUSES, RESOLVED)))
-        .order_by(Case.id.desc()).limit(SHOWN_MAX + 1)
+        select(Case)
+        .where(
+            Case.community_id == device.community_id,
+            Case.reporter_id == person.id,
+            Case.status.in_((*OPEN_STATUSES, RESOLVED)),
+        )
+        .order_by(Case.id.desc())
+        .limit(SHOWN_MAX + 1)
     ).all()
     for case in rows:
         deadlines.evaluate_case(case)
@@ -193,23 +241,38 @@ def lookup_mine(actor: Actor, phone: str, pin: str, ip: str | None) -> dict:
         view = progress_view(case)
         view["title"] = case.category.name
         view["reported_on"] = case.created_at.astimezone(
-            ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d")
+            ZoneInfo(current_app.config["TIMEZONE"])
+        ).strftime("%Y-%m-%d")
         views.append(view)
     if not views:
         message = _("You have no open requests here. Thank you!")
         spoken = message
     else:
-        message = (_("Your open requests (the newest %(n)d):", n=len(views))
-                   if len(rows) > SHOWN_MAX else _("Your open requests:"))
+        message = (
+            _("Your open requests (the newest %(n)d):", n=len(views))
+            if len(rows) > SHOWN_MAX
+            else _("Your open requests:")
+        )
         spoken = message + " " + " ".join(f"{v['title']}。{words.screen_speech(v)}" for v in views)
     # As on easy mode's home and in the voice greeting: matters staff say are done wait for
     # the resident's word (they confirm on the phone, by voice or with the committee).
     waiting = db.session.scalar(
-        select(func.count()).select_from(Case).where(
-            Case.community_id == device.community_id, Case.reporter_id == person.id,
-            Case.status == RESOLVED))
+        select(func.count())
+        .select_from(Case)
+        .where(
+            Case.community_id == device.community_id,
+            Case.reporter_id == person.id,
+            Case.status == RESOLVED,
+        )
+    )
     if waiting:
         notice = easy.waiting_words(waiting)
         message, spoken = f"{notice} {message}", f"{notice} {spoken}"
-    return {"outcome": "mine" if views else "none", "cases": views, "message": message,
-            "waiting": waiting, "more": len(rows) > SHOWN_MAX, "speech_url": speech_url(spoken)}
+    return {
+        "outcome": "mine" if views else "none",
+        "cases": views,
+        "message": message,
+        "waiting": waiting,
+        "more": len(rows) > SHOWN_MAX,
+        "speech_url": speech_url(spoken),
+    }

@@ -53,8 +53,9 @@ def _anonymous_categories(actor: Actor, community_id: int) -> list[CaseCategory]
 def _committee_category(rows: list[CaseCategory]) -> CaseCategory | None:
     """Where 不知道 goes: a category the committee itself handles (it then sorts the case),
     the shortest deadline first; else the first one that takes anonymous reports."""
-    committee = [c for c in rows
-                 if c.handler_role == "committee_staff" and c.handler_organization_id is None]
+    committee = [
+        c for c in rows if c.handler_role == "committee_staff" and c.handler_organization_id is None
+    ]
     if committee:
         return min(committee, key=lambda c: (c.deadline_hours, c.sort_order, c.id))
     return rows[0] if rows else None
@@ -89,8 +90,10 @@ def report_options(actor: Actor, *, locale: str | None = None) -> dict:
     lobby = device.location or (device.building.name if device.building else None)
     return {
         "categories": tiles,
-        "places": [{"code": p, "name": str(PLACE_LABELS[p]),
-                    "detail": lobby if p == "lobby" else None} for p in PLACES],
+        "places": [
+            {"code": p, "name": str(PLACE_LABELS[p]), "detail": lobby if p == "lobby" else None}
+            for p in PLACES
+        ],
         "prompts": prompts,
         "max_seconds": int(runtime.runtime().limits.max_seconds),
     }
@@ -103,15 +106,25 @@ def _check_recording(data: bytes) -> float:
 
     limits = runtime.runtime().limits
     max_bytes = min(limits.max_bytes, current_app.config["CASE_AUDIO_MAX_BYTES"])
-    limits = voice.AudioLimits(max_bytes=max_bytes, max_seconds=limits.max_seconds,
-                               silence_dbfs=limits.silence_dbfs,
-                               min_voiced_ms=limits.min_voiced_ms)
+    limits = voice.AudioLimits(
+        max_bytes=max_bytes,
+        max_seconds=limits.max_seconds,
+        silence_dbfs=limits.silence_dbfs,
+        min_voiced_ms=limits.min_voiced_ms,
+    )
     # FFmpeg decoding is CPU work: off a gevent worker's loop, so the worker keeps answering.
     return offload.off_loop(voice.decode_audio, data, limits).duration
 
 
-def file_report(actor: Actor, *, category: str, place: str, audio: bytes,
-                phone: str | None = None, locale: str | None = None) -> dict:
+def file_report(
+    actor: Actor,
+    *,
+    category: str,
+    place: str,
+    audio: bytes,
+    phone: str | None = None,
+    locale: str | None = None,
+) -> dict:
     """File a screen's voice message as a case; returns its reference, said aloud."""
     device = kiosk.require_device(actor)
     community_id = device.community_id
@@ -134,18 +147,34 @@ def file_report(actor: Actor, *, category: str, place: str, audio: bytes,
         address = device.location or where
     else:
         address = where
-    lines = [_("Voice message left at the lobby screen %(name)s (%(seconds)d s).",
-               name=device.name, seconds=max(1, round(seconds))),
-             _("Where: %(place)s", place=address)]
+    lines = [
+        _(
+            "Voice message left at the lobby screen %(name)s (%(seconds)d s).",
+            name=device.name,
+            seconds=max(1, round(seconds)),
+        ),
+        _("Where: %(place)s", place=address),
+    ]
     if category == UNKNOWN:
         lines.append(_("The caller did not know the category: please choose one."))
     if phone is None:
         lines.append(_("No call-back number was left."))
     case: Case = intake.submit_case(
-        actor, description="\n".join(lines), category_id=chosen.id, community_id=community_id,
-        channel="kiosk", building_id=building_id, address=address, contact_phone=phone,
-        audio=audio)
+        actor,
+        description="\n".join(lines),
+        category_id=chosen.id,
+        community_id=community_id,
+        channel="kiosk",
+        building_id=building_id,
+        address=address,
+        contact_phone=phone,
+        audio=audio,
+    )
     spoken = _("Your message has been sent. Your reference is %(ref)s.", ref=case.reference)
-    return {"reference": case.reference, "category": chosen.code,
-            "reference_digits": common.reference_digits(case.reference),
-            "text": spoken, "speech_url": _speech(_language(locale), spoken)}
+    return {
+        "reference": case.reference,
+        "category": chosen.code,
+        "reference_digits": common.reference_digits(case.reference),
+        "text": spoken,
+        "speech_url": _speech(_language(locale), spoken),
+    }

@@ -70,12 +70,14 @@ def bad_request(message) -> Open311Error:
 
 # --- keys ---------------------------------------------------------------------------------
 
+
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def issue_key(actor: Actor, community_id: int, name: str,
-              once: str | None = None) -> tuple[str, Open311Key]:
+def issue_key(
+    actor: Actor, community_id: int, name: str, once: str | None = None
+) -> tuple[str, Open311Key]:
     """Committee staff issue a key to a third-party system; the plain key is shown once.
 
     `once` is the issuing form's one-time token: the same form sent again (a page refresh, a
@@ -87,14 +89,20 @@ def issue_key(actor: Actor, community_id: int, name: str,
     if once is not None:
         if not idempotency.ONE_TIME.fullmatch(once):
             raise Invalid(_l("This form was out of date. Please send it again."))
-        claimed, first = idempotency.claim(idempotency.actor_scope(actor), f"open311-key\0{once}",
-                                           "open311-key")
+        claimed, first = idempotency.claim(
+            idempotency.actor_scope(actor), f"open311-key\0{once}", "open311-key"
+        )
         if not first:
             earlier = db.session.get(Open311Key, json.loads(claimed.body or "{}").get("id", 0))
             raise AlreadyIssued(earlier)
     key = "o311_" + secrets.token_urlsafe(30)
-    row = Open311Key(community_id=community_id, name=name, key_hash=_hash(key),
-                     prefix=key[:8], created_by_id=actor.person_id)
+    row = Open311Key(
+        community_id=community_id,
+        name=name,
+        key_hash=_hash(key),
+        prefix=key[:8],
+        created_by_id=actor.person_id,
+    )
     db.session.add(row)
     db.session.flush()
     if claimed is not None:
@@ -107,18 +115,31 @@ class AlreadyIssued(Conflict):
 
     def __init__(self, row: Open311Key | None):
         super().__init__(
-            _l("This form was already sent and its key was issued then (%(name)s, starting "
-               "%(prefix)s…). It is not shown again: if it was not copied, revoke it and issue "
-               "a new one.", name=row.name, prefix=row.prefix) if row is not None else
-            _l("This form was already sent and its key was issued then. It is not shown again."))
+            _l(
+                "This form was already sent and its key was issued then (%(name)s, starting "
+                "%(prefix)s…). It is not shown again: if it was not copied, revoke it and issue "
+                "a new one.",
+                name=row.name,
+                prefix=row.prefix,
+            )
+            if row is not None
+            else _l(
+                "This form was already sent and its key was issued then. It is not shown again."
+            )
+        )
         self.row = row
 
 
 def list_keys(actor: Actor, community_id: int) -> list[Open311Key]:
     """A community's keys (never the keys themselves)."""
     authz.ensure_manager(actor, community_id)
-    return list(db.session.scalars(select(Open311Key).where(
-        Open311Key.community_id == community_id).order_by(Open311Key.id)))
+    return list(
+        db.session.scalars(
+            select(Open311Key)
+            .where(Open311Key.community_id == community_id)
+            .order_by(Open311Key.id)
+        )
+    )
 
 
 def get_key(actor: Actor, key_id: int) -> Open311Key:
@@ -150,16 +171,30 @@ CHANGESET = "2026-12-03T00:00:00+08:00"
 def discovery() -> dict:
     """Service discovery: the endpoint, who to contact, how to get a key."""
     cfg = current_app.config
-    contact = cfg.get("OPEN311_CONTACT") or str(_l(
-        "The residents' committee of the community (jurisdiction_id) that issued your "
-        "api_key."))
-    key_service = cfg.get("OPEN311_KEY_SERVICE") or str(_l(
-        "Keys are issued by the residents' committee, one per partner system and community, "
-        "in the staff console: %(url)s", url=public_base_url() + "/staff/open311-keys"))
-    return {"changeset": CHANGESET, "contact": contact, "key_service": key_service,
-            "endpoints": [{"specification": SPEC_URL, "url": endpoint_url(),
-                           "changeset": CHANGESET, "type": "production",
-                           "formats": ["text/xml", "application/json"]}]}
+    contact = cfg.get("OPEN311_CONTACT") or str(
+        _l("The residents' committee of the community (jurisdiction_id) that issued your api_key.")
+    )
+    key_service = cfg.get("OPEN311_KEY_SERVICE") or str(
+        _l(
+            "Keys are issued by the residents' committee, one per partner system and community, "
+            "in the staff console: %(url)s",
+            url=public_base_url() + "/staff/open311-keys",
+        )
+    )
+    return {
+        "changeset": CHANGESET,
+        "contact": contact,
+        "key_service": key_service,
+        "endpoints": [
+            {
+                "specification": SPEC_URL,
+                "url": endpoint_url(),
+                "changeset": CHANGESET,
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    }
 
 
 def resolve_key(key: str | None) -> Open311Key | None:
@@ -184,14 +219,24 @@ def seed_demo_key(ctx: dict) -> None:
     community = ctx["communities"]["heping"]["community"]
     key = demo_key()
     if db.session.scalar(select(Open311Key).where(Open311Key.key_hash == _hash(key))) is None:
-        db.session.add(Open311Key(community_id=community.id, name="演示：城市 12345 平台",
-                                  key_hash=_hash(key), prefix=key[:8]))
+        db.session.add(
+            Open311Key(
+                community_id=community.id,
+                name="演示：城市 12345 平台",
+                key_hash=_hash(key),
+                prefix=key[:8],
+            )
+        )
         db.session.flush()
-    ctx["summary"]["open311"] = {"api_key": key, "jurisdiction_id": community.code,
-                                 "endpoint": "/open311/v2"}
+    ctx["summary"]["open311"] = {
+        "api_key": key,
+        "jurisdiction_id": community.code,
+        "endpoint": "/open311/v2",
+    }
 
 
 # --- jurisdictions and services -----------------------------------------------------------
+
 
 def _text_arg(value: str | None, name: str, max_length: int = 2000) -> str | None:
     """A query or path value as text the database takes (no NUL or control characters)."""
@@ -222,16 +267,29 @@ def jurisdiction(code: str | None, key: Open311Key | None = None) -> Community:
 
 
 def _categories(community: Community) -> list[CaseCategory]:
-    return list(db.session.scalars(select(CaseCategory).where(
-        CaseCategory.community_id == community.id, CaseCategory.active.is_(True))
-        .order_by(CaseCategory.sort_order, CaseCategory.id)))
+    return list(
+        db.session.scalars(
+            select(CaseCategory)
+            .where(CaseCategory.community_id == community.id, CaseCategory.active.is_(True))
+            .order_by(CaseCategory.sort_order, CaseCategory.id)
+        )
+    )
 
 
 def service_list(community: Community) -> list[dict]:
     """GET services: every active category."""
-    return [{"service_code": c.code, "service_name": c.name, "description": c.description or "",
-             "metadata": bool(c.attributes), "type": "realtime", "keywords": c.icon,
-             "group": c.icon} for c in _categories(community)]
+    return [
+        {
+            "service_code": c.code,
+            "service_name": c.name,
+            "description": c.description or "",
+            "metadata": bool(c.attributes),
+            "type": "realtime",
+            "keywords": c.icon,
+            "group": c.icon,
+        }
+        for c in _categories(community)
+    ]
 
 
 def _category(community: Community, code: str) -> CaseCategory:
@@ -244,15 +302,26 @@ def _category(community: Community, code: str) -> CaseCategory:
 def service_definition(community: Community, code: str) -> dict:
     """GET services/{code}: the category's attributes."""
     category = _category(community, code)
-    return {"service_code": category.code, "attributes": [
-        {"variable": True, "code": a["code"], "datatype": a["datatype"],
-         "required": bool(a.get("required")), "datatype_description": "",
-         "order": a.get("order", i + 1), "description": a.get("description", ""),
-         "values": [{"key": v["key"], "name": v["name"]} for v in a.get("values") or []]}
-        for i, a in enumerate(category.attributes or [])]}
+    return {
+        "service_code": category.code,
+        "attributes": [
+            {
+                "variable": True,
+                "code": a["code"],
+                "datatype": a["datatype"],
+                "required": bool(a.get("required")),
+                "datatype_description": "",
+                "order": a.get("order", i + 1),
+                "description": a.get("description", ""),
+                "values": [{"key": v["key"], "name": v["name"]} for v in a.get("values") or []],
+            }
+            for i, a in enumerate(category.attributes or [])
+        ],
+    }
 
 
 # --- requests -----------------------------------------------------------------------------
+
 
 def _float(value, name):
     if value in (None, ""):
@@ -264,8 +333,9 @@ def _float(value, name):
     return number
 
 
-def create_request(key: Open311Key, form: dict, attributes: dict,
-                   media: bytes | None = None) -> dict:
+def create_request(
+    key: Open311Key, form: dict, attributes: dict, media: bytes | None = None
+) -> dict:
     """POST requests: file a case for the key's community; returns the GeoReport response.
     `media` is an uploaded photo's bytes (checked and cleaned like every case photo)."""
     community = jurisdiction(form.get("jurisdiction_id"), key)
@@ -281,31 +351,44 @@ def create_request(key: Open311Key, form: dict, attributes: dict,
             raise bad_request(_l("address_id is not a building of this jurisdiction"))
         building_id = int(address_id)
     if lat is None and lon is None and not form.get("address_string") and building_id is None:
-        raise bad_request(_l("A location is required: lat and long, address_string or "
-                             "address_id"))
+        raise bad_request(_l("A location is required: lat and long, address_string or address_id"))
     name = " ".join(p for p in (form.get("first_name"), form.get("last_name")) if p) or None
     try:
         case = intake.submit_case(
-            Actor.anonymous(), open311_key=key, category_id=category.id,
-            description=form.get("description") or "", address=form.get("address_string"),
-            building_id=building_id, latitude=lat, longitude=lon,
-            contact_name=name, contact_phone=form.get("phone") or None,
-            contact_email=form.get("email") or None, attributes=attributes,
+            Actor.anonymous(),
+            open311_key=key,
+            category_id=category.id,
+            description=form.get("description") or "",
+            address=form.get("address_string"),
+            building_id=building_id,
+            latitude=lat,
+            longitude=lon,
+            contact_name=name,
+            contact_phone=form.get("phone") or None,
+            contact_email=form.get("email") or None,
+            attributes=attributes,
             photos=[media] if media is not None else (),
-            media_url=form.get("media_url") or None)
+            media_url=form.get("media_url") or None,
+        )
     except DomainError as error:
         raise _as_open311(error) from None
     key.last_used_at = utcnow()
     db.session.flush()
-    return {"service_request_id": case.reference, "token": case.open311_token,
-            "service_notice": category.notice or "", "account_id": None}
+    return {
+        "service_request_id": case.reference,
+        "token": case.open311_token,
+        "service_notice": category.notice or "",
+        "account_id": None,
+    }
 
 
 def _as_open311(error: DomainError) -> Open311Error:
     if isinstance(error, Open311Error):
         return error
-    detail = "; ".join(f"{field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-                       for field, msgs in (error.errors or {}).items())
+    detail = "; ".join(
+        f"{field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+        for field, msgs in (error.errors or {}).items()
+    )
     message = f"{error.message} {detail}".strip()
     # GeoReport knows 400, 403 and 404; a busy server (503) says so, with Retry-After.
     status = error.status_code if error.status_code in (403, 404, 503) else 400
@@ -318,10 +401,17 @@ def _status_notes(case: Case) -> str:
     if case.status == "rejected":
         return case.reject_reason or ""
     # Only what staff published: a resident's note or reopen reason may hold a door code.
-    latest = db.session.scalar(select(CaseEvent).where(
-        CaseEvent.case_id == case.id, CaseEvent.public.is_(True), CaseEvent.note.is_not(None),
-        CaseEvent.actor_role.in_(sorted(common.STAFF_VOICES)))
-        .order_by(CaseEvent.id.desc()).limit(1))
+    latest = db.session.scalar(
+        select(CaseEvent)
+        .where(
+            CaseEvent.case_id == case.id,
+            CaseEvent.public.is_(True),
+            CaseEvent.note.is_not(None),
+            CaseEvent.actor_role.in_(sorted(common.STAFF_VOICES)),
+        )
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    )
     note = views.published_note(latest) if latest is not None else None
     label = words.status_label(case.status)
     return f"{label}。{note}" if note else label
@@ -344,8 +434,10 @@ def request_view(case: Case, viewer: Open311Key | None = None) -> dict:
     public_photo = next((a for a in case.attachments if a.public and a.kind == "photo"), None)
     media = case.media_url
     if public_photo is not None:
-        media = (f"{public_base_url()}/open311/v2/media/"
-                 f"{case.reference}/{public_photo.id}?jurisdiction_id={case.community.code}")
+        media = (
+            f"{public_base_url()}/open311/v2/media/"
+            f"{case.reference}/{public_photo.id}?jurisdiction_id={case.community.code}"
+        )
     if case.assignee_organization is not None:
         agency = case.assignee_organization.name
     else:
@@ -363,8 +455,13 @@ def request_view(case: Case, viewer: Open311Key | None = None) -> dict:
         "requested_datetime": _iso(case.created_at),
         "updated_datetime": _iso(case.updated_at),
         "expected_datetime": _iso(case.due_at),
-        "address": (case.address if own and case.address else
-                    case.building.name if case.building is not None else None),
+        "address": (
+            case.address
+            if own and case.address
+            else case.building.name
+            if case.building is not None
+            else None
+        ),
         "address_id": str(case.building_id) if case.building_id is not None else None,
         "zipcode": None,
         "lat": _coordinate(case.latitude, 6 if own else 3),
@@ -397,8 +494,9 @@ def _visible(viewer: Open311Key | None):
     return or_(Case.is_public.is_(True), Case.open311_key_id == viewer.id)
 
 
-def query_requests(community: Community, args: dict,
-                   viewer: Open311Key | None = None) -> list[dict]:
+def query_requests(
+    community: Community, args: dict, viewer: Open311Key | None = None
+) -> list[dict]:
     """GET requests: the standard filters; ids override everything else; 90 days, 1000 max."""
     query = select(Case).where(Case.community_id == community.id, _visible(viewer))
     ids = args.get("service_request_id")
@@ -435,13 +533,18 @@ def query_requests(community: Community, args: dict,
     return [request_view(case, viewer) for case in rows]
 
 
-def request_by_id(community: Community, reference: str,
-                  viewer: Open311Key | None = None) -> dict:
+def request_by_id(community: Community, reference: str, viewer: Open311Key | None = None) -> dict:
     """GET requests/{id}."""
     normal = common.normalize_reference(reference)
-    case = db.session.scalar(select(Case).where(Case.reference == normal,
-                                                Case.community_id == community.id,
-                                                _visible(viewer))) if normal else None
+    case = (
+        db.session.scalar(
+            select(Case).where(
+                Case.reference == normal, Case.community_id == community.id, _visible(viewer)
+            )
+        )
+        if normal
+        else None
+    )
     if case is None:
         raise Open311Error(404, _l("service_request_id not found"))
     deadlines.evaluate_case(case)
@@ -451,8 +554,9 @@ def request_by_id(community: Community, reference: str,
 def token_lookup(community: Community, token: str) -> dict:
     """GET tokens/{token}: the request a POST's token stands for."""
     token = _text_arg(token, "token", max_length=200) or ""
-    case = db.session.scalar(select(Case).where(Case.open311_token == token[:64],
-                                                Case.community_id == community.id))
+    case = db.session.scalar(
+        select(Case).where(Case.open311_token == token[:64], Case.community_id == community.id)
+    )
     if case is None:
         raise Open311Error(404, _l("token not found"))
     return {"service_request_id": case.reference, "token": token}
@@ -461,13 +565,27 @@ def token_lookup(community: Community, token: str) -> dict:
 def public_media(community: Community, reference: str, attachment_id: int):
     """A public photo of a public case (what media_url points to)."""
     normal = common.normalize_reference(reference)
-    case = db.session.scalar(select(Case).where(Case.reference == normal,
-                                                Case.community_id == community.id,
-                                                Case.is_public.is_(True))) if normal else None
+    case = (
+        db.session.scalar(
+            select(Case).where(
+                Case.reference == normal,
+                Case.community_id == community.id,
+                Case.is_public.is_(True),
+            )
+        )
+        if normal
+        else None
+    )
     attachment = None
     if case is not None:
-        attachment = next((a for a in case.attachments if a.id == attachment_id and a.public
-                           and a.kind == "photo"), None)
+        attachment = next(
+            (
+                a
+                for a in case.attachments
+                if a.id == attachment_id and a.public and a.kind == "photo"
+            ),
+            None,
+        )
     if attachment is None:
         raise Open311Error(404, _l("media not found"))
     return attachment

@@ -217,8 +217,10 @@ def inbox(actor: Actor, *, status: str | None = "open", page: int = 1, per_page:
     condition = Case.assignee_person_id == me
     for org_id, community_ids in actor.organization_reach.items():
         if community_ids:
-            condition = or_(condition, and_(Case.assignee_organization_id == org_id,
-                                            Case.community_id.in_(community_ids)))
+            condition = or_(
+                condition,
+                and_(Case.assignee_organization_id == org_id, Case.community_id.in_(community_ids)),
+            )
     query = _status_filter(select(Case).where(condition), status).options(*_SUMMARY_LOADS)
     query = query.order_by(Case.due_at.is_(None), Case.due_at, Case.id)
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
@@ -323,8 +325,7 @@ def case_status_for_reference(actor: Actor, reference: str, *, with_reference: b
         if case.status == REJECTED and case.reject_reason:
             more.append(_("Reason: %(reason)s", reason=case.reject_reason))
         # Only news from the committee: a voice turn may be heard by everyone in a lobby.
-        latest = next((published_note(e) for e in reversed(case.events) if published_note(e)),
-                      None)
+        latest = next((published_note(e) for e in reversed(case.events) if published_note(e)), None)
         if latest is not None and case.status != REJECTED:
             more.append(_("Latest: %(note)s", note=latest))
         if case.status == RESOLVED and "reporter" in rel:

@@ -56,13 +56,17 @@ def status_label(status: str) -> str:
 
 # What a resident is told about a case, in plain words, with what happens next.
 STATUS_WORDS = {
-    SUBMITTED: (_l("Received by the committee"),
-                _l("The residents' committee will look at it soon.")),
+    SUBMITTED: (
+        _l("Received by the committee"),
+        _l("The residents' committee will look at it soon."),
+    ),
     ACCEPTED: (_l("Accepted"), _l("The committee is finding someone to handle it.")),
     ASSIGNED: (_l("Someone is assigned"), _l("A worker will come and handle it.")),
     IN_PROGRESS: (_l("Being handled"), _l("The worker is handling it now.")),
-    RESOLVED: (_l("Done — please check"),
-               _l("Please tell us if it is really fixed, and how satisfied you are.")),
+    RESOLVED: (
+        _l("Done — please check"),
+        _l("Please tell us if it is really fixed, and how satisfied you are."),
+    ),
     CLOSED: (_l("Finished"), _l("This matter is closed. Thank you.")),
     REJECTED: (_l("Not accepted"), _l("See the reason below. You can call the committee.")),
     REOPENED: (_l("Being handled again"), _l("The committee will look at it again.")),
@@ -90,8 +94,10 @@ def next_step(case: Case, handler: str) -> str:
     who = str(HANDLER_KINDS[handler])
     status = case.status
     if status == CLOSED and case.merged_into is not None:
-        return _("It is handled together with request %(ref)s: please look that one up.",
-                 ref=case.merged_into.reference)
+        return _(
+            "It is handled together with request %(ref)s: please look that one up.",
+            ref=case.merged_into.reference,
+        )
     if status == SUBMITTED:
         return _("The residents' committee will look at it soon.")
     if status == ACCEPTED:
@@ -103,8 +109,7 @@ def next_step(case: Case, handler: str) -> str:
     if status == IN_PROGRESS:
         return _("%(who)s is working on it. You will be told when it is done.", who=who)
     if status == RESOLVED:
-        return _("It has been fixed. If it is not right yet, please tell the residents' "
-                 "committee.")
+        return _("It has been fixed. If it is not right yet, please tell the residents' committee.")
     if status == REJECTED:
         return _("It was not taken on. To hear why, please call the residents' committee.")
     return _("It is finished. If there is still a problem, you can report it again.")
@@ -127,17 +132,22 @@ def screen_speech(view: dict) -> str:
     """What the lobby screen says aloud about one case (a `kiosk_progress.progress_view`)."""
     ref = spoken_reference(view["reference"])
     if _locale().startswith("zh"):
-        return (f"编号{ref}。{view['status_label']}。处理方：{view['handler_label']}。"
-                f"{view['next_step']}")
-    return (f"Request {ref}. {view['status_label']}. Handled by: {view['handler_label']}. "
-            f"{view['next_step']}")
+        return (
+            f"编号{ref}。{view['status_label']}。处理方：{view['handler_label']}。"
+            f"{view['next_step']}"
+        )
+    return (
+        f"Request {ref}. {view['status_label']}. Handled by: {view['handler_label']}. "
+        f"{view['next_step']}"
+    )
 
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-def progress_sentence(reference: str | None, status: str, category: str | None = None,
-                      more: Sequence[str] = ()) -> str:
+def progress_sentence(
+    reference: str | None, status: str, category: str | None = None, more: Sequence[str] = ()
+) -> str:
     """The 查进度 sentence: 'Request 2026-000123 (报修): Accepted.' and `more` (who handles it,
     the latest public note …), as a screen or the API shows it.
 
@@ -150,8 +160,12 @@ def progress_sentence(reference: str | None, status: str, category: str | None =
     if reference is not None:
         if category is None:
             return _("Request %(ref)s: %(status)s.", ref=reference, status=label)
-        head = _("Request %(ref)s (%(category)s): %(status)s.", ref=reference,
-                 category=category, status=label)
+        head = _(
+            "Request %(ref)s (%(category)s): %(status)s.",
+            ref=reference,
+            category=category,
+            status=label,
+        )
         return sep.join([head, *more])
     stop = "。" if _locale().startswith("zh") else "."
     rest = sep.join([label + stop, *more]).rstrip()

@@ -39,16 +39,24 @@ def _resource_blueprints():
 # send its CSRF token in a header on every call that changes something.
 SECURITY_SCHEMES = {
     "bearerToken": {
-        "type": "http", "scheme": "bearer",
+        "type": "http",
+        "scheme": "bearer",
         "description": "A token from POST /api/v1/auth/token (a person) or a paired lobby "
-                       "screen's token: `Authorization: Bearer <token>`."},
+        "screen's token: `Authorization: Bearer <token>`.",
+    },
     "cookieSession": {
-        "type": "apiKey", "in": "cookie", "name": "session",
-        "description": "The session cookie of a page sign-in (easy mode, staff console)."},
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "session",
+        "description": "The session cookie of a page sign-in (easy mode, staff console).",
+    },
     "csrfToken": {
-        "type": "apiKey", "in": "header", "name": "X-CSRFToken",
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-CSRFToken",
         "description": "With a cookie session, every call other than GET/HEAD/OPTIONS sends "
-                       "the page's CSRF token. Bearer-token calls need none."},
+        "the page's CSRF token. Bearer-token calls need none.",
+    },
 }
 SIGNED_IN_READ = [{"bearerToken": []}, {"cookieSession": []}]
 SIGNED_IN_WRITE = [{"bearerToken": []}, {"cookieSession": [], "csrfToken": []}]
@@ -73,11 +81,17 @@ class LinliSpecPlugin(BasePlugin):
         fixed = {}
         for key, prop in properties.items():
             branches = prop.get("anyOf") if isinstance(prop, dict) else None
-            if (isinstance(branches, list) and len(branches) == 2
-                    and branches[0] == {"type": "object", "nullable": True}
-                    and set(branches[1]) == {"$ref"}):
-                fixed[key] = {**{k: v for k, v in prop.items() if k != "anyOf"},
-                              "allOf": [branches[1]], "nullable": True}
+            if (
+                isinstance(branches, list)
+                and len(branches) == 2
+                and branches[0] == {"type": "object", "nullable": True}
+                and set(branches[1]) == {"$ref"}
+            ):
+                fixed[key] = {
+                    **{k: v for k, v in prop.items() if k != "anyOf"},
+                    "allOf": [branches[1]],
+                    "nullable": True,
+                }
         if fixed:
             extra["properties"] = {**properties, **fixed}
         return extra or None
@@ -131,8 +145,10 @@ def _csrf_for_cookie_sessions():
         current_user._get_current_object()  # sign the caller in now, before deciding
         if token_in_use() is not None:
             return None
-    cookies = (current_app.config["SESSION_COOKIE_NAME"], current_app.config.get(
-        "REMEMBER_COOKIE_NAME", "remember_token"))
+    cookies = (
+        current_app.config["SESSION_COOKIE_NAME"],
+        current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"),
+    )
     if not any(name in request.cookies for name in cookies):
         return None
     csrf.protect()

@@ -21,8 +21,10 @@ class IdConverter(IntegerConverter):
 
 def error_response(description: str) -> dict:
     """An error answer for @blp.doc(responses=...): the JSON error envelope."""
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 def actor():
@@ -39,13 +41,17 @@ class PageArgsSchema(ma.Schema):
 
 def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     """A {items, total, page, pages} schema for a list of `item_schema`."""
-    return type(name, (ma.Schema,), {
-        "items": ma.fields.List(ma.fields.Nested(item_schema)),
-        "total": ma.fields.Integer(),
-        "page": ma.fields.Integer(),
-        "pages": ma.fields.Integer(),
-        "__doc__": f"A page of {item_schema.__name__.removesuffix('Schema')} records.",
-    })
+    return type(
+        name,
+        (ma.Schema,),
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema)),
+            "total": ma.fields.Integer(),
+            "page": ma.fields.Integer(),
+            "pages": ma.fields.Integer(),
+            "__doc__": f"A page of {item_schema.__name__.removesuffix('Schema')} records.",
+        },
+    )
 
 
 def paged(page_obj, render=lambda item: item) -> dict:
@@ -60,8 +66,7 @@ def paged(page_obj, render=lambda item: item) -> dict:
 
 def id_field(*, strict: bool = True, **kwargs) -> ma.fields.Integer:
     """A record id: a whole number in the database's range (strict=False for query strings)."""
-    return ma.fields.Integer(strict=strict, validate=ma.validate.Range(min=1, max=MAX_ID),
-                             **kwargs)
+    return ma.fields.Integer(strict=strict, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 # What app/infra/text.py's clean_text refuses, stated for the document (ECMA-262 and Python
@@ -69,13 +74,16 @@ def id_field(*, strict: bool = True, **kwargs) -> ma.fields.Integer:
 # isolates; one-line text also no tab, line break or line/paragraph separator. (Lone surrogates
 # are refused too; JSON Schema cannot name them.)
 _BAD_IN_LINE = "\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
-_BAD_IN_LINES = ("\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u0084\\u0086-\\u009f"
-                 "\\u202a-\\u202e\\u2066-\\u2069")
+_BAD_IN_LINES = (
+    "\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u0084\\u0086-\\u009f\\u202a-\\u202e\\u2066-\\u2069"
+)
 # A name needs a character that draws something (clean_name); the document names the common
 # scripts' letters and digits and ASCII/CJK punctuation (the service takes any visible one).
-_VISIBLE = ("0-9A-Za-z!-/:-@\\[-`{-~\\u00c0-\\u024f\\u0370-\\u03ff\\u0400-\\u04ff"
-            "\\u3001-\\u3003\\u3005-\\u3011\\u3040-\\u30ff\\u3400-\\u4dbf\\u4e00-\\u9fff"
-            "\\uac00-\\ud7a3\\uff01-\\uff5e")
+_VISIBLE = (
+    "0-9A-Za-z!-/:-@\\[-`{-~\\u00c0-\\u024f\\u0370-\\u03ff\\u0400-\\u04ff"
+    "\\u3001-\\u3003\\u3005-\\u3011\\u3040-\\u30ff\\u3400-\\u4dbf\\u4e00-\\u9fff"
+    "\\uac00-\\ud7a3\\uff01-\\uff5e"
+)
 TEXT_RULES = {
     # any text without the refused characters, empty allowed
     "line": f"^[^{_BAD_IN_LINE}]*$",
@@ -99,23 +107,35 @@ _RULE_NOTES = {
 # definition): what the services check between two fields, stated for clients and fuzzers.
 def both_or_neither(first: str, second: str, kind: str) -> dict:
     """Both given (as `kind`), or neither (absent or null)."""
-    return {"anyOf": [
-        {"required": [first, second],
-         "properties": {first: {"type": kind}, second: {"type": kind}}},
-        {"properties": {first: {"enum": [None]}, second: {"enum": [None]}}},
-    ]}
+    return {
+        "anyOf": [
+            {
+                "required": [first, second],
+                "properties": {first: {"type": kind}, second: {"type": kind}},
+            },
+            {"properties": {first: {"enum": [None]}, second: {"enum": [None]}}},
+        ]
+    }
 
 
 def not_both(first: str, second: str) -> dict:
     """At most one of the two has a value (the other absent or null)."""
-    return {"anyOf": [{"properties": {first: {"enum": [None]}}},
-                      {"properties": {second: {"enum": [None]}}}]}
+    return {
+        "anyOf": [
+            {"properties": {first: {"enum": [None]}}},
+            {"properties": {second: {"enum": [None]}}},
+        ]
+    }
 
 
 def only_with(field: str, other: str, values: list) -> dict:
     """`field` has a value only when `other` is one of `values`."""
-    return {"anyOf": [{"properties": {field: {"enum": [None]}}},
-                      {"required": [other], "properties": {other: {"enum": values}}}]}
+    return {
+        "anyOf": [
+            {"properties": {field: {"enum": [None]}}},
+            {"required": [other], "properties": {other: {"enum": values}}},
+        ]
+    }
 
 
 def all_rules(*rules: dict) -> dict:
@@ -136,10 +156,12 @@ def text(max_length: int, *, rule: str | None = None, **kwargs) -> ma.fields.Str
         if rule.startswith("filled") or rule == "name":
             metadata.setdefault("minLength", 1)
         note = _RULE_NOTES[rule]
-        metadata["description"] = (f"{metadata['description']} {note}"
-                                   if "description" in metadata else note)
-    return ma.fields.String(validate=ma.validate.Length(max=max_length), metadata=metadata,
-                            **kwargs)
+        metadata["description"] = (
+            f"{metadata['description']} {note}" if "description" in metadata else note
+        )
+    return ma.fields.String(
+        validate=ma.validate.Length(max=max_length), metadata=metadata, **kwargs
+    )
 
 
 def name_text(max_length: int, **kwargs) -> ma.fields.String:
@@ -159,17 +181,24 @@ def lines_text(max_length: int, *, filled: bool = False, **kwargs) -> ma.fields.
 # digits 1[3-9]…, grouped 3-4-4 by spaces or dashes or not, optionally after +86 or 0086, digits
 # full-width or not. (It takes more: brackets and separators anywhere.)
 _D = "[0-9\\uff10-\\uff19]"
-PHONE_PATTERN = (f"^(?:(?:[+\\uff0b]|00)86[ -]?)?[1\\uff11][3-9\\uff13-\\uff19]{_D}"
-                 f"(?:[ -]?{_D}{{4}}){{2}}$")
+PHONE_PATTERN = (
+    f"^(?:(?:[+\\uff0b]|00)86[ -]?)?[1\\uff11][3-9\\uff13-\\uff19]{_D}(?:[ -]?{_D}{{4}}){{2}}$"
+)
 
 
 def mobile_phone(**kwargs) -> ma.fields.String:
     """A mainland mobile number, as residents type it."""
-    return text(20, rule="any", metadata={
-        "pattern": PHONE_PATTERN,
-        "description": "Mainland mobile number: 11 digits starting 13–19. Spaces, dashes, "
-                       "brackets and a +86 prefix are accepted and removed.",
-        "example": "13912345678"}, **kwargs)
+    return text(
+        20,
+        rule="any",
+        metadata={
+            "pattern": PHONE_PATTERN,
+            "description": "Mainland mobile number: 11 digits starting 13–19. Spaces, dashes, "
+            "brackets and a +86 prefix are accepted and removed.",
+            "example": "13912345678",
+        },
+        **kwargs,
+    )
 
 
 PIN_PATTERN = "^[0-9\\uff10-\\uff19]{6}$"
@@ -178,26 +207,37 @@ PIN_PATTERN = "^[0-9\\uff10-\\uff19]{6}$"
 def pin_field(**kwargs) -> ma.fields.String:
     """A resident's 6-digit PIN."""
     # Full-width digits (typed by a Chinese input method) are taken as digits.
-    return text(6, rule="any", metadata={
-        "pattern": PIN_PATTERN,
-        "description": "6 digits (full-width digits are accepted). A new PIN may not be one "
-                       "digit repeated or a run such as 123456.",
-        "example": "135790"}, **kwargs)
+    return text(
+        6,
+        rule="any",
+        metadata={
+            "pattern": PIN_PATTERN,
+            "description": "6 digits (full-width digits are accepted). A new PIN may not be one "
+            "digit repeated or a run such as 123456.",
+            "example": "135790",
+        },
+        **kwargs,
+    )
 
 
 # check_pin's rule for a new PIN: 6 digits, not one digit repeated, not 123456 and the like.
-_SAME_DIGIT = "|".join(f"[{d}\\u{0xff10 + d:04x}]{{6}}" for d in range(10))
-NEW_PIN_PATTERN = (f"^(?!(?:{_SAME_DIGIT}|123456|654321|012345|543210)$)"
-                   "[0-9\\uff10-\\uff19]{6}$")
+_SAME_DIGIT = "|".join(f"[{d}\\u{0xFF10 + d:04x}]{{6}}" for d in range(10))
+NEW_PIN_PATTERN = f"^(?!(?:{_SAME_DIGIT}|123456|654321|012345|543210)$)[0-9\\uff10-\\uff19]{{6}}$"
 
 
 def new_pin_field(**kwargs) -> ma.fields.String:
     """A PIN being set: pin_field, and not one check_pin finds too easy to guess."""
-    return text(6, rule="any", metadata={
-        "pattern": NEW_PIN_PATTERN,
-        "description": "6 digits (full-width digits are accepted), not one digit repeated "
-                       "and not a run such as 123456.",
-        "example": "135790"}, **kwargs)
+    return text(
+        6,
+        rule="any",
+        metadata={
+            "pattern": NEW_PIN_PATTERN,
+            "description": "6 digits (full-width digits are accepted), not one digit repeated "
+            "and not a run such as 123456.",
+            "example": "135790",
+        },
+        **kwargs,
+    )
 
 
 HHMM_PATTERN = "^(?:[01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -205,9 +245,16 @@ HHMM_PATTERN = "^(?:[01][0-9]|2[0-3]):[0-5][0-9]$"
 
 def time_of_day(**kwargs) -> ma.fields.String:
     """A local time of day, HH:MM (check_time_span)."""
-    return text(5, rule="any", metadata={"pattern": HHMM_PATTERN,
-                                         "description": "Local time, HH:MM (24-hour).",
-                                         "example": "08:30"}, **kwargs)
+    return text(
+        5,
+        rule="any",
+        metadata={
+            "pattern": HHMM_PATTERN,
+            "description": "Local time, HH:MM (24-hour).",
+            "example": "08:30",
+        },
+        **kwargs,
+    )
 
 
 # normalize_reference's rule: a year and a serial (2026-000123, 2026 123, 2026000123).
@@ -219,15 +266,26 @@ def reference_field(*, optional_blank: bool = False, **kwargs) -> ma.fields.Stri
     pattern = REFERENCE_PATTERN
     if optional_blank:
         pattern = f"^(?:{REFERENCE_PATTERN[1:-1]})?$"
-    return text(40, rule="any", metadata={
-        "pattern": pattern, "example": "2026-000123",
-        "description": "A case reference: the year and the number (2026-000123; spaces or no "
-                       "dash are accepted)."}, **kwargs)
+    return text(
+        40,
+        rule="any",
+        metadata={
+            "pattern": pattern,
+            "example": "2026-000123",
+            "description": "A case reference: the year and the number (2026-000123; spaces or no "
+            "dash are accepted).",
+        },
+        **kwargs,
+    )
 
 
 def category_code_field(**kwargs) -> ma.fields.String:
     """A category's (or a question's) stable short code."""
-    return text(40, metadata={
-        "pattern": categories.CODE.pattern,
-        "description": "Lowercase letters, digits, - and _; starts with a letter or digit."},
-        **kwargs)
+    return text(
+        40,
+        metadata={
+            "pattern": categories.CODE.pattern,
+            "description": "Lowercase letters, digits, - and _; starts with a letter or digit.",
+        },
+        **kwargs,
+    )

@@ -25,8 +25,9 @@ CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 # What people read when a voice error reaches them (by the library's error code).
 ERROR_MESSAGES = {
-    "audio_unsupported": _l("This recording format is not supported. Please send WAV, WebM, "
-                            "Ogg, MP3 or M4A."),
+    "audio_unsupported": _l(
+        "This recording format is not supported. Please send WAV, WebM, Ogg, MP3 or M4A."
+    ),
     "audio_undecodable": _l("The recording could not be read. Please try again."),
     "audio_empty": _l("The recording is empty. Please hold the button while you speak."),
     "audio_silent": _l("We heard nothing. Please hold the button and speak."),
@@ -35,18 +36,24 @@ ERROR_MESSAGES = {
     "asr_model_unavailable": _l(
         "Speech recognition is not installed on this server. Download a Vosk model "
         "(vosk-model-small-cn-0.22 from https://alphacephei.com/vosk/models), unzip it and set "
-        "VOSK_MODEL_PATH to its folder."),
+        "VOSK_MODEL_PATH to its folder."
+    ),
     "asr_failed": _l("Speech recognition failed. Please try again."),
     "tts_unavailable": _l("Speech output is not available right now."),
     "conversation_not_found": _l("This conversation has ended. Please start again."),
     "conversation_busy": _l("Your last words were still being answered. Please say it again."),
 }
-ERROR_FIELDS = {"asr_model_unavailable": "model", "tts_unavailable": "speech",
-                "conversation_not_found": "conversation_id", "asr_failed": "audio",
-                "conversation_busy": "conversation_id"}
+ERROR_FIELDS = {
+    "asr_model_unavailable": "model",
+    "tts_unavailable": "speech",
+    "conversation_not_found": "conversation_id",
+    "asr_failed": "audio",
+    "conversation_busy": "conversation_id",
+}
 
 
 # --- conversations (what the API and the websocket call) -------------------------------------
+
 
 def _preferred_rate(actor: Actor) -> str:
     person = actor.person
@@ -72,14 +79,25 @@ def reply_view(result: voice.TurnResult) -> dict[str, Any]:
     """A turn as the API answers it (the audio URL serves WAV, Ogg/Opus or MP3)."""
     rt = runtime()
     pack = rt.packs[result.language]
-    url = rt.speech_url(result.speech_text, pack.tts_voice, result.rate) \
-        if result.speech_text else None
+    url = (
+        rt.speech_url(result.speech_text, pack.tts_voice, result.rate)
+        if result.speech_text
+        else None
+    )
     return {
-        "conversation_id": result.conversation_id, "intent": result.intent,
-        "reply_text": result.reply_text, "reply_audio_url": url, "case_ref": result.case_ref,
-        "transcript": result.transcript, "state": result.state, "listen": result.listen,
-        "ended": result.ended, "rate": result.rate, "language": result.language,
-        "fallback": result.fallback, "alerted": result.alerted,
+        "conversation_id": result.conversation_id,
+        "intent": result.intent,
+        "reply_text": result.reply_text,
+        "reply_audio_url": url,
+        "case_ref": result.case_ref,
+        "transcript": result.transcript,
+        "state": result.state,
+        "listen": result.listen,
+        "ended": result.ended,
+        "rate": result.rate,
+        "language": result.language,
+        "fallback": result.fallback,
+        "alerted": result.alerted,
     }
 
 
@@ -115,7 +133,7 @@ def start_conversation(actor: Actor, *, language: str | None = None) -> voice.Tu
 
 
 def waiting_notice(actor: Actor, language: str) -> str | None:
-    """"有两件事等您确认。" for a signed-in resident whose matters staff say are done and wait
+    """ "有两件事等您确认。" for a signed-in resident whose matters staff say are done and wait
     for them to confirm (the count of `easy.awaiting_confirmation`, as easy mode's home shows);
     None when there are none, for a screen, and in languages without a text for it."""
     if actor.device is not None or actor.person is None:
@@ -134,8 +152,9 @@ def waiting_notice(actor: Actor, language: str) -> str | None:
         return easy.waiting_words(count)
 
 
-def conversation_for(actor: Actor, conversation_id: str | None,
-                     language: str | None = None) -> tuple[str, str]:
+def conversation_for(
+    actor: Actor, conversation_id: str | None, language: str | None = None
+) -> tuple[str, str]:
     """(conversation id, language): the caller's own conversation (else 404), or a new one."""
     if conversation_id is None:
         started = start_conversation(actor, language=language)
@@ -147,18 +166,19 @@ def conversation_for(actor: Actor, conversation_id: str | None,
     return conversation_id, state["language"]
 
 
-def hear_text(actor: Actor, text: str, *, conversation_id: str | None = None,
-              language: str | None = None) -> voice.TurnResult:
+def hear_text(
+    actor: Actor, text: str, *, conversation_id: str | None = None, language: str | None = None
+) -> voice.TurnResult:
     """A typed (or already recognized) utterance: the same dialog as speech."""
     authz.require_signed_in(actor)
     text = clean_text(text or "", "text", max_length=500, required=False)
     cid, code = conversation_for(actor, conversation_id, language)
-    return runtime().assistant().hear_text(cid, _caller(actor, code), text,
-                                           owner=owner_of(actor))
+    return runtime().assistant().hear_text(cid, _caller(actor, code), text, owner=owner_of(actor))
 
 
-def hear_audio(actor: Actor, data: bytes, *, conversation_id: str | None = None,
-               language: str | None = None) -> voice.TurnResult:
+def hear_audio(
+    actor: Actor, data: bytes, *, conversation_id: str | None = None, language: str | None = None
+) -> voice.TurnResult:
     """An uploaded recording (WAV, WebM/Opus, Ogg/Opus, MP3, M4A): recognize, then answer."""
     authz.require_signed_in(actor)
     assistant = runtime().assistant()
@@ -168,8 +188,7 @@ def hear_audio(actor: Actor, data: bytes, *, conversation_id: str | None = None,
     return assistant.hear_audio(cid, _caller(actor, code), data, owner=owner_of(actor))
 
 
-def require_model(assistant: voice.VoiceAssistant, language: str | None = None
-                  ) -> voice.AsrModel:
+def require_model(assistant: voice.VoiceAssistant, language: str | None = None) -> voice.AsrModel:
     """The recognizer, or ModelUnavailable (503) saying how to install one; also when the
     model does not know the conversation's language (a Korean model, a Mandarin dialog)."""
     model = assistant.model
@@ -180,7 +199,9 @@ def require_model(assistant: voice.VoiceAssistant, language: str | None = None
         if grammar is not None and not grammar.phrases:
             raise voice.ModelUnavailable(
                 f"the speech model ({model.language}) does not know {language}. "
-                + voice.asr.INSTALL_HINT, language=language)
+                + voice.asr.INSTALL_HINT,
+                language=language,
+            )
     return model
 
 
@@ -201,8 +222,11 @@ def transcribe(actor: Actor, data: bytes, *, language: str | None = None) -> dic
     pack = rt.pack(_language_for(actor, language))
     if pack.script == "han":  # Vosk separates Chinese words with spaces
         text = re.sub(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])", "", text)
-    return {"text": text, "confidence": round(result.confidence, 3),
-            "seconds": round(decoded.duration, 2)}
+    return {
+        "text": text,
+        "confidence": round(result.confidence, 3),
+        "seconds": round(decoded.duration, 2),
+    }
 
 
 def status(actor: Actor) -> dict[str, Any]:
@@ -215,8 +239,10 @@ def status(actor: Actor) -> dict[str, Any]:
         "asr": model is not None,
         "model_language": info.language if info else None,
         "grammar": bool(info and info.grammar_supported),
-        "languages": list(rt.packs), "default_language": rt.default_language,
-        "sample_rate": 16000, "max_seconds": rt.limits.max_seconds,
+        "languages": list(rt.packs),
+        "default_language": rt.default_language,
+        "sample_rate": 16000,
+        "max_seconds": rt.limits.max_seconds,
         "stream_url": "/api/v1/voice/stream",
         "hint": None if model is not None else str(ERROR_MESSAGES["asr_model_unavailable"]),
     }

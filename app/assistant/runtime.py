@@ -70,6 +70,7 @@ def trim_speech_cache(now=None, sweep: bool = True) -> dict:
 
 # --- the runtime -------------------------------------------------------------------------------
 
+
 class VoiceRuntime:
     """Per app: packs and limits from the config; per process: the assistant and TTS worker."""
 
@@ -88,19 +89,23 @@ class VoiceRuntime:
             pack = voice.load_pack(spec)
             self.packs[pack.code] = pack
         self.default_language = voice.load_pack(default).code
-        self.limits = voice.AudioLimits(max_bytes=int(cfg["VOICE_MAX_BYTES"]),
-                                        max_seconds=float(cfg["VOICE_MAX_SECONDS"]))
-        self.cache_dir = Path(cfg.get("VOICE_CACHE")
-                              or Path(cfg["MEDIA_CACHE_FOLDER"]) / "voice")
+        self.limits = voice.AudioLimits(
+            max_bytes=int(cfg["VOICE_MAX_BYTES"]), max_seconds=float(cfg["VOICE_MAX_SECONDS"])
+        )
+        self.cache_dir = Path(cfg.get("VOICE_CACHE") or Path(cfg["MEDIA_CACHE_FOLDER"]) / "voice")
         self.ttl = float(cfg["VOICE_CONVERSATION_SECONDS"])
         self.tts_timeout = float(cfg["VOICE_TTS_TIMEOUT"])
         self.redis_url = cfg.get("REDIS_URL") or None
         self.store_kind = cfg.get("VOICE_CONVERSATIONS") or (
-            "redis" if self.redis_url else "database")
-        if self.store_kind not in STORE_KINDS or (self.store_kind == "redis"
-                                                  and not self.redis_url):
-            raise ValueError(f"VOICE_CONVERSATIONS={self.store_kind!r}: one of "
-                             f"{', '.join(STORE_KINDS)} (redis needs REDIS_URL)")
+            "redis" if self.redis_url else "database"
+        )
+        if self.store_kind not in STORE_KINDS or (
+            self.store_kind == "redis" and not self.redis_url
+        ):
+            raise ValueError(
+                f"VOICE_CONVERSATIONS={self.store_kind!r}: one of "
+                f"{', '.join(STORE_KINDS)} (redis needs REDIS_URL)"
+            )
         self.store_prefix = f"{cfg.get('EVENTS_CHANNEL_PREFIX', 'linli')}:voice:conversation:"
         self._secret = str(cfg["SECRET_KEY"]).encode()
         self._metas: dict[str, dict] = {}
@@ -123,12 +128,17 @@ class VoiceRuntime:
             return found
         with self._lock:
             if self._assistant is None or self._pid != pid:
-                dialog = voice.Dialog(AppServices(), self.packs, store=self.dialog_store(),
-                                      ttl=self.ttl,
-                                      default_language=self.default_language)
+                dialog = voice.Dialog(
+                    AppServices(),
+                    self.packs,
+                    store=self.dialog_store(),
+                    ttl=self.ttl,
+                    default_language=self.default_language,
+                )
                 tts = voice.TTSWorker(self.cache_dir / "tts", timeout=self.tts_timeout)
-                self._assistant = voice.VoiceAssistant(dialog, model=self._model(), tts=tts,
-                                                       limits=self.limits)
+                self._assistant = voice.VoiceAssistant(
+                    dialog, model=self._model(), tts=tts, limits=self.limits
+                )
                 self._pid = pid
         return self._assistant
 
@@ -181,8 +191,13 @@ class VoiceRuntime:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{speech_id}.{uuid.uuid4().hex[:8]}.tmp")
-            tmp.write_text(json.dumps({"text": " ".join(text.split()), "voice": voice_id,
-                                       "rate": rate}, ensure_ascii=False), encoding="utf-8")
+            tmp.write_text(
+                json.dumps(
+                    {"text": " ".join(text.split()), "voice": voice_id, "rate": rate},
+                    ensure_ascii=False,
+                ),
+                encoding="utf-8",
+            )
             os.replace(tmp, path)
         return f"/api/v1/voice/speech/{speech_id}"
 
@@ -229,8 +244,15 @@ class VoiceRuntime:
             self._touch_sidecar(speech_id)
         return found
 
-    def say(self, text: str, *, language: str | None = None, rate: str = "slow",
-            fmt: str = "wav", caller: str | None = None) -> tuple[str, voice.Speech]:
+    def say(
+        self,
+        text: str,
+        *,
+        language: str | None = None,
+        rate: str = "slow",
+        fmt: str = "wav",
+        caller: str | None = None,
+    ) -> tuple[str, voice.Speech]:
         """Render any text (the easy pages' 朗读): returns its speech id and the audio."""
         pack = self.pack(language)
         spoken = pack.speakable(text)
@@ -262,9 +284,11 @@ class VoiceRuntime:
                 for rate in PRERENDER_RATES:
                     keep.add(tts.path_for(tts.key(text, pack.tts_voice, rate, "wav"), "wav"))
         with self.app.app_context():
-            urls = db.session.scalars(select(Announcement.speech_url).where(
-                Announcement.status.in_(notices.LIVE),
-                Announcement.speech_url.is_not(None))).all()
+            urls = db.session.scalars(
+                select(Announcement.speech_url).where(
+                    Announcement.status.in_(notices.LIVE), Announcement.speech_url.is_not(None)
+                )
+            ).all()
             db.session.remove()
         for url in urls:
             speech_id = url.rsplit("/", 1)[-1]
@@ -288,13 +312,16 @@ class VoiceRuntime:
         try:
             with self._file_lock("trim", timeout=0):
                 deleted, left = voice.trim_cache(
-                    [self.cache_dir / "tts", self.cache_dir / "speech"], limit, self._kept,
-                    target)
+                    [self.cache_dir / "tts", self.cache_dir / "speech"], limit, self._kept, target
+                )
         except TimeoutError:
             return 0
         if deleted:
-            log.info("voice: speech cache trimmed: %d files deleted, %d MB left", deleted,
-                     left // (1024 * 1024))
+            log.info(
+                "voice: speech cache trimmed: %d files deleted, %d MB left",
+                deleted,
+                left // (1024 * 1024),
+            )
         return deleted
 
     def trim_soon(self) -> None:
@@ -322,8 +349,9 @@ class VoiceRuntime:
             self._bg_pid = pid
             self._bg_stop.clear()
             self.background_done.clear()
-            self._bg_thread = threading.Thread(target=self._background, name="linli-voice",
-                                               daemon=True)
+            self._bg_thread = threading.Thread(
+                target=self._background, name="linli-voice", daemon=True
+            )
             self._bg_thread.start()
 
     def stop_background(self) -> None:
@@ -455,12 +483,19 @@ def speech_caller(actor: Actor, ip: str | None) -> str | None:
 
 def _count_rendering(caller: str) -> None:
     cfg = current_app.config
-    limit = cfg["VOICE_RENDER_PER_HOUR_DEVICE" if caller.startswith("d:")
-                else "VOICE_RENDER_PER_HOUR"]
+    limit = cfg[
+        "VOICE_RENDER_PER_HOUR_DEVICE" if caller.startswith("d:") else "VOICE_RENDER_PER_HOUR"
+    ]
     if limit > 0:
-        ratelimit.hit(f"speech:{caller}", limit=limit, window=timedelta(hours=1), message=_l(
-            "That is a lot of new text to read aloud just now. Please wait a while and try "
-            "again."))
+        ratelimit.hit(
+            f"speech:{caller}",
+            limit=limit,
+            window=timedelta(hours=1),
+            message=_l(
+                "That is a lot of new text to read aloud just now. Please wait a while and try "
+                "again."
+            ),
+        )
 
 
 def runtime(app: Flask | None = None) -> VoiceRuntime:
@@ -469,15 +504,21 @@ def runtime(app: Flask | None = None) -> VoiceRuntime:
     return app.extensions[EXTENSION]
 
 
-
 # --- errors, checks, wiring ------------------------------------------------------------------
+
 
 def check(app: Flask) -> dict[str, Any]:
     """`flask voice check`: the model (path, language, load time), a self-test, speech out."""
     rt = runtime(app)
-    report: dict[str, Any] = {"ok": False, "model_path": rt.model_path,
-                              "voice_language": rt.default_language, "model": None,
-                              "self_test": None, "tts": None, "warnings": []}
+    report: dict[str, Any] = {
+        "ok": False,
+        "model_path": rt.model_path,
+        "voice_language": rt.default_language,
+        "model": None,
+        "self_test": None,
+        "tts": None,
+        "warnings": [],
+    }
     if not rt.model_path:
         report["error"] = "VOSK_MODEL_PATH is not set. " + voice.asr.INSTALL_HINT
         return report
@@ -489,15 +530,20 @@ def check(app: Flask) -> dict[str, Any]:
     report["model"] = info.to_dict()
     if info.language != rt.default_language:
         report["warnings"].append(
-            f"the model looks {info.language!r} but VOICE_LANGUAGE is {rt.default_language!r}")
+            f"the model looks {info.language!r} but VOICE_LANGUAGE is {rt.default_language!r}"
+        )
     report["self_test"] = voice.self_test(rt.model_path)
     pack = rt.packs[rt.default_language]
     try:
         with voice.TTSWorker(rt.cache_dir / "tts", timeout=rt.tts_timeout) as tts:
             started = time.perf_counter()
             speech = tts.say(pack.reply("greeting"), pack)
-            report["tts"] = {"ok": True, "voice": pack.tts_voice, "bytes": speech.size,
-                             "seconds": round(time.perf_counter() - started, 3)}
+            report["tts"] = {
+                "ok": True,
+                "voice": pack.tts_voice,
+                "bytes": speech.size,
+                "seconds": round(time.perf_counter() - started, 3),
+            }
     except (voice.TTSUnavailable, ValueError) as exc:
         report["tts"] = {"ok": False, "error": str(exc)}
     report["ok"] = bool(report["self_test"]["ok"] and report["tts"]["ok"])
@@ -515,8 +561,10 @@ class _RedactToken(logging.Filter):
         if isinstance(record.msg, str):
             record.msg = self._pattern.sub(r"\1[redacted]", record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(self._pattern.sub(r"\1[redacted]", a) if isinstance(a, str)
-                                else a for a in record.args)
+            record.args = tuple(
+                self._pattern.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
         return True
 
 
@@ -531,8 +579,12 @@ def init_app(app: Flask) -> VoiceRuntime:
     if rt.model_path:
         try:
             rt.preloaded = voice.preload(rt.model_path)
-            log.info("voice: model %s (%s) loaded in %.2f s", rt.model_path,
-                     rt.preloaded.language, rt.preloaded.load_seconds)
+            log.info(
+                "voice: model %s (%s) loaded in %.2f s",
+                rt.model_path,
+                rt.preloaded.language,
+                rt.preloaded.load_seconds,
+            )
         except voice.ModelUnavailable as exc:  # the rest of the service still runs
             rt.model_error = exc.message
             log.error("voice: %s", exc.message)

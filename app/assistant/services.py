@@ -34,9 +34,14 @@ from app.people.actors import Actor
 # Report categories of the language packs -> case category codes, best first. A kiosk files
 # anonymously, so only categories that allow it are used for a screen.
 CATEGORY_CODES = {
-    "lighting": ("repair",), "elevator": ("repair",), "water": ("repair",),
-    "noise": ("dispute", "suggestion"), "sanitation": ("environment",),
-    "parking": ("environment",), "safety": ("safety",), "greenery": ("environment",),
+    "lighting": ("repair",),
+    "elevator": ("repair",),
+    "water": ("repair",),
+    "noise": ("dispute", "suggestion"),
+    "sanitation": ("environment",),
+    "parking": ("environment",),
+    "safety": ("safety",),
+    "greenery": ("environment",),
     "road": ("environment", "repair"),
 }
 FALLBACK_CODES = ("suggestion", "environment", "safety", "repair", "help", "dispute")
@@ -44,11 +49,15 @@ FALLBACK_CODES = ("suggestion", "environment", "safety", "repair", "help", "disp
 # default), the nearest one that takes anonymous reports and keeps the matter moving: the same
 # handler where possible (报修 → 环境卫生: the property), a short deadline for a plea for help
 # (求助 → 安全隐患: the grid worker, 24 h), never 意见建议 (168 h) for those two.
-NEAREST_ANONYMOUS = {"repair": ("environment", "safety"), "help": ("safety",),
-                     "dispute": ("suggestion",)}
+NEAREST_ANONYMOUS = {
+    "repair": ("environment", "safety"),
+    "help": ("safety",),
+    "dispute": ("suggestion",),
+}
 
 
 # --- who is speaking ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -85,6 +94,7 @@ def _building_of(actor: Actor):
 
 # --- the app's side of the dialog ------------------------------------------------------------
 
+
 class AppServices:
     """voice.Services over the real services; ``caller`` is a `Caller`."""
 
@@ -104,15 +114,17 @@ class AppServices:
         """Live announcements for the caller's building (voice channel), newest first."""
         with self._call(caller):
             items = audience.current_for(caller.actor, "voice")
-            return [{"title": a.title, "body": " ".join(notices.paragraphs(a.body))}
-                    for a in items if a.category != "activity"]
+            return [
+                {"title": a.title, "body": " ".join(notices.paragraphs(a.body))}
+                for a in items
+                if a.category != "activity"
+            ]
 
     def activities(self, caller: Caller) -> list[dict[str, str]]:
         """Announced activities for the caller, with a spoken "when"."""
         with self._call(caller):
             items = audience.current_for(caller.actor, "voice")
-            return [{"title": a.title, "when": _when(a)} for a in items
-                    if a.category == "activity"]
+            return [{"title": a.title, "when": _when(a)} for a in items if a.category == "activity"]
 
     def committee_contact(self, caller: Caller) -> dict[str, str] | None:
         """The residents' committee of the caller's community."""
@@ -120,12 +132,22 @@ class AppServices:
             community = communities.community_of(caller.actor)
             if community is None:
                 return None
-            return {"name": community.name, "phone": community.phone or "",
-                    "hours": community.office_hours or "", "address": community.address or ""}
+            return {
+                "name": community.name,
+                "phone": community.phone or "",
+                "hours": community.office_hours or "",
+                "address": community.address or "",
+            }
 
-    def submit_case(self, caller: Caller, description: str, transcript: str,
-                    audio: bytes | None, audio_mime: str | None,
-                    category_hint: str | None) -> str:
+    def submit_case(
+        self,
+        caller: Caller,
+        description: str,
+        transcript: str,
+        audio: bytes | None,
+        audio_mime: str | None,
+        category_hint: str | None,
+    ) -> str:
         """File a case on the voice channel with the transcript and the recording."""
         with self._call(caller):
             actor = caller.actor
@@ -134,9 +156,14 @@ class AppServices:
                 raise Invalid(errors={"community_id": ["no community"]})
             category = _category_for(actor, community.id, category_hint)
             case = intake.submit_case(
-                actor, description=description, transcript=transcript or description,
-                category_id=category.id, community_id=community.id, channel="voice",
-                audio=(bytes(audio), audio_mime) if audio else None)
+                actor,
+                description=description,
+                transcript=transcript or description,
+                category_id=category.id,
+                community_id=community.id,
+                channel="voice",
+                audio=(bytes(audio), audio_mime) if audio else None,
+            )
             return case.reference
 
     def case_status(self, caller: Caller, reference: str) -> dict[str, Any] | None:
@@ -147,8 +174,9 @@ class AppServices:
                 return None
             try:
                 # The reply already says "编号<reference>：": the sentence without it.
-                sentence = queries.case_status_for_reference(caller.actor, normal,
-                                                             with_reference=False)
+                sentence = queries.case_status_for_reference(
+                    caller.actor, normal, with_reference=False
+                )
             except (NotFound, Invalid):
                 return None
             return {"reference": normal, "status_text": sentence, "updated": None}
@@ -174,24 +202,37 @@ def alert_for_help(actor: Actor, transcript: str) -> list[int]:
         raise Unavailable()
     building = _building_of(actor)
     staff = _people_with_role(role="committee_staff", community_id=community.id)
-    grid = (_people_with_role(role="grid_worker", grid_id=building.grid_id)
-            if building is not None and building.grid_id else [])
+    grid = (
+        _people_with_role(role="grid_worker", grid_id=building.grid_id)
+        if building is not None and building.grid_id
+        else []
+    )
     recipients = sorted(set(staff) | set(grid))
     said = (transcript or "").strip()[:200]
     for person_id in recipients:
         with notifications.in_locale_of(person_id):
             who, place, phone = _who_and_where(actor, building)
-            body = _("%(who)s (%(place)s) asked for help by voice: “%(said)s”.",
-                     who=who, place=place, said=said or "…")
+            body = _(
+                "%(who)s (%(place)s) asked for help by voice: “%(said)s”.",
+                who=who,
+                place=place,
+                said=said or "…",
+            )
             if phone:
                 body += " " + _("Phone: %(phone)s.", phone=phone)
             body += " " + _("Please call or go there now.")
-            notifications.notify(person_id, "urgent_help",
-                                 _("Urgent help: %(who)s", who=who), body)
-    target = ("device", actor.device.id) if actor.device is not None else \
-        ("person", actor.subject.id)
-    audit.record(actor, "urgent_help", target[0], target[1], community.id,
-                 {"channel": "voice", "said": said, "notified": recipients})
+            notifications.notify(person_id, "urgent_help", _("Urgent help: %(who)s", who=who), body)
+    target = (
+        ("device", actor.device.id) if actor.device is not None else ("person", actor.subject.id)
+    )
+    audit.record(
+        actor,
+        "urgent_help",
+        target[0],
+        target[1],
+        community.id,
+        {"channel": "voice", "said": said, "notified": recipients},
+    )
     db.session.flush()
     if not recipients:
         raise Unavailable(_l("Nobody could be alerted."))
@@ -200,8 +241,10 @@ def alert_for_help(actor: Actor, transcript: str) -> list[int]:
 
 def _people_with_role(**filters) -> list[int]:
     query = select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
-    query = query.where(Person.is_active.is_(True), *(
-        getattr(RoleAssignment, name) == value for name, value in filters.items()))
+    query = query.where(
+        Person.is_active.is_(True),
+        *(getattr(RoleAssignment, name) == value for name, value in filters.items()),
+    )
     return sorted(set(db.session.scalars(query)))
 
 
@@ -238,7 +281,6 @@ def _category_for(actor: Actor, community_id: int, hint: str | None):
     raise Invalid(errors={"category_id": ["no category can take a voice report here"]})
 
 
-
 def _when(a) -> str:
     """A short spoken "when" for an activity: its weekly window, else until when it runs."""
     from babel.dates import get_day_names
@@ -253,7 +295,6 @@ def _when(a) -> str:
     if parts:
         return " ".join(parts)
     if a.expire_at is not None:
-        return _("before %(date)s", date=format_date(a.expire_at.astimezone(local_zone()),
-                                                     "long"))
+        return _("before %(date)s", date=format_date(a.expire_at.astimezone(local_zone()), "long"))
     when = a.publish_at or a.published_at
     return format_date(when.astimezone(local_zone()), "long") if when else _("soon")

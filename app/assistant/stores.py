@@ -27,6 +27,7 @@ log = logging.getLogger("linli.voice")
 
 # --- conversations in Redis ------------------------------------------------------------------
 
+
 class RedisDialogStore:
     """voice.DialogStore in Redis (JSON with expiry), so any worker can take the next turn."""
 
@@ -40,8 +41,9 @@ class RedisDialogStore:
         if self._redis is None or self._pid != os.getpid():  # never share a pool across fork
             import redis
 
-            self._redis = redis.Redis.from_url(self.url, socket_connect_timeout=2,
-                                               socket_timeout=5, health_check_interval=30)
+            self._redis = redis.Redis.from_url(
+                self.url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+            )
             self._pid = os.getpid()
         return self._redis
 
@@ -62,8 +64,7 @@ class RedisDialogStore:
     def put(self, conversation_id: str, state: dict[str, Any], ttl: float) -> None:
         """Store the state for ``ttl`` seconds."""
         text = json.dumps(state, ensure_ascii=False)
-        self._do(lambda r: r.set(self.prefix + conversation_id, text,
-                                 px=max(1, int(ttl * 1000))))
+        self._do(lambda r: r.set(self.prefix + conversation_id, text, px=max(1, int(ttl * 1000))))
 
     def delete(self, conversation_id: str) -> None:
         """Forget the conversation."""
@@ -123,27 +124,38 @@ class DatabaseDialogStore:
         owner = str(data.get("owner") or "")
         now = utcnow()
         stmt = upsert(table).values(
-            id=conversation_id, owner=owner, person_id=_owner_id(owner, "person"),
-            device_id=_owner_id(owner, "device"), state=data, version=1, created_at=now,
-            updated_at=now, expires_at=now + timedelta(seconds=ttl))
+            id=conversation_id,
+            owner=owner,
+            person_id=_owner_id(owner, "person"),
+            device_id=_owner_id(owner, "device"),
+            state=data,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        )
         # (a row missing although read, e.g. its insert rolled back with a failed service call
         # in the same request, is written again)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.id],
-            set_={"state": stmt.excluded.state, "version": table.c.version + 1,
-                  "expires_at": stmt.excluded.expires_at, "updated_at": now},
+            set_={
+                "state": stmt.excluded.state,
+                "version": table.c.version + 1,
+                "expires_at": stmt.excluded.expires_at,
+                "updated_at": now,
+            },
             where=None if read is None else table.c.version == read,
         ).returning(table.c.version)
         version = db.session.execute(stmt).scalar()
         if version is None:
-            raise voice.ConversationBusy("the conversation changed since it was read",
-                                         conversation_id=conversation_id)
+            raise voice.ConversationBusy(
+                "the conversation changed since it was read", conversation_id=conversation_id
+            )
         state[VERSION_KEY] = version
 
     def delete(self, conversation_id: str) -> None:
         """Forget the conversation."""
-        db.session.execute(delete(VoiceConversation).where(
-            VoiceConversation.id == conversation_id))
+        db.session.execute(delete(VoiceConversation).where(VoiceConversation.id == conversation_id))
 
 
 def _owner_id(owner: str, kind: str) -> int | None:
@@ -151,13 +163,14 @@ def _owner_id(owner: str, kind: str) -> int | None:
     prefix = f"{kind}:"
     if not owner.startswith(prefix):
         return None
-    number = owner[len(prefix):].split(">", 1)[0]
+    number = owner[len(prefix) :].split(">", 1)[0]
     return int(number) if number.isdigit() else None
 
 
 def purge_expired_conversations(now=None) -> int:
     """Delete the conversations kept in the database that have expired; returns how many.
     Flushes; the caller commits."""
-    result = db.session.execute(delete(VoiceConversation).where(
-        VoiceConversation.expires_at <= (now or utcnow())))
+    result = db.session.execute(
+        delete(VoiceConversation).where(VoiceConversation.expires_at <= (now or utcnow()))
+    )
     return result.rowcount or 0

@@ -172,15 +172,19 @@ class EventBus:
             return
         pid = os.getpid()
         with self._start_lock:
-            if self._listener is not None and self._listener_pid == pid and \
-                    self._listener.is_alive():
+            if (
+                self._listener is not None
+                and self._listener_pid == pid
+                and self._listener.is_alive()
+            ):
                 return
             self._redis = None  # never reuse a connection pool across fork
             self._listener_ready.clear()
             self._stopping = False
             self._listener_pid = pid
-            self._listener = threading.Thread(target=self._listen, name="linli-events-redis",
-                                              daemon=True)
+            self._listener = threading.Thread(
+                target=self._listen, name="linli-events-redis", daemon=True
+            )
             self._listener.start()
         self._listener_ready.wait(wait)
 
@@ -196,8 +200,9 @@ class EventBus:
         if self._redis is None:
             import redis
 
-            self._redis = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2,
-                                               socket_timeout=5, health_check_interval=30)
+            self._redis = redis.Redis.from_url(
+                self.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+            )
         return self._redis
 
     def _listen(self) -> None:
@@ -207,8 +212,12 @@ class EventBus:
         while not self._stopping:
             pubsub = None
             try:
-                client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2,
-                                              socket_timeout=None, health_check_interval=30)
+                client = redis.Redis.from_url(
+                    self.redis_url,
+                    socket_connect_timeout=2,
+                    socket_timeout=None,
+                    health_check_interval=30,
+                )
                 pubsub = client.pubsub()
                 pubsub.psubscribe(self.prefix + "*")
                 backoff = 0.5
@@ -227,7 +236,7 @@ class EventBus:
                         data = json.loads(msg["data"])
                     except (TypeError, ValueError):
                         continue
-                    self.hub.deliver(channel[len(self.prefix):], data)
+                    self.hub.deliver(channel[len(self.prefix) :], data)
             except Exception:
                 if self._stopping:
                     break
@@ -247,8 +256,9 @@ def init_app(app: Flask) -> EventBus:
     """Create the app's bus (idempotent)."""
     bus = app.extensions.get("linli_events")
     if bus is None:
-        bus = EventBus(app.config.get("REDIS_URL"), app.config.get("EVENTS_CHANNEL_PREFIX",
-                                                                   "linli"))
+        bus = EventBus(
+            app.config.get("REDIS_URL"), app.config.get("EVENTS_CHANNEL_PREFIX", "linli")
+        )
         app.extensions["linli_events"] = bus
     return bus
 
@@ -318,8 +328,11 @@ def _after_transaction_end(session: Session, transaction) -> None:
         session.info.pop(_PENDING_KEY, None)
 
 
-_HOOKS = (("after_commit", _after_commit), ("after_soft_rollback", _after_soft_rollback),
-          ("after_transaction_end", _after_transaction_end))
+_HOOKS = (
+    ("after_commit", _after_commit),
+    ("after_soft_rollback", _after_soft_rollback),
+    ("after_transaction_end", _after_transaction_end),
+)
 
 
 def install() -> None:

@@ -79,9 +79,15 @@ def check_key(key: str) -> None:
         raise Invalid(errors={HEADER: [str(_l("1 to 200 visible ASCII characters."))]})
 
 
-def fingerprint(method: str, path: str, *, form: Iterable[tuple[str, str]] | None = None,
-                files: Iterable[tuple[str, bytes]] | None = None, raw: bytes = b"",
-                canonical: str | None = None) -> str:
+def fingerprint(
+    method: str,
+    path: str,
+    *,
+    form: Iterable[tuple[str, str]] | None = None,
+    files: Iterable[tuple[str, bytes]] | None = None,
+    raw: bytes = b"",
+    canonical: str | None = None,
+) -> str:
     """SHA-256 of method, path and body: a form's fields and files by content (`form` given),
     else the JSON body canonicalised by the channel (`canonical`), else the raw bytes."""
     digest = hashlib.sha256(f"{method} {path}\0".encode())
@@ -112,8 +118,10 @@ def _lookup(hashed: str) -> IdempotencyKey | None:
 def stored_answer(row: IdempotencyKey, fingerprint: str) -> StoredAnswer:
     """What a retry gets: the first request's answer (the same request only, else 422)."""
     if not hmac.compare_digest(row.fingerprint, fingerprint):
-        raise Invalid(_l("This Idempotency-Key was already used for a different request."),
-                      errors={HEADER: [str(_l("Use a new key for a new request."))]})
+        raise Invalid(
+            _l("This Idempotency-Key was already used for a different request."),
+            errors={HEADER: [str(_l("Use a new key for a new request."))]},
+        )
     if row.status_code is None:  # pragma: no cover - rows are written with their response
         raise Conflict()
     return StoredAnswer(row.status_code, row.content_type, row.body or "", dict(row.headers or {}))
@@ -142,8 +150,9 @@ def claim(who: str, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
     return row, True
 
 
-def remember(row: IdempotencyKey, status_code: int, content_type: str, body: str,
-             headers: dict | None = None) -> None:
+def remember(
+    row: IdempotencyKey, status_code: int, content_type: str, body: str, headers: dict | None = None
+) -> None:
     """Store the answer a retry with the row's key gets."""
     row.status_code = status_code
     row.content_type = content_type
@@ -156,5 +165,6 @@ def purge_expired() -> int:
     """Delete keys older than IDEMPOTENCY_TTL_HOURS; returns how many."""
     ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
     result = db.session.execute(
-        IdempotencyKey.__table__.delete().where(IdempotencyKey.created_at < utcnow() - ttl))
+        IdempotencyKey.__table__.delete().where(IdempotencyKey.created_at < utcnow() - ttl)
+    )
     return result.rowcount or 0

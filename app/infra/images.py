@@ -77,8 +77,17 @@ def _decode(data: bytes, fmt: str, max_pixels: int, max_decode_pixels: int, edge
         raise _Refused("pixels") from None
     except _Refused:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, MemoryError,
-            IndexError, TypeError, struct.error):
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        MemoryError,
+        IndexError,
+        TypeError,
+        struct.error,
+    ):
         raise _Refused("broken") from None
 
 
@@ -114,8 +123,7 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def decode(data: bytes, fmt: str, *, max_pixels: int, edge: int, too_large, broken,
-           finish=None):
+def decode(data: bytes, fmt: str, *, max_pixels: int, edge: int, too_large, broken, finish=None):
     """The first frame of the picture in `data` (format `fmt`, see `sniff`), loaded, upright
     (EXIF orientation) and at most `edge` pixels on its longer side, or what `finish(image)`
     makes of it (run in
@@ -125,11 +133,14 @@ def decode(data: bytes, fmt: str, *, max_pixels: int, edge: int, too_large, brok
     cfg = current_app.config
     slots = _semaphore(cfg["IMAGE_DECODE_CONCURRENCY"])
     if not slots.acquire(timeout=cfg["IMAGE_DECODE_WAIT_SECONDS"]):
-        raise Unavailable(_l("Many pictures are being sent right now. Please try again in a "
-                             "moment."), headers={"Retry-After": "5"})
+        raise Unavailable(
+            _l("Many pictures are being sent right now. Please try again in a moment."),
+            headers={"Retry-After": "5"},
+        )
     try:
-        return offload.off_loop(_decode_then, finish, data, fmt, max_pixels,
-                                cfg["IMAGE_MAX_DECODE_PIXELS"], edge)
+        return offload.off_loop(
+            _decode_then, finish, data, fmt, max_pixels, cfg["IMAGE_MAX_DECODE_PIXELS"], edge
+        )
     except _Refused as refused:
         if refused.kind == "pixels":
             raise TooLarge(too_large) from None
@@ -141,6 +152,7 @@ def decode(data: bytes, fmt: str, *, max_pixels: int, edge: int, too_large, brok
 def init_app(app: Flask) -> None:
     """Pillow's own bomb check (for any Image.open in the process) at the largest limit the
     app uses, its warning an error."""
-    Image.MAX_IMAGE_PIXELS = max(app.config["CASE_PHOTO_MAX_PIXELS"],
-                                 app.config["IMAGE_MAX_DECODE_PIXELS"])
+    Image.MAX_IMAGE_PIXELS = max(
+        app.config["CASE_PHOTO_MAX_PIXELS"], app.config["IMAGE_MAX_DECODE_PIXELS"]
+    )
     warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -60,8 +60,14 @@ def init_app(app: Flask) -> dict[str, Job]:
     return app.extensions.setdefault(EXTENSION, {})
 
 
-def register(app: Flask, name: str, run: Callable[[datetime | None, bool], object], *,
-             every: float = 0.0, loop: bool = True) -> Job:
+def register(
+    app: Flask,
+    name: str,
+    run: Callable[[datetime | None, bool], object],
+    *,
+    every: float = 0.0,
+    loop: bool = True,
+) -> Job:
     """Register (or replace) the job `name`."""
     job = Job(name, run, every, loop)
     init_app(app)[name] = job
@@ -74,8 +80,12 @@ def registered(app: Flask | None = None) -> list[Job]:
     return list(app.extensions.get(EXTENSION, {}).values())
 
 
-def run_due(now: datetime | None = None, *, only: Iterable[str] | None = None,
-            schedule: Schedule | None = None) -> dict[str, object]:
+def run_due(
+    now: datetime | None = None,
+    *,
+    only: Iterable[str] | None = None,
+    schedule: Schedule | None = None,
+) -> dict[str, object]:
     """Run every due job in the current app context; returns {name: result}.
 
     Without `schedule` (cron: `flask jobs run`) every job (or those named in `only`) runs as a full

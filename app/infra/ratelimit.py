@@ -67,15 +67,18 @@ def _count(key: str, window: timedelta, now: datetime, limit: int | None) -> int
     where = None if limit is None else or_(expired, _table.c.hits < limit)
     stmt = stmt.on_conflict_do_update(
         index_elements=[_table.c.key],
-        set_={"hits": case((expired, 1), else_=_table.c.hits + 1),
-              "expires_at": case((expired, stmt.excluded.expires_at), else_=_table.c.expires_at)},
+        set_={
+            "hits": case((expired, 1), else_=_table.c.hits + 1),
+            "expires_at": case((expired, stmt.excluded.expires_at), else_=_table.c.expires_at),
+        },
         where=where,
     ).returning(_table.c.hits)
     return db.session.execute(stmt).scalar()
 
 
-def hit(key: str, *, limit: int, window: timedelta, now: datetime | None = None,
-        message=None) -> int:
+def hit(
+    key: str, *, limit: int, window: timedelta, now: datetime | None = None, message=None
+) -> int:
     """Count one event under `key`: at most `limit` per window, else TooManyRequests (429 with
     Retry-After; the refused event is not counted). Returns the count in this window."""
     now = now or utcnow()
@@ -98,8 +101,9 @@ def expires_at(key: str) -> datetime | None:
 def over(key: str, limit: int, *, now: datetime | None = None) -> datetime | None:
     """If `key` has reached `limit` in its current window: when the window ends, else None."""
     now = now or utcnow()
-    row = db.session.execute(select(RateLimit.hits, RateLimit.expires_at)
-                             .where(RateLimit.key == key)).first()
+    row = db.session.execute(
+        select(RateLimit.hits, RateLimit.expires_at).where(RateLimit.key == key)
+    ).first()
     if row is None or row.expires_at <= now or row.hits < limit:
         return None
     return row.expires_at

@@ -12,16 +12,17 @@ from app.infra.errors import invalid_field
 # ASCII digits only: Python's \d would also take full-width １３５ (see `half_width`).
 _PHONE = re.compile(r"^1[3-9][0-9]{9}$")
 # An address mail can be sent to: dot-atom local part, a host name with at least one dot.
-_EMAIL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-                    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
-                    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+)
 PIN = re.compile(r"^[0-9]{6}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Control characters other than tab and newline (C0, DEL and C1), Unicode bidi embeddings,
 # overrides and isolates, and surrogate code points: a lone one (JSON's "\ud800") is not text
 # and PostgreSQL refuses it.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
-                        "\ud800-\udfff]")
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # Line and paragraph separators (and NEL) are line breaks: kept in multi-line text as "\n".
 _LINE_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n", "\x85": "\n"})
 # Dropped from names: bidi marks (LRM, RLM, ALM) reorder what is shown around a name, and
@@ -31,8 +32,9 @@ _NAME_DROPPED = dict.fromkeys(map(ord, "\u200e\u200f\u061c\u200b\u2060\ufeff"))
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
-def clean_text(value: str, field: str, *, max_length: int, multiline: bool = False,
-               required: bool = True) -> str:
+def clean_text(
+    value: str, field: str, *, max_length: int, multiline: bool = False, required: bool = True
+) -> str:
     """Normalise text (NFC, trimmed) and reject control characters and oversize values."""
     if value is None:
         value = ""

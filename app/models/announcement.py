@@ -16,9 +16,7 @@ class Announcement(TimestampMixin, db.Model):
     """One announcement of a community, with its audience, channels and schedule."""
 
     __tablename__ = "announcement"
-    __table_args__ = (
-        db.Index("ix_announcement_community_status", "community_id", "status"),
-    )
+    __table_args__ = (db.Index("ix_announcement_community_status", "community_id", "status"),)
 
     id = db.Column(db.Integer, primary_key=True)
     community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False, index=True)
@@ -53,9 +51,12 @@ class Announcement(TimestampMixin, db.Model):
 
     community = db.relationship("Community")
     created_by = db.relationship("Person", foreign_keys=[created_by_id])
-    revisions = db.relationship("AnnouncementRevision", back_populates="announcement",
-                                order_by="AnnouncementRevision.id",
-                                cascade="all, delete-orphan")
+    revisions = db.relationship(
+        "AnnouncementRevision",
+        back_populates="announcement",
+        order_by="AnnouncementRevision.id",
+        cascade="all, delete-orphan",
+    )
 
     @property
     def is_urgent(self) -> bool:
@@ -74,8 +75,9 @@ class AnnouncementRevision(db.Model):
     __tablename__ = "announcement_revision"
 
     id = db.Column(db.Integer, primary_key=True)
-    announcement_id = db.Column(db.Integer, db.ForeignKey("announcement.id"), nullable=False,
-                                index=True)
+    announcement_id = db.Column(
+        db.Integer, db.ForeignKey("announcement.id"), nullable=False, index=True
+    )
     revision = db.Column(db.Integer, nullable=False)
     action = db.Column(db.String(20), nullable=False)  # create, edit, publish, withdraw, expire
     editor_id = db.Column(db.Integer, db.ForeignKey("person.id"))
@@ -101,8 +103,9 @@ class AnnouncementAck(db.Model):
     )
 
     id = db.Column(db.Integer, primary_key=True)
-    announcement_id = db.Column(db.Integer, db.ForeignKey("announcement.id"), nullable=False,
-                                index=True)
+    announcement_id = db.Column(
+        db.Integer, db.ForeignKey("announcement.id"), nullable=False, index=True
+    )
     person_id = db.Column(db.Integer, db.ForeignKey("person.id"), nullable=False, index=True)
     # A family proxy may acknowledge for the resident: then this is the proxy.
     acked_by_id = db.Column(db.Integer, db.ForeignKey("person.id"))

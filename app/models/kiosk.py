@@ -15,8 +15,9 @@ class KioskFeed(db.Model):
 
     __tablename__ = "kiosk_feed"
 
-    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), primary_key=True,
-                             autoincrement=False)
+    community_id = db.Column(
+        db.Integer, db.ForeignKey("community.id"), primary_key=True, autoincrement=False
+    )
     version = db.Column(db.BigInteger, nullable=False, default=0)
     # When an announcement of the community next starts, ends or enters/leaves its window.
     boundary_at = db.Column(UTCDateTime(), index=True)
@@ -28,8 +29,9 @@ class DeviceState(TimestampMixin, db.Model):
 
     __tablename__ = "device_state"
 
-    device_id = db.Column(db.Integer, db.ForeignKey("device.id"), primary_key=True,
-                          autoincrement=False)
+    device_id = db.Column(
+        db.Integer, db.ForeignKey("device.id"), primary_key=True, autoincrement=False
+    )
     last_seen_at = db.Column(UTCDateTime())
     seen_version = db.Column(db.BigInteger)
     client_version = db.Column(db.String(40))

@@ -126,5 +126,12 @@ class AuditLog(db.Model):
     ip = db.Column(db.String(64))
 
 
-__all__ = ["ApiToken", "AuditLog", "Device", "LoginThrottle", "RateLimit", "TimestampMixin",
-           "WebSession"]
+__all__ = [
+    "ApiToken",
+    "AuditLog",
+    "Device",
+    "LoginThrottle",
+    "RateLimit",
+    "TimestampMixin",
+    "WebSession",
+]

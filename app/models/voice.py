@@ -20,10 +20,8 @@ class VoiceConversation(TimestampMixin, db.Model):
 
     id = db.Column(db.String(64), primary_key=True)
     owner = db.Column(db.String(64), nullable=False)
-    person_id = db.Column(db.Integer, db.ForeignKey("person.id", ondelete="CASCADE"),
-                          index=True)
-    device_id = db.Column(db.Integer, db.ForeignKey("device.id", ondelete="CASCADE"),
-                          index=True)
+    person_id = db.Column(db.Integer, db.ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    device_id = db.Column(db.Integer, db.ForeignKey("device.id", ondelete="CASCADE"), index=True)
     state = db.Column(db.JSON, nullable=False)
     version = db.Column(db.Integer, nullable=False, default=1)
     expires_at = db.Column(UTCDateTime(), nullable=False, index=True)

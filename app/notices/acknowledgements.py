@@ -21,11 +21,17 @@ def acknowledge(actor: Actor, announcement_id: int) -> AnnouncementAck:
     a = get_announcement(actor, announcement_id)
     ensure(actor, "acknowledge", a)
     subject = actor.subject
-    ack = db.session.scalar(select(AnnouncementAck).where(
-        AnnouncementAck.announcement_id == a.id, AnnouncementAck.person_id == subject.id))
+    ack = db.session.scalar(
+        select(AnnouncementAck).where(
+            AnnouncementAck.announcement_id == a.id, AnnouncementAck.person_id == subject.id
+        )
+    )
     if ack is None:
-        ack = AnnouncementAck(announcement_id=a.id, person_id=subject.id,
-                              acked_by_id=actor.person_id if actor.on_behalf_of else None)
+        ack = AnnouncementAck(
+            announcement_id=a.id,
+            person_id=subject.id,
+            acked_by_id=actor.person_id if actor.on_behalf_of else None,
+        )
         db.session.add(ack)
         db.session.flush()
     return ack
@@ -36,9 +42,14 @@ def acked_by(actor: Actor, announcement_ids: list[int]) -> set[int]:
     subject = actor.subject
     if subject is None or not announcement_ids:
         return set()
-    return set(db.session.scalars(select(AnnouncementAck.announcement_id).where(
-        AnnouncementAck.person_id == subject.id,
-        AnnouncementAck.announcement_id.in_(announcement_ids))))
+    return set(
+        db.session.scalars(
+            select(AnnouncementAck.announcement_id).where(
+                AnnouncementAck.person_id == subject.id,
+                AnnouncementAck.announcement_id.in_(announcement_ids),
+            )
+        )
+    )
 
 
 def audience_residents(a: Announcement) -> list[Person]:
@@ -47,8 +58,12 @@ def audience_residents(a: Announcement) -> list[Person]:
         select(Person, Building.id, Building.grid_id)
         .join(Household, Person.household_id == Household.id)
         .join(Building, Household.building_id == Building.id)
-        .where(Person.community_id == a.community_id, Building.community_id == a.community_id,
-               Person.is_active.is_(True)))
+        .where(
+            Person.community_id == a.community_id,
+            Building.community_id == a.community_id,
+            Person.is_active.is_(True),
+        )
+    )
     return [p for p, building_id, grid_id in rows if reaches(a, building_id, grid_id)]
 
 
@@ -60,12 +75,18 @@ def follow_up(actor: Actor, announcement_id: int) -> dict:
     """
     a = _for_worker(actor, announcement_id)
     everyone = audience_residents(a)
-    limited_to_grids = not (actor.is_admin or a.community_id in actor.staff_community_ids
-                            or a.community_id in actor.official_community_ids)
+    limited_to_grids = not (
+        actor.is_admin
+        or a.community_id in actor.staff_community_ids
+        or a.community_id in actor.official_community_ids
+    )
     if limited_to_grids:
         everyone = [p for p in everyone if authz.is_persons_grid_worker(actor, p)]
-    acked = set(db.session.scalars(select(AnnouncementAck.person_id).where(
-        AnnouncementAck.announcement_id == a.id)))
+    acked = set(
+        db.session.scalars(
+            select(AnnouncementAck.person_id).where(AnnouncementAck.announcement_id == a.id)
+        )
+    )
     pending = []
     shown: set[str] = set()
     for p in everyone:
@@ -78,20 +99,29 @@ def follow_up(actor: Actor, announcement_id: int) -> dict:
             shown.add("phone")
         if care:
             shown.add("care_flags")
-        pending.append({
-            "person_id": p.id,
-            "display_name": p.display_name,
-            "household": p.household.label if p.household else None,
-            "phone": p.phone if contact else mask_phone(p.phone),
-            "birth_year": p.birth_year if contact else None,
-            "care_flags": list(p.care_flags or []) if care else None,
-            "lives_alone": lives_alone,
-            # Sorting never uses what the reader may not see.
-            "_key": (0 if lives_alone else 1,
-                     (p.birth_year if contact and p.birth_year else 9999), p.id),
-        })
+        pending.append(
+            {
+                "person_id": p.id,
+                "display_name": p.display_name,
+                "household": p.household.label if p.household else None,
+                "phone": p.phone if contact else mask_phone(p.phone),
+                "birth_year": p.birth_year if contact else None,
+                "care_flags": list(p.care_flags or []) if care else None,
+                "lives_alone": lives_alone,
+                # Sorting never uses what the reader may not see.
+                "_key": (
+                    0 if lives_alone else 1,
+                    (p.birth_year if contact and p.birth_year else 9999),
+                    p.id,
+                ),
+            }
+        )
     pending.sort(key=lambda row: row.pop("_key"))
     if shown:
         audit.record_read(actor, "announcement_follow_up", a.id, a.community_id, sorted(shown))
-    return {"announcement_id": a.id, "audience": len(everyone),
-            "acknowledged": len(everyone) - len(pending), "pending": pending}
+    return {
+        "announcement_id": a.id,
+        "audience": len(everyone),
+        "acknowledged": len(everyone) - len(pending),
+        "pending": pending,
+    }

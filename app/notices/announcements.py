@@ -71,13 +71,21 @@ def _audience(community_id: int, grid_ids, building_ids) -> tuple[list[int], lis
     grid_ids = sorted(set(grid_ids or []))
     building_ids = sorted(set(building_ids or []))
     if grid_ids:
-        found = set(db.session.scalars(select(Grid.id).where(
-            Grid.id.in_(grid_ids), Grid.community_id == community_id)))
+        found = set(
+            db.session.scalars(
+                select(Grid.id).where(Grid.id.in_(grid_ids), Grid.community_id == community_id)
+            )
+        )
         if found != set(grid_ids):
             raise invalid_field("grid_ids", _l("Unknown grid."))
     if building_ids:
-        found = set(db.session.scalars(select(Building.id).where(
-            Building.id.in_(building_ids), Building.community_id == community_id)))
+        found = set(
+            db.session.scalars(
+                select(Building.id).where(
+                    Building.id.in_(building_ids), Building.community_id == community_id
+                )
+            )
+        )
         if found != set(building_ids):
             raise invalid_field("building_ids", _l("Unknown building."))
     return grid_ids, building_ids
@@ -92,7 +100,8 @@ def _window(value) -> tuple[list[int] | None, str | None, str | None]:
     start, end = value.get("start") or None, value.get("end") or None
     if days is not None:
         if not isinstance(days, list | tuple) or any(
-                not isinstance(d, int) or not 1 <= d <= 7 for d in days):
+            not isinstance(d, int) or not 1 <= d <= 7 for d in days
+        ):
             raise invalid_field("window", _l("Weekdays are numbers from 1 (Monday) to 7."))
         days = sorted(set(days))
     check_time_span(start, end, "window")
@@ -103,9 +112,11 @@ def _schedule(publish_at, expire_at, priority, now) -> tuple[datetime, datetime]
     publish_at = publish_at or now
     if expire_at is None:
         cfg = current_app.config
-        expire_at = publish_at + (timedelta(hours=cfg["ANNOUNCEMENT_URGENT_HOURS"])
-                                  if priority == "urgent"
-                                  else timedelta(days=cfg["ANNOUNCEMENT_DEFAULT_DAYS"]))
+        expire_at = publish_at + (
+            timedelta(hours=cfg["ANNOUNCEMENT_URGENT_HOURS"])
+            if priority == "urgent"
+            else timedelta(days=cfg["ANNOUNCEMENT_DEFAULT_DAYS"])
+        )
     if expire_at <= publish_at:
         raise invalid_field("expire_at", _l("The end must come after the start."))
     if expire_at <= now:
@@ -130,9 +141,15 @@ def _resolve_community(actor: Actor, community_id: int | None) -> int:
 
 # --- writing -------------------------------------------------------------------------------------
 def _history(a: Announcement, actor: Actor | None, action: str, changes: dict | None = None):
-    db.session.add(AnnouncementRevision(
-        announcement=a, revision=a.revision, action=action,
-        editor_id=actor.person_id if actor else None, changes=changes or {}))
+    db.session.add(
+        AnnouncementRevision(
+            announcement=a,
+            revision=a.revision,
+            action=action,
+            editor_id=actor.person_id if actor else None,
+            changes=changes or {},
+        )
+    )
 
 
 def _go_live(a: Announcement, now: datetime) -> None:
@@ -149,10 +166,22 @@ def _ring(a: Announcement) -> None:
     events.changed("feed", a.community_id)
 
 
-def create_announcement(actor: Actor, *, title: str, body: str = "", priority: str = "normal",
-                        category: str = "notice", community_id: int | None = None,
-                        grid_ids=None, building_ids=None, channels=None, publish_at=None,
-                        expire_at=None, window=None, draft: bool = False) -> Announcement:
+def create_announcement(
+    actor: Actor,
+    *,
+    title: str,
+    body: str = "",
+    priority: str = "normal",
+    category: str = "notice",
+    community_id: int | None = None,
+    grid_ids=None,
+    building_ids=None,
+    channels=None,
+    publish_at=None,
+    expire_at=None,
+    window=None,
+    draft: bool = False,
+) -> Announcement:
     """Compose an announcement; unless it is a draft it goes out at once (or at publish_at)."""
     community_id = _resolve_community(actor, community_id)
     now = utcnow()
@@ -164,10 +193,18 @@ def create_announcement(actor: Actor, *, title: str, body: str = "", priority: s
         body=clean_text(body or "", "body", max_length=BODY_MAX, multiline=True, required=False),
         priority=_choice(priority, PRIORITIES, "priority"),
         category=_choice(category, CATEGORIES, "category"),
-        grid_ids=grids, building_ids=buildings, channels=_channels(channels),
-        publish_at=_aware(publish_at, "publish_at"), expire_at=_aware(expire_at, "expire_at"),
-        window_days=days, window_start=start, window_end=end,
-        status="draft", revision=1, created_by_id=actor.person_id, updated_by_id=actor.person_id,
+        grid_ids=grids,
+        building_ids=buildings,
+        channels=_channels(channels),
+        publish_at=_aware(publish_at, "publish_at"),
+        expire_at=_aware(expire_at, "expire_at"),
+        window_days=days,
+        window_start=start,
+        window_end=end,
+        status="draft",
+        revision=1,
+        created_by_id=actor.person_id,
+        updated_by_id=actor.person_id,
     )
     db.session.add(a)
     if not draft:
@@ -202,8 +239,9 @@ def _plain(value):
     return value
 
 
-def update_announcement(actor: Actor, announcement_id: int, changes: dict,
-                        expected_revision: int | None = None) -> Announcement:
+def update_announcement(
+    actor: Actor, announcement_id: int, changes: dict, expected_revision: int | None = None
+) -> Announcement:
     """Edit an announcement (not once withdrawn or expired); every edit is kept in the history."""
     a = _for_manager(actor, announcement_id)
     now = utcnow()
@@ -216,16 +254,19 @@ def update_announcement(actor: Actor, announcement_id: int, changes: dict,
     if "title" in changes:
         a.title = clean_text(changes["title"], "title", max_length=TITLE_MAX)
     if "body" in changes:
-        a.body = clean_text(changes["body"] or "", "body", max_length=BODY_MAX, multiline=True,
-                            required=False)
+        a.body = clean_text(
+            changes["body"] or "", "body", max_length=BODY_MAX, multiline=True, required=False
+        )
     if "category" in changes:
         a.category = _choice(changes["category"], CATEGORIES, "category")
     if "priority" in changes:
         a.priority = _choice(changes["priority"], PRIORITIES, "priority")
     if "grid_ids" in changes or "building_ids" in changes:
         a.grid_ids, a.building_ids = _audience(
-            a.community_id, changes.get("grid_ids", a.grid_ids),
-            changes.get("building_ids", a.building_ids))
+            a.community_id,
+            changes.get("grid_ids", a.grid_ids),
+            changes.get("building_ids", a.building_ids),
+        )
     if "channels" in changes:
         a.channels = _channels(changes["channels"])
     if "window" in changes:
@@ -234,8 +275,7 @@ def update_announcement(actor: Actor, announcement_id: int, changes: dict,
         a.publish_at = _aware(changes["publish_at"], "publish_at")
     if "expire_at" in changes:
         a.expire_at = _aware(changes["expire_at"], "expire_at")
-    diff = {f: [before[f], _plain(_get(a, f))] for f in EDITABLE
-            if before[f] != _plain(_get(a, f))}
+    diff = {f: [before[f], _plain(_get(a, f))] for f in EDITABLE if before[f] != _plain(_get(a, f))}
     if not diff:
         return a
     if state in LIVE:
@@ -335,24 +375,41 @@ def tick(now: datetime | None = None, community_id: int | None = None) -> int:
 def _demo_specs(heping: dict) -> list[dict]:
     grid1 = heping["grids"][0].id
     return [
-        {"title": "燃气管道安全检修", "priority": "urgent", "category": "safety",
-         "body": "今天 9:00 至 17:00，燃气公司工作人员将逐户上门检修燃气管道，请家中留人。\n\n"
-                 "检修人员佩戴工作证上门，请先查验证件。如闻到燃气味，请立即开窗通风，"
-                 "不要开关电器，并拨打燃气抢修电话 96777。"},
-        {"title": "停水通知", "category": "outage", "grid_ids": [grid1],
-         "body": "因供水管道维修，1号楼至3号楼将于本周六 8:00 至 14:00 停水。\n\n"
-                 "请提前储水。行动不便的老人需要送水的，请联系居委会或网格员。"},
-        {"title": "重阳节敬老联欢会", "category": "activity",
-         "body": "本周五下午 2:30 在社区活动室举办重阳节敬老联欢会，"
-                 "有文艺演出、义诊和义务理发。\n\n"
-                 "欢迎老年朋友和家人一起参加。需要接送的老人请提前告诉网格员。"},
-        {"title": "防诈骗提醒", "category": "safety",
-         "body": "近期有人冒充社保、医保工作人员打电话，以“账户异常”“补贴发放”为由索要验证码"
-                 "或要求转账。\n\n请记住：政府部门不会通过电话要求转账。遇到可疑电话，先挂断，"
-                 "再打给子女或居委会核实。"},
-        {"title": "垃圾分类新规", "category": "policy",
-         "body": "下月起小区实行定时定点投放：每天早 7:00 至 9:00、晚 18:00 至 20:00。\n\n"
-                 "厨余垃圾请沥干水分后投放，大件垃圾请预约清运。"},
+        {
+            "title": "燃气管道安全检修",
+            "priority": "urgent",
+            "category": "safety",
+            "body": "今天 9:00 至 17:00，燃气公司工作人员将逐户上门检修燃气管道，请家中留人。\n\n"
+            "检修人员佩戴工作证上门，请先查验证件。如闻到燃气味，请立即开窗通风，"
+            "不要开关电器，并拨打燃气抢修电话 96777。",
+        },
+        {
+            "title": "停水通知",
+            "category": "outage",
+            "grid_ids": [grid1],
+            "body": "因供水管道维修，1号楼至3号楼将于本周六 8:00 至 14:00 停水。\n\n"
+            "请提前储水。行动不便的老人需要送水的，请联系居委会或网格员。",
+        },
+        {
+            "title": "重阳节敬老联欢会",
+            "category": "activity",
+            "body": "本周五下午 2:30 在社区活动室举办重阳节敬老联欢会，"
+            "有文艺演出、义诊和义务理发。\n\n"
+            "欢迎老年朋友和家人一起参加。需要接送的老人请提前告诉网格员。",
+        },
+        {
+            "title": "防诈骗提醒",
+            "category": "safety",
+            "body": "近期有人冒充社保、医保工作人员打电话，以“账户异常”“补贴发放”为由索要验证码"
+            "或要求转账。\n\n请记住：政府部门不会通过电话要求转账。遇到可疑电话，先挂断，"
+            "再打给子女或居委会核实。",
+        },
+        {
+            "title": "垃圾分类新规",
+            "category": "policy",
+            "body": "下月起小区实行定时定点投放：每天早 7:00 至 9:00、晚 18:00 至 20:00。\n\n"
+            "厨余垃圾请沥干水分后投放，大件垃圾请预约清运。",
+        },
     ]
 
 
@@ -370,9 +427,13 @@ def _seed_demo(ctx: dict) -> None:
     community_id = heping["community"].id
     made = 0
     for spec in _demo_specs(heping):
-        live = db.session.scalar(select(Announcement.id).where(
-            Announcement.community_id == community_id, Announcement.title == spec["title"],
-            Announcement.status.in_(LIVE)))
+        live = db.session.scalar(
+            select(Announcement.id).where(
+                Announcement.community_id == community_id,
+                Announcement.title == spec["title"],
+                Announcement.status.in_(LIVE),
+            )
+        )
         if live is not None:
             continue
         create_announcement(actor, community_id=community_id, **spec)

@@ -58,9 +58,16 @@ def get_announcement(actor: Actor, announcement_id: int) -> Announcement:
     return a
 
 
-def list_announcements(actor: Actor, *, community_id: int | None = None,
-                       status: str | None = None, category: str | None = None,
-                       channel: str = "app", page: int = 1, per_page: int = 50) -> Page:
+def list_announcements(
+    actor: Actor,
+    *,
+    community_id: int | None = None,
+    status: str | None = None,
+    category: str | None = None,
+    channel: str = "app",
+    page: int = 1,
+    per_page: int = 50,
+) -> Page:
     """Announcements for the caller, newest first (residents: for their building, live only)."""
     authz.require_signed_in(actor)
     if community_id is not None:
@@ -73,8 +80,9 @@ def list_announcements(actor: Actor, *, community_id: int | None = None,
         _choice(status, tuple(STATUS_LABELS), "status")
     if category is not None:
         _choice(category, CATEGORIES, "category")
-    query = select(Announcement).order_by(Announcement.publish_at.desc().nullsfirst(),
-                                          Announcement.id.desc())
+    query = select(Announcement).order_by(
+        Announcement.publish_at.desc().nullsfirst(), Announcement.id.desc()
+    )
     if ids is not None:
         if not ids:
             return Page([], 0, page, per_page)
@@ -86,20 +94,25 @@ def list_announcements(actor: Actor, *, community_id: int | None = None,
     if ids is not None and not internal:
         # Only live rows can be visible to residents: let the database drop the rest.
         query = query.where(Announcement.status.in_(LIVE))
-    rows = [a for a in db.session.scalars(query.limit(2000))
-            if _visible_to(actor, a, now, channel)
-            and (status is None or effective_status(a, now) == status)]
+    rows = [
+        a
+        for a in db.session.scalars(query.limit(2000))
+        if _visible_to(actor, a, now, channel)
+        and (status is None or effective_status(a, now) == status)
+    ]
     start = (page - 1) * per_page
-    return Page(rows[start:start + per_page], len(rows), page, per_page)
+    return Page(rows[start : start + per_page], len(rows), page, per_page)
 
 
 def for_device(device, now: datetime | None = None) -> list[Announcement]:
     """What a screen may show soon: live kiosk items for its place, urgent first then newest."""
     now = now or utcnow()
     horizon = now + snapshot_lookahead()
-    rows = db.session.scalars(select(Announcement).where(
-        Announcement.community_id == device.community_id,
-        Announcement.status.in_(LIVE)))
+    rows = db.session.scalars(
+        select(Announcement).where(
+            Announcement.community_id == device.community_id, Announcement.status.in_(LIVE)
+        )
+    )
     building = device.building
     items = []
     for a in rows:
@@ -122,8 +135,11 @@ def current_for(actor: Actor, channel: str = "voice") -> list[Announcement]:
     _choice(channel, CHANNELS, "channel")
     now = utcnow()
     if actor.device is not None:
-        return [a for a in for_device(actor.device, now)
-                if effective_status(a, now) == "published" and channel in a.channels]
+        return [
+            a
+            for a in for_device(actor.device, now)
+            if effective_status(a, now) == "published" and channel in a.channels
+        ]
     return list_announcements(actor, channel=channel, status="published", per_page=50).items
 
 
@@ -148,15 +164,28 @@ def announcement_view(actor: Actor, a: Announcement, acked: set[int] | None = No
     now = utcnow()
     internal = may(actor, "read_internal", a)
     view = {
-        "id": a.id, "community_id": a.community_id, "title": a.title, "body": a.body,
-        "paragraphs": paragraphs(a.body), "category": a.category, "priority": a.priority,
-        "status": effective_status(a, now), "channels": list(a.channels or []),
-        "audience": {"whole_community": a.whole_community, "grid_ids": list(a.grid_ids or []),
-                     "building_ids": list(a.building_ids or [])},
-        "publish_at": a.publish_at, "expire_at": a.expire_at,
-        "window": _get(a, "window"), "revision": a.revision,
-        "image_url": image_url(a), "speech_url": a.speech_url,
-        "published_at": a.published_at, "withdrawn_at": a.withdrawn_at,
+        "id": a.id,
+        "community_id": a.community_id,
+        "title": a.title,
+        "body": a.body,
+        "paragraphs": paragraphs(a.body),
+        "category": a.category,
+        "priority": a.priority,
+        "status": effective_status(a, now),
+        "channels": list(a.channels or []),
+        "audience": {
+            "whole_community": a.whole_community,
+            "grid_ids": list(a.grid_ids or []),
+            "building_ids": list(a.building_ids or []),
+        },
+        "publish_at": a.publish_at,
+        "expire_at": a.expire_at,
+        "window": _get(a, "window"),
+        "revision": a.revision,
+        "image_url": image_url(a),
+        "speech_url": a.speech_url,
+        "published_at": a.published_at,
+        "withdrawn_at": a.withdrawn_at,
         "updated_at": a.updated_at,
     }
     if acked is not None:
@@ -168,5 +197,10 @@ def announcement_view(actor: Actor, a: Announcement, acked: set[int] | None = No
 
 def revision_view(r: AnnouncementRevision) -> dict:
     """One history entry."""
-    return {"revision": r.revision, "action": r.action, "editor_id": r.editor_id, "at": r.at,
-            "changes": r.changes or {}}
+    return {
+        "revision": r.revision,
+        "action": r.action,
+        "editor_id": r.editor_id,
+        "at": r.at,
+        "changes": r.changes or {},
+    }

@@ -28,8 +28,18 @@ TITLE_MAX = 120
 BODY_MAX = 4000
 LIVE = ("scheduled", "published")
 # Fields an edit may change, in the order the history shows them.
-EDITABLE = ("title", "body", "category", "priority", "grid_ids", "building_ids", "channels",
-            "publish_at", "expire_at", "window")
+EDITABLE = (
+    "title",
+    "body",
+    "category",
+    "priority",
+    "grid_ids",
+    "building_ids",
+    "channels",
+    "publish_at",
+    "expire_at",
+    "window",
+)
 MAX_IMAGE_PIXELS = 40_000_000
 IMAGE_MAX_SIDE = 1920
 
@@ -47,7 +57,6 @@ STATUS_LABELS = {
     "withdrawn": _l("Withdrawn"),
     "expired": _l("Expired"),
 }
-
 
 
 # --- the clock -----------------------------------------------------------------------------------
@@ -103,13 +112,17 @@ def _window_edges(a: Announcement, now: datetime) -> list[datetime]:
     return [e for e in edges if e > now]
 
 
-def next_boundary(community_id: int, now: datetime | None = None,
-                  lookahead: timedelta | None = None) -> datetime | None:
+def next_boundary(
+    community_id: int, now: datetime | None = None, lookahead: timedelta | None = None
+) -> datetime | None:
     """When the screens of a community next need to change without anyone editing."""
     now = now or utcnow()
     lookahead = lookahead if lookahead is not None else snapshot_lookahead()
-    rows = db.session.scalars(select(Announcement).where(
-        Announcement.community_id == community_id, Announcement.status.in_(LIVE)))
+    rows = db.session.scalars(
+        select(Announcement).where(
+            Announcement.community_id == community_id, Announcement.status.in_(LIVE)
+        )
+    )
     candidates: list[datetime] = []
     for a in rows:
         candidates += [t for t in (a.publish_at, a.expire_at) if t is not None and t > now]

@@ -25,11 +25,15 @@ def _reencode(data: bytes) -> tuple[bytes, int, int]:
     fmt = images.sniff(data)
     if fmt is None:
         raise invalid_field("image", _l("Please send a JPEG, PNG, GIF or WebP picture."))
-    return images.decode(data, fmt, max_pixels=MAX_IMAGE_PIXELS, edge=IMAGE_MAX_SIDE,
-                         too_large=_l("The picture is too large."),
-                         broken=lambda: invalid_field("image",
-                                                      _l("The picture could not be read.")),
-                         finish=_as_jpeg)
+    return images.decode(
+        data,
+        fmt,
+        max_pixels=MAX_IMAGE_PIXELS,
+        edge=IMAGE_MAX_SIDE,
+        too_large=_l("The picture is too large."),
+        broken=lambda: invalid_field("image", _l("The picture could not be read.")),
+        finish=_as_jpeg,
+    )
 
 
 def _as_jpeg(img) -> tuple[bytes, int, int]:

@@ -34,7 +34,8 @@ def reaches(a: Announcement, building_id: int | None, grid_id: int | None) -> bo
     if a.whole_community:
         return True
     return (building_id is not None and building_id in (a.building_ids or [])) or (
-        grid_id is not None and grid_id in (a.grid_ids or []))
+        grid_id is not None and grid_id in (a.grid_ids or [])
+    )
 
 
 def _visible_to(actor: Actor, a: Announcement, now: datetime, channel: str = "app") -> bool:
@@ -51,7 +52,8 @@ def _visible_to(actor: Actor, a: Announcement, now: datetime, channel: str = "ap
     if actor.device is not None and actor.device.community_id == a.community_id:
         device = actor.device
         return device.building_id is None or reaches(
-            a, device.building_id, device.building.grid_id if device.building else None)
+            a, device.building_id, device.building.grid_id if device.building else None
+        )
     # Partners (organizations serving the community) read what the community was told.
     return a.community_id in actor.organization_community_ids and a.whole_community
 

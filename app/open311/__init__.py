@@ -27,8 +27,15 @@ csrf.exempt(bp)
 FORMATS = "<any(json, xml):fmt>"
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,40})\](\[\])?$")
 # XML element names for members of a list, by the list's name.
-_ITEM = {"services": "service", "service_requests": "request", "attributes": "attribute",
-         "values": "value", "errors": "error", "endpoints": "endpoint", "formats": "format"}
+_ITEM = {
+    "services": "service",
+    "service_requests": "request",
+    "attributes": "attribute",
+    "values": "value",
+    "errors": "error",
+    "endpoints": "endpoint",
+    "formats": "format",
+}
 
 
 def _to_xml(parent: ET.Element, name: str, value) -> None:
@@ -55,11 +62,15 @@ def render(data, fmt: str, root: str, status: int = 200) -> Response:
         else:
             for key, item in data.items():
                 _to_xml(top, key, item)
-        body = b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(top, encoding="utf-8",
-                                                                          xml_declaration=False)
+        body = b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(
+            top, encoding="utf-8", xml_declaration=False
+        )
         return Response(body, status=status, content_type="text/xml; charset=utf-8")
-    return Response(json.dumps(data, ensure_ascii=False, default=str), status=status,
-                    content_type="application/json; charset=utf-8")
+    return Response(
+        json.dumps(data, ensure_ascii=False, default=str),
+        status=status,
+        content_type="application/json; charset=utf-8",
+    )
 
 
 def _error_format() -> str:
@@ -72,10 +83,12 @@ def format_error(code: int, message, errors=None, headers=None) -> Response:
     if errors:
         detail = "; ".join(
             f"{field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-            for field, msgs in errors.items())
+            for field, msgs in errors.items()
+        )
         description = f"{description} ({detail})"
-    response = render([{"code": code, "description": description}], _error_format(), "errors",
-                      status=code)
+    response = render(
+        [{"code": code, "description": description}], _error_format(), "errors", status=code
+    )
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
@@ -116,9 +129,13 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 def _require_form() -> None:
     # GeoReport v2 posts form fields; a JSON body would otherwise look like a missing api_key.
     if request.mimetype and request.mimetype not in _FORM_TYPES:
-        raise geo.bad_request(_l("The body must be form-encoded "
-                                 "(application/x-www-form-urlencoded or multipart/form-data), "
-                                 "as GeoReport v2 says."))
+        raise geo.bad_request(
+            _l(
+                "The body must be form-encoded "
+                "(application/x-www-form-urlencoded or multipart/form-data), "
+                "as GeoReport v2 says."
+            )
+        )
 
 
 def _media() -> bytes | None:
@@ -199,7 +216,6 @@ def get_token(token, fmt):
 def media(rid, attachment_id):
     """A public photo of a public case (the media_url of a request)."""
     attachment = geo.public_media(_reader_community(), rid, attachment_id)
-    response = send_file(attachments.path_of(attachment), mimetype=attachment.mime,
-                         max_age=3600)
+    response = send_file(attachments.path_of(attachment), mimetype=attachment.mime, max_age=3600)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -13,12 +13,22 @@ from app.people.authz import require_person, require_signed_in
 def _token_payload(person: Person, label: str | None) -> dict:
     token, row = auth.issue_token(person=person, label=label)
     actor = Actor.for_person(person)
-    return {"token": token, "token_type": "Bearer", "expires_at": row.expires_at,
-            "person": people.person_view(actor, person)}
+    return {
+        "token": token,
+        "token_type": "Bearer",
+        "expires_at": row.expires_at,
+        "person": people.person_view(actor, person),
+    }
 
 
-def sign_in(login: str, *, pin: str | None = None, password: str | None = None,
-            label: str | None = None, ip: str | None = None) -> dict:
+def sign_in(
+    login: str,
+    *,
+    pin: str | None = None,
+    password: str | None = None,
+    label: str | None = None,
+    ip: str | None = None,
+) -> dict:
     """Check credentials (throttled per login and per client address) and issue a token."""
     person = auth.authenticate(login, pin=pin, password=password, ip=ip)
     actor = Actor.for_person(person)
@@ -47,14 +57,25 @@ def me(actor: Actor) -> dict:
     require_signed_in(actor)
     if actor.device is not None:
         d = actor.device
-        return {"id": None, "display_name": d.name, "roles": ["kiosk"],
-                "device": {"id": d.id, "name": d.name, "community_id": d.community_id,
-                           "building_id": d.building_id, "orientation": d.orientation},
-                "proxy_links": []}
+        return {
+            "id": None,
+            "display_name": d.name,
+            "roles": ["kiosk"],
+            "device": {
+                "id": d.id,
+                "name": d.name,
+                "community_id": d.community_id,
+                "building_id": d.building_id,
+                "orientation": d.orientation,
+            },
+            "proxy_links": [],
+        }
     person = actor.person
     view = people.person_view(actor, person)
     view.update(
-        locale=person.locale, text_size=person.text_size, speech_rate=person.speech_rate,
+        locale=person.locale,
+        text_size=person.text_size,
+        speech_rate=person.speech_rate,
         acting_for=people.person_view(actor, actor.on_behalf_of) if actor.on_behalf_of else None,
         proxy_links=[
             proxies.link_view(Actor.for_person(person), link)

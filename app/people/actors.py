@@ -157,4 +157,3 @@ class Actor:
     def device_community_ids(self) -> frozenset[int]:
         """The community a kiosk device stands in."""
         return frozenset({self.device.community_id} if self.device else ())
-

@@ -111,8 +111,10 @@ def _check_address(ip_key: str | None, now: datetime) -> None:
     if until is not None:
         headers = ratelimit.retry_after(until, now)
         raise TooManyRequests(
-            _l("Too many wrong attempts from this network. Please try again in %(m)d minutes.",
-               m=_minutes(int(headers["Retry-After"]))),
+            _l(
+                "Too many wrong attempts from this network. Please try again in %(m)d minutes.",
+                m=_minutes(int(headers["Retry-After"])),
+            ),
             headers=headers,
         )
 
@@ -120,8 +122,11 @@ def _check_address(ip_key: str | None, now: datetime) -> None:
 def _locked(until: datetime, now: datetime) -> Locked:
     seconds = int((until - now).total_seconds()) + 1
     return Locked(
-        _l("Too many wrong attempts. Please try again in %(m)d minutes, or ask the "
-           "residents' committee to reset it.", m=_minutes(seconds)),
+        _l(
+            "Too many wrong attempts. Please try again in %(m)d minutes, or ask the "
+            "residents' committee to reset it.",
+            m=_minutes(seconds),
+        ),
         headers={"Retry-After": str(seconds)},
     )
 
@@ -138,15 +143,14 @@ def lock_minutes(locks_before: int) -> int:
     cfg = current_app.config
     longest = cfg["LOGIN_LOCKOUT_MINUTES"]
     first = min(cfg["LOGIN_LOCKOUT_FIRST_MINUTES"], longest)
-    return longest if locks_before >= 30 else min(longest, first * 2 ** locks_before)
+    return longest if locks_before >= 30 else min(longest, first * 2**locks_before)
 
 
 def _fail(key: str, now: datetime) -> None:
     """Count one wrong secret for the login, atomically; lock it at LOGIN_MAX_FAILURES."""
     table = LoginThrottle.__table__
     unlocked = (table.c.locked_until.is_(None)) | (table.c.locked_until <= now)
-    stmt = ratelimit.upsert(table).values(login=key, failures=1, last_failure_at=now,
-                                          lock_count=0)
+    stmt = ratelimit.upsert(table).values(login=key, failures=1, last_failure_at=now, lock_count=0)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.login],
         set_={"failures": table.c.failures + 1, "last_failure_at": now},
@@ -155,31 +159,45 @@ def _fail(key: str, now: datetime) -> None:
     ).returning(table.c.failures, table.c.lock_count)
     row = db.session.execute(stmt).first()
     if row is None:
-        until = db.session.scalar(select(LoginThrottle.locked_until)
-                                  .where(LoginThrottle.login == key))
+        until = db.session.scalar(
+            select(LoginThrottle.locked_until).where(LoginThrottle.login == key)
+        )
         error = _locked(until or now, now)
         error.persist = True  # the address's count stands
         raise error
     failures, locks = row
     if failures >= current_app.config["LOGIN_MAX_FAILURES"]:
         # This transaction holds the row (PostgreSQL row lock, SQLite write lock) until commit.
-        db.session.execute(update(LoginThrottle).where(LoginThrottle.login == key).values(
-            failures=0, lock_count=locks + 1,
-            locked_until=now + timedelta(minutes=lock_minutes(locks))))
+        db.session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.login == key)
+            .values(
+                failures=0,
+                lock_count=locks + 1,
+                locked_until=now + timedelta(minutes=lock_minutes(locks)),
+            )
+        )
 
 
 def _succeeded(key: str) -> None:
-    counted = (LoginThrottle.login == key,
-               (LoginThrottle.failures != 0) | (LoginThrottle.lock_count != 0)
-               | LoginThrottle.locked_until.is_not(None))
+    counted = (
+        LoginThrottle.login == key,
+        (LoginThrottle.failures != 0)
+        | (LoginThrottle.lock_count != 0)
+        | LoginThrottle.locked_until.is_not(None),
+    )
     # Read first: most sign-ins have nothing to reset, and then take no write lock (SQLite).
     if db.session.scalar(select(LoginThrottle.login).where(*counted)) is not None:
-        db.session.execute(update(LoginThrottle).where(*counted)
-                           .values(failures=0, lock_count=0, locked_until=None))
+        db.session.execute(
+            update(LoginThrottle)
+            .where(*counted)
+            .values(failures=0, lock_count=0, locked_until=None)
+        )
 
 
-def authenticate(login: str, *, pin: str | None = None, password: str | None = None,
-                 ip: str | None = None) -> Person:
+def authenticate(
+    login: str, *, pin: str | None = None, password: str | None = None, ip: str | None = None
+) -> Person:
     """Check a phone/username with a PIN or password; throttle the address (`ip`, from the
     channel) and lock the login after repeated failures.
 
@@ -209,8 +227,11 @@ def authenticate(login: str, *, pin: str | None = None, password: str | None = N
     if not (ok or stored_as_typed):
         now = utcnow()
         if ip_key is not None:
-            ratelimit.add(ip_key, now=now,
-                          window=timedelta(minutes=current_app.config["LOGIN_IP_WINDOW_MINUTES"]))
+            ratelimit.add(
+                ip_key,
+                now=now,
+                window=timedelta(minutes=current_app.config["LOGIN_IP_WINDOW_MINUTES"]),
+            )
         _fail(key, now)
         error = Unauthorized(_l("The phone number, username, PIN or password is not right."))
         error.persist = True
@@ -229,14 +250,22 @@ def purge_throttles(now: datetime | None = None) -> int:
     returns how many rows went."""
     now = now or utcnow()
     stale = now - timedelta(days=1)
-    result = db.session.execute(delete(LoginThrottle).where(
-        (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until <= now),
-        (LoginThrottle.last_failure_at.is_(None)) | (LoginThrottle.last_failure_at < stale)))
+    result = db.session.execute(
+        delete(LoginThrottle).where(
+            (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until <= now),
+            (LoginThrottle.last_failure_at.is_(None)) | (LoginThrottle.last_failure_at < stale),
+        )
+    )
     return result.rowcount or 0
 
 
-def issue_token(*, person: Person | None = None, device: Device | None = None,
-                label: str | None = None, days: int | None = None) -> tuple[str, ApiToken]:
+def issue_token(
+    *,
+    person: Person | None = None,
+    device: Device | None = None,
+    label: str | None = None,
+    days: int | None = None,
+) -> tuple[str, ApiToken]:
     """Create a bearer token; the plain token is returned once and only its hash is kept."""
     token = secrets.token_urlsafe(32)
     days = current_app.config["API_TOKEN_DAYS"] if days is None else days
@@ -277,8 +306,9 @@ def revoke_token(actor: Actor, token: str) -> None:
     audit.record(actor, "revoke", "api_token", row.id)
 
 
-def revoke_tokens_for(*, person: Person | None = None, device: Device | None = None,
-                      keep_id: int | None = None) -> int:
+def revoke_tokens_for(
+    *, person: Person | None = None, device: Device | None = None, keep_id: int | None = None
+) -> int:
     """Revoke every live token of a person or device (but the one `keep_id`); returns how many."""
     query = select(ApiToken).where(ApiToken.revoked_at.is_(None))
     if keep_id is not None:
@@ -309,16 +339,23 @@ def session_lifetime(kind: str) -> timedelta:
     return timedelta(hours=cfg["STAFF_SESSION_HOURS"])
 
 
-def start_session(person: Person, kind: str, *, user_agent: str | None = None
-                  ) -> tuple[str, WebSession]:
+def start_session(
+    person: Person, kind: str, *, user_agent: str | None = None
+) -> tuple[str, WebSession]:
     """Record a new sign-in; the random key is returned once and only its hash is kept."""
     if kind not in SESSION_KINDS:
         raise ValueError(f"unknown session kind {kind!r}")
     key = secrets.token_urlsafe(32)
     now = utcnow()
-    row = WebSession(key_hash=_token_hash(key), person=person, kind=kind, created_at=now,
-                     last_seen_at=now, expires_at=now + session_lifetime(kind),
-                     user_agent=(user_agent or "")[:200] or None)
+    row = WebSession(
+        key_hash=_token_hash(key),
+        person=person,
+        kind=kind,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + session_lifetime(kind),
+        user_agent=(user_agent or "")[:200] or None,
+    )
     db.session.add(row)
     db.session.flush()
     return key, row
@@ -354,8 +391,9 @@ def end_session(row: WebSession) -> None:
 
 def end_sessions_for(person: Person, *, keep_id: int | None = None) -> int:
     """End every live sign-in of a person (but the one `keep_id`); returns how many."""
-    query = select(WebSession).where(WebSession.person_id == person.id,
-                                     WebSession.revoked_at.is_(None))
+    query = select(WebSession).where(
+        WebSession.person_id == person.id, WebSession.revoked_at.is_(None)
+    )
     if keep_id is not None:
         query = query.where(WebSession.id != keep_id)
     rows = db.session.scalars(query).all()
@@ -365,8 +403,9 @@ def end_sessions_for(person: Person, *, keep_id: int | None = None) -> int:
     return len(rows)
 
 
-def sign_out_everywhere(person: Person, *, keep_session_id: int | None = None,
-                        keep_token_id: int | None = None) -> None:
+def sign_out_everywhere(
+    person: Person, *, keep_session_id: int | None = None, keep_token_id: int | None = None
+) -> None:
     """After a new PIN or password, or when the account is turned off: every sign-in and
     bearer token of the person ends, except the caller's own current ones when given."""
     end_sessions_for(person, keep_id=keep_session_id)

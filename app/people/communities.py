@@ -47,8 +47,12 @@ def community_of(actor: Actor) -> Community | None:
     home = home_community(actor)
     if home is not None:
         return home
-    ids = (actor.staff_community_ids | actor.grid_community_ids | actor.official_community_ids
-           | actor.organization_community_ids)
+    ids = (
+        actor.staff_community_ids
+        | actor.grid_community_ids
+        | actor.official_community_ids
+        | actor.organization_community_ids
+    )
     return db.session.get(Community, next(iter(ids))) if len(ids) == 1 else None
 
 
@@ -60,8 +64,7 @@ def update_community(actor: Actor, community_id: int, changes: dict) -> Communit
         community.name = clean_name(changes["name"], "name", max_length=255)
     for key in ("address", "phone", "office_hours"):
         if key in changes:
-            setattr(community, key, clean_text(changes[key], key, max_length=255,
-                                               required=False))
+            setattr(community, key, clean_text(changes[key], key, max_length=255, required=False))
     db.session.flush()
     return community
 
@@ -69,8 +72,9 @@ def update_community(actor: Actor, community_id: int, changes: dict) -> Communit
 def list_grids(actor: Actor, community_id: int) -> list[Grid]:
     """Grids of a community."""
     get_community(actor, community_id)
-    return list(db.session.scalars(
-        select(Grid).where(Grid.community_id == community_id).order_by(Grid.id)))
+    return list(
+        db.session.scalars(select(Grid).where(Grid.community_id == community_id).order_by(Grid.id))
+    )
 
 
 def create_grid(actor: Actor, community_id: int, name: str) -> Grid:
@@ -89,8 +93,11 @@ def create_grid(actor: Actor, community_id: int, name: str) -> Grid:
 def list_buildings(actor: Actor, community_id: int) -> list[Building]:
     """Buildings of a community."""
     get_community(actor, community_id)
-    return list(db.session.scalars(
-        select(Building).where(Building.community_id == community_id).order_by(Building.id)))
+    return list(
+        db.session.scalars(
+            select(Building).where(Building.community_id == community_id).order_by(Building.id)
+        )
+    )
 
 
 def get_building(actor: Actor, building_id: int) -> Building:
@@ -102,8 +109,14 @@ def get_building(actor: Actor, building_id: int) -> Building:
     return building
 
 
-def create_building(actor: Actor, community_id: int, name: str, grid_id: int | None = None,
-                    latitude: float | None = None, longitude: float | None = None) -> Building:
+def create_building(
+    actor: Actor,
+    community_id: int,
+    name: str,
+    grid_id: int | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> Building:
     """Add a building, optionally in a grid of the same community."""
     community = get_community(actor, community_id)
     authz.ensure_manager(actor, community.id)
@@ -113,11 +126,13 @@ def create_building(actor: Actor, community_id: int, name: str, grid_id: int | N
         grid = db.session.get(Grid, grid_id)
         if grid is None or grid.community_id != community.id:
             raise invalid_field("grid_id", "unknown grid")
-    if db.session.scalar(select(Building).where(Building.community_id == community.id,
-                                                Building.name == name)):
+    if db.session.scalar(
+        select(Building).where(Building.community_id == community.id, Building.name == name)
+    ):
         raise Conflict(errors={"name": ["exists"]})
-    building = Building(community=community, grid=grid, name=name,
-                        latitude=latitude, longitude=longitude)
+    building = Building(
+        community=community, grid=grid, name=name, latitude=latitude, longitude=longitude
+    )
     db.session.add(building)
     db.session.flush()
     return building
@@ -127,8 +142,11 @@ def list_households(actor: Actor, building_id: int) -> list[Household]:
     """Households of a building (internal register)."""
     building = get_building(actor, building_id)
     authz.ensure_internal(actor, building.community_id)
-    return list(db.session.scalars(
-        select(Household).where(Household.building_id == building.id).order_by(Household.id)))
+    return list(
+        db.session.scalars(
+            select(Household).where(Household.building_id == building.id).order_by(Household.id)
+        )
+    )
 
 
 def create_household(actor: Actor, building_id: int, room: str, unit: str = "") -> Household:
@@ -137,8 +155,11 @@ def create_household(actor: Actor, building_id: int, room: str, unit: str = "") 
     authz.ensure_manager(actor, building.community_id)
     room = clean_text(room, "room", max_length=20)
     unit = clean_text(unit or "", "unit", max_length=20, required=False)
-    if db.session.scalar(select(Household).where(
-            Household.building_id == building.id, Household.unit == unit, Household.room == room)):
+    if db.session.scalar(
+        select(Household).where(
+            Household.building_id == building.id, Household.unit == unit, Household.room == room
+        )
+    ):
         raise Conflict(errors={"room": ["exists"]})
     household = Household(building=building, unit=unit, room=room)
     db.session.add(household)

@@ -16,11 +16,17 @@ from app.people import authz
 from app.people.actors import Actor
 
 
-def notify(person_id: int, kind: str, title: str, body: str, link: str | None = None
-           ) -> Notification:
+def notify(
+    person_id: int, kind: str, title: str, body: str, link: str | None = None
+) -> Notification:
     """Put a notice in one person's inbox (texts already in their language; see `in_locale_of`)."""
-    note = Notification(person_id=person_id, kind=kind[:40], title=str(title)[:200],
-                        body=str(body or "")[:2000], link=link[:300] if link else None)
+    note = Notification(
+        person_id=person_id,
+        kind=kind[:40],
+        title=str(title)[:200],
+        body=str(body or "")[:2000],
+        link=link[:300] if link else None,
+    )
     db.session.add(note)
     db.session.flush()
     return note
@@ -47,15 +53,22 @@ def list_notifications(actor: Actor, *, unread: bool = False, page: int = 1, per
     query = select(Notification).where(Notification.person_id == owner.id)
     if unread:
         query = query.where(Notification.read_at.is_(None))
-    return db.paginate(query.order_by(Notification.id.desc()), page=page, per_page=per_page,
-                       error_out=False)
+    return db.paginate(
+        query.order_by(Notification.id.desc()), page=page, per_page=per_page, error_out=False
+    )
 
 
 def unread_count(actor: Actor) -> int:
     """How many notices the caller has not read yet."""
     owner = _owner(actor)
-    return db.session.scalar(select(func.count()).select_from(Notification).where(
-        Notification.person_id == owner.id, Notification.read_at.is_(None))) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.person_id == owner.id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
 
 
 def mark_read(actor: Actor, notification_id: int) -> Notification:
@@ -77,5 +90,6 @@ def mark_all_read(actor: Actor) -> int:
         update(Notification)
         .where(Notification.person_id == owner.id, Notification.read_at.is_(None))
         .values(read_at=utcnow())
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount or 0

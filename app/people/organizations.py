@@ -15,9 +15,13 @@ from app.people.actors import Actor
 def list_organizations(actor: Actor, community_id: int) -> list[Organization]:
     """Organizations serving a community."""
     authz.ensure_readable(actor, community_id)
-    return list(db.session.scalars(
-        select(Organization).where(Organization.communities.any(Community.id == community_id))
-        .order_by(Organization.id)))
+    return list(
+        db.session.scalars(
+            select(Organization)
+            .where(Organization.communities.any(Community.id == community_id))
+            .order_by(Organization.id)
+        )
+    )
 
 
 def get_organization(actor: Actor, organization_id: int) -> Organization:
@@ -33,8 +37,9 @@ def get_organization(actor: Actor, organization_id: int) -> Organization:
     raise NotFound()
 
 
-def create_organization(actor: Actor, community_id: int, *, name: str, kind: str,
-                        phone: str | None = None) -> Organization:
+def create_organization(
+    actor: Actor, community_id: int, *, name: str, kind: str, phone: str | None = None
+) -> Organization:
     """Committee staff add an organization serving their community (or link an existing one)."""
     authz.ensure_manager(actor, community_id)
     if kind not in ORG_KINDS:
@@ -47,9 +52,11 @@ def create_organization(actor: Actor, community_id: int, *, name: str, kind: str
             raise Conflict(errors={"name": ["exists"]})
         org.communities.append(community)
     else:
-        org = Organization(name=name, kind=kind,
-                           phone=clean_text(phone or "", "phone", max_length=40, required=False)
-                           or None)
+        org = Organization(
+            name=name,
+            kind=kind,
+            phone=clean_text(phone or "", "phone", max_length=40, required=False) or None,
+        )
         org.communities.append(community)
         db.session.add(org)
     db.session.flush()

@@ -147,9 +147,13 @@ def grant_role(
         if role not in _DELEGABLE or community_id is None:
             raise Forbidden()
         authz.ensure_manager(actor, community_id)
-    scope = {"community_id": community_id, "grid_id": grid_id,
-             "organization_id": organization_id, "street_office_id": street_office_id,
-             "can_write": can_write or None}
+    scope = {
+        "community_id": community_id,
+        "grid_id": grid_id,
+        "organization_id": organization_id,
+        "street_office_id": street_office_id,
+        "can_write": can_write or None,
+    }
     required, allowed = _ROLE_SCOPES[role]
     for name, value in scope.items():
         if value is None and name in required:
@@ -157,9 +161,16 @@ def grant_role(
         if value is not None and name not in allowed:
             raise invalid_field(name, f"not used for {role}")
     _check_scope(community_id, grid_id, organization_id, street_office_id)
-    duplicate = next((r for r in person.roles if r.role == role
-                      and (r.community_id, r.grid_id, r.organization_id, r.street_office_id)
-                      == (community_id, grid_id, organization_id, street_office_id)), None)
+    duplicate = next(
+        (
+            r
+            for r in person.roles
+            if r.role == role
+            and (r.community_id, r.grid_id, r.organization_id, r.street_office_id)
+            == (community_id, grid_id, organization_id, street_office_id)
+        ),
+        None,
+    )
     if duplicate is not None:
         raise Conflict(errors={"role": ["This person already has this role."]})
     assignment = RoleAssignment(
@@ -319,8 +330,9 @@ def update_person(actor: Actor, person_id: int, changes: dict) -> Person:
     if "is_active" in changes:
         # Switching an account off (or on) ends (or restores) all its roles: only for someone
         # whose every role lies within communities the actor manages.
-        if not all(authz.can_manage_community(actor, c)
-                   for r in person.roles for c in _role_communities(r)):
+        if not all(
+            authz.can_manage_community(actor, c) for r in person.roles for c in _role_communities(r)
+        ):
             raise Forbidden()
         person.is_active = bool(changes["is_active"])
         if not person.is_active:
@@ -338,8 +350,15 @@ def reset_password(person: Person, password: str) -> Person:
     return person
 
 
-def set_pin(actor: Actor, person_id: int, pin: str, *, current_pin: str | None = None,
-            keep_session_id: int | None = None, keep_token_id: int | None = None) -> Person:
+def set_pin(
+    actor: Actor,
+    person_id: int,
+    pin: str,
+    *,
+    current_pin: str | None = None,
+    keep_session_id: int | None = None,
+    keep_token_id: int | None = None,
+) -> Person:
     """Reset a resident's PIN: by committee staff, or by a confirmed family proxy; or change
     one's own (with the current PIN). Every other sign-in and token of the person ends; one's
     own change keeps the sign-in it was made from (`keep_session_id` / `keep_token_id`)."""

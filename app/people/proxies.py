@@ -22,16 +22,22 @@ def request_link(actor: Actor, resident_phone: str, relation: str | None = None)
     authz.require_person(actor)
     phone = normalize_phone(resident_phone, "resident_phone")
     if phone == actor.person.phone:
-        raise invalid_field("resident_phone", _l("This is your own number. Please type the "
-                                                 "number of the family member you want to help."))
+        raise invalid_field(
+            "resident_phone",
+            _l(
+                "This is your own number. Please type the "
+                "number of the family member you want to help."
+            ),
+        )
     resident = db.session.scalar(select(Person).where(Person.phone == phone))
     if resident is not None and resident.community_id is None:
         resident = None  # not a resident (a staff-side account): treated as nobody
     mine = ProxyLink.phone == phone
     if resident is not None:
         mine = or_(mine, ProxyLink.resident_id == resident.id)
-    existing = db.session.scalars(select(ProxyLink).where(
-        ProxyLink.proxy_id == actor.person.id, mine).order_by(ProxyLink.id)).first()
+    existing = db.session.scalars(
+        select(ProxyLink).where(ProxyLink.proxy_id == actor.person.id, mine).order_by(ProxyLink.id)
+    ).first()
     if existing is not None and existing.status != "revoked":
         raise Conflict()
     link = existing or ProxyLink(proxy=actor.person)
@@ -49,13 +55,20 @@ def link_view(actor: Actor, link: ProxyLink) -> dict:
     """A link as the actor may see it: the relative sees the resident's name only once the
     resident agreed; before, only the number they typed (masked)."""
     known = link.resident is not None and (
-        link.status == "confirmed" or actor.person_id != link.proxy_id)
+        link.status == "confirmed" or actor.person_id != link.proxy_id
+    )
     number = link.phone or (link.resident.phone if link.resident is not None else None)
-    return {"id": link.id, "proxy_id": link.proxy_id,
-            "resident_id": link.resident_id if known else None,
-            "resident_name": link.resident.display_name if known else None,
-            "resident_phone": mask_phone(number), "proxy_name": link.proxy.display_name,
-            "relation": link.relation, "status": link.status, "confirmed_at": link.confirmed_at}
+    return {
+        "id": link.id,
+        "proxy_id": link.proxy_id,
+        "resident_id": link.resident_id if known else None,
+        "resident_name": link.resident.display_name if known else None,
+        "resident_phone": mask_phone(number),
+        "proxy_name": link.proxy.display_name,
+        "relation": link.relation,
+        "status": link.status,
+        "confirmed_at": link.confirmed_at,
+    }
 
 
 def get_link(actor: Actor, link_id: int) -> ProxyLink:
@@ -93,9 +106,13 @@ def confirm_link(actor: Actor, link_id: int) -> ProxyLink:
 def revoke_link(actor: Actor, link_id: int) -> ProxyLink:
     """Either side, or staff, ends a link."""
     link = get_link(actor, link_id)
-    if not (actor.person_id in (link.proxy_id, link.resident_id)
-            or (link.resident is not None
-                and authz.can_manage_community(actor, link.resident.community_id))):
+    if not (
+        actor.person_id in (link.proxy_id, link.resident_id)
+        or (
+            link.resident is not None
+            and authz.can_manage_community(actor, link.resident.community_id)
+        )
+    ):
         raise Forbidden()
     link.status = "revoked"
     db.session.flush()
@@ -106,8 +123,13 @@ def links_of(actor: Actor) -> list[ProxyLink]:
     """Links where the actor is the proxy or the resident."""
     authz.require_person(actor)
     me = actor.person.id
-    return list(db.session.scalars(select(ProxyLink).where(
-        (ProxyLink.proxy_id == me) | (ProxyLink.resident_id == me)).order_by(ProxyLink.id)))
+    return list(
+        db.session.scalars(
+            select(ProxyLink)
+            .where((ProxyLink.proxy_id == me) | (ProxyLink.resident_id == me))
+            .order_by(ProxyLink.id)
+        )
+    )
 
 
 # A resident id as a caller names it (X-Act-For, the session, the voice stream's act_for): digits
@@ -125,9 +147,13 @@ def act_for_id(value, field: str = "act_for") -> int:
 
 def acting_for(proxy: Person, resident_id: int) -> Person:
     """The resident a proxy may act for, or Forbidden if there is no confirmed link."""
-    link = db.session.scalar(select(ProxyLink).where(
-        ProxyLink.proxy_id == proxy.id, ProxyLink.resident_id == resident_id,
-        ProxyLink.status == "confirmed"))
+    link = db.session.scalar(
+        select(ProxyLink).where(
+            ProxyLink.proxy_id == proxy.id,
+            ProxyLink.resident_id == resident_id,
+            ProxyLink.status == "confirmed",
+        )
+    )
     if link is None:
         raise Forbidden()
     return link.resident

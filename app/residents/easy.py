@@ -34,8 +34,11 @@ EVENT_WORDS = {
     "attachment": _l("Photo or recording added"),
 }
 # 满意 / 一般 / 不满意 → the 1–5 rating the affairs service keeps.
-RATINGS = (("satisfied", 5, _l("Satisfied")), ("okay", 3, _l("Okay")),
-           ("unsatisfied", 1, _l("Not satisfied")))
+RATINGS = (
+    ("satisfied", 5, _l("Satisfied")),
+    ("okay", 3, _l("Okay")),
+    ("unsatisfied", 1, _l("Not satisfied")),
+)
 
 
 def tel_uri(phone: str | None) -> str | None:
@@ -75,7 +78,7 @@ def phone_parts(text: str | None) -> list[tuple[str, str | None]]:
         rest = end
         # "拨打 119 或 120": the second number is to call as well.
         while group == "short" and (more := _ANOTHER_NUMBER.match(text, rest)):
-            parts.append((text[rest:more.start(1)], None))
+            parts.append((text[rest : more.start(1)], None))
             parts.append((more.group(1), "tel:" + more.group(1)))
             rest = more.end()
     if rest < len(text):
@@ -88,8 +91,13 @@ def contact_card(actor: Actor) -> dict | None:
     community = communities.home_community(actor)
     if community is None:
         return None
-    return {"name": community.name, "phone": community.phone, "tel": tel_uri(community.phone),
-            "office_hours": community.office_hours, "address": community.address}
+    return {
+        "name": community.name,
+        "phone": community.phone,
+        "tel": tel_uri(community.phone),
+        "office_hours": community.office_hours,
+        "address": community.address,
+    }
 
 
 def home_place(actor: Actor) -> str | None:
@@ -112,12 +120,12 @@ def announcements_for(actor: Actor, category: str | None = None) -> list[dict]:
     """Live announcements for the resident's home, urgent first and then newest first."""
     if communities.home_community(actor) is None:
         return []
-    page = audience.list_announcements(actor, status="published", category=category,
-                                            channel="app", per_page=200)
+    page = audience.list_announcements(
+        actor, status="published", category=category, channel="app", per_page=200
+    )
     items = list(page.items)
     acked = acknowledgements.acked_by(actor, [a.id for a in items])
-    items.sort(key=lambda a: (not a.is_urgent, -(a.publish_at or a.created_at).timestamp(),
-                              -a.id))
+    items.sort(key=lambda a: (not a.is_urgent, -(a.publish_at or a.created_at).timestamp(), -a.id))
     return [audience.announcement_view(actor, a, acked) for a in items]
 
 
@@ -141,11 +149,15 @@ def awaiting_confirmation(actor: Actor) -> list[dict]:
 
 
 def waiting_words(count: int) -> str:
-    """"有两件事等您确认。" / "2 matters wait for you to confirm." in the request's language, for
+    """ "有两件事等您确认。" / "2 matters wait for you to confirm." in the request's language, for
     the voice greeting and a resident signed in at a lobby screen."""
     word = zh_quantity(count) if str(get_locale() or "zh_CN").startswith("zh") else str(count)
-    return ngettext("%(count)s matter waits for you to confirm.",
-                    "%(count)s matters wait for you to confirm.", count, count=word)
+    return ngettext(
+        "%(count)s matter waits for you to confirm.",
+        "%(count)s matters wait for you to confirm.",
+        count,
+        count=word,
+    )
 
 
 def case_for_resident(actor: Actor, case_id: int) -> dict:
@@ -162,8 +174,9 @@ def case_for_resident(actor: Actor, case_id: int) -> dict:
     view["can_confirm"] = policy.may(actor, "confirm", case)
     view["can_reopen"] = policy.may(actor, "reopen", case) and case.status == "resolved"
     view["can_rate"] = policy.may(actor, "rate", case)
-    view["rating_words"] = next((str(words) for _k, value, words in RATINGS
-                                 if value == view.get("rating")), None)
+    view["rating_words"] = next(
+        (str(words) for _k, value, words in RATINGS if value == view.get("rating")), None
+    )
     return view
 
 
@@ -178,13 +191,21 @@ def family(actor: Actor) -> dict:
         if link.proxy_id == me:
             # Until the resident agrees, the relative sees only the number they typed (masked).
             view = proxies.link_view(actor, link)
-            entry = {"id": link.id, "resident_id": view["resident_id"],
-                     "relation": link.relation, "name": view["resident_name"],
-                     "phone": view["resident_phone"]}
+            entry = {
+                "id": link.id,
+                "resident_id": view["resident_id"],
+                "relation": link.relation,
+                "name": view["resident_name"],
+                "phone": view["resident_phone"],
+            }
             (helping if link.status == "confirmed" else asked).append(entry)
         else:
-            entry = {"id": link.id, "relation": link.relation, "name": link.proxy.display_name,
-                     "phone": mask_phone(link.proxy.phone)}
+            entry = {
+                "id": link.id,
+                "relation": link.relation,
+                "name": link.proxy.display_name,
+                "phone": mask_phone(link.proxy.phone),
+            }
             (helpers if link.status == "confirmed" else asking).append(entry)
     return {"helping": helping, "helpers": helpers, "asking": asking, "asked": asked}
 

@@ -18,8 +18,15 @@ from app.screens import feed, policy
 ORIENTATIONS = ("landscape", "portrait")
 
 
-def register_device(actor: Actor, community_id: int, *, name: str, location: str | None = None,
-                    building_id: int | None = None, orientation: str = "landscape") -> Device:
+def register_device(
+    actor: Actor,
+    community_id: int,
+    *,
+    name: str,
+    location: str | None = None,
+    building_id: int | None = None,
+    orientation: str = "landscape",
+) -> Device:
     """Staff register a lobby screen."""
     authz.ensure_manager(actor, community_id)
     if orientation not in ORIENTATIONS:
@@ -30,7 +37,8 @@ def register_device(actor: Actor, community_id: int, *, name: str, location: str
         if building is None or building.community_id != community_id:
             raise invalid_field("building_id", "unknown building")
     device = Device(
-        community_id=community_id, building=building,
+        community_id=community_id,
+        building=building,
         name=clean_name(name, "name", max_length=80),
         location=clean_text(location or "", "location", max_length=120, required=False) or None,
         orientation=orientation,
@@ -53,8 +61,11 @@ def get_device(actor: Actor, device_id: int) -> Device:
 def list_devices(actor: Actor, community_id: int) -> list[Device]:
     """The community's screens."""
     authz.ensure_internal(actor, community_id)
-    return list(db.session.scalars(
-        select(Device).where(Device.community_id == community_id).order_by(Device.id)))
+    return list(
+        db.session.scalars(
+            select(Device).where(Device.community_id == community_id).order_by(Device.id)
+        )
+    )
 
 
 def device_state(device: Device) -> DeviceState:
@@ -83,8 +94,10 @@ def update_device(actor: Actor, device_id: int, changes: dict) -> Device:
     if "name" in changes:
         device.name = clean_name(changes["name"], "name", max_length=80)
     if "location" in changes:
-        device.location = clean_text(changes["location"] or "", "location", max_length=120,
-                                     required=False) or None
+        device.location = (
+            clean_text(changes["location"] or "", "location", max_length=120, required=False)
+            or None
+        )
     if "orientation" in changes:
         if changes["orientation"] not in ORIENTATIONS:
             raise invalid_field("orientation", "landscape or portrait")

@@ -41,8 +41,11 @@ def _insert_ignore(values: dict):
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     else:  # pragma: no cover - other databases are not supported
         return insert(KioskFeed).values(**values)
-    return dialect_insert(KioskFeed).values(**values).on_conflict_do_nothing(
-        index_elements=["community_id"])
+    return (
+        dialect_insert(KioskFeed)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["community_id"])
+    )
 
 
 def feed_channel(community_id: int) -> str:
@@ -58,25 +61,32 @@ def device_channel(device_id: int) -> str:
 def touch_feed(community_id: int) -> int:
     """Bump the community's feed version and ring its screens after commit; returns the version."""
     now = utcnow()
-    db.session.execute(_insert_ignore({"community_id": community_id, "version": 0,
-                                       "updated_at": now}))
+    db.session.execute(
+        _insert_ignore({"community_id": community_id, "version": 0, "updated_at": now})
+    )
     version = db.session.execute(
-        update(KioskFeed).where(KioskFeed.community_id == community_id)
+        update(KioskFeed)
+        .where(KioskFeed.community_id == community_id)
         .values(version=KioskFeed.version + 1, updated_at=now)
-        .returning(KioskFeed.version)).scalar_one()
+        .returning(KioskFeed.version)
+    ).scalar_one()
     boundary = notices.next_boundary(community_id, now)
-    db.session.execute(update(KioskFeed).where(KioskFeed.community_id == community_id)
-                       .values(boundary_at=boundary))
-    events.publish_after_commit(feed_channel(community_id),
-                                {"type": "feed", "community_id": community_id,
-                                 "version": int(version)})
+    db.session.execute(
+        update(KioskFeed).where(KioskFeed.community_id == community_id).values(boundary_at=boundary)
+    )
+    events.publish_after_commit(
+        feed_channel(community_id),
+        {"type": "feed", "community_id": community_id, "version": int(version)},
+    )
     return int(version)
 
 
 def feed_version(community_id: int) -> int:
     """The community's current feed version (0 before anything was published)."""
-    return int(db.session.scalar(select(KioskFeed.version).where(
-        KioskFeed.community_id == community_id)) or 0)
+    return int(
+        db.session.scalar(select(KioskFeed.version).where(KioskFeed.community_id == community_id))
+        or 0
+    )
 
 
 def notify_device(device_id: int, kind: str) -> None:
@@ -120,8 +130,9 @@ def boundaries_job(now: datetime | None, sweep: bool) -> int:
     now = now or utcnow()
     if sweep:
         return run_due_boundaries(now, force=True)
-    if not db.session.scalar(select(func.count()).select_from(KioskFeed)
-                             .where(KioskFeed.boundary_at <= now)):
+    if not db.session.scalar(
+        select(func.count()).select_from(KioskFeed).where(KioskFeed.boundary_at <= now)
+    ):
         return 0
     return run_due_boundaries(now)
 
@@ -148,8 +159,9 @@ class FeedWatcher:
             self._stop.clear()
             self.versions = {}
             self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._run, name="linli-feed-watcher",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name="linli-feed-watcher", daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:
@@ -185,8 +197,9 @@ class FeedWatcher:
             return interval
         with self.app.app_context():
             try:
-                rows = db.session.execute(select(KioskFeed.community_id, KioskFeed.version,
-                                                 KioskFeed.boundary_at)).all()
+                rows = db.session.execute(
+                    select(KioskFeed.community_id, KioskFeed.version, KioskFeed.boundary_at)
+                ).all()
             finally:
                 db.session.remove()
         upcoming = None
@@ -195,9 +208,10 @@ class FeedWatcher:
             if old is None or version > old:
                 self.versions[community_id] = int(version)
                 # Streams drop versions they already sent, so a repeat is harmless.
-                bus.hub.deliver(feed_channel(community_id),
-                                {"type": "feed", "community_id": community_id,
-                                 "version": int(version)})
+                bus.hub.deliver(
+                    feed_channel(community_id),
+                    {"type": "feed", "community_id": community_id, "version": int(version)},
+                )
             if boundary is not None and (upcoming is None or boundary < upcoming):
                 upcoming = boundary
         if upcoming is not None:

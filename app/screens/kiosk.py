@@ -67,19 +67,29 @@ def require_device(actor: Actor) -> Device:
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(ZoneInfo("UTC")).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return (
+        value.astimezone(ZoneInfo("UTC")).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def item_view(a) -> dict:
     """An announcement as a screen sees it: the text and its schedule, nobody's name."""
     return {
-        "id": a.id, "revision": a.revision, "title": a.title,
-        "paragraphs": notices.paragraphs(a.body), "category": a.category,
-        "priority": a.priority, "publish_at": _iso(a.publish_at), "expire_at": _iso(a.expire_at),
-        "window": ({"days": a.window_days, "start": a.window_start, "end": a.window_end}
-                   if (a.window_days or a.window_start) else None),
-        "image_url": pictures.image_url(a), "speech_url": a.speech_url,
+        "id": a.id,
+        "revision": a.revision,
+        "title": a.title,
+        "paragraphs": notices.paragraphs(a.body),
+        "category": a.category,
+        "priority": a.priority,
+        "publish_at": _iso(a.publish_at),
+        "expire_at": _iso(a.expire_at),
+        "window": (
+            {"days": a.window_days, "start": a.window_start, "end": a.window_end}
+            if (a.window_days or a.window_start)
+            else None
+        ),
+        "image_url": pictures.image_url(a),
+        "speech_url": a.speech_url,
     }
 
 
@@ -124,13 +134,21 @@ def snapshot(actor: Actor) -> dict:
         "timezone": current_app.config["TIMEZONE"],
         "utc_offset_minutes": int(now.astimezone(zone).utcoffset().total_seconds() // 60),
         "device": {
-            "id": device.id, "name": device.name, "location": device.location,
+            "id": device.id,
+            "name": device.name,
+            "location": device.location,
             "orientation": device.orientation,
-            "quiet_hours": ({"start": state.quiet_start, "end": state.quiet_end}
-                            if state and state.quiet_start and state.quiet_end else None),
+            "quiet_hours": (
+                {"start": state.quiet_start, "end": state.quiet_end}
+                if state and state.quiet_start and state.quiet_end
+                else None
+            ),
         },
-        "community": {"name": community.name, "phone": community.phone,
-                      "office_hours": community.office_hours},
+        "community": {
+            "name": community.name,
+            "phone": community.phone,
+            "office_hours": community.office_hours,
+        },
         "items": items,
         "figures": community_figures(actor, community.id),
         "easy_url": easy_url(),
@@ -142,9 +160,10 @@ def snapshot(actor: Actor) -> dict:
 def etag(body: dict) -> str:
     """Strong validator of a snapshot: the same content (ignoring the clock) has the same tag."""
     content = {k: v for k, v in body.items() if k != "server_time"}
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False,
-                                       default=str).encode()).hexdigest()[:20]
-    return f'{body["version"]}-{digest}'
+    digest = hashlib.sha256(
+        json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()
+    ).hexdigest()[:20]
+    return f"{body['version']}-{digest}"
 
 
 def easy_url() -> str:
@@ -163,8 +182,10 @@ def stream_ticket(actor: Actor, token_id: int | None) -> dict:
     if token_id is None:
         raise Forbidden()
     ttl = current_app.config["KIOSK_TICKET_SECONDS"]
-    return {"ticket": _ticket_serializer().dumps({"d": device.id, "t": token_id}),
-            "expires_in": ttl}
+    return {
+        "ticket": _ticket_serializer().dumps({"d": device.id, "t": token_id}),
+        "expires_in": ttl,
+    }
 
 
 def device_for_ticket(ticket: str | None) -> Device | None:
@@ -173,15 +194,20 @@ def device_for_ticket(ticket: str | None) -> Device | None:
         return None
     try:
         data = _ticket_serializer().loads(
-            ticket, max_age=current_app.config["KIOSK_TICKET_SECONDS"])
+            ticket, max_age=current_app.config["KIOSK_TICKET_SECONDS"]
+        )
     except BadSignature:
         return None
     if not isinstance(data, dict):
         return None
     row = db.session.get(ApiToken, data.get("t"))
     now = utcnow()
-    if row is None or row.device_id != data.get("d") or row.revoked_at is not None or (
-            row.expires_at is not None and row.expires_at <= now):
+    if (
+        row is None
+        or row.device_id != data.get("d")
+        or row.revoked_at is not None
+        or (row.expires_at is not None and row.expires_at <= now)
+    ):
         return None
     device = row.device
     return device if device is not None and device.is_active else None
@@ -204,27 +230,45 @@ def request_pairing(address: str | None) -> dict:
     ip_hash = _hmac(address or "-", "pairing-ip")
     window = now - timedelta(minutes=10)
     db.session.execute(delete(PairingCode).where(PairingCode.expires_at < now - timedelta(days=1)))
-    recent = db.session.scalar(select(func.count()).select_from(PairingCode).where(
-        PairingCode.ip_hash == ip_hash, PairingCode.created_at > window))
+    recent = db.session.scalar(
+        select(func.count())
+        .select_from(PairingCode)
+        .where(PairingCode.ip_hash == ip_hash, PairingCode.created_at > window)
+    )
     if recent >= cfg["KIOSK_PAIRING_PER_ADDRESS"]:
         raise TooManyRequests(headers={"Retry-After": "600"})
     for _attempt in range(20):
-        code = f"{secrets.randbelow(10 ** PAIRING_CODE_DIGITS):0{PAIRING_CODE_DIGITS}d}"
+        code = f"{secrets.randbelow(10**PAIRING_CODE_DIGITS):0{PAIRING_CODE_DIGITS}d}"
         code_hash = _hmac(code, "pairing-code")
-        clash = db.session.scalar(select(PairingCode.id).where(
-            PairingCode.code_hash == code_hash, PairingCode.expires_at > now,
-            PairingCode.claimed_at.is_(None)))
+        clash = db.session.scalar(
+            select(PairingCode.id).where(
+                PairingCode.code_hash == code_hash,
+                PairingCode.expires_at > now,
+                PairingCode.claimed_at.is_(None),
+            )
+        )
         if clash is None:
             break
     else:  # pragma: no cover - a million codes in use at once
         raise TooManyRequests()
     poll_secret = secrets.token_urlsafe(32)
     expires = now + timedelta(minutes=cfg["KIOSK_PAIRING_MINUTES"])
-    db.session.add(PairingCode(code_hash=code_hash, poll_hash=_sha(poll_secret), ip_hash=ip_hash,
-                               created_at=now, expires_at=expires))
+    db.session.add(
+        PairingCode(
+            code_hash=code_hash,
+            poll_hash=_sha(poll_secret),
+            ip_hash=ip_hash,
+            created_at=now,
+            expires_at=expires,
+        )
+    )
     db.session.flush()
-    return {"code": code, "poll_secret": poll_secret, "expires_at": expires,
-            "expires_in": int((expires - now).total_seconds())}
+    return {
+        "code": code,
+        "poll_secret": poll_secret,
+        "expires_at": expires,
+        "expires_in": int((expires - now).total_seconds()),
+    }
 
 
 def _pairing_throttle(actor: Actor) -> LoginThrottle:
@@ -235,8 +279,13 @@ def _pairing_throttle(actor: Actor) -> LoginThrottle:
         db.session.add(row)
     if row.locked_until and row.locked_until > utcnow():
         seconds = int((row.locked_until - utcnow()).total_seconds()) + 1
-        raise Locked(_l("Too many wrong codes. Please wait %(m)d minutes and try again.",
-                        m=max(1, (seconds + 59) // 60)), headers={"Retry-After": str(seconds)})
+        raise Locked(
+            _l(
+                "Too many wrong codes. Please wait %(m)d minutes and try again.",
+                m=max(1, (seconds + 59) // 60),
+            ),
+            headers={"Retry-After": str(seconds)},
+        )
     return row
 
 
@@ -254,9 +303,13 @@ def claim_pairing(actor: Actor, device_id: int, code: str) -> Device:
     now = utcnow()
     pairing = None
     if len(digits) == PAIRING_CODE_DIGITS:
-        pairing = db.session.scalar(select(PairingCode).where(
-            PairingCode.code_hash == _hmac(digits, "pairing-code"),
-            PairingCode.expires_at > now, PairingCode.claimed_at.is_(None)))
+        pairing = db.session.scalar(
+            select(PairingCode).where(
+                PairingCode.code_hash == _hmac(digits, "pairing-code"),
+                PairingCode.expires_at > now,
+                PairingCode.claimed_at.is_(None),
+            )
+        )
     if pairing is None:
         throttle.failures += 1
         throttle.last_failure_at = now
@@ -264,8 +317,9 @@ def claim_pairing(actor: Actor, device_id: int, code: str) -> Device:
             throttle.locked_until = now + timedelta(minutes=15)
             throttle.failures = 0
         db.session.flush()
-        error = invalid_field("code", _l("This code is not right or has expired. "
-                                         "Check the code on the screen."))
+        error = invalid_field(
+            "code", _l("This code is not right or has expired. Check the code on the screen.")
+        )
         error.persist = True  # keep the failure count although the request fails
         raise error
     throttle.failures = 0
@@ -282,8 +336,9 @@ def poll_pairing(poll_secret: str) -> dict:
     """The screen asks whether staff entered its code; the token is handed over exactly once."""
     if not isinstance(poll_secret, str) or not 20 <= len(poll_secret) <= 100:
         raise NotFound()
-    pairing = db.session.scalar(select(PairingCode).where(
-        PairingCode.poll_hash == _sha(poll_secret)))
+    pairing = db.session.scalar(
+        select(PairingCode).where(PairingCode.poll_hash == _sha(poll_secret))
+    )
     if pairing is None:
         raise NotFound()
     now = utcnow()
@@ -299,17 +354,22 @@ def poll_pairing(poll_secret: str) -> dict:
     token, _row = issue_token(device=device, label="kiosk pairing", days=0)
     pairing.delivered_at = now
     db.session.flush()
-    return {"status": "paired", "token": token,
-            "device": {"id": device.id, "name": device.name}}
+    return {"status": "paired", "token": token, "device": {"id": device.id, "name": device.name}}
 
 
 # --- heartbeats and status -----------------------------------------------------------------------
 SOUND_STATES = ("ok", "blocked", "unknown")
 
 
-def heartbeat(actor: Actor, *, version: int | None = None, client_version: str | None = None,
-              showing: str | None = None, stream: bool | None = None,
-              sound: str | None = None) -> dict:
+def heartbeat(
+    actor: Actor,
+    *,
+    version: int | None = None,
+    client_version: str | None = None,
+    showing: str | None = None,
+    stream: bool | None = None,
+    sound: str | None = None,
+) -> dict:
     """A screen says it is alive, which version it shows, what is on it and whether it can
     make sound by itself (ok / blocked by the browser / unknown)."""
     device = require_device(actor)
@@ -318,11 +378,11 @@ def heartbeat(actor: Actor, *, version: int | None = None, client_version: str |
     if version is not None:
         state.seen_version = max(0, int(version))
     if client_version is not None:
-        state.client_version = clean_text(client_version, "client_version", max_length=40,
-                                          required=False) or None
+        state.client_version = (
+            clean_text(client_version, "client_version", max_length=40, required=False) or None
+        )
     if showing is not None:
-        state.showing = clean_text(showing[:200], "showing", max_length=200,
-                                   required=False) or None
+        state.showing = clean_text(showing[:200], "showing", max_length=200, required=False) or None
     if stream is not None:
         state.online_stream = bool(stream)
     if sound is not None:
@@ -341,8 +401,9 @@ def is_online(state: DeviceState | None, now: datetime | None = None) -> bool:
     return (now or utcnow()) - state.last_seen_at < limit
 
 
-def device_status(device: Device, state: DeviceState | None, version: int,
-                  now: datetime | None = None) -> dict:
+def device_status(
+    device: Device, state: DeviceState | None, version: int, now: datetime | None = None
+) -> dict:
     """What the console shows about one screen."""
     seen = state.seen_version if state is not None else None
     return {
@@ -362,15 +423,24 @@ def device_status(device: Device, state: DeviceState | None, version: int,
 
 def status_of(device: Device) -> dict:
     """The live status of one screen."""
-    return device_status(device, db.session.get(DeviceState, device.id),
-                         feed.feed_version(device.community_id))
+    return device_status(
+        device, db.session.get(DeviceState, device.id), feed.feed_version(device.community_id)
+    )
 
 
 def device_statuses(actor: Actor, community_id: int) -> list[dict]:
     """Every screen of a community with its live status."""
     rows = devices.list_devices(actor, community_id)
-    states = {s.device_id: s for s in db.session.scalars(select(DeviceState).where(
-        DeviceState.device_id.in_([d.id for d in rows])))} if rows else {}
+    states = (
+        {
+            s.device_id: s
+            for s in db.session.scalars(
+                select(DeviceState).where(DeviceState.device_id.in_([d.id for d in rows]))
+            )
+        }
+        if rows
+        else {}
+    )
     version = feed.feed_version(community_id)
     now = utcnow()
     return [{"device": d, **device_status(d, states.get(d.id), version, now)} for d in rows]

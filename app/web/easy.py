@@ -71,7 +71,9 @@ def tel_links(text) -> Markup:
     """Text with each number to call made a tap-to-call link that never wraps mid-number."""
     return Markup("").join(
         Markup('<a class="tel" href="{}">{}</a>').format(tel, piece) if tel else escape(piece)
-        for piece, tel in easy.phone_parts(str(text) if text is not None else ""))
+        for piece, tel in easy.phone_parts(str(text) if text is not None else "")
+    )
+
 
 ASSETS = Path(__file__).resolve().parent.parent / "static" / "easy"
 SIZE_COOKIE = "easy_size"  # text size before signing in (and after signing out)
@@ -101,8 +103,9 @@ def _load_actor():
         else:
             session.pop(ACT_FOR, None)
             if isinstance(user, Person):
-                flash(_("The family link has ended, so you are using your own account again."),
-                      "info")
+                flash(
+                    _("The family link has ended, so you are using your own account again."), "info"
+                )
     current_actor()  # binds the actor and the person's language before any text is rendered
     return None
 
@@ -130,8 +133,13 @@ def _remember_choices(response):
     return _compress(response)
 
 
-_COMPRESSIBLE = {"text/html", "text/css", "text/javascript", "application/json",
-                 "application/manifest+json"}
+_COMPRESSIBLE = {
+    "text/html",
+    "text/css",
+    "text/javascript",
+    "application/json",
+    "application/manifest+json",
+}
 
 
 def _accepts_gzip() -> bool:
@@ -140,9 +148,14 @@ def _accepts_gzip() -> bool:
 
 def _compress(response):
     """Slow networks: gzip text (a page shrinks to a third) when no proxy in front does it."""
-    if (not _accepts_gzip() or response.direct_passthrough or response.is_streamed
-            or "Content-Encoding" in response.headers
-            or response.mimetype not in _COMPRESSIBLE or response.status_code == 304):
+    if (
+        not _accepts_gzip()
+        or response.direct_passthrough
+        or response.is_streamed
+        or "Content-Encoding" in response.headers
+        or response.mimetype not in _COMPRESSIBLE
+        or response.status_code == 304
+    ):
         return response
     data = response.get_data()
     if len(data) < 1024:
@@ -198,8 +211,9 @@ def page_context() -> dict:
         "text_size": size if size in TEXT_SIZES else "large",
         "speech_rate": rate if rate in SPEECH_RATES else "slow",
         # The voice API answers signed-in callers only.
-        "voice": voice_hooks() if person else {"tts_url": None, "asr_url": None,
-                                               "status_url": None},
+        "voice": voice_hooks()
+        if person
+        else {"tts_url": None, "asr_url": None, "status_url": None},
         "asset": asset_url,
     }
 
@@ -212,10 +226,16 @@ def _inject():
 def _error_page(code, message, errors=None, headers=None):
     if code == 401:
         return redirect(url_for("easy.login", next=request.path))
-    lines = [str(m) for messages in (errors or {}).values() if isinstance(messages, list)
-             for m in messages if code != 400]
-    body = render_template("easy/error.html", code=code, message=str(message), lines=lines,
-                           **page_context())
+    lines = [
+        str(m)
+        for messages in (errors or {}).values()
+        if isinstance(messages, list)
+        for m in messages
+        if code != 400
+    ]
+    body = render_template(
+        "easy/error.html", code=code, message=str(message), lines=lines, **page_context()
+    )
     response = make_response(body, code)
     for key, value in (headers or {}).items():
         response.headers[key] = value
@@ -243,13 +263,21 @@ def login():
     if request.method == "POST":
         phone = request.form.get("phone", "")[:40]
         try:
-            person = auth.authenticate(phone, pin=request.form.get("pin", "")[:40],
-                                       ip=request.remote_addr)
+            person = auth.authenticate(
+                phone, pin=request.form.get("pin", "")[:40], ip=request.remote_addr
+            )
         except DomainError as error:
             settle(error)
-            return render_template("easy/login.html", errors=error_lines(error), phone=phone,
-                                   locked=error.status_code in (423, 429)), \
-                error.status_code, error.headers
+            return (
+                render_template(
+                    "easy/login.html",
+                    errors=error_lines(error),
+                    phone=phone,
+                    locked=error.status_code in (423, 429),
+                ),
+                error.status_code,
+                error.headers,
+            )
         _sign_in(person)
         return redirect(safe_next(request.args.get("next")))
     return render_template("easy/login.html", errors=errors, phone=phone, locked=False)
@@ -262,16 +290,23 @@ def join():
     errors: list[str] = []
     if request.method == "POST":
         try:
-            person = invitations.join(form["code"], display_name=form["display_name"],
-                                      phone=form["phone"], pin=pin_twice())
+            person = invitations.join(
+                form["code"],
+                display_name=form["display_name"],
+                phone=form["phone"],
+                pin=pin_twice(),
+            )
         except DomainError as error:
             settle(error)
             errors = error_lines(error)
             if error.status_code == 409 and "phone" in (error.errors or {}):
-                errors = [_("This phone number already has an account. Please sign in with "
-                            "it, or ask the residents' committee for help.")]
-            return render_template("easy/join.html", form=form, errors=errors), \
-                error.status_code
+                errors = [
+                    _(
+                        "This phone number already has an account. Please sign in with "
+                        "it, or ask the residents' committee for help."
+                    )
+                ]
+            return render_template("easy/join.html", form=form, errors=errors), error.status_code
         _sign_in(person)
         flash(_("Welcome! You have joined %(name)s.", name=person.community.name), "ok")
         return redirect(url_for("easy.home"))
@@ -293,12 +328,24 @@ def home():
     """Four big buttons; a banner when something new waits (an urgent notice, a family request)."""
     actor = current_actor()
     community = communities.home_community(actor)
-    urgent = [a for a in easy.announcements_for(actor)
-              if a["priority"] == "urgent" and not a.get("acknowledged")] if community else []
+    urgent = (
+        [
+            a
+            for a in easy.announcements_for(actor)
+            if a["priority"] == "urgent" and not a.get("acknowledged")
+        ]
+        if community
+        else []
+    )
     helping = easy.family(actor)["helping"] if actor.on_behalf_of is None else []
-    return render_template("easy/home.html", community=community, urgent=urgent,
-                           pending=easy.pending_requests(actor), helping=helping,
-                           to_confirm=easy.awaiting_confirmation(actor))
+    return render_template(
+        "easy/home.html",
+        community=community,
+        urgent=urgent,
+        pending=easy.pending_requests(actor),
+        helping=helping,
+        to_confirm=easy.awaiting_confirmation(actor),
+    )
 
 
 @bp.get("/more")
@@ -336,15 +383,20 @@ def settings():
         flash(_("Saved."), "ok")
         response = redirect(url_for("easy.settings"))
         if "text_size" in changes:
-            response.set_cookie(SIZE_COOKIE, changes["text_size"], max_age=YEAR, samesite="Lax",
-                                httponly=True)
+            response.set_cookie(
+                SIZE_COOKIE, changes["text_size"], max_age=YEAR, samesite="Lax", httponly=True
+            )
         if "locale" in changes:
-            response.set_cookie(LANG_COOKIE, changes["locale"], max_age=YEAR, samesite="Lax",
-                                httponly=True)
+            response.set_cookie(
+                LANG_COOKIE, changes["locale"], max_age=YEAR, samesite="Lax", httponly=True
+            )
         return response
     person = current_actor().person
-    chosen = {"text_size": person.text_size, "speech_rate": person.speech_rate,
-              "locale": person.locale or "zh_CN"}
+    chosen = {
+        "text_size": person.text_size,
+        "speech_rate": person.speech_rate,
+        "locale": person.locale or "zh_CN",
+    }
     return render_template("easy/settings.html", groups=SETTINGS, chosen=chosen)
 
 
@@ -363,8 +415,9 @@ def asset(filename):
     if filename in ("easy.css", "easy.js") and path.is_file():
         plain, packed = _text_asset(filename, path.stat().st_mtime)
         zipped = _accepts_gzip()
-        response = current_app.response_class(packed if zipped else plain,
-                                              mimetype=mimetypes.guess_type(filename)[0])
+        response = current_app.response_class(
+            packed if zipped else plain, mimetype=mimetypes.guess_type(filename)[0]
+        )
         if zipped:
             response.headers["Content-Encoding"] = "gzip"
         response.vary.add("Accept-Encoding")
@@ -379,15 +432,22 @@ def asset(filename):
 
 def shell_assets() -> list[str]:
     """What the service worker keeps for the app shell (never personal data)."""
-    return [asset_url("easy.css"), asset_url("easy.js"), asset_url("icon-192.png"),
-            url_for("easy.offline")]
+    return [
+        asset_url("easy.css"),
+        asset_url("easy.js"),
+        asset_url("icon-192.png"),
+        url_for("easy.offline"),
+    ]
 
 
 @bp.get("/sw.js")
 def service_worker():
     """The service worker, served from /easy/ so its scope is the whole easy mode."""
-    body = render_template("easy/sw.js", shell=shell_assets(),
-                           version=hashlib.sha256("|".join(shell_assets()).encode()).hexdigest()[:12])
+    body = render_template(
+        "easy/sw.js",
+        shell=shell_assets(),
+        version=hashlib.sha256("|".join(shell_assets()).encode()).hexdigest()[:12],
+    )
     response = make_response(body)
     response.headers["Content-Type"] = "text/javascript; charset=utf-8"
     response.headers["Cache-Control"] = "no-cache"
@@ -398,16 +458,27 @@ def service_worker():
 def manifest():
     """The web app manifest: install 邻里长辈版 to the home screen."""
     body = {
-        "name": _("Linli easy mode"), "short_name": _("Linli"),
-        "start_url": url_for("easy.home"), "scope": url_for("easy.home"),
-        "display": "standalone", "background_color": "#ffffff", "theme_color": "#0a3a82",
-        "lang": "zh-CN", "icons": [
+        "name": _("Linli easy mode"),
+        "short_name": _("Linli"),
+        "start_url": url_for("easy.home"),
+        "scope": url_for("easy.home"),
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#0a3a82",
+        "lang": "zh-CN",
+        "icons": [
             {"src": asset_url("icon-192.png"), "sizes": "192x192", "type": "image/png"},
-            {"src": asset_url("icon-512.png"), "sizes": "512x512", "type": "image/png",
-             "purpose": "any maskable"}],
+            {
+                "src": asset_url("icon-512.png"),
+                "sizes": "512x512",
+                "type": "image/png",
+                "purpose": "any maskable",
+            },
+        ],
     }
-    response = current_app.response_class(current_app.json.dumps(body),
-                                          mimetype="application/manifest+json")
+    response = current_app.response_class(
+        current_app.json.dumps(body), mimetype="application/manifest+json"
+    )
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
 
@@ -418,6 +489,7 @@ def offline():
     response = make_response(render_template("easy/offline.html"))
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
+
 
 # The other easy-mode pages add their routes to `bp` after this module's (they import
 # easy_common, not this module).

@@ -33,8 +33,9 @@ def report():
     """Step 1: what is it about? Big picture buttons with words."""
     actor = current_actor()
     community = communities.home_community(actor)
-    return render_template("easy/report.html",
-                           categories=categories.list_categories(actor, community.id))
+    return render_template(
+        "easy/report.html", categories=categories.list_categories(actor, community.id)
+    )
 
 
 @base.bp.get("/report/<id:category_id>")
@@ -46,9 +47,15 @@ def report_form(category_id):
 
 def _form(category, key: str, values: dict, errors: list, status: int = 200):
     actor = current_actor()
-    body = render_template("easy/report_form.html", category=category, key=key, values=values,
-                           errors=errors, place=easy.home_place(actor),
-                           building=easy.home_building(actor))
+    body = render_template(
+        "easy/report_form.html",
+        category=category,
+        key=key,
+        values=values,
+        errors=errors,
+        place=easy.home_place(actor),
+        building=easy.home_building(actor),
+    )
     return body, status
 
 
@@ -66,16 +73,19 @@ def report_submit(category_id):
 @idempotent()
 def _file_case(category_id: int):
     category = _category(category_id)
-    values = {"description": request.form.get("description", ""),
-              "where": request.form.get("where", ""),
-              "address": request.form.get("address", "")}
+    values = {
+        "description": request.form.get("description", ""),
+        "where": request.form.get("where", ""),
+        "address": request.form.get("address", ""),
+    }
     upload = request.files.get("photo")
     photo = upload.read() if upload is not None and upload.filename else b""
     try:
         address = building_id = None
         building = easy.home_building(current_actor())
-        if values["where"] == "other" or (values["where"] in ("home", "building")
-                                          and building is None):
+        if values["where"] == "other" or (
+            values["where"] in ("home", "building") and building is None
+        ):
             address = values["address"].strip()
             if not address:
                 raise Invalid(errors={"address": [_("Please say where the problem is.")]})
@@ -84,13 +94,23 @@ def _file_case(category_id: int):
         elif values["where"] != "home":
             # A stairwell light is not "at my home": the place is asked, never assumed.
             raise Invalid(errors={"where": [_("Please choose where it is.")]})
-        case = intake.submit_case(current_actor(), category_id=category.id,
-                                  description=values["description"], address=address,
-                                  building_id=building_id, photos=[photo] if photo else [])
+        case = intake.submit_case(
+            current_actor(),
+            category_id=category.id,
+            description=values["description"],
+            address=address,
+            building_id=building_id,
+            photos=[photo] if photo else [],
+        )
     except DomainError as error:
         base.settle(error)
-        body, status = _form(category, request.form.get("key", "")[:64], values,
-                             base.error_lines(error), error.status_code)
+        body, status = _form(
+            category,
+            request.form.get("key", "")[:64],
+            values,
+            base.error_lines(error),
+            error.status_code,
+        )
         return make_response(body, status)
     return redirect(url_for("easy.case_received", case_id=case.id))
 
@@ -116,15 +136,19 @@ def case_detail(case_id):
 def case_received(case_id):
     """The reference number in large digits, also spoken digit by digit."""
     view = easy.case_for_resident(current_actor(), case_id)
-    return render_template("easy/received.html", case=view,
-                           photo_failed=request.args.get("photo") == "failed")
+    return render_template(
+        "easy/received.html", case=view, photo_failed=request.args.get("photo") == "failed"
+    )
 
 
 def _rating() -> int:
     value = RATING_VALUES.get(request.form.get("rating", ""))
     if value is None:
-        raise Invalid(errors={"rating": [_("Please tap one of the buttons: Satisfied, Okay or "
-                                              "Not satisfied.")]})
+        raise Invalid(
+            errors={
+                "rating": [_("Please tap one of the buttons: Satisfied, Okay or Not satisfied.")]
+            }
+        )
     return value
 
 
@@ -171,8 +195,9 @@ def reopen(case_id):
             errors = base.error_lines(error)
         else:
             return _done(case_id, _("We have sent it back. The committee will handle it again."))
-    return render_template("easy/reopen.html", case=view, errors=errors,
-                           reason=request.form.get("reason", "")), 422 if errors else 200
+    return render_template(
+        "easy/reopen.html", case=view, errors=errors, reason=request.form.get("reason", "")
+    ), 422 if errors else 200
 
 
 @base.bp.post("/cases/<id:case_id>/photo")
@@ -195,8 +220,9 @@ def add_photo(case_id):
 def case_file(case_id, attachment_id):
     """A photo of the resident's matter (the proxy sees it too while acting for them)."""
     attachment = workflow.get_attachment(current_actor(), case_id, attachment_id)
-    response = send_file(attachments.path_of(attachment), mimetype=attachment.mime, max_age=0,
-                         conditional=True)
+    response = send_file(
+        attachments.path_of(attachment), mimetype=attachment.mime, max_age=0, conditional=True
+    )
     response.headers["Cache-Control"] = "private, max-age=300"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

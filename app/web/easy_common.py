@@ -58,8 +58,11 @@ def settle(error: DomainError) -> None:
 
 def error_lines(error: DomainError) -> list[str]:
     """What went wrong, in the words the service chose: its field messages, else its message."""
-    lines = [str(m) for messages in (error.errors or {}).values()
-             for m in (messages if isinstance(messages, list) else [messages])]
+    lines = [
+        str(m)
+        for messages in (error.errors or {}).values()
+        for m in (messages if isinstance(messages, list) else [messages])
+    ]
     return lines or [str(error.message)]
 
 
@@ -67,6 +70,11 @@ def pin_twice() -> str:
     """The new PIN of a form that asks for it twice (pin, pin_again); Invalid when they differ."""
     pin, again = request.form.get("pin", "")[:40], request.form.get("pin_again", "")[:40]
     if pin != again:
-        raise Invalid(errors={"pin_again": [_("The two PINs are not the same. Please type the "
-                                              "same 6 digits twice.")]})
+        raise Invalid(
+            errors={
+                "pin_again": [
+                    _("The two PINs are not the same. Please type the same 6 digits twice.")
+                ]
+            }
+        )
     return pin

@@ -22,8 +22,9 @@ def _own() -> Actor:
 
 
 def _page(errors=(), form=None, status: int = 200):
-    return render_template("easy/family.html", family=easy.family(_own()), errors=list(errors),
-                           form=form or {}), status
+    return render_template(
+        "easy/family.html", family=easy.family(_own()), errors=list(errors), form=form or {}
+    ), status
 
 
 @base.bp.get("/family")
@@ -37,19 +38,34 @@ def family():
 @base.person_required
 def request_link():
     """Ask to help an elderly resident, by their phone number."""
-    form = {"phone": request.form.get("phone", "")[:40],
-            "relation": request.form.get("relation", "")[:40]}
+    form = {
+        "phone": request.form.get("phone", "")[:40],
+        "relation": request.form.get("relation", "")[:40],
+    }
     try:
         proxies.request_link(_own(), form["phone"], form["relation"] or None)
     except Conflict as error:
         base.settle(error)
-        return _page([_("You have already asked to help this person. Please wait for them or "
-                        "the committee to agree.")], form, 409)
+        return _page(
+            [
+                _(
+                    "You have already asked to help this person. Please wait for them or "
+                    "the committee to agree."
+                )
+            ],
+            form,
+            409,
+        )
     except DomainError as error:
         base.settle(error)
         return _page(base.error_lines(error), form, error.status_code)
-    flash(_("Your request has been sent. The elder can agree on their phone, or the residents' "
-            "committee can confirm it."), "ok")
+    flash(
+        _(
+            "Your request has been sent. The elder can agree on their phone, or the residents' "
+            "committee can confirm it."
+        ),
+        "ok",
+    )
     return redirect(url_for("easy.family"))
 
 
@@ -67,8 +83,9 @@ def _link_step(link_id: int, step, message: str):
 @base.person_required
 def confirm_link(link_id):
     """The elder agrees that this relative may help."""
-    return _link_step(link_id, proxies.confirm_link, _("Done. Your family member can now help "
-                                                         "you."))
+    return _link_step(
+        link_id, proxies.confirm_link, _("Done. Your family member can now help you.")
+    )
 
 
 @base.bp.get("/family/<id:link_id>/end")
@@ -116,14 +133,21 @@ def reset_pin(resident_id):
     errors: list[str] = []
     if request.method == "POST":
         try:
-            people.set_pin(Actor.for_person(me, on_behalf_of=resident), resident.id,
-                           base.pin_twice())
+            people.set_pin(
+                Actor.for_person(me, on_behalf_of=resident), resident.id, base.pin_twice()
+            )
         except DomainError as error:
             base.settle(error)
             errors = base.error_lines(error)
         else:
-            flash(_("The new PIN is set. Please tell %(name)s the new PIN.",
-                    name=resident.display_name), "ok")
+            flash(
+                _(
+                    "The new PIN is set. Please tell %(name)s the new PIN.",
+                    name=resident.display_name,
+                ),
+                "ok",
+            )
             return redirect(url_for("easy.family"))
-    return render_template("easy/pin.html", resident=resident, errors=errors), \
-        422 if errors else 200
+    return render_template(
+        "easy/pin.html", resident=resident, errors=errors
+    ), 422 if errors else 200

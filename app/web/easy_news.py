@@ -28,8 +28,12 @@ def activities():
 
 def _list(category: str | None):
     items = easy.announcements_for(current_actor(), category=category)
-    return render_template("easy/announcements.html", items=items, category=category,
-                           poll_seconds=current_app.config.get("EASY_POLL_SECONDS", 60))
+    return render_template(
+        "easy/announcements.html",
+        items=items,
+        category=category,
+        poll_seconds=current_app.config.get("EASY_POLL_SECONDS", 60),
+    )
 
 
 @base.bp.post("/announcements/<id:announcement_id>/ack")

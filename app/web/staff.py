@@ -27,14 +27,14 @@ def nav_item(endpoint: str, label) -> None:
 
 def internal_communities(actor) -> list:
     """Communities whose internal records the actor may see (their workers)."""
-    return [c for c in communities.list_communities(actor)
-            if authz.can_see_internal(actor, c.id)]
+    return [c for c in communities.list_communities(actor) if authz.can_see_internal(actor, c.id)]
 
 
 def managed_communities(actor) -> list:
     """Communities whose data the actor may change."""
-    return [c for c in communities.list_communities(actor)
-            if authz.can_manage_community(actor, c.id)]
+    return [
+        c for c in communities.list_communities(actor) if authz.can_manage_community(actor, c.id)
+    ]
 
 
 def pick_community(places: list):
@@ -76,9 +76,11 @@ def login():
         from app.people import auth
 
         try:
-            person = auth.authenticate(request.form.get("login", ""),
-                                       password=request.form.get("password", ""),
-                                       ip=request.remote_addr)
+            person = auth.authenticate(
+                request.form.get("login", ""),
+                password=request.form.get("password", ""),
+                ip=request.remote_addr,
+            )
         except DomainError as error:
             flash_error(error)
             return render_template("staff/login.html"), error.status_code, error.headers
@@ -98,8 +100,9 @@ def logout():
 @login_required
 def index():
     """Overview: the communities this account works in."""
-    return render_template("staff/index.html",
-                           communities=communities.list_communities(current_actor()))
+    return render_template(
+        "staff/index.html", communities=communities.list_communities(current_actor())
+    )
 
 
 @bp.get("/audit")
@@ -107,6 +110,7 @@ def index():
 def audit_log():
     """The audit log (admins: everything; committee staff: their community)."""
     community_id = request.args.get("community_id", type=int)
-    page = list_audit_entries(current_actor(), community_id=community_id,
-                              page=request.args.get("page", 1, type=int))
+    page = list_audit_entries(
+        current_actor(), community_id=community_id, page=request.args.get("page", 1, type=int)
+    )
     return render_template("staff/audit.html", page=page, community_id=community_id)

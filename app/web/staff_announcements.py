@@ -25,8 +25,15 @@ from app.web.staff import internal_communities, managed_communities, nav_item, p
 bp = Blueprint("staff_announcements", __name__, url_prefix="/staff/announcements")
 nav_item("staff_announcements.index", _l("Announcements"))
 
-WEEKDAYS = ((1, _l("Mon")), (2, _l("Tue")), (3, _l("Wed")), (4, _l("Thu")), (5, _l("Fri")),
-            (6, _l("Sat")), (7, _l("Sun")))
+WEEKDAYS = (
+    (1, _l("Mon")),
+    (2, _l("Tue")),
+    (3, _l("Wed")),
+    (4, _l("Thu")),
+    (5, _l("Fri")),
+    (6, _l("Sat")),
+    (7, _l("Sun")),
+)
 
 
 def _when(value: str | None) -> datetime | None:
@@ -52,12 +59,15 @@ def _form_data(form) -> dict:
         window = {"days": days or None, "start": start, "end": end}
     audience_all = form.get("audience") != "some"
     return {
-        "title": form.get("title", ""), "body": form.get("body", ""),
-        "category": form.get("category", "notice"), "priority": form.get("priority", "normal"),
+        "title": form.get("title", ""),
+        "body": form.get("body", ""),
+        "category": form.get("category", "notice"),
+        "priority": form.get("priority", "normal"),
         "grid_ids": [] if audience_all else ints("grid_ids"),
         "building_ids": [] if audience_all else ints("building_ids"),
         "channels": form.getlist("channels") or None,
-        "publish_at": _when(form.get("publish_at")), "expire_at": _when(form.get("expire_at")),
+        "publish_at": _when(form.get("publish_at")),
+        "expire_at": _when(form.get("expire_at")),
         "window": window,
     }
 
@@ -72,11 +82,18 @@ def _local_input(value) -> str:
 def _form_page(actor, *, item=None, community=None, values=None, status=200):
     community = community or (item.community if item else None)
     return render_template(
-        "staff/announcements/form.html", item=item, community=community, values=values or {},
-        categories=CATEGORIES, category_labels=notices.CATEGORY_LABELS, channels=CHANNELS,
-        weekdays=WEEKDAYS, local_input=_local_input,
+        "staff/announcements/form.html",
+        item=item,
+        community=community,
+        values=values or {},
+        categories=CATEGORIES,
+        category_labels=notices.CATEGORY_LABELS,
+        channels=CHANNELS,
+        weekdays=WEEKDAYS,
+        local_input=_local_input,
         spoken=notices.spoken_text(item) if item else None,
-        managed=managed_communities(actor)), status
+        managed=managed_communities(actor),
+    ), status
 
 
 @bp.get("")
@@ -90,17 +107,29 @@ def index():
     community_id = request.args.get("community_id", type=int) or visible[0].id
     status = request.args.get("status") or None
     try:
-        page = audience.list_announcements(actor, community_id=community_id, status=status,
-                                      page=request.args.get("page", 1, type=int), per_page=30)
+        page = audience.list_announcements(
+            actor,
+            community_id=community_id,
+            status=status,
+            page=request.args.get("page", 1, type=int),
+            per_page=30,
+        )
     except DomainError as error:
         _fail(error)
         return redirect(url_for(".index"))
     now = utcnow()
-    return render_template("staff/announcements/index.html", page=page, communities=visible,
-                           community_id=community_id, status=status, now=now,
-                           effective=notices.effective_status, labels=notices.STATUS_LABELS,
-                           category_labels=notices.CATEGORY_LABELS,
-                           can_manage=authz.can_manage_community(actor, community_id))
+    return render_template(
+        "staff/announcements/index.html",
+        page=page,
+        communities=visible,
+        community_id=community_id,
+        status=status,
+        now=now,
+        effective=notices.effective_status,
+        labels=notices.STATUS_LABELS,
+        category_labels=notices.CATEGORY_LABELS,
+        can_manage=authz.can_manage_community(actor, community_id),
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -113,8 +142,9 @@ def new():
         return _form_page(actor, community=community)
     try:
         data = _form_data(request.form)
-        item = announcements.create_announcement(actor, community_id=community.id,
-                                       draft=request.form.get("action") == "draft", **data)
+        item = announcements.create_announcement(
+            actor, community_id=community.id, draft=request.form.get("action") == "draft", **data
+        )
         upload = request.files.get("image")
         if upload and upload.filename:
             pictures.set_image(actor, item.id, upload.read())
@@ -135,15 +165,25 @@ def detail(announcement_id: int):
         if not notice_policy.may(actor, "read_internal", item):
             abort(404)
         history = audience.history(actor, item.id)
-        follow = acknowledgements.follow_up(actor, item.id) \
-            if item.is_urgent and item.status != "draft" else None
+        follow = (
+            acknowledgements.follow_up(actor, item.id)
+            if item.is_urgent and item.status != "draft"
+            else None
+        )
     except DomainError as error:
         abort(error.status_code)
-    return render_template("staff/announcements/detail.html", item=item, history=history,
-                           follow=follow, status=notices.effective_status(item),
-                           labels=notices.STATUS_LABELS, category_labels=notices.CATEGORY_LABELS,
-                           spoken=notices.spoken_text(item), image_url=pictures.image_url(item),
-                           can_manage=notice_policy.may(actor, "manage", item))
+    return render_template(
+        "staff/announcements/detail.html",
+        item=item,
+        history=history,
+        follow=follow,
+        status=notices.effective_status(item),
+        labels=notices.STATUS_LABELS,
+        category_labels=notices.CATEGORY_LABELS,
+        spoken=notices.spoken_text(item),
+        image_url=pictures.image_url(item),
+        can_manage=notice_policy.may(actor, "manage", item),
+    )
 
 
 @bp.route("/<id:announcement_id>/edit", methods=["GET", "POST"])

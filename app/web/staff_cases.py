@@ -51,19 +51,33 @@ def inbox():
     who = current_actor()
     places = internal_communities(who)
     status = request.args.get("status", "open")
-    filters = {"status": status, "category_id": _int("category_id"), "grid_id": _int("grid_id"),
-               "channel": request.args.get("channel") or None,
-               "overdue": True if request.args.get("overdue") == "1" else None,
-               "q": request.args.get("q") or None}
+    filters = {
+        "status": status,
+        "category_id": _int("category_id"),
+        "grid_id": _int("grid_id"),
+        "channel": request.args.get("channel") or None,
+        "overdue": True if request.args.get("overdue") == "1" else None,
+        "q": request.args.get("q") or None,
+    }
     page = max(1, min(_int("page") or 1, 100000))
     if not places:  # an organization's member: their assigned work
         page_obj = queries.inbox(who, status=status, page=page)
-        return render_template("staff/cases/inbox.html", page=page_obj, level="assignee",
-                               counts=None, places=[], community=None, filters=filters,
-                               categories=[], grids=[], statuses=CASE_STATUSES,
-                               channels=CHANNELS, labels=common.STATUS_LABELS,
-                               channel_labels=views.CHANNEL_LABELS,
-                               summary=lambda c: views.case_summary(c, "assignee"))
+        return render_template(
+            "staff/cases/inbox.html",
+            page=page_obj,
+            level="assignee",
+            counts=None,
+            places=[],
+            community=None,
+            filters=filters,
+            categories=[],
+            grids=[],
+            statuses=CASE_STATUSES,
+            channels=CHANNELS,
+            labels=common.STATUS_LABELS,
+            channel_labels=views.CHANNEL_LABELS,
+            summary=lambda c: views.case_summary(c, "assignee"),
+        )
     community_id = _int("community_id") or places[0].id
     community = next((c for c in places if c.id == community_id), None)
     if community is None:
@@ -71,13 +85,21 @@ def inbox():
     listed = queries.list_cases(who, community_id=community.id, page=page, **filters)
     level = listed.level
     view = render_template(
-        "staff/cases/inbox.html", page=listed.page, level=level, counts=listed.counts,
+        "staff/cases/inbox.html",
+        page=listed.page,
+        level=level,
+        counts=listed.counts,
         places=places,
-        community=community, filters=filters,
+        community=community,
+        filters=filters,
         categories=categories.list_categories(who, community.id, include_inactive=True),
-        grids=communities.list_grids(who, community.id), statuses=CASE_STATUSES,
-        channels=CHANNELS, labels=common.STATUS_LABELS, channel_labels=views.CHANNEL_LABELS,
-        summary=lambda c: views.case_summary(c, level))
+        grids=communities.list_grids(who, community.id),
+        statuses=CASE_STATUSES,
+        channels=CHANNELS,
+        labels=common.STATUS_LABELS,
+        channel_labels=views.CHANNEL_LABELS,
+        summary=lambda c: views.case_summary(c, level),
+    )
     return view
 
 
@@ -88,15 +110,23 @@ def detail(case_id):
     who = current_actor()
     case = queries.get_case(who, case_id)
     view = views.case_view(who, case)
-    choices = (queries.assignee_choices(who, case.community_id)
-               if policy.may(who, "assign", case) else None)
+    choices = (
+        queries.assignee_choices(who, case.community_id)
+        if policy.may(who, "assign", case)
+        else None
+    )
     # Photos are shown or hidden from the public while the case is open.
-    may_publish = (policy.may(who, "publish_attachment", case)
-                   and case.status in OPEN_STATUSES)
-    page = render_template("staff/cases/detail.html", case=case, view=view, choices=choices,
-                           may_publish=may_publish,
-                           action_labels=views.ACTION_LABELS, labels=common.STATUS_LABELS,
-                           channel_labels=views.CHANNEL_LABELS)
+    may_publish = policy.may(who, "publish_attachment", case) and case.status in OPEN_STATUSES
+    page = render_template(
+        "staff/cases/detail.html",
+        case=case,
+        view=view,
+        choices=choices,
+        may_publish=may_publish,
+        action_labels=views.ACTION_LABELS,
+        labels=common.STATUS_LABELS,
+        channel_labels=views.CHANNEL_LABELS,
+    )
     return page
 
 
@@ -114,10 +144,18 @@ def _done(case_id: int, fn, message) -> object:
 def transition(case_id):
     """Accept, reject, start, resolve, close or reopen."""
     form = request.form
-    return _done(case_id, lambda: workflow.transition(
-        current_actor(), case_id, form.get("action", ""), note=form.get("note") or None,
-        public=form.get("public") == "1",
-        reason=form.get("reason") or None), _l("Done."))
+    return _done(
+        case_id,
+        lambda: workflow.transition(
+            current_actor(),
+            case_id,
+            form.get("action", ""),
+            note=form.get("note") or None,
+            public=form.get("public") == "1",
+            reason=form.get("reason") or None,
+        ),
+        _l("Done."),
+    )
 
 
 def _due(raw: str | None) -> datetime | None:
@@ -142,8 +180,13 @@ def assign(case_id):
         if kind not in ("p", "o") or not raw.isdigit() or len(raw) > 18:
             raise invalid_field("assignee", _l("Choose who will handle it."))
         key = "person_id" if kind == "p" else "organization_id"
-        workflow.assign_case(current_actor(), case_id, note=form.get("note") or None,
-                             due_at=_due(form.get("due_at")), **{key: int(raw)})
+        workflow.assign_case(
+            current_actor(),
+            case_id,
+            note=form.get("note") or None,
+            due_at=_due(form.get("due_at")),
+            **{key: int(raw)},
+        )
 
     return _done(case_id, run, _l("Assigned."))
 
@@ -153,10 +196,13 @@ def assign(case_id):
 def note(case_id):
     """Add a public or internal note."""
     form = request.form
-    return _done(case_id, lambda: workflow.add_note(current_actor(), case_id,
-                                                  form.get("text", ""),
-                                                  public=form.get("public") == "1"),
-                 _l("Note added."))
+    return _done(
+        case_id,
+        lambda: workflow.add_note(
+            current_actor(), case_id, form.get("text", ""), public=form.get("public") == "1"
+        ),
+        _l("Note added."),
+    )
 
 
 @bp.post("/<id:case_id>/merge")
@@ -181,8 +227,9 @@ def upload(case_id):
     def run():
         if upload_file is None:
             raise invalid_field("file", _l("Choose a file."))
-        workflow.add_attachment(current_actor(), case_id, upload_file.read(),
-                                public=request.form.get("public") == "1")
+        workflow.add_attachment(
+            current_actor(), case_id, upload_file.read(), public=request.form.get("public") == "1"
+        )
 
     return _done(case_id, run, _l("File added."))
 
@@ -191,9 +238,13 @@ def upload(case_id):
 @login_required
 def attachment_public(case_id, attachment_id):
     """Show a photo publicly, or hide it."""
-    return _done(case_id, lambda: workflow.set_attachment_public(
-        current_actor(), case_id, attachment_id, request.form.get("public") == "1"),
-        _l("Saved."))
+    return _done(
+        case_id,
+        lambda: workflow.set_attachment_public(
+            current_actor(), case_id, attachment_id, request.form.get("public") == "1"
+        ),
+        _l("Saved."),
+    )
 
 
 @bp.get("/<id:case_id>/attachments/<id:attachment_id>")
@@ -226,25 +277,40 @@ def new():
             if form.get("resident_phone"):
                 person = find_person_by_login(form["resident_phone"])
                 if person is None or person.community_id != community.id:
-                    raise invalid_field("resident_phone",
-                                        _l("No resident of this community has this number."))
+                    raise invalid_field(
+                        "resident_phone", _l("No resident of this community has this number.")
+                    )
                 reporter_id = person.id
             case = intake.submit_case(
-                who, community_id=community.id, category_id=_int("category_id"),
+                who,
+                community_id=community.id,
+                category_id=_int("category_id"),
                 description=form.get("description", ""),
                 channel=form.get("channel") if form.get("channel") in STAFF_CHANNELS else None,
                 reporter_id=reporter_id,
                 contact_name=None if reporter_id else (form.get("contact_name") or None),
                 contact_phone=None if reporter_id else (form.get("contact_phone") or None),
-                building_id=_int("building_id"), address=form.get("address") or None)
-            flash(_("Case %(ref)s created. Please read the number to the resident: %(digits)s",
-                    ref=case.reference, digits=common.reference_digits(case.reference)),
-                  "success")
+                building_id=_int("building_id"),
+                address=form.get("address") or None,
+            )
+            flash(
+                _(
+                    "Case %(ref)s created. Please read the number to the resident: %(digits)s",
+                    ref=case.reference,
+                    digits=common.reference_digits(case.reference),
+                ),
+                "success",
+            )
             return redirect(url_for(".detail", case_id=case.id))
         except DomainError as error:
             flash_error(error)
     return render_template(
-        "staff/cases/new.html", places=places, community=community,
+        "staff/cases/new.html",
+        places=places,
+        community=community,
         categories=categories.list_categories(who, community.id),
         buildings=communities.list_buildings(who, community.id),
-        channels=STAFF_CHANNELS, channel_labels=views.CHANNEL_LABELS, form=request.form)
+        channels=STAFF_CHANNELS,
+        channel_labels=views.CHANNEL_LABELS,
+        form=request.form,
+    )

@@ -37,31 +37,46 @@ def _form_data(form) -> dict:
     handler = form.get("handler", "")
     org_id = handler[4:] if handler.startswith("org:") else None
     return {
-        "name": form.get("name", ""), "description": form.get("description", ""),
-        "notice": form.get("notice", ""), "icon": form.get("icon", ""),
+        "name": form.get("name", ""),
+        "description": form.get("description", ""),
+        "notice": form.get("notice", ""),
+        "icon": form.get("icon", ""),
         "deadline_hours": int(hours) if _WHOLE.match(hours) else hours,
         "handler_organization_id": int(org_id) if org_id and _ID.match(org_id) else org_id,
         "handler_role": None if org_id is not None else handler,
         "allow_anonymous": bool(form.get("allow_anonymous")),
-        "is_public": bool(form.get("is_public")), "active": bool(form.get("active")),
+        "is_public": bool(form.get("is_public")),
+        "active": bool(form.get("active")),
     }
 
 
 def _form_page(actor, community, *, item=None, values=None, errors=None, status=200):
     values = values or {}
     if item is not None and not values:
-        values = {"name": item.name, "description": item.description or "",
-                  "notice": item.notice or "", "icon": item.icon,
-                  "deadline_hours": item.deadline_hours,
-                  "handler": f"org:{item.handler_organization_id}"
-                  if item.handler_organization_id else item.handler_role or "",
-                  "allow_anonymous": item.allow_anonymous, "is_public": item.is_public,
-                  "active": item.active}
+        values = {
+            "name": item.name,
+            "description": item.description or "",
+            "notice": item.notice or "",
+            "icon": item.icon,
+            "deadline_hours": item.deadline_hours,
+            "handler": f"org:{item.handler_organization_id}"
+            if item.handler_organization_id
+            else item.handler_role or "",
+            "allow_anonymous": item.allow_anonymous,
+            "is_public": item.is_public,
+            "active": item.active,
+        }
     return render_template(
-        "staff/categories/form.html", item=item, community=community, values=values,
-        errors=errors or {}, icons=categories.ICON_LABELS, roles=HANDLER_ROLES,
+        "staff/categories/form.html",
+        item=item,
+        community=community,
+        values=values,
+        errors=errors or {},
+        icons=categories.ICON_LABELS,
+        roles=HANDLER_ROLES,
         role_labels=categories.HANDLER_ROLE_LABELS,
-        organizations=organizations.list_organizations(actor, community.id)), status
+        organizations=organizations.list_organizations(actor, community.id),
+    ), status
 
 
 def _form_errors(error: DomainError) -> dict:
@@ -71,7 +86,8 @@ def _form_errors(error: DomainError) -> dict:
     for field, messages in (error.errors or {}).items():
         field = "handler" if field in ("handler_role", "handler_organization_id") else field
         errors.setdefault(field, []).extend(
-            str(m) for m in (messages if isinstance(messages, list) else [messages]))
+            str(m) for m in (messages if isinstance(messages, list) else [messages])
+        )
     if not errors:
         errors["form"] = [str(error.message)]
     return errors
@@ -85,11 +101,15 @@ def index():
     places = internal_communities(actor)
     community = pick_community(places)
     rows = categories.list_categories(actor, community.id, include_inactive=True)
-    return render_template("staff/categories/index.html", rows=rows, community=community,
-                           communities=places,
-                           icons=categories.ICON_LABELS,
-                           role_labels=categories.HANDLER_ROLE_LABELS,
-                           can_manage=authz.can_manage_community(actor, community.id))
+    return render_template(
+        "staff/categories/index.html",
+        rows=rows,
+        community=community,
+        communities=places,
+        icons=categories.ICON_LABELS,
+        role_labels=categories.HANDLER_ROLE_LABELS,
+        can_manage=authz.can_manage_community(actor, community.id),
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -99,18 +119,34 @@ def new():
     actor = current_actor()
     community = pick_community(managed_communities(actor))
     if request.method == "GET":
-        return _form_page(actor, community, values={"deadline_hours": 72, "icon": "other",
-                                                    "handler": "committee_staff",
-                                                    "is_public": True, "active": True})
+        return _form_page(
+            actor,
+            community,
+            values={
+                "deadline_hours": 72,
+                "icon": "other",
+                "handler": "committee_staff",
+                "is_public": True,
+                "active": True,
+            },
+        )
     try:
-        item = categories.create_category(actor, community.id,
-                                          code=request.form.get("code", "").strip(),
-                                          **_form_data(request.form))
+        item = categories.create_category(
+            actor,
+            community.id,
+            code=request.form.get("code", "").strip(),
+            **_form_data(request.form),
+        )
     except DomainError as error:
         if error.status_code in (403, 404):
             abort(error.status_code)
-        return _form_page(actor, community, values=request.form, errors=_form_errors(error),
-                          status=error.status_code)
+        return _form_page(
+            actor,
+            community,
+            values=request.form,
+            errors=_form_errors(error),
+            status=error.status_code,
+        )
     flash(str(_l("Category added: %(name)s", name=item.name)), "info")
     return redirect(url_for(".index", community_id=community.id))
 
@@ -128,8 +164,14 @@ def edit(category_id: int):
         categories.update_category(actor, item.id, _form_data(request.form))
     except DomainError as error:
         errors = _form_errors(error)
-        return _form_page(actor, community, item=categories.get_for_edit(actor, category_id),
-                          values=request.form, errors=errors, status=error.status_code)
+        return _form_page(
+            actor,
+            community,
+            item=categories.get_for_edit(actor, category_id),
+            values=request.form,
+            errors=errors,
+            status=error.status_code,
+        )
     flash(str(_l("Saved.")), "info")
     return redirect(url_for(".index", community_id=community.id))
 

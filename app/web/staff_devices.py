@@ -32,9 +32,13 @@ def index():
     visible = internal_communities(actor)
     community = pick_community(visible)
     rows = kiosk.device_statuses(actor, community.id)
-    return render_template("staff/devices/index.html", rows=rows, community=community,
-                           communities=visible,
-                           can_manage=authz.can_manage_community(actor, community.id))
+    return render_template(
+        "staff/devices/index.html",
+        rows=rows,
+        community=community,
+        communities=visible,
+        can_manage=authz.can_manage_community(actor, community.id),
+    )
 
 
 @bp.post("")
@@ -47,10 +51,13 @@ def register():
         abort(400)
     try:
         device = devices.register_device(
-            actor, community_id, name=request.form.get("name", ""),
+            actor,
+            community_id,
+            name=request.form.get("name", ""),
             location=request.form.get("location") or None,
             building_id=request.form.get("building_id", type=int),
-            orientation=request.form.get("orientation", "landscape"))
+            orientation=request.form.get("orientation", "landscape"),
+        )
     except DomainError as error:
         _fail(error)
         if error.status_code in (403, 404):
@@ -87,21 +94,26 @@ def edit(device_id: int):
     buildings = communities.list_buildings(actor, device.community_id)
     if request.method == "POST":
         form = request.form
-        changes = {"name": form.get("name", ""), "location": form.get("location") or None,
-                   "building_id": form.get("building_id", type=int),
-                   "orientation": form.get("orientation", device.orientation),
-                   "quiet_start": form.get("quiet_start") or None,
-                   "quiet_end": form.get("quiet_end") or None}
+        changes = {
+            "name": form.get("name", ""),
+            "location": form.get("location") or None,
+            "building_id": form.get("building_id", type=int),
+            "orientation": form.get("orientation", device.orientation),
+            "quiet_start": form.get("quiet_start") or None,
+            "quiet_end": form.get("quiet_end") or None,
+        }
         try:
             devices.update_device(actor, device.id, changes)
         except DomainError as error:
             _fail(error)
-            return render_template("staff/devices/form.html", device=device, status=status,
-                                   buildings=buildings), error.status_code
+            return render_template(
+                "staff/devices/form.html", device=device, status=status, buildings=buildings
+            ), error.status_code
         flash(str(_l("Saved.")), "info")
         return redirect(url_for(".index", community_id=device.community_id))
-    return render_template("staff/devices/form.html", device=device, status=status,
-                           buildings=buildings)
+    return render_template(
+        "staff/devices/form.html", device=device, status=status, buildings=buildings
+    )
 
 
 @bp.post("/<id:device_id>/revoke")

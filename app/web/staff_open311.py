@@ -28,10 +28,20 @@ nav_item("staff_open311.index", _l("Open311 keys"))
 
 
 def _page(actor, community, *, issued=None, errors=None, name="", status=200):
-    response = make_response(render_template(
-        "staff/open311/index.html", community=community, communities=managed_communities(actor),
-        rows=open311.list_keys(actor, community.id), issued=issued, errors=errors or {},
-        name=name, endpoint=open311.endpoint_url(), once=one_time_token()), status)
+    response = make_response(
+        render_template(
+            "staff/open311/index.html",
+            community=community,
+            communities=managed_communities(actor),
+            rows=open311.list_keys(actor, community.id),
+            issued=issued,
+            errors=errors or {},
+            name=name,
+            endpoint=open311.endpoint_url(),
+            once=one_time_token(),
+        ),
+        status,
+    )
     # The page may carry a key: no cache may keep it.
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -60,8 +70,13 @@ def issue():
     except DomainError as error:
         uow.undo(error)
         errors = {field: [str(m) for m in messages] for field, messages in error.errors.items()}
-        return _page(actor, community, errors=errors or {"name": [str(error.message)]},
-                     name=name[:200], status=error.status_code)
+        return _page(
+            actor,
+            community,
+            errors=errors or {"name": [str(error.message)]},
+            name=name[:200],
+            status=error.status_code,
+        )
     return _page(actor, community, issued={"key": key, "row": row}, status=200)
 
 
@@ -78,6 +93,13 @@ def revoke(key_id: int):
     except DomainError as error:
         flash_error(error)
     else:
-        flash(str(_l("Key revoked: %(name)s. Systems using it are refused from now on.",
-                     name=row.name)), "info")
+        flash(
+            str(
+                _l(
+                    "Key revoked: %(name)s. Systems using it are refused from now on.",
+                    name=row.name,
+                )
+            ),
+            "info",
+        )
     return redirect(url_for(".index", community_id=row.community_id))

@@ -27,8 +27,7 @@ def actor(person=None, *, device=None, act_for=None) -> Actor:
 
 def category(side, code: str = "repair") -> CaseCategory:
     """One of the standard categories of a world side's community."""
-    return db.session.query(CaseCategory).filter_by(community_id=side.community.id,
-                                                    code=code).one()
+    return db.session.query(CaseCategory).filter_by(community_id=side.community.id, code=code).one()
 
 
 def submit(side, *, by=None, code: str = "repair", **kwargs) -> Case:
@@ -65,6 +64,7 @@ def backdate(case: Case, **deltas: timedelta) -> None:
 
 # --- media -------------------------------------------------------------------------------
 
+
 def image_bytes(fmt: str = "JPEG", size=(64, 48), color=(200, 30, 30), exif=None) -> bytes:
     """A small real image in the given format."""
     out = io.BytesIO()
@@ -89,15 +89,19 @@ def gps_exif() -> bytes:
 
 def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
     """A tiny PNG that claims (and really holds) width×height black pixels: a decompression bomb."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     row = b"\x00" + b"\x00" * ((width + 7) // 8)
     raw = zlib.compress(row * height, 9)
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw)
-            + chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
 
 
 def wav_bytes(seconds: float = 0.2) -> bytes:
@@ -110,13 +114,15 @@ def wav_bytes(seconds: float = 0.2) -> bytes:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(16000)
-        frames = b"".join(struct.pack("<h", int(3000 * math.sin(i / 8)))
-                          for i in range(int(16000 * seconds)))
+        frames = b"".join(
+            struct.pack("<h", int(3000 * math.sin(i / 8))) for i in range(int(16000 * seconds))
+        )
         w.writeframes(frames)
     return out.getvalue()
 
 
 # --- a real server ------------------------------------------------------------------------
+
 
 @pytest.fixture()
 def live_server(app, db):

@@ -17,8 +17,18 @@ from app.models.notification import Notification
 from tests.affairs.conftest import actor, category, image_bytes, submit
 from tests.matrix import ANON, check_status, expected_status
 
-ROLES = ["resident", "elder", "relative", "staff", "grid_worker", "org_member", "official",
-         "official_writer", "admin", "device"]
+ROLES = [
+    "resident",
+    "elder",
+    "relative",
+    "staff",
+    "grid_worker",
+    "org_member",
+    "official",
+    "official_writer",
+    "admin",
+    "device",
+]
 ALL = frozenset(ROLES)
 INTERNAL = frozenset({"staff", "grid_worker", "official", "official_writer", "admin"})
 MANAGERS = frozenset({"staff", "official_writer", "admin"})
@@ -37,8 +47,9 @@ class Scene:
     def case(self):
         if self._case is None:
             self._case = submit(self.side, description="楼道灯不亮")
-            workflow.assign_case(actor(self.side.staff), self._case.id,
-                                 organization_id=self.side.organization.id)
+            workflow.assign_case(
+                actor(self.side.staff), self._case.id, organization_id=self.side.organization.id
+            )
             db.session.commit()
         return self._case
 
@@ -52,8 +63,7 @@ class Scene:
 
     def notification(self):
         self.case  # noqa: B018 (its submission notified the resident)
-        return db.session.query(Notification).filter_by(
-            person_id=self.side.resident.id).first().id
+        return db.session.query(Notification).filter_by(person_id=self.side.resident.id).first().id
 
     def key(self):
         _plain, row = open311.issue_key(actor(self.side.staff), self.side.community.id, "平台")
@@ -71,69 +81,108 @@ PARAMS = {
 }
 
 
-def R(success, allowed, others=403, *, body=None, query=None, files=None, overrides=None,
-      foreign=True):
+def R(
+    success, allowed, others=403, *, body=None, query=None, files=None, overrides=None, foreign=True
+):
     """One route's expectations."""
-    return {"success": success, "allowed": frozenset(allowed), "others": others, "body": body,
-            "query": query, "files": files, "overrides": overrides or {}, "foreign": foreign}
+    return {
+        "success": success,
+        "allowed": frozenset(allowed),
+        "others": others,
+        "body": body,
+        "query": query,
+        "files": files,
+        "overrides": overrides or {},
+        "foreign": foreign,
+    }
 
 
 CASE = "/api/v1/cases/<case_id>"
 AFFAIRS_ROUTES = {
     ("GET", "/api/v1/cases"): R(200, ALL, query=lambda s: {"community_id": s.side.community.id}),
-    ("POST", "/api/v1/cases"): R(201, ALL - {"org_member", "official"}, body=lambda s: {
-        "community_id": s.side.community.id, "category_code": "environment",
-        "description": "东门垃圾桶满了"}),
-    ("GET", "/api/v1/cases/similar"): R(200, ALL, query=lambda s: {
-        "community_id": s.side.community.id, "category_id": category(s.side).id,
-        "building_id": s.side.community.buildings[0].id}),
-    ("GET", "/api/v1/cases/by-reference"): R(200, ALL,
-                                             query=lambda s: {"reference": s.case.reference}),
-    ("GET", "/api/v1/cases/status-text"): R(200, ALL,
-                                            query=lambda s: {"reference": s.case.reference}),
+    ("POST", "/api/v1/cases"): R(
+        201,
+        ALL - {"org_member", "official"},
+        body=lambda s: {
+            "community_id": s.side.community.id,
+            "category_code": "environment",
+            "description": "东门垃圾桶满了",
+        },
+    ),
+    ("GET", "/api/v1/cases/similar"): R(
+        200,
+        ALL,
+        query=lambda s: {
+            "community_id": s.side.community.id,
+            "category_id": category(s.side).id,
+            "building_id": s.side.community.buildings[0].id,
+        },
+    ),
+    ("GET", "/api/v1/cases/by-reference"): R(
+        200, ALL, query=lambda s: {"reference": s.case.reference}
+    ),
+    ("GET", "/api/v1/cases/status-text"): R(
+        200, ALL, query=lambda s: {"reference": s.case.reference}
+    ),
     ("GET", CASE): R(200, ALL),
     ("PATCH", CASE): R(200, MANAGERS, body=lambda s: {"is_public": False}),
-    ("POST", CASE + "/transitions"): R(200, MANAGERS | {"org_member"},
-                                       body=lambda s: {"action": "start"}),
-    ("POST", CASE + "/assignment"): R(200, MANAGERS,
-                                      body=lambda s: {"person_id": s.side.grid_worker.id}),
-    ("POST", CASE + "/notes"): R(201, WORKERS | {"resident"},
-                                 body=lambda s: {"text": "补充说明", "public": True}),
+    ("POST", CASE + "/transitions"): R(
+        200, MANAGERS | {"org_member"}, body=lambda s: {"action": "start"}
+    ),
+    ("POST", CASE + "/assignment"): R(
+        200, MANAGERS, body=lambda s: {"person_id": s.side.grid_worker.id}
+    ),
+    ("POST", CASE + "/notes"): R(
+        201, WORKERS | {"resident"}, body=lambda s: {"text": "补充说明", "public": True}
+    ),
     ("POST", CASE + "/merge"): R(200, MANAGERS, body=lambda s: {"into_id": s.other_case()}),
     ("POST", CASE + "/support"): R(200, {"elder", "relative"}),
-    ("POST", CASE + "/rating"): R(200, set(), body=lambda s: {"rating": 5},
-                                  overrides={"resident": 409}),
-    ("POST", CASE + "/attachments"): R(201, WORKERS | {"resident"}, files=lambda s: {
-        "file": (io.BytesIO(image_bytes()), "p.jpg", "image/jpeg")}),
-    ("GET", CASE + "/attachments/<attachment_id>"): R(200, INTERNAL | {"org_member", "resident"},
-                                                      others=404),
-    ("PATCH", CASE + "/attachments/<attachment_id>"): R(200, MANAGERS,
-                                                        body=lambda s: {"public": True}),
+    ("POST", CASE + "/rating"): R(
+        200, set(), body=lambda s: {"rating": 5}, overrides={"resident": 409}
+    ),
+    ("POST", CASE + "/attachments"): R(
+        201,
+        WORKERS | {"resident"},
+        files=lambda s: {"file": (io.BytesIO(image_bytes()), "p.jpg", "image/jpeg")},
+    ),
+    ("GET", CASE + "/attachments/<attachment_id>"): R(
+        200, INTERNAL | {"org_member", "resident"}, others=404
+    ),
+    ("PATCH", CASE + "/attachments/<attachment_id>"): R(
+        200, MANAGERS, body=lambda s: {"public": True}
+    ),
     ("GET", "/api/v1/inbox"): R(200, PERSONS),
     ("GET", "/api/v1/communities/<community_id>/case-counts"): R(200, INTERNAL),
     ("GET", "/api/v1/communities/<community_id>/case-figures"): R(200, ALL),
     ("GET", "/api/v1/communities/<community_id>/case-assignees"): R(200, MANAGERS),
     ("GET", "/api/v1/communities/<community_id>/open311-keys"): R(200, MANAGERS),
     ("POST", "/api/v1/communities/<community_id>/open311-keys"): R(
-        201, MANAGERS, body=lambda s: {"name": "区网格化平台"}),
+        201, MANAGERS, body=lambda s: {"name": "区网格化平台"}
+    ),
     ("DELETE", "/api/v1/open311-keys/<key_id>"): R(200, MANAGERS),
     ("GET", "/api/v1/communities/<community_id>/case-categories"): R(200, ALL),
     ("POST", "/api/v1/communities/<community_id>/case-categories"): R(
-        201, MANAGERS, body=lambda s: {"code": "parking", "name": "停车管理"}),
+        201, MANAGERS, body=lambda s: {"code": "parking", "name": "停车管理"}
+    ),
     ("POST", "/api/v1/communities/<community_id>/case-categories/defaults"): R(201, MANAGERS),
     ("GET", "/api/v1/case-categories/<category_id>"): R(200, ALL),
     ("PATCH", "/api/v1/case-categories/<category_id>"): R(
-        200, MANAGERS, body=lambda s: {"deadline_hours": 24}),
+        200, MANAGERS, body=lambda s: {"deadline_hours": 24}
+    ),
     ("GET", "/api/v1/notifications"): R(200, PERSONS),
     ("GET", "/api/v1/notifications/unread-count"): R(200, PERSONS),
     ("POST", "/api/v1/notifications/read-all"): R(200, PERSONS),
     ("POST", "/api/v1/notifications/<notification_id>/read"): R(
-        200, {"resident"}, others=404, overrides={"device": 403}),
+        200, {"resident"}, others=404, overrides={"device": 403}
+    ),
 }
 # Routes whose records are all the caller's own: nothing of the other community to name.
-NO_FOREIGN = {("GET", "/api/v1/inbox"), ("GET", "/api/v1/notifications"),
-              ("GET", "/api/v1/notifications/unread-count"),
-              ("POST", "/api/v1/notifications/read-all")}
+NO_FOREIGN = {
+    ("GET", "/api/v1/inbox"),
+    ("GET", "/api/v1/notifications"),
+    ("GET", "/api/v1/notifications/unread-count"),
+    ("POST", "/api/v1/notifications/read-all"),
+}
 BLUEPRINTS = {"cases", "categories", "notifications"}
 
 
@@ -174,20 +223,27 @@ def test_matrix_covers_every_affairs_route(app):
 OWN = [(m, r, role) for (m, r) in AFFAIRS_ROUTES for role in [ANON, *ROLES]]
 
 
-@pytest.mark.parametrize(("method", "rule", "role"), OWN,
-                         ids=[f"{m} {r} {role}" for m, r, role in OWN])
+@pytest.mark.parametrize(
+    ("method", "rule", "role"), OWN, ids=[f"{m} {r} {role}" for m, r, role in OWN]
+)
 def test_own_community(client, cats, auth, method, rule, role):
     spec = AFFAIRS_ROUTES[(method, rule)]
     response = _call(client, Scene(cats, cats.a), method, rule, _headers(auth, cats, role), spec)
     check_status(response, expected_status(spec, role))
 
 
-FOREIGN = [(m, r, role) for (m, r) in AFFAIRS_ROUTES if (m, r) not in NO_FOREIGN
-           for role in ROLES if role != "admin"]
+FOREIGN = [
+    (m, r, role)
+    for (m, r) in AFFAIRS_ROUTES
+    if (m, r) not in NO_FOREIGN
+    for role in ROLES
+    if role != "admin"
+]
 
 
-@pytest.mark.parametrize(("method", "rule", "role"), FOREIGN,
-                         ids=[f"{m} {r} {role}" for m, r, role in FOREIGN])
+@pytest.mark.parametrize(
+    ("method", "rule", "role"), FOREIGN, ids=[f"{m} {r} {role}" for m, r, role in FOREIGN]
+)
 def test_other_community_records_are_not_found(client, cats, auth, method, rule, role):
     spec = AFFAIRS_ROUTES[(method, rule)]
     scene = Scene(cats, cats.b)
@@ -220,8 +276,9 @@ def _shared_case(world):
 
 
 def _grant(client, headers, person, **body):
-    return client.post(f"/api/v1/people/{person.id}/roles", headers=headers,
-                       json={"role": "org_member", **body})
+    return client.post(
+        f"/api/v1/people/{person.id}/roles", headers=headers, json={"role": "org_member", **body}
+    )
 
 
 def test_staff_cannot_reach_another_community_through_a_shared_organization(client, cats, auth):
@@ -230,14 +287,16 @@ def test_staff_cannot_reach_another_community_through_a_shared_organization(clie
     accomplice = world.a.resident
     staff_a = auth.headers(world.a.staff)
     # Naming the other community, or none (every community the organization serves): refused.
-    other = _grant(client, staff_a, accomplice, community_id=world.b.community.id,
-                   organization_id=org.id)
+    other = _grant(
+        client, staff_a, accomplice, community_id=world.b.community.id, organization_id=org.id
+    )
     check_status(other, 404)
     everywhere = _grant(client, staff_a, accomplice, organization_id=org.id)
     check_status(everywhere, 403)
     # Their own community (the organization serves it too): allowed, and it reaches A only.
-    granted = _grant(client, staff_a, accomplice, community_id=world.a.community.id,
-                     organization_id=org.id)
+    granted = _grant(
+        client, staff_a, accomplice, community_id=world.a.community.id, organization_id=org.id
+    )
     assert granted.status_code == 201, granted.get_json()
     assert granted.get_json()["community_id"] == world.a.community.id
     own = submit(world.a, description="东门灯不亮")
@@ -247,19 +306,24 @@ def test_staff_cannot_reach_another_community_through_a_shared_organization(clie
     them = auth.headers(accomplice)
     path = f"/api/v1/cases/{victim.id}"
     check_status(client.get(path, headers=them), 404)
-    check_status(client.get(f"/api/v1/cases/by-reference?reference={victim.reference}",
-                            headers=them), 404)
-    check_status(client.get(f"/api/v1/cases?community_id={world.b.community.id}", headers=them),
-                 404)
+    check_status(
+        client.get(f"/api/v1/cases/by-reference?reference={victim.reference}", headers=them), 404
+    )
+    check_status(
+        client.get(f"/api/v1/cases?community_id={world.b.community.id}", headers=them), 404
+    )
     check_status(client.post(path + "/notes", headers=them, json={"text": "已处理"}), 404)
-    check_status(client.post(path + "/transitions", headers=them, json={"action": "resolve"}),
-                 404)
+    check_status(client.post(path + "/transitions", headers=them, json={"action": "resolve"}), 404)
     inbox = client.get("/api/v1/inbox", headers=them).get_json()
     assert [c["id"] for c in inbox["items"]] == [own.id]
     # The grant works where it was given: A's case assigned to the organization.
     assert client.get(f"/api/v1/cases/{own.id}", headers=them).status_code == 200
-    assert client.post(f"/api/v1/cases/{own.id}/transitions", headers=them,
-                       json={"action": "start"}).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/cases/{own.id}/transitions", headers=them, json={"action": "start"}
+        ).status_code
+        == 200
+    )
     db.session.expire_all()
     assert db.session.get(type(victim), victim.id).status == "assigned"
 
@@ -271,14 +335,25 @@ def test_a_manager_of_both_communities_grants_membership_in_both(client, cats, a
     world = cats
     org, victim = _shared_case(world)
     # An official with write access over both communities' street offices.
-    official = factories.staff("street_official", can_write=True,
-                               street_office_id=world.a.community.street_office_id)
-    official.roles.append(RoleAssignment(role="street_official", can_write=True,
-                                         street_office_id=world.b.community.street_office_id))
+    official = factories.staff(
+        "street_official", can_write=True, street_office_id=world.a.community.street_office_id
+    )
+    official.roles.append(
+        RoleAssignment(
+            role="street_official",
+            can_write=True,
+            street_office_id=world.b.community.street_office_id,
+        )
+    )
     db.session.commit()
     for c in (world.a.community, world.b.community):
-        response = _grant(client, auth.headers(official), world.a.resident, community_id=c.id,
-                          organization_id=org.id)
+        response = _grant(
+            client,
+            auth.headers(official),
+            world.a.resident,
+            community_id=c.id,
+            organization_id=org.id,
+        )
         assert response.status_code == 201, response.get_json()
     # The administrator: organization-wide (every community it serves).
     response = _grant(client, auth.headers(world.admin), world.a.elder, organization_id=org.id)

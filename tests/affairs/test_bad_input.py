@@ -14,8 +14,12 @@ WRONG = [None, 12, 1.5, True, [], {}, ["a"], {"a": 1}, 2**70, -1]
 
 
 def _state():
-    return (db.session.query(Case).count(), db.session.query(CaseEvent).count(),
-            db.session.query(CaseCategory).count(), db.session.query(Open311Key).count())
+    return (
+        db.session.query(Case).count(),
+        db.session.query(CaseEvent).count(),
+        db.session.query(CaseCategory).count(),
+        db.session.query(Open311Key).count(),
+    )
 
 
 WRITES = [
@@ -25,8 +29,11 @@ WRITES = [
     ("POST", "/api/v1/cases/{case}/assignment", {"person_id": "{worker}", "note": "尽快"}),
     ("POST", "/api/v1/cases/{case}/merge", {"into_reference": "{other_ref}", "note": "重复"}),
     ("PATCH", "/api/v1/cases/{case}", {"address": "东门", "is_public": True}),
-    ("POST", "/api/v1/communities/{community}/case-categories",
-     {"code": "parking", "name": "停车", "notice": "请勿占用消防通道"}),
+    (
+        "POST",
+        "/api/v1/communities/{community}/case-categories",
+        {"code": "parking", "name": "停车", "notice": "请勿占用消防通道"},
+    ),
     ("PATCH", "/api/v1/case-categories/{category}", {"name": "报修", "description": "水电"}),
     ("POST", "/api/v1/communities/{community}/open311-keys", {"name": "平台"}),
 ]
@@ -38,14 +45,21 @@ def _fill(value, ids):
     return value
 
 
-@pytest.mark.parametrize(("method", "path", "good"), WRITES,
-                         ids=[f"{m} {p} {sorted(g)[0]}" for m, p, g in WRITES])
+@pytest.mark.parametrize(
+    ("method", "path", "good"), WRITES, ids=[f"{m} {p} {sorted(g)[0]}" for m, p, g in WRITES]
+)
 def test_hostile_values_and_wrong_types(client, cats, auth, method, path, good):
     case, other = submit(cats.a), submit(cats.a, by=cats.a.elder)
-    ids = {"case": case.id, "worker": cats.a.grid_worker.id, "other_ref": other.reference,
-           "community": cats.a.community.id,
-           "category": db.session.query(CaseCategory).filter_by(
-               community_id=cats.a.community.id).first().id}
+    ids = {
+        "case": case.id,
+        "worker": cats.a.grid_worker.id,
+        "other_ref": other.reference,
+        "community": cats.a.community.id,
+        "category": db.session.query(CaseCategory)
+        .filter_by(community_id=cats.a.community.id)
+        .first()
+        .id,
+    }
     url = path.format(**ids)
     body = {k: _fill(v, ids) for k, v in good.items()}
     headers = auth.headers(cats.a.staff)
@@ -63,8 +77,9 @@ def test_hostile_values_and_wrong_types(client, cats, auth, method, path, good):
             assert r.status_code < 500, (field, repr(value)[:30])
     before = _state()
     for raw in ["{bad", "[1,2", "\x00", "null", "[]", '"text"', "1", "{" * 5000]:
-        r = client.open(url, method=method, data=raw, content_type="application/json",
-                        headers=headers)
+        r = client.open(
+            url, method=method, data=raw, content_type="application/json", headers=headers
+        )
         assert r.status_code in (400, 422), raw[:10]
     r = client.open(url, method=method, json={**body, "surprise": 1}, headers=headers)
     assert r.status_code == 422 and "surprise" in r.get_json()["errors"]

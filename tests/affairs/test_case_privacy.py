@@ -24,13 +24,27 @@ def _public_views(client, auth, world, case) -> str:
     seen = []
     for headers in (auth.headers(world.a.elder), auth.headers(device=world.a.device)):
         seen.append(client.get(f"/api/v1/cases/{case.id}", headers=headers).get_json())
-        seen.append(client.get("/api/v1/cases/by-reference", headers=headers,
-                               query_string={"reference": case.reference}).get_json())
-        seen.append(client.get("/api/v1/cases/status-text", headers=headers,
-                               query_string={"reference": case.reference}).get_json())
-        seen.append(client.get("/api/v1/cases", headers=headers,
-                               query_string={"community_id": world.a.community.id,
-                                             "status": "all"}).get_json())
+        seen.append(
+            client.get(
+                "/api/v1/cases/by-reference",
+                headers=headers,
+                query_string={"reference": case.reference},
+            ).get_json()
+        )
+        seen.append(
+            client.get(
+                "/api/v1/cases/status-text",
+                headers=headers,
+                query_string={"reference": case.reference},
+            ).get_json()
+        )
+        seen.append(
+            client.get(
+                "/api/v1/cases",
+                headers=headers,
+                query_string={"community_id": world.a.community.id, "status": "all"},
+            ).get_json()
+        )
     for who in (actor(world.a.elder), actor(device=world.a.device)):
         seen.append(AppServices().case_status(Caller(who, "zh"), case.reference))
     assert all(view for view in seen), seen
@@ -38,13 +52,15 @@ def _public_views(client, auth, world, case) -> str:
 
 
 def _own_view(client, auth, world, case) -> str:
-    return str(client.get(f"/api/v1/cases/{case.id}",
-                          headers=auth.headers(world.a.resident)).get_json())
+    return str(
+        client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(world.a.resident)).get_json()
+    )
 
 
 def _staff_view(client, auth, world, case) -> str:
-    return str(client.get(f"/api/v1/cases/{case.id}",
-                          headers=auth.headers(world.a.staff)).get_json())
+    return str(
+        client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(world.a.staff)).get_json()
+    )
 
 
 @pytest.mark.parametrize("public", [False, True, None])
@@ -54,8 +70,9 @@ def test_a_residents_note_is_for_the_committee_and_themselves(client, cats, auth
     body = {"text": f"下午三点后在家，{DOOR}"}
     if public is not None:
         body["public"] = public
-    r = client.post(f"/api/v1/cases/{case.id}/notes", headers=auth.headers(world.a.resident),
-                    json=body)
+    r = client.post(
+        f"/api/v1/cases/{case.id}/notes", headers=auth.headers(world.a.resident), json=body
+    )
     assert r.status_code == 201 and r.get_json()["public"] is False
     stored = db.session.query(CaseEvent).filter_by(case_id=case.id, kind="note").one()
     assert stored.public is False and stored.actor_role == "reporter"
@@ -63,17 +80,24 @@ def test_a_residents_note_is_for_the_committee_and_themselves(client, cats, auth
     assert DOOR in _staff_view(client, auth, world, case)
     # The resident reads their own note back (the family proxy acting for them too).
     assert DOOR in _own_view(client, auth, world, case)
-    mine = [e for e in client.get(f"/api/v1/cases/{case.id}",
-                                  headers=auth.headers(world.a.resident)).get_json()["timeline"]
-            if e["kind"] == "note"]
+    mine = [
+        e
+        for e in client.get(
+            f"/api/v1/cases/{case.id}", headers=auth.headers(world.a.resident)
+        ).get_json()["timeline"]
+        if e["kind"] == "note"
+    ]
     assert mine and mine[0]["public"] is False
 
 
 def test_a_proxys_note_for_the_elder_stays_inside_too(client, cats, auth):
     world = cats
     case = submit(world.a, by=actor(world.a.relative, act_for=world.a.elder))
-    r = client.post(f"/api/v1/cases/{case.id}/notes", json={"text": DOOR, "public": True},
-                    headers=auth.headers(world.a.relative, act_for=world.a.elder))
+    r = client.post(
+        f"/api/v1/cases/{case.id}/notes",
+        json={"text": DOOR, "public": True},
+        headers=auth.headers(world.a.relative, act_for=world.a.elder),
+    )
     assert r.status_code == 201 and r.get_json()["public"] is False
     neighbour = client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(world.a.resident))
     assert neighbour.status_code == 200 and DOOR not in str(neighbour.get_json())
@@ -85,12 +109,19 @@ def test_staff_publish_what_they_choose(client, cats, auth):
     world = cats
     case = submit(world.a)
     staff = auth.headers(world.a.staff)
-    client.post(f"/api/v1/cases/{case.id}/notes", headers=staff,
-                json={"text": STAFF_NEWS, "public": True})
-    client.post(f"/api/v1/cases/{case.id}/notes", headers=staff,
-                json={"text": "内部：该户曾投诉", "public": False})
-    client.post(f"/api/v1/cases/{case.id}/notes", headers=auth.headers(world.a.resident),
-                json={"text": DOOR, "public": True})
+    client.post(
+        f"/api/v1/cases/{case.id}/notes", headers=staff, json={"text": STAFF_NEWS, "public": True}
+    )
+    client.post(
+        f"/api/v1/cases/{case.id}/notes",
+        headers=staff,
+        json={"text": "内部：该户曾投诉", "public": False},
+    )
+    client.post(
+        f"/api/v1/cases/{case.id}/notes",
+        headers=auth.headers(world.a.resident),
+        json={"text": DOOR, "public": True},
+    )
     seen = _public_views(client, auth, world, case)
     assert STAFF_NEWS in seen
     assert "该户曾投诉" not in seen and DOOR not in seen
@@ -105,12 +136,18 @@ def test_reopen_reasons_and_rating_comments_stay_inside(client, cats, auth):
     case = submit(world.a, description=f"楼道灯坏了，{DOOR}")
     put_in_state(case, world.a, "resolved")
     resident = auth.headers(world.a.resident)
-    r = client.post(f"/api/v1/cases/{case.id}/transitions", headers=resident,
-                    json={"action": "reopen", "note": REASON, "public": True})
+    r = client.post(
+        f"/api/v1/cases/{case.id}/transitions",
+        headers=resident,
+        json={"action": "reopen", "note": REASON, "public": True},
+    )
     assert r.status_code == 200, r.get_json()
     put_in_state(case, world.a, "resolved")
-    r = client.post(f"/api/v1/cases/{case.id}/transitions", headers=resident,
-                    json={"action": "confirm", "rating": 5, "comment": COMMENT})
+    r = client.post(
+        f"/api/v1/cases/{case.id}/transitions",
+        headers=resident,
+        json={"action": "confirm", "rating": 5, "comment": COMMENT},
+    )
     assert r.status_code == 200, r.get_json()
     seen = _public_views(client, auth, world, case)
     for secret in (DOOR, REASON, COMMENT, "13900001234"):
@@ -125,12 +162,13 @@ def test_reopen_reasons_and_rating_comments_stay_inside(client, cats, auth):
 
 def test_a_screens_reopen_reason_stays_inside(client, cats, auth):
     world = cats
-    case = submit(world.a, by=actor(device=world.a.device), anonymous=True,
-                  code="environment")
+    case = submit(world.a, by=actor(device=world.a.device), anonymous=True, code="environment")
     put_in_state(case, world.a, "resolved")
-    r = client.post(f"/api/v1/cases/{case.id}/transitions",
-                    headers=auth.headers(device=world.a.device),
-                    json={"action": "reopen", "note": REASON})
+    r = client.post(
+        f"/api/v1/cases/{case.id}/transitions",
+        headers=auth.headers(device=world.a.device),
+        json={"action": "reopen", "note": REASON},
+    )
     assert r.status_code == 200, r.get_json()
     assert REASON not in _public_views(client, auth, world, case)
     assert REASON in _staff_view(client, auth, world, case)
@@ -141,13 +179,16 @@ def test_easy_mode_shows_the_resident_their_own_note(client, cats, auth):
     case = submit(world.a)
     workflow.add_note(actor(world.a.resident), case.id, DOOR, public=True)
     db.session.commit()
-    view = views.case_view(actor(world.a.resident), queries.get_case(actor(world.a.resident),
-                                                                     case.id))
+    view = views.case_view(
+        actor(world.a.resident), queries.get_case(actor(world.a.resident), case.id)
+    )
     assert any(e["note"] == DOOR for e in view["timeline"])
     from app.residents import easy
 
-    assert any(e["note"] == DOOR for e in easy.case_for_resident(actor(world.a.resident),
-                                                                 case.id)["timeline"])
+    assert any(
+        e["note"] == DOOR
+        for e in easy.case_for_resident(actor(world.a.resident), case.id)["timeline"]
+    )
 
 
 def test_the_migration_makes_notes_residents_wrote_before_internal(cats):
@@ -172,7 +213,8 @@ def test_the_migration_makes_notes_residents_wrote_before_internal(cats):
     reopen = workflow.transition(actor(world.a.resident), case.id, "reopen", note=REASON)
     db.session.commit()
     db.session.query(CaseEvent).filter(CaseEvent.id.in_([mine.id, theirs.id])).update(
-        {"public": True})  # as the old code stored them
+        {"public": True}
+    )  # as the old code stored them
     db.session.commit()
     path = Path(__file__).parents[2] / "migrations/versions/0009_resident_notes_private.py"
     spec = importlib.util.spec_from_file_location("resident_notes_private", path)

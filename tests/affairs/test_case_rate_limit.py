@@ -59,15 +59,12 @@ def test_a_family_proxy_counts_as_themselves(client, cats, auth, low):
 def test_a_lobby_screen_has_a_higher_limit(client, cats, auth, low):
     screen = auth.headers(device=cats.a.device)
     body = {"category_code": "environment", "description": "垃圾桶满了", "anonymous": True}
-    codes = [client.post("/api/v1/cases", json=body, headers=screen).status_code
-             for _ in range(6)]
+    codes = [client.post("/api/v1/cases", json=body, headers=screen).status_code for _ in range(6)]
     assert codes == [201] * 5 + [429]
 
 
 def test_staff_taking_cases_down_are_not_limited(client, cats, auth, low):
     headers = auth.headers(cats.a.staff)
-    body = {**BODY, "channel": "phone", "contact_name": "王阿姨",
-            "contact_phone": "13912345678"}
-    codes = [client.post("/api/v1/cases", json=body, headers=headers).status_code
-             for _ in range(5)]
+    body = {**BODY, "channel": "phone", "contact_name": "王阿姨", "contact_phone": "13912345678"}
+    codes = [client.post("/api/v1/cases", json=body, headers=headers).status_code for _ in range(5)]
     assert codes == [201] * 5

@@ -58,10 +58,12 @@ def test_submitting_a_case_uses_one_connection(cats, client, auth):
 def test_submitting_twice_in_one_transaction_still_uses_one_connection(cats):
     # The service itself (kiosk, voice, Open311 and the web pages call it too).
     with checkouts() as seen:
-        first = intake.submit_case(actor(cats.a.resident), category_code="repair",
-                                   description="楼道灯不亮了")
-        second = intake.submit_case(actor(cats.a.elder), category_code="repair",
-                                    description="电梯停在五楼不动")
+        first = intake.submit_case(
+            actor(cats.a.resident), category_code="repair", description="楼道灯不亮了"
+        )
+        second = intake.submit_case(
+            actor(cats.a.elder), category_code="repair", description="电梯停在五楼不动"
+        )
         db.session.commit()
     assert first.reference != second.reference
     assert seen["peak"] == 1, seen
@@ -71,8 +73,11 @@ def test_uploading_a_photo_uses_one_connection(cats, client, auth):
     case = submit(cats.a)
     headers = {**auth.headers(cats.a.resident), "Idempotency-Key": "photo-one-connection"}
     with checkouts() as seen:
-        r = client.post(f"/api/v1/cases/{case.id}/attachments", headers=headers,
-                        data={"file": (io.BytesIO(image_bytes("PNG")), "p.png", "image/png")})
+        r = client.post(
+            f"/api/v1/cases/{case.id}/attachments",
+            headers=headers,
+            data={"file": (io.BytesIO(image_bytes("PNG")), "p.png", "image/png")},
+        )
     assert r.status_code == 201, r.get_json()
     assert seen["peak"] == 1, seen
 
@@ -92,9 +97,10 @@ def test_a_pool_of_one_connection_serves_a_submission(app, cats, auth):
 
     headers = {**auth.headers(cats.a.resident), "Idempotency-Key": "pool-of-one"}
     db.session.commit()
-    with other_app(app, env={"DATABASE_POOL_SIZE": "1", "DATABASE_MAX_OVERFLOW": "0",
-                             "DATABASE_POOL_TIMEOUT": "1"},
-                   SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0,
-                                              "pool_timeout": 1}) as small:
+    with other_app(
+        app,
+        env={"DATABASE_POOL_SIZE": "1", "DATABASE_MAX_OVERFLOW": "0", "DATABASE_POOL_TIMEOUT": "1"},
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 1},
+    ) as small:
         r = small.test_client().post("/api/v1/cases", json=BODY, headers=headers)
     assert r.status_code == 201, r.get_data(as_text=True)[:300]

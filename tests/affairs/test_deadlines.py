@@ -14,8 +14,10 @@ from tests.affairs.conftest import actor, backdate, put_in_state, submit
 
 
 def _kinds(case):
-    return [e.kind for e in db.session.query(CaseEvent).filter_by(case_id=case.id)
-            .order_by(CaseEvent.id)]
+    return [
+        e.kind
+        for e in db.session.query(CaseEvent).filter_by(case_id=case.id).order_by(CaseEvent.id)
+    ]
 
 
 def _notices(person, kind):
@@ -77,8 +79,9 @@ def test_overdue_and_escalation_are_evaluated_on_read(client, cats, auth):
     db.session.expire_all()
     assert _kinds(case) == ["submitted", "overdue", "escalated"]
     # The staff inbox shows it among the overdue ones.
-    listing = client.get("/api/v1/cases", headers=auth.headers(world.a.staff),
-                         query_string={"overdue": "true"}).get_json()
+    listing = client.get(
+        "/api/v1/cases", headers=auth.headers(world.a.staff), query_string={"overdue": "true"}
+    ).get_json()
     assert [c["id"] for c in listing["items"]] == [case.id] and listing["counts"]["overdue"] == 1
     # A list read sweeps the community too.
     other = submit(world.a)
@@ -113,8 +116,11 @@ def test_unconfirmed_cases_close_by_themselves(runner, app, cats, client, auth):
     assert _kinds(case)[-1] == "auto_closed"
     assert _notices(world.a.resident, "case_status") == 1
     # The resident can still rate it.
-    r = client.post(f"/api/v1/cases/{case.id}/rating", json={"rating": 3},
-                    headers=auth.headers(world.a.resident))
+    r = client.post(
+        f"/api/v1/cases/{case.id}/rating",
+        json={"rating": 3},
+        headers=auth.headers(world.a.resident),
+    )
     assert r.status_code == 200 and r.get_json()["rating"] == 3
 
 
@@ -125,8 +131,9 @@ def test_auto_close_days_are_configurable_and_evaluated_on_read(app, cats, clien
     backdate(case, resolved_at=timedelta(days=2, minutes=1))
     app.config["CASE_AUTO_CLOSE_DAYS"] = 2
     try:
-        body = client.get(f"/api/v1/cases/{case.id}",
-                          headers=auth.headers(world.a.resident)).get_json()
+        body = client.get(
+            f"/api/v1/cases/{case.id}", headers=auth.headers(world.a.resident)
+        ).get_json()
     finally:
         app.config["CASE_AUTO_CLOSE_DAYS"] = 7
     assert body["status"] == "closed" and body["closed_reason"] == "auto"

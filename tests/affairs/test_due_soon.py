@@ -24,13 +24,19 @@ REMINDER = "case_due_soon"
 
 
 def _kinds(case):
-    return [e.kind for e in db.session.query(CaseEvent).filter_by(case_id=case.id)
-            .order_by(CaseEvent.id)]
+    return [
+        e.kind
+        for e in db.session.query(CaseEvent).filter_by(case_id=case.id).order_by(CaseEvent.id)
+    ]
 
 
 def _reminders(person):
-    return (db.session.query(Notification).filter_by(person_id=person.id, kind=REMINDER)
-            .order_by(Notification.id).all())
+    return (
+        db.session.query(Notification)
+        .filter_by(person_id=person.id, kind=REMINDER)
+        .order_by(Notification.id)
+        .all()
+    )
 
 
 def _assigned(side, **to):
@@ -68,8 +74,9 @@ def test_the_assignee_is_reminded_once_before_the_deadline(cats):
     assert event.public is False and event.actor_role == "system"
     view = views.case_view(actor(world.a.staff), case)
     assert view["timeline"][-1]["label"] == "临近办理期限"
-    assert "due_soon" not in [e["kind"] for e in views.case_view(actor(world.a.resident),
-                                                                  case)["timeline"]]
+    assert "due_soon" not in [
+        e["kind"] for e in views.case_view(actor(world.a.resident), case)["timeline"]
+    ]
     # Nobody else heard; past the deadline the overdue notice still comes, once.
     assert _reminders(world.a.staff) == [] and _reminders(world.a.resident) == []
     assert _sweep(due + timedelta(minutes=1))["overdue"] == 1
@@ -141,8 +148,9 @@ def test_a_new_deadline_brings_a_new_reminder(cats):
     _sweep(case.due_at - timedelta(hours=1))
     # Reassigned with a new deadline: reminded again before that one.
     new_due = case.due_at + timedelta(days=2)
-    workflow.assign_case(actor(world.a.staff), case.id, person_id=world.a.grid_worker.id,
-                         due_at=new_due)
+    workflow.assign_case(
+        actor(world.a.staff), case.id, person_id=world.a.grid_worker.id, due_at=new_due
+    )
     db.session.commit()
     assert case.due_soon_notified_at is None
     assert _sweep(new_due - timedelta(hours=5))["due_soon"] == 0
@@ -166,8 +174,9 @@ def test_a_new_category_brings_a_new_reminder(cats):
     world = cats
     case = _assigned(world.a)
     _sweep(case.due_at - timedelta(hours=1))
-    workflow.update_case(actor(world.a.staff), case.id,
-                         {"category_id": category(world.a, "dispute").id})  # 120 hours
+    workflow.update_case(
+        actor(world.a.staff), case.id, {"category_id": category(world.a, "dispute").id}
+    )  # 120 hours
     db.session.commit()
     assert case.due_soon_notified_at is None
     assert _sweep(case.due_at - timedelta(hours=2))["due_soon"] == 1
@@ -201,7 +210,8 @@ def test_a_case_nobody_has_yet_reminds_the_committee_while_there_is_time(cats):
     # only that community's committee; no handler, resident or other committee hears of it
     assert _reminders(world.a.grid_worker) == [] and _reminders(world.a.resident) == []
     assert [n.title for n in _reminders(world.b.staff)] == [
-        f"尚未分派，即将到期：{theirs.reference}"]
+        f"尚未分派，即将到期：{theirs.reference}"
+    ]
     assert _kinds(waiting)[-1] == "due_soon"
     # Sent to a handler afterwards: no second reminder before the deadline, the notice after.
     workflow.assign_case(actor(world.a.staff), waiting.id, person_id=world.a.grid_worker.id)

@@ -32,8 +32,7 @@ def _hammer(url, n, make_kwargs):
 def test_a_retry_gets_the_same_answer_and_one_case(client, cats, auth):
     headers = {**auth.headers(cats.a.resident), "Idempotency-Key": "phone-7f3a"}
     first = client.post("/api/v1/cases", json=BODY, headers=headers)
-    again = client.post("/api/v1/cases", json=dict(reversed(list(BODY.items()))),
-                        headers=headers)
+    again = client.post("/api/v1/cases", json=dict(reversed(list(BODY.items()))), headers=headers)
     assert first.status_code == again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json() == first.get_json()
@@ -53,8 +52,11 @@ def test_keys_are_scoped_to_the_caller(client, cats, auth):
     key = {"Idempotency-Key": "same-key"}
     a = client.post("/api/v1/cases", json=BODY, headers={**auth.headers(cats.a.resident), **key})
     b = client.post("/api/v1/cases", json=BODY, headers={**auth.headers(cats.a.elder), **key})
-    kiosk = client.post("/api/v1/cases", json={**BODY, "category_code": "environment"},
-                        headers={**auth.headers(device=cats.a.device), **key})
+    kiosk = client.post(
+        "/api/v1/cases",
+        json={**BODY, "category_code": "environment"},
+        headers={**auth.headers(device=cats.a.device), **key},
+    )
     assert a.status_code == b.status_code == kiosk.status_code == 201
     assert len({a.get_json()["id"], b.get_json()["id"], kiosk.get_json()["id"]}) == 3
 
@@ -70,16 +72,20 @@ def test_a_failed_attempt_stores_nothing_and_may_be_retried(client, cats, auth):
 
 def test_malformed_keys_are_422(client, cats, auth):
     for key in ("", " ", "x" * 201, "键"):
-        r = client.post("/api/v1/cases", json=BODY,
-                        headers={**auth.headers(cats.a.resident), "Idempotency-Key": key})
+        r = client.post(
+            "/api/v1/cases",
+            json=BODY,
+            headers={**auth.headers(cats.a.resident), "Idempotency-Key": key},
+        )
         assert r.status_code == 422, key
     assert db.session.query(Case).count() == 0
 
 
 def test_concurrent_retries_on_a_live_server_create_one_case(live_server, cats, auth):
     headers = {**auth.headers(cats.a.resident), "Idempotency-Key": "kiosk-net-flaky-1"}
-    responses = _hammer(f"{live_server}/api/v1/cases", 8,
-                        lambda i: {"json": BODY, "headers": headers})
+    responses = _hammer(
+        f"{live_server}/api/v1/cases", 8, lambda i: {"json": BODY, "headers": headers}
+    )
     assert [r.status_code for r in responses] == [201] * 8, [r.text[:200] for r in responses]
     assert len({r.json()["id"] for r in responses}) == 1
     assert len({r.json()["reference"] for r in responses}) == 1
@@ -92,8 +98,11 @@ def test_concurrent_retries_on_a_live_server_create_one_case(live_server, cats, 
 def test_concurrent_submissions_get_distinct_consecutive_references(live_server, cats, auth):
     people = [cats.a.resident, cats.a.elder, cats.b.resident, cats.b.elder]
     headers = [auth.headers(p) for p in people]
-    responses = _hammer(f"{live_server}/api/v1/cases", 12, lambda i: {
-        "json": BODY, "headers": {**headers[i % 4], "Idempotency-Key": f"distinct-{i}"}})
+    responses = _hammer(
+        f"{live_server}/api/v1/cases",
+        12,
+        lambda i: {"json": BODY, "headers": {**headers[i % 4], "Idempotency-Key": f"distinct-{i}"}},
+    )
     assert [r.status_code for r in responses] == [201] * 12, [r.text[:200] for r in responses]
     serials = sorted(int(r.json()["reference"].split("-")[1]) for r in responses)
     assert serials == list(range(serials[0], serials[0] + 12))
@@ -108,9 +117,14 @@ def test_concurrent_upload_retries_store_one_file(live_server, app, cats, auth):
     photo = image_bytes("JPEG")
     headers = {**auth.headers(cats.a.resident), "Idempotency-Key": "photo-retry"}
     url = f"{live_server}/api/v1/cases/{case.id}/attachments"
-    responses = _hammer(url, 6, lambda i: {
-        "headers": headers,
-        "files": {"file": (f"retry-{i}.jpg", io.BytesIO(photo), "image/jpeg")}})
+    responses = _hammer(
+        url,
+        6,
+        lambda i: {
+            "headers": headers,
+            "files": {"file": (f"retry-{i}.jpg", io.BytesIO(photo), "image/jpeg")},
+        },
+    )
     assert [r.status_code for r in responses] == [201] * 6, [r.text[:200] for r in responses]
     assert len({r.json()["id"] for r in responses}) == 1
     db.session.expire_all()

@@ -22,8 +22,12 @@ from tests.affairs.conftest import submit
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (struct.pack(">I", len(data)) + kind + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def rgb_png(width: int, height: int, *, declared_only: bool = False) -> bytes:
@@ -34,8 +38,9 @@ def rgb_png(width: int, height: int, *, declared_only: bool = False) -> bytes:
     rows = 1 if declared_only else height
     raw = b"".join(compressor.compress(row) for _ in range(rows)) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", raw)
-            + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", raw) + _chunk(b"IEND", b"")
+    )
 
 
 def big_jpeg(width: int = 6000, height: int = 6000) -> bytes:
@@ -61,8 +66,11 @@ def case(cats):
 @pytest.fixture()
 def announcement(client, auth, cats):
     headers = auth.headers(cats.a.staff)
-    r = client.post("/api/v1/announcements", headers=headers, json={
-        "title": "停水通知", "body": "明天停水。", "priority": "normal"})
+    r = client.post(
+        "/api/v1/announcements",
+        headers=headers,
+        json={"title": "停水通知", "body": "明天停水。", "priority": "normal"},
+    )
     assert r.status_code == 201, r.get_json()
     return r.get_json()["id"], headers
 
@@ -70,37 +78,49 @@ def announcement(client, auth, cats):
 def _multipart(field, data, name, mime):
     # Encoded here, in memory: the test client would spool a large upload to a temporary file
     # it never closes (a ResourceWarning, an error under filterwarnings=error).
-    boundary, body = encode_multipart({field: FileStorage(io.BytesIO(data), name,
-                                                          content_type=mime)})
+    boundary, body = encode_multipart(
+        {field: FileStorage(io.BytesIO(data), name, content_type=mime)}
+    )
     return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
 
 
 def _photo(client, auth, cats, case, data, name="bomb.png", mime="image/png"):
-    return client.post(f"/api/v1/cases/{case.id}/attachments",
-                       headers=auth.headers(cats.a.resident),
-                       **_multipart("file", data, name, mime))
+    return client.post(
+        f"/api/v1/cases/{case.id}/attachments",
+        headers=auth.headers(cats.a.resident),
+        **_multipart("file", data, name, mime),
+    )
 
 
 def _picture(client, announcement, data):
     announcement_id, headers = announcement
-    return client.put(f"/api/v1/announcements/{announcement_id}/image", headers=headers,
-                      **_multipart("image", data, "bomb", "application/octet-stream"))
+    return client.put(
+        f"/api/v1/announcements/{announcement_id}/image",
+        headers=headers,
+        **_multipart("image", data, "bomb", "application/octet-stream"),
+    )
 
 
 def _refused(response):
     assert response.status_code == 413, response.get_data(as_text=True)[:300]
     body = response.get_json()
-    assert body["code"] == 413 and body["message"] and set(body) <= {"code", "status",
-                                                                     "message", "errors"}
+    assert (
+        body["code"] == 413
+        and body["message"]
+        and set(body) <= {"code", "status", "message", "errors"}
+    )
 
 
-def test_the_reported_png_bomb_is_refused_cheaply_by_both_pipelines(client, auth, cats, case,
-                                                                      announcement, db):
+def test_the_reported_png_bomb_is_refused_cheaply_by_both_pipelines(
+    client, auth, cats, case, announcement, db
+):
     """154 KB declaring 6300×6300 (below the 40 MP limit) cost 1.8 s and 380 MB to decode."""
     bomb = rgb_png(6300, 6300)
     assert len(bomb) < 200_000
-    for send in (lambda: _photo(client, auth, cats, case, bomb),
-                 lambda: _picture(client, announcement, bomb)):
+    for send in (
+        lambda: _photo(client, auth, cats, case, bomb),
+        lambda: _picture(client, announcement, bomb),
+    ):
         started = time.perf_counter()
         _refused(send())
         assert time.perf_counter() - started < 1.0  # the header only: milliseconds
@@ -108,16 +128,19 @@ def test_the_reported_png_bomb_is_refused_cheaply_by_both_pipelines(client, auth
 
 
 @pytest.mark.parametrize("size", [(100_000, 100_000), (1, 2_000_000_000), (65_535, 65_535)])
-def test_tiny_pngs_declaring_huge_sizes_are_refused_from_the_header(client, auth, cats, case,
-                                                                    announcement, size):
-    bomb = rgb_png(*size, declared_only=True) if size[0] < 70_000 else rgb_png(
-        size[0], size[1], declared_only=True)[:200]
+def test_tiny_pngs_declaring_huge_sizes_are_refused_from_the_header(
+    client, auth, cats, case, announcement, size
+):
+    bomb = (
+        rgb_png(*size, declared_only=True)
+        if size[0] < 70_000
+        else rgb_png(size[0], size[1], declared_only=True)[:200]
+    )
     _refused(_photo(client, auth, cats, case, bomb))
     _refused(_picture(client, announcement, bomb))
 
 
-def test_large_jpegs_are_decoded_scaled_down(client, auth, cats, case, announcement,
-                                            monkeypatch):
+def test_large_jpegs_are_decoded_scaled_down(client, auth, cats, case, announcement, monkeypatch):
     """A 36 MP JPEG is accepted (a phone photo may be that large) but libjpeg decodes it at
     a reduced scale close to the size kept, not all 36 million pixels."""
     loaded = []
@@ -136,8 +159,9 @@ def test_large_jpegs_are_decoded_scaled_down(client, auth, cats, case, announcem
     assert r.status_code == 200, r.get_json()
     assert loaded and all(w * h <= 3000 * 3000 for w, h in loaded), loaded
     # Beyond the pixel limit, refused from the header as before.
-    _refused(_photo(client, auth, cats, case, big_jpeg(8000, 6000), name="x.jpg",
-                    mime="image/jpeg"))
+    _refused(
+        _photo(client, auth, cats, case, big_jpeg(8000, 6000), name="x.jpg", mime="image/jpeg")
+    )
 
 
 def test_a_gif_with_thousands_of_frames_costs_one_frame(client, announcement):
@@ -151,8 +175,9 @@ def test_a_gif_with_thousands_of_frames_costs_one_frame(client, announcement):
 def test_pictures_people_send_still_work(client, auth, cats, case, announcement):
     """A 12 MP phone photo and a long (1080×14000) screenshot are not bombs."""
     photo = big_jpeg(4032, 3024)
-    assert _photo(client, auth, cats, case, photo, name="p.jpg",
-                  mime="image/jpeg").status_code == 201
+    assert (
+        _photo(client, auth, cats, case, photo, name="p.jpg", mime="image/jpeg").status_code == 201
+    )
     screenshot = rgb_png(1080, 14_000)
     assert _photo(client, auth, cats, case, screenshot).status_code == 201
     assert _picture(client, announcement, screenshot).status_code == 200

@@ -32,27 +32,41 @@ def _call(url, data=None, headers=None, method=None, timeout=120):
 def test_parallel_picture_bombs_do_not_freeze_a_gevent_worker(tmp_path):
     import io
 
-    server = LiveServer(tmp_path, env={"IMAGE_DECODE_CONCURRENCY": "1",
-                                       "IMAGE_DECODE_WAIT_SECONDS": "60"})
+    server = LiveServer(
+        tmp_path, env={"IMAGE_DECODE_CONCURRENCY": "1", "IMAGE_DECODE_WAIT_SECONDS": "60"}
+    )
     summary = server.prepare()
     server.start()
     try:
         resident = next(a for a in summary["accounts"] if a["role"] == "resident")
         json_headers = {"Content-Type": "application/json"}
-        _status, body = _call(server.url + "/api/v1/auth/token", json.dumps(
-            {"login": resident["login"], "pin": resident["pin"]}).encode(), json_headers)
+        _status, body = _call(
+            server.url + "/api/v1/auth/token",
+            json.dumps({"login": resident["login"], "pin": resident["pin"]}).encode(),
+            json_headers,
+        )
         auth = {"Authorization": "Bearer " + json.loads(body)["token"]}
         me = json.loads(_call(server.url + "/api/v1/me", headers=auth)[1])
-        _status, body = _call(server.url + "/api/v1/cases", json.dumps({
-            "community_id": me["community_id"], "category_code": "environment",
-            "description": "东门垃圾桶满了"}).encode(), {**auth, **json_headers})
+        _status, body = _call(
+            server.url + "/api/v1/cases",
+            json.dumps(
+                {
+                    "community_id": me["community_id"],
+                    "category_code": "environment",
+                    "description": "东门垃圾桶满了",
+                }
+            ).encode(),
+            {**auth, **json_headers},
+        )
         url = f"{server.url}/api/v1/cases/{json.loads(body)['id']}/attachments"
         uploads = []
         for data in [rgb_png(6300, 6300)] * 4 + [rgb_png(3900, 3900)] * 4:
-            boundary, payload = encode_multipart({"file": FileStorage(
-                io.BytesIO(data), "p.png", content_type="image/png")})
-            uploads.append((payload, {**auth, "Content-Type":
-                                      f"multipart/form-data; boundary={boundary}"}))
+            boundary, payload = encode_multipart(
+                {"file": FileStorage(io.BytesIO(data), "p.png", content_type="image/png")}
+            )
+            uploads.append(
+                (payload, {**auth, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+            )
         _call(server.url + "/healthz")  # warm
         statuses, health = [], []
 

@@ -23,10 +23,18 @@ def key(cats):
 
 
 def _form(world, key, **extra):
-    form = {"api_key": key, "jurisdiction_id": world.a.community.code, "service_code": "repair",
-            "lat": "39.9042", "long": "116.4074", "description": "小区门口路灯不亮",
-            "first_name": "晓明", "last_name": "王", "phone": "13900003333",
-            "attribute[place]": "public"}
+    form = {
+        "api_key": key,
+        "jurisdiction_id": world.a.community.code,
+        "service_code": "repair",
+        "lat": "39.9042",
+        "long": "116.4074",
+        "description": "小区门口路灯不亮",
+        "first_name": "晓明",
+        "last_name": "王",
+        "phone": "13900003333",
+        "attribute[place]": "public",
+    }
     form.update(extra)
     return {k: v for k, v in form.items() if v is not None}
 
@@ -53,8 +61,15 @@ def test_services_in_json_and_xml(client, cats):
     services = r.get_json()
     assert [s["service_code"] for s in services][:3] == ["repair", "environment", "safety"]
     repair = services[0]
-    assert set(repair) == {"service_code", "service_name", "description", "metadata", "type",
-                           "keywords", "group"}
+    assert set(repair) == {
+        "service_code",
+        "service_name",
+        "description",
+        "metadata",
+        "type",
+        "keywords",
+        "group",
+    }
     assert repair["metadata"] is True and repair["type"] == "realtime"
     r = client.get(f"{BASE}/services.xml", query_string={"jurisdiction_id": code})
     assert r.mimetype == "text/xml" and r.data.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
@@ -70,8 +85,16 @@ def test_service_definition_in_json_and_xml(client, cats):
     body = client.get(f"{BASE}/services/repair.json", query_string=q).get_json()
     assert body["service_code"] == "repair"
     [attribute] = body["attributes"]
-    assert set(attribute) == {"variable", "code", "datatype", "required", "datatype_description",
-                              "order", "description", "values"}
+    assert set(attribute) == {
+        "variable",
+        "code",
+        "datatype",
+        "required",
+        "datatype_description",
+        "order",
+        "description",
+        "values",
+    }
     assert attribute["datatype"] == "singlevaluelist" and attribute["order"] == 1
     assert {"key": "public", "name": "公共区域"} in attribute["values"]
     root = ET.fromstring(client.get(f"{BASE}/services/repair.xml", query_string=q).data)
@@ -127,8 +150,9 @@ def test_post_errors(client, cats, key, fmt):
     url = f"{BASE}/requests.{fmt}"
     _errors(client.post(url, data=_form(world, None)), 403, fmt)
     _errors(client.post(url, data=_form(world, "o311_forged")), 403, fmt)
-    _errors(client.post(url, data=_form(world, key, jurisdiction_id=world.b.community.code)),
-            403, fmt)
+    _errors(
+        client.post(url, data=_form(world, key, jurisdiction_id=world.b.community.code)), 403, fmt
+    )
     _errors(client.post(url, data=_form(world, key, jurisdiction_id="nowhere")), 404, fmt)
     _errors(client.post(url, data=_form(world, key, service_code="nope")), 404, fmt)
     _errors(client.post(url, data=_form(world, key, service_code=None)), 400, fmt)
@@ -141,8 +165,11 @@ def test_post_errors(client, cats, key, fmt):
     _errors(client.post(url, data=_form(world, key, **{"attribute[": "x"})), 400, fmt)
     _errors(client.post(url, data=_form(world, key, address_id="99999")), 400, fmt)
     # Repairs need a contact: an anonymous partner report is refused.
-    _errors(client.post(url, data=_form(world, key, first_name=None, last_name=None,
-                                        phone=None)), 400, fmt)
+    _errors(
+        client.post(url, data=_form(world, key, first_name=None, last_name=None, phone=None)),
+        400,
+        fmt,
+    )
     assert db.session.query(Case).count() == 0
 
 
@@ -156,14 +183,18 @@ def test_hostile_strings_are_400_and_nothing_is_stored(client, cats, key, value)
 
 def test_a_revoked_key_stops_working(client, cats, auth):
     staff = auth.headers(cats.a.staff)
-    issued = client.post(f"/api/v1/communities/{cats.a.community.id}/open311-keys",
-                         json={"name": "区网格化平台"}, headers=staff)
+    issued = client.post(
+        f"/api/v1/communities/{cats.a.community.id}/open311-keys",
+        json={"name": "区网格化平台"},
+        headers=staff,
+    )
     assert issued.status_code == 201
     body = issued.get_json()
     plain = body["api_key"]
     assert body["prefix"] == plain[:8]
-    listed = client.get(f"/api/v1/communities/{cats.a.community.id}/open311-keys",
-                        headers=staff).get_json()
+    listed = client.get(
+        f"/api/v1/communities/{cats.a.community.id}/open311-keys", headers=staff
+    ).get_json()
     assert plain not in str(listed) and listed[0]["name"] == "区网格化平台"
     assert client.post(f"{BASE}/requests.json", data=_form(cats, plain)).status_code == 200
     assert client.delete(f"/api/v1/open311-keys/{body['id']}", headers=staff).status_code == 200
@@ -171,8 +202,10 @@ def test_a_revoked_key_stops_working(client, cats, auth):
     # Keys are stored as hashes only.
     from app.models.open311 import Open311Key
 
-    assert all(plain not in (k.key_hash + k.prefix) or k.prefix == plain[:8]
-               for k in db.session.query(Open311Key))
+    assert all(
+        plain not in (k.key_hash + k.prefix) or k.prefix == plain[:8]
+        for k in db.session.query(Open311Key)
+    )
     assert db.session.query(Open311Key).filter(Open311Key.key_hash == plain).count() == 0
 
 
@@ -194,8 +227,9 @@ def test_get_requests_filters(client, cats, key):
         r = client.get(f"{BASE}/requests.{fmt}", query_string={**q, **extra})
         assert r.status_code == 200, r.get_data(as_text=True)
         if fmt == "xml":
-            return {e.findtext("service_request_id")
-                    for e in ET.fromstring(r.data).findall("request")}
+            return {
+                e.findtext("service_request_id") for e in ET.fromstring(r.data).findall("request")
+            }
         return {item["service_request_id"]: item for item in r.get_json()}
 
     everything = refs()
@@ -209,16 +243,22 @@ def test_get_requests_filters(client, cats, key):
     assert set(refs(status="closed")) == {done.reference}
     assert set(refs(status="open,closed")) == set(everything)
     assert set(refs(service_code="environment")) == {done.reference}
-    assert set(refs(service_request_id=f"{done.reference},{private.reference}")) == {
-        done.reference}
+    assert set(refs(service_request_id=f"{done.reference},{private.reference}")) == {done.reference}
     assert set(refs(start_date="2000-01-01T00:00:00Z", end_date="2000-02-01T00:00:00Z")) == set()
     assert set(refs(start_date="2000-01-01T00:00:00+08:00")) == set(everything)
-    _errors(client.get(f"{BASE}/requests.json", query_string={**q, "start_date": "yesterday"}),
-            400)
-    _errors(client.get(f"{BASE}/requests.xml", query_string={**q, "status": "pending"}), 400,
-            "xml")
-    _errors(client.get(f"{BASE}/requests.json", query_string={
-        **q, "start_date": "2026-02-01T00:00:00Z", "end_date": "2026-01-01T00:00:00Z"}), 400)
+    _errors(client.get(f"{BASE}/requests.json", query_string={**q, "start_date": "yesterday"}), 400)
+    _errors(client.get(f"{BASE}/requests.xml", query_string={**q, "status": "pending"}), 400, "xml")
+    _errors(
+        client.get(
+            f"{BASE}/requests.json",
+            query_string={
+                **q,
+                "start_date": "2026-02-01T00:00:00Z",
+                "end_date": "2026-01-01T00:00:00Z",
+            },
+        ),
+        400,
+    )
 
 
 def test_merged_and_rejected_cases_are_closed_with_notes(client, cats):
@@ -229,9 +269,12 @@ def test_merged_and_rejected_cases_are_closed_with_notes(client, cats):
     workflow.merge_case(actor(world.a.staff), dup.id, target.id)
     workflow.transition(actor(world.a.staff), rejected.id, "reject", reason="不属于本社区")
     db.session.commit()
-    items = {i["service_request_id"]: i for i in client.get(
-        f"{BASE}/requests.json", query_string={"jurisdiction_id": world.a.community.code}
-    ).get_json()}
+    items = {
+        i["service_request_id"]: i
+        for i in client.get(
+            f"{BASE}/requests.json", query_string={"jurisdiction_id": world.a.community.code}
+        ).get_json()
+    }
     assert items[dup.reference]["status"] == "closed"
     assert target.reference in items[dup.reference]["status_notes"]
     assert items[rejected.reference]["status_notes"] == "不属于本社区"
@@ -242,8 +285,13 @@ def test_jurisdiction_errors_and_unknown_routes(client, cats):
     _errors(client.get(f"{BASE}/services.xml", query_string={"jurisdiction_id": "x"}), 404, "xml")
     _errors(client.get(f"{BASE}/services.csv"), 404)
     _errors(client.put(f"{BASE}/requests.json"), 405)
-    _errors(client.get(f"{BASE}/requests/2026-000001.json",
-                       query_string={"jurisdiction_id": cats.b.community.code}), 404)
+    _errors(
+        client.get(
+            f"{BASE}/requests/2026-000001.json",
+            query_string={"jurisdiction_id": cats.b.community.code},
+        ),
+        404,
+    )
 
 
 def test_reading_can_require_a_key(app, client, cats, key):
@@ -251,8 +299,10 @@ def test_reading_can_require_a_key(app, client, cats, key):
     app.config["OPEN311_PUBLIC_READ"] = False
     try:
         _errors(client.get(f"{BASE}/services.json", query_string=q), 403)
-        assert client.get(f"{BASE}/services.json",
-                          query_string={**q, "api_key": key}).status_code == 200
+        assert (
+            client.get(f"{BASE}/services.json", query_string={**q, "api_key": key}).status_code
+            == 200
+        )
     finally:
         app.config["OPEN311_PUBLIC_READ"] = True
     _errors(client.get(f"{BASE}/services.json", query_string={**q, "api_key": "bad"}), 403)
@@ -269,15 +319,24 @@ def test_a_retried_post_files_one_case(client, cats, key):
 
 def test_required_attributes_and_public_photos(client, cats, key, auth):
     world = cats
-    cat = categories.create_category(actor(world.a.staff), world.a.community.id, code="lift",
-                                     name="电梯", allow_anonymous=True, attributes=[
-                                         {"code": "floor", "datatype": "number",
-                                          "required": True, "description": "几楼？"}])
+    cat = categories.create_category(
+        actor(world.a.staff),
+        world.a.community.id,
+        code="lift",
+        name="电梯",
+        allow_anonymous=True,
+        attributes=[
+            {"code": "floor", "datatype": "number", "required": True, "description": "几楼？"}
+        ],
+    )
     db.session.commit()
-    _errors(client.post(f"{BASE}/requests.json", data=_form(world, key, service_code="lift")),
-            400)
-    r = client.post(f"{BASE}/requests.json", data=_form(
-        world, key, service_code="lift", **{"attribute[floor]": "5", "attribute[place]": None}))
+    _errors(client.post(f"{BASE}/requests.json", data=_form(world, key, service_code="lift")), 400)
+    r = client.post(
+        f"{BASE}/requests.json",
+        data=_form(
+            world, key, service_code="lift", **{"attribute[floor]": "5", "attribute[place]": None}
+        ),
+    )
     assert r.status_code == 200, r.get_json()
     case = db.session.query(Case).filter_by(category_id=cat.id).one()
     assert case.attributes == {"floor": 5.0}
@@ -301,12 +360,18 @@ def test_a_residents_note_never_reaches_status_notes(client, cats, auth, public)
     world = cats
     case = submit(world.a)
     door = "门禁密码 4711#，钥匙在 201 王阿姨家"
-    r = client.post(f"/api/v1/cases/{case.id}/notes", headers=auth.headers(world.a.resident),
-                    json={"text": door, "public": public})
+    r = client.post(
+        f"/api/v1/cases/{case.id}/notes",
+        headers=auth.headers(world.a.resident),
+        json={"text": door, "public": public},
+    )
     assert r.status_code == 201
     put_in_state(case, world.a, "resolved")
-    r = client.post(f"/api/v1/cases/{case.id}/transitions", headers=auth.headers(world.a.resident),
-                    json={"action": "reopen", "note": "还是坏的，" + door})
+    r = client.post(
+        f"/api/v1/cases/{case.id}/transitions",
+        headers=auth.headers(world.a.resident),
+        json={"action": "reopen", "note": "还是坏的，" + door},
+    )
     assert r.status_code == 200
     q = {"jurisdiction_id": world.a.community.code}
     for fmt in ("json", "xml"):
@@ -324,8 +389,11 @@ def test_a_residents_note_never_reaches_status_notes(client, cats, auth, public)
         view = client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(who)).get_json()
         assert "4711" in str(view["timeline"])
     # What staff publish is what Open311 says.
-    client.post(f"/api/v1/cases/{case.id}/notes", headers=auth.headers(world.a.staff),
-                json={"text": "明天上午再派师傅", "public": True})
+    client.post(
+        f"/api/v1/cases/{case.id}/notes",
+        headers=auth.headers(world.a.staff),
+        json={"text": "明天上午再派师傅", "public": True},
+    )
     [item] = client.get(f"{BASE}/requests/{case.reference}.json", query_string=q).get_json()
     assert item["status_notes"] == "已重新打开。明天上午再派师傅"
 
@@ -344,14 +412,23 @@ def test_extreme_and_hostile_dates_never_crash(client, cats, fmt):
         r = get(query)
         assert r.status_code == 200, (query, r.get_data(as_text=True)[:200])
         if fmt == "xml":
-            return {e.findtext("service_request_id")
-                    for e in ET.fromstring(r.data).findall("request")}
+            return {
+                e.findtext("service_request_id") for e in ET.fromstring(r.data).findall("request")
+            }
         return {item["service_request_id"] for item in r.get_json()}
 
-    past = ("0001-01-01", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00%2B14:00",
-            "0001-01-01T00:00:00-14:00")
-    future = ("9999-12-31", "9999-12-31T23:59:59%2B14:00", "9999-12-31T23:59:59-14:00",
-              "9999-12-31T23:59:59.999999Z")
+    past = (
+        "0001-01-01",
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00%2B14:00",
+        "0001-01-01T00:00:00-14:00",
+    )
+    future = (
+        "9999-12-31",
+        "9999-12-31T23:59:59%2B14:00",
+        "9999-12-31T23:59:59-14:00",
+        "9999-12-31T23:59:59.999999Z",
+    )
     for date in past:  # since the beginning of time: everything
         assert refs(f"start_date={date}") == {case.reference}
         assert refs(f"end_date={date}") == set()
@@ -361,9 +438,18 @@ def test_extreme_and_hostile_dates_never_crash(client, cats, fmt):
         assert refs(f"start_date={date}") == set()
         assert refs(f"end_date={date}") == set()  # the 90 days before it
     assert refs(f"start_date={future[0]}&end_date={future[2]}") == set()
-    for junk in ("garbage", "%ED%A0%80", "%ED%A0%80%ED%B0%80", "%00", "2026-01-01T00:00:00%00",
-                 "%EF%BF%BD", "+002026-01-01", "2026-01-01T00:00:00%2B99:00", "9" * 41,
-                 "%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-01-01"):
+    for junk in (
+        "garbage",
+        "%ED%A0%80",
+        "%ED%A0%80%ED%B0%80",
+        "%00",
+        "2026-01-01T00:00:00%00",
+        "%EF%BF%BD",
+        "+002026-01-01",
+        "2026-01-01T00:00:00%2B99:00",
+        "9" * 41,
+        "%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-01-01",
+    ):
         for name in ("start_date", "end_date"):
             _errors(get(f"{name}={junk}"), 400, fmt)
     # Text the database cannot take is refused in GeoReport terms too.
@@ -376,6 +462,7 @@ def test_extreme_and_hostile_dates_never_crash(client, cats, fmt):
 
 
 # --- GeoReport v2 fidelity (issue #13): what a client posts, it reads back ------------------
+
 
 def _created(response, fmt):
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
@@ -406,8 +493,11 @@ def _listed(client, world, reference, fmt, api_key=None):
     assert r.status_code == 200
     if fmt == "json":
         return next(i for i in r.get_json() if i["service_request_id"] == reference)
-    return next({e.tag: e.text for e in item} for item in ET.fromstring(r.data).findall("request")
-                if item.findtext("service_request_id") == reference)
+    return next(
+        {e.tag: e.text for e in item}
+        for item in ET.fromstring(r.data).findall("request")
+        if item.findtext("service_request_id") == reference
+    )
 
 
 @pytest.fixture()
@@ -431,16 +521,25 @@ def test_description_is_optional(client, cats, key, fmt):
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_the_posting_client_reads_its_own_words_back_nobody_else_does(client, cats, key,
-                                                                      other_key, fmt):
+def test_the_posting_client_reads_its_own_words_back_nobody_else_does(
+    client, cats, key, other_key, fmt
+):
     world = cats
     description = "3 单元门口路灯不亮，晚上看不见台阶"
     address = "和平里 3 号楼 3 单元门口"
-    r = client.post(f"{BASE}/requests.{fmt}", data=_form(
-        world, key, description=description, lat=None, long=None, address_string=address))
+    r = client.post(
+        f"{BASE}/requests.{fmt}",
+        data=_form(
+            world, key, description=description, lat=None, long=None, address_string=address
+        ),
+    )
     reference = _created(r, fmt)
-    precise = _created(client.post(f"{BASE}/requests.{fmt}", data=_form(
-        world, key, lat="39.904212", long="116.407413")), fmt)
+    precise = _created(
+        client.post(
+            f"{BASE}/requests.{fmt}", data=_form(world, key, lat="39.904212", long="116.407413")
+        ),
+        fmt,
+    )
     case = db.session.query(Case).filter_by(reference=reference).one()
     assert case.address == address and case.description == description
 
@@ -464,20 +563,31 @@ def test_the_posting_client_reads_its_own_words_back_nobody_else_does(client, ca
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_email_and_names_are_the_contact_for_replies_never_published(client, cats, key, auth,
-                                                                     fmt):
+def test_email_and_names_are_the_contact_for_replies_never_published(client, cats, key, auth, fmt):
     world = cats
     # Repairs need a contact: an e-mail address alone is one.
-    r = client.post(f"{BASE}/requests.{fmt}", data=_form(
-        world, key, first_name=None, last_name=None, phone=None, email=" Xiaoming@Example.CN "))
+    r = client.post(
+        f"{BASE}/requests.{fmt}",
+        data=_form(
+            world, key, first_name=None, last_name=None, phone=None, email=" Xiaoming@Example.CN "
+        ),
+    )
     reference = _created(r, fmt)
     case = db.session.query(Case).filter_by(reference=reference).one()
     assert case.contact_email == "Xiaoming@example.cn" and not case.anonymous
-    full = _created(client.post(f"{BASE}/requests.{fmt}", data=_form(
-        world, key, email="wang@example.cn", phone="+86 139-0000-3333")), fmt)
+    full = _created(
+        client.post(
+            f"{BASE}/requests.{fmt}",
+            data=_form(world, key, email="wang@example.cn", phone="+86 139-0000-3333"),
+        ),
+        fmt,
+    )
     case = db.session.query(Case).filter_by(reference=full).one()
     assert (case.contact_name, case.contact_phone, case.contact_email) == (
-        "晓明 王", "13900003333", "wang@example.cn")
+        "晓明 王",
+        "13900003333",
+        "wang@example.cn",
+    )
     # The committee reads it as the contact to reply to …
     view = client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(world.a.staff)).get_json()
     assert view["reporter"]["email"] == "wang@example.cn"
@@ -494,8 +604,7 @@ def test_email_and_names_are_the_contact_for_replies_never_published(client, cat
             _item, text = _one(client, world, ref, fmt, api_key=api_key)
             assert "example.cn" not in text.lower() and "3333" not in text and "晓明" not in text
     for bad in ("not-an-address", "a@b", "王@例子.中国", "x@example.cn\x00", "a" * 65 + "@ex.cn"):
-        _errors(client.post(f"{BASE}/requests.{fmt}", data=_form(world, key, email=bad)),
-                400, fmt)
+        _errors(client.post(f"{BASE}/requests.{fmt}", data=_form(world, key, email=bad)), 400, fmt)
     assert db.session.query(Case).count() == 2
 
 
@@ -505,8 +614,10 @@ def _media_form(world, key, data, name="photo.jpg", mime="image/jpeg", **extra):
     from werkzeug.datastructures import FileStorage
     from werkzeug.test import encode_multipart
 
-    fields = {**_form(world, key, **extra),
-              "media": FileStorage(io.BytesIO(data), name, content_type=mime)}
+    fields = {
+        **_form(world, key, **extra),
+        "media": FileStorage(io.BytesIO(data), name, content_type=mime),
+    }
     boundary, body = encode_multipart(fields)
     return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
 
@@ -521,8 +632,10 @@ def test_a_media_upload_is_the_requests_photo(app, client, cats, key, auth, fmt)
     world = cats
     folder = Path(app.config["UPLOAD_FOLDER"]) / "cases"
     before = set(folder.iterdir()) if folder.exists() else set()
-    r = client.post(f"{BASE}/requests.{fmt}", **_media_form(
-        world, key, image_bytes(exif=gps_exif()), name="IMG_0001.JPG"))
+    r = client.post(
+        f"{BASE}/requests.{fmt}",
+        **_media_form(world, key, image_bytes(exif=gps_exif()), name="IMG_0001.JPG"),
+    )
     reference = _created(r, fmt)
     case = db.session.query(Case).filter_by(reference=reference).one()
     [photo] = case.attachments
@@ -534,8 +647,9 @@ def test_a_media_upload_is_the_requests_photo(app, client, cats, key, auth, fmt)
     for api_key in (None, key):
         assert _one(client, world, reference, fmt, api_key=api_key)[0]["media_url"] is None
     staff = auth.headers(world.a.staff)
-    r = client.patch(f"/api/v1/cases/{case.id}/attachments/{photo.id}", headers=staff,
-                     json={"public": True})
+    r = client.patch(
+        f"/api/v1/cases/{case.id}/attachments/{photo.id}", headers=staff, json={"public": True}
+    )
     assert r.status_code == 200
     item, _text = _one(client, world, reference, fmt)
     assert item["media_url"].startswith(f"http://localhost{BASE}/media/{reference}/")
@@ -549,11 +663,13 @@ def test_a_media_upload_is_the_requests_photo(app, client, cats, key, auth, fmt)
     files_before = set(folder.iterdir())
     refused = [
         _media_form(world, key, b"GIF89a not a photo at all", name="p.jpg"),
-        _media_form(world, key, b"<svg xmlns='http://www.w3.org/2000/svg'/>", name="p.png",
-                    mime="image/png"),
+        _media_form(
+            world, key, b"<svg xmlns='http://www.w3.org/2000/svg'/>", name="p.png", mime="image/png"
+        ),
         _media_form(world, key, image_bytes()[:60], name="cut.jpg"),  # truncated
-        _media_form(world, key, rgb_png(6300, 6300, declared_only=True), name="bomb.png",
-                    mime="image/png"),
+        _media_form(
+            world, key, rgb_png(6300, 6300, declared_only=True), name="bomb.png", mime="image/png"
+        ),
         _media_form(world, key, b"RIFF\x24\x00\x00\x00WAVEfmt ", name="voice.jpg"),
         _media_form(world, key, b"", name="empty.jpg"),
     ]
@@ -574,8 +690,9 @@ def test_a_json_body_is_told_to_use_a_form(client, cats, key, fmt):
     body = _form(cats, key)
     r = client.post(f"{BASE}/requests.{fmt}", json=body)
     assert "x-www-form-urlencoded" in _errors(r, 400, fmt)
-    r = client.post(f"{BASE}/requests.{fmt}?api_key={key}", data=b"<request/>",
-                    content_type="text/xml")
+    r = client.post(
+        f"{BASE}/requests.{fmt}?api_key={key}", data=b"<request/>", content_type="text/xml"
+    )
     assert "x-www-form-urlencoded" in _errors(r, 400, fmt)
     assert db.session.query(Case).count() == 0
 
@@ -592,8 +709,10 @@ def test_discovery_names_the_public_address_a_contact_and_how_to_get_a_key(app, 
         assert root.tag == "discovery"
         endpoint = root.find("endpoints/endpoint")
         body = {e.tag: e.text for e in root}
-        return body, {"url": endpoint.findtext("url"),
-                      "formats": [f.text for f in endpoint.find("formats")]}
+        return body, {
+            "url": endpoint.findtext("url"),
+            "formats": [f.text for f in endpoint.find("formats")],
+        }
 
     # Unset PUBLIC_BASE_URL: the host the client asked (never a made-up 127.0.0.1:8000).
     body, endpoint = discovery(base_url="http://linli.test:8080")
@@ -612,21 +731,33 @@ def test_discovery_names_the_public_address_a_contact_and_how_to_get_a_key(app, 
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_the_posting_client_follows_its_request_in_a_private_category(client, cats, key,
-                                                                       other_key, fmt):
+def test_the_posting_client_follows_its_request_in_a_private_category(
+    client, cats, key, other_key, fmt
+):
     # Neighbour disputes are not public: nobody else lists or reads them, but the client that
     # posted one follows it (as a resident follows their own case).
     world = cats
-    reference = _created(client.post(f"{BASE}/requests.{fmt}", data=_form(
-        world, key, service_code="dispute", description="楼上每晚十二点后还在装修",
-        **{"attribute[place]": None})), fmt)
+    reference = _created(
+        client.post(
+            f"{BASE}/requests.{fmt}",
+            data=_form(
+                world,
+                key,
+                service_code="dispute",
+                description="楼上每晚十二点后还在装修",
+                **{"attribute[place]": None},
+            ),
+        ),
+        fmt,
+    )
     own, _text = _one(client, world, reference, fmt, api_key=key)
     assert own["description"] == "楼上每晚十二点后还在装修" and own["status"] == "open"
     assert _listed(client, world, reference, fmt, api_key=key)["service_code"] == "dispute"
     q = {"jurisdiction_id": world.a.community.code}
     for api_key in (None, other_key):
         extra = {"api_key": api_key} if api_key else {}
-        _errors(client.get(f"{BASE}/requests/{reference}.{fmt}", query_string={**q, **extra}),
-                404, fmt)
+        _errors(
+            client.get(f"{BASE}/requests/{reference}.{fmt}", query_string={**q, **extra}), 404, fmt
+        )
         listed = client.get(f"{BASE}/requests.{fmt}", query_string={**q, **extra})
         assert reference not in listed.get_data(as_text=True)

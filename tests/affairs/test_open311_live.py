@@ -87,13 +87,22 @@ def test_a_georeport_client_flow_against_gunicorn(server, fmt):
     definition = client.get_service_definition(service["service_code"])
     attributes = definition["attributes"]
     attributes = attributes if fmt == "json" else _as_list(attributes["attribute"])
-    form = {"api_key": api_key, "jurisdiction_id": jurisdiction,
-            "service_code": service["service_code"], "lat": "39.913418", "long": "116.391248",
-            "address_string": "和平里 2 号楼东侧路灯", "email": "partner-user@example.cn",
-            "description": "路灯一闪一闪，晚上看不清路"}
+    form = {
+        "api_key": api_key,
+        "jurisdiction_id": jurisdiction,
+        "service_code": service["service_code"],
+        "lat": "39.913418",
+        "long": "116.391248",
+        "address_string": "和平里 2 号楼东侧路灯",
+        "email": "partner-user@example.cn",
+        "description": "路灯一闪一闪，晚上看不清路",
+    }
     for attribute in attributes:
-        values = attribute["values"] if fmt == "json" else _as_list(
-            (attribute.get("values") or {}).get("value"))
+        values = (
+            attribute["values"]
+            if fmt == "json"
+            else _as_list((attribute.get("values") or {}).get("value"))
+        )
         if attribute["datatype"] in ("singlevaluelist", "multivaluelist") and values:
             form[f"attribute[{attribute['code']}]"] = values[0]["key"]
         elif attribute["required"] in (True, "true"):
@@ -102,8 +111,9 @@ def test_a_georeport_client_flow_against_gunicorn(server, fmt):
     # POST: form-encoded (JSON); multipart with the photo as `media` (XML).
     url = f"{root}requests.{fmt}"
     if fmt == "xml":
-        r = http.post(url, data=form, files={"media": ("light.jpg", _jpeg(), "image/jpeg")},
-                      timeout=60)
+        r = http.post(
+            url, data=form, files={"media": ("light.jpg", _jpeg(), "image/jpeg")}, timeout=60
+        )
     else:
         r = http.post(url, data=form, timeout=60)
     assert r.status_code == 200, r.text[:300]
@@ -116,15 +126,19 @@ def test_a_georeport_client_flow_against_gunicorn(server, fmt):
     assert r.status_code == 400 and "multipart/form-data" in r.text
 
     # Token → request id.
-    r = http.get(f"{root}tokens/{token}.{fmt}", params={"jurisdiction_id": jurisdiction},
-                 timeout=30)
+    r = http.get(
+        f"{root}tokens/{token}.{fmt}", params={"jurisdiction_id": jurisdiction}, timeout=30
+    )
     assert r.status_code == 200
     [found] = _requests_of(_parse(r, fmt), fmt)
     assert found["service_request_id"] == reference
 
     # The poster, with its key, reads back what it sent.
-    r = http.get(f"{root}requests/{reference}.{fmt}",
-                 params={"jurisdiction_id": jurisdiction, "api_key": api_key}, timeout=30)
+    r = http.get(
+        f"{root}requests/{reference}.{fmt}",
+        params={"jurisdiction_id": jurisdiction, "api_key": api_key},
+        timeout=30,
+    )
     [own] = _requests_of(_parse(r, fmt), fmt)
     assert own["description"] == form["description"]
     assert own["address"] == form["address_string"]
@@ -145,20 +159,22 @@ def test_a_georeport_client_flow_against_gunicorn(server, fmt):
             return {item["service_request_id"] for item in client.get_service_requests(**filters)}
         # georeport 0.3.1 cannot read an empty XML list (<service_requests/> is None to
         # xmltodict): the same query, read with xmltodict here.
-        r = http.get(f"{root}requests.xml", params={"jurisdiction_id": jurisdiction, **filters},
-                     timeout=30)
+        r = http.get(
+            f"{root}requests.xml", params={"jurisdiction_id": jurisdiction, **filters}, timeout=30
+        )
         assert r.status_code == 200
         return {item["service_request_id"] for item in _requests_of(_parse(r, fmt), fmt)}
 
     now = datetime.now(UTC)
-    window = {"start_date": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "end_date": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    window = {
+        "start_date": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end_date": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
     assert reference in refs()
     assert reference in refs(service_code=service["service_code"], status="open", **window)
     assert reference not in refs(status="closed")
     other = next((code for code in by_code if code != service["service_code"]), None)
     if other is not None:
         assert reference not in refs(service_code=other)
-    assert reference not in refs(start_date="2020-01-01T00:00:00Z",
-                                 end_date="2020-02-01T00:00:00Z")
+    assert reference not in refs(start_date="2020-01-01T00:00:00Z", end_date="2020-02-01T00:00:00Z")
     assert refs(service_request_id=reference) == {reference}

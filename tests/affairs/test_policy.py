@@ -23,8 +23,12 @@ def _raises(error, who, action, case):
 def test_another_communitys_case_is_not_found_for_every_action(cats):
     world = cats
     case = submit(world.a)
-    for who in (actor(world.b.staff), actor(world.b.resident), actor(device=world.b.device),
-                actor(world.office_b_official)):
+    for who in (
+        actor(world.b.staff),
+        actor(world.b.resident),
+        actor(device=world.b.device),
+        actor(world.office_b_official),
+    ):
         for action in ("read", "accept", "note", "attach", "support", "update", "see_contact"):
             _raises(NotFound, who, action, case)
     _raises(Unauthorized, Actor.anonymous(), "read", case)
@@ -47,8 +51,16 @@ def test_a_read_only_official_sees_everything_and_changes_nothing(cats):
     assert policy.may(official, "read_internal", case)
     assert policy.may(official, "see_reporter", case)
     assert not policy.may(official, "see_contact", case)  # the phone stays masked
-    for action in ("accept", "reject", "assign", "merge", "update", "note", "attach",
-                   "publish_attachment"):
+    for action in (
+        "accept",
+        "reject",
+        "assign",
+        "merge",
+        "update",
+        "note",
+        "attach",
+        "publish_attachment",
+    ):
         _raises(Forbidden, official, action, case)
     writer = actor(world.official_writer)
     assert policy.may(writer, "accept", case) and policy.may(writer, "update", case)
@@ -150,9 +162,17 @@ def test_the_buttons_are_exactly_what_may_allows(cats, status):
     world = cats
     case = submit(world.a, by=actor(world.a.relative, act_for=world.a.elder))
     put_in_state(case, world.a, status)
-    people = [world.a.elder, world.a.resident, world.a.staff, world.a.grid_worker,
-              world.a.org_member, world.official, world.official_writer, world.admin,
-              world.b.staff]
+    people = [
+        world.a.elder,
+        world.a.resident,
+        world.a.staff,
+        world.a.grid_worker,
+        world.a.org_member,
+        world.official,
+        world.official_writer,
+        world.admin,
+        world.b.staff,
+    ]
     buttons = (*rules.ACTIONS, "note", "attach", "rate", "support")
     for who in [actor(p) for p in people] + [actor(device=world.a.device)]:
         expected = []

@@ -23,8 +23,13 @@ def test_inbox_needs_sign_in_and_lists_with_counts_and_filters(client, cats):
     a = submit(world.a, description="电梯坏了")
     b = submit(world.a, code="environment", description="垃圾满了")
     put_in_state(b, world.a, "assigned")
-    late = submit(world.a, code="safety", description="井盖松动", by=world.a.grid_worker,
-                  building_id=world.a.community.buildings[0].id)
+    late = submit(
+        world.a,
+        code="safety",
+        description="井盖松动",
+        by=world.a.grid_worker,
+        building_id=world.a.community.buildings[0].id,
+    )
     backdate(late, due_at=timedelta(hours=50))  # 26 hours overdue: past the grace
     foreign = submit(world.b, description="外社区的事")
     _login(client, world.a.staff)
@@ -48,9 +53,14 @@ def test_inbox_needs_sign_in_and_lists_with_counts_and_filters(client, cats):
 
 def test_detail_shows_timeline_photos_audio_and_reporter_audited(client, cats):
     world = cats
-    case = intake.submit_case(actor(world.a.elder), category_code="help", channel="voice",
-                              transcript="想请人帮忙买菜", audio=wav_bytes(),
-                              photos=[image_bytes()])
+    case = intake.submit_case(
+        actor(world.a.elder),
+        category_code="help",
+        channel="voice",
+        transcript="想请人帮忙买菜",
+        audio=wav_bytes(),
+        photos=[image_bytes()],
+    )
     db.session.commit()
     _login(client, world.a.staff)
     page = client.get(f"/staff/cases/{case.id}").get_data(as_text=True)
@@ -58,8 +68,12 @@ def test_detail_shows_timeline_photos_audio_and_reporter_audited(client, cats):
     assert "<audio controls" in page and "<img" in page
     assert world.a.elder.display_name in page and world.a.elder.phone in page
     assert 'name="csrf_token"' in page and "办理过程" in page
-    assert db.session.query(AuditLog).filter_by(action="read", target_type="case",
-                                                actor_person_id=world.a.staff.id).count() == 1
+    assert (
+        db.session.query(AuditLog)
+        .filter_by(action="read", target_type="case", actor_person_id=world.a.staff.id)
+        .count()
+        == 1
+    )
     audio = next(a for a in case.attachments if a.kind == "audio")
     got = client.get(f"/staff/cases/{case.id}/attachments/{audio.id}", buffered=True)
     assert got.status_code == 200 and got.mimetype == "audio/wav"
@@ -76,31 +90,52 @@ def test_forms_drive_the_case_through_its_life(client, cats):
     token = _csrf(client, detail)
     # Without the CSRF token nothing happens.
     assert client.post(f"{detail}/transition", data={"action": "accept"}).status_code == 400
-    r = client.post(f"{detail}/transition", data={"action": "accept", "note": "马上安排",
-                                                  "public": "1", "csrf_token": token})
+    r = client.post(
+        f"{detail}/transition",
+        data={"action": "accept", "note": "马上安排", "public": "1", "csrf_token": token},
+    )
     assert r.status_code == 302
     due = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=2)).replace(
-        hour=10, minute=0, second=0, microsecond=0)
-    r = client.post(f"{detail}/assign", data={
-        "assignee": f"o:{world.a.organization.id}", "note": "请今天处理",
-        "due_at": due.strftime("%Y-%m-%dT%H:%M"), "csrf_token": token})
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    r = client.post(
+        f"{detail}/assign",
+        data={
+            "assignee": f"o:{world.a.organization.id}",
+            "note": "请今天处理",
+            "due_at": due.strftime("%Y-%m-%dT%H:%M"),
+            "csrf_token": token,
+        },
+    )
     assert r.status_code == 302
     client.post(f"{detail}/note", data={"text": "居民下午在家", "csrf_token": token})
-    client.post(f"{detail}/attachments", data={
-        "file": (io.BytesIO(image_bytes("PNG")), "a.jpg", "image/jpeg"), "csrf_token": token},
-        content_type="multipart/form-data")
+    client.post(
+        f"{detail}/attachments",
+        data={"file": (io.BytesIO(image_bytes("PNG")), "a.jpg", "image/jpeg"), "csrf_token": token},
+        content_type="multipart/form-data",
+    )
     db.session.expire_all()
     assert case.status == "assigned" and case.assignee_organization_id == world.a.organization.id
     assert case.due_at == due  # 10:00 in Asia/Shanghai, stored in UTC
-    assert [e.kind for e in case.events] == ["submitted", "accept", "assigned", "note",
-                                             "attachment"]
+    assert [e.kind for e in case.events] == [
+        "submitted",
+        "accept",
+        "assigned",
+        "note",
+        "attachment",
+    ]
     assert not case.events[3].public
     # A refused step is a message on the page, not an error page.
-    r = client.post(f"{detail}/transition", data={"action": "reject", "csrf_token": token},
-                    follow_redirects=True)
+    r = client.post(
+        f"{detail}/transition",
+        data={"action": "reject", "csrf_token": token},
+        follow_redirects=True,
+    )
     assert r.status_code == 200 and "flash error" in r.get_data(as_text=True)
-    r = client.post(f"/staff/cases/{other.id}/merge", data={
-        "into_reference": case.reference, "csrf_token": token})
+    r = client.post(
+        f"/staff/cases/{other.id}/merge",
+        data={"into_reference": case.reference, "csrf_token": token},
+    )
     assert r.status_code == 302
     db.session.expire_all()
     assert other.merged_into_id == case.id
@@ -114,16 +149,33 @@ def test_take_down_a_phone_call(client, cats):
     assert "代办登记" in form
     token = _csrf(client, path)
     category_id = re.search(r'<option value="(\d+)"[^>]*>邻里纠纷', form).group(1)
-    r = client.post(path, data={"category_id": category_id, "channel": "phone",
-                                "description": "楼上邻居半夜装修", "resident_phone":
-                                world.a.elder.phone, "csrf_token": token})
+    r = client.post(
+        path,
+        data={
+            "category_id": category_id,
+            "channel": "phone",
+            "description": "楼上邻居半夜装修",
+            "resident_phone": world.a.elder.phone,
+            "csrf_token": token,
+        },
+    )
     assert r.status_code == 302
     case = db.session.query(Case).one()
     assert (case.channel, case.reporter_id, case.submitted_by_id) == (
-        "phone", world.a.elder.id, world.a.staff.id)
-    r = client.post(path, data={"category_id": category_id, "channel": "phone",
-                                "description": "x", "resident_phone": world.b.elder.phone,
-                                "csrf_token": token})
+        "phone",
+        world.a.elder.id,
+        world.a.staff.id,
+    )
+    r = client.post(
+        path,
+        data={
+            "category_id": category_id,
+            "channel": "phone",
+            "description": "x",
+            "resident_phone": world.b.elder.phone,
+            "csrf_token": token,
+        },
+    )
     assert r.status_code == 200 and "本社区没有用这个手机号的居民" in r.get_data(as_text=True)
     assert db.session.query(Case).count() == 1
 

@@ -25,8 +25,6 @@ CATS = "/staff/categories"
 KEYS = "/staff/open311-keys"
 
 
-
-
 def _logout(client):
     r = client.post("/staff/logout", data={"csrf_token": _csrf(client, "/staff/login")})
     assert r.status_code == 302
@@ -34,16 +32,24 @@ def _logout(client):
 
 def _resident_login(client, person):
     token = _csrf(client, "/easy/login")
-    r = client.post("/easy/login", data={"phone": person.phone, "pin": f.PIN,
-                                         "csrf_token": token})
+    r = client.post("/easy/login", data={"phone": person.phone, "pin": f.PIN, "csrf_token": token})
     assert r.status_code == 302
 
 
 def _form(world, **extra):
-    form = {"community_id": world.a.community.id, "code": "parking", "name": "停车管理",
-            "description": "乱停车、占用消防通道。", "handler": "grid_worker",
-            "deadline_hours": "36", "notice": "", "icon": "parking", "allow_anonymous": "1",
-            "is_public": "1", "active": "1"}
+    form = {
+        "community_id": world.a.community.id,
+        "code": "parking",
+        "name": "停车管理",
+        "description": "乱停车、占用消防通道。",
+        "handler": "grid_worker",
+        "deadline_hours": "36",
+        "notice": "",
+        "icon": "parking",
+        "allow_anonymous": "1",
+        "is_public": "1",
+        "active": "1",
+    }
     form.update(extra)
     return {k: v for k, v in form.items() if v is not None}
 
@@ -55,6 +61,7 @@ def _count():
 
 # --- categories -----------------------------------------------------------------------------
 
+
 def test_staff_list_create_edit_switch_off_and_on(client, cats):
     world = cats
     _login(client, world.a.staff)
@@ -62,8 +69,9 @@ def test_staff_list_create_edit_switch_off_and_on(client, cats):
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "事项分类" in html and "报修（水电燃气）" in html
     assert "48 小时" in html and world.a.organization.name in html and "网格员" in html
-    b_names = {c.name for c in db.session.query(CaseCategory).filter_by(
-        community_id=world.b.community.id)}
+    b_names = {
+        c.name for c in db.session.query(CaseCategory).filter_by(community_id=world.b.community.id)
+    }
     assert b_names  # B has the same standard names; none of B's ids are linked
     for c in db.session.query(CaseCategory).filter_by(community_id=world.b.community.id):
         assert f"/staff/categories/{c.id}/edit" not in html
@@ -74,43 +82,74 @@ def test_staff_list_create_edit_switch_off_and_on(client, cats):
     r = client.post(f"{CATS}/new", data={**_form(world), "csrf_token": token})
     assert r.status_code == 302, r.get_data(as_text=True)[:800]
     assert _count() == before + 1
-    made = db.session.query(CaseCategory).filter_by(community_id=world.a.community.id,
-                                                    code="parking").one()
-    assert (made.name, made.deadline_hours, made.handler_role, made.handler_organization_id,
-            made.allow_anonymous, made.is_public, made.active, made.icon) == (
-        "停车管理", 36, "grid_worker", None, True, True, True, "parking")
+    made = (
+        db.session.query(CaseCategory)
+        .filter_by(community_id=world.a.community.id, code="parking")
+        .one()
+    )
+    assert (
+        made.name,
+        made.deadline_hours,
+        made.handler_role,
+        made.handler_organization_id,
+        made.allow_anonymous,
+        made.is_public,
+        made.active,
+        made.icon,
+    ) == ("停车管理", 36, "grid_worker", None, True, True, True, "parking")
     assert "停车管理" in client.get(r.headers["Location"]).get_data(as_text=True)
     # Edit: hand it to the property company, change the deadline, no anonymity.
     edit = f"{CATS}/{made.id}/edit"
     form = client.get(edit).get_data(as_text=True)
     assert 'value="停车管理"' in form and "readonly" in form
-    r = client.post(edit, data={**_form(world, handler=f"org:{world.a.organization.id}",
-                                        deadline_hours="24", allow_anonymous=None,
-                                        notice="占用消防通道请拨打 119。"),
-                                "csrf_token": token})
+    r = client.post(
+        edit,
+        data={
+            **_form(
+                world,
+                handler=f"org:{world.a.organization.id}",
+                deadline_hours="24",
+                allow_anonymous=None,
+                notice="占用消防通道请拨打 119。",
+            ),
+            "csrf_token": token,
+        },
+    )
     assert r.status_code == 302
     db.session.expire_all()
-    assert (made.handler_organization_id, made.handler_role, made.deadline_hours,
-            made.allow_anonymous, made.notice, made.code) == (
-        world.a.organization.id, None, 24, False, "占用消防通道请拨打 119。", "parking")
+    assert (
+        made.handler_organization_id,
+        made.handler_role,
+        made.deadline_hours,
+        made.allow_anonymous,
+        made.notice,
+        made.code,
+    ) == (world.a.organization.id, None, 24, False, "占用消防通道请拨打 119。", "parking")
     # Switch off, then on again.
-    assert client.post(f"{CATS}/{made.id}/deactivate", data={"csrf_token": token}
-                       ).status_code == 302
+    assert (
+        client.post(f"{CATS}/{made.id}/deactivate", data={"csrf_token": token}).status_code == 302
+    )
     db.session.expire_all()
     assert made.active is False
     listing = client.get(CATS).get_data(as_text=True)
     assert "停车管理" in listing and "已停用" in listing and "重新启用" in listing
     # Residents no longer see it.
-    codes = [c.code for c in categories.list_categories(actor(world.a.resident),
-                                                        world.a.community.id)]
+    codes = [
+        c.code for c in categories.list_categories(actor(world.a.resident), world.a.community.id)
+    ]
     assert "parking" not in codes
-    assert client.post(f"{CATS}/{made.id}/reactivate", data={"csrf_token": token}
-                       ).status_code == 302
+    assert (
+        client.post(f"{CATS}/{made.id}/reactivate", data={"csrf_token": token}).status_code == 302
+    )
     db.session.expire_all()
     assert made.active is True
     # The changes were audited with the staff member as the actor.
-    assert db.session.query(AuditLog).filter_by(
-        target_type="case_category", actor_person_id=world.a.staff.id).count() >= 4
+    assert (
+        db.session.query(AuditLog)
+        .filter_by(target_type="case_category", actor_person_id=world.a.staff.id)
+        .count()
+        >= 4
+    )
 
 
 def test_standard_set_when_there_is_none(client, world):
@@ -118,39 +157,42 @@ def test_standard_set_when_there_is_none(client, world):
     html = client.get(CATS).get_data(as_text=True)
     assert "添加标准分类" in html and "还没有分类" in html
     token = _csrf(client, CATS)
-    r = client.post(f"{CATS}/defaults", data={"csrf_token": token,
-                                              "community_id": world.a.community.id})
+    r = client.post(
+        f"{CATS}/defaults", data={"csrf_token": token, "community_id": world.a.community.id}
+    )
     assert r.status_code == 302
-    assert db.session.query(CaseCategory).filter_by(community_id=world.a.community.id).count() \
-        == 6
-    assert db.session.query(CaseCategory).filter_by(community_id=world.b.community.id).count() \
-        == 0
+    assert db.session.query(CaseCategory).filter_by(community_id=world.a.community.id).count() == 6
+    assert db.session.query(CaseCategory).filter_by(community_id=world.b.community.id).count() == 0
     assert "添加标准分类" not in client.get(CATS).get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("changes", "field", "words"), [
-    ({"name": ""}, "name", "这里不能空着"),
-    ({"name": "   "}, "name", "这里不能空着"),
-    ({"deadline_hours": "-5"}, "deadline_hours", "1 到 2160"),
-    ({"deadline_hours": "0"}, "deadline_hours", "1 到 2160"),
-    ({"deadline_hours": "99999999999999999999999"}, "deadline_hours", "1 到 2160"),
-    ({"deadline_hours": "两天"}, "deadline_hours", "1 到 2160"),
-    ({"deadline_hours": ""}, "deadline_hours", "1 到 2160"),
-    ({"name": "停车\u202e管理"}, "name", "不允许的字符"),
-    ({"name": "停车\x00管理"}, "name", "不允许的字符"),
-    ({"description": "x" * 501}, "description", "500"),
-    ({"code": "Parking Lot!"}, "code", "小写字母"),
-    ({"code": "../../etc"}, "code", "小写字母"),
-    ({"handler": "org:999999"}, "handler", "单位"),
-    ({"handler": "org:²"}, "handler", "单位"),
-    ({"handler": "org:99999999999999999999"}, "handler", "单位"),
-    ({"deadline_hours": "²"}, "deadline_hours", "1 到 2160"),
-    ({"handler": "org:x'; DROP TABLE case_category;--"}, "handler", "单位"),
-    ({"handler": "platform_admin"}, "handler", "请选择由谁办理"),
-    ({"icon": "<script>"}, "icon", "图片"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"name": ""}, "name", "这里不能空着"),
+        ({"name": "   "}, "name", "这里不能空着"),
+        ({"deadline_hours": "-5"}, "deadline_hours", "1 到 2160"),
+        ({"deadline_hours": "0"}, "deadline_hours", "1 到 2160"),
+        ({"deadline_hours": "99999999999999999999999"}, "deadline_hours", "1 到 2160"),
+        ({"deadline_hours": "两天"}, "deadline_hours", "1 到 2160"),
+        ({"deadline_hours": ""}, "deadline_hours", "1 到 2160"),
+        ({"name": "停车\u202e管理"}, "name", "不允许的字符"),
+        ({"name": "停车\x00管理"}, "name", "不允许的字符"),
+        ({"description": "x" * 501}, "description", "500"),
+        ({"code": "Parking Lot!"}, "code", "小写字母"),
+        ({"code": "../../etc"}, "code", "小写字母"),
+        ({"handler": "org:999999"}, "handler", "单位"),
+        ({"handler": "org:²"}, "handler", "单位"),
+        ({"handler": "org:99999999999999999999"}, "handler", "单位"),
+        ({"deadline_hours": "²"}, "deadline_hours", "1 到 2160"),
+        ({"handler": "org:x'; DROP TABLE case_category;--"}, "handler", "单位"),
+        ({"handler": "platform_admin"}, "handler", "请选择由谁办理"),
+        ({"icon": "<script>"}, "icon", "图片"),
+    ],
+)
 def test_bad_input_shows_the_mistake_next_to_the_field_and_stores_nothing(
-        client, cats, changes, field, words):
+    client, cats, changes, field, words
+):
     world = cats
     _login(client, world.a.staff)
     token = _csrf(client, f"{CATS}/new")
@@ -168,21 +210,25 @@ def test_bad_input_shows_the_mistake_next_to_the_field_and_stores_nothing(
     # The same on edit: nothing of the bad form is kept.
     repair = category(world.a)
     old = (repair.name, repair.deadline_hours, repair.icon, repair.handler_organization_id)
-    r = client.post(f"{CATS}/{repair.id}/edit", data={**_form(world, **changes),
-                                                      "csrf_token": token})
+    r = client.post(
+        f"{CATS}/{repair.id}/edit", data={**_form(world, **changes), "csrf_token": token}
+    )
     assert r.status_code == 422 and f'id="{field}-error"' in r.get_data(as_text=True)
     db.session.expire_all()
-    assert (repair.name, repair.deadline_hours, repair.icon,
-            repair.handler_organization_id) == old
+    assert (repair.name, repair.deadline_hours, repair.icon, repair.handler_organization_id) == old
 
 
 def test_several_mistakes_are_shown_at_once_and_markup_is_escaped(client, cats):
     world = cats
     _login(client, world.a.staff)
     token = _csrf(client, f"{CATS}/new")
-    r = client.post(f"{CATS}/new", data={**_form(world, name="", deadline_hours="-1",
-                                                  description="<script>alert(1)</script>"),
-                                         "csrf_token": token})
+    r = client.post(
+        f"{CATS}/new",
+        data={
+            **_form(world, name="", deadline_hours="-1", description="<script>alert(1)</script>"),
+            "csrf_token": token,
+        },
+    )
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert 'id="name-error"' in html and 'id="deadline_hours-error"' in html
@@ -224,15 +270,22 @@ def test_who_may_use_the_category_pages(client, cats):
     token = _csrf(client, CATS)
     assert client.get(f"{CATS}/new").status_code == 403
     assert client.get(f"{CATS}/{repair.id}/edit").status_code == 403
-    assert client.post(f"{CATS}/{repair.id}/edit", data={**_form(world),
-                                                         "csrf_token": token}).status_code == 403
-    assert client.post(f"{CATS}/{repair.id}/deactivate",
-                        data={"csrf_token": token}).status_code == 403
-    assert client.post(f"{CATS}/new", data={**_form(world), "csrf_token": token}
-                        ).status_code == 403
-    assert client.post(f"{CATS}/defaults", data={"csrf_token": token,
-                                                  "community_id": world.a.community.id}
-                        ).status_code == 403
+    assert (
+        client.post(
+            f"{CATS}/{repair.id}/edit", data={**_form(world), "csrf_token": token}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(f"{CATS}/{repair.id}/deactivate", data={"csrf_token": token}).status_code == 403
+    )
+    assert client.post(f"{CATS}/new", data={**_form(world), "csrf_token": token}).status_code == 403
+    assert (
+        client.post(
+            f"{CATS}/defaults", data={"csrf_token": token, "community_id": world.a.community.id}
+        ).status_code
+        == 403
+    )
     # Staff of community B: A's categories do not exist for them.
     _logout(client)
     _login(client, world.b.staff)
@@ -240,12 +293,16 @@ def test_who_may_use_the_category_pages(client, cats):
     assert client.get(f"{CATS}?community_id={world.a.community.id}").status_code == 404
     assert client.get(f"{CATS}/new?community_id={world.a.community.id}").status_code == 404
     assert client.get(f"{CATS}/{repair.id}/edit").status_code == 404
-    assert client.post(f"{CATS}/{repair.id}/edit", data={**_form(world, name="改掉"),
-                                                         "csrf_token": token}).status_code == 404
-    assert client.post(f"{CATS}/{repair.id}/deactivate",
-                        data={"csrf_token": token}).status_code == 404
-    assert client.post(f"{CATS}/new", data={**_form(world), "csrf_token": token}
-                        ).status_code == 404
+    assert (
+        client.post(
+            f"{CATS}/{repair.id}/edit", data={**_form(world, name="改掉"), "csrf_token": token}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(f"{CATS}/{repair.id}/deactivate", data={"csrf_token": token}).status_code == 404
+    )
+    assert client.post(f"{CATS}/new", data={**_form(world), "csrf_token": token}).status_code == 404
     db.session.expire_all()
     assert repair.active and repair.name == "报修（水电燃气）"
     assert db.session.query(CaseCategory).filter_by(code="parking").count() == 0
@@ -266,6 +323,7 @@ def test_official_with_write_access_may_manage_as_the_api_allows(client, cats):
 
 # --- Open311 keys -----------------------------------------------------------------------------
 
+
 def _issue(client, world, name="区网格化平台"):
     r = client.post(KEYS, data={**hidden_fields(client, KEYS), "name": name})
     assert r.status_code == 200, r.get_data(as_text=True)[:500]
@@ -275,10 +333,20 @@ def _issue(client, world, name="区网格化平台"):
 
 
 def _open311(client, world, key):
-    return client.post("/open311/v2/requests.json", data={
-        "api_key": key, "jurisdiction_id": world.a.community.code, "service_code": "repair",
-        "lat": "39.9042", "long": "116.4074", "description": "小区门口路灯不亮",
-        "first_name": "晓明", "last_name": "王", "phone": "13900003333"})
+    return client.post(
+        "/open311/v2/requests.json",
+        data={
+            "api_key": key,
+            "jurisdiction_id": world.a.community.code,
+            "service_code": "repair",
+            "lat": "39.9042",
+            "long": "116.4074",
+            "description": "小区门口路灯不亮",
+            "first_name": "晓明",
+            "last_name": "王",
+            "phone": "13900003333",
+        },
+    )
 
 
 def test_issue_a_key_shown_once_that_works_until_revoked(client, cats, caplog):
@@ -290,8 +358,10 @@ def test_issue_a_key_shown_once_that_works_until_revoked(client, cats, caplog):
     # PUBLIC_BASE_URL is unset in tests: the endpoint is on the host the page was asked from.
     assert "http://localhost/open311/v2/" in page
     before = db.session.query(Open311Key).count()
-    assert client.post(KEYS, data={"community_id": world.a.community.id, "name": "x"}
-                       ).status_code == 400  # no CSRF token
+    assert (
+        client.post(KEYS, data={"community_id": world.a.community.id, "name": "x"}).status_code
+        == 400
+    )  # no CSRF token
     assert db.session.query(Open311Key).count() == before
     key, html, response = _issue(client, world)
     assert html.count(key) == 1 and "不会再显示" in html
@@ -301,7 +371,8 @@ def test_issue_a_key_shown_once_that_works_until_revoked(client, cats, caplog):
     # Never again: not on the list, not in the session cookie, not in the logs or the audit.
     again = client.get(KEYS)
     assert key not in again.get_data(as_text=True) and "区网格化平台" in again.get_data(
-        as_text=True)
+        as_text=True
+    )
     assert key not in str(again.headers) and key not in str(response.headers)
     assert key not in caplog.text
     for entry in db.session.query(AuditLog).all():
@@ -338,7 +409,8 @@ def test_sending_the_issue_form_again_issues_no_second_key(client, cats, caplog)
     for _ in range(2):
         again = client.post(KEYS, data=form)
         assert again.status_code == 303 and again.headers["Location"].endswith(
-            f"{KEYS}?community_id={world.a.community.id}")
+            f"{KEYS}?community_id={world.a.community.id}"
+        )
         page = client.get(again.headers["Location"]).get_data(as_text=True)
         assert "已经提交过" in page and key[:8] in page
         assert key not in page and 'class="secret"' not in page
@@ -379,8 +451,9 @@ def test_one_time_tokens_belong_to_the_person_who_got_the_form(cats):
     assert refused.value.row.id == row.id and refused.value.status_code == 409
     db.session.rollback()
     # the same token string from someone else's form is theirs: it issues (and is then used up)
-    _other, other_row = open311.issue_key(actor(world.b.staff), world.b.community.id, "乙方系统",
-                                          once)
+    _other, other_row = open311.issue_key(
+        actor(world.b.staff), world.b.community.id, "乙方系统", once
+    )
     db.session.commit()
     assert other_row.community_id == world.b.community.id
     assert db.session.query(Open311Key).count() == 2
@@ -391,8 +464,9 @@ def test_bad_key_names_store_nothing(client, cats):
     _login(client, world.a.staff)
     token = _csrf(client, KEYS)
     for name in ("", "   ", "平台\x00", "平台\u202e", "x" * 81):
-        r = client.post(KEYS, data={"csrf_token": token, "community_id": world.a.community.id,
-                                    "name": name})
+        r = client.post(
+            KEYS, data={"csrf_token": token, "community_id": world.a.community.id, "name": name}
+        )
         html = r.get_data(as_text=True)
         assert r.status_code == 422 and 'id="name-error"' in html, name
         assert 'class="secret"' not in html
@@ -415,8 +489,12 @@ def test_who_may_use_the_key_pages(client, cats):
     assert client.get(KEYS).status_code == 403
     assert client.get(f"{KEYS}/{row.id}/revoke").status_code == 403
     assert client.post(f"{KEYS}/{row.id}/revoke", data={"csrf_token": token}).status_code == 403
-    assert client.post(KEYS, data={"csrf_token": token, "community_id": world.a.community.id,
-                                   "name": "偷偷的"}).status_code == 403
+    assert (
+        client.post(
+            KEYS, data={"csrf_token": token, "community_id": world.a.community.id, "name": "偷偷的"}
+        ).status_code
+        == 403
+    )
     _logout(client)
     _login(client, world.b.staff)
     token = _csrf(client, KEYS)
@@ -424,8 +502,12 @@ def test_who_may_use_the_key_pages(client, cats):
     assert client.get(f"{KEYS}?community_id={world.a.community.id}").status_code == 404
     assert client.get(f"{KEYS}/{row.id}/revoke").status_code == 404
     assert client.post(f"{KEYS}/{row.id}/revoke", data={"csrf_token": token}).status_code == 404
-    assert client.post(KEYS, data={"csrf_token": token, "community_id": world.a.community.id,
-                                  "name": "越权"}).status_code == 404
+    assert (
+        client.post(
+            KEYS, data={"csrf_token": token, "community_id": world.a.community.id, "name": "越权"}
+        ).status_code
+        == 404
+    )
     db.session.expire_all()
     assert row.revoked_at is None
     assert db.session.query(Open311Key).count() == 1
@@ -435,8 +517,12 @@ def test_english_pages(client, cats):
     world = cats
     _login(client, world.a.staff)
     repair = category(world.a)
-    for path in (f"{CATS}?lang=en", f"{CATS}/new?lang=en", f"{CATS}/{repair.id}/edit?lang=en",
-                 f"{KEYS}?lang=en"):
+    for path in (
+        f"{CATS}?lang=en",
+        f"{CATS}/new?lang=en",
+        f"{CATS}/{repair.id}/edit?lang=en",
+        f"{KEYS}?lang=en",
+    ):
         html = client.get(path).get_data(as_text=True)
         assert 'lang="en"' in html, path
         # Only data stays Chinese: names and texts of categories, places and organizations.

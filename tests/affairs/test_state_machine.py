@@ -27,11 +27,29 @@ EXPECTED = {
     "close": {"resolved": M},
     "merge": {s: M for s in ("submitted", "accepted", "assigned", "in_progress", "reopened")},
 }
-TARGET = {"accept": "accepted", "reject": "rejected", "assign": "assigned",
-          "start": "in_progress", "resolve": "resolved", "confirm": "closed",
-          "reopen": "reopened", "close": "closed", "merge": "closed"}
-ROLES = ["reporter", "proxy", "neighbour", "staff", "official", "official_writer", "admin",
-         "grid_worker", "assignee", "device"]
+TARGET = {
+    "accept": "accepted",
+    "reject": "rejected",
+    "assign": "assigned",
+    "start": "in_progress",
+    "resolve": "resolved",
+    "confirm": "closed",
+    "reopen": "reopened",
+    "close": "closed",
+    "merge": "closed",
+}
+ROLES = [
+    "reporter",
+    "proxy",
+    "neighbour",
+    "staff",
+    "official",
+    "official_writer",
+    "admin",
+    "grid_worker",
+    "assignee",
+    "device",
+]
 
 
 def _actor(world, role):
@@ -63,8 +81,16 @@ def _do(world, who, action, case):
 
 def test_the_table_names_every_action_and_status():
     assert set(EXPECTED) == set(rules.ACTIONS)
-    assert set(CASE_STATUSES) == {"submitted", "accepted", "assigned", "in_progress", "resolved",
-                                  "closed", "rejected", "reopened"}
+    assert set(CASE_STATUSES) == {
+        "submitted",
+        "accepted",
+        "assigned",
+        "in_progress",
+        "resolved",
+        "closed",
+        "rejected",
+        "reopened",
+    }
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -94,8 +120,7 @@ def test_every_transition_is_allowed_exactly_for_its_roles(cats, action, role):
             expected = 409 if status not in EXPECTED[action] else 403
             assert outcome == expected, (action, status, role, outcome)
             assert case.status == status
-            assert db.session.query(CaseEvent).filter_by(case_id=case.id).count() == \
-                events_before
+            assert db.session.query(CaseEvent).filter_by(case_id=case.id).count() == events_before
 
 
 def test_happy_path_through_the_api_with_a_timeline(client, cats, auth):
@@ -103,20 +128,27 @@ def test_happy_path_through_the_api_with_a_timeline(client, cats, auth):
     resident = auth.headers(world.a.resident)
     staff = auth.headers(world.a.staff)
     org = auth.headers(world.a.org_member)
-    r = client.post("/api/v1/cases", json={"category_code": "repair",
-                                           "description": "三楼楼道灯坏了"}, headers=resident)
+    r = client.post(
+        "/api/v1/cases",
+        json={"category_code": "repair", "description": "三楼楼道灯坏了"},
+        headers=resident,
+    )
     assert r.status_code == 201, r.get_json()
     case_id = r.get_json()["id"]
     assert r.headers["Location"].endswith(f"/api/v1/cases/{case_id}")
-    steps = [(staff, {"action": "accept", "note": "已受理"}, "accepted"),
-             (org, {"action": "start"}, "in_progress"),
-             (org, {"action": "resolve", "note": "已更换灯泡"}, "resolved"),
-             (resident, {"action": "confirm", "rating": 5, "comment": "谢谢"}, "closed")]
+    steps = [
+        (staff, {"action": "accept", "note": "已受理"}, "accepted"),
+        (org, {"action": "start"}, "in_progress"),
+        (org, {"action": "resolve", "note": "已更换灯泡"}, "resolved"),
+        (resident, {"action": "confirm", "rating": 5, "comment": "谢谢"}, "closed"),
+    ]
     r = client.post(f"/api/v1/cases/{case_id}/transitions", json=steps[0][1], headers=staff)
     assert r.status_code == 200 and r.get_json()["status"] == "accepted"
-    r = client.post(f"/api/v1/cases/{case_id}/assignment",
-                    json={"organization_id": world.a.organization.id,
-                          "note": "请物业今天处理"}, headers=staff)
+    r = client.post(
+        f"/api/v1/cases/{case_id}/assignment",
+        json={"organization_id": world.a.organization.id, "note": "请物业今天处理"},
+        headers=staff,
+    )
     assert r.status_code == 200 and r.get_json()["status"] == "assigned"
     for headers, body, status in steps[1:]:
         r = client.post(f"/api/v1/cases/{case_id}/transitions", json=body, headers=headers)
@@ -130,8 +162,15 @@ def test_happy_path_through_the_api_with_a_timeline(client, cats, auth):
     assert all(e["public"] for e in mine["timeline"])
     assert "请物业今天处理" not in str(mine)
     full = client.get(f"/api/v1/cases/{case_id}", headers=staff).get_json()
-    assert [e["kind"] for e in full["timeline"]] == ["submitted", "accept", "assigned", "start",
-                                                     "resolve", "confirm", "rated"]
+    assert [e["kind"] for e in full["timeline"]] == [
+        "submitted",
+        "accept",
+        "assigned",
+        "start",
+        "resolve",
+        "confirm",
+        "rated",
+    ]
     assert any(e["note"] == "请物业今天处理" and not e["public"] for e in full["timeline"])
     assert all(e["at"] for e in full["timeline"])
     assert full["timeline"][1]["actor"] == world.a.staff.display_name
@@ -141,14 +180,17 @@ def test_reject_needs_a_reason_and_the_resident_reads_it(client, cats, auth):
     world = cats
     case = submit(world.a)
     staff = auth.headers(world.a.staff)
-    r = client.post(f"/api/v1/cases/{case.id}/transitions", json={"action": "reject"},
-                    headers=staff)
+    r = client.post(
+        f"/api/v1/cases/{case.id}/transitions", json={"action": "reject"}, headers=staff
+    )
     assert r.status_code == 422 and "reason" in r.get_json()["errors"]
-    r = client.post(f"/api/v1/cases/{case.id}/transitions",
-                    json={"action": "reject", "reason": "请拨打 12345 反映"}, headers=staff)
+    r = client.post(
+        f"/api/v1/cases/{case.id}/transitions",
+        json={"action": "reject", "reason": "请拨打 12345 反映"},
+        headers=staff,
+    )
     assert r.status_code == 200
-    view = client.get(f"/api/v1/cases/{case.id}",
-                      headers=auth.headers(world.a.resident)).get_json()
+    view = client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(world.a.resident)).get_json()
     assert view["status"] == "rejected" and view["reject_reason"] == "请拨打 12345 反映"
     assert view["timeline"][-1]["note"] == "请拨打 12345 反映"
 

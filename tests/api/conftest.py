@@ -19,13 +19,19 @@ def records(client, auth, world):
     db.session.commit()
     case = submit(side)
     staff = auth.headers(side.staff)
-    r = client.post("/api/v1/announcements", headers=staff, json={
-        "title": "停水通知", "body": "明天停水。", "priority": "normal"})
+    r = client.post(
+        "/api/v1/announcements",
+        headers=staff,
+        json={"title": "停水通知", "body": "明天停水。", "priority": "normal"},
+    )
     assert r.status_code == 201, r.get_json()
     common = {
-        "community_id": side.community.id, "building_id": side.community.buildings[0].id,
-        "device_id": side.device.id, "organization_id": side.organization.id,
-        "category_id": category(side).id, "case_id": case.id,
+        "community_id": side.community.id,
+        "building_id": side.community.buildings[0].id,
+        "device_id": side.device.id,
+        "organization_id": side.organization.id,
+        "category_id": category(side).id,
+        "case_id": case.id,
         "announcement_id": r.get_json()["id"],
         "link_id": db.session.query(ProxyLink).filter_by(resident_id=side.elder.id).one().id,
     }

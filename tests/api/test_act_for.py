@@ -21,6 +21,5 @@ def test_a_malformed_act_for_header_is_refused(client, world, auth):
         response = client.get("/api/v1/me", headers={**headers, "X-Act-For": bad})
         assert response.status_code == 422
         assert "X-Act-For" in response.get_json()["errors"]
-    acting = client.get("/api/v1/me", headers=auth.headers(world.a.relative,
-                                                            act_for=world.a.elder))
+    acting = client.get("/api/v1/me", headers=auth.headers(world.a.relative, act_for=world.a.elder))
     assert acting.status_code == 200

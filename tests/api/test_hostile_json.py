@@ -23,19 +23,34 @@ def world(world, db):
 
 
 def _case_body(world):
-    return {"community_id": world.a.community.id, "category_code": "environment",
-            "description": "东门垃圾桶满了"}
+    return {
+        "community_id": world.a.community.id,
+        "category_code": "environment",
+        "description": "东门垃圾桶满了",
+    }
 
 
 # name → (path, headers from (world, auth), a valid body from world, status of that body)
 ENDPOINTS = {
     "cases": ("/api/v1/cases", lambda w, a: a.headers(w.a.resident), _case_body, 201),
-    "token": ("/api/v1/auth/token", lambda w, a: {}, lambda w: {"login": "13900000000",
-                                                                 "pin": "135790"}, 401),
-    "voice": ("/api/v1/voice/text", lambda w, a: a.headers(w.a.resident),
-              lambda w: {"text": "你好"}, None),
-    "kiosk": ("/kiosk/api/pairing/poll", lambda w, a: {},
-              lambda w: {"poll_secret": "x" * 30}, None),
+    "token": (
+        "/api/v1/auth/token",
+        lambda w, a: {},
+        lambda w: {"login": "13900000000", "pin": "135790"},
+        401,
+    ),
+    "voice": (
+        "/api/v1/voice/text",
+        lambda w, a: a.headers(w.a.resident),
+        lambda w: {"text": "你好"},
+        None,
+    ),
+    "kiosk": (
+        "/kiosk/api/pairing/poll",
+        lambda w, a: {},
+        lambda w: {"poll_secret": "x" * 30},
+        None,
+    ),
 }
 
 HOSTILE = {
@@ -56,8 +71,10 @@ HOSTILE = {
 
 def _envelope(response, statuses):
     assert response.status_code < 500, response.get_data(as_text=True)[:300]
-    assert response.status_code in statuses, (response.status_code,
-                                              response.get_data(as_text=True)[:300])
+    assert response.status_code in statuses, (
+        response.status_code,
+        response.get_data(as_text=True)[:300],
+    )
     body = response.get_json()
     assert set(body) <= {"code", "status", "message", "errors"}
     assert body["code"] == response.status_code and body["message"]
@@ -66,8 +83,11 @@ def _envelope(response, statuses):
 
 def _stored(db):
     db.session.expire_all()
-    return (db.session.query(Case).count(), db.session.query(Person).count(),
-            db.session.query(AuditLog).count())
+    return (
+        db.session.query(Case).count(),
+        db.session.query(Person).count(),
+        db.session.query(AuditLog).count(),
+    )
 
 
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
@@ -76,8 +96,9 @@ def test_hostile_json_is_refused_cleanly(client, world, auth, db, endpoint, host
     path, headers, _good, _status = ENDPOINTS[endpoint]
     headers = headers(world, auth)
     before = _stored(db)
-    response = client.post(path, data=HOSTILE[hostile], content_type="application/json",
-                           headers=headers)
+    response = client.post(
+        path, data=HOSTILE[hostile], content_type="application/json", headers=headers
+    )
     _envelope(response, {400})
     assert _stored(db) == before
 
@@ -87,22 +108,28 @@ def test_json_with_the_wrong_content_type_is_not_read(client, world, auth, db, e
     path, headers, good, _status = ENDPOINTS[endpoint]
     before = _stored(db)
     for content_type in ("text/plain", "application/x-www-form-urlencoded"):
-        response = client.post(path, data=json.dumps(good(world)), content_type=content_type,
-                               headers=headers(world, auth))
+        response = client.post(
+            path,
+            data=json.dumps(good(world)),
+            content_type=content_type,
+            headers=headers(world, auth),
+        )
         _envelope(response, {400, 415, 422})
     assert _stored(db) == before
 
 
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
-def test_json_bigger_than_the_json_limit_is_413_before_parsing(client, world, auth, db,
-                                                                 endpoint, app):
+def test_json_bigger_than_the_json_limit_is_413_before_parsing(
+    client, world, auth, db, endpoint, app
+):
     path, headers, good, _status = ENDPOINTS[endpoint]
     limit = app.config["JSON_MAX_BYTES"]
     assert limit <= 1024 * 1024 < app.config["MAX_CONTENT_LENGTH"]
     body = json.dumps({**good(world), "description": "x" * limit})
     before = _stored(db)
-    response = client.post(path, data=body, content_type="application/json",
-                           headers=headers(world, auth))
+    response = client.post(
+        path, data=body, content_type="application/json", headers=headers(world, auth)
+    )
     _envelope(response, {413})
     assert _stored(db) == before
 
@@ -115,8 +142,9 @@ def test_many_keys_are_refused_before_parsing(client, world, auth, db, endpoint)
     body = json.dumps({**good(world), **{f"k{i}": 0 for i in range(20_000)}})
     assert len(body) < 256 * 1024
     started = time.perf_counter()
-    response = client.post(path, data=body, content_type="application/json",
-                           headers=headers(world, auth))
+    response = client.post(
+        path, data=body, content_type="application/json", headers=headers(world, auth)
+    )
     _envelope(response, {413})
     assert len(response.get_data()) < 2000
     assert time.perf_counter() - started < 5  # wide margin: refused before parsing
@@ -136,8 +164,11 @@ def test_escaped_pairs_and_plain_text_still_work(client, world, auth, db):
     """The bounds refuse nothing a person writes: emoji as an escaped surrogate pair, a BOM."""
     body = json.dumps({**_case_body(world), "description": "垃圾桶满了 😀"}, ensure_ascii=True)
     assert "\\ud83d\\ude00" in body
-    response = client.post("/api/v1/cases", data=b"\xef\xbb\xbf" + body.encode(),
-                           content_type="application/json",
-                           headers=auth.headers(world.a.resident))
+    response = client.post(
+        "/api/v1/cases",
+        data=b"\xef\xbb\xbf" + body.encode(),
+        content_type="application/json",
+        headers=auth.headers(world.a.resident),
+    )
     assert response.status_code == 201, response.get_json()
     assert db.session.get(Case, response.get_json()["id"]).description == "垃圾桶满了 😀"

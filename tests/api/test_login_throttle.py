@@ -18,8 +18,7 @@ HOME = "198.51.100.20"
 
 
 def _post(client, login, pin, ip):
-    return client.post(TOKEN, json={"login": login, "pin": pin},
-                       environ_base={"REMOTE_ADDR": ip})
+    return client.post(TOKEN, json={"login": login, "pin": pin}, environ_base={"REMOTE_ADDR": ip})
 
 
 def _row(db, login):
@@ -59,10 +58,15 @@ def test_concurrent_wrong_pins_lock_exactly_at_the_limit(app, db, world, monkeyp
     assert _post(app.test_client(), login, f.PIN, HOME).status_code == 423
 
 
-def test_one_address_hammering_many_accounts_gets_429_before_any_account_locks(
-        client, db, world):
-    people = [world.a.resident, world.a.elder, world.a.relative, world.b.resident,
-              world.b.elder, world.b.relative]
+def test_one_address_hammering_many_accounts_gets_429_before_any_account_locks(client, db, world):
+    people = [
+        world.a.resident,
+        world.a.elder,
+        world.a.relative,
+        world.b.resident,
+        world.b.elder,
+        world.b.relative,
+    ]
     logins = [p.phone for p in people] + ["13700000001", "13700000002", "noone", "nobody"]
     for login in logins:  # 10 wrong PINs, never more than 1 per account
         assert _post(client, login, "999999", ATTACKER).status_code == 401
@@ -77,8 +81,7 @@ def test_one_address_hammering_many_accounts_gets_429_before_any_account_locks(
     assert all(row.locked_until is None for row in db.session.query(LoginThrottle))
 
 
-def test_victim_whose_attacker_is_throttled_still_signs_in_from_another_address(
-        client, db, world):
+def test_victim_whose_attacker_is_throttled_still_signs_in_from_another_address(client, db, world):
     victim = world.a.elder.phone
     for _ in range(4):
         assert _post(client, victim, "999999", ATTACKER).status_code == 401
@@ -96,13 +99,17 @@ def test_account_locks_are_short_at_first_and_grow(client, db, world, app):
     expected = [60, 120, 240, 480, 900, 900]  # LOGIN_LOCKOUT_MINUTES (15) is the longest
     for round_, seconds in enumerate(expected):
         for i in range(5):  # from different addresses: only the account counts here
-            assert _post(client, login, "999999", f"192.0.2.{round_ * 5 + i + 1}"
-                         ).status_code == 401
+            assert (
+                _post(client, login, "999999", f"192.0.2.{round_ * 5 + i + 1}").status_code == 401
+            )
         locked = _post(client, login, f.PIN, HOME)
         assert locked.status_code == 423
         assert seconds - 5 < int(locked.headers["Retry-After"]) <= seconds + 1, round_
-        db.session.execute(update(LoginThrottle).where(LoginThrottle.login == login)
-                           .values(locked_until=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.login == login)
+            .values(locked_until=utcnow() - timedelta(seconds=1))
+        )
         db.session.commit()
     # A successful sign-in starts over: the next lock is short again.
     assert _post(client, login, f.PIN, HOME).status_code == 201
@@ -114,10 +121,10 @@ def test_account_locks_are_short_at_first_and_grow(client, db, world, app):
 
 def test_addresses_of_one_ipv6_network_count_together(client, world):
     for i in range(10):
-        assert _post(client, f"1370000001{i}", "999999", f"2001:db8:1:2::{i + 1:x}"
-                     ).status_code == 401
-    assert _post(client, world.a.resident.phone, f.PIN, "2001:db8:1:2:ffff::1"
-                 ).status_code == 429
+        assert (
+            _post(client, f"1370000001{i}", "999999", f"2001:db8:1:2::{i + 1:x}").status_code == 401
+        )
+    assert _post(client, world.a.resident.phone, f.PIN, "2001:db8:1:2:ffff::1").status_code == 429
     assert _post(client, world.a.resident.phone, f.PIN, "2001:db8:1:3::1").status_code == 201
 
 
@@ -133,17 +140,22 @@ def test_easy_and_staff_sign_in_pages_are_throttled_per_address(client, world):
     for i in range(10):
         _post(client, f"1370000002{i}", "999999", ATTACKER)
     token = csrf_token(client, "/easy/login")
-    easy = client.post("/easy/login", data={"phone": world.a.elder.phone, "pin": f.PIN,
-                                            "csrf_token": token},
-                       environ_base={"REMOTE_ADDR": ATTACKER})
+    easy = client.post(
+        "/easy/login",
+        data={"phone": world.a.elder.phone, "pin": f.PIN, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": ATTACKER},
+    )
     assert easy.status_code == 429 and easy.headers["Retry-After"]
     assert "分钟后再试" in easy.get_data(as_text=True)
-    staff = client.post("/staff/login", data={"login": world.a.staff.username,
-                                              "password": f.PASSWORD,
-                                              "csrf_token": token},
-                        environ_base={"REMOTE_ADDR": ATTACKER})
+    staff = client.post(
+        "/staff/login",
+        data={"login": world.a.staff.username, "password": f.PASSWORD, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": ATTACKER},
+    )
     assert staff.status_code == 429
-    ok = client.post("/easy/login", data={"phone": world.a.elder.phone, "pin": f.PIN,
-                                          "csrf_token": token},
-                     environ_base={"REMOTE_ADDR": HOME})
+    ok = client.post(
+        "/easy/login",
+        data={"phone": world.a.elder.phone, "pin": f.PIN, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": HOME},
+    )
     assert ok.status_code == 302

@@ -67,15 +67,23 @@ def test_stated_patterns_agree_with_what_the_services_accept(client):
     spec = _spec(client)
     stated = {
         "code": _prop(spec, "CategoryCreate", "code")["pattern"],
-        "key": next(p for p in spec["paths"]["/api/v1/cases"]["post"]["parameters"]
-                    if p["name"] == "Idempotency-Key")["schema"]["pattern"],
+        "key": next(
+            p
+            for p in spec["paths"]["/api/v1/cases"]["post"]["parameters"]
+            if p["name"] == "Idempotency-Key"
+        )["schema"]["pattern"],
     }
     assert _prop(spec, "Attribute", "code")["pattern"] == stated["code"]
-    stated.update(pin=_prop(spec, "Join", "pin")["pattern"],
-                  phone=_prop(spec, "Join", "phone")["pattern"],
-                  reference=next(p for p in spec["paths"]["/api/v1/cases/by-reference"]["get"][
-                      "parameters"] if p["name"] == "reference")["schema"]["pattern"],
-                  name=_prop(spec, "Join", "display_name")["pattern"])
+    stated.update(
+        pin=_prop(spec, "Join", "pin")["pattern"],
+        phone=_prop(spec, "Join", "phone")["pattern"],
+        reference=next(
+            p
+            for p in spec["paths"]["/api/v1/cases/by-reference"]["get"]["parameters"]
+            if p["name"] == "reference"
+        )["schema"]["pattern"],
+        name=_prop(spec, "Join", "display_name")["pattern"],
+    )
 
     def code_ok(value):  # the rule a question's code goes through (as a category's does)
         try:
@@ -91,28 +99,50 @@ def test_stated_patterns_agree_with_what_the_services_accept(client):
             except Invalid:
                 return False
             return True
+
         return accepts
 
     samples = {
-        "code": (["repair", "a", "lift-2", "x_y", "9", "a" * 40],
-                 ["", "Repair", "-a", "_a", "a b", "报修", "a" * 41, "a\n", "ａ"]),
+        "code": (
+            ["repair", "a", "lift-2", "x_y", "9", "a" * 40],
+            ["", "Repair", "-a", "_a", "a b", "报修", "a" * 41, "a\n", "ａ"],
+        ),
         "key": (["k", "a-B_9.~!", "x" * 200], ["", "a b", "密钥", "x" * 201, "a\tb", "k\n"]),
         # full-width digits typed by a Chinese input method count as digits
-        "pin": (["135790", "１３５７９０", "13５79０"],
-                ["", "12345", "1234567", "abcdef", "000000", "123456", "１１１１１１", "13579\n"]),
+        "pin": (
+            ["135790", "１３５７９０", "13５79０"],
+            ["", "12345", "1234567", "abcdef", "000000", "123456", "１１１１１１", "13579\n"],
+        ),
         # the usual spellings (the service also takes brackets and separators anywhere)
-        "phone": (["13912345678", "139 1234 5678", "139-1234-5678", "+8613912345678",
-                   "+86 139 1234 5678", "008613912345678", "１３９１２３４５６７８"],
-                  ["", "12912345678", "1391234567", "139123456789", "phone", "+87 13912345678"]),
-        "reference": (["2026-000123", "2026 123", "2026000123", " 2026-1 "],
-                      ["", "2026", "abc", "2026-00012345678901", "20-26"]),
-        "name": (["张三", "Li Wei", "3号楼", " 王 "],
-                 ["", "   ", "\u200b", "a\nb", "a\tb", "\u202eabc", "\x00a"]),
+        "phone": (
+            [
+                "13912345678",
+                "139 1234 5678",
+                "139-1234-5678",
+                "+8613912345678",
+                "+86 139 1234 5678",
+                "008613912345678",
+                "１３９１２３４５６７８",
+            ],
+            ["", "12912345678", "1391234567", "139123456789", "phone", "+87 13912345678"],
+        ),
+        "reference": (
+            ["2026-000123", "2026 123", "2026000123", " 2026-1 "],
+            ["", "2026", "abc", "2026-00012345678901", "20-26"],
+        ),
+        "name": (
+            ["张三", "Li Wei", "3号楼", " 王 "],
+            ["", "   ", "\u200b", "a\nb", "a\tb", "\u202eabc", "\x00a"],
+        ),
     }
-    accepts = {"code": code_ok, "key": lambda v: bool(idempotency.KEY.fullmatch(v)),
-               "pin": service_ok(text.check_pin), "phone": service_ok(text.normalize_phone),
-               "reference": lambda v: common.normalize_reference(v) is not None,
-               "name": service_ok(lambda v: text.clean_name(v, "name", max_length=80))}
+    accepts = {
+        "code": code_ok,
+        "key": lambda v: bool(idempotency.KEY.fullmatch(v)),
+        "pin": service_ok(text.check_pin),
+        "phone": service_ok(text.normalize_phone),
+        "reference": lambda v: common.normalize_reference(v) is not None,
+        "name": service_ok(lambda v: text.clean_name(v, "name", max_length=80)),
+    }
     for rule, (good, bad) in samples.items():
         # JSON Schema patterns are ECMA-262: there "$" is the very end, as fullmatch is here
         pattern = re.compile(stated[rule])
@@ -123,8 +153,11 @@ def test_stated_patterns_agree_with_what_the_services_accept(client):
             assert not accepts[rule](value), (rule, value)
 
 
-PUBLIC_OPERATIONS = {"POST /api/v1/auth/token", "POST /api/v1/auth/join",
-                     "GET /api/v1/voice/speech/{speech_id}"}
+PUBLIC_OPERATIONS = {
+    "POST /api/v1/auth/token",
+    "POST /api/v1/auth/join",
+    "GET /api/v1/voice/speech/{speech_id}",
+}
 
 
 def test_security_is_declared_per_operation(client):
@@ -132,11 +165,9 @@ def test_security_is_declared_per_operation(client):
     # from the document; an operation anyone may call says so with an empty list.
     spec = _spec(client)
     schemes = spec["components"]["securitySchemes"]
-    assert schemes["bearerToken"] == {**schemes["bearerToken"], "type": "http",
-                                      "scheme": "bearer"}
+    assert schemes["bearerToken"] == {**schemes["bearerToken"], "type": "http", "scheme": "bearer"}
     assert schemes["cookieSession"]["in"] == "cookie"
-    assert schemes["csrfToken"] == {**schemes["csrfToken"], "in": "header",
-                                    "name": "X-CSRFToken"}
+    assert schemes["csrfToken"] == {**schemes["csrfToken"], "in": "header", "name": "X-CSRFToken"}
     public = set()
     for path, item in spec["paths"].items():
         for method, op in item.items():
@@ -162,8 +193,11 @@ def test_operations_that_need_sign_in_refuse_anonymous_callers(client, records):
     checked = 0
     for path, item in spec["paths"].items():
         op = item.get("get")
-        if op is None or op["security"] == [] or any(
-                p.get("required") and p["in"] == "query" for p in op.get("parameters", [])):
+        if (
+            op is None
+            or op["security"] == []
+            or any(p.get("required") and p["in"] == "query" for p in op.get("parameters", []))
+        ):
             continue
         r = client.get(re.sub(r"\{([a-z_]+)\}", lambda m: str(ids.get(m.group(1)) or 1), path))
         assert r.status_code == 401, (path, r.status_code)
@@ -185,16 +219,23 @@ def test_rules_across_fields_agree_with_the_service(client, auth, records, world
     staff, ids = records["staff"]
     org = world.a.organization.id
     assign = f"/api/v1/cases/{ids['case_id']}/assignment"
-    for body, ok in [({"organization_id": org}, True), ({}, False),
-                     ({"organization_id": org, "person_id": world.a.grid_worker.id}, False),
-                     ({"organization_id": None, "person_id": None}, False)]:
+    for body, ok in [
+        ({"organization_id": org}, True),
+        ({}, False),
+        ({"organization_id": org, "person_id": world.a.grid_worker.id}, False),
+        ({"organization_id": None, "person_id": None}, False),
+    ]:
         assert doc_ok("Assign", body) is ok, body
         r = client.post(assign, headers=staff, json=body)
         assert (r.status_code == 200) is ok, (body, r.get_json())
-    for body, ok in [({"login": world.a.resident.phone, "pin": "246813"}, True),
-                     ({"login": world.a.resident.phone}, False),
-                     ({"login": world.a.resident.phone, "pin": "246813",
-                       "password": "correct horse battery"}, False)]:
+    for body, ok in [
+        ({"login": world.a.resident.phone, "pin": "246813"}, True),
+        ({"login": world.a.resident.phone}, False),
+        (
+            {"login": world.a.resident.phone, "pin": "246813", "password": "correct horse battery"},
+            False,
+        ),
+    ]:
         assert doc_ok("TokenRequest", body) is ok, body
         r = client.post("/api/v1/auth/token", json=body)
         assert (r.status_code == 201) is ok, (body, r.get_json())
@@ -214,22 +255,32 @@ def test_rules_between_two_fields_agree_with_the_service(client, records, world)
 
     staff, ids = records["staff"]
     case_url = f"/api/v1/cases/{ids['case_id']}"
-    for body, ok in [({"latitude": 39.9}, False), ({"latitude": 39.9, "longitude": None}, False),
-                     ({"latitude": 39.9, "longitude": 116.4}, True),
-                     ({"latitude": None, "longitude": None}, True), ({"is_public": False}, True)]:
+    for body, ok in [
+        ({"latitude": 39.9}, False),
+        ({"latitude": 39.9, "longitude": None}, False),
+        ({"latitude": 39.9, "longitude": 116.4}, True),
+        ({"latitude": None, "longitude": None}, True),
+        ({"is_public": False}, True),
+    ]:
         assert doc_ok("CaseUpdate", body) is ok, body
         r = client.patch(case_url, headers=staff, json=body)
         assert (r.status_code == 200) is ok, (body, r.get_json())
     # checked before the case's state is: each of these is refused for its shape
-    for body in ({"action": "accept", "rating": 4}, {"action": "reject"},
-                 {"action": "reject", "reason": "  ", "note": "not ours"},
-                 {"action": "reject", "reason": None, "note": " "}):
+    for body in (
+        {"action": "accept", "rating": 4},
+        {"action": "reject"},
+        {"action": "reject", "reason": "  ", "note": "not ours"},
+        {"action": "reject", "reason": None, "note": " "},
+    ):
         assert not doc_ok("Transition", body), body
         r = client.post(f"{case_url}/transitions", headers=staff, json=body)
         assert r.status_code == 422, (body, r.get_json())
-    for body in ({"action": "reject", "note": "Not a matter for the committee."},
-                 {"action": "reject", "reason": "Not ours.", "note": None},
-                 {"action": "confirm", "rating": 5}, {"action": "accept", "rating": None}):
+    for body in (
+        {"action": "reject", "note": "Not a matter for the committee."},
+        {"action": "reject", "reason": "Not ours.", "note": None},
+        {"action": "confirm", "rating": 5},
+        {"action": "accept", "rating": None},
+    ):
         assert doc_ok("Transition", body), body
 
     category_url = f"/api/v1/case-categories/{ids['category_id']}"
@@ -238,9 +289,11 @@ def test_rules_between_two_fields_agree_with_the_service(client, records, world)
     assert not doc_ok("CategoryUpdate", both)
     assert client.patch(category_url, headers=staff, json=both).status_code == 422
     # naming one kind of handler hands the category over from the other
-    for body, expect in [({"handler_organization_id": org}, (org, None)),
-                         ({"handler_role": "grid_worker"}, (None, "grid_worker")),
-                         ({"handler_organization_id": org, "handler_role": None}, (org, None))]:
+    for body, expect in [
+        ({"handler_organization_id": org}, (org, None)),
+        ({"handler_role": "grid_worker"}, (None, "grid_worker")),
+        ({"handler_organization_id": org, "handler_role": None}, (org, None)),
+    ]:
         assert doc_ok("CategoryUpdate", body), body
         r = client.patch(category_url, headers=staff, json=body)
         assert r.status_code == 200, (body, r.get_json())
@@ -248,16 +301,21 @@ def test_rules_between_two_fields_agree_with_the_service(client, records, world)
         assert (got["handler_organization_id"], got["handler_role"]) == expect, body
 
     device_url = f"/api/v1/devices/{ids['device_id']}"
-    for body, ok in [({"quiet_start": "22:00"}, False),
-                     ({"quiet_start": "22:00", "quiet_end": None}, False),
-                     ({"quiet_start": "22:00", "quiet_end": "07:00"}, True),
-                     ({"quiet_start": None, "quiet_end": None}, True)]:
+    for body, ok in [
+        ({"quiet_start": "22:00"}, False),
+        ({"quiet_start": "22:00", "quiet_end": None}, False),
+        ({"quiet_start": "22:00", "quiet_end": "07:00"}, True),
+        ({"quiet_start": None, "quiet_end": None}, True),
+    ]:
         assert doc_ok("DeviceUpdate", body) is ok, body
         r = client.patch(device_url, headers=staff, json=body)
         assert (r.status_code == 200) is ok, (body, r.get_json())
-    for window, ok in [({"start": "08:00"}, False), ({"start": "08:00", "end": None}, False),
-                       ({"start": "08:00", "end": "18:00", "days": [1, 2]}, True),
-                       ({"days": [6, 7]}, True)]:
+    for window, ok in [
+        ({"start": "08:00"}, False),
+        ({"start": "08:00", "end": None}, False),
+        ({"start": "08:00", "end": "18:00", "days": [1, 2]}, True),
+        ({"days": [6, 7]}, True),
+    ]:
         body = {"title": "停水通知", "body": "明天上午停水。", "window": window}
         assert doc_ok("AnnouncementCreate", body) is ok, window
         r = client.post("/api/v1/announcements", headers=staff, json=body)

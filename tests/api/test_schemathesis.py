@@ -48,8 +48,12 @@ VALIDATION_STATUSES = (400, 422)
 
 def _operations() -> list[str]:
     spec = json.loads(SNAPSHOT.read_text())
-    return [f"{method.upper()} {path}" for path, item in spec["paths"].items()
-            for method in METHODS if method in item]
+    return [
+        f"{method.upper()} {path}"
+        for path, item in spec["paths"].items()
+        for method in METHODS
+        if method in item
+    ]
 
 
 # Fields whose valid-looking value must also name something that exists (a secret code, a
@@ -59,8 +63,15 @@ REFERS_TO_RECORDS = {
     "POST /api/v1/devices/{device_id}/pairing": {"code"},  # the code a lobby screen shows
     # ... and which channels a caller may name (a resident, staff, a screen: stated in the
     # field's description; JSON Schema cannot make a rule depend on who calls)
-    "POST /api/v1/cases": {"category_id", "category_code", "building_id", "household_id",
-                           "reporter_id", "community_id", "channel"},
+    "POST /api/v1/cases": {
+        "category_id",
+        "category_code",
+        "building_id",
+        "household_id",
+        "reporter_id",
+        "community_id",
+        "channel",
+    },
     "PATCH /api/v1/people/{person_id}": {"household_id"},
     "PATCH /api/v1/cases/{case_id}": {"building_id", "household_id"},
     "POST /api/v1/communities/{community_id}/people": {"household_id"},
@@ -81,8 +92,12 @@ REFERS_TO_RECORDS = {
     "PUT /api/v1/announcements/{announcement_id}/image": {"image", "file"},
     # times checked against the clock: an end already past
     "POST /api/v1/announcements": {"expire_at", "publish_at", "grid_ids", "building_ids"},
-    "PATCH /api/v1/announcements/{announcement_id}": {"expire_at", "publish_at", "grid_ids",
-                                                      "building_ids"},
+    "PATCH /api/v1/announcements/{announcement_id}": {
+        "expire_at",
+        "publish_at",
+        "grid_ids",
+        "building_ids",
+    },
 }
 
 
@@ -103,8 +118,11 @@ def _equal_times(case, fields: set) -> bool:
     body = case.body if isinstance(case.body, dict) else {}
     for key in where:
         body = body.get(key) if isinstance(body, dict) else None
-    return (isinstance(body, dict) and body.get(first) is not None
-            and body.get(first) == body.get(second))
+    return (
+        isinstance(body, dict)
+        and body.get(first) is not None
+        and body.get(first) == body.get(second)
+    )
 
 
 def _label(case) -> str:
@@ -126,20 +144,25 @@ def valid_input_is_accepted(ctx, response, case):
             return None
         raise AssertionError(
             f"schema-valid request refused with {response.status_code}: "
-            f"{response.text[:600]}\n(the operation checks a rule its schema does not state)")
+            f"{response.text[:600]}\n(the operation checks a rule its schema does not state)"
+        )
     return None
 
 
 def no_server_error(ctx, response, case):
     """No 5xx, except a 503 the operation documents (e.g. no speech model installed here)."""
-    if response.status_code == 503 and "503" in case.operation.definition.raw.get(
-            "responses", {}):
+    if response.status_code == 503 and "503" in case.operation.definition.raw.get("responses", {}):
         return None
     return not_a_server_error(ctx, response, case)
 
 
-CHECKS = [no_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance, valid_input_is_accepted]
+CHECKS = [
+    no_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    valid_input_is_accepted,
+]
 
 
 @pytest.fixture(scope="module")
@@ -165,9 +188,13 @@ def test_operation_keeps_its_schema(api_schema, records, role, operation_name):
 
     @seed(SEED)
     @given(case=strategy)
-    @settings(max_examples=EXAMPLES, database=None, deadline=None,
-              phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case):
         # The document also names the cookie session and its CSRF header; these runs sign in
         # with the bearer token only (a made-up session cookie asks for a CSRF token, 400).

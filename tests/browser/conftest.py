@@ -10,10 +10,15 @@ import requests
 from tests.live import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 # A lobby screen is started with this: urgent items read themselves aloud.
-                 "--autoplay-policy=no-user-gesture-required"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # A lobby screen is started with this: urgent items read themselves aloud.
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -45,18 +50,24 @@ def server(live):
 class Staff:
     """Committee staff of 和平社区 (or of another demo community) talking to the live API."""
 
-    def __init__(self, live: LiveServer, login: str = "heping_staff",
-                 community: str = "和平社区"):
+    def __init__(self, live: LiveServer, login: str = "heping_staff", community: str = "和平社区"):
         self.base = live.url + "/api/v1"
-        account = next(a for a in live.summary["accounts"]
-                       if a["role"] == "committee_staff" and a["login"] == login)
+        account = next(
+            a
+            for a in live.summary["accounts"]
+            if a["role"] == "committee_staff" and a["login"] == login
+        )
         self.login, self.password = account["login"], account["password"]
-        r = requests.post(self.base + "/auth/token", timeout=10,
-                          json={"login": account["login"], "password": account["password"]})
+        r = requests.post(
+            self.base + "/auth/token",
+            timeout=10,
+            json={"login": account["login"], "password": account["password"]},
+        )
         r.raise_for_status()
         self.headers = {"Authorization": f"Bearer {r.json()['token']}"}
-        communities = requests.get(self.base + "/communities", headers=self.headers,
-                                   timeout=10).json()
+        communities = requests.get(
+            self.base + "/communities", headers=self.headers, timeout=10
+        ).json()
         self.community = next(c for c in communities if c["name"] == community)
 
     def call(self, method: str, path: str, expected: int = 200, **kw):
@@ -77,8 +88,12 @@ class Staff:
 
     def new_screen(self, name: str, building_id: int | None = None) -> tuple[dict, str]:
         """Register a screen and give it a token (as the pairing would)."""
-        device = self.call("POST", f"/communities/{self.community['id']}/devices", 201,
-                           json={"name": name, "building_id": building_id})
+        device = self.call(
+            "POST",
+            f"/communities/{self.community['id']}/devices",
+            201,
+            json={"name": name, "building_id": building_id},
+        )
         token = self.call("POST", f"/devices/{device['id']}/token", 201)["token"]
         return device, token
 
@@ -99,8 +114,9 @@ def _expect_timeout():
 @pytest.fixture(scope="session")
 def browser(playwright_driver):
     """Debian's Chromium, headless, driven by Playwright."""
-    b = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                          args=CHROMIUM_ARGS)
+    b = playwright_driver.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
     yield b
     b.close()
 
@@ -108,8 +124,9 @@ def browser(playwright_driver):
 @pytest.fixture()
 def context(browser):
     """A fresh browser profile at 1080p (no stored token, no service worker)."""
-    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN",
-                              service_workers="allow")
+    ctx = browser.new_context(
+        viewport={"width": 1920, "height": 1080}, locale="zh-CN", service_workers="allow"
+    )
     # Generous: this machine's disk is shared, and an fsync stall must not fail a test; the
     # latencies that matter are asserted separately.
     ctx.set_default_timeout(30_000)

@@ -11,8 +11,10 @@ from playwright.sync_api import expect
 
 # The WCAG 2.x A/AA rules plus the AAA contrast rule (7:1) the kiosk promises.
 AXE_OPTIONS = {
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa",
-                                         "wcag22aa", "best-practice"]},
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"],
+    },
     "rules": {"color-contrast-enhanced": {"enabled": True}},
     "resultTypes": ["violations"],
 }
@@ -20,8 +22,10 @@ AXE_OPTIONS = {
 
 def _violations(page) -> list[dict]:
     results = Axe().run(page, options=AXE_OPTIONS)
-    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:3]}
-            for v in results.response["violations"]]
+    return [
+        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:3]}
+        for v in results.response["violations"]
+    ]
 
 
 @pytest.fixture()
@@ -92,8 +96,9 @@ def test_readable_from_three_metres(browser, server, staff, size):
         tiny = [t for t in sizes["targets"] if t["w"] < 60 or t["h"] < 60]
         assert not tiny, tiny
         # Nothing spills off the screen.
-        overflow = page.evaluate("() => [document.documentElement.scrollWidth,"
-                                 " document.documentElement.scrollHeight]")
+        overflow = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+        )
         assert overflow[0] <= width and overflow[1] <= height
     finally:
         context.close()
@@ -110,10 +115,14 @@ def _staff_login(page, server):
 def test_staff_pages_have_no_axe_violations(page, server, staff):
     item = staff.post(title="无障碍检查公告", priority="urgent")
     _staff_login(page, server)
-    for path in ("/staff/announcements", "/staff/announcements/new",
-                 f"/staff/announcements/{item['id']}",
-                 f"/staff/announcements/{item['id']}/edit", "/staff/devices",
-                 "/staff/devices?lang=en"):
+    for path in (
+        "/staff/announcements",
+        "/staff/announcements/new",
+        f"/staff/announcements/{item['id']}",
+        f"/staff/announcements/{item['id']}/edit",
+        "/staff/devices",
+        "/staff/devices?lang=en",
+    ):
         page.goto(server.url + path)
         found = _violations(page)
         assert found == [], (path, found)
@@ -135,9 +144,14 @@ def test_compose_preview_follows_the_form(page, server):
 def test_category_and_key_pages_have_no_axe_violations_and_work_by_keyboard(page, server, staff):
     _staff_login(page, server)
     categories = staff.call("GET", f"/communities/{staff.community['id']}/case-categories")
-    paths = ["/staff/categories", "/staff/categories?lang=en", "/staff/categories/new",
-             f"/staff/categories/{categories[0]['id']}/edit", "/staff/open311-keys",
-             "/staff/open311-keys?lang=en"]
+    paths = [
+        "/staff/categories",
+        "/staff/categories?lang=en",
+        "/staff/categories/new",
+        f"/staff/categories/{categories[0]['id']}/edit",
+        "/staff/open311-keys",
+        "/staff/open311-keys?lang=en",
+    ]
     for path in paths:
         page.goto(server.url + path)
         found = _violations(page)

@@ -26,20 +26,48 @@ from tests.browser.test_kiosk_paging import (
 LABEL = re.compile(r"^第 1 页，共 (\d+) 页$")
 # Paragraphs too long for one slide as well as short ones, cut at sentence ends, at clauses, at
 # spaces and anywhere: the pages depend on where each line of the slide ends.
-MIXED_BODY = "\n\n".join([
-    "各位居民：",
-    "".join(f"（{n}）{_SENTENCES[n % 3]}" for n in range(1, 10)),
-    "，".join(s.rstrip("。") for s in _SENTENCES * 2) + "。",
-    "如有疑问，请拨打居委会电话 6500 1234，或在长辈版里留言。",
-    # Typed without any punctuation: cut where the slide is full, to the character.
-    "".join(s.rstrip("。").replace("，", "") for s in _SENTENCES * 2),
-    "各楼送水联系人 " + " ".join(f"{n}号楼{name}" for n, name in enumerate(
-        ["王建国", "李秀英", "张伟", "刘芳", "陈志强", "杨丽", "赵明", "黄海燕", "周建华",
-         "吴桂兰", "徐卫东", "孙晓梅", "马国庆", "朱红", "胡振华", "郭淑珍", "何俊", "高玉兰",
-         "林德胜", "罗小燕"] * 2, start=1)),
-    "Water will be off on Saturday from 8:00 to 14:00 in buildings 1 to 3. Please store some"
-    " water in advance, and ask your grid worker if you need help carrying it home.",
-])
+MIXED_BODY = "\n\n".join(
+    [
+        "各位居民：",
+        "".join(f"（{n}）{_SENTENCES[n % 3]}" for n in range(1, 10)),
+        "，".join(s.rstrip("。") for s in _SENTENCES * 2) + "。",
+        "如有疑问，请拨打居委会电话 6500 1234，或在长辈版里留言。",
+        # Typed without any punctuation: cut where the slide is full, to the character.
+        "".join(s.rstrip("。").replace("，", "") for s in _SENTENCES * 2),
+        "各楼送水联系人 "
+        + " ".join(
+            f"{n}号楼{name}"
+            for n, name in enumerate(
+                [
+                    "王建国",
+                    "李秀英",
+                    "张伟",
+                    "刘芳",
+                    "陈志强",
+                    "杨丽",
+                    "赵明",
+                    "黄海燕",
+                    "周建华",
+                    "吴桂兰",
+                    "徐卫东",
+                    "孙晓梅",
+                    "马国庆",
+                    "朱红",
+                    "胡振华",
+                    "郭淑珍",
+                    "何俊",
+                    "高玉兰",
+                    "林德胜",
+                    "罗小燕",
+                ]
+                * 2,
+                start=1,
+            )
+        ),
+        "Water will be off on Saturday from 8:00 to 14:00 in buildings 1 to 3. Please store some"
+        " water in advance, and ask your grid worker if you need help carrying it home.",
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +122,10 @@ def _read_preview_pages(page) -> list[dict]:
 
 def _split_inside_a_paragraph(states: list[dict]) -> bool:
     """Whether some paragraph goes on over a page turn."""
-    return any(a["blocks"][-1]["para"] == b["blocks"][0]["para"]
-               for a, b in zip(states, states[1:], strict=False))
+    return any(
+        a["blocks"][-1]["para"] == b["blocks"][0]["para"]
+        for a, b in zip(states, states[1:], strict=False)
+    )
 
 
 def test_long_text_is_previewed_in_pages_with_a_count_on_the_page(browser, server, staff):
@@ -133,8 +163,10 @@ def test_long_text_is_previewed_in_pages_with_a_count_on_the_page(browser, serve
         # Choosing who it is for changes nothing on the screen: the page stays (checked once
         # the frame has handled the form's message: its listener runs before this one).
         content = _preview(page)
-        content.evaluate("() => { window.seenForms = 0; addEventListener('message', e => {"
-                         " if (e.data && e.data.kind === 'preview') window.seenForms++; }); }")
+        content.evaluate(
+            "() => { window.seenForms = 0; addEventListener('message', e => {"
+            " if (e.data && e.data.kind === 'preview') window.seenForms++; }); }"
+        )
         page.locator("input[name=grid_ids]").first.check()
         content.wait_for_function("() => window.seenForms > 0")
         assert content.evaluate("LinliPreview.page()") == {"page": total - 1, "pages": total}
@@ -187,12 +219,13 @@ def test_preview_pages_are_the_screens_pages(browser, server, other_staff):
         _pages_shown(page, title)
         previewed = _read_preview_pages(page)
 
-        size = "() => { const b = document.getElementById('slide-body');" \
-               " return [b.clientWidth, b.parentNode.clientHeight]; }"
+        size = (
+            "() => { const b = document.getElementById('slide-body');"
+            " return [b.clientWidth, b.parentNode.clientHeight]; }"
+        )
         assert _preview(page).evaluate(size) == screen.evaluate(size)
         assert [s["blocks"] for s in previewed] == [s["blocks"] for s in on_screen]
-        expect(page.locator("#preview-pages")).to_have_text(
-            f"在大屏上分 {len(on_screen)} 页显示")
+        expect(page.locator("#preview-pages")).to_have_text(f"在大屏上分 {len(on_screen)} 页显示")
     finally:
         page.context.close()
         screen.context.close()

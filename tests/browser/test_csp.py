@@ -40,8 +40,9 @@ def watched(browser):
 
 def _no_violations(page, errors, allowed: str = "\0"):
     assert [v for v in page.evaluate("window.__violations") if allowed not in v] == []
-    assert [e for e in errors if ("Content Security Policy" in e or "Refused" in e)
-            and allowed not in e] == []
+    assert [
+        e for e in errors if ("Content Security Policy" in e or "Refused" in e) and allowed not in e
+    ] == []
 
 
 def test_staff_console_and_compose_preview_work_under_the_policy(server, watched):
@@ -83,8 +84,14 @@ def test_easy_mode_pages_under_the_policy(server, watched):
     page.fill("#pin", resident["pin"])
     page.click("form.form button[type=submit]")
     page.wait_for_url(re.compile(r".*/easy/$"))
-    for path in ["/easy/announcements", "/easy/report", "/easy/cases", "/easy/settings",
-                 "/easy/family", "/easy/offline"]:
+    for path in [
+        "/easy/announcements",
+        "/easy/report",
+        "/easy/cases",
+        "/easy/settings",
+        "/easy/family",
+        "/easy/offline",
+    ]:
         page.goto(f"{server.url}{path}")
         expect(page.locator("main")).to_have_count(1)
         _no_violations(page, errors)

@@ -63,8 +63,9 @@ def test_edits_reach_the_screen_without_restarting_the_rotation(page, server, st
 
 def test_a_tab_shows_its_item_at_once_and_labels_stay_readable(page, server, staff):
     _device, token = staff.new_screen("测试屏-标签")
-    posted = [staff.post(title=_title(f"第{n}条很长的社区公告标题用来测试标签宽度"))
-              for n in range(1, 7)]
+    posted = [
+        staff.post(title=_title(f"第{n}条很长的社区公告标题用来测试标签宽度")) for n in range(1, 7)
+    ]
     try:
         _open(page, server, token)
         tabs = page.locator("#rail .rail-tab")
@@ -90,8 +91,9 @@ def test_urgent_interrupts_pins_the_banner_and_reads_aloud_once(page, server, st
     _device, token = staff.new_screen("测试屏-紧急")
     _open(page, server, token)
     title = _title("燃气泄漏紧急通知")
-    item = staff.post(title=title, priority="urgent", category="safety",
-                      body="请立即关闭燃气阀门并开窗通风。")
+    item = staff.post(
+        title=title, priority="urgent", category="safety", body="请立即关闭燃气阀门并开窗通风。"
+    )
     banner = page.locator("#urgent-banner")
     expect(banner).to_be_visible(timeout=5000)
     expect(page.locator("#urgent-title")).to_contain_text(title)
@@ -99,8 +101,10 @@ def test_urgent_interrupts_pins_the_banner_and_reads_aloud_once(page, server, st
     expect(page.locator("#slide-title")).to_have_text(title)
     expect(page.locator("#slide.is-urgent")).to_have_count(1)
     # Heard once per revision (an edit is read again): the screen keeps "id:revision".
-    page.wait_for_function("key => (JSON.parse(localStorage.getItem('linli.kiosk.announced'))"
-                           " || []).includes(key)", arg=f"{item['id']}:{item['revision']}")
+    page.wait_for_function(
+        "key => (JSON.parse(localStorage.getItem('linli.kiosk.announced')) || []).includes(key)",
+        arg=f"{item['id']}:{item['revision']}",
+    )
     # It leaves the banner when withdrawn (the demo's own urgent item stays pinned).
     staff.withdraw(item["id"])
     expect(page.locator("#urgent-title")).not_to_contain_text(title, timeout=5000)
@@ -130,8 +134,10 @@ def test_reload_with_the_server_down_still_shows_the_last_content(page, server, 
     _open(page, server, token)
     expect(_rail(page, title)).to_be_visible()
     page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15000)
-    page.wait_for_function("async () => { const c = await caches.keys();"
-                           " return c.some(k => k.startsWith('linli-kiosk-shell-')); }")
+    page.wait_for_function(
+        "async () => { const c = await caches.keys();"
+        " return c.some(k => k.startsWith('linli-kiosk-shell-')); }"
+    )
     server.stop()
     page.reload()
     expect(page.locator("html[data-restored='1']")).to_have_count(1)
@@ -145,8 +151,9 @@ def test_a_screen_pairs_itself_with_a_code(page, server, staff):
     code_el = page.locator("#pair-code")
     expect(code_el).to_have_text(__import__("re").compile(r"^\d{3} \d{3}$"))
     code = page.locator("html").get_attribute("data-pair-code")
-    device = staff.call("POST", f"/communities/{staff.community['id']}/devices", 201,
-                        json={"name": "自助配对屏"})
+    device = staff.call(
+        "POST", f"/communities/{staff.community['id']}/devices", 201, json={"name": "自助配对屏"}
+    )
     staff.call("POST", f"/devices/{device['id']}/pairing", json={"code": code})
     expect(page.locator("#pairing")).to_be_hidden(timeout=10000)
     expect(page.locator("html[data-online='1']")).to_have_count(1)
@@ -165,8 +172,7 @@ def test_read_aloud_plays_server_speech_with_a_visible_stop(page, server, staff,
     staff.call("POST", f"/announcements/{item['id']}/publish")
     expect(_rail(page, title)).to_be_visible(timeout=5000)
     page.locator("#pause-btn").click()
-    page.evaluate("id => LinliKiosk.speak(LinliKiosk.items().find(i => i.id === id))",
-                  item["id"])
+    page.evaluate("id => LinliKiosk.speak(LinliKiosk.items().find(i => i.id === id))", item["id"])
     page.locator("#stop-btn").click()
     expect(page.locator("#speaking-bar")).to_be_hidden()
     # Now the real button: 听公告 reads the item on screen.
@@ -181,7 +187,8 @@ def test_read_aloud_plays_server_speech_with_a_visible_stop(page, server, staff,
         "() => { const a = document.getElementById('speech-audio');"
         " return !a.paused && a.currentTime > 0 && a.currentSrc !== '' &&"
         " /^\\/api\\/v1\\/voice\\/speech\\//"
-        ".test(new URL(a.currentSrc).pathname); }")
+        ".test(new URL(a.currentSrc).pathname); }"
+    )
     expect(page.locator("#slide-body p.reading")).to_have_count(1, timeout=5000)
     page.get_by_role("button", name="停止朗读").click()
     expect(bar).to_be_hidden()
@@ -209,9 +216,16 @@ def _speech_file(live, seconds: int = 6) -> str:
         "    with wave.open(str(path), 'wb') as w:\n"
         "        w.setnchannels(1)\n        w.setsampwidth(2)\n        w.setframerate(22050)\n"
         f"        w.writeframes(b'\\x00\\x10' * 22050 * {seconds})\n"
-        "    print(url)\n")
-    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, **live.env},
-                          check=True, capture_output=True, text=True, timeout=60)
+        "    print(url)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, **live.env},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     url = done.stdout.strip().splitlines()[-1]
     with urllib.request.urlopen(live.url + url + "?format=wav", timeout=10) as served:
         assert served.headers["Content-Type"] == "audio/wav"
@@ -224,8 +238,10 @@ def test_urgent_speech_plays_on_arrival_except_in_quiet_hours(browser, server, s
     from zoneinfo import ZoneInfo
 
     local = datetime.now(ZoneInfo("Asia/Shanghai"))
-    quiet = {"quiet_start": (local - timedelta(hours=1)).strftime("%H:%M"),
-             "quiet_end": (local + timedelta(hours=1)).strftime("%H:%M")}
+    quiet = {
+        "quiet_start": (local - timedelta(hours=1)).strftime("%H:%M"),
+        "quiet_end": (local + timedelta(hours=1)).strftime("%H:%M"),
+    }
     pages = {}
     for kind in ("normal", "quiet"):
         device, token = staff.new_screen(f"测试屏-{kind}")
@@ -269,13 +285,20 @@ def _attach_speech(live, announcement_id: int, url: str) -> None:
     import subprocess
     import sys
 
-    script = ("from app import create_app\nfrom app.extensions import db\n"
-              "from app.notices import announcements\napp = create_app()\n"
-              "with app.app_context():\n"
-              f"    assert announcements.set_speech_url({announcement_id}, {url!r}, revision=1)\n"
-              "    db.session.commit()\n")
-    subprocess.run([sys.executable, "-c", script], env={**os.environ, **live.env}, check=True,
-                   capture_output=True, timeout=60)
+    script = (
+        "from app import create_app\nfrom app.extensions import db\n"
+        "from app.notices import announcements\napp = create_app()\n"
+        "with app.app_context():\n"
+        f"    assert announcements.set_speech_url({announcement_id}, {url!r}, revision=1)\n"
+        "    db.session.commit()\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, **live.env},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def test_buttons_and_the_inactivity_warning(page, server, staff):

@@ -22,7 +22,8 @@ _SENTENCES = [
     "施工队每天上午八点进场，下午五点半收工，午休时间不会使用电钻等噪声较大的工具。",
 ]
 LONG_BODY = "\n\n".join(
-    f"第{n}段：{_SENTENCES[n % 3]}{_SENTENCES[(n + 1) % 3][:30]}。" for n in range(1, 7))
+    f"第{n}段：{_SENTENCES[n % 3]}{_SENTENCES[(n + 1) % 3][:30]}。" for n in range(1, 7)
+)
 SHORT_BODY = "明天 8:00 至 12:00 停水。\n\n请提前储水。"
 
 # What each page of the slide shows, and whether it fits the slide and the viewport.
@@ -172,12 +173,16 @@ def test_reading_aloud_reads_every_page(browser, server, staff, live):
         assert total >= 2
         page.get_by_role("button", name="听公告").click()
         expect(page.locator("#speaking-bar")).to_be_visible()
-        page.wait_for_function("() => { const a = document.getElementById('speech-audio');"
-                               " return !a.paused && a.duration > 0; }")
+        page.wait_for_function(
+            "() => { const a = document.getElementById('speech-audio');"
+            " return !a.paused && a.duration > 0; }"
+        )
         # The whole announcement is one recording; near its end the last page is on screen,
         # the paragraph being read is marked, and the pager gives way to the stop button.
-        page.evaluate("() => { const a = document.getElementById('speech-audio');"
-                      " a.currentTime = a.duration * 0.97; }")
+        page.evaluate(
+            "() => { const a = document.getElementById('speech-audio');"
+            " a.currentTime = a.duration * 0.97; }"
+        )
         expect(page.locator(f"html[data-page='{total}']")).to_have_count(1)
         expect(page.locator("#slide-body p.reading")).to_have_count(1)
         expect(page.locator("#pager")).to_be_hidden()

@@ -19,20 +19,28 @@ class Watched:
     """A 1080p screen page that records console errors and failing requests."""
 
     def __init__(self, browser, server, token: str, query: str = ""):
-        self.context = browser.new_context(viewport={"width": 1920, "height": 1080},
-                                           locale="zh-CN")
+        self.context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
         self.context.set_default_timeout(30_000)
         self.page = self.context.new_page()
         self.console_errors: list[str] = []
         self.failed: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(
-            f"{m.text} {m.location.get('url', '')}"))
+        self.page.on(
+            "console",
+            lambda m: m.type == "error"
+            and self.console_errors.append(f"{m.text} {m.location.get('url', '')}"),
+        )
         self.page.on("pageerror", lambda e: self.console_errors.append(str(e)))
         # ERR_ABORTED: the page dropped a request itself (an audio element reset), not a failure.
-        self.page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "")
-                     and self.failed.append(f"{r.method} {r.url} {r.failure}"))
-        self.page.on("response", lambda r: r.status >= 400 and self.failed.append(
-            f"{r.request.method} {r.url} {r.status}"))
+        self.page.on(
+            "requestfailed",
+            lambda r: "ERR_ABORTED" not in (r.failure or "")
+            and self.failed.append(f"{r.method} {r.url} {r.failure}"),
+        )
+        self.page.on(
+            "response",
+            lambda r: r.status >= 400
+            and self.failed.append(f"{r.request.method} {r.url} {r.status}"),
+        )
         self.page.goto(f"{server.url}/kiosk?token={token}{query}")
         expect(self.page.locator("html[data-online='1']")).to_have_count(1)
 
@@ -44,37 +52,49 @@ class Watched:
 
 
 def _resident(live) -> dict:
-    return next(a for a in live.summary["accounts"]
-                if a["role"] == "resident" and a["community"] == "和平社区")
+    return next(
+        a
+        for a in live.summary["accounts"]
+        if a["role"] == "resident" and a["community"] == "和平社区"
+    )
 
 
 def _file_case(live, staff, *, assign_to_property: bool) -> dict:
     """A resident files a repair through the API; staff may send it to the property company."""
     who = _resident(live)
-    r = requests.post(staff.base + "/auth/token", timeout=30,
-                      json={"login": who["login"], "pin": who["pin"]})
+    r = requests.post(
+        staff.base + "/auth/token", timeout=30, json={"login": who["login"], "pin": who["pin"]}
+    )
     r.raise_for_status()
     mine = {"Authorization": f"Bearer {r.json()['token']}"}
     cats = staff.call("GET", f"/communities/{staff.community['id']}/case-categories")
     repair = next(c for c in cats if c["code"] == "repair")
-    r = requests.post(staff.base + "/cases", headers=mine, timeout=30,
-                      json={"category_id": repair["id"],
-                            "description": "三单元电梯按钮坏了，我家在502，电话13900001111。"})
+    r = requests.post(
+        staff.base + "/cases",
+        headers=mine,
+        timeout=30,
+        json={
+            "category_id": repair["id"],
+            "description": "三单元电梯按钮坏了，我家在502，电话13900001111。",
+        },
+    )
     assert r.status_code == 201, r.text
     case = r.json()
     if assign_to_property:
         choices = staff.call("GET", f"/communities/{staff.community['id']}/case-assignees")
         org = next(o for o in choices["organizations"] if o["kind"] == "property")
-        staff.call("POST", f"/cases/{case['id']}/assignment",
-                   json={"organization_id": org["id"]})
+        staff.call("POST", f"/cases/{case['id']}/assignment", json={"organization_id": org["id"]})
     return case
 
 
 def _targets(page, selector: str) -> list[dict]:
-    return page.evaluate("""(sel) => [...document.querySelectorAll(sel)]
+    return page.evaluate(
+        """(sel) => [...document.querySelectorAll(sel)]
         .filter(el => el.offsetParent !== null)
         .map(el => { const r = el.getBoundingClientRect();
-                     return {t: el.textContent.trim(), w: r.width, h: r.height}; })""", selector)
+                     return {t: el.textContent.trim(), w: r.width, h: r.height}; })""",
+        selector,
+    )
 
 
 def _type(page, digits: str):
@@ -82,8 +102,7 @@ def _type(page, digits: str):
         page.locator(f"#pp-keypad .keypad-key[data-key='{d}']").click()
 
 
-def test_digits_on_the_keypad_show_progress_then_the_screen_goes_home(browser, server, staff,
-                                                                       live):
+def test_digits_on_the_keypad_show_progress_then_the_screen_goes_home(browser, server, staff, live):
     case = _file_case(live, staff, assign_to_property=True)
     serial = case["reference"].partition("-")[2]
     _device, token = staff.new_screen("查进度屏")
@@ -99,8 +118,7 @@ def test_digits_on_the_keypad_show_progress_then_the_screen_goes_home(browser, s
         # Big enough for a finger: every key of the keypad ≥ 80 px, every button ≥ 60 px.
         keys = _targets(page, "#pp-keypad .keypad-key")
         assert len(keys) == 12 and all(k["w"] >= 80 and k["h"] >= 80 for k in keys), keys
-        tiny = [b for b in _targets(page, "#progress-panel button")
-                if b["w"] < 60 or b["h"] < 60]
+        tiny = [b for b in _targets(page, "#progress-panel button") if b["w"] < 60 or b["h"] < 60]
         assert not tiny, tiny
         assert _violations(page) == []
 
@@ -129,8 +147,7 @@ def test_digits_on_the_keypad_show_progress_then_the_screen_goes_home(browser, s
         assert speech.value.headers["content-type"].startswith("audio/")
         expect(page.locator("#pp-speaking")).to_be_visible()
         expect(page.get_by_role("button", name="停止朗读")).to_be_visible()
-        tiny = [b for b in _targets(page, "#progress-panel button")
-                if b["w"] < 60 or b["h"] < 60]
+        tiny = [b for b in _targets(page, "#progress-panel button") if b["w"] < 60 or b["h"] < 60]
         assert not tiny, tiny
         assert _violations(page) == []
 
@@ -184,9 +201,7 @@ def test_phone_and_pin_with_the_keyboard_show_my_open_requests(browser, server, 
         screen.close()
 
 
-
-def test_an_abandoned_keypad_counts_as_in_use_and_is_cleared_on_going_home(browser, server,
-                                                                            staff):
+def test_an_abandoned_keypad_counts_as_in_use_and_is_cleared_on_going_home(browser, server, staff):
     _device, token = staff.new_screen("查进度屏三")
     # idle_after=1: the kiosk's idle warning may start a second after the last touch.
     screen = Watched(browser, server, token, "&idle_after=1")

@@ -22,8 +22,9 @@ FAKE_MIC = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-strea
 @pytest.fixture(scope="module")
 def mic_browser(playwright_driver):
     """Chromium with a fake microphone (a beeping test signal) that needs no permission."""
-    b = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                          args=CHROMIUM_ARGS + FAKE_MIC)
+    b = playwright_driver.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + FAKE_MIC
+    )
     yield b
     b.close()
 
@@ -32,20 +33,30 @@ class Watched:
     """A 1080p page that records console errors, script errors and failing requests."""
 
     def __init__(self, browser, base: str, size: tuple[int, int] = (1920, 1080)):
-        self.context = browser.new_context(viewport={"width": size[0], "height": size[1]},
-                                           locale="zh-CN", base_url=base)
+        self.context = browser.new_context(
+            viewport={"width": size[0], "height": size[1]}, locale="zh-CN", base_url=base
+        )
         self.context.set_default_timeout(30_000)
         self.page = self.context.new_page()
         self.problems: list[str] = []
         # The browser's own /favicon.ico probe is not the page's doing.
-        self.page.on("console", lambda m: m.type == "error"
-                     and not m.location.get("url", "").endswith("/favicon.ico")
-                     and self.problems.append(f"console: {m.text} {m.location.get('url', '')}"))
+        self.page.on(
+            "console",
+            lambda m: m.type == "error"
+            and not m.location.get("url", "").endswith("/favicon.ico")
+            and self.problems.append(f"console: {m.text} {m.location.get('url', '')}"),
+        )
         self.page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
-        self.page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "")
-                     and self.problems.append(f"failed: {r.method} {r.url} {r.failure}"))
-        self.page.on("response", lambda r: r.status >= 400 and self.problems.append(
-            f"status: {r.request.method} {r.url} {r.status}"))
+        self.page.on(
+            "requestfailed",
+            lambda r: "ERR_ABORTED" not in (r.failure or "")
+            and self.problems.append(f"failed: {r.method} {r.url} {r.failure}"),
+        )
+        self.page.on(
+            "response",
+            lambda r: r.status >= 400
+            and self.problems.append(f"status: {r.request.method} {r.url} {r.status}"),
+        )
 
     def close(self):
         self.context.close()
@@ -67,8 +78,10 @@ def watched(mic_browser, server):
 
 def _violations(page) -> list[dict]:
     results = Axe().run(page, options=AXE_OPTIONS)
-    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:3]}
-            for v in results.response["violations"]]
+    return [
+        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:3]}
+        for v in results.response["violations"]
+    ]
 
 
 def _small_targets(page) -> list[dict]:
@@ -135,7 +148,8 @@ def test_a_voice_message_from_tile_to_reference_and_staff_hear_it(watched, serve
     expect(page.locator("#report-stop")).to_be_visible()
     page.wait_for_function(
         "() => { const a = document.getElementById('report-voice');"
-        " return a.currentTime > 0 || a.ended; }")
+        " return a.currentTime > 0 || a.ended; }"
+    )
     _check_panel(page, "category")
     page.locator("#report-tiles .tile[data-code='safety']").click()
 
@@ -189,7 +203,8 @@ def test_a_voice_message_from_tile_to_reference_and_staff_hear_it(watched, serve
     # The reference is read aloud.
     page.wait_for_function(
         "() => { const a = document.getElementById('report-voice');"
-        " return a.getAttribute('src') && (a.currentTime > 0 || a.ended); }")
+        " return a.getAttribute('src') && (a.currentTime > 0 || a.ended); }"
+    )
     page.locator("#report-finish").click()
     expect(page.locator("#report")).to_be_hidden()
 
@@ -299,9 +314,12 @@ def test_the_screen_goes_home_after_the_warning_and_forgets_the_draft(watched, s
     expect(warning).to_be_visible(timeout=10_000)
     text = page.locator("#idle-text").inner_text()
     assert int(re.search(r"\d+", text).group()) >= 20
-    assert page.evaluate("""() => { const r = document.getElementById('idle-stay')
+    assert (
+        page.evaluate("""() => { const r = document.getElementById('idle-stay')
         .getBoundingClientRect(); const el = document.elementFromPoint(r.x + r.width / 2,
-        r.y + r.height / 2); return el && el.id; }""") == "idle-stay"
+        r.y + r.height / 2); return el && el.id; }""")
+        == "idle-stay"
+    )
     expect(page.locator("#report")).to_be_hidden(timeout=40_000)
     expect(warning).to_be_hidden()
     assert page.locator("#report").get_attribute("data-recorded") is None
@@ -327,8 +345,12 @@ def test_the_panel_in_english(watched, server, staff):
     page.locator("#report-places .tile[data-code='home']").click()
     _check_panel(page, "record")
     # Only the community's own words (its category names) may be Chinese.
-    names = set(page.evaluate(
-        "() => [...document.querySelectorAll('#report-tiles .tile-name')].map(e => e.textContent)"))
+    names = set(
+        page.evaluate(
+            "() => [...document.querySelectorAll('#report-tiles .tile-name')]"
+            ".map(e => e.textContent)"
+        )
+    )
     text = page.locator("#report").inner_text()
     for name in names:
         text = text.replace(name, "")

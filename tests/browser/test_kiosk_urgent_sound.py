@@ -41,8 +41,10 @@ window.__sound = {chimes: [], plays: []};
 })();
 """
 SPEECH = re.compile(r"/api/v1/voice/speech/")
-PLAYING = ("() => { const a = document.getElementById('speech-audio');"
-           " return !a.paused && a.currentTime > 0; }")
+PLAYING = (
+    "() => { const a = document.getElementById('speech-audio');"
+    " return !a.paused && a.currentTime > 0; }"
+)
 
 
 class Watched:
@@ -50,22 +52,28 @@ class Watched:
     requests recorded."""
 
     def __init__(self, browser):
-        self.context = browser.new_context(viewport={"width": 1920, "height": 1080},
-                                           locale="zh-CN")
+        self.context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
         self.context.set_default_timeout(30_000)
         self.context.add_init_script(_HOOK)
         self.errors: list[str] = []
         self.failed: list[str] = []
         self.page = self.context.new_page()
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(
-            f"{m.text} {m.location.get('url', '')}"))
+        self.page.on(
+            "console",
+            lambda m: m.type == "error"
+            and self.errors.append(f"{m.text} {m.location.get('url', '')}"),
+        )
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         # A request the page itself cancels (a stopped reading, the stream at a reload) is
         # not a failure; anything else that does not arrive, or arrives as an error, is.
-        self.page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "")
-                     and self.failed.append(f"{r.url} {r.failure}"))
-        self.page.on("response", lambda r: r.status >= 400
-                     and self.failed.append(f"{r.url} {r.status}"))
+        self.page.on(
+            "requestfailed",
+            lambda r: "ERR_ABORTED" not in (r.failure or "")
+            and self.failed.append(f"{r.url} {r.failure}"),
+        )
+        self.page.on(
+            "response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} {r.status}")
+        )
 
     def sound(self) -> dict:
         return self.page.evaluate("window.__sound")
@@ -116,7 +124,10 @@ def _speech_attached(page, item_id: int, timeout: float = 60_000) -> None:
     """Wait until the screen has the server's speech of the item (the voice engine made it)."""
     page.wait_for_function(
         "id => { const i = LinliKiosk.items().find(i => i.id === id);"
-        " return !!(i && i.speech_url); }", arg=item_id, timeout=timeout)
+        " return !!(i && i.speech_url); }",
+        arg=item_id,
+        timeout=timeout,
+    )
 
 
 def _open_watched(w: Watched, server, token: str, query: str = "") -> Watched:
@@ -137,8 +148,9 @@ def test_urgent_item_chimes_then_is_read_without_a_tap_and_only_once(watched, se
     assert w.sound() == {"chimes": [], "plays": []}
 
     title = _title("燃气泄漏紧急通知")
-    item = staff.post(title=title, priority="urgent", category="safety",
-                      body="请立即关闭燃气阀门并开窗通风。")
+    item = staff.post(
+        title=title, priority="urgent", category="safety", body="请立即关闭燃气阀门并开窗通风。"
+    )
     expect(page.locator("#slide-title")).to_have_text(title, timeout=5000)
     # A chime (two notes of an oscillator, in a running AudioContext) …
     page.wait_for_function("() => window.__sound.chimes.length >= 2", timeout=60_000)
@@ -189,9 +201,14 @@ def test_a_normal_item_is_not_read_aloud(watched, server, staff):
 def test_nothing_is_read_in_quiet_hours(watched, server, staff):
     local = datetime.now(ZoneInfo("Asia/Shanghai"))
     device, token = staff.new_screen("测试屏-静音时段")
-    staff.call("PATCH", f"/devices/{device['id']}",
-               json={"quiet_start": (local - timedelta(hours=1)).strftime("%H:%M"),
-                     "quiet_end": (local + timedelta(hours=1)).strftime("%H:%M")})
+    staff.call(
+        "PATCH",
+        f"/devices/{device['id']}",
+        json={
+            "quiet_start": (local - timedelta(hours=1)).strftime("%H:%M"),
+            "quiet_end": (local + timedelta(hours=1)).strftime("%H:%M"),
+        },
+    )
     w = _open_watched(watched(), server, token)
     title = _title("夜间紧急通知")
     item = staff.post(title=title, priority="urgent")
@@ -241,7 +258,8 @@ def test_a_resident_reading_is_not_interrupted(watched, server, staff, live):
 
 
 def test_held_back_sound_shows_the_button_once_and_the_heartbeat_says_so(
-        held_back_browser, server, staff, live):
+    held_back_browser, server, staff, live
+):
     device, token = staff.new_screen("测试屏-声音被阻止")
     w = Watched(held_back_browser)
     try:

@@ -14,8 +14,13 @@ from tests.factories import PIN
 from tests.live import ThreadedServer
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PHONE = {"width": 360, "height": 740}
 
 # Records what the page asks to be said — by the browser's speechSynthesis, or as server-made
@@ -51,8 +56,9 @@ def live_server(app):
 @pytest.fixture(scope="package")
 def browser(playwright_driver):
     """Debian's Chromium, headless, driven by Playwright."""
-    chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                 args=CHROMIUM_ARGS)
+    chromium = playwright_driver.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
     yield chromium
     chromium.close()
 
@@ -77,10 +83,16 @@ class Phone:
         self.failed_requests: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
         # ERR_ABORTED is a request the page itself dropped by navigating on, not a failure.
-        self.page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "")
-                     and self.failed_requests.append(f"{r.method} {r.url} {r.failure}"))
-        self.page.on("response", lambda r: r.status >= 400 and self.failed_requests.append(
-            f"{r.request.method} {r.url} {r.status}"))
+        self.page.on(
+            "requestfailed",
+            lambda r: "ERR_ABORTED" not in (r.failure or "")
+            and self.failed_requests.append(f"{r.method} {r.url} {r.failure}"),
+        )
+        self.page.on(
+            "response",
+            lambda r: r.status >= 400
+            and self.failed_requests.append(f"{r.request.method} {r.url} {r.status}"),
+        )
 
     def sign_in(self, person, pin: str = PIN):
         """Through the sign-in page, as the resident does."""

@@ -18,8 +18,9 @@ def measure(page, min_font: int) -> dict:
 
 def overflow(page) -> int:
     """How many CSS pixels the page is wider than the viewport (0 when it fits)."""
-    return page.evaluate("document.documentElement.scrollWidth - "
-                         "document.documentElement.clientWidth")
+    return page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
 
 
 def axe_violations(page) -> list[str]:

@@ -26,8 +26,9 @@ def install_categories(world) -> dict:
 
 def announce(world, title: str, body: str = "请大家留意。", **kw):
     """Publish an announcement to the whole of community A."""
-    a = announcements.create_announcement(staff(world), community_id=world.a.community.id,
-                                          title=title, body=body, **kw)
+    a = announcements.create_announcement(
+        staff(world), community_id=world.a.community.id, title=title, body=body, **kw
+    )
     db.session.commit()
     return a
 
@@ -35,8 +36,9 @@ def announce(world, title: str, body: str = "请大家留意。", **kw):
 def file_case(world, person, category, description="楼道灯坏了。"):
     """A case the resident filed (as through the app)."""
     db.session.rollback()
-    case = intake.submit_case(Actor.for_person(person), category_id=category.id,
-                              description=description)
+    case = intake.submit_case(
+        Actor.for_person(person), category_id=category.id, description=description
+    )
     db.session.commit()
     return case
 
@@ -55,5 +57,6 @@ def resolve(world, case_id: int, note: str = "已经修好了。") -> None:
 def cases_of(person) -> list[Case]:
     """Cases reported for this person, oldest first."""
     db.session.rollback()
-    return list(db.session.scalars(select(Case).where(Case.reporter_id == person.id)
-                                   .order_by(Case.id)))
+    return list(
+        db.session.scalars(select(Case).where(Case.reporter_id == person.id).order_by(Case.id))
+    )

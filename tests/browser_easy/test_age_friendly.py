@@ -22,8 +22,13 @@ pytestmark = pytest.mark.browser
 def town(world):
     """A community with something on every page: notices, matters in every state, family links."""
     cats = scene.install_categories(world)
-    scene.announce(world, "燃气管道安全检修", "今天上门检修燃气管道，请家中留人。\n\n请查验证件。",
-                   priority="urgent", category="safety")
+    scene.announce(
+        world,
+        "燃气管道安全检修",
+        "今天上门检修燃气管道，请家中留人。\n\n请查验证件。",
+        priority="urgent",
+        category="safety",
+    )
     scene.announce(world, "重阳节敬老联欢会", "周五下午在活动室，欢迎参加。", category="activity")
     scene.announce(world, "停水通知", "周六 8:00 至 14:00 停水。", category="outage")
     elder = world.a.elder
@@ -42,11 +47,20 @@ def town(world):
     proxy_link(world.a.relative, world.a.resident, status="pending")
     invitation = invitations.create_invitation(scene.staff(world), world.a.community.id)
     db.session.commit()
-    link = db.session.scalar(select(ProxyLink.id).where(
-        ProxyLink.proxy_id == world.a.relative.id, ProxyLink.resident_id == elder.id,
-        ProxyLink.status == "confirmed"))
-    return {"cats": cats, "resolved": resolved.id, "rejected": rejected.id,
-            "invitation": invitation.code, "link": link}
+    link = db.session.scalar(
+        select(ProxyLink.id).where(
+            ProxyLink.proxy_id == world.a.relative.id,
+            ProxyLink.resident_id == elder.id,
+            ProxyLink.status == "confirmed",
+        )
+    )
+    return {
+        "cats": cats,
+        "resolved": resolved.id,
+        "rejected": rejected.id,
+        "invitation": invitation.code,
+        "link": link,
+    }
 
 
 def _pages(world, town):
@@ -131,8 +145,10 @@ def test_every_page_passes_axe_and_the_age_friendly_measures(world, town, phones
         if prepare is not None:
             prepare(page)
         page.wait_for_load_state("load")
-        assert page.evaluate("document.documentElement.className") == f"size-{size}" or \
-            path == "/easy/offline"
+        assert (
+            page.evaluate("document.documentElement.className") == f"size-{size}"
+            or path == "/easy/offline"
+        )
         label = f"{who or 'anonymous'} {path}{' +' + prepare.__name__ if prepare else ''}"
         problems = rules.axe_violations(page)
         result = rules.measure(page, MIN_FONT[size] if path != "/easy/offline" else 18)
@@ -152,9 +168,14 @@ def test_every_page_reflows_at_200_percent_zoom(world, town, phones, size):
     browsers = {}
     for who, path, prepare in _pages(world, town):
         if who not in browsers:
-            browsers[who] = _phone_for(phones, who, world, size,
-                                       viewport={"width": 180, "height": 370},
-                                       device_scale_factor=2)
+            browsers[who] = _phone_for(
+                phones,
+                who,
+                world,
+                size,
+                viewport={"width": 180, "height": 370},
+                device_scale_factor=2,
+            )
         page = browsers[who].page
         page.goto(path)
         if prepare is not None:
@@ -171,18 +192,28 @@ def test_the_checks_catch_what_they_are_meant_to_catch(world, phones):
     p.sign_in(world.a.resident)
     page = p.page
     assert rules.measure(page, 18)["problems"] == []
-    page.add_style_tag(content=".big4 .btn{display:flex;min-height:0;padding:0;font-size:14px;"
-                               "line-height:1;color:#999;background:#fff} .big4{gap:2px}"
-                               " main::after{content:'';display:block;width:900px;height:1px}")
+    page.add_style_tag(
+        content=".big4 .btn{display:flex;min-height:0;padding:0;font-size:14px;"
+        "line-height:1;color:#999;background:#fff} .big4{gap:2px}"
+        " main::after{content:'';display:block;width:900px;height:1px}"
+    )
     found = "\n".join(rules.measure(page, 18)["problems"])
-    for expected in ("font-size 14px", "line-height 1.00", "contrast", "< 60×60", "only 2.0px",
-                     "horizontal overflow"):
+    for expected in (
+        "font-size 14px",
+        "line-height 1.00",
+        "contrast",
+        "< 60×60",
+        "only 2.0px",
+        "horizontal overflow",
+    ):
         assert expected in found, (expected, found)
     page.evaluate("document.querySelector('.big4 a span').remove()")
     assert "icon without words" in "\n".join(rules.measure(page, 18)["problems"])
     page.set_content("<html lang=en><body><img src=x><button></button></body></html>")
-    assert {line.split(" ")[0] for line in rules.axe_violations(page)} >= {"image-alt",
-                                                                           "button-name"}
+    assert {line.split(" ")[0] for line in rules.axe_violations(page)} >= {
+        "image-alt",
+        "button-name",
+    }
 
 
 def test_no_pop_ups_no_time_limits(world, town, phones):

@@ -55,10 +55,15 @@ def microphone(tmp_path_factory):
 def mic_browser(playwright_driver, microphone):
     """A second Chromium whose microphone plays the recording."""
     chromium = playwright_driver.chromium.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=[*CHROMIUM_ARGS, "--use-fake-device-for-media-stream",
-              "--use-fake-ui-for-media-stream",
-              f"--use-file-for-fake-audio-capture={microphone}"])
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-audio-capture={microphone}",
+        ],
+    )
     yield chromium
     chromium.close()
 

@@ -31,8 +31,13 @@ def test_elder_hears_notices_and_acknowledges_the_urgent_one(world, phones, fres
     elder = world.a.elder
     _xlarge(elder)
     scene.announce(world, "停水通知", "周六 8:00 至 14:00 停水，请提前储水。", category="outage")
-    urgent = scene.announce(world, "燃气管道安全检修", "今天上门检修燃气管道，请家中留人。",
-                            priority="urgent", category="safety")
+    urgent = scene.announce(
+        world,
+        "燃气管道安全检修",
+        "今天上门检修燃气管道，请家中留人。",
+        priority="urgent",
+        category="safety",
+    )
     p = phones()
     page = p.page
     page.goto("/easy")  # what the kiosk's QR code opens
@@ -57,8 +62,9 @@ def test_elder_hears_notices_and_acknowledges_the_urgent_one(world, phones, fres
     expect(cards.first.get_by_role("status")).to_have_text(re.compile("知道了"))
     expect(cards.first.get_by_role("button", name="我知道了")).to_have_count(0)
     fresh()
-    ack = db.session.scalar(select(AnnouncementAck).where(
-        AnnouncementAck.announcement_id == urgent.id))
+    ack = db.session.scalar(
+        select(AnnouncementAck).where(AnnouncementAck.announcement_id == urgent.id)
+    )
     assert ack.person_id == elder.id and ack.acked_by_id is None
     # The home banner is gone once the urgent notice is acknowledged.
     page.get_by_role("link", name="首页").click()
@@ -68,8 +74,13 @@ def test_elder_hears_notices_and_acknowledges_the_urgent_one(world, phones, fres
 
 def test_the_urgent_banner_reads_the_urgent_notice_at_once(world, phones):
     scene.announce(world, "停水通知", "周六 8:00 至 14:00 停水，请提前储水。", category="outage")
-    scene.announce(world, "燃气管道安全检修", "今天上门检修燃气管道，请家中留人。",
-                   priority="urgent", category="safety")
+    scene.announce(
+        world,
+        "燃气管道安全检修",
+        "今天上门检修燃气管道，请家中留人。",
+        priority="urgent",
+        category="safety",
+    )
     p = phones()
     page = p.page
     p.sign_in(world.a.elder)
@@ -128,8 +139,9 @@ def test_elder_reports_with_a_photo_follows_and_rates_it(world, phones, fresh, t
     # The number is read out digit by digit (once on arrival, and again on tap).
     year, serial = case.reference.split("-")
     digits = "零一二三四五六七八九"
-    spoken = ("".join(digits[int(c)] for c in year) + "，杠，"
-              + "".join(digits[int(c)] for c in serial))
+    spoken = (
+        "".join(digits[int(c)] for c in year) + "，杠，" + "".join(digits[int(c)] for c in serial)
+    )
     page.wait_for_function("() => window.__spoken.length > 0")
     page.get_by_role("button", name="读出编号").click()
     page.wait_for_function("() => window.__spoken.length > 1")
@@ -218,8 +230,12 @@ def test_a_double_tap_or_a_lost_answer_files_one_case(world, phones, fresh):
 def test_reporting_works_without_javascript(world, browser, live_server, db):
     elder = world.a.elder
     scene.install_categories(world)
-    context = browser.new_context(base_url=live_server, viewport={"width": 360, "height": 740},
-                                  locale="zh-CN", java_script_enabled=False)
+    context = browser.new_context(
+        base_url=live_server,
+        viewport={"width": 360, "height": 740},
+        locale="zh-CN",
+        java_script_enabled=False,
+    )
     try:
         page = context.new_page()
         page.goto("/easy/login")
@@ -421,8 +437,9 @@ def test_family_proxy_links_acts_and_is_recorded(world, phones, fresh):
     assert case.proxy_id == son.id and case.channel == "proxy"
     assert case.category_id == cats["help"].id
     assert case.events[0].actor_person_id == son.id and case.events[0].on_behalf_of_id == elder.id
-    ack = db.session.scalar(select(AnnouncementAck).where(
-        AnnouncementAck.announcement_id == urgent.id))
+    ack = db.session.scalar(
+        select(AnnouncementAck).where(AnnouncementAck.announcement_id == urgent.id)
+    )
     assert ack.person_id == elder.id and ack.acked_by_id == son.id
 
     # The elder forgot the PIN: the son sets a new one from his own phone.
@@ -448,14 +465,16 @@ def test_family_proxy_links_acts_and_is_recorded(world, phones, fresh):
     elder_phone.sign_in(elder, pin="864200")
     elder_page.goto("/easy/family")
     helper = elder_page.locator("section[aria-labelledby=helpers-h] .person").filter(
-        has_text="王小明")
+        has_text="王小明"
+    )
     expect(helper).to_contain_text("王小明（您的儿子）")
     # One tap asks first; 不解除 keeps the link.
     helper.get_by_role("link", name="解除绑定").click()
     expect(elder_page.get_by_role("heading", name="要解除和王小明的家人绑定吗？")).to_be_visible()
     elder_page.get_by_role("link", name="不解除").click()
     elder_page.locator("section[aria-labelledby=helpers-h] .person").filter(
-        has_text="王小明").get_by_role("link", name="解除绑定").click()
+        has_text="王小明"
+    ).get_by_role("link", name="解除绑定").click()
     elder_page.get_by_role("button", name="确定解除").click()
     expect(elder_page.get_by_role("status").first).to_contain_text("绑定已经解除")
     page.reload()
@@ -504,8 +523,10 @@ def test_the_app_installs_and_keeps_only_the_shell(world, phones, live_server):
     manifest = page.evaluate("fetch('/easy/manifest.webmanifest').then(r => r.json())")
     assert manifest["start_url"] == "/easy/" and manifest["display"] == "standalone"
     assert {i["sizes"] for i in manifest["icons"]} == {"192x192", "512x512"}
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null || "
-                           "navigator.serviceWorker.ready.then(() => true)")
+    page.wait_for_function(
+        "() => navigator.serviceWorker.controller !== null || "
+        "navigator.serviceWorker.ready.then(() => true)"
+    )
     page.evaluate("navigator.serviceWorker.ready")
     page.reload()
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")

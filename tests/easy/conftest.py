@@ -27,8 +27,11 @@ class EasyClient:
     def page(self, path: str, status: int = 200, **kw) -> str:
         """GET a page, check its status, return its HTML."""
         response = self.client.get(path, **kw)
-        assert response.status_code == status, (path, response.status_code,
-                                                response.get_data(as_text=True)[:300])
+        assert response.status_code == status, (
+            path,
+            response.status_code,
+            response.get_data(as_text=True)[:300],
+        )
         return response.get_data(as_text=True)
 
     def token(self) -> str:

@@ -38,8 +38,9 @@ def _jpeg() -> bytes:
 
 def _count_cases(person) -> int:
     db.session.rollback()
-    return db.session.scalar(select(func.count()).select_from(Case).where(
-        Case.reporter_id == person.id))
+    return db.session.scalar(
+        select(func.count()).select_from(Case).where(Case.reporter_id == person.id)
+    )
 
 
 # --- signing in -----------------------------------------------------------------------------------
@@ -47,8 +48,7 @@ def test_pages_ask_to_sign_in_then_come_back(easy, world):
     response = easy.client.get("/easy/cases")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/easy/login?next=/easy/cases")
-    response = easy.post("/easy/login?next=/easy/cases",
-                         {"phone": world.a.elder.phone, "pin": PIN})
+    response = easy.post("/easy/login?next=/easy/cases", {"phone": world.a.elder.phone, "pin": PIN})
     assert response.headers["Location"] == "/easy/cases"
     assert easy.client.get("/easy/cases").status_code == 200
 
@@ -82,8 +82,9 @@ def test_sign_in_mistakes_are_said_in_plain_words_and_counted(easy, world, app):
 
 
 def test_next_never_leads_to_another_site(easy, world):
-    response = easy.post("/easy/login?next=//evil.example/x",
-                         {"phone": world.a.resident.phone, "pin": PIN})
+    response = easy.post(
+        "/easy/login?next=//evil.example/x", {"phone": world.a.resident.phone, "pin": PIN}
+    )
     assert response.headers["Location"] == "/easy/"
 
 
@@ -93,8 +94,13 @@ def test_join_with_an_invitation(easy, world):
     page = easy.page(f"/easy/join?code={invitation.code}")
     assert f'value="{invitation.code}"' in page
     number = phone()
-    form = {"code": invitation.code, "display_name": "李阿姨", "phone": number, "pin": "135792",
-            "pin_again": "135799"}
+    form = {
+        "code": invitation.code,
+        "display_name": "李阿姨",
+        "phone": number,
+        "pin": "135792",
+        "pin_again": "135799",
+    }
     response = easy.post("/easy/join", form)
     assert response.status_code == 422 and "两次输入的密码不一样" in response.get_data(as_text=True)
     response = easy.post("/easy/join", {**form, "pin": "111111", "pin_again": "111111"})
@@ -110,9 +116,16 @@ def test_join_with_an_invitation(easy, world):
 def test_join_with_a_phone_that_already_has_an_account(easy, world):
     invitation = invitations.create_invitation(_staff(world), world.a.community.id)
     db.session.commit()
-    response = easy.post("/easy/join", {"code": invitation.code, "display_name": "重复",
-                                        "phone": world.a.resident.phone, "pin": "135792",
-                                        "pin_again": "135792"})
+    response = easy.post(
+        "/easy/join",
+        {
+            "code": invitation.code,
+            "display_name": "重复",
+            "phone": world.a.resident.phone,
+            "pin": "135792",
+            "pin_again": "135792",
+        },
+    )
     assert response.status_code == 409
     assert "这个手机号已经有账号了" in response.get_data(as_text=True)
 
@@ -142,12 +155,19 @@ def test_notices_for_my_building_urgent_first_and_acknowledged(easy, world):
     community = world.a.community
     other = communities_building(community)
     staff = _staff(world)
-    announcements.create_announcement(staff, community_id=community.id, title="全社区通知",
-                                      body="请留意。")
-    urgent = announcements.create_announcement(staff, community_id=community.id, title="紧急检修",
-                                               body="请留人。", priority="urgent")
-    announcements.create_announcement(staff, community_id=community.id, title="别的楼的通知",
-                                      body="与您无关。", building_ids=[other.id])
+    announcements.create_announcement(
+        staff, community_id=community.id, title="全社区通知", body="请留意。"
+    )
+    urgent = announcements.create_announcement(
+        staff, community_id=community.id, title="紧急检修", body="请留人。", priority="urgent"
+    )
+    announcements.create_announcement(
+        staff,
+        community_id=community.id,
+        title="别的楼的通知",
+        body="与您无关。",
+        building_ids=[other.id],
+    )
     db.session.commit()
     easy.sign_in(world.a.elder)
     page = easy.page("/easy/announcements")
@@ -182,14 +202,16 @@ def test_report_form_key_files_once_and_a_new_form_files_again(easy, world):
     form_page = easy.page(f"/easy/report/{cats['repair'].id}")
     assert "燃气" in form_page  # the category's notice comes before the form
     key = re.search(r'name="key" value="([^"]+)"', form_page).group(1)
-    form = {"key": key, "description": "楼道灯坏了。", "where": "home",
-            "photo": (io.BytesIO(_jpeg()), "photo.jpg")}
-    first = easy.post(f"/easy/report/{cats['repair'].id}", form,
-                      content_type="multipart/form-data")
+    form = {
+        "key": key,
+        "description": "楼道灯坏了。",
+        "where": "home",
+        "photo": (io.BytesIO(_jpeg()), "photo.jpg"),
+    }
+    first = easy.post(f"/easy/report/{cats['repair'].id}", form, content_type="multipart/form-data")
     assert first.status_code == 302 and first.headers["Location"].endswith("/received")
     form["photo"] = (io.BytesIO(_jpeg()), "photo.jpg")
-    again = easy.post(f"/easy/report/{cats['repair'].id}", form,
-                      content_type="multipart/form-data")
+    again = easy.post(f"/easy/report/{cats['repair'].id}", form, content_type="multipart/form-data")
     assert again.headers["Location"] == first.headers["Location"]
     assert _count_cases(world.a.elder) == 1
     (case,) = db.session.scalars(select(Case)).all()
@@ -206,16 +228,24 @@ def test_report_mistakes_keep_what_was_typed(easy, world):
     response = easy.post(url, {"key": "k1", "description": "", "where": "home"})
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "这里不能空着。" in html
-    response = easy.post(url, {"key": "k2", "description": "通道堵了", "where": "other",
-                               "address": ""})
+    response = easy.post(
+        url, {"key": "k2", "description": "通道堵了", "where": "other", "address": ""}
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "请说一说问题在哪里。" in html and "通道堵了" in html
     response = easy.post(url, {"key": "k4", "description": "通道堵了"})
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "请选一下是在哪里。" in html and "通道堵了" in html
-    response = easy.post(url, {"key": "k3", "description": "通道堵了", "where": "home",
-                               "photo": (io.BytesIO(b"not a picture"), "x.jpg")},
-                         content_type="multipart/form-data")
+    response = easy.post(
+        url,
+        {
+            "key": "k3",
+            "description": "通道堵了",
+            "where": "home",
+            "photo": (io.BytesIO(b"not a picture"), "x.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 415 and "JPEG" in response.get_data(as_text=True)
     assert _count_cases(world.a.elder) == 0
 
@@ -229,8 +259,9 @@ def test_report_in_my_building_names_the_building_not_my_flat(easy, world):
     assert "在我住的楼里（楼道、电梯、楼门）" in form_page
     assert not re.search(r'name="where" value="\w+" checked', form_page)  # nothing assumed
     # A personal matter (求助) is about the resident's home: that one is chosen already.
-    assert re.search(r'name="where" value="home" checked', easy.page(
-        f"/easy/report/{cats['help'].id}"))
+    assert re.search(
+        r'name="where" value="home" checked', easy.page(f"/easy/report/{cats['help'].id}")
+    )
     response = easy.post(url, {"key": "b1", "description": "楼道灯坏了。", "where": "building"})
     assert response.status_code == 302
     (case,) = db.session.scalars(select(Case)).all()
@@ -239,13 +270,16 @@ def test_report_in_my_building_names_the_building_not_my_flat(easy, world):
 
 def test_a_photo_can_be_added_later_and_is_only_shown_to_the_reporter(easy, world, client):
     cats = _categories(world)
-    case = intake.submit_case(Actor.for_person(world.a.elder), category_id=cats["repair"].id,
-                              description="水管漏水。")
+    case = intake.submit_case(
+        Actor.for_person(world.a.elder), category_id=cats["repair"].id, description="水管漏水。"
+    )
     db.session.commit()
     easy.sign_in(world.a.elder)
-    response = easy.post(f"/easy/cases/{case.id}/photo",
-                         {"photo": (io.BytesIO(_jpeg()), "p.jpg")},
-                         content_type="multipart/form-data")
+    response = easy.post(
+        f"/easy/cases/{case.id}/photo",
+        {"photo": (io.BytesIO(_jpeg()), "p.jpg")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     page = easy.page(f"/easy/cases/{case.id}")
     src = re.search(r'src="(/easy/cases/\d+/files/\d+)"', page).group(1)
@@ -284,8 +318,10 @@ def test_confirm_rate_and_reopen_in_plain_words(easy, world):
     assert "/rate" in page and "没办好" not in page  # closed by staff: rate only
     easy.post(f"/easy/cases/{second.id}/rate", {"rating": "unsatisfied"})
     db.session.rollback()
-    assert (db.session.get(Case, first.id).status, db.session.get(Case, first.id).rating) == \
-        ("closed", 3)
+    assert (db.session.get(Case, first.id).status, db.session.get(Case, first.id).rating) == (
+        "closed",
+        3,
+    )
     assert db.session.get(Case, second.id).rating == 1
     again = easy.post(f"/easy/cases/{second.id}/rate", {"rating": "satisfied"})
     assert again.status_code == 409 and "回到首页" not in again.get_data(as_text=True)
@@ -297,10 +333,13 @@ def test_home_says_what_waits_for_my_confirmation(easy, world):
     staff = _staff(world)
     easy.sign_in(world.a.elder)
     assert "等您确认" not in easy.page("/easy/")
-    made = [intake.submit_case(elder, category_id=cats["repair"].id, description=d)
-            for d in ("灯坏了。", "门坏了。")]
-    neighbour = intake.submit_case(Actor.for_person(world.a.resident),
-                                   category_id=cats["repair"].id, description="窗坏了。")
+    made = [
+        intake.submit_case(elder, category_id=cats["repair"].id, description=d)
+        for d in ("灯坏了。", "门坏了。")
+    ]
+    neighbour = intake.submit_case(
+        Actor.for_person(world.a.resident), category_id=cats["repair"].id, description="窗坏了。"
+    )
     for case in (*made, neighbour):
         workflow.transition(staff, case.id, "accept")
         workflow.assign_case(staff, case.id, person_id=world.a.staff.id)
@@ -318,10 +357,12 @@ def test_home_says_what_waits_for_my_confirmation(easy, world):
 
 def test_my_matters_list_only_mine(easy, world):
     cats = _categories(world)
-    intake.submit_case(Actor.for_person(world.a.elder), category_id=cats["repair"].id,
-                       description="我的事。")
-    neighbour = intake.submit_case(Actor.for_person(world.a.resident),
-                                   category_id=cats["repair"].id, description="邻居的事。")
+    intake.submit_case(
+        Actor.for_person(world.a.elder), category_id=cats["repair"].id, description="我的事。"
+    )
+    neighbour = intake.submit_case(
+        Actor.for_person(world.a.resident), category_id=cats["repair"].id, description="邻居的事。"
+    )
     db.session.commit()
     easy.sign_in(world.a.elder)
     page = easy.page("/easy/cases")
@@ -334,12 +375,14 @@ def test_numbers_to_call_in_notices_are_tap_to_call(easy, world):
     easy.sign_in(world.a.elder)
     page = easy.page(f"/easy/report/{cats['safety'].id}")
     # "请先拨打 119 或 120": both numbers call; nothing else in the text becomes a link.
-    assert '<a class="tel" href="tel:119">119</a> 或 <a class="tel" href="tel:120">120</a>' \
-        in page
+    assert '<a class="tel" href="tel:119">119</a> 或 <a class="tel" href="tel:120">120</a>' in page
     staff = _staff(world)
     announcements.create_announcement(
-        staff, community_id=world.a.community.id, title="报名",
-        body="已有120人报名，周六 8:00 开始。咨询 13812345678 或 021-62345678。")
+        staff,
+        community_id=world.a.community.id,
+        title="报名",
+        body="已有120人报名，周六 8:00 开始。咨询 13812345678 或 021-62345678。",
+    )
     cats["repair"].notice = "<b>急修请拨打 110</b>"
     db.session.commit()
     page = easy.page("/easy/announcements")
@@ -347,7 +390,8 @@ def test_numbers_to_call_in_notices_are_tap_to_call(easy, world):
     assert "已有120人报名，周六 8:00 开始。" in page and 'tel:120"' not in page
     # The text around the link stays escaped.
     assert '&lt;b&gt;急修请拨打 <a class="tel" href="tel:110">110</a>&lt;/b&gt;' in easy.page(
-        f"/easy/report/{cats['repair'].id}")
+        f"/easy/report/{cats['repair'].id}"
+    )
 
 
 def test_contact_page_has_tap_to_call(easy, world):
@@ -376,11 +420,25 @@ def test_english_pages_are_complete(easy, world):
     someone = resident(world.a.community, name="Ann")
     db.session.commit()
     easy.client.set_cookie("lang", "en")
-    pages = [easy.page("/easy/login"), easy.page("/easy/join"), easy.page("/easy/offline"),
-             easy.page("/easy/nowhere", status=404)]
+    pages = [
+        easy.page("/easy/login"),
+        easy.page("/easy/join"),
+        easy.page("/easy/offline"),
+        easy.page("/easy/nowhere", status=404),
+    ]
     easy.sign_in(someone)
-    pages += [easy.page(p) for p in ("/easy/", "/easy/more", "/easy/settings", "/easy/family",
-                                     "/easy/cases", "/easy/announcements", "/easy/report")]
+    pages += [
+        easy.page(p)
+        for p in (
+            "/easy/",
+            "/easy/more",
+            "/easy/settings",
+            "/easy/family",
+            "/easy/cases",
+            "/easy/announcements",
+            "/easy/report",
+        )
+    ]
     for html in pages:
         leftover = set(re.findall(r"[\u4e00-\u9fff]+", html)) - {"中文"}
         assert not leftover, leftover
@@ -455,8 +513,10 @@ def test_a_family_request_never_tells_who_has_the_number_or_where(easy, world):
     easy.sign_in(son)
     # A resident of another community (B), and a number nobody uses: the same answer.
     numbers = (world.b.elder.phone, phone())
-    answers = [easy.post("/easy/family/request", {"phone": number, "relation": "儿子"})
-               for number in numbers]
+    answers = [
+        easy.post("/easy/family/request", {"phone": number, "relation": "儿子"})
+        for number in numbers
+    ]
     assert [a.status_code for a in answers] == [302, 302]
     assert answers[0].headers["Location"] == answers[1].headers["Location"]
     page = easy.page("/easy/family")
@@ -496,11 +556,13 @@ def test_a_linked_relative_resets_the_elders_pin(easy, world):
     assert easy.client.get(f"/easy/family/{world.a.elder.id}/pin").status_code == 403
     easy.post("/easy/logout")
     easy.sign_in(world.a.relative)
-    mismatch = easy.post(f"/easy/family/{world.a.elder.id}/pin",
-                         {"pin": "864200", "pin_again": "864201"})
+    mismatch = easy.post(
+        f"/easy/family/{world.a.elder.id}/pin", {"pin": "864200", "pin_again": "864201"}
+    )
     assert mismatch.status_code == 422
-    done = easy.post(f"/easy/family/{world.a.elder.id}/pin",
-                     {"pin": "864200", "pin_again": "864200"})
+    done = easy.post(
+        f"/easy/family/{world.a.elder.id}/pin", {"pin": "864200", "pin_again": "864200"}
+    )
     assert done.status_code == 302
     db.session.rollback()
     assert auth.authenticate(world.a.elder.phone, pin="864200").id == world.a.elder.id
@@ -510,12 +572,17 @@ def test_proxy_reports_are_recorded_as_done_for_the_resident(easy, world):
     cats = _categories(world)
     easy.sign_in(world.a.relative)
     easy.post("/easy/family/act", {"resident_id": str(world.a.elder.id)})
-    easy.post(f"/easy/report/{cats['help'].id}", {"key": "p1", "description": "陪同就医。",
-                                                    "where": "home"})
+    easy.post(
+        f"/easy/report/{cats['help'].id}",
+        {"key": "p1", "description": "陪同就医。", "where": "home"},
+    )
     db.session.rollback()
     (case,) = db.session.scalars(select(Case)).all()
-    assert (case.reporter_id, case.proxy_id, case.channel) == \
-        (world.a.elder.id, world.a.relative.id, "proxy")
+    assert (case.reporter_id, case.proxy_id, case.channel) == (
+        world.a.elder.id,
+        world.a.relative.id,
+        "proxy",
+    )
     assert "陪同就医" in easy.page(f"/easy/cases/{case.id}")
 
 
@@ -532,9 +599,11 @@ def test_voice_buttons_follow_the_voice_api(easy, world, app):
     with_voice.add_url_rule("/api/v1/voice/transcriptions", "t", lambda: "", methods=["POST"])
     with_voice.add_url_rule("/api/v1/voice/speech", "s", lambda: "")
     with with_voice.test_request_context():
-        assert easy_web.voice_hooks() == {"tts_url": "/api/v1/voice/speech",
-                                          "asr_url": "/api/v1/voice/transcriptions",
-                                          "status_url": None}
+        assert easy_web.voice_hooks() == {
+            "tts_url": "/api/v1/voice/speech",
+            "asr_url": "/api/v1/voice/transcriptions",
+            "status_url": None,
+        }
     cats = _categories(world)
     has_voice = any(r.rule.startswith("/api/v1/voice/transcri") for r in app.url_map.iter_rules())
     anonymous = easy.page("/easy/join")

@@ -39,11 +39,20 @@ def test_staff_of_several_communities_must_choose(client, auth, world, db):
     two.roles.append(RoleAssignment(role="committee_staff", community_id=world.b.community.id))
     db.session.commit()
     h = auth.headers(two)
-    r = client.post("/api/v1/announcements", json={"title": "x", "body": "y", "priority": "normal"},
-                    headers=h)
+    r = client.post(
+        "/api/v1/announcements", json={"title": "x", "body": "y", "priority": "normal"}, headers=h
+    )
     assert r.status_code == 422 and "community_id" in r.get_json()["errors"]
-    r = client.post("/api/v1/announcements", headers=h, json={
-        "title": "x", "body": "y", "priority": "normal", "community_id": world.b.community.id})
+    r = client.post(
+        "/api/v1/announcements",
+        headers=h,
+        json={
+            "title": "x",
+            "body": "y",
+            "priority": "normal",
+            "community_id": world.b.community.id,
+        },
+    )
     assert r.status_code == 201 and r.get_json()["community_id"] == world.b.community.id
 
 
@@ -55,8 +64,11 @@ def test_only_committee_staff_may_post(client, auth, world):
     r = client.post("/api/v1/announcements", json=body)
     assert r.status_code == 401
     # Staff of B naming A's community learn nothing about it.
-    r = client.post("/api/v1/announcements", headers=auth.headers(world.b.staff),
-                    json={**body, "community_id": world.a.community.id})
+    r = client.post(
+        "/api/v1/announcements",
+        headers=auth.headers(world.b.staff),
+        json={**body, "community_id": world.a.community.id},
+    )
     assert r.status_code == 404
 
 
@@ -73,8 +85,9 @@ def test_draft_publish_withdraw(client, auth, world, post):
     r = client.post(f"/api/v1/announcements/{draft['id']}/withdraw", headers=post.headers)
     assert r.status_code == 200 and r.get_json()["status"] == "withdrawn"
     assert client.get(f"/api/v1/announcements/{draft['id']}", headers=resident).status_code == 404
-    edit = client.patch(f"/api/v1/announcements/{draft['id']}", json={"title": "改"},
-                        headers=post.headers)
+    edit = client.patch(
+        f"/api/v1/announcements/{draft['id']}", json={"title": "改"}, headers=post.headers
+    )
     assert edit.status_code == 409
 
 
@@ -103,8 +116,12 @@ def test_expiry_is_seen_at_once_and_stored_by_tick(client, post, db):
     db.session.commit()
     assert db.session.get(Announcement, body["id"]).status == "expired"
     # In the order written (PostgreSQL returns an unordered query's rows in any order).
-    actions = [r.action for r in db.session.query(AnnouncementRevision).filter_by(
-        announcement_id=body["id"]).order_by(AnnouncementRevision.id)]
+    actions = [
+        r.action
+        for r in db.session.query(AnnouncementRevision)
+        .filter_by(announcement_id=body["id"])
+        .order_by(AnnouncementRevision.id)
+    ]
     assert actions == ["create", "publish", "expire"]
 
 
@@ -123,19 +140,18 @@ def test_edits_are_kept_in_the_history(client, post):
 
 def test_edit_clears_speech_and_old_speech_is_refused(client, post, db):
     body = post()
-    assert announcements.set_speech_url(body["id"], "/api/v1/voice/speech/" + "a" * 32,
-                                        revision=1)
+    assert announcements.set_speech_url(body["id"], "/api/v1/voice/speech/" + "a" * 32, revision=1)
     db.session.commit()
     url = f"/api/v1/announcements/{body['id']}"
     assert client.get(url, headers=post.headers).get_json()["speech_url"].endswith("a" * 32)
     client.patch(url, json={"body": "新的内容"}, headers=post.headers)
     assert client.get(url, headers=post.headers).get_json()["speech_url"] is None
     # A synthesis of revision 1 that finishes late must not attach old words to new text.
-    assert not announcements.set_speech_url(body["id"], "/api/v1/voice/speech/" + "b" * 32,
-                                            revision=1)
+    assert not announcements.set_speech_url(
+        body["id"], "/api/v1/voice/speech/" + "b" * 32, revision=1
+    )
     # The spoken lead ("紧急通知：…") follows the priority, so that change clears it too.
-    assert announcements.set_speech_url(body["id"], "/api/v1/voice/speech/" + "c" * 32,
-                                        revision=2)
+    assert announcements.set_speech_url(body["id"], "/api/v1/voice/speech/" + "c" * 32, revision=2)
     db.session.commit()
     client.patch(url, json={"priority": "urgent"}, headers=post.headers)
     assert client.get(url, headers=post.headers).get_json()["speech_url"] is None
@@ -167,8 +183,9 @@ def test_validation(client, post, world):
 
 
 def test_window_limits_screens_only(app, post, db):
-    body = post(title="早间提醒", window={"days": [1, 2, 3, 4, 5], "start": "07:00",
-                                          "end": "09:00"})
+    body = post(
+        title="早间提醒", window={"days": [1, 2, 3, 4, 5], "start": "07:00", "end": "09:00"}
+    )
     a = db.session.get(Announcement, body["id"])
     zone = notices.local_zone()
     monday_8 = datetime(2026, 11, 30, 8, 0, tzinfo=zone)
@@ -187,8 +204,7 @@ def test_next_boundary_is_the_nearest_start_end_or_window_edge(post, world, db):
     soon = utcnow() + timedelta(minutes=30)
     post(title="稍后", publish_at=_iso(soon + timedelta(hours=8)))
     post(title="很快结束", expire_at=_iso(soon))
-    boundary = notices.next_boundary(world.a.community.id, utcnow(),
-                                           lookahead=timedelta(hours=6))
+    boundary = notices.next_boundary(world.a.community.id, utcnow(), lookahead=timedelta(hours=6))
     assert abs((boundary - soon).total_seconds()) < 1
 
 
@@ -196,8 +212,11 @@ def test_staff_changes_are_audited(client, post, db):
     from app.models import AuditLog
 
     body = post()
-    entries = db.session.query(AuditLog).filter_by(target_type="announcement",
-                                                   target_id=str(body["id"])).all()
+    entries = (
+        db.session.query(AuditLog)
+        .filter_by(target_type="announcement", target_id=str(body["id"]))
+        .all()
+    )
     assert entries and entries[0].action == "create"
 
 
@@ -214,9 +233,12 @@ def test_pictures_are_sniffed_reencoded_and_stripped(client, post, app):
     raw = io.BytesIO()
     img.save(raw, "JPEG", exif=exif.tobytes())
     url = f"/api/v1/announcements/{body['id']}/image"
-    r = client.put(url, headers=post.headers,
-                   data={"image": (io.BytesIO(raw.getvalue()), "photo.png")},
-                   content_type="multipart/form-data")
+    r = client.put(
+        url,
+        headers=post.headers,
+        data={"image": (io.BytesIO(raw.getvalue()), "photo.png")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 200, r.get_json()
     image_url = r.get_json()["image_url"]
     with client.get(image_url) as served:
@@ -228,15 +250,22 @@ def test_pictures_are_sniffed_reencoded_and_stripped(client, post, app):
     assert dict(stored.getexif()) == {}
     assert b"SecretCam" not in data
     # A script renamed to .jpg is not a picture.
-    r = client.put(url, headers=post.headers,
-                   data={"image": (io.BytesIO(b"<script>alert(1)</script>"), "x.jpg")},
-                   content_type="multipart/form-data")
+    r = client.put(
+        url,
+        headers=post.headers,
+        data={"image": (io.BytesIO(b"<script>alert(1)</script>"), "x.jpg")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 422 and "image" in r.get_json()["errors"]
     # A PNG with transparency becomes a JPEG on white.
     png = io.BytesIO()
     Image.new("RGBA", (10, 10), (0, 0, 0, 0)).save(png, "PNG")
-    r = client.put(url, headers=post.headers, data={"image": (io.BytesIO(png.getvalue()), "t")},
-                   content_type="multipart/form-data")
+    r = client.put(
+        url,
+        headers=post.headers,
+        data={"image": (io.BytesIO(png.getvalue()), "t")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 200
     with client.get(r.get_json()["image_url"]) as served:
         pixel = Image.open(io.BytesIO(served.data)).getpixel((5, 5))

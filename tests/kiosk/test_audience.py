@@ -37,7 +37,13 @@ def test_residents_see_what_reaches_their_building(client, auth, world, post, db
     assert theirs == {"全社区", "二号楼"}  # building 2 has no grid
     # Staff see everything of their community, drafts too.
     assert _titles(client, auth.headers(a.staff)) == {
-        "全社区", "一号楼", "二号楼", "第一网格", "只在大屏", "草稿"}
+        "全社区",
+        "一号楼",
+        "二号楼",
+        "第一网格",
+        "只在大屏",
+        "草稿",
+    }
     assert _titles(client, auth.headers(a.staff), status="draft") == {"草稿"}
 
 
@@ -65,8 +71,9 @@ def test_another_community_learns_nothing(client, auth, world, post):
             assert client.post(base + "/ack", headers=h).status_code == 404
             assert client.get(base + "/follow-up", headers=h).status_code == 404
             assert client.get(base + "/revisions", headers=h).status_code == 404
-        r = client.get("/api/v1/announcements", headers=h,
-                       query_string={"community_id": world.a.community.id})
+        r = client.get(
+            "/api/v1/announcements", headers=h, query_string={"community_id": world.a.community.id}
+        )
         assert r.status_code == 404
     assert client.get(f"/api/v1/announcements/{item['id']}").status_code == 401
 

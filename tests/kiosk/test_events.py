@@ -144,21 +144,27 @@ def test_feed_watcher_hears_other_workers_through_the_database(app, db, world, b
         first = sub.get(0.2)
         assert first is not None and first[1]["version"] == 1
         # Another process bumps the version without this process's bus knowing.
-        db.session.execute(update(KioskFeed).where(KioskFeed.community_id == cid)
-                           .values(version=KioskFeed.version + 1))
+        db.session.execute(
+            update(KioskFeed)
+            .where(KioskFeed.community_id == cid)
+            .values(version=KioskFeed.version + 1)
+        )
         db.session.commit()
         assert sub.get(0.05) is None
         watcher.poll_once()
-        assert sub.get(0.5) == (f"community:{cid}", {"type": "feed", "community_id": cid,
-                                                      "version": 2})
+        assert sub.get(0.5) == (
+            f"community:{cid}",
+            {"type": "feed", "community_id": cid, "version": 2},
+        )
         watcher.poll_once()
         assert sub.get(0.05) is None  # nothing new, nothing sent
     finally:
         sub.close()
 
 
-def test_scheduled_items_go_live_at_their_time_with_nobody_editing(app, db, world, bus, post,
-                                                                   monkeypatch):
+def test_scheduled_items_go_live_at_their_time_with_nobody_editing(
+    app, db, world, bus, post, monkeypatch
+):
     monkeypatch.setitem(app.config, "KIOSK_FEED_POLL_SECONDS", 5.0)
     cid = world.a.community.id
     start = utcnow() + timedelta(seconds=1.5)

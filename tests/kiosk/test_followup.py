@@ -20,8 +20,9 @@ def test_proxy_acknowledges_for_the_elder(client, auth, world, post):
     item = post(title="燃气检修", priority="urgent")
     h = auth.headers(world.a.relative, act_for=world.a.elder)
     assert client.post(f"/api/v1/announcements/{item['id']}/ack", headers=h).status_code == 200
-    follow = client.get(f"/api/v1/announcements/{item['id']}/follow-up",
-                        headers=auth.headers(world.a.staff)).get_json()
+    follow = client.get(
+        f"/api/v1/announcements/{item['id']}/follow-up", headers=auth.headers(world.a.staff)
+    ).get_json()
     assert world.a.elder.id not in {p["person_id"] for p in follow["pending"]}
 
 
@@ -32,8 +33,9 @@ def test_only_the_audience_can_acknowledge(client, auth, world, post, db):
     db.session.flush()
     outsider = f.resident(world.a.community, household=h)
     db.session.commit()
-    item = post(title="一号楼停电", priority="urgent",
-                building_ids=[world.a.community.buildings[0].id])
+    item = post(
+        title="一号楼停电", priority="urgent", building_ids=[world.a.community.buildings[0].id]
+    )
     url = f"/api/v1/announcements/{item['id']}/ack"
     assert client.post(url, headers=auth.headers(outsider)).status_code == 404
     assert client.post(url, headers=auth.headers(world.a.staff)).status_code == 403
@@ -44,11 +46,13 @@ def _people(db, world):
     c = world.a.community
     home = c.buildings[0].households[0]
     return {
-        "alone_1950": f.resident(c, name="独居甲", care_flags=["lives_alone"], birth_year=1950,
-                                 household=home),
+        "alone_1950": f.resident(
+            c, name="独居甲", care_flags=["lives_alone"], birth_year=1950, household=home
+        ),
         "old_1930": f.resident(c, name="长者乙", birth_year=1930, household=home),
-        "alone_1945": f.resident(c, name="独居丙", care_flags=["lives_alone"], birth_year=1945,
-                                 household=home),
+        "alone_1945": f.resident(
+            c, name="独居丙", care_flags=["lives_alone"], birth_year=1945, household=home
+        ),
         "unknown": f.resident(c, name="无年份丁", household=home),
     }
 
@@ -58,21 +62,30 @@ def test_follow_up_puts_elderly_living_alone_first_then_the_oldest(client, auth,
     db.session.commit()
     item = post(title="燃气检修", priority="urgent")
     client.post(f"/api/v1/announcements/{item['id']}/ack", headers=auth.headers(world.a.resident))
-    r = client.get(f"/api/v1/announcements/{item['id']}/follow-up",
-                   headers=auth.headers(world.a.staff))
+    r = client.get(
+        f"/api/v1/announcements/{item['id']}/follow-up", headers=auth.headers(world.a.staff)
+    )
     assert r.status_code == 200
     body = r.get_json()
     order = [p["person_id"] for p in body["pending"]]
     # world.a.elder lives alone, born 1940.
-    assert order == [world.a.elder.id, people["alone_1945"].id, people["alone_1950"].id,
-                     people["old_1930"].id, people["unknown"].id]
+    assert order == [
+        world.a.elder.id,
+        people["alone_1945"].id,
+        people["alone_1950"].id,
+        people["old_1930"].id,
+        people["unknown"].id,
+    ]
     assert world.a.resident.id not in order  # acknowledged
     assert body["audience"] == len(order) + 1 and body["acknowledged"] == 1
     first = body["pending"][0]
     assert first["phone"] == world.a.elder.phone and first["lives_alone"] is True
     # Reading contacts and care flags is recorded.
-    entry = db.session.query(AuditLog).filter_by(action="read",
-                                                 target_type="announcement_follow_up").one()
+    entry = (
+        db.session.query(AuditLog)
+        .filter_by(action="read", target_type="announcement_follow_up")
+        .one()
+    )
     assert entry.actor_person_id == world.a.staff.id
     assert entry.detail["fields"] == ["care_flags", "phone"]
 
@@ -95,8 +108,10 @@ def test_follow_up_privacy_by_role(client, auth, world, post, db):
     # A street official sees the list but masked, without care flags, and not ordered by them.
     official = client.get(url, headers=auth.headers(world.official)).get_json()["pending"]
     assert official and all("****" in p["phone"] for p in official)
-    assert all(p["care_flags"] is None and p["lives_alone"] is None and p["birth_year"] is None
-               for p in official)
+    assert all(
+        p["care_flags"] is None and p["lives_alone"] is None and p["birth_year"] is None
+        for p in official
+    )
     assert [p["person_id"] for p in official] == sorted(p["person_id"] for p in official)
     for who in (world.a.resident, world.a.org_member):
         assert client.get(url, headers=auth.headers(who)).status_code == 403

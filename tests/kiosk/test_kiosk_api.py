@@ -43,8 +43,9 @@ def test_snapshot_etag_and_304(client, screen, post):
     assert item["speech_url"] is None and item["priority"] == "normal"
 
 
-def test_snapshot_shows_urgent_first_and_follows_the_screens_building(client, screen, post, world,
-                                                                       auth, db):
+def test_snapshot_shows_urgent_first_and_follows_the_screens_building(
+    client, screen, post, world, auth, db
+):
     other = Building(community=world.a.community, name="5号楼")
     db.session.add(other)
     db.session.flush()
@@ -57,11 +58,13 @@ def test_snapshot_shows_urgent_first_and_follows_the_screens_building(client, sc
     post(title="草稿", draft=True)
     items = client.get("/kiosk/snapshot", headers=screen).get_json()["items"]
     assert [i["title"] for i in items] == ["燃气", "普通"]
-    office_items = client.get("/kiosk/snapshot",
-                              headers=auth.headers(device=office)).get_json()["items"]
+    office_items = client.get("/kiosk/snapshot", headers=auth.headers(device=office)).get_json()[
+        "items"
+    ]
     assert {i["title"] for i in office_items} == {"燃气", "普通", "五号楼"}
-    other_side = client.get("/kiosk/snapshot",
-                            headers=auth.headers(device=world.b.device)).get_json()["items"]
+    other_side = client.get(
+        "/kiosk/snapshot", headers=auth.headers(device=world.b.device)
+    ).get_json()["items"]
     assert other_side == []
 
 
@@ -78,10 +81,14 @@ def test_snapshot_carries_scheduled_items_soon_due_but_not_far_ones(client, scre
 def test_no_resident_data_on_the_screen(client, screen, post, auth, world, db):
     item = post(title="燃气", priority="urgent")
     client.post(f"/api/v1/announcements/{item['id']}/ack", headers=auth.headers(world.a.resident))
-    text = json.dumps(client.get("/kiosk/snapshot", headers=screen).get_json(),
-                      ensure_ascii=False)
-    for person in (world.a.resident, world.a.elder, world.a.relative, world.a.staff,
-                   world.a.grid_worker):
+    text = json.dumps(client.get("/kiosk/snapshot", headers=screen).get_json(), ensure_ascii=False)
+    for person in (
+        world.a.resident,
+        world.a.elder,
+        world.a.relative,
+        world.a.staff,
+        world.a.grid_worker,
+    ):
         assert person.display_name not in text
         assert person.phone not in text
     assert "created_by" not in text and "acked" not in text
@@ -110,8 +117,9 @@ def _request_code(client, ip="10.0.0.1"):
 
 
 def _claim(client, auth_headers, device_id, code):
-    return client.post(f"/api/v1/devices/{device_id}/pairing", json={"code": code},
-                       headers=auth_headers)
+    return client.post(
+        f"/api/v1/devices/{device_id}/pairing", json={"code": code}, headers=auth_headers
+    )
 
 
 def test_pairing_hands_the_token_over_once(client, auth, world, db):
@@ -144,8 +152,10 @@ def test_pairing_codes_expire(client, auth, world, db):
     row = db.session.query(PairingCode).one()
     row.expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
-    assert _claim(client, auth.headers(world.a.staff), world.a.device.id,
-                  pairing["code"]).status_code == 422
+    assert (
+        _claim(client, auth.headers(world.a.staff), world.a.device.id, pairing["code"]).status_code
+        == 422
+    )
     r = client.post("/kiosk/api/pairing/poll", json={"poll_secret": pairing["poll_secret"]})
     assert r.status_code == 410
 
@@ -162,14 +172,19 @@ def test_wrong_codes_lock_the_staff_account_out_of_pairing(client, auth, world, 
     # Another member of staff is not locked out, and the right code still works.
     colleague = f.staff("committee_staff", community_id=world.a.community.id)
     db.session.commit()
-    assert _claim(client, auth.headers(colleague), world.a.device.id,
-                  pairing["code"]).status_code == 200
+    assert (
+        _claim(client, auth.headers(colleague), world.a.device.id, pairing["code"]).status_code
+        == 200
+    )
 
 
 def test_only_staff_of_the_screens_community_pair_it(client, auth, world):
     pairing = _request_code(client)
-    for who, expected in ((world.a.resident, 403), (world.a.grid_worker, 403),
-                          (world.b.staff, 404)):
+    for who, expected in (
+        (world.a.resident, 403),
+        (world.a.grid_worker, 403),
+        (world.b.staff, 404),
+    ):
         r = _claim(client, auth.headers(who), world.a.device.id, pairing["code"])
         assert r.status_code == expected, who
     assert _claim(client, {}, world.a.device.id, pairing["code"]).status_code == 401
@@ -180,14 +195,15 @@ def test_pairing_requests_are_rate_limited_per_address(client, app):
         _request_code(client, ip="10.9.9.9")
     r = client.post("/kiosk/api/pairing", environ_base={"REMOTE_ADDR": "10.9.9.9"})
     assert r.status_code == 429 and r.headers["Retry-After"]
-    assert client.post("/kiosk/api/pairing",
-                       environ_base={"REMOTE_ADDR": "10.9.9.8"}).status_code == 201
+    assert (
+        client.post("/kiosk/api/pairing", environ_base={"REMOTE_ADDR": "10.9.9.8"}).status_code
+        == 201
+    )
 
 
 def test_bad_poll_secrets(client):
     assert client.post("/kiosk/api/pairing/poll", json={}).status_code == 422
-    assert client.post("/kiosk/api/pairing/poll",
-                       json={"poll_secret": "x" * 40}).status_code == 404
+    assert client.post("/kiosk/api/pairing/poll", json={"poll_secret": "x" * 40}).status_code == 404
 
 
 # --- heartbeats, status, changes ------------------------------------------------------------------
@@ -198,8 +214,11 @@ def test_heartbeat_status_and_versions_behind(client, screen, auth, world, post,
     assert before["online"] is False and before["last_seen_at"] is None
     post(title="一")
     post(title="二")
-    r = client.post("/kiosk/api/heartbeat", headers=screen,
-                    json={"version": 1, "client_version": "abc", "showing": "#1 一"})
+    r = client.post(
+        "/kiosk/api/heartbeat",
+        headers=screen,
+        json={"version": 1, "client_version": "abc", "showing": "#1 一"},
+    )
     assert r.status_code == 200 and r.get_json()["version"] == 2
     row = client.get(url, headers=staff).get_json()[0]
     assert row["online"] is True and row["versions_behind"] == 1
@@ -219,29 +238,53 @@ def test_staff_rename_move_and_quiet_hours_reach_the_screen(client, screen, auth
     staff = auth.headers(world.a.staff)
     url = f"/api/v1/devices/{world.a.device.id}"
     before = client.get("/kiosk/snapshot", headers=screen).get_json()
-    r = client.patch(url, headers=staff, json={"name": "新名字", "location": "二楼走廊",
-                                               "quiet_start": "21:30", "quiet_end": "07:00",
-                                               "orientation": "portrait"})
+    r = client.patch(
+        url,
+        headers=staff,
+        json={
+            "name": "新名字",
+            "location": "二楼走廊",
+            "quiet_start": "21:30",
+            "quiet_end": "07:00",
+            "orientation": "portrait",
+        },
+    )
     assert r.status_code == 200, r.get_json()
     after = client.get("/kiosk/snapshot", headers=screen).get_json()
     assert after["version"] > before["version"]
-    assert after["device"] == {"id": world.a.device.id, "name": "新名字", "location": "二楼走廊",
-                               "orientation": "portrait",
-                               "quiet_hours": {"start": "21:30", "end": "07:00"}}
-    for bad in ({"quiet_start": "21:30"}, {"quiet_start": "7:00", "quiet_end": "8:00"},
-                {"building_id": world.b.community.buildings[0].id}, {"orientation": "round"}):
+    assert after["device"] == {
+        "id": world.a.device.id,
+        "name": "新名字",
+        "location": "二楼走廊",
+        "orientation": "portrait",
+        "quiet_hours": {"start": "21:30", "end": "07:00"},
+    }
+    for bad in (
+        {"quiet_start": "21:30"},
+        {"quiet_start": "7:00", "quiet_end": "8:00"},
+        {"building_id": world.b.community.buildings[0].id},
+        {"orientation": "round"},
+    ):
         assert client.patch(url, headers=staff, json=bad).status_code == 422, bad
-    assert client.patch(url, headers=auth.headers(world.b.staff),
-                        json={"name": "x"}).status_code == 404
+    assert (
+        client.patch(url, headers=auth.headers(world.b.staff), json={"name": "x"}).status_code
+        == 404
+    )
 
 
 def test_revoking_a_screen_stops_it(client, screen, auth, world, db):
     assert client.get("/kiosk/snapshot", headers=screen).status_code == 200
-    assert client.delete(f"/api/v1/devices/{world.a.device.id}",
-                         headers=auth.headers(world.a.staff)).status_code == 200
+    assert (
+        client.delete(
+            f"/api/v1/devices/{world.a.device.id}", headers=auth.headers(world.a.staff)
+        ).status_code
+        == 200
+    )
     assert client.get("/kiosk/snapshot", headers=screen).status_code == 401
-    assert db.session.query(ApiToken).filter_by(device_id=world.a.device.id,
-                                                revoked_at=None).count() == 0
+    assert (
+        db.session.query(ApiToken).filter_by(device_id=world.a.device.id, revoked_at=None).count()
+        == 0
+    )
 
 
 # --- the page -------------------------------------------------------------------------------------
@@ -254,8 +297,9 @@ def test_page_is_chinese_first_english_on_request_and_safe(client):
     en = client.get("/kiosk?lang=en", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert 'lang="en"' in en and "Listen" in en and "听公告" not in en
     # The browser's language does not turn a community screen English.
-    assert 'lang="zh-CN"' in client.get(
-        "/kiosk", headers={"Accept-Language": "en-US"}).get_data(as_text=True)
+    assert 'lang="zh-CN"' in client.get("/kiosk", headers={"Accept-Language": "en-US"}).get_data(
+        as_text=True
+    )
     sw = client.get("/kiosk/sw.js")
     assert sw.headers["Service-Worker-Allowed"] == "/kiosk"
     assert sw.mimetype == "application/javascript"
@@ -269,13 +313,14 @@ def test_the_qr_code_is_drawn_on_the_server(client):
 def test_tokens_in_urls_are_not_logged(client):
     from kiosk.views import RedactSecrets, redact
 
-    assert redact("GET /kiosk?token=abc123&lang=en HTTP/1.1") == \
-        "GET /kiosk?token=[redacted]&lang=en HTTP/1.1"
+    assert (
+        redact("GET /kiosk?token=abc123&lang=en HTTP/1.1")
+        == "GET /kiosk?token=[redacted]&lang=en HTTP/1.1"
+    )
     assert redact("/kiosk/stream?ticket=x.y.z") == "/kiosk/stream?ticket=[redacted]"
     import logging
 
-    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(r)s",
-                               None, None)
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(r)s", None, None)
     record.args = {"r": "GET /kiosk?token=secret HTTP/1.1"}
     RedactSecrets().filter(record)
     assert "secret" not in record.getMessage()

@@ -27,8 +27,11 @@ def screen(auth, world):
 
 
 def _submit(side, *, by=None, code="repair", reference=None, **kw) -> Case:
-    category = next(c for c in categories.list_categories(Actor.for_person(side.staff),
-                                                          side.community.id) if c.code == code)
+    category = next(
+        c
+        for c in categories.list_categories(Actor.for_person(side.staff), side.community.id)
+        if c.code == code
+    )
     kw.setdefault("description", f"我家101漏水了，请打电话 {CONTACT}。")
     case = intake.submit_case(Actor.for_person(by or side.resident), category_id=category.id, **kw)
     if reference is not None:
@@ -43,12 +46,20 @@ def _serial(case: Case) -> str:
 
 def _private_words(world, case: Case) -> list[str]:
     resident = world.a.resident
-    return [resident.display_name, resident.phone, CONTACT, "101", "漏水",
-            resident.household.label, world.a.organization.name]
+    return [
+        resident.display_name,
+        resident.phone,
+        CONTACT,
+        "101",
+        "漏水",
+        resident.household.label,
+        world.a.organization.name,
+    ]
 
 
 def test_digits_find_status_handler_kind_and_next_step_and_nothing_private(
-        client, cats, world, screen):
+    client, cats, world, screen
+):
     case = _submit(world.a)
     staff = Actor.for_person(world.a.staff)
     workflow.assign_case(staff, case.id, organization_id=world.a.organization.id)
@@ -64,8 +75,15 @@ def test_digits_find_status_handler_kind_and_next_step_and_nothing_private(
     assert row["status"] == ASSIGNED and row["status_label"] == "已派单"
     assert row["handler_kind"] == "property" and row["handler_label"] == "物业"
     assert row["next_step"] == "物业会尽快来处理。"
-    assert set(row) == {"reference", "status", "status_label", "handler_kind", "handler_label",
-                        "next_step", "overdue"}
+    assert set(row) == {
+        "reference",
+        "status",
+        "status_label",
+        "handler_kind",
+        "handler_label",
+        "next_step",
+        "overdue",
+    }
     text = json.dumps(body, ensure_ascii=False)
     for word in _private_words(world, case) + ["维修师傅", "三单元"]:
         assert word not in text, word
@@ -89,8 +107,9 @@ def test_handler_kind_follows_the_assignee(client, cats, world, screen):
     assert answer["cases"][0]["handler_label"] == "网格员"
     grid.status = IN_PROGRESS
     db.session.commit()
-    answer = client.post(DIGITS + "?lang=en", json={"digits": _serial(grid)},
-                         headers=screen).get_json()
+    answer = client.post(
+        DIGITS + "?lang=en", json={"digits": _serial(grid)}, headers=screen
+    ).get_json()
     assert answer["cases"][0]["handler_label"] == "Grid worker"
     assert answer["cases"][0]["next_step"].startswith("Grid worker is working on it.")
 
@@ -120,12 +139,13 @@ def test_several_matches_ask_for_more_digits_then_show_each_by_year(client, cats
 @pytest.mark.parametrize("headers", ["none", "bogus", "staff"])
 def test_only_a_paired_screen_may_look_up(client, cats, world, auth, headers):
     case = _submit(world.a)
-    given = {"none": {}, "bogus": {"Authorization": "Bearer nope"},
-             "staff": None}[headers]
+    given = {"none": {}, "bogus": {"Authorization": "Bearer nope"}, "staff": None}[headers]
     if given is None:
         given = auth.headers(world.a.staff)
-    for path, body in ((DIGITS, {"digits": _serial(case)}),
-                       (MINE, {"phone": world.a.resident.phone, "pin": f.PIN})):
+    for path, body in (
+        (DIGITS, {"digits": _serial(case)}),
+        (MINE, {"phone": world.a.resident.phone, "pin": f.PIN}),
+    ):
         r = client.post(path, json=body, headers=given)
         expected = 403 if headers == "staff" else 401
         assert r.status_code == expected
@@ -134,11 +154,23 @@ def test_only_a_paired_screen_may_look_up(client, cats, world, auth, headers):
         assert "cases" not in envelope
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"digits": ""}, {"digits": "123"}, {"digits": "1234567"}, {"digits": "12a4"},
-    {"digits": "%234"}, {"digits": "12_4"}, {"digits": 1234}, {"digits": None},
-    {"digits": "1234", "extra": 1}, {"digits": "１２３４"}, {"digits": "9" * 30},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"digits": ""},
+        {"digits": "123"},
+        {"digits": "1234567"},
+        {"digits": "12a4"},
+        {"digits": "%234"},
+        {"digits": "12_4"},
+        {"digits": 1234},
+        {"digits": None},
+        {"digits": "1234", "extra": 1},
+        {"digits": "１２３４"},
+        {"digits": "9" * 30},
+    ],
+)
 def test_bad_digits_are_a_clear_422_envelope(client, cats, world, screen, body):
     r = client.post(DIGITS, json=body, headers=screen)
     assert r.status_code == 422, r.get_json()
@@ -148,17 +180,21 @@ def test_bad_digits_are_a_clear_422_envelope(client, cats, world, screen, body):
 
 
 def test_not_json_is_a_4xx_envelope(client, cats, world, screen):
-    r = client.post(DIGITS, data="digits=1234", headers={**screen,
-                                                         "Content-Type": "text/plain"})
+    r = client.post(DIGITS, data="digits=1234", headers={**screen, "Content-Type": "text/plain"})
     assert 400 <= r.status_code < 500 and r.get_json()["code"] == r.status_code
     r = client.get(DIGITS, headers=screen)
     assert r.status_code == 405 and r.get_json()["code"] == 405
 
 
-@pytest.mark.parametrize("body", [
-    {"phone": "123", "pin": "246813"}, {"phone": "13700000000", "pin": "12"},
-    {"phone": "13700000000"}, {"phone": "137000000001", "pin": "246813"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"phone": "123", "pin": "246813"},
+        {"phone": "13700000000", "pin": "12"},
+        {"phone": "13700000000"},
+        {"phone": "137000000001", "pin": "246813"},
+    ],
+)
 def test_bad_phone_or_pin_is_a_422_envelope(client, cats, world, screen, body):
     r = client.post(MINE, json=body, headers=screen)
     assert r.status_code == 422 and r.get_json()["errors"]
@@ -220,8 +256,9 @@ def test_phone_and_pin_say_how_many_matters_wait_for_confirmation(client, cats, 
     body = r.get_json()
     assert r.status_code == 200 and body["waiting"] == 2
     assert body["message"].startswith("有两件事等您确认。"), body["message"]
-    r = client.post(MINE + "?lang=en", json={"phone": world.a.elder.phone, "pin": f.PIN},
-                    headers=screen)
+    r = client.post(
+        MINE + "?lang=en", json={"phone": world.a.elder.phone, "pin": f.PIN}, headers=screen
+    )
     body = r.get_json()
     assert body["waiting"] == 1
     assert body["message"].startswith("1 matter waits for you to confirm."), body["message"]
@@ -229,8 +266,7 @@ def test_phone_and_pin_say_how_many_matters_wait_for_confirmation(client, cats, 
     assert r.get_json()["waiting"] == 0 and "等您确认" not in r.get_json()["message"]
 
 
-def test_wrong_pin_is_counted_and_locks_the_account(app, client, cats, world, screen,
-                                                    monkeypatch):
+def test_wrong_pin_is_counted_and_locks_the_account(app, client, cats, world, screen, monkeypatch):
     monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES", 3)
     phone = world.a.resident.phone
     for _attempt in range(3):
@@ -278,14 +314,17 @@ def test_the_screen_page_has_the_panel_and_the_keypad(client):
             assert r.status_code == 200
 
 
-@pytest.mark.parametrize(("status", "expected"), [
-    ("accepted", "居委会已经收到，正在安排人处理。"),
-    ("in_progress", "物业正在处理，处理好了会告诉您。"),
-    ("resolved", "已经处理好了。如果还没解决，请告诉居委会。"),
-    ("closed", "这件事已经办完了。如果还有问题，可以再反映。"),
-    ("rejected", "这件事没有受理。想了解原因，请打居委会电话。"),
-    ("reopened", "正在重新处理，居委会会再安排。"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("accepted", "居委会已经收到，正在安排人处理。"),
+        ("in_progress", "物业正在处理，处理好了会告诉您。"),
+        ("resolved", "已经处理好了。如果还没解决，请告诉居委会。"),
+        ("closed", "这件事已经办完了。如果还有问题，可以再反映。"),
+        ("rejected", "这件事没有受理。想了解原因，请打居委会电话。"),
+        ("reopened", "正在重新处理，居委会会再安排。"),
+    ],
+)
 def test_every_status_has_a_plain_next_step(client, cats, world, screen, status, expected):
     case = _submit(world.a)
     case.status = status

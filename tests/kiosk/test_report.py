@@ -79,10 +79,18 @@ def test_options_offer_anonymous_categories_places_and_spoken_prompts(client, ca
 
 @pytest.mark.parametrize("fmt", ["webm", "wav"])
 def test_a_voice_message_becomes_a_kiosk_case_with_the_recording(
-        client, app, cats, screen, auth, speech_wav, speech_webm, fmt):
+    client, app, cats, screen, auth, speech_wav, speech_webm, fmt
+):
     audio = speech_webm if fmt == "webm" else speech_wav
-    r = _send(client, screen, audio, name=f"m.{fmt}", mime=f"audio/{fmt}",
-              category="environment", place="lobby")
+    r = _send(
+        client,
+        screen,
+        audio,
+        name=f"m.{fmt}",
+        mime=f"audio/{fmt}",
+        category="environment",
+        place="lobby",
+    )
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
     case = _db.session.scalar(select(Case).where(Case.reference == body["reference"]))
@@ -95,8 +103,7 @@ def test_a_voice_message_becomes_a_kiosk_case_with_the_recording(
     assert case.status == "submitted"
     [attachment] = case.attachments
     assert attachment.kind == "audio" and attachment.mime == f"audio/{fmt}"
-    assert Path(app.config["UPLOAD_FOLDER"], "cases", attachment.storage_name).read_bytes() \
-        == audio
+    assert Path(app.config["UPLOAD_FOLDER"], "cases", attachment.storage_name).read_bytes() == audio
     # The reference is read aloud: the reply carries it spoken, digit by digit.
     assert body["reference"] in body["text"]
     assert body["speech_url"].startswith("/api/v1/voice/speech/")
@@ -123,7 +130,8 @@ def test_i_dont_know_goes_to_the_committee_to_sort(client, cats, screen, speech_
 
 
 def test_wrong_or_missing_device_token_is_401_and_people_are_refused(
-        client, app, cats, auth, speech_webm):
+    client, app, cats, auth, speech_webm
+):
     before = _files(app)
     assert _send(client, {"Authorization": "Bearer nope"}, speech_webm).status_code == 401
     assert _send(client, {}, speech_webm).status_code == 401
@@ -141,15 +149,19 @@ def _png() -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize(("data", "status", "code"), [
-    (_png(), 415, "audio_unsupported"),                         # a picture called .webm
-    ("我要反映楼道灯坏了".encode() * 20, 415, "audio_unsupported"),  # text called .webm
-    (b"\x1a\x45\xdf\xa3" + b"webm" + b"\x00\x17garbage" * 200, 422, "audio_undecodable"),
-    (b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 300, 422, None),  # a broken WAV header
-    (b"", 422, None),
-])
+@pytest.mark.parametrize(
+    ("data", "status", "code"),
+    [
+        (_png(), 415, "audio_unsupported"),  # a picture called .webm
+        ("我要反映楼道灯坏了".encode() * 20, 415, "audio_unsupported"),  # text called .webm
+        (b"\x1a\x45\xdf\xa3" + b"webm" + b"\x00\x17garbage" * 200, 422, "audio_undecodable"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 300, 422, None),  # a broken WAV header
+        (b"", 422, None),
+    ],
+)
 def test_files_that_are_not_real_audio_are_refused_and_nothing_is_stored(
-        client, app, cats, screen, data, status, code):
+    client, app, cats, screen, data, status, code
+):
     before = _files(app)
     r = _send(client, screen, data)
     assert r.status_code == status, r.get_json()
@@ -168,15 +180,17 @@ def test_silence_is_refused(client, app, cats, screen):
 
 
 def test_oversize_and_overlong_recordings_are_refused(
-        client, app, cats, screen, speech_webm, speech_wav, monkeypatch):
+    client, app, cats, screen, speech_webm, speech_wav, monkeypatch
+):
     before = _files(app)
     monkeypatch.setitem(app.config, "CASE_AUDIO_MAX_BYTES", len(speech_webm) - 1)
     r = _send(client, screen, speech_webm)
     assert r.status_code == 413, r.get_json()
     monkeypatch.setitem(app.config, "CASE_AUDIO_MAX_BYTES", 8 * 1024 * 1024)
     rt = runtime.runtime(app)
-    monkeypatch.setattr(rt, "limits", voice.AudioLimits(max_bytes=rt.limits.max_bytes,
-                                                        max_seconds=0.5))
+    monkeypatch.setattr(
+        rt, "limits", voice.AudioLimits(max_bytes=rt.limits.max_bytes, max_seconds=0.5)
+    )
     r = _send(client, screen, speech_wav, name="m.wav", mime="audio/wav")
     assert r.status_code == 413 and "audio_too_long" in json.dumps(r.get_json())
     assert _count(Case) == 0 and _files(app) == before
@@ -185,16 +199,20 @@ def test_oversize_and_overlong_recordings_are_refused(
     assert _send(client, screen, speech_wav + b"\x00" * 8192).status_code == 413
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("category", "repair"),       # needs a name: not from a public screen
-    ("category", "help"),
-    ("category", "no-such-thing"),
-    ("category", ""),
-    ("place", "roof"),
-    ("phone", "12345"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("category", "repair"),  # needs a name: not from a public screen
+        ("category", "help"),
+        ("category", "no-such-thing"),
+        ("category", ""),
+        ("place", "roof"),
+        ("phone", "12345"),
+    ],
+)
 def test_bad_choices_are_422_and_nothing_is_stored(
-        client, app, cats, screen, speech_webm, field, value):
+    client, app, cats, screen, speech_webm, field, value
+):
     before = _files(app)
     r = _send(client, screen, speech_webm, **{field: value})
     assert r.status_code == 422, r.get_json()
@@ -203,8 +221,12 @@ def test_bad_choices_are_422_and_nothing_is_stored(
 
 
 def test_unknown_fields_and_missing_audio_are_refused(client, cats, screen, speech_webm):
-    r = client.post(URL, data={"category": "environment", "place": "lobby"}, headers=screen,
-                    content_type="multipart/form-data")
+    r = client.post(
+        URL,
+        data={"category": "environment", "place": "lobby"},
+        headers=screen,
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 422 and "audio" in r.get_json()["errors"]
     r = _send(client, screen, speech_webm, community_id="2")
     assert r.status_code == 422 and "community_id" in r.get_json()["errors"]
@@ -221,9 +243,16 @@ def test_each_screen_is_rate_limited(client, app, cats, screen, speech_webm, mon
     assert r.status_code == 429 and r.headers["Retry-After"]
     assert _count(Case) == 2 and _files(app) == files
     # Another screen has its own count.
-    other = client.post(URL, data={"category": "environment", "place": "lobby",
-                                   "audio": (io.BytesIO(speech_webm), "m.webm")},
-                        headers=_headers_for_b(cats), content_type="multipart/form-data")
+    other = client.post(
+        URL,
+        data={
+            "category": "environment",
+            "place": "lobby",
+            "audio": (io.BytesIO(speech_webm), "m.webm"),
+        },
+        headers=_headers_for_b(cats),
+        content_type="multipart/form-data",
+    )
     assert other.status_code == 201
 
 
@@ -237,8 +266,13 @@ def _headers_for_b(world):
 
 def test_a_screen_files_only_into_its_own_community(client, cats, auth, speech_webm):
     # Community A has a category of its own; community B's screen cannot use it.
-    categories.create_category(Actor.for_person(cats.a.staff), cats.a.community.id,
-                               code="lift-a", name="电梯（A 小区）", allow_anonymous=True)
+    categories.create_category(
+        Actor.for_person(cats.a.staff),
+        cats.a.community.id,
+        code="lift-a",
+        name="电梯（A 小区）",
+        allow_anonymous=True,
+    )
     _db.session.commit()
     b_screen = auth.headers(device=cats.b.device)
     r = _send(client, b_screen, speech_webm, category="lift-a")
@@ -250,13 +284,14 @@ def test_a_screen_files_only_into_its_own_community(client, cats, auth, speech_w
     assert case.community_id == cats.b.community.id
     assert case.category.community_id == cats.b.community.id
     # A's staff cannot see it at all.
-    assert client.get(f"/api/v1/cases/{case.id}",
-                      headers=auth.headers(cats.a.staff)).status_code == 404
+    assert (
+        client.get(f"/api/v1/cases/{case.id}", headers=auth.headers(cats.a.staff)).status_code
+        == 404
+    )
 
 
 def test_the_call_back_number_is_contact_for_staff_only(client, cats, screen, auth, speech_webm):
-    r = _send(client, screen, speech_webm, category="safety", place="home",
-              phone="139 8765 4321")
+    r = _send(client, screen, speech_webm, category="safety", place="home", phone="139 8765 4321")
     assert r.status_code == 201, r.get_json()
     ref = r.get_json()["reference"]
     assert "13987654321" not in json.dumps(r.get_json())
@@ -270,8 +305,11 @@ def test_the_call_back_number_is_contact_for_staff_only(client, cats, screen, au
     assert grid.status_code == 200
     assert grid.get_json()["reporter"]["phone"] == "139****4321"
     for headers in (auth.headers(cats.a.resident), {}):
-        for url in (f"/api/v1/cases/{case.id}", f"/api/v1/cases/by-reference?reference={ref}",
-                    f"/api/v1/cases?community_id={cats.a.community.id}"):
+        for url in (
+            f"/api/v1/cases/{case.id}",
+            f"/api/v1/cases/by-reference?reference={ref}",
+            f"/api/v1/cases?community_id={cats.a.community.id}",
+        ):
             got = client.get(url, headers=headers)
             assert "13987654321" not in got.get_data(as_text=True)
             assert "****4321" not in got.get_data(as_text=True)
@@ -286,15 +324,27 @@ def test_categories_that_need_a_name_are_never_offered(client, cats, screen):
     assert body["categories"] == []
 
 
-ROLES = ("anonymous", "resident", "elder", "relative", "staff", "grid_worker", "org_member",
-         "official", "official_writer", "admin", "device")
+ROLES = (
+    "anonymous",
+    "resident",
+    "elder",
+    "relative",
+    "staff",
+    "grid_worker",
+    "org_member",
+    "official",
+    "official_writer",
+    "admin",
+    "device",
+)
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_only_a_screen_may_ask_or_file(client, app, cats, auth, speech_webm, role):
     headers = auth.for_role(cats, role)
     expected_get, expected_post = {"anonymous": (401, 401), "device": (200, 201)}.get(
-        role, (403, 403))
+        role, (403, 403)
+    )
     assert client.get(URL, headers=headers).status_code == expected_get
     before = _files(app)
     r = _send(client, headers, speech_webm)

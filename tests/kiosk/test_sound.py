@@ -25,8 +25,7 @@ def test_sound_is_stored_and_shown_to_staff(client, screen, auth, world, db):
     row = _status(client, auth, world).get_json()[0]
     assert row["sound"] == "unknown"  # never said
     for value in ("blocked", "ok", "unknown", "blocked"):
-        r = client.post("/kiosk/api/heartbeat", headers=screen, json={"version": 0,
-                                                                       "sound": value})
+        r = client.post("/kiosk/api/heartbeat", headers=screen, json={"version": 0, "sound": value})
         assert r.status_code == 200, r.get_json()
         assert db.session.get(DeviceState, world.a.device.id).sound == value
         assert _status(client, auth, world).get_json()[0]["sound"] == value
@@ -61,7 +60,7 @@ def test_screens_page_has_a_sound_column(app, client, screen, world):
     device.post("/kiosk/api/heartbeat", headers=screen, json={"sound": "blocked"})
     staff_login(client, world.a.staff)
     page = client.get("/staff/devices").get_data(as_text=True)
-    assert "<th scope=\"col\">声音</th>" in page
+    assert '<th scope="col">声音</th>' in page
     assert "被浏览器阻止" in page and 'data-sound="blocked"' in page
     r = device.post("/kiosk/api/heartbeat", headers=screen, json={"sound": "ok"})
     assert r.status_code == 200, r.get_json()
@@ -69,7 +68,7 @@ def test_screens_page_has_a_sound_column(app, client, screen, world):
     assert 'data-sound="ok"' in page and "被浏览器阻止" not in page
     assert "正常" in page
     english = client.get("/staff/devices?lang=en").get_data(as_text=True)
-    assert "<th scope=\"col\">Sound</th>" in english and "Sound works" in english
+    assert '<th scope="col">Sound</th>' in english and "Sound works" in english
     edit = client.get(f"/staff/devices/{world.a.device.id}/edit").get_data(as_text=True)
     assert "声音: 正常" in edit
 

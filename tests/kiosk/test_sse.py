@@ -10,8 +10,13 @@ from kiosk import sse
 
 def _stream(hub, **kw):
     sub = hub.subscribe(["community:1"])
-    args = {"version": 5, "last_event_id": None, "heartbeat": 30.0, "lifetime": 300.0,
-            "retry_ms": 3000}
+    args = {
+        "version": 5,
+        "last_event_id": None,
+        "heartbeat": 30.0,
+        "lifetime": 300.0,
+        "retry_ms": 3000,
+    }
     args.update(kw)
     return sub, sse.frames(sub, **args)
 
@@ -117,8 +122,9 @@ def test_http_stream_resumes_from_last_event_id_and_by_cookie(client, auth, worl
 
 
 def test_http_stream_accepts_a_bearer_device_token(client, auth, world):
-    response = client.get("/kiosk/stream", headers=auth.headers(device=world.a.device),
-                          buffered=False)
+    response = client.get(
+        "/kiosk/stream", headers=auth.headers(device=world.a.device), buffered=False
+    )
     try:
         assert response.status_code == 200
     finally:

@@ -9,21 +9,26 @@ from app.infra import jobs
 from app.models import LoginThrottle
 from app.models.base import utcnow
 
-JOBS = ["case_deadlines", "case_auto_close", "announcement_boundaries", "purge_expired",
-        "speech_cache"]
+JOBS = [
+    "case_deadlines",
+    "case_auto_close",
+    "announcement_boundaries",
+    "purge_expired",
+    "speech_cache",
+]
 
 
 def test_every_domain_registered_its_job(app):
     assert [job.name for job in jobs.registered(app)] == JOBS
     loop = {job.name: job.every for job in jobs.registered(app) if job.loop}
     # Deadlines stay with cron (and list reads), as before the one scheduler.
-    assert loop == {"announcement_boundaries": 0.0, "purge_expired": 3600.0,
-                    "speech_cache": 3600.0}
+    assert loop == {"announcement_boundaries": 0.0, "purge_expired": 3600.0, "speech_cache": 3600.0}
 
 
 def test_flask_jobs_run_runs_them_all(runner, db):
-    db.session.add(LoginThrottle(login="13700000001", failures=1,
-                                 last_failure_at=utcnow() - timedelta(days=2)))
+    db.session.add(
+        LoginThrottle(login="13700000001", failures=1, last_failure_at=utcnow() - timedelta(days=2))
+    )
     db.session.commit()
     result = runner.invoke(args=["jobs", "run"])
     assert result.exit_code == 0, result.output

@@ -79,8 +79,13 @@ GEVENT_SCRIPT = textwrap.dedent("""
 
 
 def test_under_gevent_hashing_goes_through_the_pool_and_the_loop_keeps_running(tmp_path):
-    done = subprocess.run([sys.executable, "-c", GEVENT_SCRIPT, str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", GEVENT_SCRIPT, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert (got["ok"], got["wrong"], got["unknown"]) == (True, False, False)

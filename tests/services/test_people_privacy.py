@@ -60,18 +60,26 @@ def test_pending_proxy_cannot_act(client, world, auth, db):
     stranger = f.resident(world.a.community)
     f.proxy_link(stranger, world.a.resident, status="pending")
     db.session.commit()
-    r = client.get(f"/api/v1/people/{world.a.resident.id}",
-                   headers=auth.headers(stranger, act_for=world.a.resident))
+    r = client.get(
+        f"/api/v1/people/{world.a.resident.id}",
+        headers=auth.headers(stranger, act_for=world.a.resident),
+    )
     assert r.status_code == 403
 
 
 def test_staff_changes_are_audited_with_fields_not_values(client, world, auth, db):
     h = auth.headers(world.a.staff)
-    r = client.patch(f"/api/v1/people/{world.a.resident.id}", headers=h,
-                     json={"display_name": "李阿姨", "care_flags": ["needs_help"]})
+    r = client.patch(
+        f"/api/v1/people/{world.a.resident.id}",
+        headers=h,
+        json={"display_name": "李阿姨", "care_flags": ["needs_help"]},
+    )
     assert r.status_code == 200
-    entry = db.session.query(AuditLog).filter_by(action="update", target_type="person",
-                                                 target_id=str(world.a.resident.id)).one()
+    entry = (
+        db.session.query(AuditLog)
+        .filter_by(action="update", target_type="person", target_id=str(world.a.resident.id))
+        .one()
+    )
     assert entry.actor_person_id == world.a.staff.id
     assert entry.community_id == world.a.community.id
     assert entry.detail == {"fields": ["care_flags", "display_name"]}
@@ -79,27 +87,41 @@ def test_staff_changes_are_audited_with_fields_not_values(client, world, auth, d
 
 
 def test_residents_own_changes_are_not_staff_audit_entries(client, world, auth, db):
-    r = client.patch("/api/v1/me", headers=auth.headers(world.a.resident),
-                     json={"speech_rate": "slow", "text_size": "xlarge"})
+    r = client.patch(
+        "/api/v1/me",
+        headers=auth.headers(world.a.resident),
+        json={"speech_rate": "slow", "text_size": "xlarge"},
+    )
     assert r.status_code == 200
     assert db.session.query(AuditLog).filter_by(actor_person_id=world.a.resident.id).count() == 0
 
 
 def test_pin_reset_by_staff_revokes_old_tokens(client, world, auth):
     resident_h = auth.headers(world.a.resident)
-    r = client.put(f"/api/v1/people/{world.a.resident.id}/pin", json={"pin": "371592"},
-                   headers=auth.headers(world.a.staff))
+    r = client.put(
+        f"/api/v1/people/{world.a.resident.id}/pin",
+        json={"pin": "371592"},
+        headers=auth.headers(world.a.staff),
+    )
     assert r.status_code == 204
     assert client.get("/api/v1/me", headers=resident_h).status_code == 401
-    assert client.post("/api/v1/auth/token", json={"login": world.a.resident.phone,
-                                                   "pin": "371592"}).status_code == 201
+    assert (
+        client.post(
+            "/api/v1/auth/token", json={"login": world.a.resident.phone, "pin": "371592"}
+        ).status_code
+        == 201
+    )
 
 
 def test_admin_reads_audit_log_through_the_api(client, world, auth):
-    client.patch(f"/api/v1/communities/{world.a.community.id}", json={"phone": "010-8888 8888"},
-                 headers=auth.headers(world.a.staff))
-    r = client.get(f"/api/v1/audit-logs?community_id={world.a.community.id}",
-                   headers=auth.headers(world.admin))
+    client.patch(
+        f"/api/v1/communities/{world.a.community.id}",
+        json={"phone": "010-8888 8888"},
+        headers=auth.headers(world.a.staff),
+    )
+    r = client.get(
+        f"/api/v1/audit-logs?community_id={world.a.community.id}", headers=auth.headers(world.admin)
+    )
     assert r.status_code == 200
     actions = [(e["action"], e["target_type"]) for e in r.get_json()["items"]]
     assert ("update", "community") in actions
@@ -111,11 +133,15 @@ def test_care_flag_filter_counts_only_matching_people(client, world, auth):
     for _ in range(3):
         f.resident(world.a.community)
     f.db.session.commit()
-    r = client.get(f"/api/v1/communities/{world.a.community.id}/people?care_flag=lives_alone"
-                   "&per_page=1", headers=auth.headers(world.a.staff))
+    r = client.get(
+        f"/api/v1/communities/{world.a.community.id}/people?care_flag=lives_alone&per_page=1",
+        headers=auth.headers(world.a.staff),
+    )
     body = r.get_json()
     assert r.status_code == 200
     assert body["total"] == 1 and [p["id"] for p in body["items"]] == [world.a.elder.id]
-    denied = client.get(f"/api/v1/communities/{world.a.community.id}/people?care_flag=lives_alone",
-                        headers=auth.headers(world.official))
+    denied = client.get(
+        f"/api/v1/communities/{world.a.community.id}/people?care_flag=lives_alone",
+        headers=auth.headers(world.official),
+    )
     assert denied.status_code == 403

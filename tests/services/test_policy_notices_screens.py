@@ -19,8 +19,7 @@ def _person(p, act_for=None):
 
 
 def _post(side, **kw):
-    a = announcements.create_announcement(_person(side.staff), community_id=side.community.id,
-                                          **kw)
+    a = announcements.create_announcement(_person(side.staff), community_id=side.community.id, **kw)
     db.session.commit()
     return a
 
@@ -33,8 +32,12 @@ def _raises(module, error, who, action, record):
 
 def test_a_draft_is_not_found_outside_the_committees_workers(world):
     draft = _post(world.a, title="草稿", draft=True)
-    for who in (_person(world.a.resident), _person(world.a.relative, world.a.elder),
-                Actor.for_device(world.a.device), _person(world.b.staff)):
+    for who in (
+        _person(world.a.resident),
+        _person(world.a.relative, world.a.elder),
+        Actor.for_device(world.a.device),
+        _person(world.b.staff),
+    ):
         for action in ("read", "manage"):
             _raises(announcements, NotFound, who, action, draft)
     _raises(announcements, Unauthorized, Actor.anonymous(), "read", draft)
@@ -81,4 +84,3 @@ def test_a_screen_reads_itself_and_its_committee_manages_it(world):
     _raises(screens, Unauthorized, Actor.anonymous(), "read", device)
     with pytest.raises(ValueError):
         screens.may(_person(world.a.staff), "delete", device)
-

@@ -27,9 +27,19 @@ from app.people.actors import Actor
 
 
 def _state(owner: str, **extra) -> dict:
-    return {"v": 1, "id": "x", "language": "zh-CN", "state": "idle", "rate": "normal",
-            "failures": 0, "last_reply": "您好", "slots": {}, "owner": owner, "turns": 0,
-            **extra}
+    return {
+        "v": 1,
+        "id": "x",
+        "language": "zh-CN",
+        "state": "idle",
+        "rate": "normal",
+        "failures": 0,
+        "last_reply": "您好",
+        "slots": {},
+        "owner": owner,
+        "turns": 0,
+        **extra,
+    }
 
 
 @pytest.fixture()
@@ -70,8 +80,11 @@ def test_store_then_load_with_the_callers_scope_and_expiry(store, world):
     assert loaded["slots"] == {"a": "楼道灯"} and loaded["owner"] == f"person:{person.id}"
     assert loaded[voice_stores.VERSION_KEY] == 1
     rows = {r.id: r for r in _db.session.scalars(select(VoiceConversation))}
-    one, two, three = (rows["conversation-one-0001"], rows["conversation-two-0002"],
-                       rows["conversation-three-03"])
+    one, two, three = (
+        rows["conversation-one-0001"],
+        rows["conversation-two-0002"],
+        rows["conversation-three-03"],
+    )
     assert (one.person_id, one.device_id) == (person.id, None)
     assert (two.person_id, two.device_id) == (None, device.id)
     assert (three.person_id, three.owner) == (world.a.relative.id, relative)
@@ -194,8 +207,12 @@ def test_two_yes_at_once_file_one_case(app, cats):
         t.join(60)
     assert all(isinstance(r, voice.TurnResult) for r in results), results
     assert sorted(bool(r.case_ref) for r in results) == [False, True]
-    assert _db.session.scalar(select(func.count()).select_from(Case).where(
-        Case.description.contains("楼道灯"))) == 1
+    assert (
+        _db.session.scalar(
+            select(func.count()).select_from(Case).where(Case.description.contains("楼道灯"))
+        )
+        == 1
+    )
 
 
 def test_another_callers_id_is_not_found(client, auth, cats):
@@ -203,23 +220,29 @@ def test_another_callers_id_is_not_found(client, auth, cats):
     started = client.post("/api/v1/voice/conversations", json={}, headers=headers)
     assert started.status_code == 201
     cid = started.get_json()["conversation_id"]
-    for other in (auth.headers(cats.a.elder), auth.headers(cats.b.resident),
-                  auth.headers(device=cats.a.device),
-                  auth.headers(cats.a.relative, act_for=cats.a.elder)):
-        response = client.post("/api/v1/voice/text", headers=other,
-                               json={"text": "听公告", "conversation_id": cid})
+    for other in (
+        auth.headers(cats.a.elder),
+        auth.headers(cats.b.resident),
+        auth.headers(device=cats.a.device),
+        auth.headers(cats.a.relative, act_for=cats.a.elder),
+    ):
+        response = client.post(
+            "/api/v1/voice/text", headers=other, json={"text": "听公告", "conversation_id": cid}
+        )
         assert response.status_code == 404, response.get_json()
         assert response.get_json()["errors"] == {"conversation_id": ["conversation_not_found"]}
         gone = client.delete(f"/api/v1/voice/conversations/{cid}", headers=other)
         assert gone.status_code == 404
-    mine = client.post("/api/v1/voice/text", headers=headers,
-                       json={"text": "听公告", "conversation_id": cid})
+    mine = client.post(
+        "/api/v1/voice/text", headers=headers, json={"text": "听公告", "conversation_id": cid}
+    )
     assert mine.status_code == 200 and mine.get_json()["conversation_id"] == cid
 
 
 def test_a_failing_service_on_the_first_turn_keeps_the_conversation(app, cats, monkeypatch):
     """The dialog rolls a failed service call back (its own insert of the conversation in the
     same request included) and apologizes; the conversation is still there for the next turn."""
+
     def broken(self, caller):
         with self._call(caller):
             raise RuntimeError("announcements are down")

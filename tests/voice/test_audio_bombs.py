@@ -20,12 +20,22 @@ def wav(channels: int, rate: int, data_bytes: int, declared: int | None = None) 
     data = bytes(data_bytes - data_bytes % block)
     declared = len(data) if declared is None else declared
     fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * block, block, 16)
-    return (b"RIFF" + struct.pack("<I", 36 + declared) + b"WAVE" + b"fmt "
-            + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", declared) + data)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + declared)
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", 16)
+        + fmt
+        + b"data"
+        + struct.pack("<I", declared)
+        + data
+    )
 
 
-@pytest.mark.parametrize(("channels", "rate"), [(16, 16_000), (64, 16_000), (4096, 16_000),
-                                                (8, 768_000), (2, 3_000_000)])
+@pytest.mark.parametrize(
+    ("channels", "rate"), [(16, 16_000), (64, 16_000), (4096, 16_000), (8, 768_000), (2, 3_000_000)]
+)
 def test_many_channels_or_absurd_rates_are_refused_before_decoding(channels, rate):
     data = wav(channels, rate, 8_000_000)
     started = time.perf_counter()
@@ -36,8 +46,9 @@ def test_many_channels_or_absurd_rates_are_refused_before_decoding(channels, rat
     assert time.perf_counter() - started < 1.5  # decoding 8 MB of 16 channels took longer
 
 
-@pytest.mark.parametrize("data", [wav(1, 16_000, 100_000, declared=0x7FFFFF00),
-                                  wav(1, 8_000, 2_000_000)])
+@pytest.mark.parametrize(
+    "data", [wav(1, 16_000, 100_000, declared=0x7FFFFF00), wav(1, 8_000, 2_000_000)]
+)
 def test_recordings_claiming_hours_are_refused_cheaply(data):
     started = time.perf_counter()
     with pytest.raises(AudioTooLong):
@@ -47,8 +58,7 @@ def test_recordings_claiming_hours_are_refused_cheaply(data):
 
 def test_a_false_claim_of_hours_costs_only_what_is_there():
     started = time.perf_counter()
-    decoded = decode_audio(wav(2, 48_000, 192_000, declared=0x7FFFFF00), LIMITS,
-                           allow_silent=True)
+    decoded = decode_audio(wav(2, 48_000, 192_000, declared=0x7FFFFF00), LIMITS, allow_silent=True)
     assert decoded.duration < 1.1 and time.perf_counter() - started < 1.0
 
 

@@ -26,8 +26,9 @@ CODES = ("repair", "environment", "safety", "dispute", "suggestion", "help")
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("category_accuracy",
-                                                  ROOT / "bench" / "category_accuracy.py")
+    spec = importlib.util.spec_from_file_location(
+        "category_accuracy", ROOT / "bench" / "category_accuracy.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -48,21 +48,23 @@ def ko_model_path() -> str:
 
 def make_app(database_url: str, instance: Path, **extra):
     """An app for these tests (schema from the migrations, like the main suite)."""
-    application = create_app({
-        "ENV_OVERRIDES": {"LINLI_ENV": "testing", "LINLI_INSTANCE_PATH": str(instance)},
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "UPLOAD_FOLDER": str(instance / "uploads"),
-        "MEDIA_CACHE_FOLDER": str(instance / "cache"),
-        "INSTANCE_PATH": str(instance),
-        "ARGON2_PROFILE": "fast",
-        "WTF_CSRF_ENABLED": True,
-        "SERVER_NAME": None,
-        "VOICE_LANGUAGES": f"zh-CN,en,{KO_PACK}",
-        "VOICE_MAX_BYTES": 3 * 1024 * 1024,
-        "VOICE_MAX_SECONDS": 20,
-        "REDIS_URL": None,
-        **extra,
-    })
+    application = create_app(
+        {
+            "ENV_OVERRIDES": {"LINLI_ENV": "testing", "LINLI_INSTANCE_PATH": str(instance)},
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "UPLOAD_FOLDER": str(instance / "uploads"),
+            "MEDIA_CACHE_FOLDER": str(instance / "cache"),
+            "INSTANCE_PATH": str(instance),
+            "ARGON2_PROFILE": "fast",
+            "WTF_CSRF_ENABLED": True,
+            "SERVER_NAME": None,
+            "VOICE_LANGUAGES": f"zh-CN,en,{KO_PACK}",
+            "VOICE_MAX_BYTES": 3 * 1024 * 1024,
+            "VOICE_MAX_SECONDS": 20,
+            "REDIS_URL": None,
+            **extra,
+        }
+    )
     with application.app_context():
         from flask_migrate import upgrade
 
@@ -75,8 +77,9 @@ def make_app(database_url: str, instance: Path, **extra):
 def app(tmp_path_factory):
     """The app with the Korean model preloaded (overrides the suite's `app` here)."""
     with fresh_database(tmp_path_factory.mktemp("voice-db")) as url:
-        application = make_app(url, tmp_path_factory.mktemp("voice-instance"),
-                               VOSK_MODEL_PATH=ko_model_path())
+        application = make_app(
+            url, tmp_path_factory.mktemp("voice-instance"), VOSK_MODEL_PATH=ko_model_path()
+        )
         yield application
         with application.app_context():
             _db.engine.dispose()
@@ -86,8 +89,7 @@ def app(tmp_path_factory):
 def app_without_model(tmp_path_factory):
     """A second app with VOSK_MODEL_PATH unset."""
     with fresh_database(tmp_path_factory.mktemp("voice-nomodel-db")) as url:
-        application = make_app(url, tmp_path_factory.mktemp("voice-nomodel"),
-                               VOSK_MODEL_PATH=None)
+        application = make_app(url, tmp_path_factory.mktemp("voice-nomodel"), VOSK_MODEL_PATH=None)
         yield application
         with application.app_context():
             _db.engine.dispose()
@@ -140,6 +142,7 @@ def assert_real_speech(data: bytes) -> None:
 
 # --- a real server ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def live_app(app):
     """The test app served by werkzeug (threaded; flask-sock works there) on 127.0.0.1."""
@@ -148,6 +151,7 @@ def live_app(app):
 
 
 # --- the production path: gunicorn with gevent workers ----------------------------------------
+
 
 class Gunicorn(LiveServer):
     """wsgi:app in gunicorn (gunicorn.conf.py: gevent, preload) on a file SQLite database with
@@ -158,16 +162,21 @@ class Gunicorn(LiveServer):
     stop_signal = signal.SIGTERM
     stop_timeout = 30.0
 
-    def __init__(self, workdir: Path, workers: int = 2, *, redis: bool = True,
-                 env: dict | None = None):
+    def __init__(
+        self, workdir: Path, workers: int = 2, *, redis: bool = True, env: dict | None = None
+    ):
         self.prefix = f"linlitest{secrets.token_hex(4)}"
-        super().__init__(workdir, workers=workers, env={
-            "REDIS_URL": "redis://127.0.0.1:6379/0" if redis else "",
-            "EVENTS_CHANNEL_PREFIX": self.prefix,
-            "VOSK_MODEL_PATH": ko_model_path(),
-            "VOICE_LANGUAGES": f"zh-CN,en,{KO_PACK}",
-            **(env or {}),
-        })
+        super().__init__(
+            workdir,
+            workers=workers,
+            env={
+                "REDIS_URL": "redis://127.0.0.1:6379/0" if redis else "",
+                "EVENTS_CHANNEL_PREFIX": self.prefix,
+                "VOSK_MODEL_PATH": ko_model_path(),
+                "VOICE_LANGUAGES": f"zh-CN,en,{KO_PACK}",
+                **(env or {}),
+            },
+        )
 
     def prepare(self, env_overrides: dict | None = None, timeout: float = 180) -> dict:
         """Schema and demo data (no need to load the model for this)."""
@@ -198,11 +207,15 @@ class Gunicorn(LiveServer):
 
         account = self.account(role, index)
         body = {"login": account["login"]}
-        body.update({"pin": account["pin"]} if "pin" in account else
-                    {"password": account["password"]})
-        request = urllib.request.Request(self.url + "/api/v1/auth/token", method="POST",
-                                         data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
+        body.update(
+            {"pin": account["pin"]} if "pin" in account else {"password": account["password"]}
+        )
+        request = urllib.request.Request(
+            self.url + "/api/v1/auth/token",
+            method="POST",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())["token"]
 

@@ -19,12 +19,21 @@ def upload(client, headers, data, *, cid=None, multipart=True, expected=200, fmt
         form = {"audio": (io.BytesIO(data), f"speech.{fmt}"), "language": "ko"}
         if cid:
             form["conversation_id"] = cid
-        response = client.post("/api/v1/voice/utterances", data=form, headers=headers,
-                               content_type="multipart/form-data")
+        response = client.post(
+            "/api/v1/voice/utterances",
+            data=form,
+            headers=headers,
+            content_type="multipart/form-data",
+        )
     else:
         query = {"language": "ko", **({"conversation_id": cid} if cid else {})}
-        response = client.post("/api/v1/voice/utterances", query_string=query, data=data,
-                               headers=headers, content_type="application/octet-stream")
+        response = client.post(
+            "/api/v1/voice/utterances",
+            query_string=query,
+            data=data,
+            headers=headers,
+            content_type="application/octet-stream",
+        )
     assert response.status_code == expected, response.get_json()
     return response.get_json()
 
@@ -33,8 +42,7 @@ def upload(client, headers, data, *, cid=None, multipart=True, expected=200, fmt
 def test_spoken_request_in_each_format_gets_a_spoken_reply(client, auth, cats, say, fmt):
     wav = say("공지 사항")
     data = wav if fmt == "wav" else as_format(wav, fmt)
-    reply = upload(client, auth.headers(cats.a.resident), data, fmt=fmt,
-                   multipart=fmt != "mp3")
+    reply = upload(client, auth.headers(cats.a.resident), data, fmt=fmt, multipart=fmt != "mp3")
     assert reply["transcript"].replace(" ", "") == "공지사항"
     assert reply["intent"] == "announcements" and reply["language"] == "ko"
     audio = client.get(reply["reply_audio_url"], buffered=True)
@@ -51,19 +59,24 @@ def test_report_by_voice_files_the_case_with_its_recording(client, auth, cats, s
     confirm = upload(client, headers, description, cid=ask["conversation_id"], fmt="ogg")
     assert confirm["state"] == "confirm_report" and confirm["transcript"]
     assert db.session.scalar(select(Case.id)) is None  # nothing before the yes
-    filed = upload(client, headers, as_format(say("네"), "mp3"), cid=ask["conversation_id"],
-                   multipart=False)
+    filed = upload(
+        client, headers, as_format(say("네"), "mp3"), cid=ask["conversation_id"], multipart=False
+    )
     assert filed["intent"] == "yes" and filed["case_ref"]
     db.session.expire_all()
     case = db.session.scalar(select(Case).where(Case.reference == filed["case_ref"]))
     assert case.channel == "voice" and case.transcript and case.reporter_id == a.resident.id
-    (attachment,) = db.session.scalars(select(CaseAttachment).where(
-        CaseAttachment.case_id == case.id)).all()
+    (attachment,) = db.session.scalars(
+        select(CaseAttachment).where(CaseAttachment.case_id == case.id)
+    ).all()
     assert attachment.kind == "audio" and attachment.mime == "audio/ogg"
     assert not attachment.public
     # staff can play the original recording in the console (and through the API)
-    played = client.get(f"/api/v1/cases/{case.id}/attachments/{attachment.id}",
-                        headers=auth.headers(a.staff), buffered=True)
+    played = client.get(
+        f"/api/v1/cases/{case.id}/attachments/{attachment.id}",
+        headers=auth.headers(a.staff),
+        buffered=True,
+    )
     assert played.status_code == 200 and played.mimetype == "audio/ogg"
     assert played.data == description
     page = client.get(f"/staff/cases/{case.id}", headers=auth.headers(a.staff))
@@ -90,22 +103,33 @@ def test_bad_recordings_get_clear_errors(client, auth, cats, say, app):
         body = upload(client, headers, data, expected=code, multipart=False)
         assert body["code"] == code and body["errors"] == {"audio": [error]}, body
         assert body["message"] and body["status"]
-    missing = client.post("/api/v1/voice/utterances", data={"language": "ko"}, headers=headers,
-                          content_type="multipart/form-data")
+    missing = client.post(
+        "/api/v1/voice/utterances",
+        data={"language": "ko"},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
     assert missing.status_code == 422 and "audio" in missing.get_json()["errors"]
-    huge = client.post("/api/v1/voice/utterances", data=b"\0" * (9 * 1024 * 1024),
-                       headers=headers, content_type="application/octet-stream")
+    huge = client.post(
+        "/api/v1/voice/utterances",
+        data=b"\0" * (9 * 1024 * 1024),
+        headers=headers,
+        content_type="application/octet-stream",
+    )
     assert huge.status_code == 413 and huge.get_json()["code"] == 413
-    english = upload(client, {**headers, "Accept-Language": "en"}, b"nope" * 10, expected=415,
-                     multipart=False)
+    english = upload(
+        client, {**headers, "Accept-Language": "en"}, b"nope" * 10, expected=415, multipart=False
+    )
     assert english["message"].startswith("This recording format is not supported")
 
 
 def test_dictation_for_a_text_field(client, auth, cats, say):
-    response = client.post("/api/v1/voice/transcriptions?language=ko",
-                           data={"audio": (io.BytesIO(say("엘리베이터 고장")), "a.wav")},
-                           headers=auth.headers(cats.a.resident),
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/api/v1/voice/transcriptions?language=ko",
+        data={"audio": (io.BytesIO(say("엘리베이터 고장")), "a.wav")},
+        headers=auth.headers(cats.a.resident),
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["text"] and body["seconds"] > 0.3
@@ -121,6 +145,7 @@ def test_status_tells_clients_about_the_model(client, auth, cats):
 
 
 # --- no model ------------------------------------------------------------------------------------
+
 
 @pytest.fixture()
 def bare(app_without_model):
@@ -139,8 +164,9 @@ def test_without_a_model_voice_answers_503_with_the_install_hint(bare, say):
     client, auth, world = bare
     headers = auth.headers(world.a.resident)
     for path in ("/api/v1/voice/utterances", "/api/v1/voice/transcriptions"):
-        response = client.post(path, data=say("공지 사항"), headers=headers,
-                               content_type="audio/wav")
+        response = client.post(
+            path, data=say("공지 사항"), headers=headers, content_type="audio/wav"
+        )
         assert response.status_code == 503
         body = response.get_json()
         assert body["code"] == 503 and body["status"] == "Service Unavailable"

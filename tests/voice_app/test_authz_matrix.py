@@ -8,8 +8,18 @@ import pytest
 
 from tests.matrix import ANON, check_status, expected_status
 
-ROLES = ["resident", "elder", "relative", "staff", "grid_worker", "org_member", "official",
-         "official_writer", "admin", "device"]
+ROLES = [
+    "resident",
+    "elder",
+    "relative",
+    "staff",
+    "grid_worker",
+    "org_member",
+    "official",
+    "official_writer",
+    "admin",
+    "device",
+]
 ALL = frozenset(ROLES)
 
 
@@ -43,12 +53,14 @@ def _call(client, auth, world, say, method, rule, headers, role):
         path = rule.replace("<conversation_id>", started.get_json()["conversation_id"])
         return client.open(path, method=method, headers=headers)
     if rule.endswith("<speech_id>"):
-        reply = client.post("/api/v1/voice/conversations", json={},
-                            headers=_headers(auth, world, "resident")).get_json()
+        reply = client.post(
+            "/api/v1/voice/conversations", json={}, headers=_headers(auth, world, "resident")
+        ).get_json()
         return client.get(reply["reply_audio_url"], headers=headers, buffered=True)
     if rule.endswith("/utterances") or rule.endswith("/transcriptions"):
-        return client.post(rule + "?language=ko", data=say("공지 사항"), headers=headers,
-                           content_type="audio/wav")
+        return client.post(
+            rule + "?language=ko", data=say("공지 사항"), headers=headers, content_type="audio/wav"
+        )
     if rule.endswith("/speech"):
         return client.get(rule, query_string={"text": "您好"}, headers=headers, buffered=True)
     if method == "GET":
@@ -57,12 +69,12 @@ def _call(client, auth, world, say, method, rule, headers, role):
     return client.open(rule, method=method, json=body, headers=headers)
 
 
-CASES = [(m, r, role) for (m, r), spec in VOICE_ROUTES.items() if spec
-         for role in [ANON, *ROLES]]
+CASES = [(m, r, role) for (m, r), spec in VOICE_ROUTES.items() if spec for role in [ANON, *ROLES]]
 
 
-@pytest.mark.parametrize(("method", "rule", "role"), CASES,
-                         ids=[f"{m} {r} {role}" for m, r, role in CASES])
+@pytest.mark.parametrize(
+    ("method", "rule", "role"), CASES, ids=[f"{m} {r} {role}" for m, r, role in CASES]
+)
 def test_every_caller(client, auth, cats, say, method, rule, role):
     spec = VOICE_ROUTES[(method, rule)]
     response = _call(client, auth, cats, say, method, rule, _headers(auth, cats, role), role)

@@ -16,10 +16,16 @@ from voice.audio import wav_bytes
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required",
-        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +40,10 @@ def microphone(tmp_path_factory, say):
 @pytest.fixture(scope="module")
 def browser(microphone, playwright_driver):
     chromium = playwright_driver.chromium.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=[*ARGS, f"--use-file-for-fake-audio-capture={microphone}"])
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[*ARGS, f"--use-file-for-fake-audio-capture={microphone}"],
+    )
     yield chromium
     chromium.close()
 
@@ -48,7 +56,8 @@ def hold_to_talk(page, root_selector="[data-linli-voice]", hold_ms=2600):
     box = button.bounding_box()
     assert box["height"] >= 60 and box["width"] >= 60, box
     assert button.inner_text().strip() in ("按住说话", "Hold to talk")
-    page.evaluate("""(sel) => {
+    page.evaluate(
+        """(sel) => {
         const root = document.querySelector(sel);
         window.__partials = [];
         new MutationObserver(() => {
@@ -60,7 +69,9 @@ def hold_to_talk(page, root_selector="[data-linli-voice]", hold_ms=2600):
         HTMLMediaElement.prototype.play = function () {
             window.__played.push(this.src); return play.call(this);
         };
-    }""", root_selector)
+    }""",
+        root_selector,
+    )
     button.hover()
     page.mouse.down()
     page.wait_for_timeout(hold_ms)
@@ -69,7 +80,9 @@ def hold_to_talk(page, root_selector="[data-linli-voice]", hold_ms=2600):
     try:
         page.wait_for_function(
             "(sel) => Number(document.querySelector(sel).dataset.replies || 0) >= 1",
-            arg=root_selector, timeout=90_000)
+            arg=root_selector,
+            timeout=90_000,
+        )
     except Exception as error:
         state = page.evaluate("(sel) => document.querySelector(sel).outerHTML", root_selector)
         raise AssertionError(f"no reply shown: {page.url}\n{state[:2000]}") from error
@@ -102,8 +115,7 @@ def test_widget_page_press_and_hold(browser, gunicorn):
     src = shown["played"][-1]
     assert "format=" in src
     with urllib.request.urlopen(src, timeout=30) as audio:
-        assert audio.status == 200 and audio.headers["Content-Type"] in ("audio/ogg",
-                                                                         "audio/mpeg")
+        assert audio.status == 200 and audio.headers["Content-Type"] in ("audio/ogg", "audio/mpeg")
     shown["replay"].click()
     assert len(page.evaluate("window.__played")) >= 2
     page.close()

@@ -12,8 +12,9 @@ from app.models.case import CaseCategory as Category
 from app.people.actors import Actor
 from tests.voice_app.test_text_dialog import spoken, talk
 
-PLAIN_ZH = ("您好，我是社区语音助手。您可以说：听公告，我要反映问题，查进度，最近有什么活动，"
-            "联系居委会。")
+PLAIN_ZH = (
+    "您好，我是社区语音助手。您可以说：听公告，我要反映问题，查进度，最近有什么活动，联系居委会。"
+)
 
 
 def greet(client, headers, **body):
@@ -25,12 +26,16 @@ def greet(client, headers, **body):
 def resolve(db, world, reporter, *descriptions):
     """Matters of `reporter` that staff have resolved (they wait for the reporter)."""
     staff = Actor.for_person(world.a.staff)
-    repair = db.session.scalar(select(Category).where(
-        Category.community_id == world.a.community.id, Category.code == "repair"))
+    repair = db.session.scalar(
+        select(Category).where(
+            Category.community_id == world.a.community.id, Category.code == "repair"
+        )
+    )
     made = []
     for text in descriptions:
-        case = intake.submit_case(Actor.for_person(reporter), category_id=repair.id,
-                                  description=text)
+        case = intake.submit_case(
+            Actor.for_person(reporter), category_id=repair.id, description=text
+        )
         workflow.transition(staff, case.id, "accept")
         workflow.assign_case(staff, case.id, person_id=world.a.staff.id)
         workflow.transition(staff, case.id, "resolve", note="修好了。")
@@ -57,14 +62,15 @@ def test_the_greeting_says_how_many_wait_for_the_resident(client, auth, cats, db
     assert greet(client, headers)["reply_text"].endswith("有一件事等您确认。")
     english = greet(client, headers, language="en")["reply_text"]
     assert english.startswith("Hello,") and english.endswith(
-        "contact the committee. 1 matter waits for you to confirm.")
+        "contact the committee. 1 matter waits for you to confirm."
+    )
     resolve(db, cats, a.elder, "水管漏了。")
     assert greet(client, headers, language="en")["reply_text"].endswith(
-        " 2 matters wait for you to confirm.")
+        " 2 matters wait for you to confirm."
+    )
 
 
-def test_screens_and_people_without_waiting_matters_hear_the_plain_greeting(client, auth,
-                                                                            cats, db):
+def test_screens_and_people_without_waiting_matters_hear_the_plain_greeting(client, auth, cats, db):
     resolve(db, cats, cats.a.elder, "灯坏了。")
     assert greet(client, auth.headers(device=cats.a.device))["reply_text"] == PLAIN_ZH
     assert greet(client, auth.headers(cats.a.resident))["reply_text"] == PLAIN_ZH
@@ -72,5 +78,12 @@ def test_screens_and_people_without_waiting_matters_hear_the_plain_greeting(clie
 
 
 def test_counts_are_said_as_chinese_quantities():
-    assert [zh_quantity(n) for n in (1, 2, 3, 10, 12, 20, 21)] == \
-        ["一", "两", "三", "十", "十二", "二十", "二十一"]
+    assert [zh_quantity(n) for n in (1, 2, 3, 10, 12, 20, 21)] == [
+        "一",
+        "两",
+        "三",
+        "十",
+        "十二",
+        "二十",
+        "二十一",
+    ]

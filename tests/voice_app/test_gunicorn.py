@@ -22,13 +22,13 @@ def call(server, path, *, token=None, body=None, method=None):
     if token:
         headers["Authorization"] = f"Bearer {token}"
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(server.url + path, data=data, headers=headers,
-                                     method=method or ("POST" if data else "GET"))
+    request = urllib.request.Request(
+        server.url + path, data=data, headers=headers, method=method or ("POST" if data else "GET")
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         raw = response.read()
         kind = response.headers.get("Content-Type", "")
-        return response.status, (json.loads(raw) if kind.startswith("application/json")
-                                 else raw)
+        return response.status, (json.loads(raw) if kind.startswith("application/json") else raw)
 
 
 def test_websocket_stream_under_gevent(gunicorn, say):
@@ -62,23 +62,35 @@ def test_one_conversation_across_workers_through_redis(gunicorn):
     import redis
 
     token = gunicorn.token("resident", 1)
-    _s, first = call(gunicorn, "/api/v1/voice/text", token=token,
-                     body={"text": "联系居委会", "language": "zh-CN"})
+    _s, first = call(
+        gunicorn,
+        "/api/v1/voice/text",
+        token=token,
+        body={"text": "联系居委会", "language": "zh-CN"},
+    )
     cid = first["conversation_id"]
     for text in ["再说一遍", "听公告", "说慢一点", "最近有什么活动", "再说一遍"] * 3:
-        status, reply = call(gunicorn, "/api/v1/voice/text", token=token,
-                             body={"text": text, "conversation_id": cid})
+        status, reply = call(
+            gunicorn, "/api/v1/voice/text", token=token, body={"text": text, "conversation_id": cid}
+        )
         assert status == 200 and reply["conversation_id"] == cid
     assert reply["rate"] == "slower"
-    keys = list(redis.Redis.from_url(gunicorn.env["REDIS_URL"]).scan_iter(
-        f"{gunicorn.prefix}:voice:conversation:*"))
+    keys = list(
+        redis.Redis.from_url(gunicorn.env["REDIS_URL"]).scan_iter(
+            f"{gunicorn.prefix}:voice:conversation:*"
+        )
+    )
     assert keys
 
 
 def test_published_announcement_gets_speech_on_the_screens(gunicorn):
     staff = gunicorn.token("committee_staff")
-    _s, item = call(gunicorn, "/api/v1/announcements", token=staff,
-                    body={"title": "明天停电", "body": "明天上午九点到十一点停电。"})
+    _s, item = call(
+        gunicorn,
+        "/api/v1/announcements",
+        token=staff,
+        body={"title": "明天停电", "body": "明天上午九点到十一点停电。"},
+    )
     kiosk = gunicorn.summary["kiosk_token"]
     deadline = time.monotonic() + 90
     url = None

@@ -57,8 +57,9 @@ def test_a_spoken_report_at_the_screen_across_workers_then_the_keypad_finds_it(s
     # Staff see it: filed on the voice channel, the screen's recording attached.
     reference = filed["case_ref"]
     staff = server.token("committee_staff")
-    _status, _type, body = get(server, "/api/v1/cases/by-reference", token=staff,
-                               query={"reference": reference})
+    _status, _type, body = get(
+        server, "/api/v1/cases/by-reference", token=staff, query={"reference": reference}
+    )
     case = json.loads(body)
     assert case["reference"] == reference and case["channel"] == "voice", case
     [audio] = [a for a in case["attachments"] if a["kind"] == "audio"]
@@ -67,8 +68,9 @@ def test_a_spoken_report_at_the_screen_across_workers_then_the_keypad_finds_it(s
 
     # The screen's keypad (查进度) finds it by the last digits of its number, on this server.
     serial = reference.partition("-")[2]
-    status, found = post(server, "/kiosk/api/progress/digits", token=token,
-                         body={"digits": serial[-6:]})
+    status, found = post(
+        server, "/kiosk/api/progress/digits", token=token, body={"digits": serial[-6:]}
+    )
     assert status == 200, found
     assert found["outcome"] == "found", found
     [view] = found["cases"]
@@ -85,14 +87,19 @@ def tap_progress(page) -> dict:
     page.get_by_role("button", name="查进度").click()
     page.wait_for_function(
         "(n) => Number(document.querySelector('[data-linli-voice]').dataset.replies || 0) > n",
-        arg=replies, timeout=60_000)
-    return {"intent": widget.get_attribute("data-intent"),
-            "reply": widget.locator(".lv-reply").inner_text()}
+        arg=replies,
+        timeout=60_000,
+    )
+    return {
+        "intent": widget.get_attribute("data-intent"),
+        "reply": widget.locator(".lv-reply").inner_text(),
+    }
 
 
 @pytest.mark.browser
-def test_the_screen_with_the_model_talks_and_its_progress_button_asks_for_the_number(browser,
-                                                                                     server):
+def test_the_screen_with_the_model_talks_and_its_progress_button_asks_for_the_number(
+    browser, server
+):
     token = screen_token(server)
     # Press-and-hold on the screen: the Korean model hears 도움말 and the screen answers (WAV).
     screen = Watched(browser, server, token, "&voice_lang=ko")
@@ -153,7 +160,9 @@ def test_an_english_screen_asks_the_chinese_dialog_in_chinese(browser, server):
         page.get_by_role("button", name="Check progress").click()
         page.wait_for_function(
             "(n) => Number(document.querySelector('[data-linli-voice]').dataset.replies || 0) > n",
-            arg=replies, timeout=60_000)
+            arg=replies,
+            timeout=60_000,
+        )
         assert widget.get_attribute("data-intent") == "progress"
         expect(page.locator("#progress-panel")).to_be_hidden()
         screen.clean()

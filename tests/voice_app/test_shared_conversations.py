@@ -26,8 +26,11 @@ MAX_TURNS = 120  # the kernel hands connections to the workers; both get some lo
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """Two workers, no REDIS_URL; the access log says which worker (pid) answered."""
-    server = Gunicorn(tmp_path_factory.mktemp("voice-no-redis"), redis=False, env={
-        "GUNICORN_CMD_ARGS": "--access-logformat='%(p)s %(s)s %(m)s %(U)s'"})
+    server = Gunicorn(
+        tmp_path_factory.mktemp("voice-no-redis"),
+        redis=False,
+        env={"GUNICORN_CMD_ARGS": "--access-logformat='%(p)s %(s)s %(m)s %(U)s'"},
+    )
     server.prepare()
     server.start()
     yield server

@@ -47,8 +47,9 @@ def test_reading_new_text_aloud_is_limited_per_person(client, auth, cats, two_an
     assert got.status_code == 200
 
 
-def test_new_speech_urls_are_limited_per_address_and_per_screen(client, auth, cats, app,
-                                                                two_an_hour):
+def test_new_speech_urls_are_limited_per_address_and_per_screen(
+    client, auth, cats, app, two_an_hour
+):
     rt = runtime.runtime(app)
     pack = rt.packs["zh-CN"]
     urls = [rt.speech_url(_unique(w), pack.tts_voice, "slow") for w in "五六七八九"]
@@ -61,8 +62,7 @@ def test_new_speech_urls_are_limited_per_address_and_per_screen(client, auth, ca
     elsewhere = {"REMOTE_ADDR": "198.51.100.3"}
     assert _get(client, urls[2], environ_base=elsewhere).status_code == 200
     screen = auth.headers(device=cats.a.device)
-    codes = [_get(client, u, headers=screen, environ_base=here).status_code
-             for u in urls[3:]]
+    codes = [_get(client, u, headers=screen, environ_base=here).status_code for u in urls[3:]]
     assert codes == [200, 200]
 
 
@@ -70,8 +70,7 @@ def test_trimming_keeps_prompts_and_live_announcements(client, auth, cats, app, 
     rt = runtime.runtime(app)
     tts = rt.tts
     body = {"title": "停电通知", "body": f"周六上午检修线路。{time.time_ns()}"}
-    response = client.post("/api/v1/announcements", headers=auth.headers(cats.a.staff),
-                           json=body)
+    response = client.post("/api/v1/announcements", headers=auth.headers(cats.a.staff), json=body)
     assert response.status_code == 201, response.get_json()
     row = db.session.get(Announcement, response.get_json()["id"])
     text, url = rt.announcement_speech(row)
@@ -92,14 +91,18 @@ def test_trimming_keeps_prompts_and_live_announcements(client, auth, cats, app, 
     os.utime(prompt_wav, (long_ago, long_ago))
     sidecar = rt._sidecar(url.rsplit("/", 1)[-1])
     os.utime(sidecar, (long_ago, long_ago))
-    stale = [fake(tts.cache_dir / "ee" / f"ee{i:030d}.wav", 512 * 1024, long_ago + i)
-             for i in range(8)]
+    stale = [
+        fake(tts.cache_dir / "ee" / f"ee{i:030d}.wav", 512 * 1024, long_ago + i) for i in range(8)
+    ]
     recent = fake(tts.cache_dir / "ef" / f"ef{0:030d}.wav", when=time.time())
     used = 0
     for folder in (rt.cache_dir / "tts", rt.cache_dir / "speech"):
         for root, _dirs, files in os.walk(folder):
-            used += sum(-(-os.path.getsize(os.path.join(root, f)) // 4096) * 4096
-                        for f in files if not f.startswith("."))
+            used += sum(
+                -(-os.path.getsize(os.path.join(root, f)) // 4096) * 4096
+                for f in files
+                if not f.startswith(".")
+            )
     # A cap 1-2 MB below what is there (trimmed down to the cap itself here): some of the
     # stale files (4 MB) go, the oldest first, and nothing else.
     monkeypatch.setitem(app.config, "VOICE_CACHE_MAX_MB", used // (1024 * 1024) - 1)

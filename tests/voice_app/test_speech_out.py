@@ -35,8 +35,15 @@ def test_reply_audio_formats_etags_and_304(client, auth, cats):
     assert mp3.mimetype == "audio/mpeg"
     assert mp3.data[:3] == b"ID3" or (mp3.data[0] == 0xFF and mp3.data[1] & 0xE0 == 0xE0)
     assert len({wav.headers["ETag"], ogg.headers["ETag"], mp3.headers["ETag"]}) == 3
-    assert client.get(url, headers={"If-None-Match": ogg.headers["ETag"]},
-                      query_string={"format": "ogg"}, buffered=True).status_code == 304
+    assert (
+        client.get(
+            url,
+            headers={"If-None-Match": ogg.headers["ETag"]},
+            query_string={"format": "ogg"},
+            buffered=True,
+        ).status_code
+        == 304
+    )
     # the phone formats are a fraction of the WAV
     assert len(ogg.data) < len(wav.data) / 4 and len(mp3.data) < len(wav.data) / 4
     missing = client.get("/api/v1/voice/speech/" + "0" * 32)
@@ -48,19 +55,30 @@ def test_reply_audio_formats_etags_and_304(client, auth, cats):
 def test_reading_text_aloud_for_the_easy_pages(client, auth, cats, app):
     headers = auth.headers(cats.a.elder)
     assert client.get("/api/v1/voice/speech", query_string={"text": "您好"}).status_code == 401
-    slow = client.get("/api/v1/voice/speech", query_string={"text": "社区电话 010-12345678"},
-                      headers=headers, buffered=True)
+    slow = client.get(
+        "/api/v1/voice/speech",
+        query_string={"text": "社区电话 010-12345678"},
+        headers=headers,
+        buffered=True,
+    )
     assert slow.status_code == 200 and slow.mimetype == "audio/wav"
     assert_real_speech(slow.data)
     assert slow.headers["Cache-Control"].startswith("private")
-    fast = client.get("/api/v1/voice/speech", headers=headers, buffered=True,
-                      query_string={"text": "社区电话 010-12345678", "rate": "fast",
-                                    "format": "mp3"})
+    fast = client.get(
+        "/api/v1/voice/speech",
+        headers=headers,
+        buffered=True,
+        query_string={"text": "社区电话 010-12345678", "rate": "fast", "format": "mp3"},
+    )
     assert fast.status_code == 200 and fast.mimetype == "audio/mpeg"
     said = runtime.runtime(app).packs["zh-CN"].speakable("社区电话 010-12345678")
     assert "零一零" in said and "一二三四五六七八" in said  # digit by digit
-    assert client.get("/api/v1/voice/speech", query_string={"text": "x", "rate": "warp"},
-                      headers=headers).status_code == 422
+    assert (
+        client.get(
+            "/api/v1/voice/speech", query_string={"text": "x", "rate": "warp"}, headers=headers
+        ).status_code
+        == 422
+    )
 
 
 def post(client, auth, staff, **body):
@@ -92,8 +110,11 @@ def test_announcement_speech_is_rendered_and_served_to_the_screens(client, auth,
     assert_real_speech(audio.data)
     assert rt.render_announcement_speech() == 0  # nothing new: no re-render, no ring
     # an edit clears the speech; the next pass renders the new words
-    edited = client.patch(f"/api/v1/announcements/{item['id']}", json={"title": "停水改期"},
-                          headers=auth.headers(a.staff))
+    edited = client.patch(
+        f"/api/v1/announcements/{item['id']}",
+        json={"title": "停水改期"},
+        headers=auth.headers(a.staff),
+    )
     assert edited.status_code == 200, edited.get_json()
     assert rt.render_announcement_speech(a.community.id) == 1
     db.session.expire_all()
@@ -112,8 +133,9 @@ def background(app, monkeypatch):
     rt.stop_background()
 
 
-def test_published_announcements_get_speech_from_the_event_bus(client, auth, cats, app, db,
-                                                               background):
+def test_published_announcements_get_speech_from_the_event_bus(
+    client, auth, cats, app, db, background
+):
     client.get("/healthz")  # the first request starts the worker's background thread
     assert background.background_done.wait(120), "background thread did not start"
     tts = background.tts
@@ -126,8 +148,9 @@ def test_published_announcements_get_speech_from_the_event_bus(client, auth, cat
     while time.monotonic() < deadline and url is None:
         time.sleep(0.2)
         db.session.expire_all()
-        url = db.session.scalar(select(Announcement.speech_url).where(
-            Announcement.id == item["id"]))
+        url = db.session.scalar(
+            select(Announcement.speech_url).where(Announcement.id == item["id"])
+        )
     assert url and url.startswith("/api/v1/voice/speech/")
     assert client.get(url, buffered=True).status_code == 200
 

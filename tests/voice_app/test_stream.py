@@ -103,8 +103,7 @@ def test_streamed_speech_gets_partials_a_final_and_a_spoken_reply(live_app, auth
 
 def test_report_by_stream_with_a_pause_files_the_recording(live_app, auth, cats, say, db):
     a = cats.a
-    talk = open_talk(live_app, token_for(auth, device=a.device), query_token=True,
-                     language="ko")
+    talk = open_talk(live_app, token_for(auth, device=a.device), query_token=True, language="ko")
     talk.until("ready")
     _p, _f, ask = talk.turn(pcm_of(say("문제 있어요")))
     assert ask["intent"] == "report" and ask["listen"] == "free"
@@ -119,8 +118,7 @@ def test_report_by_stream_with_a_pause_files_the_recording(live_app, auth, cats,
     db.session.expire_all()
     case = db.session.scalar(select(Case).where(Case.reference == filed["case_ref"]))
     assert case.channel == "voice" and case.device_id == a.device.id and case.transcript
-    attachment = db.session.scalar(select(CaseAttachment).where(
-        CaseAttachment.case_id == case.id))
+    attachment = db.session.scalar(select(CaseAttachment).where(CaseAttachment.case_id == case.id))
     assert attachment.kind == "audio" and attachment.mime == "audio/ogg"
     assert attachment.size > 1000
     talk.ws.close()
@@ -165,8 +163,11 @@ def test_the_same_conversation_over_http_and_the_socket(live_app, auth, cats, sa
     talk.ws.close()
     body = json.dumps({"text": "엘리베이터 고장", "conversation_id": cid}).encode()
     request = urllib.request.Request(
-        f"http://{live_app}/api/v1/voice/text", data=body, method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        f"http://{live_app}/api/v1/voice/text",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         reply = json.loads(response.read())
     assert reply["state"] == "confirm_report" and reply["conversation_id"] == cid

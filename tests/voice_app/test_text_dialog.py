@@ -47,13 +47,15 @@ def test_anonymous_callers_get_401_in_the_envelope(client, cats):
 
 def test_greeting_then_announcements_for_the_callers_building(client, auth, cats, db):
     a = cats.a
-    other = Building(community=a.community, grid=Grid(community=a.community, name="第二网格"),
-                     name="9号楼")
+    other = Building(
+        community=a.community, grid=Grid(community=a.community, name="第二网格"), name="9号楼"
+    )
     db.session.add(other)
     db.session.commit()
     post_announcement(client, auth, a.staff, title="停水通知")
-    post_announcement(client, auth, a.staff, title="九号楼电梯检修", body="周三检修。",
-                      building_ids=[other.id])
+    post_announcement(
+        client, auth, a.staff, title="九号楼电梯检修", body="周三检修。", building_ids=[other.id]
+    )
     post_announcement(client, auth, cats.b.staff, title="别的社区的通知")
     headers = auth.headers(a.resident)
     started = client.post("/api/v1/voice/conversations", json={}, headers=headers)
@@ -66,8 +68,7 @@ def test_greeting_then_announcements_for_the_callers_building(client, auth, cats
     assert "九号楼" not in reply["reply_text"] and "别的社区" not in reply["reply_text"]
     assert reply["reply_audio_url"].startswith("/api/v1/voice/speech/")
     # homophones from the recognizer still work: 厅公告
-    assert talk(client, headers, "厅公告", reply["conversation_id"])["intent"] == \
-        "announcements"
+    assert talk(client, headers, "厅公告", reply["conversation_id"])["intent"] == "announcements"
 
 
 def test_report_is_filed_only_after_yes_with_the_transcript(client, auth, cats, db, app):
@@ -99,9 +100,11 @@ def test_report_is_filed_only_after_yes_with_the_transcript(client, auth, cats, 
 def test_spoken_reports_are_filed_in_the_category_that_was_said(client, auth, cats, db):
     """楼道灯坏了 / 电梯坏了 are 报修 and a plea for shopping is 求助, never 意见建议."""
     headers = auth.headers(cats.a.resident)
-    for text, code, name in (("电梯坏了", "repair", "报修"),
-                             ("我一个人住想请人帮忙买菜", "help", "求助"),
-                             ("楼道里闻到煤气味", "safety", "安全隐患")):
+    for text, code, name in (
+        ("电梯坏了", "repair", "报修"),
+        ("我一个人住想请人帮忙买菜", "help", "求助"),
+        ("楼道里闻到煤气味", "safety", "安全隐患"),
+    ):
         confirm = talk(client, headers, text)
         assert confirm["reply_text"] == f"您说的是{name}：{text}，对吗？"
         ref = talk(client, headers, "对", confirm["conversation_id"])["case_ref"]
@@ -126,8 +129,11 @@ def test_progress_by_a_spoken_reference(client, auth, cats, db):
     cid = talk(client, headers, "我要反映楼道灯坏了")["conversation_id"]
     ref = talk(client, headers, "对的", cid)["case_ref"]
     year, serial = ref.split("-")
-    spoken_ref = "".join("零幺二三四五六七八九"[int(c)] for c in year) + "杠" + \
-        "".join("零幺二三四五六七八九"[int(c)] for c in serial.lstrip("0"))
+    spoken_ref = (
+        "".join("零幺二三四五六七八九"[int(c)] for c in year)
+        + "杠"
+        + "".join("零幺二三四五六七八九"[int(c)] for c in serial.lstrip("0"))
+    )
     reply = talk(client, headers, f"查进度 {spoken_ref}", cid)
     assert reply["intent"] == "progress" and reply["case_ref"] == ref
     assert "已提交" in reply["reply_text"] and "报修" in reply["reply_text"]
@@ -152,11 +158,18 @@ def test_a_screen_hears_only_the_public_status(client, auth, cats, db):
     screen = auth.headers(device=a.device)
     heard = talk(client, screen, f"查进度 {ref}")
     assert heard["intent"] == "progress" and heard["case_ref"] == ref
-    for secret in (a.resident.display_name, a.resident.phone, a.grid_worker.display_name,
-                   a.grid_worker.phone):
+    for secret in (
+        a.resident.display_name,
+        a.resident.phone,
+        a.grid_worker.display_name,
+        a.grid_worker.phone,
+    ):
         assert secret not in heard["reply_text"]
-    assert "已派" in heard["reply_text"] or "办理" in heard["reply_text"] or \
-        "分派" in heard["reply_text"]
+    assert (
+        "已派" in heard["reply_text"]
+        or "办理" in heard["reply_text"]
+        or "分派" in heard["reply_text"]
+    )
 
 
 def test_urgent_help_alerts_staff_and_the_grid_worker_at_once(client, auth, cats, db):
@@ -165,8 +178,7 @@ def test_urgent_help_alerts_staff_and_the_grid_worker_at_once(client, auth, cats
     assert reply["intent"] == "urgent" and reply["alerted"] is True
     assert "120" in reply["reply_text"] and "110" in reply["reply_text"]
     db.session.expire_all()
-    notes = db.session.scalars(select(Notification).where(
-        Notification.kind == "urgent_help")).all()
+    notes = db.session.scalars(select(Notification).where(Notification.kind == "urgent_help")).all()
     told = {n.person_id for n in notes}
     assert told == {a.staff.id, a.grid_worker.id}  # not community B, not the partner org
     note = next(n for n in notes if n.person_id == a.staff.id)
@@ -205,18 +217,30 @@ def test_repeat_slower_and_the_persons_speech_rate(client, auth, cats, db, app):
 def test_a_conversation_belongs_to_its_caller(client, auth, cats):
     a = cats.a
     cid = talk(client, auth.headers(a.resident), "听公告")["conversation_id"]
-    for other in (auth.headers(a.elder), auth.headers(device=a.device),
-                  auth.headers(cats.b.resident), auth.headers(a.relative, act_for=a.elder)):
-        response = client.post("/api/v1/voice/text",
-                               json={"text": "再说一遍", "conversation_id": cid}, headers=other)
+    for other in (
+        auth.headers(a.elder),
+        auth.headers(device=a.device),
+        auth.headers(cats.b.resident),
+        auth.headers(a.relative, act_for=a.elder),
+    ):
+        response = client.post(
+            "/api/v1/voice/text", json={"text": "再说一遍", "conversation_id": cid}, headers=other
+        )
         assert response.status_code == 404
         assert response.get_json()["errors"] == {"conversation_id": ["conversation_not_found"]}
     deleted = client.delete(f"/api/v1/voice/conversations/{cid}", headers=auth.headers(a.elder))
     assert deleted.status_code == 404
-    assert client.delete(f"/api/v1/voice/conversations/{cid}",
-                         headers=auth.headers(a.resident)).status_code == 204
-    gone = client.post("/api/v1/voice/text", json={"text": "再说一遍", "conversation_id": cid},
-                       headers=auth.headers(a.resident))
+    assert (
+        client.delete(
+            f"/api/v1/voice/conversations/{cid}", headers=auth.headers(a.resident)
+        ).status_code
+        == 204
+    )
+    gone = client.post(
+        "/api/v1/voice/text",
+        json={"text": "再说一遍", "conversation_id": cid},
+        headers=auth.headers(a.resident),
+    )
     assert gone.status_code == 404 and "重新开始" in gone.get_json()["message"]
 
 
@@ -240,14 +264,16 @@ def test_a_screen_files_anonymously_in_a_category_that_allows_it(client, auth, c
     assert db.session.scalar(select(CaseAttachment.id)) is None  # typed: no recording
 
 
-def test_a_screen_never_files_a_repair_or_a_plea_for_help_as_a_suggestion(client, auth, cats,
-                                                                           db):
+def test_a_screen_never_files_a_repair_or_a_plea_for_help_as_a_suggestion(client, auth, cats, db):
     """报修 and 求助 need a name; a screen files anonymously, so it takes the nearest category
     that allows it (the property's 环境卫生, the grid worker's 安全隐患), not 意见建议."""
     screen = auth.headers(device=cats.a.device)
-    for text, code in (("楼道灯坏了", "environment"), ("电梯坏了", "environment"),
-                       ("我一个人住想请人帮忙买菜", "safety"),
-                       ("有人在楼道里给电动车充电", "safety")):
+    for text, code in (
+        ("楼道灯坏了", "environment"),
+        ("电梯坏了", "environment"),
+        ("我一个人住想请人帮忙买菜", "safety"),
+        ("有人在楼道里给电动车充电", "safety"),
+    ):
         cid = talk(client, screen, text)["conversation_id"]
         ref = talk(client, screen, "对", cid)["case_ref"]
         db.session.expire_all()
@@ -260,12 +286,23 @@ def test_english_and_bad_input(client, auth, cats):
     headers = auth.headers(cats.a.resident)
     reply = talk(client, headers, "announcements please", language="en")
     assert reply["language"] == "en" and reply["intent"] == "announcements"
-    bad = client.post("/api/v1/voice/text", json={"text": "听公告", "language": "xx"},
-                      headers=headers)
+    bad = client.post(
+        "/api/v1/voice/text", json={"text": "听公告", "language": "xx"}, headers=headers
+    )
     assert bad.status_code == 422
-    assert client.post("/api/v1/voice/text", json={"text": "x" * 501},
-                       headers=headers).status_code == 422
-    assert client.post("/api/v1/voice/text", json={"text": "x", "conversation_id": "../x"},
-                       headers=headers).status_code == 422
-    assert client.post("/api/v1/voice/text", json={"text": "x", "extra": 1},
-                       headers=headers).status_code == 422
+    assert (
+        client.post("/api/v1/voice/text", json={"text": "x" * 501}, headers=headers).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/api/v1/voice/text", json={"text": "x", "conversation_id": "../x"}, headers=headers
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/api/v1/voice/text", json={"text": "x", "extra": 1}, headers=headers
+        ).status_code
+        == 422
+    )

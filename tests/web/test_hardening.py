@@ -8,10 +8,18 @@ import pytest
 def _production_app(tmp_path, **env):
     from app import create_app
 
-    return create_app({"ENV_OVERRIDES": {"LINLI_ENV": "production", "SECRET_KEY": "k" * 40,
-                                        "DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
-                                        "LINLI_INSTANCE_PATH": str(tmp_path),
-                                        "VOICE_BACKGROUND": "0", **env}})
+    return create_app(
+        {
+            "ENV_OVERRIDES": {
+                "LINLI_ENV": "production",
+                "SECRET_KEY": "k" * 40,
+                "DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
+                "LINLI_INSTANCE_PATH": str(tmp_path),
+                "VOICE_BACKGROUND": "0",
+                **env,
+            }
+        }
+    )
 
 
 def _seen_address(app, headers) -> str:
@@ -39,14 +47,28 @@ def test_the_configured_proxy_hops_are_believed(tmp_path, hops):
     app = _production_app(tmp_path, LINLI_PROXY_HOPS=hops)
     headers = {"X-Forwarded-For": "198.51.100.7, 203.0.113.9" if hops == "2" else "203.0.113.9"}
     assert _seen_address(app, headers)["remote_addr"] == (
-        "198.51.100.7" if hops == "2" else "203.0.113.9")
+        "198.51.100.7" if hops == "2" else "203.0.113.9"
+    )
 
 
 HOSTILE_NEXT = [
-    "//evil.example/x", "/%09/evil.example", "/%0a/evil.example", "/%0d%0a/x", "/%00/x",
-    "/\\evil.example", "/%5Cevil.example", "/%2F/evil.example", "https://evil.example/",
-    "javascript:alert(1)", "/%20/evil.example", "/%E3%80%80/evil.example", "/%7F/x",
-    "%2F%2Fevil.example", "evil.example", "/%252F%252Fevil.example", "/ /evil.example",
+    "//evil.example/x",
+    "/%09/evil.example",
+    "/%0a/evil.example",
+    "/%0d%0a/x",
+    "/%00/x",
+    "/\\evil.example",
+    "/%5Cevil.example",
+    "/%2F/evil.example",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    "/%20/evil.example",
+    "/%E3%80%80/evil.example",
+    "/%7F/x",
+    "%2F%2Fevil.example",
+    "evil.example",
+    "/%252F%252Fevil.example",
+    "/ /evil.example",
 ]
 
 
@@ -55,9 +77,14 @@ def test_staff_sign_in_never_redirects_to_a_hostile_next(client, world, target):
     from tests import factories as f
     from tests.pages import csrf_token
 
-    r = client.post(f"/staff/login?next={target}",
-                    data={"login": world.a.staff.username, "password": f.PASSWORD,
-                          "csrf_token": csrf_token(client)})
+    r = client.post(
+        f"/staff/login?next={target}",
+        data={
+            "login": world.a.staff.username,
+            "password": f.PASSWORD,
+            "csrf_token": csrf_token(client),
+        },
+    )
     assert r.status_code == 302 and r.headers["Location"] == "/staff/"
 
 
@@ -79,9 +106,14 @@ def test_staff_sign_in_keeps_a_same_site_next(client, world, target):
     from tests import factories as f
     from tests.pages import csrf_token
 
-    r = client.post(f"/staff/login?next={target}",
-                    data={"login": world.a.staff.username, "password": f.PASSWORD,
-                          "csrf_token": csrf_token(client)})
+    r = client.post(
+        f"/staff/login?next={target}",
+        data={
+            "login": world.a.staff.username,
+            "password": f.PASSWORD,
+            "csrf_token": csrf_token(client),
+        },
+    )
     assert r.headers["Location"] == target
 
 
@@ -95,23 +127,30 @@ def test_read_notice_goes_back_only_inside_easy_mode(client, world):
 
 
 @pytest.mark.parametrize("authorization", ["Bearer x", "Bearer ", "bearer forged-token-value"])
-def test_a_bogus_bearer_header_does_not_skip_csrf_for_a_cookie_session(client, world, db,
-                                                                       authorization):
+def test_a_bogus_bearer_header_does_not_skip_csrf_for_a_cookie_session(
+    client, world, db, authorization
+):
     from app.models import Grid
     from tests.pages import staff_login
 
     staff_login(client, world.a.staff)
     before = db.session.query(Grid).count()
-    r = client.post(f"/api/v1/communities/{world.a.community.id}/grids",
-                    json={"name": "跨站网格"}, headers={"Authorization": authorization})
+    r = client.post(
+        f"/api/v1/communities/{world.a.community.id}/grids",
+        json={"name": "跨站网格"},
+        headers={"Authorization": authorization},
+    )
     assert r.status_code == 400 and "csrf_token" in r.get_json()["errors"]
     db.session.expire_all()
     assert db.session.query(Grid).count() == before
 
 
 def test_a_real_bearer_token_still_needs_no_csrf_header(client, world, auth):
-    r = client.post(f"/api/v1/communities/{world.a.community.id}/grids",
-                    json={"name": "接口网格"}, headers=auth.headers(world.a.staff))
+    r = client.post(
+        f"/api/v1/communities/{world.a.community.id}/grids",
+        json={"name": "接口网格"},
+        headers=auth.headers(world.a.staff),
+    )
     assert r.status_code == 201
 
 

@@ -101,8 +101,9 @@ def test_an_old_signed_person_id_cookie_no_longer_signs_in(app, client, world):
     with app.test_request_context():
         forged_remember = encode_cookie(f"p:{world.a.elder.id}")
         serializer = SecureCookieSessionInterface().get_signing_serializer(app)
-        forged_session = serializer.dumps({"_user_id": f"p:{world.a.elder.id}", "_fresh": True,
-                                           "_id": _create_identifier()})
+        forged_session = serializer.dumps(
+            {"_user_id": f"p:{world.a.elder.id}", "_fresh": True, "_id": _create_identifier()}
+        )
     other = _replay(app, {"remember_token": forged_remember, "session": forged_session})
     assert _signed_out_of_easy(other.get("/easy/"))
 
@@ -121,8 +122,11 @@ def test_pin_reset_by_staff_ends_the_residents_cookies_and_tokens(app, client, w
     jar = _easy_in(client, world.a.elder)
     token_headers = auth.headers(world.a.elder)
     assert client.get("/api/v1/me", headers=token_headers).status_code == 200
-    r = app.test_client().put(f"/api/v1/people/{world.a.elder.id}/pin", json={"pin": "371592"},
-                              headers=auth.headers(world.a.staff))
+    r = app.test_client().put(
+        f"/api/v1/people/{world.a.elder.id}/pin",
+        json={"pin": "371592"},
+        headers=auth.headers(world.a.staff),
+    )
     assert r.status_code == 204
     assert _signed_out_of_easy(_replay(app, jar).get("/easy/"))
     assert _signed_out_of_easy(_replay(app, jar, ("remember_token",)).get("/easy/"))
@@ -133,8 +137,9 @@ def test_pin_reset_by_a_family_member_ends_the_elders_sign_ins(app, client, worl
     jar = _easy_in(client, world.a.elder)
     relative = EasyClient(app.test_client())
     relative.sign_in(world.a.relative)
-    r = relative.post(f"/easy/family/{world.a.elder.id}/pin",
-                      {"pin": "371592", "pin_again": "371592"})
+    r = relative.post(
+        f"/easy/family/{world.a.elder.id}/pin", {"pin": "371592", "pin_again": "371592"}
+    )
     assert r.status_code == 302
     assert _signed_out_of_easy(_replay(app, jar).get("/easy/"))
     # The relative's own sign-in goes on.
@@ -145,11 +150,11 @@ def test_turning_an_account_off_ends_its_sign_ins_for_good(app, client, world, a
     jar = _easy_in(client, world.a.elder)
     staff = auth.headers(world.a.staff)
     path = f"/api/v1/people/{world.a.elder.id}"
-    assert app.test_client().patch(path, json={"is_active": False},
-                                   headers=staff).status_code == 200
+    assert (
+        app.test_client().patch(path, json={"is_active": False}, headers=staff).status_code == 200
+    )
     assert _signed_out_of_easy(_replay(app, jar).get("/easy/"))
-    assert app.test_client().patch(path, json={"is_active": True},
-                                   headers=staff).status_code == 200
+    assert app.test_client().patch(path, json={"is_active": True}, headers=staff).status_code == 200
     assert _signed_out_of_easy(_replay(app, jar).get("/easy/"))
     assert db.session.query(WebSession).filter(WebSession.revoked_at.is_(None)).count() == 0
 
@@ -159,20 +164,29 @@ def _own_pin(client, person, body: dict, headers: dict):
     return client.put(f"/api/v1/people/{person.id}/pin", json=body, headers=headers)
 
 
-@pytest.mark.parametrize("body", [{"pin": "371592"}, {"pin": "371592", "current_pin": ""},
-                                  {"pin": "371592", "current_pin": "999999"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"pin": "371592"},
+        {"pin": "371592", "current_pin": ""},
+        {"pin": "371592", "current_pin": "999999"},
+    ],
+)
 def test_own_pin_change_needs_the_current_pin(client, world, auth, body):
     r = _own_pin(client, world.a.resident, body, auth.headers(world.a.resident))
     assert r.status_code == 422 and "current_pin" in r.get_json()["errors"]
-    assert client.post("/api/v1/auth/token", json={"login": world.a.resident.phone,
-                                                   "pin": "371592"}).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/auth/token", json={"login": world.a.resident.phone, "pin": "371592"}
+        ).status_code
+        == 401
+    )
 
 
 def test_wrong_current_pins_are_counted_like_sign_ins(client, world, auth):
     headers = auth.headers(world.a.resident)
     for _ in range(5):
-        r = _own_pin(client, world.a.resident, {"pin": "371592", "current_pin": "999999"},
-                     headers)
+        r = _own_pin(client, world.a.resident, {"pin": "371592", "current_pin": "999999"}, headers)
         assert r.status_code == 422
     r = _own_pin(client, world.a.resident, {"pin": "371592", "current_pin": f.PIN}, headers)
     assert r.status_code == 423
@@ -182,8 +196,7 @@ def test_own_pin_change_by_token_keeps_that_token_and_ends_the_rest(app, client,
     jar = _easy_in(client, world.a.resident)
     other_token = auth.headers(world.a.resident)
     mine = auth.headers(world.a.resident)
-    r = _own_pin(app.test_client(), world.a.resident, {"pin": "371592", "current_pin": f.PIN},
-                 mine)
+    r = _own_pin(app.test_client(), world.a.resident, {"pin": "371592", "current_pin": f.PIN}, mine)
     assert r.status_code == 204
     fresh = app.test_client()
     assert fresh.get("/api/v1/me", headers=mine).status_code == 200
@@ -196,8 +209,9 @@ def test_own_pin_change_in_a_cookie_session_keeps_that_session(app, client, worl
     other_phone = _easy_in(app.test_client(), world.a.resident)
     token = auth.headers(world.a.resident)
     csrf = csrf_of(client.get("/easy/settings").get_data(as_text=True))
-    r = _own_pin(client, world.a.resident, {"pin": "371592", "current_pin": f.PIN},
-                 {"X-CSRFToken": csrf})
+    r = _own_pin(
+        client, world.a.resident, {"pin": "371592", "current_pin": f.PIN}, {"X-CSRFToken": csrf}
+    )
     assert r.status_code == 204
     assert client.get("/easy/").status_code == 200
     assert _signed_out_of_easy(_replay(app, other_phone).get("/easy/"))
@@ -243,34 +257,58 @@ def test_turning_a_staff_account_off_ends_its_console_sign_in(app, client, world
     assert _signed_out_of_staff(_replay(app, jar).get("/staff/"))
 
 
-def test_a_new_password_from_the_command_line_ends_console_sign_ins(app, client, world, auth,
-                                                                    runner):
+def test_a_new_password_from_the_command_line_ends_console_sign_ins(
+    app, client, world, auth, runner
+):
     staff_login(client, world.a.staff)
     jar = _jar(client)
     token = auth.headers(world.a.staff)
-    result = runner.invoke(args=["set-password", "--username", world.a.staff.username,
-                                 "--password", "a-new-long-password-1"])
+    result = runner.invoke(
+        args=[
+            "set-password",
+            "--username",
+            world.a.staff.username,
+            "--password",
+            "a-new-long-password-1",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert _signed_out_of_staff(_replay(app, jar).get("/staff/"))
     assert app.test_client().get("/api/v1/me", headers=token).status_code == 401
     fresh = app.test_client()
-    r = fresh.post("/staff/login", data={"login": world.a.staff.username,
-                                         "password": "a-new-long-password-1",
-                                         "csrf_token": csrf_token(fresh)})
+    r = fresh.post(
+        "/staff/login",
+        data={
+            "login": world.a.staff.username,
+            "password": "a-new-long-password-1",
+            "csrf_token": csrf_token(fresh),
+        },
+    )
     assert r.status_code == 302
 
 
 def test_set_password_refuses_an_unknown_account_and_a_short_password(runner, world):
-    assert runner.invoke(args=["set-password", "--username", "nobody",
-                               "--password", "long-enough-password"]).exit_code != 0
-    assert runner.invoke(args=["set-password", "--username", world.a.staff.username,
-                               "--password", "short"]).exit_code != 0
+    assert (
+        runner.invoke(
+            args=["set-password", "--username", "nobody", "--password", "long-enough-password"]
+        ).exit_code
+        != 0
+    )
+    assert (
+        runner.invoke(
+            args=["set-password", "--username", world.a.staff.username, "--password", "short"]
+        ).exit_code
+        != 0
+    )
 
 
 def test_a_sign_in_records_its_browser_and_when_it_was_last_used(app, client, world, db):
     client.get("/easy/login", headers={"User-Agent": "TestPhone/1.0"})
-    EasyClient(client).post("/easy/login", {"phone": world.a.elder.phone, "pin": f.PIN},
-                            headers={"User-Agent": "TestPhone/1.0"})
+    EasyClient(client).post(
+        "/easy/login",
+        {"phone": world.a.elder.phone, "pin": f.PIN},
+        headers={"User-Agent": "TestPhone/1.0"},
+    )
     row = db.session.query(WebSession).filter_by(person_id=world.a.elder.id).one()
     assert row.user_agent == "TestPhone/1.0" and row.revoked_at is None
     an_hour_ago = utcnow() - timedelta(hours=1)
@@ -298,8 +336,7 @@ def test_an_ended_sign_ins_cookies_are_cleared(app, client, world, auth):
     old = _replay(app, jar, ("remember_token",))
     response = old.get("/easy/")
     assert _signed_out_of_easy(response)
-    cleared = [c for c in response.headers.getlist("Set-Cookie")
-               if c.startswith("remember_token=")]
+    cleared = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("remember_token=")]
     assert cleared and "Expires=Thu, 01 Jan 1970" in cleared[0]
     assert old.get_cookie("remember_token") is None
     # Flask-Login tries a remember cookie instead of the bearer token: gone now, the token works.

@@ -5,14 +5,15 @@ from tests.pages import csrf_token as _csrf
 
 
 def test_login_without_csrf_token_is_refused(client, world):
-    r = client.post("/staff/login", data={"login": world.a.staff.username,
-                                          "password": f.PASSWORD})
+    r = client.post("/staff/login", data={"login": world.a.staff.username, "password": f.PASSWORD})
     assert r.status_code == 400
 
 
 def test_login_logout_and_cookie_flags(client, world):
-    r = client.post("/staff/login", data={"login": world.a.staff.username,
-                                          "password": f.PASSWORD, "csrf_token": _csrf(client)})
+    r = client.post(
+        "/staff/login",
+        data={"login": world.a.staff.username, "password": f.PASSWORD, "csrf_token": _csrf(client)},
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith("/staff/")
     cookie = r.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -25,27 +26,37 @@ def test_login_logout_and_cookie_flags(client, world):
 
 
 def test_open_redirect_is_refused(client, world):
-    r = client.post("/staff/login?next=//evil.example/x",
-                    data={"login": world.a.staff.username, "password": f.PASSWORD,
-                          "csrf_token": _csrf(client)})
+    r = client.post(
+        "/staff/login?next=//evil.example/x",
+        data={"login": world.a.staff.username, "password": f.PASSWORD, "csrf_token": _csrf(client)},
+    )
     assert r.headers["Location"].endswith("/staff/")
 
 
 def test_wrong_password_shows_a_message_and_locks_after_five(client, world):
     for _ in range(5):
-        r = client.post("/staff/login", data={"login": world.a.staff.username,
-                                              "password": "wrong-password",
-                                              "csrf_token": _csrf(client)})
+        r = client.post(
+            "/staff/login",
+            data={
+                "login": world.a.staff.username,
+                "password": "wrong-password",
+                "csrf_token": _csrf(client),
+            },
+        )
         assert r.status_code == 401
         assert "密码不对" in r.get_data(as_text=True)
-    r = client.post("/staff/login", data={"login": world.a.staff.username,
-                                          "password": f.PASSWORD, "csrf_token": _csrf(client)})
+    r = client.post(
+        "/staff/login",
+        data={"login": world.a.staff.username, "password": f.PASSWORD, "csrf_token": _csrf(client)},
+    )
     assert r.status_code == 423
 
 
 def test_audit_page_for_admin_only(client, world):
-    client.post("/staff/login", data={"login": world.a.staff.username, "password": f.PASSWORD,
-                                      "csrf_token": _csrf(client)})
+    client.post(
+        "/staff/login",
+        data={"login": world.a.staff.username, "password": f.PASSWORD, "csrf_token": _csrf(client)},
+    )
     assert client.get("/staff/audit").status_code == 403
     r = client.get(f"/staff/audit?community_id={world.a.community.id}")
     assert r.status_code == 200
@@ -54,9 +65,16 @@ def test_audit_page_for_admin_only(client, world):
 def test_secure_cookies_in_production(tmp_path):
     from app import create_app
 
-    app = create_app({"ENV_OVERRIDES": {"LINLI_ENV": "production", "SECRET_KEY": "k" * 40,
-                                        "DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
-                                        "LINLI_INSTANCE_PATH": str(tmp_path)}})
+    app = create_app(
+        {
+            "ENV_OVERRIDES": {
+                "LINLI_ENV": "production",
+                "SECRET_KEY": "k" * 40,
+                "DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
+                "LINLI_INSTANCE_PATH": str(tmp_path),
+            }
+        }
+    )
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
 
 
@@ -67,9 +85,24 @@ def test_production_refuses_to_start_without_secret_or_database(tmp_path):
     from app.config import ConfigError
 
     with pytest.raises(ConfigError, match="SECRET_KEY"):
-        create_app({"ENV_OVERRIDES": {"LINLI_ENV": "production", "SECRET_KEY": "",
-                                      "DATABASE_URL": "sqlite://",
-                                      "LINLI_INSTANCE_PATH": str(tmp_path)}})
+        create_app(
+            {
+                "ENV_OVERRIDES": {
+                    "LINLI_ENV": "production",
+                    "SECRET_KEY": "",
+                    "DATABASE_URL": "sqlite://",
+                    "LINLI_INSTANCE_PATH": str(tmp_path),
+                }
+            }
+        )
     with pytest.raises(ConfigError, match="DATABASE_URL"):
-        create_app({"ENV_OVERRIDES": {"LINLI_ENV": "production", "SECRET_KEY": "k" * 40,
-                                      "DATABASE_URL": "", "LINLI_INSTANCE_PATH": str(tmp_path)}})
+        create_app(
+            {
+                "ENV_OVERRIDES": {
+                    "LINLI_ENV": "production",
+                    "SECRET_KEY": "k" * 40,
+                    "DATABASE_URL": "",
+                    "LINLI_INSTANCE_PATH": str(tmp_path),
+                }
+            }
+        )

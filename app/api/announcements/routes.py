@@ -17,8 +17,12 @@ from app.api.announcements.schemas import (
 from app.api.common import actor, paged
 from app.notices import acknowledgements, announcements, audience, pictures
 
-blp = Blueprint("announcements", __name__, url_prefix="/api/v1",
-                description="Announcements for the app, lobby screens and the voice line")
+blp = Blueprint(
+    "announcements",
+    __name__,
+    url_prefix="/api/v1",
+    description="Announcements for the app, lobby screens and the voice line",
+)
 
 
 @blp.route("/announcements")
@@ -60,7 +64,8 @@ class AnnouncementById(MethodView):
         who = actor()
         expected = data.pop("revision", None)
         return audience.announcement_view(
-            who, announcements.update_announcement(who, announcement_id, data, expected))
+            who, announcements.update_announcement(who, announcement_id, data, expected)
+        )
 
 
 @blp.route("/announcements/<id:announcement_id>/publish")
@@ -72,7 +77,8 @@ class AnnouncementPublish(MethodView):
         """Publish a draft now (or at its publish_at)."""
         who = actor()
         return audience.announcement_view(
-            who, announcements.publish_announcement(who, announcement_id))
+            who, announcements.publish_announcement(who, announcement_id)
+        )
 
 
 @blp.route("/announcements/<id:announcement_id>/withdraw")
@@ -84,7 +90,8 @@ class AnnouncementWithdraw(MethodView):
         """Withdraw an announcement from every screen and the app."""
         who = actor()
         return audience.announcement_view(
-            who, announcements.withdraw_announcement(who, announcement_id))
+            who, announcements.withdraw_announcement(who, announcement_id)
+        )
 
 
 @blp.route("/announcements/<id:announcement_id>/revisions")

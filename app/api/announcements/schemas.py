@@ -20,8 +20,11 @@ class WindowSchema(ma.Schema):
 
     OPENAPI_RULES = both_or_neither("start", "end", "string")
 
-    days = ma.fields.List(ma.fields.Integer(validate=ma.validate.Range(min=1, max=7)),
-                          allow_none=True, validate=ma.validate.Length(max=7))
+    days = ma.fields.List(
+        ma.fields.Integer(validate=ma.validate.Range(min=1, max=7)),
+        allow_none=True,
+        validate=ma.validate.Length(max=7),
+    )
     start = time_of_day(allow_none=True)
     end = time_of_day(allow_none=True)
 
@@ -69,8 +72,10 @@ class _AnnouncementFields(ma.Schema):
     category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
     grid_ids = ma.fields.List(id_field(), validate=ma.validate.Length(max=200))
     building_ids = ma.fields.List(id_field(), validate=ma.validate.Length(max=500))
-    channels = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(CHANNELS)),
-                              validate=ma.validate.Length(min=1, max=3))
+    channels = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(CHANNELS)),
+        validate=ma.validate.Length(min=1, max=3),
+    )
     publish_at = ma.fields.DateTime(allow_none=True)
     expire_at = ma.fields.DateTime(allow_none=True)
     window = ma.fields.Nested(WindowSchema, allow_none=True)

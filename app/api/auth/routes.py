@@ -28,8 +28,13 @@ class Token(MethodView):
     @blp.doc(security=PUBLIC)
     def post(self, data):
         """Sign in with phone + PIN or username + password; returns a bearer token."""
-        return accounts.sign_in(data["login"], pin=data.get("pin"), password=data.get("password"),
-                                label=data.get("label"), ip=request.remote_addr)
+        return accounts.sign_in(
+            data["login"],
+            pin=data.get("pin"),
+            password=data.get("password"),
+            label=data.get("label"),
+            ip=request.remote_addr,
+        )
 
     @blp.response(204)
     def delete(self):

@@ -26,7 +26,8 @@ class PersonSchema(ma.Schema):
     household_id = ma.fields.Integer(allow_none=True)
     household = ma.fields.String(allow_none=True)
     birth_year = ma.fields.Integer(
-        allow_none=True, strict=True, validate=ma.validate.Range(min=1900, max=2100))
+        allow_none=True, strict=True, validate=ma.validate.Range(min=1900, max=2100)
+    )
     care_flags = ma.fields.List(ma.fields.String(), allow_none=True)
     roles = ma.fields.List(ma.fields.String())
 
@@ -55,13 +56,22 @@ class ProxyLinkBriefSchema(ma.Schema):
     id = ma.fields.Integer()
     proxy_id = ma.fields.Integer()
     resident_id = ma.fields.Integer(
-        allow_none=True, metadata={"description": "Only once the resident agreed (for the "
-                                   "relative; always for the resident and staff)."})
+        allow_none=True,
+        metadata={
+            "description": "Only once the resident agreed (for the "
+            "relative; always for the resident and staff)."
+        },
+    )
     resident_name = ma.fields.String(
-        allow_none=True, metadata={"description": "Only once the resident agreed (for the "
-                                   "relative; always for the resident and staff)."})
-    resident_phone = ma.fields.String(allow_none=True,
-                                      metadata={"description": "The number asked with, masked."})
+        allow_none=True,
+        metadata={
+            "description": "Only once the resident agreed (for the "
+            "relative; always for the resident and staff)."
+        },
+    )
+    resident_phone = ma.fields.String(
+        allow_none=True, metadata={"description": "The number asked with, masked."}
+    )
     proxy_name = ma.fields.String()
     relation = ma.fields.String(allow_none=True)
     status = ma.fields.String()
@@ -103,6 +113,9 @@ class PinSchema(ma.Schema):
     pin = new_pin_field(required=True)
     current_pin = ma.fields.String(
         validate=ma.validate.Regexp(PIN_PATTERN.replace("$", "\\Z")),
-        metadata={"pattern": PIN_PATTERN,
-                  "description": "The current PIN (6 digits): needed to change one's own PIN, "
-                                 "not for a reset by the committee or a family member."})
+        metadata={
+            "pattern": PIN_PATTERN,
+            "description": "The current PIN (6 digits): needed to change one's own PIN, "
+            "not for a reset by the committee or a family member.",
+        },
+    )

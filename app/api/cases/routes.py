@@ -39,14 +39,29 @@ from app.http_idempotency import idempotent
 from app.infra import idempotency
 from app.infra.errors import invalid_field
 
-blp = Blueprint("cases", __name__, url_prefix="/api/v1",
-                description="Community affairs (诉求): cases from request to resolution")
+blp = Blueprint(
+    "cases",
+    __name__,
+    url_prefix="/api/v1",
+    description="Community affairs (诉求): cases from request to resolution",
+)
 
-IDEMPOTENCY_DOC = {"parameters": [{
-    "in": "header", "name": "Idempotency-Key", "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 200,
-               "pattern": idempotency.KEY.pattern},
-    "description": "Send the same key when retrying: the request takes effect once."}]}
+IDEMPOTENCY_DOC = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "pattern": idempotency.KEY.pattern,
+            },
+            "description": "Send the same key when retrying: the request takes effect once.",
+        }
+    ]
+}
 
 
 @blp.route("/cases")
@@ -108,9 +123,12 @@ class CaseStatusText(MethodView):
         """A sentence about a case's progress for a screen or voice (查进度)."""
         text = queries.case_status_for_reference(actor(), args["reference"])
         reference = common.normalize_reference(args["reference"])
-        return {"reference": reference, "text": text,
-                "digits": common.reference_digits(reference),
-                "spoken": common.spoken_reference(reference)}
+        return {
+            "reference": reference,
+            "text": text,
+            "digits": common.reference_digits(reference),
+            "spoken": common.spoken_reference(reference),
+        }
 
 
 @blp.route("/cases/<id:case_id>")
@@ -185,7 +203,7 @@ class CaseMerge(MethodView):
 
 @blp.route("/cases/<id:case_id>/support")
 class CaseSupport(MethodView):
-    """"Me too"."""
+    """ "Me too"."""
 
     @blp.response(200, CaseSchema)
     def post(self, case_id):
@@ -230,8 +248,9 @@ class CaseAttachmentById(MethodView):
     def get(self, case_id, attachment_id):
         """Download a photo or recording (public photos of public cases: anyone who may read)."""
         attachment = workflow.get_attachment(actor(), case_id, attachment_id)
-        response = send_file(attachments.path_of(attachment), mimetype=attachment.mime,
-                             max_age=0, conditional=True)
+        response = send_file(
+            attachments.path_of(attachment), mimetype=attachment.mime, max_age=0, conditional=True
+        )
         response.headers["Cache-Control"] = "private, max-age=300"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Content-Disposition"] = "inline"
@@ -241,8 +260,7 @@ class CaseAttachmentById(MethodView):
     @blp.response(200, AttachmentSchema)
     def patch(self, data, case_id, attachment_id):
         """Show a photo in the public view, or hide it (committee staff)."""
-        attachment = workflow.set_attachment_public(actor(), case_id, attachment_id,
-                                                    data["public"])
+        attachment = workflow.set_attachment_public(actor(), case_id, attachment_id, data["public"])
         return views.attachment_row(case_id, attachment)
 
 
@@ -301,8 +319,15 @@ class Open311Keys(MethodView):
     def post(self, data, community_id):
         """Issue a key to a third-party system; the key is shown only now (committee staff)."""
         key, row = open311.issue_key(actor(), community_id, data["name"])
-        fields = ("id", "community_id", "name", "prefix", "created_at", "last_used_at",
-                  "revoked_at")
+        fields = (
+            "id",
+            "community_id",
+            "name",
+            "prefix",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        )
         return {"api_key": key, **{name: getattr(row, name) for name in fields}}
 
 

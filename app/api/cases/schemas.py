@@ -198,7 +198,8 @@ class CaseCreateSchema(ma.Schema):
 
     OPENAPI_RULES = all_rules(
         {"anyOf": [{"required": ["category_id"]}, {"required": ["category_code"]}]},
-        both_or_neither("latitude", "longitude", "number"))
+        both_or_neither("latitude", "longitude", "number"),
+    )
 
     community_id = id_field()
     category_id = id_field()
@@ -206,26 +207,33 @@ class CaseCreateSchema(ma.Schema):
     description = lines_text(2000)
     channel = ma.fields.String(
         validate=ma.validate.OneOf(_INTAKE_CHANNELS),
-        metadata={"description": "How the matter reached us; which ones depend on the caller: "
-                                 "a resident app, voice or kiosk; a family member proxy, voice "
-                                 "or kiosk; staff recording a call or visit phone, counter, "
-                                 "patrol or voice; a lobby screen kiosk or voice. Default: the "
-                                 "caller's usual one."})
+        metadata={
+            "description": "How the matter reached us; which ones depend on the caller: "
+            "a resident app, voice or kiosk; a family member proxy, voice "
+            "or kiosk; staff recording a call or visit phone, counter, "
+            "patrol or voice; a lobby screen kiosk or voice. Default: the "
+            "caller's usual one."
+        },
+    )
     building_id = id_field(allow_none=True)
     household_id = id_field(allow_none=True)
     address = text(200, allow_none=True)
-    latitude = ma.fields.Float(allow_none=True, allow_nan=False,
-                               validate=ma.validate.Range(min=-90, max=90))
-    longitude = ma.fields.Float(allow_none=True, allow_nan=False,
-                                validate=ma.validate.Range(min=-180, max=180))
+    latitude = ma.fields.Float(
+        allow_none=True, allow_nan=False, validate=ma.validate.Range(min=-90, max=90)
+    )
+    longitude = ma.fields.Float(
+        allow_none=True, allow_nan=False, validate=ma.validate.Range(min=-180, max=180)
+    )
     anonymous = ma.fields.Boolean()
     is_public = ma.fields.Boolean(allow_none=True)
     reporter_id = id_field(allow_none=True)
     contact_name = name_text(80, allow_none=True)
     contact_phone = mobile_phone(allow_none=True)
     transcript = lines_text(4000, allow_none=True)
-    attributes = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(max=40)),
-                                validate=ma.validate.Length(max=20))
+    attributes = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.Length(max=40)),
+        validate=ma.validate.Length(max=20),
+    )
 
 
 class CaseUpdateSchema(ma.Schema):
@@ -238,10 +246,12 @@ class CaseUpdateSchema(ma.Schema):
     building_id = id_field(allow_none=True)
     household_id = id_field(allow_none=True)
     address = text(200, allow_none=True)
-    latitude = ma.fields.Float(allow_none=True, allow_nan=False,
-                               validate=ma.validate.Range(min=-90, max=90))
-    longitude = ma.fields.Float(allow_none=True, allow_nan=False,
-                                validate=ma.validate.Range(min=-180, max=180))
+    latitude = ma.fields.Float(
+        allow_none=True, allow_nan=False, validate=ma.validate.Range(min=-90, max=90)
+    )
+    longitude = ma.fields.Float(
+        allow_none=True, allow_nan=False, validate=ma.validate.Range(min=-180, max=180)
+    )
     is_public = ma.fields.Boolean()
 
 
@@ -298,22 +308,37 @@ class TransitionSchema(ma.Schema):
     OPENAPI_RULES = all_rules(
         only_with("rating", "action", ["confirm"]),
         # a rejection says why: in `reason`, or else in `note`
-        {"anyOf": [
-            {"properties": {"action": {"enum": [a for a in _MOVES if a != "reject"]}}},
-            {"required": ["reason"],
-             "properties": {"reason": {"type": "string", "pattern": TEXT_RULES["filled_lines"]}}},
-            {"required": ["note"],
-             "properties": {"reason": {"enum": [None]},
-                            "note": {"type": "string", "maxLength": 500,
-                                     "pattern": TEXT_RULES["filled_lines"]}}},
-        ]})
+        {
+            "anyOf": [
+                {"properties": {"action": {"enum": [a for a in _MOVES if a != "reject"]}}},
+                {
+                    "required": ["reason"],
+                    "properties": {
+                        "reason": {"type": "string", "pattern": TEXT_RULES["filled_lines"]}
+                    },
+                },
+                {
+                    "required": ["note"],
+                    "properties": {
+                        "reason": {"enum": [None]},
+                        "note": {
+                            "type": "string",
+                            "maxLength": 500,
+                            "pattern": TEXT_RULES["filled_lines"],
+                        },
+                    },
+                },
+            ]
+        },
+    )
 
     action = ma.fields.String(required=True, validate=ma.validate.OneOf(_MOVES))
     note = lines_text(2000, allow_none=True)
     public = ma.fields.Boolean(allow_none=True)
     reason = lines_text(500, allow_none=True)
-    rating = ma.fields.Integer(strict=True, allow_none=True,
-                               validate=ma.validate.Range(min=1, max=5))
+    rating = ma.fields.Integer(
+        strict=True, allow_none=True, validate=ma.validate.Range(min=1, max=5)
+    )
     comment = lines_text(500, allow_none=True)
 
 
@@ -321,12 +346,24 @@ class AssignSchema(ma.Schema):
     """Dispatch to one worker (person_id) or one organization, optionally with a deadline."""
 
     # Exactly one of the two is given (a number; the other absent or null).
-    OPENAPI_RULES = {"oneOf": [
-        {"required": ["person_id"], "properties": {"person_id": {"type": "integer"},
-                                                   "organization_id": {"enum": [None]}}},
-        {"required": ["organization_id"], "properties": {"organization_id": {"type": "integer"},
-                                                         "person_id": {"enum": [None]}}},
-    ]}
+    OPENAPI_RULES = {
+        "oneOf": [
+            {
+                "required": ["person_id"],
+                "properties": {
+                    "person_id": {"type": "integer"},
+                    "organization_id": {"enum": [None]},
+                },
+            },
+            {
+                "required": ["organization_id"],
+                "properties": {
+                    "organization_id": {"type": "integer"},
+                    "person_id": {"enum": [None]},
+                },
+            },
+        ]
+    }
 
     person_id = id_field(allow_none=True)
     organization_id = id_field(allow_none=True)
@@ -363,8 +400,7 @@ class MergeSchema(ma.Schema):
 class RatingSchema(ma.Schema):
     """1 to 5 stars and an optional comment."""
 
-    rating = ma.fields.Integer(strict=True, required=True,
-                               validate=ma.validate.Range(min=1, max=5))
+    rating = ma.fields.Integer(strict=True, required=True, validate=ma.validate.Range(min=1, max=5))
     comment = lines_text(500, allow_none=True)
 
 

@@ -13,8 +13,9 @@ from app.api.categories.schemas import (
 from app.api.common import actor
 from app.people import authz
 
-blp = Blueprint("categories", __name__, url_prefix="/api/v1",
-                description="Case categories (诉求分类)")
+blp = Blueprint(
+    "categories", __name__, url_prefix="/api/v1", description="Case categories (诉求分类)"
+)
 
 
 @blp.route("/communities/<id:community_id>/case-categories")

@@ -25,19 +25,25 @@ class AttributeSchema(ma.Schema):
     """An extra question asked when raising a case (an Open311 attribute)."""
 
     # A list question (…valuelist) offers at least one choice.
-    OPENAPI_RULES = {"anyOf": [
-        {"properties": {"datatype": {"enum": [d for d in DATATYPES
-                                              if not d.endswith("valuelist")]}}},
-        {"required": ["values"], "properties": {"values": {"minItems": 1}}},
-    ]}
+    OPENAPI_RULES = {
+        "anyOf": [
+            {
+                "properties": {
+                    "datatype": {"enum": [d for d in DATATYPES if not d.endswith("valuelist")]}
+                }
+            },
+            {"required": ["values"], "properties": {"values": {"minItems": 1}}},
+        ]
+    }
 
     code = category_code_field(required=True)
     description = text(200, required=True)
     datatype = ma.fields.String(validate=ma.validate.OneOf(DATATYPES), load_default="string")
     required = ma.fields.Boolean(load_default=False)
     order = ma.fields.Integer(dump_only=True)
-    values = ma.fields.List(ma.fields.Nested(AttributeValueSchema),
-                            validate=ma.validate.Length(max=50))
+    values = ma.fields.List(
+        ma.fields.Nested(AttributeValueSchema), validate=ma.validate.Length(max=50)
+    )
 
 
 class CategorySchema(ma.Schema):
@@ -75,8 +81,9 @@ class CategoryUpdateSchema(ma.Schema):
     allow_anonymous = ma.fields.Boolean()
     is_public = ma.fields.Boolean()
     notice = lines_text(500, allow_none=True)
-    attributes = ma.fields.List(ma.fields.Nested(AttributeSchema),
-                                validate=ma.validate.Length(max=20))
+    attributes = ma.fields.List(
+        ma.fields.Nested(AttributeSchema), validate=ma.validate.Length(max=20)
+    )
     sort_order = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=-1000, max=1000))
     active = ma.fields.Boolean()
 

@@ -47,10 +47,13 @@ class DeviceStatusSchema(ma.Schema):
     current_version = ma.fields.Integer()
     versions_behind = ma.fields.Integer(allow_none=True)
     showing = ma.fields.String(allow_none=True)
-    sound = ma.fields.String(metadata={
-        "description": "Can the screen make sound by itself: ok, blocked (by the browser's "
-                       "autoplay policy, until someone taps it) or unknown",
-        "enum": ["ok", "blocked", "unknown"]})
+    sound = ma.fields.String(
+        metadata={
+            "description": "Can the screen make sound by itself: ok, blocked (by the browser's "
+            "autoplay policy, until someone taps it) or unknown",
+            "enum": ["ok", "blocked", "unknown"],
+        }
+    )
     client_version = ma.fields.String(allow_none=True)
     quiet_start = ma.fields.String(allow_none=True)
     quiet_end = ma.fields.String(allow_none=True)

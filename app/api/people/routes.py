@@ -28,8 +28,9 @@ class People(MethodView):
     def get(self, args, community_id):
         """List people (community workers; phones masked unless allowed)."""
         who = actor()
-        return paged(people.list_people(who, community_id, **args),
-                     lambda p: people.person_view(who, p))
+        return paged(
+            people.list_people(who, community_id, **args), lambda p: people.person_view(who, p)
+        )
 
     @blp.arguments(PersonCreateSchema)
     @blp.response(201, PersonSchema)
@@ -65,8 +66,9 @@ class PersonPin(MethodView):
     @blp.response(204)
     def put(self, data, person_id):
         """Reset a PIN (committee staff, a family proxy) or change one's own (with the current)."""
-        people.set_pin(actor(), person_id, data["pin"], current_pin=data.get("current_pin"),
-                       **own_sign_in())
+        people.set_pin(
+            actor(), person_id, data["pin"], current_pin=data.get("current_pin"), **own_sign_in()
+        )
 
 
 @blp.route("/people/<id:person_id>/roles")

@@ -32,9 +32,11 @@ class PersonCreateSchema(ma.Schema):
     pin = new_pin_field(required=True)
     household_id = id_field(allow_none=True)
     birth_year = ma.fields.Integer(
-        allow_none=True, strict=True, validate=ma.validate.Range(min=1900, max=2100))
-    care_flags = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(CARE_FLAGS)),
-                                validate=ma.validate.Length(max=3))
+        allow_none=True, strict=True, validate=ma.validate.Range(min=1900, max=2100)
+    )
+    care_flags = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(CARE_FLAGS)), validate=ma.validate.Length(max=3)
+    )
 
 
 class PersonUpdateSchema(ma.Schema):
@@ -44,9 +46,11 @@ class PersonUpdateSchema(ma.Schema):
     phone = mobile_phone()
     household_id = id_field(allow_none=True)
     birth_year = ma.fields.Integer(
-        allow_none=True, strict=True, validate=ma.validate.Range(min=1900, max=2100))
-    care_flags = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(CARE_FLAGS)),
-                                validate=ma.validate.Length(max=3))
+        allow_none=True, strict=True, validate=ma.validate.Range(min=1900, max=2100)
+    )
+    care_flags = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(CARE_FLAGS)), validate=ma.validate.Length(max=3)
+    )
     is_active = ma.fields.Boolean()
 
 

@@ -36,7 +36,7 @@ class CachedSpeech:
         method = environ.get("REQUEST_METHOD")
         path = environ.get("PATH_INFO", "")
         if method in ("GET", "HEAD") and path.startswith(PREFIX):
-            served = self._serve(environ, start_response, path[len(PREFIX):], method)
+            served = self._serve(environ, start_response, path[len(PREFIX) :], method)
             if served is not None:
                 return served
         return self.wsgi_app(environ, start_response)
@@ -62,9 +62,12 @@ class CachedSpeech:
         speech = runtime.cached_speech(speech_id, fmt)
         if speech is None:
             return None  # Flask renders it (or answers 404)
-        headers = [("ETag", f'"{speech.etag}"'),
-                   ("Cache-Control", "public, max-age=31536000, immutable"),
-                   ("Vary", "Accept"), ("X-Content-Type-Options", "nosniff")]
+        headers = [
+            ("ETag", f'"{speech.etag}"'),
+            ("Cache-Control", "public, max-age=31536000, immutable"),
+            ("Vary", "Accept"),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
         if _matches(environ.get("HTTP_IF_NONE_MATCH"), speech.etag):
             start_response("304 NOT MODIFIED", headers)
             return []
@@ -86,9 +89,12 @@ class CachedSpeech:
             status = "206 PARTIAL CONTENT"
             headers.append(("Content-Range", f"bytes {start}-{end}/{size}"))
         length = end - start + 1
-        headers += [("Content-Type", speech.mime), ("Content-Length", str(length)),
-                    ("Accept-Ranges", "bytes"),
-                    ("Last-Modified", formatdate(mtime, usegmt=True))]
+        headers += [
+            ("Content-Type", speech.mime),
+            ("Content-Length", str(length)),
+            ("Accept-Ranges", "bytes"),
+            ("Last-Modified", formatdate(mtime, usegmt=True)),
+        ]
         start_response(status, headers)
         if method == "HEAD":
             handle.close()

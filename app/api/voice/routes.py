@@ -22,30 +22,55 @@ from app.api.voice.schemas import (
 from app.assistant import conversations, runtime
 from app.infra.errors import Invalid
 
-blp = Blueprint("voice", __name__, url_prefix="/api/v1",
-                description="The voice assistant (语音助手) for residents and lobby screens")
+blp = Blueprint(
+    "voice",
+    __name__,
+    url_prefix="/api/v1",
+    description="The voice assistant (语音助手) for residents and lobby screens",
+)
 
 
 _AUDIO_TYPES = ("audio/wav", "audio/ogg", "audio/mpeg")
-_AUDIO_OUT = {"200": {"description": "The speech (WAV, Ogg/Opus or MP3), with an ETag.",
-                      "content": {t: {"schema": {"type": "string", "format": "binary"}}
-                                  for t in _AUDIO_TYPES}},
-              "304": {"description": "Not modified (If-None-Match)."},
-              "503": error_response("Speech output is not available on this server.")}
+_AUDIO_OUT = {
+    "200": {
+        "description": "The speech (WAV, Ogg/Opus or MP3), with an ETag.",
+        "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in _AUDIO_TYPES},
+    },
+    "304": {"description": "Not modified (If-None-Match)."},
+    "503": error_response("Speech output is not available on this server."),
+}
 _ASR_ERRORS = {
     "413": error_response("Longer than VOICE_MAX_SECONDS or larger than VOICE_MAX_BYTES."),
     "415": error_response("Not a recording in a known format."),
-    "503": error_response("No speech recognition model is installed (with install "
-                          "instructions)."),
+    "503": error_response("No speech recognition model is installed (with install instructions)."),
 }
-_AUDIO_IN = {"required": True, "content": {
-    "multipart/form-data": {"schema": {"type": "object", "required": ["audio"], "properties": {
-        "audio": {"type": "string", "format": "binary"},
-        "conversation_id": {"type": "string", "pattern": CONVERSATION_PATTERN},
-        "language": {"type": "string", "enum": list(LANGUAGES)}}}},
-    **{t: {"schema": {"type": "string", "format": "binary"}} for t in (
-        "audio/wav", "audio/webm", "audio/ogg", "audio/mpeg", "audio/mp4",
-        "application/octet-stream")}}}
+_AUDIO_IN = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["audio"],
+                "properties": {
+                    "audio": {"type": "string", "format": "binary"},
+                    "conversation_id": {"type": "string", "pattern": CONVERSATION_PATTERN},
+                    "language": {"type": "string", "enum": list(LANGUAGES)},
+                },
+            }
+        },
+        **{
+            t: {"schema": {"type": "string", "format": "binary"}}
+            for t in (
+                "audio/wav",
+                "audio/webm",
+                "audio/ogg",
+                "audio/mpeg",
+                "audio/mp4",
+                "application/octet-stream",
+            )
+        },
+    },
+}
 
 
 def _upload(args: dict) -> tuple[bytes, dict]:
@@ -53,10 +78,11 @@ def _upload(args: dict) -> tuple[bytes, dict]:
     if request.mimetype == "multipart/form-data":
         stored = request.files.get("audio") or next(iter(request.files.values()), None)
         if stored is None:
-            raise Invalid(errors={"audio": ["Send the recording in the field \"audio\"."]})
+            raise Invalid(errors={"audio": ['Send the recording in the field "audio".']})
         try:
             fields = UtteranceArgsSchema().load(
-                {k: request.form[k] for k in ("conversation_id", "language") if k in request.form})
+                {k: request.form[k] for k in ("conversation_id", "language") if k in request.form}
+            )
         except ma.ValidationError as error:
             raise Invalid(errors=error.messages) from None
         merged = {**args, **{k: v for k, v in fields.items() if v is not None}}
@@ -65,10 +91,16 @@ def _upload(args: dict) -> tuple[bytes, dict]:
 
 
 def _speech_response(speech, *, public: bool):
-    response = send_file(speech.path, mimetype=speech.mime, etag=speech.etag, conditional=True,
-                         max_age=31536000 if public else 86400)
-    response.headers["Cache-Control"] = ("public, max-age=31536000, immutable" if public
-                                         else "private, max-age=86400")
+    response = send_file(
+        speech.path,
+        mimetype=speech.mime,
+        etag=speech.etag,
+        conditional=True,
+        max_age=31536000 if public else 86400,
+    )
+    response.headers["Cache-Control"] = (
+        "public, max-age=31536000, immutable" if public else "private, max-age=86400"
+    )
     response.headers["Vary"] = "Accept"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -115,8 +147,9 @@ class VoiceText(MethodView):
         the socket.
         """
         who = actor()
-        result = conversations.hear_text(who, data["text"], conversation_id=data["conversation_id"],
-                               language=data["language"])
+        result = conversations.hear_text(
+            who, data["text"], conversation_id=data["conversation_id"], language=data["language"]
+        )
         return conversations.reply_view(result)
 
 
@@ -129,7 +162,8 @@ class VoiceConversations(MethodView):
     def post(self, data):
         """Start a conversation; the reply is the greeting."""
         return conversations.reply_view(
-            conversations.start_conversation(actor(), language=data["language"]))
+            conversations.start_conversation(actor(), language=data["language"])
+        )
 
 
 @blp.route("/voice/conversations/<string:conversation_id>")
@@ -157,9 +191,12 @@ class VoiceUtterances(MethodView):
         503 with install instructions when no speech model is installed.
         """
         data, fields = _upload(args)
-        result = conversations.hear_audio(actor(), data,
-                                          conversation_id=fields.get("conversation_id"),
-                                          language=fields.get("language"))
+        result = conversations.hear_audio(
+            actor(),
+            data,
+            conversation_id=fields.get("conversation_id"),
+            language=fields.get("language"),
+        )
         return conversations.reply_view(result)
 
 
@@ -198,9 +235,13 @@ class VoiceSay(MethodView):
 
         who = actor()
         authz.require_signed_in(who)
-        _id, speech = runtime.runtime().say(args["text"], language=args["lang"], rate=args["rate"],
-                                        fmt=_format(args),
-                                        caller=runtime.speech_caller(who, request.remote_addr))
+        _id, speech = runtime.runtime().say(
+            args["text"],
+            language=args["lang"],
+            rate=args["rate"],
+            fmt=_format(args),
+            caller=runtime.speech_caller(who, request.remote_addr),
+        )
         return _speech_response(speech, public=False)
 
 
@@ -213,5 +254,6 @@ class VoiceSpeechById(MethodView):
     def get(self, args, speech_id):
         """Hear a reply or an announcement (the URL is the key: no sign-in, cached for good)."""
         caller = runtime.speech_caller(actor(), request.remote_addr)
-        return _speech_response(runtime.runtime().speech(speech_id, _format(args), caller=caller),
-                                public=True)
+        return _speech_response(
+            runtime.runtime().speech(speech_id, _format(args), caller=caller), public=True
+        )

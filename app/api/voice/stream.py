@@ -89,8 +89,10 @@ class Stream:
             self.send_error(*describe(error))
             return error.status == 404
         if isinstance(error, DomainError):
-            errors = {k: [str(m) for m in v] if isinstance(v, list) else v
-                      for k, v in error.errors.items()}
+            errors = {
+                k: [str(m) for m in v] if isinstance(v, list) else v
+                for k, v in error.errors.items()
+            }
             self.send_error(error.status_code, error.message, errors or None)
             return error.status_code in (401, 403)
         log.exception("voice stream failed")
@@ -149,8 +151,10 @@ class Stream:
         """Authenticate and open (or resume) the conversation."""
         token = message.get("token") or request.environ.get(_TOKEN_KEY) or _bearer()
         if self.owner is None or token or message.get("act_for") is not None:
-            self.identify(token if isinstance(token, str) else self.token,
-                          message.get("act_for", self.act_for))
+            self.identify(
+                token if isinstance(token, str) else self.token,
+                message.get("act_for", self.act_for),
+            )
         actor = self.actor()
         cid = message.get("conversation_id")
         reply = None
@@ -162,9 +166,15 @@ class Stream:
             reply = conversations.reply_view(greeting)
         listen = self.assistant.dialog.listen_mode(self.conversation_id)
         self.done_with_database()
-        self.send("ready", conversation_id=self.conversation_id, language=self.language,
-                  listen=listen, sample_rate=16000, max_seconds=self.rt.limits.max_seconds,
-                  reply=reply)
+        self.send(
+            "ready",
+            conversation_id=self.conversation_id,
+            language=self.language,
+            listen=listen,
+            sample_rate=16000,
+            max_seconds=self.rt.limits.max_seconds,
+            reply=reply,
+        )
 
     def done_with_database(self) -> None:
         """Commit the turn and give the connection back while the socket waits."""
@@ -192,8 +202,9 @@ class Stream:
         self.voiced_ms += voice.audio.pcm_loudness(chunk, self.rt.limits).voiced_ms
         held = sum(len(pcm) for _t, pcm in self.segments)
         if held + len(chunk) > self.rt.limits.max_seconds * voice.audio.BYTES_PER_SECOND:
-            raise voice.AudioTooLong("the stream is too long",
-                                     max_seconds=self.rt.limits.max_seconds)
+            raise voice.AudioTooLong(
+                "the stream is too long", max_seconds=self.rt.limits.max_seconds
+            )
         event = self.session.feed(chunk)
         if event.kind == "final":  # Vosk heard a pause: keep it, listen on
             self.segments.append((event.text, self.session.pcm))
@@ -220,22 +231,25 @@ class Stream:
         # the final transcript first (what the resident waits to see), then the database work
         if not segments:
             self.send("final", text=session.finish().text)
-            result = self.assistant.finish_stream(self.conversation_id, self.caller(), session,
-                                                  owner=self.owner)
+            result = self.assistant.finish_stream(
+                self.conversation_id, self.caller(), session, owner=self.owner
+            )
         else:
             last = session.finish().text if session is not None else ""
             pcm = b"".join(p for _t, p in segments) + (session.pcm if session else b"")
             self.send("final", text=self._joined(last))
-            result = self.assistant.hear_pcm(self.conversation_id, self.caller(), pcm,
-                                             owner=self.owner)
+            result = self.assistant.hear_pcm(
+                self.conversation_id, self.caller(), pcm, owner=self.owner
+            )
         self.session, self.segments, self.voiced_ms, self.last_partial = None, [], 0, ""
         self.answer(result)
 
     def text(self, message: dict) -> None:
         """A typed turn over the socket."""
         actor = self.actor()
-        result = conversations.hear_text(actor, str(message.get("text") or ""),
-                               conversation_id=self.conversation_id)
+        result = conversations.hear_text(
+            actor, str(message.get("text") or ""), conversation_id=self.conversation_id
+        )
         self.answer(result)
 
     def answer(self, result: voice.TurnResult) -> None:
