@@ -42,6 +42,7 @@ openapi: deps
 
 lint: test-deps
 	$(BIN)/ruff check app voice kiosk tests bench
+	$(BIN)/ruff format --check app voice kiosk tests bench
 
 bench-cases: test-deps
 	$(BIN)/python bench/cases.py
