@@ -1,8 +1,8 @@
 """Schema-driven fuzzing of /api/v1 (issue #13): what the OpenAPI document promises, the app keeps.
 
 Schemathesis generates requests that are valid by the document (docs/openapi.json, which
-tests/api/test_openapi.py keeps equal to the app's) for every operation, as committee staff
-and as a resident of community A, in-process through the WSGI app, and checks each answer:
+tests/api/test_openapi.py keeps equal to the app's) for every operation, as committee staff,
+as a resident of community A and as an anonymous caller, in-process through the WSGI app, and checks each answer:
 
 - no 5xx (not_a_server_error);
 - the status code, content type and body are the ones the document declares;
@@ -41,7 +41,8 @@ EXAMPLES = int(os.environ.get("LINLI_FUZZ_EXAMPLES", "16"))
 # seed is printed with it, so any run can be replayed).
 SEED = int(os.environ.get("LINLI_FUZZ_SEED", "13"))
 METHODS = ("get", "post", "put", "patch", "delete")
-ROLES = ("staff", "resident")
+# ... and with no credentials at all: the three public operations answer, the others say 401.
+ROLES = ("staff", "resident", "anonymous")
 # Validation refusals: the answer to a request whose shape the schema should have ruled out.
 VALIDATION_STATUSES = (400, 422)
 
@@ -179,7 +180,9 @@ def api_schema(app):
 def test_operation_keeps_its_schema(api_schema, records, role, operation_name):
     method, path = operation_name.split(" ", 1)
     operation = api_schema[path][method]
-    headers, ids = records[role]
+    headers, ids = records["staff" if role == "anonymous" else role]
+    if role == "anonymous":
+        headers = {}
     names = [p.name for p in operation.path_parameters]
     real = {name: ids[name] for name in names if ids.get(name) is not None}
     strategy = operation.as_strategy()
