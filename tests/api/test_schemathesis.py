@@ -2,7 +2,8 @@
 
 Schemathesis generates requests that are valid by the document (docs/openapi.json, which
 tests/api/test_openapi.py keeps equal to the app's) for every operation, as committee staff,
-as a resident of community A and as an anonymous caller, in-process through the WSGI app, and checks each answer:
+as a resident of community A and as an anonymous caller, in-process through the WSGI app, and
+checks each answer:
 
 - no 5xx (not_a_server_error);
 - the status code, content type and body are the ones the document declares;
