@@ -8,6 +8,19 @@ get ``overrides[role]`` or ``others`` (default 403); an anonymous caller gets ``
 from __future__ import annotations
 
 ANON = "anonymous"
+# Every signed-in role of the `world` fixture a matrix states a route's spec for.
+ROLES = [
+    "resident",
+    "elder",
+    "relative",
+    "staff",
+    "grid_worker",
+    "org_member",
+    "official",
+    "official_writer",
+    "admin",
+    "device",
+]
 
 
 def expected_status(spec: dict, role: str) -> int:

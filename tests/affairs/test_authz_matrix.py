@@ -15,20 +15,8 @@ from app.affairs import attachments, counts, open311, workflow
 from app.extensions import db
 from app.models.notification import Notification
 from tests.affairs.conftest import actor, category, image_bytes, submit
-from tests.matrix import ANON, check_status, expected_status
+from tests.matrix import ANON, ROLES, check_status, expected_status
 
-ROLES = [
-    "resident",
-    "elder",
-    "relative",
-    "staff",
-    "grid_worker",
-    "org_member",
-    "official",
-    "official_writer",
-    "admin",
-    "device",
-]
 ALL = frozenset(ROLES)
 INTERNAL = frozenset({"staff", "grid_worker", "official", "official_writer", "admin"})
 MANAGERS = frozenset({"staff", "official_writer", "admin"})

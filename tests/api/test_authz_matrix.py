@@ -11,20 +11,8 @@ import pytest
 
 from app.models import Person, ProxyLink
 from tests import factories as f
-from tests.matrix import ANON, check_status, expected_status
+from tests.matrix import ANON, ROLES, check_status, expected_status
 
-ROLES = [
-    "resident",
-    "elder",
-    "relative",
-    "staff",
-    "grid_worker",
-    "org_member",
-    "official",
-    "official_writer",
-    "admin",
-    "device",
-]
 ALL = frozenset(ROLES)
 INTERNAL = frozenset({"staff", "grid_worker", "official", "official_writer", "admin"})
 MANAGERS = frozenset({"staff", "official_writer", "admin"})

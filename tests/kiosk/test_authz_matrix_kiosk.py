@@ -15,20 +15,8 @@ from app.models.announcement import Announcement
 from app.notices import announcements
 from app.people.actors import Actor
 from app.screens import kiosk
-from tests.matrix import ANON, check_status, expected_status
+from tests.matrix import ANON, ROLES, check_status, expected_status
 
-ROLES = [
-    "resident",
-    "elder",
-    "relative",
-    "staff",
-    "grid_worker",
-    "org_member",
-    "official",
-    "official_writer",
-    "admin",
-    "device",
-]
 ALL = frozenset(ROLES)
 INTERNAL = frozenset({"staff", "grid_worker", "official", "official_writer", "admin"})
 MANAGERS = frozenset({"staff", "official_writer", "admin"})

@@ -16,6 +16,8 @@ from app.assistant import runtime
 from app.extensions import db as _db
 from app.models.case import Case, CaseAttachment, CaseCategory
 from app.people.actors import Actor
+from tests.matrix import ANON
+from tests.matrix import ROLES as MATRIX_ROLES
 
 URL = "/kiosk/api/report"
 
@@ -324,19 +326,7 @@ def test_categories_that_need_a_name_are_never_offered(client, cats, screen):
     assert body["categories"] == []
 
 
-ROLES = (
-    "anonymous",
-    "resident",
-    "elder",
-    "relative",
-    "staff",
-    "grid_worker",
-    "org_member",
-    "official",
-    "official_writer",
-    "admin",
-    "device",
-)
+ROLES = (ANON, *MATRIX_ROLES)
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -39,12 +39,12 @@ def test_a_draft_is_not_found_outside_the_committees_workers(world):
         _person(world.b.staff),
     ):
         for action in ("read", "manage"):
-            _raises(announcements, NotFound, who, action, draft)
-    _raises(announcements, Unauthorized, Actor.anonymous(), "read", draft)
+            _raises(notice_policy, NotFound, who, action, draft)
+    _raises(notice_policy, Unauthorized, Actor.anonymous(), "read", draft)
     grid_worker = _person(world.a.grid_worker)
     assert notice_policy.may(grid_worker, "read_internal", draft)
-    _raises(announcements, Forbidden, grid_worker, "manage", draft)  # looks, does not touch
-    _raises(announcements, Forbidden, _person(world.official), "manage", draft)
+    _raises(notice_policy, Forbidden, grid_worker, "manage", draft)  # looks, does not touch
+    _raises(notice_policy, Forbidden, _person(world.official), "manage", draft)
     assert notice_policy.may(_person(world.a.staff), "manage", draft)
     assert notice_policy.may(_person(world.official_writer), "manage", draft)
 
@@ -54,13 +54,13 @@ def test_residents_read_and_acknowledge_a_live_one_but_never_its_inside(world):
     for who in (_person(world.a.resident), _person(world.a.relative, world.a.elder)):
         assert notice_policy.may(who, "read", live)
         assert notice_policy.may(who, "acknowledge", live)
-        _raises(announcements, Forbidden, who, "read_internal", live)
-        _raises(announcements, NotFound, who, "manage", live)
+        _raises(notice_policy, Forbidden, who, "read_internal", live)
+        _raises(notice_policy, NotFound, who, "manage", live)
     screen = Actor.for_device(world.a.device)
     assert notice_policy.may(screen, "read", live)
-    _raises(announcements, Forbidden, screen, "acknowledge", live)  # people only
-    _raises(announcements, Forbidden, _person(world.a.staff), "acknowledge", live)  # not told
-    _raises(announcements, NotFound, _person(world.b.resident), "acknowledge", live)
+    _raises(notice_policy, Forbidden, screen, "acknowledge", live)  # people only
+    _raises(notice_policy, Forbidden, _person(world.a.staff), "acknowledge", live)  # not told
+    _raises(notice_policy, NotFound, _person(world.b.resident), "acknowledge", live)
     announcements.withdraw_announcement(_person(world.a.staff), live.id)
     db.session.commit()
     assert not notice_policy.may(_person(world.a.resident), "read", live)

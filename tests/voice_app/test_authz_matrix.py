@@ -6,20 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.matrix import ANON, check_status, expected_status
+from tests.matrix import ANON, ROLES, check_status, expected_status
 
-ROLES = [
-    "resident",
-    "elder",
-    "relative",
-    "staff",
-    "grid_worker",
-    "org_member",
-    "official",
-    "official_writer",
-    "admin",
-    "device",
-]
 ALL = frozenset(ROLES)
 
 
