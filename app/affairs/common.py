@@ -15,7 +15,6 @@ from flask import current_app
 from sqlalchemy import update
 
 from app.affairs.policy import relation as _relation
-from app.affairs.words import STATUS_LABELS, spoken_reference  # noqa: F401 (the words live there)
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.case import Case, CaseEvent, CaseSerial

@@ -11,7 +11,7 @@ import re
 from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 
-from app.affairs import common, policy, queries, views, words
+from app.affairs import policy, queries, views, words
 from app.infra.errors import NotFound
 from app.infra.text import mask_phone, zh_quantity
 from app.notices import acknowledgements, audience
@@ -170,7 +170,7 @@ def case_for_resident(actor: Actor, case_id: int) -> dict:
     view["words"], view["hint"] = words.resident_words(case.status)
     for event in view["timeline"]:
         event["words"] = EVENT_WORDS.get(event["kind"], event["label"])
-    view["spoken_reference"] = common.spoken_reference(case.reference)
+    view["spoken_reference"] = words.spoken_reference(case.reference)
     view["can_confirm"] = policy.may(actor, "confirm", case)
     view["can_reopen"] = policy.may(actor, "reopen", case) and case.status == "resolved"
     view["can_rate"] = policy.may(actor, "rate", case)

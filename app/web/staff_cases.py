@@ -20,6 +20,7 @@ from app.affairs import (
     policy,
     queries,
     views,
+    words,
     workflow,
 )
 from app.infra.errors import DomainError, NotFound, invalid_field
@@ -74,7 +75,7 @@ def inbox():
             grids=[],
             statuses=CASE_STATUSES,
             channels=CHANNELS,
-            labels=common.STATUS_LABELS,
+            labels=words.STATUS_LABELS,
             channel_labels=views.CHANNEL_LABELS,
             summary=lambda c: views.case_summary(c, "assignee"),
         )
@@ -96,7 +97,7 @@ def inbox():
         grids=communities.list_grids(who, community.id),
         statuses=CASE_STATUSES,
         channels=CHANNELS,
-        labels=common.STATUS_LABELS,
+        labels=words.STATUS_LABELS,
         channel_labels=views.CHANNEL_LABELS,
         summary=lambda c: views.case_summary(c, level),
     )
@@ -124,7 +125,7 @@ def detail(case_id):
         choices=choices,
         may_publish=may_publish,
         action_labels=views.ACTION_LABELS,
-        labels=common.STATUS_LABELS,
+        labels=words.STATUS_LABELS,
         channel_labels=views.CHANNEL_LABELS,
     )
     return page

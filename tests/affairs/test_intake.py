@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from app.affairs import attachments, common, intake
+from app.affairs import attachments, common, intake, words
 from app.extensions import db
 from app.infra.errors import DomainError
 from app.models import AuditLog
@@ -184,8 +184,8 @@ def test_references_are_sequential_and_readable(cats):
     year, n1 = first.reference.split("-")
     assert second.reference == f"{year}-{int(n1) + 1:06d}"
     assert common.reference_digits("2026-000123") == "2 0 2 6 - 0 0 0 1 2 3"
-    assert common.spoken_reference("2026-000123", "zh_CN") == "二零二六，杠，零零零一二三"
-    assert common.spoken_reference("2026-000123", "en") == (
+    assert words.spoken_reference("2026-000123", "zh_CN") == "二零二六，杠，零零零一二三"
+    assert words.spoken_reference("2026-000123", "en") == (
         "two zero two six, dash, zero zero zero one two three"
     )
     for spelled in ("2026-000123", "2026 123", "2026000123", " 2026－000123 "):

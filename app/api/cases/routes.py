@@ -4,7 +4,17 @@ from flask import send_file, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.affairs import attachments, common, counts, intake, open311, queries, views, workflow
+from app.affairs import (
+    attachments,
+    common,
+    counts,
+    intake,
+    open311,
+    queries,
+    views,
+    words,
+    workflow,
+)
 from app.api.cases.schemas import (
     AssigneeChoicesSchema,
     AssignSchema,
@@ -127,7 +137,7 @@ class CaseStatusText(MethodView):
             "reference": reference,
             "text": text,
             "digits": common.reference_digits(reference),
-            "spoken": common.spoken_reference(reference),
+            "spoken": words.spoken_reference(reference),
         }
 
 
