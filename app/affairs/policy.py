@@ -35,15 +35,14 @@ from app.affairs.rules import (
 from app.affairs.words import STATUS_LABELS
 from app.infra.errors import Conflict, DomainError, Forbidden, NotFound, invalid_field
 from app.models.case import CLOSED, OPEN_STATUSES, REJECTED, SUBMITTED, Case
+from app.people import authz
+from app.people.actors import Actor
 
 
 def is_escalated(case: Case) -> bool:
     """Open and escalated to the street office (已上报): what an official may supervise."""
     return case.escalated_at is not None and case.status in OPEN_STATUSES
 
-
-from app.people import authz
-from app.people.actors import Actor
 
 # Actions beyond the transitions, in the order buttons list them after the transitions.
 _EXTRA_BUTTONS = ("note", "attach", "rate", "support")

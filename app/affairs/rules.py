@@ -25,9 +25,10 @@ from app.people.actors import Actor
 
 # (action, from statuses, to status, who). Who: manager = committee staff / admin / street
 # official with write access; supervisor = an official of the street office over the community,
-# on an escalated open case (督办: they may reassign it and write notes); assignee = the person or a member of the organization the case
-# is assigned to; reporter = the resident it is for (or their confirmed family proxy);
-# filer_device = the kiosk that filed an anonymous case (nobody else can confirm it).
+# on an escalated open case (督办: they may reassign it and write notes); assignee = the person or
+# a member of the organization the case is assigned to; reporter = the resident it is for (or
+# their confirmed family proxy); filer_device = the kiosk that filed an anonymous case (nobody
+# else can confirm it).
 RULES: tuple[tuple[str, tuple[str, ...], str, frozenset[str]], ...] = (
     ("accept", (SUBMITTED, REOPENED), ACCEPTED, frozenset({"manager"})),
     ("reject", (SUBMITTED, ACCEPTED, REOPENED), REJECTED, frozenset({"manager"})),

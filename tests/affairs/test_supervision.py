@@ -15,9 +15,9 @@ from app.extensions import db
 from app.infra import audit
 from app.infra.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import AuditLog
-from app.models.notification import Notification
 from app.models.base import utcnow
 from app.models.case import CaseEvent
+from app.models.notification import Notification
 from app.models.supervision import CaseSupervision
 from app.residents import easy
 from tests.affairs.conftest import actor, backdate, put_in_state, submit
