@@ -32,7 +32,7 @@ from app.people.actors import Actor
 
 STATUS_LABELS = {
     SUPERVISION_OPEN: _l("Waiting for the reply"),
-    SUPERVISION_FULFILLED: _l("Done"),
+    SUPERVISION_FULFILLED: _l("Answered"),
 }
 
 

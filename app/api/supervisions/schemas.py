@@ -10,7 +10,10 @@ class SupervisionCreateSchema(ma.Schema):
     """督办: what the handler must do (internal: residents never see it) and by when."""
 
     instruction = lines_text(1000, filled=True, required=True)
-    due_at = ma.fields.AwareDateTime(required=True)
+    due_at = ma.fields.AwareDateTime(
+        required=True,
+        metadata={"description": "With its time zone; in the future, within a year."},
+    )
 
 
 class SupervisionFulfilSchema(ma.Schema):
