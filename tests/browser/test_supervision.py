@@ -122,6 +122,11 @@ def test_the_official_supervises_and_the_committee_answers(browser, server, staf
         expect(done.locator(".badge")).to_have_text("已回复")
         expect(page.locator("#h-timeline + ol")).to_contain_text("督办已回复")
         assert _violations(page) == []
+        # On a phone (390 px) the case page is one column that fits the screen.
+        page.set_viewport_size({"width": 390, "height": 844})
+        fits = "e => e.scrollWidth <= e.clientWidth && e.getBoundingClientRect().right <= 390"
+        assert page.locator(".case-page").evaluate(fits)
+        assert page.locator("section.supervisions").evaluate(fits)
         committee.clean()
     finally:
         committee.close()
