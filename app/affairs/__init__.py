@@ -13,5 +13,6 @@ rules (the state machine and its status labels) → policy (who may do what: `po
 `policy.ensure`, asked by every service and channel) → common (clock, references, timeline
 events) → counts (kept counts per status) → notify (who is told what) → deadlines (due soon,
 overdue, escalation, auto-close) → views (what a reader sees) → queries (reading and listing) →
-intake (submitting) → workflow (transitions, assignment, merge, notes, attachments) → demo.
+intake (submitting) → workflow (transitions, assignment, merge, notes, attachments) →
+supervision (督办 on escalated cases) → demo.
 """

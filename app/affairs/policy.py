@@ -15,7 +15,10 @@ reopen, close, merge) and
 - see_contact: the reporter's unmasked phone and e-mail;
 - note, attach, rate, support: add a note, a photo or recording, stars, a "me too";
 - update: correct category, location or visibility of an open case;
-- publish_attachment: show a photo in the public view, or hide it.
+- publish_attachment: show a photo in the public view, or hide it;
+- supervise: 督办 — an official of the community's street office sets a deadline and an
+  instruction on an escalated open case (app/affairs/supervision.py);
+- fulfil_supervision: the committee or the handler records that a 督办 is done.
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ from app.models.case import CLOSED, OPEN_STATUSES, REJECTED, SUBMITTED, Case
 from app.people import authz
 from app.people.actors import Actor
 
+
+def is_escalated(case: Case) -> bool:
+    """Open and escalated to the street office (已上报): what an official may supervise."""
+    return case.escalated_at is not None and case.status in OPEN_STATUSES
+
+
 # Actions beyond the transitions, in the order buttons list them after the transitions.
 _EXTRA_BUTTONS = ("note", "attach", "rate", "support")
 
@@ -47,12 +56,16 @@ CASE_ACTIONS = (
     *_EXTRA_BUTTONS,
     "update",
     "publish_attachment",
+    "supervise",
+    "fulfil_supervision",
 )
 
 
 def relation(actor: Actor, case: Case) -> frozenset[str]:
     """Who the actor is to the case: manager, staff, fieldworker, assignee, reporter,
-    filer_device (the screen that filed an anonymous case), reader (may read its community)."""
+    filer_device (the screen that filed an anonymous case), reader (may read its community),
+    official (of the street office over the community) and supervisor (that official, while
+    the case is escalated and open)."""
     rel: set[str] = set()
     if actor.is_anonymous:
         return frozenset()
@@ -61,6 +74,10 @@ def relation(actor: Actor, case: Case) -> frozenset[str]:
         rel.add("manager")
     if authz.can_see_internal(actor, community_id):
         rel.add("staff")
+    if community_id in actor.official_community_ids:
+        rel.add("official")
+        if is_escalated(case):
+            rel.add("supervisor")
     if community_id in actor.grid_community_ids:
         rel.add("fieldworker")
     if actor.person is not None and case.assignee_person_id == actor.person.id:
@@ -200,6 +217,14 @@ def _check(actor: Actor, action: str, case: Case, rel: frozenset[str]) -> None:
             raise Conflict()
     elif action == "publish_attachment":
         if "manager" not in rel:
+            raise Forbidden()
+    elif action == "supervise":
+        if "official" not in rel:
+            raise Forbidden()
+        if "supervisor" not in rel:
+            raise Conflict(_l("Only an escalated open case can be supervised."))
+    elif action == "fulfil_supervision":
+        if not rel & {"manager", "assignee"}:
             raise Forbidden()
     else:
         _rule(action, case, rel)

@@ -229,6 +229,17 @@ def inbox(actor: Actor, *, status: str | None = "open", page: int = 1, per_page:
 def assignee_choices(actor: Actor, community_id: int) -> dict:
     """Workers and organizations a case of the community can be dispatched to."""
     authz.ensure_manager(actor, community_id)
+    return _assignee_choices(community_id)
+
+
+def case_assignee_choices(actor: Actor, case: Case) -> dict:
+    """Whom this case can be (re)assigned to, for whoever may assign it (the committee, or the
+    street official supervising an escalated case)."""
+    policy.ensure(actor, "assign", case)
+    return _assignee_choices(case.community_id)
+
+
+def _assignee_choices(community_id: int) -> dict:
     staff_ids = _community_staff(community_id)
     grid_ids = set(
         db.session.scalars(

@@ -24,9 +24,11 @@ from app.models.case import (
 from app.people.actors import Actor
 
 # (action, from statuses, to status, who). Who: manager = committee staff / admin / street
-# official with write access; assignee = the person or a member of the organization the case
-# is assigned to; reporter = the resident it is for (or their confirmed family proxy);
-# filer_device = the kiosk that filed an anonymous case (nobody else can confirm it).
+# official with write access; supervisor = an official of the street office over the community,
+# on an escalated open case (督办: they may reassign it and write notes); assignee = the person or
+# a member of the organization the case is assigned to; reporter = the resident it is for (or
+# their confirmed family proxy); filer_device = the kiosk that filed an anonymous case (nobody
+# else can confirm it).
 RULES: tuple[tuple[str, tuple[str, ...], str, frozenset[str]], ...] = (
     ("accept", (SUBMITTED, REOPENED), ACCEPTED, frozenset({"manager"})),
     ("reject", (SUBMITTED, ACCEPTED, REOPENED), REJECTED, frozenset({"manager"})),
@@ -34,7 +36,7 @@ RULES: tuple[tuple[str, tuple[str, ...], str, frozenset[str]], ...] = (
         "assign",
         (SUBMITTED, ACCEPTED, ASSIGNED, IN_PROGRESS, REOPENED),
         ASSIGNED,
-        frozenset({"manager"}),
+        frozenset({"manager", "supervisor"}),
     ),
     ("start", (ASSIGNED,), IN_PROGRESS, frozenset({"assignee", "manager"})),
     ("resolve", (ASSIGNED, IN_PROGRESS), RESOLVED, frozenset({"assignee", "manager"})),
@@ -50,11 +52,12 @@ ACTIONS = tuple(dict.fromkeys(rule[0] for rule in RULES))
 
 
 # Who works on a case (notes, photos): managers, the community's grid workers, the assignee.
-# Street officials without write access read everything but change nothing.
+# Street officials without write access read everything and change nothing, except on an
+# escalated case (as "supervisor": 督办, notes, reassignment).
 _WORKERS = frozenset({"manager", "fieldworker", "assignee"})
 
 
-_NOTE_TAKERS = _WORKERS | {"reporter"}
+_NOTE_TAKERS = _WORKERS | {"reporter", "supervisor"}
 
 
 # Actions done through their own function (they need more than a note).

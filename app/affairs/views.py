@@ -72,6 +72,8 @@ EVENT_LABELS = {
     "rated": _l("Rated"),
     "attachment": _l("File added"),
     "updated": _l("Details changed"),
+    "supervised": _l("Supervision by the street office"),
+    "supervision_fulfilled": _l("Supervision answered"),
 }
 
 
@@ -142,6 +144,11 @@ def _timeline(actor: Actor, case: Case, level: str) -> list[dict]:
                 "label": str(EVENT_LABELS.get(event.kind, event.kind)),
                 "from_status": event.from_status,
                 "to_status": event.to_status,
+                # A real move only: the first event enters "submitted" from nothing (its label
+                # already says so), and a step never "moves" a case to where it stood.
+                "moved": event.from_status is not None
+                and event.to_status is not None
+                and event.from_status != event.to_status,
                 "note": event.note if inside or own else published_note(event),
                 "public": event.public,
                 "actor": who,

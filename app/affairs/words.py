@@ -1,7 +1,8 @@
 """A case put into words, per audience, in the request's language (Flask-Babel): the one place
 that says what a status means to whom.
 
-* staff (console, API, notifications, Open311): `STATUS_LABELS` / `status_label` ("已派单")
+* staff (API, notifications, Open311): `STATUS_LABELS` / `status_label` ("已派单")
+* the staff console's pages: `STAFF_STATUS_LABELS` / `staff_status_label` ("已派单·未开始")
 * a resident reading easy mode: `resident_words` — plain words and what happens next
 * a resident at the lobby screen: `HANDLER_KINDS` (who has it, as a kind) and `next_step`
 * ears (the lobby screen's speech, the phone dialog): `spoken_reference` (digit by digit, in the
@@ -45,6 +46,25 @@ STATUS_LABELS = {
     REJECTED: _l("Not accepted"),
     REOPENED: _l("Reopened"),
 }
+
+
+# The staff console's own words for where a case stands and what it waits for (a resident's
+# "已办结，请您确认" speaks to the resident; the committee reads "已办结·待居民确认").
+STAFF_STATUS_LABELS = {
+    SUBMITTED: _l("New, to accept"),
+    ACCEPTED: _l("Accepted, to assign"),
+    ASSIGNED: _l("Assigned, not started"),
+    IN_PROGRESS: _l("In progress"),
+    RESOLVED: _l("Resolved, resident to confirm"),
+    CLOSED: _l("Closed"),
+    REJECTED: _l("Rejected"),
+    REOPENED: _l("Reopened, to handle again"),
+}
+
+
+def staff_status_label(status: str) -> str:
+    """A status as the staff console shows it (tabs, badges, the timeline)."""
+    return str(STAFF_STATUS_LABELS[status])
 
 
 def status_label(status: str) -> str:

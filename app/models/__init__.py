@@ -1,7 +1,7 @@
 """All models, imported so Alembic and create_all see every table."""
 
 # announcements and lobby screens; affairs (cases, idempotency keys, notifications, Open311);
-# voice conversations
+# voice conversations; 督办 (supervisions)
 from app.models import (  # noqa: F401
     announcement,
     case,
@@ -9,6 +9,7 @@ from app.models import (  # noqa: F401
     kiosk,
     notification,
     open311,
+    supervision,
     voice,
 )
 from app.models.community import Building, Community, Grid, Household, StreetOffice

@@ -19,6 +19,7 @@ from app.affairs import (
     intake,
     policy,
     queries,
+    supervision,
     views,
     words,
     workflow,
@@ -107,15 +108,13 @@ def inbox():
 @bp.get("/<id:case_id>")
 @login_required
 def detail(case_id):
-    """One case: details, reporter (audited), photos, audio, timeline and the actions."""
+    """One case: 督办 on top, details and timeline, and the actions grouped by what can be done
+    now (处理 / 分派 / 沟通 / 督办)."""
     who = current_actor()
     case = queries.get_case(who, case_id)
     view = views.case_view(who, case)
-    choices = (
-        queries.assignee_choices(who, case.community_id)
-        if policy.may(who, "assign", case)
-        else None
-    )
+    may_assign = policy.may(who, "assign", case)
+    choices = queries.case_assignee_choices(who, case) if may_assign else None
     # Photos are shown or hidden from the public while the case is open.
     may_publish = policy.may(who, "publish_attachment", case) and case.status in OPEN_STATUSES
     page = render_template(
@@ -124,8 +123,11 @@ def detail(case_id):
         view=view,
         choices=choices,
         may_publish=may_publish,
+        supervisions=supervision.case_supervisions(who, case),
+        may_supervise=policy.may(who, "supervise", case),
+        may_fulfil=policy.may(who, "fulfil_supervision", case),
         action_labels=views.ACTION_LABELS,
-        labels=words.STATUS_LABELS,
+        labels=words.STAFF_STATUS_LABELS,
         channel_labels=views.CHANNEL_LABELS,
     )
     return page
@@ -190,6 +192,40 @@ def assign(case_id):
         )
 
     return _done(case_id, run, _l("Assigned."))
+
+
+@bp.post("/<id:case_id>/supervisions")
+@login_required
+def supervise(case_id):
+    """督办: the street official sets a deadline and an instruction on an escalated case."""
+    form = request.form
+    return _done(
+        case_id,
+        lambda: supervision.supervise_case(
+            current_actor(),
+            case_id,
+            instruction=form.get("instruction", ""),
+            due_at=_due(form.get("due_at")) or _missing("due_at"),
+        ),
+        _l("Supervision sent."),
+    )
+
+
+def _missing(name: str):
+    raise invalid_field(name, _l("Please fill this in."))
+
+
+@bp.post("/<id:case_id>/supervisions/<id:supervision_id>/fulfil")
+@login_required
+def fulfil(case_id, supervision_id):
+    """The committee or the handler answers a 督办: what was done."""
+    return _done(
+        case_id,
+        lambda: supervision.fulfil_supervision(
+            current_actor(), case_id, supervision_id, note=request.form.get("note", "")
+        ),
+        _l("Reply recorded."),
+    )
 
 
 @bp.post("/<id:case_id>/note")

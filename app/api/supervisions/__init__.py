@@ -1,0 +1,1 @@
+"""督办 (supervision) API."""
