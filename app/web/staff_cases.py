@@ -45,13 +45,20 @@ def _int(name: str) -> int | None:
     return int(value)
 
 
+def default_assignee(actor) -> str | None:
+    """A grid worker's inbox opens on 我的任务 (what is assigned to them); committee staff,
+    officials and admins on every open case."""
+    return "me" if actor.grid_ids and not (actor.is_admin or actor.staff_community_ids) else None
+
+
 @bp.get("/")
 @login_required
 def inbox():
-    """The case inbox: filters, counts per status, newest first."""
+    """The case inbox: filters, counts per status, newest first (grid workers: 我的任务)."""
     who = current_actor()
     places = internal_communities(who)
     status = request.args.get("status", "open")
+    assignee = request.args.get("assignee", default_assignee(who)) or None
     filters = {
         "status": status,
         "category_id": _int("category_id"),
@@ -59,6 +66,9 @@ def inbox():
         "channel": request.args.get("channel") or None,
         "overdue": True if request.args.get("overdue") == "1" else None,
         "q": request.args.get("q") or None,
+        "assignee": assignee,
+        "due": request.args.get("due") or None,
+        "escalated": True if request.args.get("escalated") == "1" else None,
     }
     page = max(1, min(_int("page") or 1, 100000))
     if not places:  # an organization's member: their assigned work
