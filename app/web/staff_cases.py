@@ -110,6 +110,8 @@ def inbox():
         labels=words.STATUS_LABELS,
         channel_labels=views.CHANNEL_LABELS,
         summary=lambda c: views.case_summary(c, level),
+        # Only committee staff and grid workers are given cases by name (queries.assignee_choices).
+        may_be_assignee=bool(who.grid_ids) or community.id in who.staff_community_ids,
     )
     return view
 
