@@ -214,6 +214,8 @@ def test_grid_worker_overview_lists_my_tasks_and_elders_to_follow_up(client, sce
     assert any("care_flags" in (e.detail or {}).get("fields", []) for e in reads)
     # No committee figures, no urgent-help section when nothing is waiting for them.
     assert "离线大屏" not in html and "未确认的紧急求助" not in html
+    english = client.get("/staff/?lang=en").get_data(as_text=True)
+    assert "My tasks" in english and "Elders living alone to follow up" in english
 
 
 def test_grid_worker_inbox_opens_on_my_tasks(client, scene):
@@ -249,6 +251,8 @@ def test_street_official_overview_figures_per_community_and_escalated(client, sc
     assert world.a.community.name in html and world.b.community.name not in html
     assert a["escalated"].reference in html and b["escalated"].reference not in html
     assert "已上报" in html
+    english = client.get("/staff/?lang=en").get_data(as_text=True)
+    assert "Escalated cases" in english and "Resolved this month" in english
     community = world.a.community.id
     href = f"/staff/cases/?community_id={community}&status=open&escalated=1"
     assert href.replace("&", "&amp;") in html
