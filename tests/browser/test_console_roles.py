@@ -144,4 +144,9 @@ def test_overview_and_inbox_of_every_role_pass_axe_and_fit_a_phone(phone, role, 
         who.fits()
         found = _violations(who.page)
         assert found == [], (role, path, found)
+    # Every section of the menu fits the phone too.
+    menu = who.page.locator("header nav[aria-label=工作台] a")
+    for href in [menu.nth(i).get_attribute("href") for i in range(menu.count())]:
+        who.go(href)
+        who.fits()
     who.clean()

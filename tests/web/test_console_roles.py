@@ -225,6 +225,8 @@ def test_grid_worker_inbox_opens_on_my_tasks(client, scene):
     html = client.get("/staff/cases/").get_data(as_text=True)
     assert a["mine"].reference in html and a["new"].reference not in html
     assert '<option value="me" selected>' in html
+    assert client.get("/staff/cases/?assignee=someone").status_code == 422
+    assert client.get("/staff/cases/?due=tomorrow").status_code == 422
     everything = client.get("/staff/cases/?assignee=").get_data(as_text=True)
     assert a["mine"].reference in everything and a["new"].reference in everything
     # Committee staff open on every open case.
