@@ -62,6 +62,12 @@ def staff_overview(actor: Actor) -> dict:
     return view
 
 
+def default_inbox_assignee(actor: Actor) -> str | None:
+    """What the case inbox opens on: a grid worker's on 我的任务 ("me", what is assigned to
+    them); committee staff, officials and admins on every open case (None)."""
+    return "me" if actor.grid_ids and not (actor.is_admin or actor.staff_community_ids) else None
+
+
 def _communities(ids, limit: int | None = None) -> list[Community]:
     query = select(Community).order_by(Community.id)
     if ids is not None:

@@ -17,6 +17,7 @@ from app.affairs import (
     categories,
     common,
     intake,
+    overview,
     policy,
     queries,
     views,
@@ -45,12 +46,6 @@ def _int(name: str) -> int | None:
     return int(value)
 
 
-def default_assignee(actor) -> str | None:
-    """A grid worker's inbox opens on 我的任务 (what is assigned to them); committee staff,
-    officials and admins on every open case."""
-    return "me" if actor.grid_ids and not (actor.is_admin or actor.staff_community_ids) else None
-
-
 @bp.get("/")
 @login_required
 def inbox():
@@ -58,7 +53,7 @@ def inbox():
     who = current_actor()
     places = internal_communities(who)
     status = request.args.get("status", "open")
-    assignee = request.args.get("assignee", default_assignee(who)) or None
+    assignee = request.args.get("assignee", overview.default_inbox_assignee(who)) or None
     filters = {
         "status": status,
         "category_id": _int("category_id"),
