@@ -126,12 +126,17 @@ def list_cases(
     overdue: bool | None = None,
     channel: str | None = None,
     q: str | None = None,
+    assignee: str | None = None,
+    due: str | None = None,
+    escalated: bool | None = None,
     page: int = 1,
     per_page: int = 50,
 ) -> CaseList:
     """Cases the actor may list: their own (mine), or a community's — all of them for its
     workers, the assigned ones for an organization's members, the public ones for residents
-    and screens (see CaseList)."""
+    and screens (see CaseList). Workers may narrow a community's list to what is assigned to
+    them (`assignee="me"`, 我的任务), due before the end of today (`due="today"`) or escalated
+    to the street office (`escalated=True`, 已上报)."""
     authz.require_signed_in(actor)
     now = _now()
     counts = None
@@ -175,6 +180,24 @@ def list_cases(
                 raise invalid_field("channel", ", ".join(CHANNELS))
             conditions.append(Case.channel == channel)
             filtered = True
+    if assignee is not None:
+        if assignee != "me":
+            raise invalid_field("assignee", "me")
+        authz.require_person(actor)
+        conditions.append(Case.assignee_person_id == actor.person.id)
+        filtered = True
+    if due is not None:
+        if due != "today":
+            raise invalid_field("due", "today")
+        conditions += [
+            Case.status.in_(OPEN_STATUSES),
+            Case.due_at >= now,
+            Case.due_at < day_end(now),
+        ]
+        filtered = True
+    if escalated is True:
+        conditions += [Case.status.in_(OPEN_STATUSES), Case.escalated_at.is_not(None)]
+        filtered = True
     if q:
         normal = normalize_reference(q)
         if normal is None:
@@ -274,6 +297,13 @@ def month_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
     start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=32)).replace(day=1)
     return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def day_end(now: datetime | None = None) -> datetime:
+    """The end (UTC) of today in the configured time zone: what "due today" runs up to."""
+    local = (now or _now()).astimezone(_tz())
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return (start + timedelta(days=1)).astimezone(UTC)
 
 
 def community_figures(actor: Actor, community_id: int) -> dict:

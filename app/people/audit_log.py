@@ -1,5 +1,5 @@
 """Reading the audit log (app/infra/audit.py writes it): platform admins see every entry,
-committee staff their community's."""
+committee staff and the street office one community's at a time."""
 
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ def list_entries(
     page: int = 1,
     per_page: int = 50,
 ):
-    """Audit entries, newest first: platform admins see all, committee staff their community."""
+    """Audit entries, newest first: platform admins see all; committee staff and street
+    officials one of their communities (authz.can_read_audit)."""
     authz.require_signed_in(actor)
     query = select(AuditLog).order_by(AuditLog.id.desc())
-    if not actor.is_admin:
-        if community_id is None or community_id not in actor.staff_community_ids:
-            authz.ensure_admin(actor)
+    if not authz.can_read_audit(actor, community_id):
+        authz.ensure_admin(actor)
     if community_id is not None:
         query = query.where(AuditLog.community_id == community_id)
     if target_type:

@@ -124,3 +124,39 @@ def readable_community_ids(actor: Actor) -> frozenset[int] | None:
         | actor.resident_community_ids
         | actor.device_community_ids
     )
+
+
+# --- what a console section needs (the staff menu shows only what the actor may open) -----------
+def works_internally(actor: Actor) -> bool:
+    """Some community's internal records (its registers, screens, categories, announcements)."""
+    return actor.is_admin or bool(
+        actor.staff_community_ids | actor.official_community_ids | actor.grid_community_ids
+    )
+
+
+def manages_somewhere(actor: Actor) -> bool:
+    """Some community whose data the actor may change."""
+    return actor.is_admin or bool(actor.staff_community_ids | actor.official_write_community_ids)
+
+
+def can_read_audit(actor: Actor, community_id: int | None) -> bool:
+    """The audit log: admins all of it; a community's committee staff and its street office
+    (who oversee the committee) that community's entries."""
+    if actor.is_admin:
+        return True
+    return community_id is not None and (
+        community_id in actor.staff_community_ids or community_id in actor.official_community_ids
+    )
+
+
+def audit_community_ids(actor: Actor) -> frozenset[int] | None:
+    """Communities whose audit entries the actor may read; None means all (admin)."""
+    if actor.is_admin:
+        return None
+    return actor.staff_community_ids | actor.official_community_ids
+
+
+def reads_audit(actor: Actor) -> bool:
+    """Some part of the audit log."""
+    ids = audit_community_ids(actor)
+    return ids is None or bool(ids)

@@ -2,27 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from app import security
+from app.affairs import overview, words
 from app.infra import uow
 from app.infra.errors import DomainError
 from app.people import authz, communities
+from app.people.actors import Actor
 from app.people.audit_log import list_entries as list_audit_entries
 from app.security import current_actor
 from app.web import is_local_path
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-# Console sections: features append (endpoint, label) here; the menu lists them in order.
-STAFF_NAV: list[tuple[str, object]] = []
+# Console sections: features append (endpoint, label, allowed) here; the menu lists, in order,
+# those whose `allowed(actor)` (a question to app/people/authz or a domain's policy) is true, so
+# no menu link leads to a page that would refuse the reader.
+STAFF_NAV: list[tuple[str, object, Callable[[Actor], bool]]] = []
 
 
-def nav_item(endpoint: str, label) -> None:
-    """Add a section to the staff console menu (label: a lazy_gettext string)."""
-    if all(e != endpoint for e, _ in STAFF_NAV):
-        STAFF_NAV.append((endpoint, label))
+def nav_item(endpoint: str, label, allowed: Callable[[Actor], bool] | None = None) -> None:
+    """Add a section to the staff console menu (label: a lazy_gettext string; allowed: who may
+    open it, default every staff-side account)."""
+    if all(e != endpoint for e, _, _ in STAFF_NAV):
+        STAFF_NAV.append((endpoint, label, allowed or _staff_side))
+
+
+def _staff_side(actor: Actor) -> bool:
+    return actor.is_staff_side
+
+
+def staff_menu() -> list[tuple[str, object]]:
+    """The menu for the signed-in account: overview, the sections it may open, the audit log."""
+    actor = current_actor()
+    if not actor.is_staff_side:
+        return []
+    items = [("staff.index", _l("Overview"))]
+    items += [(endpoint, label) for endpoint, label, allowed in STAFF_NAV if allowed(actor)]
+    if authz.reads_audit(actor):
+        items.append(("staff.audit_log", _l("Audit log")))
+    return items
 
 
 def internal_communities(actor) -> list:
@@ -35,6 +59,11 @@ def managed_communities(actor) -> list:
     return [
         c for c in communities.list_communities(actor) if authz.can_manage_community(actor, c.id)
     ]
+
+
+def audit_communities(actor) -> list:
+    """Communities whose audit entries the actor may read."""
+    return [c for c in communities.list_communities(actor) if authz.can_read_audit(actor, c.id)]
 
 
 def pick_community(places: list):
@@ -61,7 +90,8 @@ def flash_error(error: DomainError) -> None:
 
 @bp.app_context_processor
 def _staff_menu():
-    return {"staff_nav": STAFF_NAV}
+    # A function: only pages that show the menu build it.
+    return {"staff_menu": staff_menu}
 
 
 def _safe_next(target: str | None) -> str:
@@ -99,18 +129,33 @@ def logout():
 @bp.get("/")
 @login_required
 def index():
-    """Overview: the communities this account works in."""
+    """Overview: the work of each role this account holds (app/affairs/overview.py)."""
     return render_template(
-        "staff/index.html", communities=communities.list_communities(current_actor())
+        "staff/index.html",
+        view=overview.staff_overview(current_actor()),
+        labels=words.STATUS_LABELS,
     )
 
 
 @bp.get("/audit")
 @login_required
 def audit_log():
-    """The audit log (admins: everything; committee staff: their community)."""
-    community_id = request.args.get("community_id", type=int)
+    """The audit log (admins: everything; committee staff and the street office: one of their
+    communities at a time)."""
+    actor = current_actor()
+    places = audit_communities(actor)
+    community = None
+    if not actor.is_admin or request.args.get("community_id"):
+        community = pick_community(places)
     page = list_audit_entries(
-        current_actor(), community_id=community_id, page=request.args.get("page", 1, type=int)
+        actor,
+        community_id=community.id if community else None,
+        page=request.args.get("page", 1, type=int),
     )
-    return render_template("staff/audit.html", page=page, community_id=community_id)
+    return render_template(
+        "staff/audit.html",
+        page=page,
+        community=community,
+        community_id=community.id if community else None,
+        communities=places,
+    )

@@ -23,7 +23,7 @@ from app.web.staff import flash_error as _fail
 from app.web.staff import internal_communities, managed_communities, nav_item, pick_community
 
 bp = Blueprint("staff_announcements", __name__, url_prefix="/staff/announcements")
-nav_item("staff_announcements.index", _l("Announcements"))
+nav_item("staff_announcements.index", _l("Announcements"), authz.works_internally)
 
 WEEKDAYS = (
     (1, _l("Mon")),

@@ -17,6 +17,7 @@ from app.affairs import (
     categories,
     common,
     intake,
+    overview,
     policy,
     queries,
     supervision,
@@ -49,10 +50,11 @@ def _int(name: str) -> int | None:
 @bp.get("/")
 @login_required
 def inbox():
-    """The case inbox: filters, counts per status, newest first."""
+    """The case inbox: filters, counts per status, newest first (grid workers: 我的任务)."""
     who = current_actor()
     places = internal_communities(who)
     status = request.args.get("status", "open")
+    assignee = request.args.get("assignee", overview.default_inbox_assignee(who)) or None
     filters = {
         "status": status,
         "category_id": _int("category_id"),
@@ -60,6 +62,9 @@ def inbox():
         "channel": request.args.get("channel") or None,
         "overdue": True if request.args.get("overdue") == "1" else None,
         "q": request.args.get("q") or None,
+        "assignee": assignee,
+        "due": request.args.get("due") or None,
+        "escalated": True if request.args.get("escalated") == "1" else None,
     }
     page = max(1, min(_int("page") or 1, 100000))
     if not places:  # an organization's member: their assigned work
@@ -101,6 +106,8 @@ def inbox():
         labels=words.STATUS_LABELS,
         channel_labels=views.CHANNEL_LABELS,
         summary=lambda c: views.case_summary(c, level),
+        # Only committee staff and grid workers are given cases by name (queries.assignee_choices).
+        may_be_assignee=bool(who.grid_ids) or community.id in who.staff_community_ids,
     )
     return view
 

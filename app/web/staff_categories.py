@@ -25,7 +25,7 @@ from app.web.staff import (
 )
 
 bp = Blueprint("staff_categories", __name__, url_prefix="/staff/categories")
-nav_item("staff_categories.index", _l("Categories"))
+nav_item("staff_categories.index", _l("Categories"), authz.works_internally)
 
 _WHOLE = re.compile(r"^\s*-?[0-9]{1,9}\s*$")
 _ID = re.compile(r"^[0-9]{1,9}$")  # fits the integer column on every database

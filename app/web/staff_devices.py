@@ -14,7 +14,7 @@ from app.web.staff import flash_error as _fail
 from app.web.staff import internal_communities, nav_item, pick_community
 
 bp = Blueprint("staff_devices", __name__, url_prefix="/staff/devices")
-nav_item("staff_devices.index", _l("Screens"))
+nav_item("staff_devices.index", _l("Screens"), authz.works_internally)
 
 
 def _device(actor, device_id: int):

@@ -20,11 +20,12 @@ from app.affairs import open311
 from app.infra import uow
 from app.infra.errors import DomainError
 from app.infra.idempotency import one_time_token
+from app.people import authz
 from app.security import current_actor
 from app.web.staff import flash_error, managed_communities, nav_item, pick_community
 
 bp = Blueprint("staff_open311", __name__, url_prefix="/staff/open311-keys")
-nav_item("staff_open311.index", _l("Open311 keys"))
+nav_item("staff_open311.index", _l("Open311 keys"), authz.manages_somewhere)
 
 
 def _page(actor, community, *, issued=None, errors=None, name="", status=200):

@@ -52,14 +52,17 @@ def test_wrong_password_shows_a_message_and_locks_after_five(client, world):
     assert r.status_code == 423
 
 
-def test_audit_page_for_admin_only(client, world):
+def test_audit_page_shows_committee_staff_their_own_community(client, world):
     client.post(
         "/staff/login",
         data={"login": world.a.staff.username, "password": f.PASSWORD, "csrf_token": _csrf(client)},
     )
-    assert client.get("/staff/audit").status_code == 403
+    # Without a community: their own (the menu links there); another community's: not found.
+    r = client.get("/staff/audit")
+    assert r.status_code == 200 and world.a.community.name in r.get_data(as_text=True)
     r = client.get(f"/staff/audit?community_id={world.a.community.id}")
     assert r.status_code == 200
+    assert client.get(f"/staff/audit?community_id={world.b.community.id}").status_code == 404
 
 
 def test_secure_cookies_in_production(tmp_path):

@@ -1,0 +1,268 @@
+"""The staff console's overview (概览): each party's work, gathered for the signed-in account.
+
+One section per role the account holds, each item a figure or a short list with the page it
+opens (the inbox with a filter, a case, an announcement's follow-up):
+- committee staff, per community: new, overdue, due today, screens offline, and the urgent help
+  this person has not acknowledged;
+- grid worker: 我的任务 (cases assigned to me) and elders living alone in my grids who have not
+  acknowledged an urgent announcement (the follow-up; reading care flags is audited);
+- organization member: open cases assigned to their organizations where they work for them;
+- street official (and platform admin): figures per community and the escalated (已上报) cases.
+
+It only reads: every figure comes through the same services and authz rules the pages use.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import func, select
+
+from app.affairs.common import _now
+from app.affairs.counts import status_counts
+from app.affairs.queries import _SUMMARY_LOADS, day_end, inbox, month_bounds
+from app.extensions import db
+from app.models import Community
+from app.models.announcement import Announcement
+from app.models.case import OPEN_STATUSES, SUBMITTED, Case
+from app.models.notification import Notification
+from app.notices.acknowledgements import follow_up
+from app.notices.common import effective_status
+from app.people import authz
+from app.people.actors import Actor
+from app.screens.kiosk import device_statuses
+
+LIST_LIMIT = 10
+# An administrator's overview lists communities up to this many (the inbox pages the rest).
+ADMIN_COMMUNITY_LIMIT = 50
+
+
+def staff_overview(actor: Actor) -> dict:
+    """What the signed-in account's overview shows, one key per role it holds (absent when it
+    does not hold that role)."""
+    authz.require_person(actor)
+    view: dict = {}
+    urgent = unacknowledged_urgent_help(actor)
+    if actor.staff_community_ids or urgent["count"]:
+        view["urgent_help"] = urgent
+    if actor.staff_community_ids:
+        view["committee"] = [
+            committee_figures(actor, c) for c in _communities(actor.staff_community_ids)
+        ]
+    if actor.grid_ids:
+        view["grid"] = {
+            "my_cases": my_cases(actor),
+            "follow_ups": elder_follow_ups(actor),
+        }
+    if actor.organization_reach:
+        view["organization"] = organization_cases(actor)
+    office_ids = None if actor.is_admin else actor.official_community_ids
+    if actor.is_admin or office_ids:
+        view["street"] = street_figures(actor, office_ids)
+    return view
+
+
+def default_inbox_assignee(actor: Actor) -> str | None:
+    """What the case inbox opens on: a grid worker's on 我的任务 ("me", what is assigned to
+    them); committee staff, officials and admins on every open case (None)."""
+    return "me" if actor.grid_ids and not (actor.is_admin or actor.staff_community_ids) else None
+
+
+def _communities(ids, limit: int | None = None) -> list[Community]:
+    query = select(Community).order_by(Community.id)
+    if ids is not None:
+        query = query.where(Community.id.in_(ids))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.scalars(query))
+
+
+def _count(*conditions) -> int:
+    return db.session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
+
+
+# --- urgent help (swap point for the alert centre) ------------------------------------------------
+def unacknowledged_urgent_help(actor: Actor) -> dict:
+    """Urgent help notices (救命 / 我摔倒了) this person has not acknowledged: their count and the
+    latest few.
+
+    MERGE NOTE: until the alert centre (acknowledgement with one click) lands, "not
+    acknowledged" means the notice is unread (Notification.kind == "urgent_help", read_at IS
+    NULL). The alert centre replaces this one function; the overview keeps its shape
+    ({"count", "items"}, each item: id, title, body, created_at, link)."""
+    authz.require_person(actor)
+    unread = (
+        Notification.person_id == actor.person.id,
+        Notification.kind == "urgent_help",
+        Notification.read_at.is_(None),
+    )
+    count = db.session.scalar(select(func.count()).select_from(Notification).where(*unread)) or 0
+    items = db.session.scalars(
+        select(Notification).where(*unread).order_by(Notification.id.desc()).limit(5)
+    )
+    return {
+        "count": count,
+        "items": [
+            {
+                "id": n.id,
+                "title": n.title,
+                "body": n.body,
+                "created_at": n.created_at,
+                "link": n.link if n.link and n.link.startswith("/staff/") else None,
+            }
+            for n in items
+        ],
+    }
+
+
+# --- committee staff ---------------------------------------------------------------------------
+def committee_figures(actor: Actor, community: Community) -> dict:
+    """A community's work for its committee: new, overdue, due today, screens offline."""
+    counts = status_counts(actor, community.id)
+    now = _now()
+    due_today = _count(
+        Case.community_id == community.id,
+        Case.status.in_(OPEN_STATUSES),
+        Case.due_at >= now,
+        Case.due_at < day_end(now),
+    )
+    screens = [s for s in device_statuses(actor, community.id) if s["device"].is_active]
+    return {
+        "community": community,
+        "new": counts[SUBMITTED],
+        "open": counts["open"],
+        "overdue": counts["overdue"],
+        "due_today": due_today,
+        "screens": len(screens),
+        "screens_offline": sum(1 for s in screens if not s["online"]),
+    }
+
+
+# --- grid worker ---------------------------------------------------------------------------------
+def my_cases(actor: Actor) -> dict:
+    """Open cases assigned to me (我的任务), the soonest deadline first."""
+    authz.require_person(actor)
+    mine = (Case.assignee_person_id == actor.person.id, Case.status.in_(OPEN_STATUSES))
+    rows = db.session.scalars(
+        select(Case)
+        .where(*mine)
+        .order_by(Case.due_at.is_(None), Case.due_at, Case.id)
+        .options(*_SUMMARY_LOADS)
+        .limit(LIST_LIMIT)
+    )
+    communities = sorted(actor.grid_community_ids | actor.staff_community_ids)
+    return {
+        "count": _count(*mine),
+        "cases": list(rows),
+        "community_id": communities[0] if communities else None,
+        "now": _now(),
+    }
+
+
+def elder_follow_ups(actor: Actor) -> list[dict]:
+    """Elders living alone in my grids who have not acknowledged a live urgent announcement:
+    one row per elder with the announcements to follow up (each opens its follow-up page).
+
+    Uses the announcements' follow-up (app/notices/acknowledgements.follow_up), which keeps to
+    the people this grid worker may see and records the read of care flags in the audit log."""
+    now = _now()
+    rows = db.session.scalars(
+        select(Announcement)
+        .where(
+            Announcement.community_id.in_(actor.grid_community_ids),
+            Announcement.priority == "urgent",
+            Announcement.status == "published",
+        )
+        .order_by(Announcement.id.desc())
+        .limit(20)
+    )
+    elders: dict[int, dict] = {}
+    pending: dict[int, list] = defaultdict(list)
+    for a in rows:
+        if effective_status(a, now) != "published":
+            continue
+        for row in follow_up(actor, a.id)["pending"]:
+            if not row["lives_alone"]:
+                continue
+            elders.setdefault(row["person_id"], row)
+            pending[row["person_id"]].append({"id": a.id, "title": a.title})
+    return [
+        {
+            "person_id": pid,
+            "display_name": row["display_name"],
+            "household": row["household"],
+            "phone": row["phone"],
+            "announcements": pending[pid],
+        }
+        for pid, row in elders.items()
+    ]
+
+
+# --- organization member ------------------------------------------------------------------------
+def organization_cases(actor: Actor) -> dict:
+    """Open cases assigned to the member's organizations (where they work for them) or to them."""
+    page = inbox(actor, status="open", per_page=LIST_LIMIT)
+    return {"count": page.total, "cases": list(page.items), "now": _now()}
+
+
+# --- street official ------------------------------------------------------------------------------
+def street_figures(actor: Actor, community_ids) -> dict:
+    """Per community of the street office (None: every community, for an administrator): new,
+    open, overdue, escalated and resolved this month; and the escalated cases themselves."""
+    limit = ADMIN_COMMUNITY_LIMIT if community_ids is None else None
+    places = _communities(community_ids, limit)
+    places = [c for c in places if authz.can_see_internal(actor, c.id)]
+    ids = [c.id for c in places]
+    now = _now()
+    start, end = month_bounds(now)
+
+    def per_community(*conditions) -> dict[int, int]:
+        if not ids:
+            return {}
+        return dict(
+            db.session.execute(
+                select(Case.community_id, func.count())
+                .where(Case.community_id.in_(ids), *conditions)
+                .group_by(Case.community_id)
+            ).all()
+        )
+
+    escalated_now = (Case.status.in_(OPEN_STATUSES), Case.escalated_at.is_not(None))
+    new = per_community(Case.status == SUBMITTED)
+    open_ = per_community(Case.status.in_(OPEN_STATUSES))
+    overdue = per_community(Case.status.in_(OPEN_STATUSES), Case.due_at < now)
+    escalated = per_community(*escalated_now)
+    resolved = per_community(Case.resolved_at >= start, Case.resolved_at < end)
+    figures = [
+        {
+            "community": c,
+            "new": new.get(c.id, 0),
+            "open": open_.get(c.id, 0),
+            "overdue": overdue.get(c.id, 0),
+            "escalated": escalated.get(c.id, 0),
+            "resolved_this_month": resolved.get(c.id, 0),
+        }
+        for c in places
+    ]
+    cases = (
+        list(
+            db.session.scalars(
+                select(Case)
+                .where(Case.community_id.in_(ids), *escalated_now)
+                .order_by(Case.escalated_at.desc(), Case.id.desc())
+                .options(*_SUMMARY_LOADS)
+                .limit(LIST_LIMIT)
+            )
+        )
+        if ids
+        else []
+    )
+    return {
+        "figures": figures,
+        "escalated": cases,
+        "escalated_count": sum(escalated.values()),
+        "now": now,
+        # 督办 (supervision): the helper building it fills this with the items the office set
+        # and their fulfilment; the template has the matching marked spot.
+        "supervision": None,
+    }
