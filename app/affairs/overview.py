@@ -18,6 +18,7 @@ from collections import defaultdict
 
 from sqlalchemy import func, select
 
+from app.affairs import supervision
 from app.affairs.common import _now
 from app.affairs.counts import status_counts
 from app.affairs.queries import _SUMMARY_LOADS, day_end, inbox, month_bounds
@@ -45,6 +46,9 @@ def staff_overview(actor: Actor) -> dict:
     urgent = unacknowledged_urgent_help(actor)
     if actor.staff_community_ids or urgent["count"]:
         view["urgent_help"] = urgent
+    supervisions = supervision.open_supervisions_for(actor, limit=LIST_LIMIT)
+    if supervisions:
+        view["supervisions"] = supervisions
     if actor.staff_community_ids:
         view["committee"] = [
             committee_figures(actor, c) for c in _communities(actor.staff_community_ids)
@@ -262,7 +266,4 @@ def street_figures(actor: Actor, community_ids) -> dict:
         "escalated": cases,
         "escalated_count": sum(escalated.values()),
         "now": now,
-        # 督办 (supervision): the helper building it fills this with the items the office set
-        # and their fulfilment; the template has the matching marked spot.
-        "supervision": None,
     }

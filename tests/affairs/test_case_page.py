@@ -168,3 +168,23 @@ def test_staff_read_staff_words_for_a_resolved_case(client, cats):
     page = _page(client, case)
     head = page.split('id="h-details"')[0]
     assert "已办结·待居民确认" in head and "请您确认" not in page
+
+
+def test_an_open_supervision_is_on_the_overview_of_the_committee_until_answered(client, cats):
+    world = cats
+    case = escalated(world.a)
+    item = supervision.supervise_case(
+        actor(world.official),
+        case.id,
+        instruction="三天内答复居民",
+        due_at=utcnow() + timedelta(days=3),
+    )
+    db.session.commit()
+    staff_login(client, world.a.staff)
+    page = client.get("/staff/?lang=zh_CN").get_data(as_text=True)
+    assert 'id="ov-supervision"' in page and "三天内答复居民" in page
+    assert f"/staff/cases/{case.id}" in page.split('id="ov-supervision"')[1]
+    supervision.fulfil_supervision(actor(world.a.staff), case.id, item.id, note="已答复")
+    db.session.commit()
+    page = client.get("/staff/?lang=zh_CN").get_data(as_text=True)
+    assert 'id="ov-supervision"' not in page
