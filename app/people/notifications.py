@@ -1,5 +1,5 @@
-"""The per-person notice inbox: any feature calls `notify`; the API (and later SMS or voice
-call-backs) read from it."""
+"""The per-person notice inbox: any feature calls `notify`; the API reads from it, and the
+listeners of "notice" follow it (app/people/delivery.py queues an SMS or e-mail)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from flask_babel import force_locale
 from sqlalchemy import func, select, update
 
 from app.extensions import db
+from app.infra import events
 from app.infra.errors import NotFound
 from app.models import Person
 from app.models.base import utcnow
@@ -29,6 +30,7 @@ def notify(
     )
     db.session.add(note)
     db.session.flush()
+    events.changed("notice", note)  # e.g. an SMS or e-mail queued (app/people/delivery.py)
     return note
 
 

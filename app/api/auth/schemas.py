@@ -93,6 +93,10 @@ class MeSchema(PersonSchema):
     locale = ma.fields.String(allow_none=True)
     text_size = ma.fields.String()
     speech_rate = ma.fields.String()
+    notify_channel = ma.fields.String(
+        metadata={"description": "Notices also sent by sms or email, or none."}
+    )
+    email = ma.fields.String(allow_none=True, metadata={"description": "One's own address."})
     acting_for = ma.fields.Nested(PersonSchema, allow_none=True)
     proxy_links = ma.fields.List(ma.fields.Nested(ProxyLinkBriefSchema))
     device = ma.fields.Nested(DeviceIdentitySchema, allow_none=True)
@@ -105,6 +109,15 @@ class MeUpdateSchema(ma.Schema):
     locale = ma.fields.String(validate=ma.validate.OneOf(["zh_CN", "en"]))
     text_size = ma.fields.String(validate=ma.validate.OneOf(["large", "xlarge"]))
     speech_rate = ma.fields.String(validate=ma.validate.OneOf(["slow", "normal", "fast"]))
+    notify_channel = ma.fields.String(
+        validate=ma.validate.OneOf(["none", "sms", "email"]),
+        metadata={"description": "Also send notices by SMS (to one's phone) or e-mail."},
+    )
+    email = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(max=254),
+        metadata={"description": "Where e-mail notices go; null or empty removes it."},
+    )
 
 
 class PinSchema(ma.Schema):
