@@ -117,11 +117,9 @@ def register_commands(app: Flask) -> None:
 def register_listeners(app: Flask) -> None:
     """Who follows which change (app/infra/events.py `changed`), in the same transaction."""
     from app.infra import events
-    from app.people import delivery
     from app.screens import feed
 
     events.on_change(app, "feed", feed.touch_feed)  # announcements → the screens' feed version
-    events.on_change(app, "notice", delivery.queue_notice)  # a notice → SMS/e-mail, queued
 
 
 def register_jobs(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """Notices that also go out by SMS or e-mail, on the channel each person chose.
 
-`queue_notice` follows every new notice (create_app: `events.on_change(app, "notice", …)`) and
-adds a `DeliveryRecord` in the same transaction — nothing is sent inside a request. The job
+`queue_notice` follows every new notice (`notifications.notify` calls it) and adds a
+`DeliveryRecord` in the same transaction — nothing is sent inside a request. The job
 "deliveries" (`deliver_due`, each process's loop and `flask jobs run`) sends what is due after
 commit, through the one interface of app/infra/outbound.py:
 
@@ -46,7 +46,7 @@ from app.models.delivery import (
     DeliveryRecord,
 )
 from app.models.notification import Notification
-from app.people import notifications
+from app.people.locale import in_locale_of
 
 log = logging.getLogger("linli.delivery")
 
@@ -144,7 +144,7 @@ def _message(record: DeliveryRecord, person: Person, address: str) -> outbound.M
     note = db.session.get(Notification, record.notification_id) if record.notification_id else None
     title = note.title if note else ""
     body = note.body if note else ""
-    with notifications.in_locale_of(person.id):
+    with in_locale_of(person.id):
         footer = _(
             "From Linli, your community service. To stop these messages, change "
             "\u201cHow we tell you\u201d in Settings."
