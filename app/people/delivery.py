@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 
 from app.extensions import db
@@ -146,8 +147,8 @@ def _message(record: DeliveryRecord, person: Person, address: str) -> outbound.M
     body = note.body if note else ""
     with in_locale_of(person.id):
         footer = _(
-            "From Linli, your community service. To stop these messages, change "
-            "\u201cHow we tell you\u201d in Settings."
+            "From Linli, your community service. To stop these messages, open Settings and "
+            "change \u201cHow we tell you about your requests\u201d."
         )
         subject = title or _("A message from your community")
     return outbound.Message(
@@ -314,7 +315,7 @@ def retry_delivery(record_id: int) -> DeliveryRecord:
     if record is None:
         raise NotFound()
     if record.status not in (FAILED, SKIPPED):
-        raise Conflict(_("Only a failed or skipped delivery can be tried again."))
+        raise Conflict(_l("Only a failed or skipped delivery can be tried again."))
     record.status, record.attempts, record.claim_token = QUEUED, 0, None
     record.next_attempt_at = release_at(utcnow(), record.kind)
     db.session.flush()
