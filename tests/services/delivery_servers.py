@@ -89,8 +89,11 @@ class SmtpServer:
 # --- the Alibaba Cloud SMS stand-in ---------------------------------------------------------------
 def special_url_encode(value: str) -> str:
     """Alibaba Cloud's samples: URL-encode as a form, then fix +, * and ~ for RFC 3986."""
-    return quote_plus(value, encoding="utf-8").replace("+", "%20").replace("*", "%2A").replace(
-        "%7E", "~"
+    return (
+        quote_plus(value, encoding="utf-8")
+        .replace("+", "%20")
+        .replace("*", "%2A")
+        .replace("%7E", "~")
     )
 
 

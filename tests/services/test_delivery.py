@@ -365,7 +365,7 @@ def test_no_double_send_when_two_workers_run_the_job(world, monkeypatch, app):
             tell(person)
         results = _in_threads(app, lambda: delivery.deliver_due(None, True))
         assert sum(r["sent"] for r in results) == 12
-        assert all(r["sent"] > 0 for r in results) or len(server.messages) == 12
+        assert all(r["sent"] > 0 for r in results)  # both really worked at once
         assert sorted(m["To"] for m in server.messages) == sorted(p.email for p in people)
         assert {r.status for r in records()} == {"sent"}
         assert {r.attempts for r in records()} == {1}
