@@ -399,3 +399,38 @@ def test_addresses_are_masked_wherever_shown(world, runner, monkeypatch, app):
     assert "z***@example.com" in output
     for row in delivery.list_deliveries():
         assert resident.phone not in json.dumps(row, default=str)
+
+
+# --- end to end: a staff action on a case reaches the resident by SMS ----------------------------
+def test_a_case_update_reaches_the_resident_by_sms_after_the_request(
+    client, auth, cats, sms, monkeypatch, app
+):
+    from tests.affairs.conftest import submit
+
+    use_sms(monkeypatch, app, sms.url)
+    monkeypatch.setitem(app.config, "DELIVERY_QUIET_HOURS", "")
+    world = cats
+    resident = chooses(world.a.resident, "sms")
+    case = submit(world.a)
+    staff = auth.headers(world.a.staff)
+    r = client.post(
+        f"/api/v1/cases/{case.id}/assignment",
+        headers=staff,
+        json={"person_id": world.a.grid_worker.id},
+    )
+    assert r.status_code == 200, r.get_json()
+    r = client.post(
+        f"/api/v1/cases/{case.id}/transitions",
+        json={"action": "start"},
+        headers=auth.headers(world.a.grid_worker),
+    )
+    assert r.status_code == 200
+    assert sms.accepted == []  # the request sent nothing itself
+    mine = [r for r in records() if r.person_id == resident.id]
+    assert mine and {r.status for r in mine} == {"queued"}
+
+    run_job()
+    to_resident = [p for p in sms.accepted if p["PhoneNumbers"] == resident.phone]
+    assert len(to_resident) == len(mine)
+    assert any(case.reference in json.loads(p["TemplateParam"])["title"] for p in to_resident)
+    assert {r.status for r in records() if r.person_id == resident.id} == {"sent"}
