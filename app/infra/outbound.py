@@ -144,6 +144,9 @@ class SmtpEmail:
             )
         except (OSError, smtplib.SMTPException) as error:
             return Result(FAILED, _short(f"SMTP unreachable: {error}"))
+        except UnicodeError:
+            # smtplib sends the login as ASCII only: a setting to fix, not a moment to wait.
+            return Result(FAILED, "SMTP_USER/SMTP_PASSWORD must be ASCII", retry=False)
         if refused:
             return Result(FAILED, _short(f"recipient refused: {refused}"), retry=False)
         return Result(SENT, provider_ref=mail["Message-ID"])

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote_plus
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -63,14 +64,32 @@ class Inbox:
 class SmtpServer:
     """A real SMTP server on 127.0.0.1 (aiosmtpd), started and stopped on one port."""
 
-    def __init__(self, port: int | None = None, delay: float = 0.0):
+    def __init__(self, port: int | None = None, delay: float = 0.0, users: dict | None = None):
         self.port = port or free_port()
         self.inbox = Inbox(delay)
         self.controller = None
+        self.users = users  # login → password: AUTH required (over plain TCP, for the test)
+        self.logins: list[str] = []
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        ok = self.users.get(login) == password
+        if ok:
+            self.logins.append(login)
+        return AuthResult(success=ok, handled=False)
 
     def start(self) -> SmtpServer:
         """Listen (again) on the port."""
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        extra = {}
+        if self.users is not None:
+            extra = {
+                "authenticator": self._authenticate,
+                "auth_require_tls": False,
+                "auth_required": True,
+            }
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **extra)
         self.controller.start()
         return self
 

@@ -163,6 +163,27 @@ def test_email_goes_out_after_commit_in_chinese(world, smtp, monkeypatch, app):
     assert len(smtp.messages) == 1
 
 
+# A test server on 127.0.0.1 takes AUTH over plain TCP; aiosmtpd warns about that.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_login(world, monkeypatch, app):
+    server = SmtpServer(users={"linli": "s3cret-pass"}).start()
+    try:
+        use_smtp(monkeypatch, app, server.port)
+        monkeypatch.setitem(app.config, "DELIVERY_QUIET_HOURS", "")
+        monkeypatch.setitem(app.config, "SMTP_USER", "linli")
+        monkeypatch.setitem(app.config, "SMTP_PASSWORD", "wrong")
+        tell(chooses(world.a.resident, "email", "wang.fang@example.com"))
+        run_job()
+        record = records()[0]
+        assert record.status == "queued" and "login failed" in record.last_error
+        monkeypatch.setitem(app.config, "SMTP_PASSWORD", "s3cret-pass")
+        run_job(record.next_attempt_at)
+        assert records()[0].status == "sent" and server.logins == ["linli"]
+        assert len(server.messages) == 1
+    finally:
+        server.stop()
+
+
 def test_a_refused_address_fails_without_retry(world, smtp, monkeypatch, app):
     use_smtp(monkeypatch, app, smtp.port)
     smtp.inbox.refuse.add("nobody@example.com")
