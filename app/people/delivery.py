@@ -238,9 +238,12 @@ def _send_one(record_id: int, now: datetime, config) -> str | None:
 def _expire_claims(now: datetime, config) -> int:
     """Claimed records whose worker never finished: failed (they may have gone out)."""
     stale = now - timedelta(seconds=config["DELIVERY_CLAIM_SECONDS"])
+    where = (DeliveryRecord.status == SENDING, DeliveryRecord.claimed_at < stale)
+    if db.session.scalar(select(DeliveryRecord.id).where(*where).limit(1)) is None:
+        return 0  # the usual round: no write, so SQLite's write lock is not taken
     result = db.session.execute(
         update(DeliveryRecord)
-        .where(DeliveryRecord.status == SENDING, DeliveryRecord.claimed_at < stale)
+        .where(*where)
         .values(
             status=FAILED,
             claim_token=None,

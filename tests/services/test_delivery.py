@@ -455,3 +455,14 @@ def test_a_case_update_reaches_the_resident_by_sms_after_the_request(
     assert len(to_resident) == len(mine)
     assert any(case.reference in json.loads(p["TemplateParam"])["title"] for p in to_resident)
     assert {r.status for r in records() if r.person_id == resident.id} == {"sent"}
+
+
+def test_finished_records_are_forgotten_after_the_keep_days(world, monkeypatch, app):
+    monkeypatch.setitem(app.config, "SMS_PROVIDER", None)
+    tell(chooses(world.a.resident, "sms"))  # skipped: not configured
+    [record] = records()
+    keep = timedelta(days=app.config["DELIVERY_KEEP_DAYS"])
+    assert delivery.purge_deliveries(record.updated_at + keep - timedelta(hours=1)) == 0
+    assert delivery.purge_deliveries(record.updated_at + keep + timedelta(hours=1)) == 1
+    uow.commit()
+    assert records() == []
