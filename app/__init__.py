@@ -149,4 +149,4 @@ def register_jobs(app: Flask) -> None:
     jobs.register(app, "speech_cache", voice_runtime.trim_speech_cache, every=hourly)
     # SMS and e-mail, after the commit that queued them (retries, quiet hours).
     every = app.config["DELIVERY_EVERY_SECONDS"]
-    jobs.register(app, "deliveries", delivery.deliver_due, every=every)
+    jobs.register(app, "deliveries", delivery.deliveries_job, every=every)

@@ -2,8 +2,9 @@
 
 `queue_notice` follows every new notice (`notifications.notify` calls it) and adds a
 `DeliveryRecord` in the same transaction — nothing is sent inside a request. The job
-"deliveries" (`deliver_due`, each process's loop and `flask jobs run`) sends what is due after
-commit, through the one interface of app/infra/outbound.py:
+"deliveries" (`deliveries_job`: `flask jobs run`, and each process's loop, which sends in a
+thread of its own) sends what is due after commit through the one interface of
+app/infra/outbound.py (`deliver_due`):
 
 - a record is claimed with one atomic UPDATE … WHERE status = 'queued' (SQLite and
   PostgreSQL), committed before the send, so two workers never send the same record;
@@ -20,6 +21,8 @@ a failed or skipped record back in the queue by hand.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import uuid
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -256,8 +259,8 @@ def _expire_claims(now: datetime, config) -> int:
 
 
 def deliver_due(now: datetime | None = None, sweep: bool = False) -> dict[str, int]:
-    """The job "deliveries": send every due queued record (a batch per round from the loop,
-    all from `flask jobs run`); returns counts per outcome."""
+    """Send the due queued records: one batch, or all of them (`sweep`); returns counts per
+    outcome."""
     config = current_app.config
     counts = {"sent": 0, "retrying": 0, "failed": 0, "skipped": 0}
     counts["failed"] += _expire_claims(now or utcnow(), config)
@@ -284,6 +287,52 @@ def deliver_due(now: datetime | None = None, sweep: bool = False) -> dict[str, i
             counts[key] = counts.get(key, 0) + 1
         if not sweep or len(due) < batch or took == 0:
             return counts
+
+
+class _Sender:
+    """Per process: the loop's rounds run in their own thread, one at a time, so a slow SMTP
+    server or SMS gateway never holds up the feed watcher that runs the jobs (and rings the
+    lobby screens' doorbells)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.pid: int | None = None
+        self.last: dict[str, int] = {}
+
+    def kick(self, app) -> bool:
+        """Start a round unless one is running in this process; True when started."""
+        with self.lock:
+            alive = self.thread is not None and self.pid == os.getpid() and self.thread.is_alive()
+            if alive:
+                return False
+            self.pid = os.getpid()
+            self.thread = threading.Thread(
+                target=self._round, args=(app,), name="linli-deliveries", daemon=True
+            )
+            self.thread.start()
+            return True
+
+    def _round(self, app) -> None:
+        with app.app_context():
+            try:
+                self.last = deliver_due(None, False)
+            except Exception:
+                uow.rollback()
+                log.warning("delivery round failed", exc_info=True)
+            finally:
+                db.session.remove()
+
+
+_SENDER = _Sender()
+
+
+def deliveries_job(now: datetime | None, sweep: bool) -> dict[str, int]:
+    """The job "deliveries": from `flask jobs run` (sweep) every due record, here and now; from
+    each process's loop one batch, in the background."""
+    if sweep or now is not None:
+        return deliver_due(now, sweep)
+    return {"started": int(_SENDER.kick(current_app._get_current_object()))}
 
 
 # --- reading and retrying by hand (CLI) -----------------------------------------------------------

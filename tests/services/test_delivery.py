@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -466,3 +467,25 @@ def test_finished_records_are_forgotten_after_the_keep_days(world, monkeypatch, 
     assert delivery.purge_deliveries(record.updated_at + keep + timedelta(hours=1)) == 1
     uow.commit()
     assert records() == []
+
+
+def test_the_loop_sends_in_its_own_thread(world, monkeypatch, app):
+    # The feed watcher runs the loop's jobs and rings the lobby screens' doorbells: a slow mail
+    # server must not hold it up.
+    server = SmtpServer(delay=2.0).start()
+    try:
+        use_smtp(monkeypatch, app, server.port)
+        monkeypatch.setitem(app.config, "DELIVERY_QUIET_HOURS", "")
+        tell(chooses(world.a.resident, "email", "wang.fang@example.com"))
+        began = time.monotonic()
+        assert jobs.run_due(schedule=jobs.Schedule(), only=["deliveries"]) == {
+            "deliveries": {"started": 1}
+        }
+        assert time.monotonic() - began < 1.5
+        assert delivery.deliveries_job(None, False) == {"started": 0}  # one round at a time
+        delivery._SENDER.thread.join(30)
+        assert len(server.messages) == 1
+        assert delivery._SENDER.last["sent"] == 1
+        assert records()[0].status == "sent"
+    finally:
+        server.stop()
