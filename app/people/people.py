@@ -357,7 +357,7 @@ def _set_notify(person: Person, changes: dict) -> None:
             raise invalid_field("notify_channel", "none, sms or email")
         person.notify_channel = changes["notify_channel"]
     if person.notify_channel == "email" and not person.email:
-        raise invalid_field("email", _l("Please write your e-mail address first."))
+        raise invalid_field("notify_channel", _l("Please write your e-mail address first."))
     if person.notify_channel == "sms" and not person.phone:
         raise invalid_field("notify_channel", _l("There is no mobile number to send messages to."))
 

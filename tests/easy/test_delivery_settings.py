@@ -53,7 +53,7 @@ def test_choose_through_the_api_and_it_is_respected(client, auth, world):
     resident = world.a.resident
     headers = auth.headers(resident)
     bad = client.patch("/api/v1/me", headers=headers, json={"notify_channel": "email"})
-    assert bad.status_code == 422 and "email" in bad.get_json()["errors"]
+    assert bad.status_code == 422 and "notify_channel" in bad.get_json()["errors"]
     ok = client.patch(
         "/api/v1/me",
         headers=headers,

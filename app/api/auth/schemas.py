@@ -4,6 +4,12 @@ import marshmallow as ma
 
 from app.api.common import PIN_PATTERN, mobile_phone, name_text, new_pin_field, pin_field, text
 
+# What normalize_email (app/infra/text.py) takes, a little stricter so the document can say it
+# without look-aheads: dot-atoms before the @ (at most 63 characters), then a domain name.
+_ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = f"^{_ATOM}{{1,32}}(?:\\.{_ATOM}{{1,30}})?@(?:{_LABEL}\\.)+{_LABEL}$"
+
 
 class TokenRequestSchema(ma.Schema):
     """Phone or username, with a 6-digit PIN (residents) or a password (staff)."""
@@ -111,12 +117,19 @@ class MeUpdateSchema(ma.Schema):
     speech_rate = ma.fields.String(validate=ma.validate.OneOf(["slow", "normal", "fast"]))
     notify_channel = ma.fields.String(
         validate=ma.validate.OneOf(["none", "sms", "email"]),
-        metadata={"description": "Also send notices by SMS (to one's phone) or e-mail."},
+        metadata={
+            "description": "Also send notices by SMS (to one's phone) or e-mail (to `email`, "
+            "given here or before); 422 on this field when that address is missing."
+        },
     )
     email = ma.fields.String(
         allow_none=True,
         validate=ma.validate.Length(max=254),
-        metadata={"description": "Where e-mail notices go; null or empty removes it."},
+        metadata={
+            "pattern": EMAIL_PATTERN,
+            "description": "Where e-mail notices go; null removes it.",
+            "example": "wang.fang@example.com",
+        },
     )
 
 
