@@ -129,7 +129,7 @@ def register_jobs(app: Flask) -> None:
     from app.assistant import runtime as voice_runtime
     from app.assistant import stores as voice_stores
     from app.infra import housekeeping, idempotency, jobs, ratelimit
-    from app.people import auth
+    from app.people import auth, delivery
     from app.screens import feed
 
     hourly = housekeeping.INTERVAL_SECONDS
@@ -139,6 +139,7 @@ def register_jobs(app: Flask) -> None:
     housekeeping.register_purge(
         app, "voice_conversations", voice_stores.purge_expired_conversations
     )
+    housekeeping.register_purge(app, "delivery_records", delivery.purge_deliveries)
 
     # Deadlines stay with cron (and every list read): the watcher does not take them.
     jobs.register(app, "case_deadlines", deadlines.deadlines_job, loop=False)
@@ -146,3 +147,6 @@ def register_jobs(app: Flask) -> None:
     jobs.register(app, "announcement_boundaries", feed.boundaries_job)
     jobs.register(app, "purge_expired", housekeeping.purge_job, every=hourly)
     jobs.register(app, "speech_cache", voice_runtime.trim_speech_cache, every=hourly)
+    # SMS and e-mail, after the commit that queued them (retries, quiet hours).
+    every = app.config["DELIVERY_EVERY_SECONDS"]
+    jobs.register(app, "deliveries", delivery.deliveries_job, every=every)

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(voice_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(cases_cli)
+    app.cli.add_command(deliveries_cli)
 
 
 # The domain packages (docs/ARCHITECTURE.md), in the order their layers build on each other.
@@ -231,6 +232,43 @@ def jobs_list() -> None:
     for job in jobs.registered():
         where = f"watcher every {job.every:g} s" if job.loop else "flask jobs run only"
         click.echo(f"{job.name:<24} {where}")
+
+
+@click.group("deliveries", cls=AppGroup)
+def deliveries_cli() -> None:
+    """SMS and e-mail deliveries of notices (app/people/delivery.py); addresses masked."""
+
+
+@deliveries_cli.command("list")
+@click.option("--status", type=click.Choice(["queued", "sending", "sent", "failed", "skipped"]))
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+def deliveries_list(status: str | None, limit: int) -> None:
+    """The newest deliveries: id, status, channel, masked address, kind, tries, last error."""
+    from app.people import delivery
+
+    for row in delivery.list_deliveries(status=status, limit=limit):
+        click.echo(
+            f"{row['id']:>6} {row['status']:<8} {row['channel']:<5} {row['address'] or '-':<24} "
+            f"{row['kind']:<16} tries {row['attempts']}  {row['last_error'] or ''}".rstrip()
+        )
+
+
+@deliveries_cli.command("retry")
+@click.argument("ids", nargs=-1, type=int, required=True)
+def deliveries_retry(ids: tuple[int, ...]) -> None:
+    """Queue failed or skipped deliveries again (a sent one never goes twice)."""
+    from app.infra import uow
+    from app.infra.errors import DomainError
+    from app.people import delivery
+
+    for record_id in ids:
+        try:
+            delivery.retry_delivery(record_id)
+        except DomainError as error:
+            uow.rollback()
+            raise click.ClickException(f"{record_id}: {error.message}") from None
+    uow.commit()
+    click.echo(f"queued again: {len(ids)}")
 
 
 @click.group("cases", cls=AppGroup)

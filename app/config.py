@@ -26,6 +26,12 @@ def _int(env, name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _pairs(raw: str | None) -> dict[str, str]:
+    """ "a=1, b=2" → {"a": "1", "b": "2"}."""
+    pairs = (item.partition("=") for item in (raw or "").split(","))
+    return {k.strip(): v.strip() for k, sep, v in pairs if sep and k.strip() and v.strip()}
+
+
 def _database_url(raw: str | None, instance: Path) -> str:
     if not raw:
         return f"sqlite:///{instance / 'linli.db'}"
@@ -204,6 +210,42 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # the staff console page that issues keys).
         "OPEN311_CONTACT": env.get("OPEN311_CONTACT") or None,
         "OPEN311_KEY_SERVICE": env.get("OPEN311_KEY_SERVICE") or None,
+        # Outbound delivery (app/infra/outbound.py, app/people/delivery.py, docs/DELIVERY.md):
+        # e-mail over SMTP and SMS through Alibaba Cloud (SMS_PROVIDER=aliyun). A channel
+        # without its settings is not configured: its deliveries are recorded as skipped.
+        "SMTP_HOST": env.get("SMTP_HOST") or None,
+        "SMTP_PORT": _int(env, "SMTP_PORT", 0),  # 0: 465 with SMTP_SSL, else 25
+        "SMTP_FROM": env.get("SMTP_FROM") or None,
+        "SMTP_USER": env.get("SMTP_USER") or None,
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
+        "SMTP_STARTTLS": _bool(env.get("SMTP_STARTTLS")),
+        "SMTP_SSL": _bool(env.get("SMTP_SSL")),
+        "SMTP_TIMEOUT": float(env.get("SMTP_TIMEOUT") or 10),
+        "SMS_PROVIDER": (env.get("SMS_PROVIDER") or "").lower() or None,
+        "SMS_ENDPOINT": env.get("SMS_ENDPOINT") or "https://dysmsapi.aliyuncs.com/",
+        "SMS_ACCESS_KEY_ID": env.get("SMS_ACCESS_KEY_ID") or None,
+        "SMS_ACCESS_KEY_SECRET": env.get("SMS_ACCESS_KEY_SECRET") or None,
+        "SMS_SIGN_NAME": env.get("SMS_SIGN_NAME") or None,
+        "SMS_REGION": env.get("SMS_REGION") or "cn-hangzhou",
+        # The approved template (variables ${title} and ${detail}); per kind of notice
+        # "urgent_help=SMS_1,case_status=SMS_2" overrides it.
+        "SMS_TEMPLATE_CODE": env.get("SMS_TEMPLATE_CODE") or None,
+        "SMS_TEMPLATE_CODES": _pairs(env.get("SMS_TEMPLATE_CODES")),
+        "SMS_TIMEOUT": float(env.get("SMS_TIMEOUT") or 10),
+        # Tries per delivery, the first wait before a retry (doubled each time, at most
+        # DELIVERY_RETRY_MAX_SECONDS), how often each process's loop sends, rows per round.
+        "DELIVERY_MAX_ATTEMPTS": _int(env, "DELIVERY_MAX_ATTEMPTS", 5),
+        "DELIVERY_RETRY_SECONDS": _int(env, "DELIVERY_RETRY_SECONDS", 60),
+        "DELIVERY_RETRY_MAX_SECONDS": _int(env, "DELIVERY_RETRY_MAX_SECONDS", 3600),
+        "DELIVERY_EVERY_SECONDS": float(env.get("DELIVERY_EVERY_SECONDS") or 15),
+        "DELIVERY_BATCH": _int(env, "DELIVERY_BATCH", 20),
+        # A delivery claimed this long ago and never finished (its worker died mid-send) is
+        # marked failed, not sent again: it may have gone out.
+        "DELIVERY_CLAIM_SECONDS": _int(env, "DELIVERY_CLAIM_SECONDS", 300),
+        # Quiet hours in LINLI_TIMEZONE ("21:00-08:00"; empty: none): deliveries wait for
+        # the morning, except urgent help.
+        "DELIVERY_QUIET_HOURS": env.get("DELIVERY_QUIET_HOURS", "21:00-08:00"),
+        "DELIVERY_KEEP_DAYS": _int(env, "DELIVERY_KEEP_DAYS", 90),
         # flask-smorest / OpenAPI
         "API_TITLE": "Linli API",
         "API_VERSION": "v1",

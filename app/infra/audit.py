@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import AuditLog, Community, LoginThrottle, RateLimit
+from app.models.delivery import DeliveryRecord
 
 if TYPE_CHECKING:
     from app.people.actors import Actor
 
 # Bookkeeping tables whose rows are not "changes" anyone made.
-_NOT_AUDITED = (AuditLog, LoginThrottle, RateLimit)
+_NOT_AUDITED = (AuditLog, LoginThrottle, RateLimit, DeliveryRecord)
 
 
 def bind_actor(actor: Actor) -> None:

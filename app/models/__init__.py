@@ -1,10 +1,11 @@
 """All models, imported so Alembic and create_all see every table."""
 
 # announcements and lobby screens; affairs (cases, idempotency keys, notifications, Open311);
-# voice conversations; 督办 (supervisions)
+# voice conversations; 督办 (supervisions); outbound deliveries
 from app.models import (  # noqa: F401
     announcement,
     case,
+    delivery,
     idempotency,
     kiosk,
     notification,

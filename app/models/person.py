@@ -39,6 +39,10 @@ class Person(TimestampMixin, db.Model):
     locale = db.Column(db.String(10))
     text_size = db.Column(db.String(10), nullable=False, default="large")
     speech_rate = db.Column(db.String(10), nullable=False, default="slow")
+    # Notices also go out by "sms" (to phone) or "email" (to email), or "none"
+    # (app/people/delivery.py).
+    notify_channel = db.Column(db.String(10), nullable=False, default="none", server_default="none")
+    email = db.Column(db.String(254))
     is_active = db.Column(db.Boolean, nullable=False, default=True)
 
     household = db.relationship("Household", back_populates="members")

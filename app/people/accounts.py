@@ -76,6 +76,8 @@ def me(actor: Actor) -> dict:
         locale=person.locale,
         text_size=person.text_size,
         speech_rate=person.speech_rate,
+        notify_channel=person.notify_channel,
+        email=person.email,
         acting_for=people.person_view(actor, actor.on_behalf_of) if actor.on_behalf_of else None,
         proxy_links=[
             proxies.link_view(Actor.for_person(person), link)

@@ -1,10 +1,8 @@
-"""The per-person notice inbox: any feature calls `notify`; the API (and later SMS or voice
-call-backs) read from it."""
+"""The per-person notice inbox: any feature calls `notify`; the API reads from it, and
+app/people/delivery.py sends it on by SMS or e-mail (after commit) when the person chose so."""
 
 from __future__ import annotations
 
-from flask import g, has_app_context
-from flask_babel import force_locale
 from sqlalchemy import func, select, update
 
 from app.extensions import db
@@ -12,8 +10,9 @@ from app.infra.errors import NotFound
 from app.models import Person
 from app.models.base import utcnow
 from app.models.notification import Notification
-from app.people import authz
+from app.people import authz, delivery
 from app.people.actors import Actor
+from app.people.locale import in_locale_of  # noqa: F401  (callers use notifications.in_locale_of)
 
 
 def notify(
@@ -29,16 +28,8 @@ def notify(
     )
     db.session.add(note)
     db.session.flush()
+    delivery.queue_notice(note)  # also by SMS or e-mail, when the person chose one
     return note
-
-
-def in_locale_of(person_id: int):
-    """A context manager that renders gettext strings in the person's chosen language."""
-    person = db.session.get(Person, person_id)
-    if has_app_context() and not g:
-        # Flask-Babel ignores an empty g (CLI, scheduler) and would fall back to English.
-        g.linli_babel = True
-    return force_locale((person.locale if person is not None else None) or "zh_CN")
 
 
 def _owner(actor: Actor) -> Person:

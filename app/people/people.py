@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, or_, select
 
 from app.extensions import db
@@ -13,9 +14,11 @@ from app.infra.text import (
     clean_name,
     clean_text,
     mask_phone,
+    normalize_email,
     normalize_phone,
 )
 from app.models import CARE_FLAGS, Household, Person, RoleAssignment
+from app.models.delivery import NOTIFY_CHANNELS
 from app.models.person import (
     COMMITTEE_STAFF,
     GRID_WORKER,
@@ -313,6 +316,8 @@ def update_person(actor: Actor, person_id: int, changes: dict) -> Person:
         if changes["speech_rate"] not in SPEECH_RATES:
             raise invalid_field("speech_rate", "slow, normal or fast")
         person.speech_rate = changes["speech_rate"]
+    if "email" in changes or "notify_channel" in changes:
+        _set_notify(person, changes)
     staff_only = {"phone", "birth_year", "care_flags", "household_id", "is_active"}
     if staff_only & changes.keys() and not staff:
         raise Forbidden()
@@ -339,6 +344,22 @@ def update_person(actor: Actor, person_id: int, changes: dict) -> Person:
             sign_out_everywhere(person)
     db.session.flush()
     return person
+
+
+def _set_notify(person: Person, changes: dict) -> None:
+    """How notices also reach the person: none, SMS to their phone or e-mail to their address
+    (app/people/delivery.py); the channel needs its address."""
+    if "email" in changes:
+        raw = changes["email"]
+        person.email = normalize_email(raw) if raw not in (None, "") else None
+    if "notify_channel" in changes:
+        if changes["notify_channel"] not in NOTIFY_CHANNELS:
+            raise invalid_field("notify_channel", "none, sms or email")
+        person.notify_channel = changes["notify_channel"]
+    if person.notify_channel == "email" and not person.email:
+        raise invalid_field("notify_channel", _l("Please write your e-mail address first."))
+    if person.notify_channel == "sms" and not person.phone:
+        raise invalid_field("notify_channel", _l("There is no mobile number to send messages to."))
 
 
 def reset_password(person: Person, password: str) -> Person:

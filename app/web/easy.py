@@ -42,9 +42,9 @@ from markupsafe import Markup, escape
 from app import security
 from app.errors import ERROR_FORMATTERS
 from app.infra.errors import DomainError
-from app.infra.text import group_phone
+from app.infra.text import group_phone, mask_phone
 from app.models import Person
-from app.people import accounts, auth, communities, invitations, proxies
+from app.people import accounts, auth, communities, delivery, invitations, proxies
 from app.people.people import SPEECH_RATES, TEXT_SIZES
 from app.residents import easy
 from app.security import current_actor
@@ -366,38 +366,61 @@ SETTINGS = {
     "text_size": (("large", _l("Large")), ("xlarge", _l("Extra large"))),
     "speech_rate": (("slow", _l("Slow")), ("normal", _l("Medium")), ("fast", _l("Fast"))),
     "locale": (("zh_CN", "中文"), ("en", "English")),
+    # How news about one's requests also reaches one (app/people/delivery.py).
+    "notify_channel": (
+        ("none", _l("Only in this app")),
+        ("sms", _l("Text message")),
+        ("email", _l("E-mail")),
+    ),
 }
 
 
 @bp.route("/settings", methods=["GET", "POST"])
 @person_required
 def settings():
-    """Text size (大 / 特大), speech speed (慢 / 中 / 快), language (中文 / English)."""
+    """Text size (大 / 特大), speech speed (慢 / 中 / 快), language (中文 / English), and how news
+    about one's requests also reaches one (none / SMS / e-mail, with the address)."""
+    errors = []
     if request.method == "POST":
         changes = {k: request.form[k] for k in SETTINGS if k in request.form}
+        if "email" in request.form:
+            changes["email"] = request.form["email"][:300]
         try:
             accounts.update_me(current_actor(), changes)
         except DomainError as error:
             settle(error)
-            raise
-        flash(_("Saved."), "ok")
-        response = redirect(url_for("easy.settings"))
-        if "text_size" in changes:
-            response.set_cookie(
-                SIZE_COOKIE, changes["text_size"], max_age=YEAR, samesite="Lax", httponly=True
-            )
-        if "locale" in changes:
-            response.set_cookie(
-                LANG_COOKIE, changes["locale"], max_age=YEAR, samesite="Lax", httponly=True
-            )
-        return response
+            if error.status_code != 422:
+                raise
+            errors = error_lines(error)
+        if not errors:
+            flash(_("Saved."), "ok")
+            response = redirect(url_for("easy.settings"))
+            if "text_size" in changes:
+                response.set_cookie(
+                    SIZE_COOKIE, changes["text_size"], max_age=YEAR, samesite="Lax", httponly=True
+                )
+            if "locale" in changes:
+                response.set_cookie(
+                    LANG_COOKIE, changes["locale"], max_age=YEAR, samesite="Lax", httponly=True
+                )
+            return response
     person = current_actor().person
     chosen = {
         "text_size": person.text_size,
         "speech_rate": person.speech_rate,
         "locale": person.locale or "zh_CN",
+        "notify_channel": person.notify_channel,
     }
-    return render_template("easy/settings.html", groups=SETTINGS, chosen=chosen)
+    page = render_template(
+        "easy/settings.html",
+        groups=SETTINGS,
+        chosen=chosen,
+        errors=errors,
+        email=request.form.get("email", "")[:300] if errors else (person.email or ""),
+        phone=mask_phone(person.phone),
+        quiet=delivery.quiet_hours(),
+    )
+    return page, (422 if errors else 200)
 
 
 # --- PWA: manifest, service worker, assets, offline page ------------------------------------------

@@ -86,6 +86,8 @@ REFERS_TO_RECORDS = {
     "POST /api/v1/communities/{community_id}/buildings": {"grid_id"},
     "POST /api/v1/communities/{community_id}/invitations": {"household_id"},
     "PUT /api/v1/people/{person_id}/pin": {"current_pin"},  # the PIN the person has now
+    # SMS or e-mail needs the person's phone or e-mail address (given now or saved before)
+    "PATCH /api/v1/me": {"notify_channel"},
     "POST /api/v1/communities/{community_id}/devices": {"building_id"},
     "POST /api/v1/communities/{community_id}/case-categories": {"handler_organization_id"},
     "PATCH /api/v1/case-categories/{category_id}": {"handler_organization_id"},

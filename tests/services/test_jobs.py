@@ -15,6 +15,7 @@ JOBS = [
     "announcement_boundaries",
     "purge_expired",
     "speech_cache",
+    "deliveries",
 ]
 
 
@@ -22,7 +23,12 @@ def test_every_domain_registered_its_job(app):
     assert [job.name for job in jobs.registered(app)] == JOBS
     loop = {job.name: job.every for job in jobs.registered(app) if job.loop}
     # Deadlines stay with cron (and list reads), as before the one scheduler.
-    assert loop == {"announcement_boundaries": 0.0, "purge_expired": 3600.0, "speech_cache": 3600.0}
+    assert loop == {
+        "announcement_boundaries": 0.0,
+        "purge_expired": 3600.0,
+        "speech_cache": 3600.0,
+        "deliveries": 15.0,  # SMS and e-mail, in the default install too
+    }
 
 
 def test_flask_jobs_run_runs_them_all(runner, db):

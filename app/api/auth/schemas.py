@@ -4,6 +4,12 @@ import marshmallow as ma
 
 from app.api.common import PIN_PATTERN, mobile_phone, name_text, new_pin_field, pin_field, text
 
+# What normalize_email (app/infra/text.py) takes, a little stricter so the document can say it
+# without look-aheads: dot-atoms before the @ (at most 63 characters), then a domain name.
+_ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = f"^{_ATOM}{{1,32}}(?:\\.{_ATOM}{{1,30}})?@(?:{_LABEL}\\.)+{_LABEL}$"
+
 
 class TokenRequestSchema(ma.Schema):
     """Phone or username, with a 6-digit PIN (residents) or a password (staff)."""
@@ -93,6 +99,10 @@ class MeSchema(PersonSchema):
     locale = ma.fields.String(allow_none=True)
     text_size = ma.fields.String()
     speech_rate = ma.fields.String()
+    notify_channel = ma.fields.String(
+        metadata={"description": "Notices also sent by sms or email, or none."}
+    )
+    email = ma.fields.String(allow_none=True, metadata={"description": "One's own address."})
     acting_for = ma.fields.Nested(PersonSchema, allow_none=True)
     proxy_links = ma.fields.List(ma.fields.Nested(ProxyLinkBriefSchema))
     device = ma.fields.Nested(DeviceIdentitySchema, allow_none=True)
@@ -105,6 +115,22 @@ class MeUpdateSchema(ma.Schema):
     locale = ma.fields.String(validate=ma.validate.OneOf(["zh_CN", "en"]))
     text_size = ma.fields.String(validate=ma.validate.OneOf(["large", "xlarge"]))
     speech_rate = ma.fields.String(validate=ma.validate.OneOf(["slow", "normal", "fast"]))
+    notify_channel = ma.fields.String(
+        validate=ma.validate.OneOf(["none", "sms", "email"]),
+        metadata={
+            "description": "Also send notices by SMS (to one's phone) or e-mail (to `email`, "
+            "given here or before); 422 on this field when that address is missing."
+        },
+    )
+    email = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(max=254),
+        metadata={
+            "pattern": EMAIL_PATTERN,
+            "description": "Where e-mail notices go; null removes it.",
+            "example": "wang.fang@example.com",
+        },
+    )
 
 
 class PinSchema(ma.Schema):
