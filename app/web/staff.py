@@ -133,7 +133,7 @@ def index():
     return render_template(
         "staff/index.html",
         view=overview.staff_overview(current_actor()),
-        labels=words.STATUS_LABELS,
+        labels=words.STAFF_STATUS_LABELS,
     )
 
 

@@ -81,7 +81,7 @@ def inbox():
             grids=[],
             statuses=CASE_STATUSES,
             channels=CHANNELS,
-            labels=words.STATUS_LABELS,
+            labels=words.STAFF_STATUS_LABELS,
             channel_labels=views.CHANNEL_LABELS,
             summary=lambda c: views.case_summary(c, "assignee"),
         )
@@ -103,7 +103,7 @@ def inbox():
         grids=communities.list_grids(who, community.id),
         statuses=CASE_STATUSES,
         channels=CHANNELS,
-        labels=words.STATUS_LABELS,
+        labels=words.STAFF_STATUS_LABELS,
         channel_labels=views.CHANNEL_LABELS,
         summary=lambda c: views.case_summary(c, level),
         # Only committee staff and grid workers are given cases by name (queries.assignee_choices).

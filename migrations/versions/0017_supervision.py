@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0017_supervision'
-down_revision = '0014_device_sound'
+down_revision = '0016_delivery'
 branch_labels = None
 depends_on = None
 
