@@ -72,6 +72,10 @@ EVENT_LABELS = {
     "rated": _l("Rated"),
     "attachment": _l("File added"),
     "updated": _l("Details changed"),
+    # urgent help's chain (app/affairs/urgent.py), internal
+    "help_alerted": _l("Urgent help alert sent"),
+    "help_escalated": _l("Urgent help passed on to the next level"),
+    "help_acknowledged": _l("Urgent help acknowledged"),
 }
 
 

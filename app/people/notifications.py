@@ -157,18 +157,24 @@ def count_unacknowledged(person_id: int, *, urgent_only: bool = False) -> int:
 
 
 def alert_counts(actor: Actor) -> dict:
-    """The caller's badge: {"unacknowledged": n, "urgent": m, "newest_id": id or None}."""
+    """The caller's badge: {"unacknowledged": n, "urgent": m, "newest_id": id or None,
+    "newest_urgent_id": the newest urgent notice not yet acknowledged, or None}."""
     owner = _owner(actor)
+    waiting_urgent = (Notification.acknowledged_at.is_(None), Notification.urgent.is_(True))
     row = db.session.execute(
         select(
             func.count(Notification.id).filter(Notification.acknowledged_at.is_(None)),
-            func.count(Notification.id).filter(
-                Notification.acknowledged_at.is_(None), Notification.urgent.is_(True)
-            ),
+            func.count(Notification.id).filter(*waiting_urgent),
             func.max(Notification.id),
+            func.max(Notification.id).filter(*waiting_urgent),
         ).where(Notification.person_id == owner.id)
     ).one()
-    return {"unacknowledged": int(row[0] or 0), "urgent": int(row[1] or 0), "newest_id": row[2]}
+    return {
+        "unacknowledged": int(row[0] or 0),
+        "urgent": int(row[1] or 0),
+        "newest_id": row[2],
+        "newest_urgent_id": row[3],
+    }
 
 
 def acknowledge(actor: Actor, notification_id: int) -> Notification:

@@ -1,0 +1,211 @@
+"""The alert centre's services: urgent help climbs grid worker → committee staff → street office
+while nobody acknowledges it (timing with an injected `now`), each step on the case; one
+acknowledgement stops it for everyone; nobody sees or acknowledges another person's notices."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.affairs import urgent
+from app.extensions import db
+from app.infra import jobs
+from app.infra.errors import NotFound, Unavailable
+from app.models import AuditLog, RoleAssignment
+from app.models.base import utcnow
+from app.models.case import Case, CaseEvent
+from app.models.notification import HelpAlert, Notification
+from app.people import notifications
+from app.people.actors import Actor
+
+MINUTES = 5
+
+
+@pytest.fixture()
+def chain(app, cats):
+    """The world with a 5-minute escalation step."""
+    old = app.config["ALERT_ESCALATE_MINUTES"]
+    app.config["ALERT_ESCALATE_MINUTES"] = MINUTES
+    yield cats
+    app.config["ALERT_ESCALATE_MINUTES"] = old
+
+
+def _told(alert_id: int) -> list[int]:
+    return sorted(
+        db.session.scalars(select(Notification.person_id).where(Notification.alert_id == alert_id))
+    )
+
+
+def _raise(side, now):
+    told = urgent.raise_urgent_help(Actor.for_person(side.elder), "救命，我摔倒了", now=now)
+    db.session.commit()
+    return told, db.session.scalars(select(HelpAlert).order_by(HelpAlert.id.desc())).first()
+
+
+def test_the_chain_climbs_on_time_and_each_step_is_on_the_case(chain):
+    a, world = chain.a, chain
+    t0 = utcnow()
+    told, alert = _raise(a, t0)
+    assert told == [a.grid_worker.id] and _told(alert.id) == [a.grid_worker.id]
+    case = db.session.get(Case, alert.case_id)
+    assert case.channel == "voice" and case.category.code == "help" and not case.is_public
+    assert case.reporter_id == a.elder.id
+    # not yet: one second before the step
+    assert urgent.escalate_due(t0 + timedelta(minutes=MINUTES) - timedelta(seconds=1)) == 0
+    assert _told(alert.id) == [a.grid_worker.id]
+    # the step: the committee staff
+    assert urgent.escalate_due(t0 + timedelta(minutes=MINUTES)) == 1
+    db.session.commit()
+    assert _told(alert.id) == sorted([a.grid_worker.id, a.staff.id])
+    staff_note = db.session.scalar(
+        select(Notification).where(
+            Notification.alert_id == alert.id, Notification.person_id == a.staff.id
+        )
+    )
+    assert staff_note.urgent and "5" in staff_note.body and a.elder.phone in staff_note.body
+    assert staff_note.link == f"/staff/cases/{case.id}"
+    # a second run at the same moment does nothing (the step was claimed)
+    assert urgent.escalate_due(t0 + timedelta(minutes=MINUTES)) == 0
+    # then the street office (both officials of office A; not office B's)
+    assert urgent.escalate_due(t0 + timedelta(minutes=2 * MINUTES)) == 1
+    db.session.commit()
+    expected = sorted([a.grid_worker.id, a.staff.id, world.official.id, world.official_writer.id])
+    assert _told(alert.id) == expected
+    assert world.office_b_official.id not in _told(alert.id)
+    # the top: nothing more
+    db.session.refresh(alert)
+    assert alert.level == urgent.STREET and alert.next_at is None
+    assert urgent.escalate_due(t0 + timedelta(hours=5)) == 0
+    kinds = list(
+        db.session.scalars(
+            select(CaseEvent.kind).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+        )
+    )
+    assert kinds == ["submitted", "help_alerted", "help_escalated", "help_escalated"]
+    assert all(
+        not e.public
+        for e in db.session.scalars(select(CaseEvent).where(CaseEvent.kind.like("help_%")))
+    )
+    steps = db.session.scalars(
+        select(AuditLog).where(AuditLog.action == "urgent_help_escalated")
+    ).all()
+    assert [s.detail["level"] for s in steps] == ["committee_staff", "street_office"]
+
+
+def test_acknowledging_stops_the_chain_for_everyone(chain):
+    a = chain.a
+    t0 = utcnow()
+    _, alert = _raise(a, t0)
+    urgent.escalate_due(t0 + timedelta(minutes=MINUTES))
+    db.session.commit()
+    staff_note = db.session.scalar(
+        select(Notification).where(
+            Notification.alert_id == alert.id, Notification.person_id == a.staff.id
+        )
+    )
+    assert notifications.count_unacknowledged(a.staff.id, urgent_only=True) == 1
+    notifications.acknowledge(Actor.for_person(a.staff), staff_note.id)
+    db.session.commit()
+    db.session.refresh(alert)
+    assert alert.acknowledged_by_id == a.staff.id and alert.next_at is None
+    # the grid worker's notice of the same alert shows it was taken on, by whom
+    grid_note = db.session.scalar(
+        select(Notification).where(
+            Notification.alert_id == alert.id, Notification.person_id == a.grid_worker.id
+        )
+    )
+    assert grid_note.acknowledged_by_id == a.staff.id
+    assert notifications.count_unacknowledged(a.grid_worker.id, urgent_only=True) == 0
+    assert notifications.count_unacknowledged(a.staff.id, urgent_only=True) == 0
+    # no further step
+    assert urgent.escalate_due(t0 + timedelta(hours=1)) == 0
+    assert chain.official.id not in _told(alert.id)
+    events = db.session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == alert.case_id, CaseEvent.kind.like("help_%"))
+    ).all()
+    assert [e.kind for e in events] == ["help_alerted", "help_escalated", "help_acknowledged"]
+    assert events[-1].actor_person_id == a.staff.id
+    # acknowledging again changes nothing
+    again = notifications.acknowledge(Actor.for_person(a.staff), staff_note.id)
+    assert again.acknowledged_by_id == a.staff.id
+
+
+def test_without_a_grid_worker_it_starts_at_the_committee(chain):
+    a = chain.a
+    db.session.execute(
+        RoleAssignment.__table__.delete().where(RoleAssignment.person_id == a.grid_worker.id)
+    )
+    db.session.commit()
+    t0 = utcnow()
+    told, alert = _raise(a, t0)
+    assert told == [a.staff.id] and alert.level == urgent.COMMITTEE
+    assert alert.next_at == t0 + timedelta(minutes=MINUTES)
+
+
+def test_a_screen_raises_an_alert_without_a_case(chain):
+    a = chain.a
+    told = urgent.raise_urgent_help(Actor.for_device(a.device), "求助")
+    db.session.commit()
+    alert = db.session.scalars(select(HelpAlert)).one()
+    assert told == [a.grid_worker.id] and alert.case_id is None
+    note = db.session.scalars(select(Notification).where(Notification.alert_id == alert.id)).one()
+    assert note.link == "/staff/alerts" and a.device.name in note.title
+
+
+def test_nobody_to_tell_is_unavailable(chain):
+    a = chain.a
+    db.session.execute(RoleAssignment.__table__.delete())
+    db.session.commit()
+    with pytest.raises(Unavailable):
+        urgent.raise_urgent_help(Actor.for_person(a.elder), "救命")
+
+
+def test_nobody_sees_or_acknowledges_another_persons_notices(chain):
+    a, b = chain.a, chain.b
+    mine = notifications.notify(a.staff.id, "case_overdue", "Past its deadline", "…")
+    theirs = notifications.notify(b.staff.id, "case_overdue", "Past its deadline", "…")
+    db.session.commit()
+    staff_a = Actor.for_person(a.staff)
+    listed = [n.id for n in notifications.list_alerts(staff_a).items]
+    assert mine.id in listed and theirs.id not in listed
+    for other in (theirs.id, 2**31 - 1):
+        with pytest.raises(NotFound):
+            notifications.acknowledge(staff_a, other)
+    # a colleague in the same community does not reach mine either
+    with pytest.raises(NotFound):
+        notifications.acknowledge(Actor.for_person(a.grid_worker), mine.id)
+    db.session.refresh(theirs)
+    assert theirs.acknowledged_at is None
+
+
+def test_urgent_unacknowledged_on_top_then_newest_first_and_counts(chain):
+    a = chain.a
+    staff = Actor.for_person(a.staff)
+    old_urgent = notifications.notify(a.staff.id, "urgent_help", "U1", "…", urgent=True)
+    plain = notifications.notify(a.staff.id, "case_assigned", "N1", "…")
+    done_urgent = notifications.notify(a.staff.id, "urgent_help", "U2", "…", urgent=True)
+    newest = notifications.notify(a.staff.id, "case_overdue", "N2", "…")
+    notifications.acknowledge(staff, done_urgent.id)
+    db.session.commit()
+    order = [n.id for n in notifications.list_alerts(staff).items]
+    assert order == [old_urgent.id, newest.id, done_urgent.id, plain.id]
+    counts = notifications.alert_counts(staff)
+    assert counts == {
+        "unacknowledged": 3,
+        "urgent": 1,
+        "newest_id": newest.id,
+        "newest_urgent_id": old_urgent.id,
+    }
+
+
+def test_escalation_runs_as_a_loop_job(chain, app):
+    a = chain.a
+    names = {job.name: job for job in jobs.registered(app)}
+    assert names["urgent_help_escalation"].loop and names["alert_doorbells"].loop
+    t0 = utcnow()
+    _, alert = _raise(a, t0)
+    result = jobs.run_due(t0 + timedelta(minutes=MINUTES), only=["urgent_help_escalation"])
+    assert result == {"urgent_help_escalation": 1}
+    assert a.staff.id in _told(alert.id)
