@@ -209,3 +209,23 @@ def test_escalation_runs_as_a_loop_job(chain, app):
     result = jobs.run_due(t0 + timedelta(minutes=MINUTES), only=["urgent_help_escalation"])
     assert result == {"urgent_help_escalation": 1}
     assert a.staff.id in _told(alert.id)
+
+
+def test_the_api_acknowledges_and_counts(client, auth, chain):
+    a = chain.a
+    urgent.raise_urgent_help(Actor.for_person(a.elder), "救命")
+    db.session.commit()
+    headers = auth.headers(a.grid_worker)
+    counts = client.get("/api/v1/notifications/unread-count", headers=headers).get_json()
+    assert counts["unacknowledged"] == 1 and counts["urgent"] == 1 and counts["unread"] == 1
+    note = client.get("/api/v1/notifications", headers=headers).get_json()["items"][0]
+    assert note["urgent"] is True and note["acknowledged_at"] is None
+    done = client.post(f"/api/v1/notifications/{note['id']}/acknowledge", headers=headers)
+    assert done.status_code == 200 and done.get_json()["acknowledged_by_id"] == a.grid_worker.id
+    counts = client.get("/api/v1/notifications/unread-count", headers=headers).get_json()
+    assert counts["unacknowledged"] == 0 and counts["urgent"] == 0
+    # another person's notice: 404 in the envelope
+    other = client.post(
+        f"/api/v1/notifications/{note['id']}/acknowledge", headers=auth.headers(a.staff)
+    )
+    assert other.status_code == 404 and other.get_json()["code"] == 404
