@@ -18,6 +18,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.browser.conftest import Staff
 from tests.browser.test_accessibility import _violations
 from tests.live import LiveServer
 
@@ -106,10 +107,25 @@ class Console:
         self.context.close()
 
 
-def _elder_says(server, text: str) -> dict:
-    elder = next(
-        a for a in server.summary["accounts"] if a["role"] == "resident" and a.get("note")
+def _screen_says(server, text: str) -> None:
+    """救命 at a lobby screen in 4号楼: its grid (第二网格) has no grid worker in the demo, so
+    the chain starts at the committee staff."""
+    staff = Staff(server)
+    buildings = staff.call("GET", f"/communities/{staff.community['id']}/buildings")
+    building = next(b for b in buildings if b["name"] == "4号楼")
+    _device, token = staff.new_screen("4号楼大堂屏", building_id=building["id"])
+    r = requests.post(
+        server.url + "/api/v1/voice/text",
+        json={"text": text},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
     )
+    assert r.status_code == 200, r.text
+    assert r.json()["intent"] == "urgent" and r.json()["alerted"] is True
+
+
+def _elder_says(server, text: str) -> dict:
+    elder = next(a for a in server.summary["accounts"] if a["role"] == "resident" and a.get("note"))
     token = requests.post(
         server.url + "/api/v1/auth/token",
         json={"login": elder["login"], "pin": elder["pin"]},
@@ -148,7 +164,8 @@ def test_urgent_help_climbs_the_chain_live_with_a_chime(browser, alerts_server):
         # 1. the grid worker of the elder's building: on the page within 2 s, with the chime
         expect(grid.urgent_items()).to_have_count(1, timeout=2_000)
         grid_seen = time.monotonic() - said
-        expect(grid.page.locator("#alert-badge .alert-num")).to_have_text(str(before + 1), timeout=2_000)
+        badge = grid.page.locator("#alert-badge .alert-num")
+        expect(badge).to_have_text(str(before + 1), timeout=2_000)
         grid.page.wait_for_function("window.__sound.chimes.length >= 2", timeout=2_000)
         assert [round(c["hz"]) for c in grid.chimes()] == [1318, 1046]
         assert all(c["state"] == "running" for c in grid.chimes())
@@ -194,3 +211,31 @@ def test_urgent_help_climbs_the_chain_live_with_a_chime(browser, alerts_server):
     finally:
         for c in consoles:
             c.close()
+
+
+def test_without_a_grid_worker_the_committee_hears_it_within_2_s(browser, alerts_server):
+    server = alerts_server
+    committee = Console(browser, server, _account(server, "committee_staff", login="heping_staff"))
+    street = Console(browser, server, _account(server, "street_official"))
+    try:
+        waiting = committee.urgent_items().filter(has_text="4号楼大堂屏")
+        expect(waiting).to_have_count(0)
+        time.sleep(1.0)  # the streams are open
+        _screen_says(server, "救命")
+        said = time.monotonic()
+        expect(waiting).to_have_count(1, timeout=2_000)
+        committee.page.wait_for_function("window.__sound.chimes.length >= 2", timeout=2_000)
+        assert time.monotonic() - said < 2.5
+        # unacknowledged: the street office after the delay
+        at_street = street.urgent_items().filter(has_text="4号楼大堂屏")
+        expect(at_street).to_have_count(1, timeout=int((STEP + 3) * 1000))
+        assert time.monotonic() - said >= STEP - 0.5
+        # the committee acknowledges it with one click
+        waiting.get_by_role("button", name=re.compile("确认收到")).click()
+        expect(waiting).to_contain_text("已由")
+        expect(waiting.locator("form")).to_have_count(0)
+        for c in (committee, street):
+            c.clean()
+    finally:
+        committee.close()
+        street.close()
