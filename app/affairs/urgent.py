@@ -260,9 +260,9 @@ def escalate_due(now: datetime | None = None) -> int:
     return sum(1 for alert_id in due if escalate(alert_id, now))
 
 
-def escalation_job(now: datetime | None, sweep: bool) -> int:
+def escalation_job(now: datetime | None, sweep: bool) -> dict:
     """The job "urgent_help_escalation": unacknowledged urgent help climbs the chain."""
-    return escalate_due(now)
+    return {"climbed": escalate_due(now)}
 
 
 def record_acknowledged(alert: HelpAlert, actor: Actor) -> None:

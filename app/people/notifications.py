@@ -228,11 +228,11 @@ def acknowledge(actor: Actor, notification_id: int) -> Notification:
 _SEEN: dict[tuple[int, int], int] = {}
 
 
-def doorbells_job(now: datetime | None, sweep: bool) -> int:
+def doorbells_job(now: datetime | None, sweep: bool) -> dict:
     """The loop job "alert_doorbells": ring this process's open alert pages for notices written
     by another process (one max(id) query while someone here listens); returns how many rang."""
     if sweep:
-        return 0  # cron has no listeners
+        return {"rang": 0}  # cron has no listeners
     app = current_app._get_current_object()
     bus = events.get_bus(app)
     key = (id(app), os.getpid())
@@ -241,7 +241,7 @@ def doorbells_job(now: datetime | None, sweep: bool) -> int:
     seen = _SEEN.get(key)
     _SEEN[key] = max(newest, seen or 0)
     if seen is None or newest <= seen or not listening:
-        return 0
+        return {"rang": 0}
     rows = db.session.execute(
         select(Notification.person_id, func.max(Notification.id))
         .where(Notification.id > seen, Notification.person_id.in_(sorted(listening)))
@@ -252,4 +252,4 @@ def doorbells_job(now: datetime | None, sweep: bool) -> int:
         bus.hub.deliver(
             alert_channel(person_id), {"type": "alerts", "person_id": person_id, "id": newest_id}
         )
-    return len(rows)
+    return {"rang": len(rows)}

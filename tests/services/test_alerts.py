@@ -207,7 +207,7 @@ def test_escalation_runs_as_a_loop_job(chain, app):
     t0 = utcnow()
     _, alert = _raise(a, t0)
     result = jobs.run_due(t0 + timedelta(minutes=MINUTES), only=["urgent_help_escalation"])
-    assert result == {"urgent_help_escalation": 1}
+    assert result == {"urgent_help_escalation": {"climbed": 1}}
     assert a.staff.id in _told(alert.id)
 
 
@@ -229,3 +229,41 @@ def test_the_api_acknowledges_and_counts(client, auth, chain):
         f"/api/v1/notifications/{note['id']}/acknowledge", headers=auth.headers(a.staff)
     )
     assert other.status_code == 404 and other.get_json()["code"] == 404
+
+
+def test_doorbells_reach_streams_of_this_process_for_notices_written_elsewhere(app, chain):
+    """Without Redis a notice written by another worker never passes this process's bus: the
+    loop job sees the new id and rings the listening person's channel (and nobody else's)."""
+    from app.infra import events
+    from app.screens import feed
+
+    feed.watcher(app).stop()  # a watcher left by a stream test would run the job meanwhile
+    notifications._SEEN.clear()
+    a = chain.a
+    bus = events.get_bus(app)
+    with bus.subscribe([notifications.alert_channel(a.staff.id)]) as sub:
+        assert notifications.doorbells_job(None, False) == {"rang": 0}  # learns where it stands
+        # as another process would write them: straight into the table, no doorbell here
+        for person_id in (a.staff.id, a.grid_worker.id):
+            db.session.execute(
+                Notification.__table__.insert().values(
+                    person_id=person_id,
+                    kind="case_assigned",
+                    title="New work",
+                    body="…",
+                    urgent=False,
+                    created_at=utcnow(),
+                )
+            )
+        db.session.commit()
+        assert sub.get(timeout=0.1) is None
+        assert notifications.doorbells_job(None, False) == {"rang": 1}  # only the listener
+        channel, message = sub.get(timeout=1)
+        newest = db.session.scalar(
+            select(Notification.id)
+            .where(Notification.person_id == a.staff.id)
+            .order_by(Notification.id.desc())
+        )
+        assert channel == f"alerts:{a.staff.id}" and message["id"] == newest
+        assert notifications.doorbells_job(None, False) == {"rang": 0}  # once
+        assert notifications.doorbells_job(None, True) == {"rang": 0}  # cron: nobody listens
