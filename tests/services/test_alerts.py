@@ -267,3 +267,40 @@ def test_doorbells_reach_streams_of_this_process_for_notices_written_elsewhere(a
         assert channel == f"alerts:{a.staff.id}" and message["id"] == newest
         assert notifications.doorbells_job(None, False) == {"rang": 0}  # once
         assert notifications.doorbells_job(None, True) == {"rang": 0}  # cron: nobody listens
+
+
+def test_a_residents_confirmation_or_reopening_reaches_the_handlers(chain):
+    from app.affairs import workflow
+    from tests.affairs.conftest import put_in_state, submit
+
+    a = chain.a
+    case = submit(a)
+    put_in_state(case, a, "resolved")  # handled by A's organization
+
+    def kinds(person):
+        return [
+            n.kind
+            for n in db.session.scalars(
+                select(Notification).where(Notification.person_id == person.id)
+            )
+        ]
+
+    workflow.reopen_case(Actor.for_person(a.resident), case.id, reason="灯还是不亮")
+    db.session.commit()
+    reopened = db.session.scalars(
+        select(Notification).where(
+            Notification.person_id == a.org_member.id, Notification.kind == "case_reopened"
+        )
+    ).one()
+    assert case.reference in reopened.title and "灯还是不亮" in reopened.body
+    assert reopened.link == f"/staff/cases/{case.id}"
+    put_in_state(case, a, "resolved")
+    workflow.confirm_case(Actor.for_person(a.resident), case.id)
+    db.session.commit()
+    assert "case_confirmed" in kinds(a.org_member)
+    assert "case_confirmed" not in kinds(chain.b.staff)
+    # a step staff take themselves is not announced to them this way
+    put_in_state(case, a, "resolved")
+    workflow.transition(Actor.for_person(a.staff), case.id, "close")
+    db.session.commit()
+    assert kinds(a.org_member).count("case_confirmed") == 1
