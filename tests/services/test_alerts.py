@@ -304,3 +304,32 @@ def test_a_residents_confirmation_or_reopening_reaches_the_handlers(chain):
     workflow.transition(Actor.for_person(a.staff), case.id, "close")
     db.session.commit()
     assert kinds(a.org_member).count("case_confirmed") == 1
+
+
+def test_with_redis_an_urgent_alert_rings_another_workers_stream(app, chain, monkeypatch):
+    """With REDIS_URL the doorbell goes over Redis: a stream held by another worker hears it
+    at once (after commit), with no poll."""
+    import uuid
+
+    from app.infra.events import EventBus
+    from tests.kiosk.test_events import REDIS_URL, _redis_available
+
+    if not _redis_available():
+        pytest.skip("Redis is not running")
+    a = chain.a
+    prefix = f"linli-test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setitem(app.extensions, "linli_events", EventBus(REDIS_URL, prefix))
+    other_worker = EventBus(REDIS_URL, prefix)
+    try:
+        sub = other_worker.subscribe([notifications.alert_channel(a.grid_worker.id)])
+        urgent.raise_urgent_help(Actor.for_person(a.elder), "救命")
+        assert sub.get(0.3) is None  # not before the commit
+        db.session.commit()
+        channel, message = sub.get(2.0)
+        note = db.session.scalars(
+            select(Notification).where(Notification.person_id == a.grid_worker.id)
+        ).all()[-1]
+        assert channel == f"alerts:{a.grid_worker.id}" and message["id"] == note.id
+    finally:
+        other_worker.stop()
+        app.extensions["linli_events"].stop()
