@@ -114,6 +114,12 @@ def _tell(alert: HelpAlert, level: int, people: list[int], waited: int | None) -
             )
 
 
+def _names(people: list[int]) -> str:
+    """Who was told, for the case's internal timeline (names are data: no language)."""
+    rows = db.session.scalars(select(Person).where(Person.id.in_(people)).order_by(Person.id))
+    return "、".join(p.display_name for p in rows)
+
+
 def _first_level(alert: HelpAlert, above: int = 0) -> tuple[int, list[int]]:
     """The lowest level above `above` with somebody on it: (level, people), or (0, [])."""
     for level in range(above + 1, TOP + 1):
@@ -171,6 +177,7 @@ def raise_urgent_help(actor: Actor, transcript: str, now: datetime | None = None
             case,
             "help_alerted",
             None,
+            note=_names(people) or None,
             public=False,
             role="system",
             data={"level": LEVEL_NAMES.get(level), "notified": people},
@@ -231,6 +238,7 @@ def escalate(alert_id: int, now: datetime) -> list[int]:
             case,
             "help_escalated",
             None,
+            note=_names(people),
             public=False,
             role="system",
             data={"level": LEVEL_NAMES[level], "notified": people, "minutes": waited},

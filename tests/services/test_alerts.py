@@ -84,10 +84,13 @@ def test_the_chain_climbs_on_time_and_each_step_is_on_the_case(chain):
         )
     )
     assert kinds == ["submitted", "help_alerted", "help_escalated", "help_escalated"]
-    assert all(
-        not e.public
-        for e in db.session.scalars(select(CaseEvent).where(CaseEvent.kind.like("help_%")))
-    )
+    steps = db.session.scalars(select(CaseEvent).where(CaseEvent.kind.like("help_%"))).all()
+    assert all(not e.public for e in steps)
+    assert [e.note for e in steps] == [
+        a.grid_worker.display_name,
+        a.staff.display_name,
+        f"{world.official.display_name}、{world.official_writer.display_name}",
+    ]
     steps = db.session.scalars(
         select(AuditLog).where(AuditLog.action == "urgent_help_escalated")
     ).all()

@@ -131,3 +131,24 @@ def test_the_stream_rings_when_a_notice_arrives(app, cats):
         assert got[0] == 'data: {"id": null}'
         newest = db.session.scalar(select(Notification.id).order_by(Notification.id.desc()))
         assert got[1] == f'data: {{"id": {newest}}}'
+
+
+def test_the_chain_shows_on_the_case_page_for_staff(client, cats):
+    from app.affairs import urgent
+    from app.models.notification import HelpAlert
+    from app.people.actors import Actor
+
+    a = cats.a
+    urgent.raise_urgent_help(Actor.for_person(a.elder), "救命，我摔倒了")
+    db.session.commit()
+    alert = db.session.scalars(select(HelpAlert)).one()
+    note = db.session.scalars(select(Notification).where(Notification.alert_id == alert.id)).one()
+    _login(client, a.grid_worker)
+    page = client.get("/staff/alerts").get_data(as_text=True)
+    assert f'href="/staff/cases/{alert.case_id}"' in page and "打开诉求" in page
+    token = _csrf(client, "/staff/alerts")
+    client.post(f"/staff/alerts/{note.id}/acknowledge", data={"csrf_token": token})
+    _login(client, a.staff)
+    case_page = client.get(f"/staff/cases/{alert.case_id}").get_data(as_text=True)
+    assert "已发出紧急求助提醒" in case_page and "紧急求助已确认收到" in case_page
+    assert a.grid_worker.display_name in case_page
