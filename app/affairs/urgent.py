@@ -169,7 +169,8 @@ def raise_urgent_help(actor: Actor, transcript: str, now: datetime | None = None
     db.session.flush()
     level, people = _first_level(alert)
     alert.level = level or TOP
-    above, _next = _first_level(alert, level) if level else (0, [])
+    # It climbs only while there is somebody above to climb to.
+    above = _first_level(alert, level)[0] if level else 0
     alert.next_at = now + _delay() if above else None
     _tell(alert, level, people, None)
     if case is not None:
