@@ -116,20 +116,23 @@ def register_commands(app: Flask) -> None:
 
 def register_listeners(app: Flask) -> None:
     """Who follows which change (app/infra/events.py `changed`), in the same transaction."""
+    from app.affairs import urgent
     from app.infra import events
     from app.screens import feed
 
     events.on_change(app, "feed", feed.touch_feed)  # announcements → the screens' feed version
+    # an acknowledged urgent-help notice (app/people) → a step on the case (app/affairs)
+    events.on_change(app, "help_acknowledged", urgent.record_acknowledged)
 
 
 def register_jobs(app: Flask) -> None:
     """What runs on a clock (app/infra/jobs.py): `flask jobs run` from cron runs them all; each
     process's feed watcher runs those marked loop, at most every `every` seconds."""
-    from app.affairs import deadlines
+    from app.affairs import deadlines, urgent
     from app.assistant import runtime as voice_runtime
     from app.assistant import stores as voice_stores
     from app.infra import housekeeping, idempotency, jobs, ratelimit
-    from app.people import auth, delivery
+    from app.people import auth, delivery, notifications
     from app.screens import feed
 
     hourly = housekeeping.INTERVAL_SECONDS
@@ -145,6 +148,9 @@ def register_jobs(app: Flask) -> None:
     jobs.register(app, "case_deadlines", deadlines.deadlines_job, loop=False)
     jobs.register(app, "case_auto_close", deadlines.auto_close_job, loop=False)
     jobs.register(app, "announcement_boundaries", feed.boundaries_job)
+    # The alert centre: urgent help climbs its chain; open console pages hear other workers.
+    jobs.register(app, "urgent_help_escalation", urgent.escalation_job, every=1.0)
+    jobs.register(app, "alert_doorbells", notifications.doorbells_job)
     jobs.register(app, "purge_expired", housekeeping.purge_job, every=hourly)
     jobs.register(app, "speech_cache", voice_runtime.trim_speech_cache, every=hourly)
     # SMS and e-mail, after the commit that queued them (retries, quiet hours).

@@ -182,6 +182,10 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         "KIOSK_PROGRESS_PER_HOUR": _int(env, "KIOSK_PROGRESS_PER_HOUR", 30),
         "ANNOUNCEMENT_DEFAULT_DAYS": _int(env, "ANNOUNCEMENT_DEFAULT_DAYS", 30),
         "ANNOUNCEMENT_URGENT_HOURS": _int(env, "ANNOUNCEMENT_URGENT_HOURS", 24),
+        # The alert centre: unacknowledged urgent help climbs grid worker -> committee staff ->
+        # street office after this many minutes at each step (fractions allowed, for tests).
+        "ALERT_ESCALATE_MINUTES": float(env.get("ALERT_ESCALATE_MINUTES") or 5),
+        "ALERT_STREAM_SECONDS": _int(env, "ALERT_STREAM_SECONDS", 300),
         # Community affairs (诉求): deadlines, automatic steps, attachments, idempotency, Open311.
         "CASE_AUTO_CLOSE_DAYS": _int(env, "CASE_AUTO_CLOSE_DAYS", 7),
         "CASE_ESCALATION_GRACE_HOURS": _int(env, "CASE_ESCALATION_GRACE_HOURS", 24),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
+from app.affairs.common import _place
 from app.affairs.words import STATUS_LABELS
 from app.extensions import db
 from app.models import (
@@ -109,3 +110,20 @@ def _tell_handlers(case: Case, kind: str, title, body) -> None:
     for person_id in _assignee_people(case) or _community_staff(case.community_id):
         with notifications.in_locale_of(person_id):
             notifications.notify(person_id, kind, title(), body(), link=f"/staff/cases/{case.id}")
+
+
+def _tell_of_resident_step(case: Case, action: str, reason: str | None) -> None:
+    """The resident (or their proxy, or the screen that filed it) confirmed the fix or reopened
+    the case: its handlers hear it (else the committee staff), in each one's language."""
+
+    def title() -> str:
+        if action == "confirm":
+            return _("Confirmed by the resident: %(ref)s", ref=case.reference)
+        return _("Reopened by the resident: %(ref)s", ref=case.reference)
+
+    def body() -> str:
+        text = _("%(category)s · %(where)s", category=case.category.name, where=_place(case))
+        return f"{text} · {reason}" if reason else text
+
+    kind = "case_confirmed" if action == "confirm" else "case_reopened"
+    _tell_handlers(case, kind, title, body)

@@ -74,6 +74,10 @@ EVENT_LABELS = {
     "updated": _l("Details changed"),
     "supervised": _l("Supervision by the street office"),
     "supervision_fulfilled": _l("Supervision answered"),
+    # urgent help's chain (app/affairs/urgent.py), internal
+    "help_alerted": _l("Urgent help alert sent"),
+    "help_escalated": _l("Urgent help passed on to the next level"),
+    "help_acknowledged": _l("Urgent help acknowledged"),
 }
 
 

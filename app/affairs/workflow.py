@@ -23,7 +23,12 @@ from app.affairs.common import (
 )
 from app.affairs.deadlines import _new_deadline
 from app.affairs.intake import _location
-from app.affairs.notify import _announce_status, _assignee_people, _tell_reporter
+from app.affairs.notify import (
+    _announce_status,
+    _assignee_people,
+    _tell_of_resident_step,
+    _tell_reporter,
+)
 from app.affairs.queries import get_case
 from app.affairs.rules import _SPECIAL, _WORKERS
 from app.extensions import db
@@ -112,6 +117,8 @@ def transition(
         _rate(actor, case, rating, comment)
     db.session.flush()
     _announce_status(actor, case, note if is_public and role in STAFF_VOICES else None)
+    if action in ("confirm", "reopen") and role not in STAFF_VOICES:
+        _tell_of_resident_step(case, action, note)  # the alert centre of who works on it
     return case
 
 

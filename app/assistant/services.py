@@ -2,8 +2,9 @@
 
 - `AppServices` implements the library's `Services` protocol over the real services: cases
   (channel "voice", transcript and the original audio as an attachment), announcements and
-  activities for the caller's building, the committee's contact, and urgent help (immediate
-  notices to the committee staff and the resident's grid worker, plus an audit entry).
+  activities for the caller's building, the committee's contact, and urgent help (an alert
+  that climbs grid worker → committee staff → street office until acknowledged:
+  app/affairs/urgent.py).
 - `Caller` is what the dialog hands back to them; `owner_of` says whom a conversation belongs to.
 """
 
@@ -17,18 +18,14 @@ from typing import Any
 from flask import g, has_app_context
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
-from app.affairs import categories, common, intake, queries
-from app.extensions import db
-from app.infra import audit, uow
-from app.infra.errors import Invalid, NotFound, Unauthorized, Unavailable
-from app.models import Person, RoleAssignment
+from app.affairs import categories, common, intake, queries, urgent
+from app.infra import uow
+from app.infra.errors import Invalid, NotFound, Unauthorized
 from app.notices import audience
 from app.notices import common as notices
 from app.notices.common import local_zone
-from app.people import communities, notifications
+from app.people import communities
 from app.people.actors import Actor
 
 # Report categories of the language packs -> case category codes, best first. A kiosk files
@@ -182,7 +179,7 @@ class AppServices:
             return {"reference": normal, "status_text": sentence, "updated": None}
 
     def urgent_help(self, caller: Caller, transcript: str) -> None:
-        """Alert the committee staff and the grid worker now; audited."""
+        """Alert the grid worker (else the committee staff) now; it climbs until acknowledged."""
         with self._call(caller):
             alert_for_help(caller.actor, transcript)
 
@@ -194,74 +191,11 @@ def _babel_context() -> None:
 
 
 def alert_for_help(actor: Actor, transcript: str) -> list[int]:
-    """Urgent help (救命 / 我摔倒了): a notice to every committee staff member of the caller's
-    community and to the grid worker of their building, plus an audit entry. Returns who was
-    told; raises Unavailable when nobody could be (the dialog then says so)."""
-    community = communities.community_of(actor)
-    if community is None:
-        raise Unavailable()
-    building = _building_of(actor)
-    staff = _people_with_role(role="committee_staff", community_id=community.id)
-    grid = (
-        _people_with_role(role="grid_worker", grid_id=building.grid_id)
-        if building is not None and building.grid_id
-        else []
-    )
-    recipients = sorted(set(staff) | set(grid))
-    said = (transcript or "").strip()[:200]
-    for person_id in recipients:
-        with notifications.in_locale_of(person_id):
-            who, place, phone = _who_and_where(actor, building)
-            body = _(
-                "%(who)s (%(place)s) asked for help by voice: “%(said)s”.",
-                who=who,
-                place=place,
-                said=said or "…",
-            )
-            if phone:
-                body += " " + _("Phone: %(phone)s.", phone=phone)
-            body += " " + _("Please call or go there now.")
-            notifications.notify(person_id, "urgent_help", _("Urgent help: %(who)s", who=who), body)
-    target = (
-        ("device", actor.device.id) if actor.device is not None else ("person", actor.subject.id)
-    )
-    audit.record(
-        actor,
-        "urgent_help",
-        target[0],
-        target[1],
-        community.id,
-        {"channel": "voice", "said": said, "notified": recipients},
-    )
-    db.session.flush()
-    if not recipients:
-        raise Unavailable(_l("Nobody could be alerted."))
-    return recipients
-
-
-def _people_with_role(**filters) -> list[int]:
-    query = select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
-    query = query.where(
-        Person.is_active.is_(True),
-        *(getattr(RoleAssignment, name) == value for name, value in filters.items()),
-    )
-    return sorted(set(db.session.scalars(query)))
-
-
-def _who_and_where(actor: Actor, building) -> tuple[str, str, str | None]:
-    if actor.device is not None:
-        device = actor.device
-        where = device.location or (building.name if building is not None else "")
-        return _("Someone at the screen %(name)s", name=device.name), where or "-", None
-    person = actor.subject
-    place = ""
-    if person.household is not None:
-        place = person.household.label
-    elif building is not None:
-        place = building.name
-    # Staff and grid workers may see the phone of a resident of their community; in an
-    # emergency they need it at once (the notice itself is audited above).
-    return person.display_name, place or "-", person.phone
+    """Urgent help (救命 / 我摔倒了): the alert starts its chain at the grid worker of the caller's
+    building (else the committee staff) and climbs while nobody acknowledges it
+    (app/affairs/urgent.py). Returns who was told now; raises Unavailable when nobody could be
+    (the dialog then says so)."""
+    return urgent.raise_urgent_help(actor, transcript)
 
 
 def _category_for(actor: Actor, community_id: int, hint: str | None):

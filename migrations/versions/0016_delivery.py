@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0016_delivery'
-down_revision = '0014_device_sound'
+down_revision = '0015_alerts'
 branch_labels = None
 depends_on = None
 

@@ -163,6 +163,9 @@ AFFAIRS_ROUTES = {
     ("POST", "/api/v1/notifications/<notification_id>/read"): R(
         200, {"resident"}, others=404, overrides={"device": 403}
     ),
+    ("POST", "/api/v1/notifications/<notification_id>/acknowledge"): R(
+        200, {"resident"}, others=404, overrides={"device": 403}
+    ),
 }
 # Routes whose records are all the caller's own: nothing of the other community to name.
 NO_FOREIGN = {

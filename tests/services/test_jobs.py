@@ -13,6 +13,8 @@ JOBS = [
     "case_deadlines",
     "case_auto_close",
     "announcement_boundaries",
+    "urgent_help_escalation",
+    "alert_doorbells",
     "purge_expired",
     "speech_cache",
     "deliveries",
@@ -25,6 +27,8 @@ def test_every_domain_registered_its_job(app):
     # Deadlines stay with cron (and list reads), as before the one scheduler.
     assert loop == {
         "announcement_boundaries": 0.0,
+        "urgent_help_escalation": 1.0,  # the alert centre: unacknowledged urgent help climbs
+        "alert_doorbells": 0.0,  # console pages held by this process hear other workers
         "purge_expired": 3600.0,
         "speech_cache": 3600.0,
         "deliveries": 15.0,  # SMS and e-mail, in the default install too
@@ -43,6 +47,7 @@ def test_flask_jobs_run_runs_them_all(runner, db):
     assert "login throttles: 1" in result.output
     assert "due soon: 0, overdue: 0, escalated: 0" in result.output
     assert "auto closed: 0" in result.output
+    assert "urgent_help_escalation: climbed: 0" in result.output
     assert db.session.query(LoginThrottle).count() == 0
 
 

@@ -33,8 +33,9 @@ class UnreadCount(MethodView):
 
     @blp.response(200, UnreadCountSchema)
     def get(self):
-        """How many of my notices are unread."""
-        return {"unread": notifications.unread_count(actor())}
+        """How many of my notices are unread, not acknowledged, and urgent not acknowledged."""
+        counts = notifications.alert_counts(actor())
+        return {"unread": notifications.unread_count(actor()), **counts}
 
 
 @blp.route("/notifications/<id:notification_id>/read")
@@ -45,6 +46,16 @@ class NotificationRead(MethodView):
     def post(self, notification_id):
         """Mark a notice read."""
         return notifications.mark_read(actor(), notification_id)
+
+
+@blp.route("/notifications/<id:notification_id>/acknowledge")
+class NotificationAcknowledge(MethodView):
+    """Acknowledgement."""
+
+    @blp.response(200, NotificationSchema)
+    def post(self, notification_id):
+        """Acknowledge a notice (urgent help: it stops climbing, for everyone told of it)."""
+        return notifications.acknowledge(actor(), notification_id)
 
 
 @blp.route("/notifications/read-all")

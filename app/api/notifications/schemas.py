@@ -15,6 +15,9 @@ class NotificationSchema(ma.Schema):
     link = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime()
     read_at = ma.fields.DateTime(allow_none=True)
+    urgent = ma.fields.Boolean()
+    acknowledged_at = ma.fields.DateTime(allow_none=True)
+    acknowledged_by_id = ma.fields.Integer(allow_none=True)
 
 
 NotificationPageSchema = page_schema(NotificationSchema, "NotificationPageSchema")
@@ -27,9 +30,11 @@ class NotificationQueryArgsSchema(PageArgsSchema):
 
 
 class UnreadCountSchema(ma.Schema):
-    """How many notices are unread."""
+    """How many notices are unread, not acknowledged, urgent and not acknowledged."""
 
     unread = ma.fields.Integer()
+    unacknowledged = ma.fields.Integer()
+    urgent = ma.fields.Integer()
 
 
 class ReadAllSchema(ma.Schema):

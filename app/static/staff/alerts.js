@@ -1,0 +1,127 @@
+/* Linli staff console: the alert centre live (提醒中心).
+ *
+ * On every staff page the badge (#alert-badge, templates/staff/_alert_badge.html) listens to
+ * the signed-in person's stream (Server-Sent Events: a doorbell, `alerts`) and re-fetches the
+ * counts; on /staff/alerts (#alert-list) also the list. A new urgent notice (urgent help) plays a
+ * chime: two notes from a Web Audio oscillator, as the lobby screen's urgent chime
+ * (kiosk/static/sound.js). Browsers hold sound back until the page was touched; the first click
+ * or key press anywhere lets it play from then on. A slow poll backs the stream up.
+ *
+ * Acknowledge buttons are sent without leaving the page (the form still works without script).
+ * document.documentElement.dataset.chimes counts the chimes played.
+ */
+(function () {
+  'use strict';
+
+  var badge = document.getElementById('alert-badge');
+  if (!badge) return;
+  var root = document.documentElement;
+  var POLL_MS = 30000;
+  var newestUrgent = Number(badge.dataset.newestUrgent || 0);
+  var ctx = null;
+  var busy = false;
+  var again = false;
+
+  function list() { return document.getElementById('alert-list'); }
+
+  function context() {
+    if (ctx) return ctx;
+    var AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC) return null;
+    try { ctx = new AC(); } catch (e) { return null; }
+    return ctx;
+  }
+
+  function unlock() {
+    var c = context();
+    if (c && c.state !== 'running') {
+      try {
+        var p = c.resume();
+        if (p && p.catch) p.catch(function () { /* still held back */ });
+      } catch (e) { /* ignore */ }
+    }
+  }
+
+  function chime() {
+    var c = context();
+    if (!c) return;
+    if (c.state !== 'running') unlock();
+    var t = c.currentTime + 0.03;
+    // Ding-dong: E6 then C6, each fading out (the lobby screen's urgent chime).
+    [[1318.5, 0], [1046.5, 0.42]].forEach(function (note) {
+      var osc = c.createOscillator();
+      var gain = c.createGain();
+      osc.type = 'sine';
+      osc.frequency.value = note[0];
+      var at = t + note[1];
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.4, at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.7);
+      osc.connect(gain);
+      gain.connect(c.destination);
+      osc.start(at);
+      osc.stop(at + 0.75);
+    });
+    root.dataset.chimes = String(Number(root.dataset.chimes || 0) + 1);
+  }
+
+  function draw(data) {
+    var count = badge.querySelector('.alert-count');
+    var num = badge.querySelector('.alert-num');
+    if (num) num.textContent = String(data.unacknowledged);
+    if (count) count.hidden = !data.unacknowledged;
+    badge.classList.toggle('urgent', data.urgent > 0);
+    var box = list();
+    if (box && typeof data.html === 'string') box.innerHTML = data.html;
+    var urgentNow = Number(data.newest_urgent_id || 0);
+    if (urgentNow > newestUrgent) chime();
+    newestUrgent = Math.max(newestUrgent, urgentNow);
+  }
+
+  function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    var url = badge.dataset.state + (list() ? '?list=1' : '');
+    fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data) draw(data); })
+      .catch(function () { /* offline for a moment: the stream or the poll tries again */ })
+      .then(function () {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      });
+  }
+
+  function listen() {
+    if (!window.EventSource) return;
+    var source = new EventSource(badge.dataset.stream);
+    // Each event is a doorbell (the first says where the server stands): fetch the counts.
+    source.addEventListener('alerts', refresh);
+    source.addEventListener('bye', function () { /* EventSource reconnects by itself */ });
+  }
+
+  // One click acknowledges, without leaving the page.
+  document.addEventListener('submit', function (e) {
+    var form = e.target;
+    if (!form.classList || !form.classList.contains('alert-ack-form')) return;
+    e.preventDefault();
+    var button = form.querySelector('button');
+    if (button) button.disabled = true;
+    fetch(form.action, {
+      method: 'POST',
+      body: new FormData(form),
+      credentials: 'same-origin',
+      headers: { Accept: 'application/json' }
+    }).then(function (r) {
+      if (!r.ok) throw new Error(String(r.status));
+      refresh();
+    }).catch(function () { form.submit(); });
+  });
+
+  ['pointerdown', 'keydown'].forEach(function (name) {
+    document.addEventListener(name, unlock, { capture: true, passive: true });
+  });
+  context();
+  listen();
+  setInterval(refresh, POLL_MS);
+})();
