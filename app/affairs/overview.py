@@ -29,7 +29,7 @@ from app.models.case import OPEN_STATUSES, SUBMITTED, Case
 from app.models.notification import Notification
 from app.notices.acknowledgements import follow_up
 from app.notices.common import effective_status
-from app.people import authz
+from app.people import authz, notifications
 from app.people.actors import Actor
 from app.screens.kiosk import device_statuses
 
@@ -85,24 +85,20 @@ def _count(*conditions) -> int:
     return db.session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
 
 
-# --- urgent help (swap point for the alert centre) ------------------------------------------------
+# --- urgent help ------------------------------------------------------------------------------
 def unacknowledged_urgent_help(actor: Actor) -> dict:
-    """Urgent help notices (救命 / 我摔倒了) this person has not acknowledged: their count and the
-    latest few.
-
-    MERGE NOTE: until the alert centre (acknowledgement with one click) lands, "not
-    acknowledged" means the notice is unread (Notification.kind == "urgent_help", read_at IS
-    NULL). The alert centre replaces this one function; the overview keeps its shape
-    ({"count", "items"}, each item: id, title, body, created_at, link)."""
+    """Urgent notices (救命 / 我摔倒了 and the chain's steps) nobody has acknowledged yet in this
+    person's alert centre: their count and the latest few ({"count", "items"}, each item: id,
+    title, body, created_at, link)."""
     authz.require_person(actor)
-    unread = (
+    waiting = (
         Notification.person_id == actor.person.id,
-        Notification.kind == "urgent_help",
-        Notification.read_at.is_(None),
+        Notification.urgent.is_(True),
+        Notification.acknowledged_at.is_(None),
     )
-    count = db.session.scalar(select(func.count()).select_from(Notification).where(*unread)) or 0
+    count = notifications.count_unacknowledged(actor.person.id, urgent_only=True)
     items = db.session.scalars(
-        select(Notification).where(*unread).order_by(Notification.id.desc()).limit(5)
+        select(Notification).where(*waiting).order_by(Notification.id.desc()).limit(5)
     )
     return {
         "count": count,
