@@ -2,11 +2,14 @@
 
 A call for help becomes a `HelpAlert` and, for a resident, a case of the category 求助 (code
 "help", channel voice, never public) so that it can be followed like any other matter. The alert
-goes first to the grid worker of the caller's building; while nobody acknowledges it, it climbs
-every ALERT_ESCALATE_MINUTES to the community's committee staff, then to the street office (a
-level with nobody on it is skipped). Each step is an urgent notice (it sounds in the console) and
-an internal entry on the case's timeline (and in the audit log); the first acknowledgement, by
-anyone told, stops the chain (`notifications.acknowledge` → `record_acknowledged`).
+goes at once to the grid worker of the caller's building (who is expected to take it on) and to
+the community's committee staff (the console sounds within seconds); while nobody acknowledges
+it, it climbs every ALERT_ESCALATE_MINUTES: the committee staff are called again ("nobody has
+taken this on for N minutes"), then the street office, which reports the case up (已上报, so
+the office may issue 督办); a level with nobody on it is skipped. Each step is an urgent notice
+(it sounds in the console) and an internal entry on the case's timeline (and in the audit log);
+the first acknowledgement, by anyone told, stops the chain (`notifications.acknowledge` →
+`record_acknowledged`).
 
 When no case can be opened (a lobby screen cannot file 求助 anonymously, the community has no
 such category, the caller hit the hourly limit) the alert still goes out and climbs: its steps
@@ -57,10 +60,13 @@ def _building_of(actor: Actor) -> Building | None:
 
 def _recipients(alert: HelpAlert, level: int) -> list[int]:
     if level == GRID:
+        # The first call goes to the grid worker, who is expected to take it on, and to the
+        # committee staff on duty at once: an elder on the floor must not wait for a step.
         building = db.session.get(Building, alert.building_id) if alert.building_id else None
         if building is None or not building.grid_id:
             return []
-        return _people_with_role(role="grid_worker", grid_id=building.grid_id)
+        grid = _people_with_role(role="grid_worker", grid_id=building.grid_id)
+        return sorted(set(grid) | set(_community_staff(alert.community_id))) if grid else []
     if level == COMMITTEE:
         return _community_staff(alert.community_id)
     community = db.session.get(Community, alert.community_id)
@@ -235,6 +241,9 @@ def escalate(alert_id: int, now: datetime) -> list[int]:
     _tell(alert, level, people, waited)
     if alert.case_id is not None:
         case = db.session.get(Case, alert.case_id)
+        if level == STREET and case.escalated_at is None:
+            # Reported up (已上报): the street office may now supervise it (督办).
+            case.escalated_at = now
         _event(
             case,
             "help_escalated",

@@ -1,6 +1,7 @@
-"""The alert centre's services: urgent help climbs grid worker → committee staff → street office
-while nobody acknowledges it (timing with an injected `now`), each step on the case; one
-acknowledgement stops it for everyone; nobody sees or acknowledges another person's notices."""
+"""The alert centre's services: urgent help goes to the grid worker and the committee at once,
+then climbs (committee again → street office) while nobody acknowledges it (timing with an
+injected `now`), each step on the case; one acknowledgement stops it for everyone; nobody sees or
+acknowledges another person's notices."""
 
 from __future__ import annotations
 
@@ -48,21 +49,22 @@ def test_the_chain_climbs_on_time_and_each_step_is_on_the_case(chain):
     a, world = chain.a, chain
     t0 = utcnow()
     told, alert = _raise(a, t0)
-    assert told == [a.grid_worker.id] and _told(alert.id) == [a.grid_worker.id]
+    first = sorted([a.grid_worker.id, a.staff.id])
+    assert told == first and _told(alert.id) == first
     case = db.session.get(Case, alert.case_id)
     assert case.channel == "voice" and case.category.code == "help" and not case.is_public
     assert case.reporter_id == a.elder.id
     # not yet: one second before the step
     assert urgent.escalate_due(t0 + timedelta(minutes=MINUTES) - timedelta(seconds=1)) == 0
-    assert _told(alert.id) == [a.grid_worker.id]
-    # the step: the committee staff
+    assert _told(alert.id) == first
+    # the step: the committee staff are called again
     assert urgent.escalate_due(t0 + timedelta(minutes=MINUTES)) == 1
     db.session.commit()
-    assert _told(alert.id) == sorted([a.grid_worker.id, a.staff.id])
+    assert _told(alert.id) == sorted([a.grid_worker.id, a.staff.id, a.staff.id])
     staff_note = db.session.scalar(
-        select(Notification).where(
-            Notification.alert_id == alert.id, Notification.person_id == a.staff.id
-        )
+        select(Notification)
+        .where(Notification.alert_id == alert.id, Notification.person_id == a.staff.id)
+        .order_by(Notification.id.desc())
     )
     assert staff_note.urgent and "5" in staff_note.body and a.elder.phone in staff_note.body
     assert staff_note.link == f"/staff/cases/{case.id}"
@@ -71,7 +73,9 @@ def test_the_chain_climbs_on_time_and_each_step_is_on_the_case(chain):
     # then the street office (both officials of office A; not office B's)
     assert urgent.escalate_due(t0 + timedelta(minutes=2 * MINUTES)) == 1
     db.session.commit()
-    expected = sorted([a.grid_worker.id, a.staff.id, world.official.id, world.official_writer.id])
+    expected = sorted(
+        [a.grid_worker.id, a.staff.id, a.staff.id, world.official.id, world.official_writer.id]
+    )
     assert _told(alert.id) == expected
     assert world.office_b_official.id not in _told(alert.id)
     # the top: nothing more
@@ -87,7 +91,7 @@ def test_the_chain_climbs_on_time_and_each_step_is_on_the_case(chain):
     steps = db.session.scalars(select(CaseEvent).where(CaseEvent.kind.like("help_%"))).all()
     assert all(not e.public for e in steps)
     assert [e.note for e in steps] == [
-        a.grid_worker.display_name,
+        "、".join(p.display_name for p in sorted((a.grid_worker, a.staff), key=lambda p: p.id)),
         a.staff.display_name,
         f"{world.official.display_name}、{world.official_writer.display_name}",
     ]
@@ -108,7 +112,7 @@ def test_acknowledging_stops_the_chain_for_everyone(chain):
             Notification.alert_id == alert.id, Notification.person_id == a.staff.id
         )
     )
-    assert notifications.count_unacknowledged(a.staff.id, urgent_only=True) == 1
+    assert notifications.count_unacknowledged(a.staff.id, urgent_only=True) == 2  # call + step
     notifications.acknowledge(Actor.for_person(a.staff), staff_note.id)
     db.session.commit()
     db.session.refresh(alert)
@@ -152,8 +156,12 @@ def test_a_screen_raises_an_alert_without_a_case(chain):
     told = urgent.raise_urgent_help(Actor.for_device(a.device), "求助")
     db.session.commit()
     alert = db.session.scalars(select(HelpAlert)).one()
-    assert told == [a.grid_worker.id] and alert.case_id is None
-    note = db.session.scalars(select(Notification).where(Notification.alert_id == alert.id)).one()
+    assert told == sorted([a.grid_worker.id, a.staff.id]) and alert.case_id is None
+    note = db.session.scalars(
+        select(Notification).where(
+            Notification.alert_id == alert.id, Notification.person_id == a.grid_worker.id
+        )
+    ).one()
     assert note.link == "/staff/alerts" and a.device.name in note.title
 
 

@@ -172,10 +172,9 @@ def test_a_screen_hears_only_the_public_status(client, auth, cats, db):
     )
 
 
-def test_urgent_help_alerts_the_grid_worker_first(client, auth, cats, db):
-    # The chain starts at the grid worker of the caller's building (it used to tell the
-    # committee staff at once too; they now hear it when nobody acknowledges it: see
-    # tests/services/test_alerts.py).
+def test_urgent_help_alerts_the_grid_worker_and_the_committee_at_once(client, auth, cats, db):
+    # The grid worker of the caller's building and the committee staff hear it at once; the
+    # chain (tests/services/test_alerts.py) calls again and climbs while nobody acknowledges.
     a = cats.a
     reply = talk(client, auth.headers(a.elder), "救命，我摔倒了")
     assert reply["intent"] == "urgent" and reply["alerted"] is True
@@ -183,17 +182,17 @@ def test_urgent_help_alerts_the_grid_worker_first(client, auth, cats, db):
     db.session.expire_all()
     notes = db.session.scalars(select(Notification).where(Notification.kind == "urgent_help")).all()
     told = {n.person_id for n in notes}
-    assert told == {a.grid_worker.id}  # not community B, not the partner org, not yet staff
+    assert told == {a.grid_worker.id, a.staff.id}  # not community B, not the partner org
     note = notes[0]
     assert note.urgent and note.acknowledged_at is None and note.alert_id is not None
     assert a.elder.display_name in note.title and "摔倒" in note.body
     assert a.elder.phone in note.body  # they must be able to call back now
     entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "urgent_help"))
     assert entry.community_id == a.community.id and entry.target_id == str(a.elder.id)
-    # a screen raises the alarm too (the grid worker of the screen's building)
+    # a screen raises the alarm too (the grid worker of the screen's building, the committee)
     talk(client, auth.headers(device=a.device), "求助")
     db.session.expire_all()
-    assert db.session.query(Notification).filter_by(kind="urgent_help").count() == 2
+    assert db.session.query(Notification).filter_by(kind="urgent_help").count() == 4
 
 
 def test_repeat_slower_and_the_persons_speech_rate(client, auth, cats, db, app):

@@ -142,7 +142,11 @@ def test_the_chain_shows_on_the_case_page_for_staff(client, cats):
     urgent.raise_urgent_help(Actor.for_person(a.elder), "救命，我摔倒了")
     db.session.commit()
     alert = db.session.scalars(select(HelpAlert)).one()
-    note = db.session.scalars(select(Notification).where(Notification.alert_id == alert.id)).one()
+    note = db.session.scalars(
+        select(Notification).where(
+            Notification.alert_id == alert.id, Notification.person_id == a.grid_worker.id
+        )
+    ).one()
     _login(client, a.grid_worker)
     page = client.get("/staff/alerts").get_data(as_text=True)
     assert f'href="/staff/cases/{alert.case_id}"' in page and "打开诉求" in page
