@@ -331,7 +331,7 @@ def test_signing_in_is_asked_for_in_chinese_in_the_chinese_console(client, db):
     assert "请先登录后再打开这个页面。" in page
 
 
-# --- the fixes, one by one, in the Chinese console as well -----------------------------------------
+# --- the fixes, one by one, in the Chinese console as well ----------------------------------------
 def test_the_built_in_categories_wording_comes_back_as_seeded_in_chinese(app):
     # shown() translates only while the stored text is the seeded Chinese: the catalog must give
     # back exactly that text, or a Chinese page would show the built-ins in other words.
