@@ -424,3 +424,33 @@ def test_the_brand_is_written_once_and_a_screen_has_a_name_not_a_surname(client,
     staff_login(client, world.a.staff)
     page = client.get(f"/staff/devices/{world.a.device.id}/edit").get_data(as_text=True)
     assert '<label for="name">名称</label>' in page and "姓名" not in page
+
+
+def test_scripts_take_the_words_they_show_from_the_page():
+    # Words a script shows come from the page (data- attributes or a JSON block rendered in the
+    # page's language), so an English page's script shows no Chinese. Comments aside, Chinese
+    # in a script is allowed only where listed here, with the reason.
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    allowed = {
+        # The voice widget's own per-locale dictionary, chosen by the page's lang; and the
+        # phrases its screen buttons say to a Chinese dialog (heard by the assistant, not shown).
+        "app/static/voice/voice.js": None,
+        # Sentence and clause ends where read-aloud text and screen pages may be cut (not shown).
+        "app/static/easy/easy.js": {"。！？", "；", "，"},
+        "kiosk/static/paging.js": {"。！？", "；", "，", "、：", "」』）", "】》"},
+    }
+    found = {}
+    scripts = [*root.glob("app/static/**/*.js"), *root.glob("kiosk/static/**/*.js")]
+    scripts += [*root.glob("app/templates/**/*.js"), *root.glob("kiosk/templates/**/*.js")]
+    for path in scripts:
+        name = path.relative_to(root).as_posix()
+        if "/vendor/" in name or (name in allowed and allowed[name] is None):
+            continue
+        code = re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.S)
+        code = re.sub(r"(^|\s)//.*$", "", code, flags=re.M)
+        chinese = set(CJK.findall(code)) - (allowed.get(name) or set())
+        if chinese:
+            found[name] = sorted(chinese)
+    assert not found, found
