@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import JSON, String, Text, select, update
 
 from app.affairs import categories
 from app.extensions import db
+from app.infra import audit
 from app.models import Device, Person, ProxyLink
 from app.models.announcement import Announcement
 from app.models.case import Case, CaseAttachment, CaseCategory
 from app.models.open311 import Open311Key
-from tests.pages import csrf_token
+from app.notices import announcements
+from app.people.actors import Actor
+from tests.pages import csrf_token, staff_login
 
 # CJK ideographs, CJK punctuation and full-width forms (a "，" is as Chinese as a "的").
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]+")
@@ -335,8 +340,6 @@ def test_signing_in_is_asked_for_in_chinese_in_the_chinese_console(client, db):
 def test_the_built_in_categories_wording_comes_back_as_seeded_in_chinese(app):
     # shown() translates only while the stored text is the seeded Chinese: the catalog must give
     # back exactly that text, or a Chinese page would show the built-ins in other words.
-    from flask_babel import force_locale
-
     specs = {spec["code"]: spec for spec in categories.DEFAULTS}
     with app.test_request_context(), force_locale("zh_CN"):
         for code, words in categories.BUILTIN_WORDS.items():
@@ -349,8 +352,6 @@ def test_the_built_in_categories_wording_comes_back_as_seeded_in_chinese(app):
 
 
 def test_built_in_categories_are_translated_and_staff_text_stays_as_typed(client, cats):
-    from tests.pages import staff_login
-
     side = cats.a
     repair, safety = (
         db.session.scalar(
@@ -397,10 +398,6 @@ def test_built_in_categories_are_translated_and_staff_text_stays_as_typed(client
 
 
 def test_announcement_history_and_channels_are_in_words(client, world):
-    from app.notices import announcements
-    from app.people.actors import Actor
-    from tests.pages import staff_login
-
     item = announcements.create_announcement(
         Actor.for_person(world.a.staff), title="停水通知", body="明天停水。"
     )
@@ -417,8 +414,6 @@ def test_announcement_history_and_channels_are_in_words(client, world):
 
 
 def test_the_brand_is_written_once_and_a_screen_has_a_name_not_a_surname(client, world):
-    from tests.pages import staff_login
-
     login = client.get("/staff/login").get_data(as_text=True)
     assert '<span class="brand">邻里</span>' in login and "邻里 邻里" not in login
     staff_login(client, world.a.staff)
@@ -430,8 +425,6 @@ def test_scripts_take_the_words_they_show_from_the_page():
     # Words a script shows come from the page (data- attributes or a JSON block rendered in the
     # page's language), so an English page's script shows no Chinese. Comments aside, Chinese
     # in a script is allowed only where listed here, with the reason.
-    from pathlib import Path
-
     root = Path(__file__).resolve().parent.parent
     allowed = {
         # The voice widget's own per-locale dictionary, chosen by the page's lang; and the
@@ -454,3 +447,14 @@ def test_scripts_take_the_words_they_show_from_the_page():
         if chinese:
             found[name] = sorted(chinese)
     assert not found, found
+
+
+def test_the_audit_log_names_actions_and_records_in_words(client, world):
+    actor = Actor.for_person(world.a.staff)
+    audit.bind_actor(actor)  # as a request does (app.security.current_actor)
+    announcements.create_announcement(actor, title="停水通知")
+    db.session.commit()
+    staff_login(client, world.a.staff)
+    page = client.get(f"/staff/audit?community_id={world.a.community.id}").get_data(True)
+    assert "<td>新增</td><td>公告 " in page
+    assert "<td>create</td>" not in page and "<td>announcement " not in page

@@ -9,6 +9,7 @@ from app import security
 from app.infra import uow
 from app.infra.errors import DomainError
 from app.people import authz, communities
+from app.people.audit_log import WORDS as audit_words
 from app.people.audit_log import list_entries as list_audit_entries
 from app.security import current_actor
 from app.web import is_local_path
@@ -113,4 +114,6 @@ def audit_log():
     page = list_audit_entries(
         current_actor(), community_id=community_id, page=request.args.get("page", 1, type=int)
     )
-    return render_template("staff/audit.html", page=page, community_id=community_id)
+    return render_template(
+        "staff/audit.html", page=page, community_id=community_id, words=audit_words
+    )
