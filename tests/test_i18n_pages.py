@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 import pytest
+from flask import url_for
 from flask_babel import force_locale
 from sqlalchemy import JSON, String, Text, select, update
 
@@ -174,8 +175,6 @@ def _urls(app) -> list[str]:
             urls.add(rule.rule)
             continue
         with app.test_request_context():
-            from flask import url_for
-
             for pick in (0, -1):
                 args = {k: v[pick] for k, v in values.items()}
                 urls.add(url_for(rule.endpoint, **args))
