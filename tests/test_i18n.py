@@ -56,6 +56,14 @@ def test_every_message_has_a_chinese_translation(tmp_path):
     assert not missing, f"untranslated msgids: {missing[:20]}"
 
 
+def test_msgids_are_english(tmp_path):
+    # Chinese inside an English msgid ("(代办)") shows on English pages whatever the catalog says.
+    chinese = sorted(
+        m for m in _extracted(tmp_path) if re.search(r"[\u3000-\u303f\u4e00-\u9fff]", str(m))
+    )
+    assert not chinese, chinese[:20]
+
+
 def test_every_catalog_folder_has_a_chinese_catalog():
     # app.i18n.catalog_dirs() hands every folder to Flask-Babel: one without zh_CN is a feature
     # whose strings would silently stay English in the Chinese UI.
