@@ -8,6 +8,7 @@ Flask session and the remember cookie both carry "s:<key>", so the server can en
 from __future__ import annotations
 
 from flask import current_app, g, request, session
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
 from app.extensions import login_manager
@@ -192,6 +193,9 @@ def init_app(app) -> None:
     """Login manager settings and per-request state."""
     login_manager.session_protection = "basic"
     login_manager.login_view = "staff.login"
+    # Flask-Login's own English default would show untranslated in the Chinese console.
+    login_manager.login_message = _l("Please sign in to open this page.")
+    login_manager.login_message_category = "info"
     login_manager.id_attribute = "get_session_id"
     app.before_request(_fresh_request_state)
     app.after_request(_security_headers)

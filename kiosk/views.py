@@ -139,6 +139,8 @@ def _texts() -> dict:
         ),
         "phone": _("Committee phone: %(phone)s", phone="{phone}"),
         "hours": _("Office hours: %(hours)s", hours="{hours}"),
+        # Phone and office hours side by side (a wide space in Chinese, a dot in English).
+        "both": _("%(first)s · %(second)s", first="{a}", second="{b}"),
         "close": _("Close message"),
         "idle": _("Returning to the start in {n} seconds."),
         "stay": _("Keep using"),
@@ -148,6 +150,7 @@ def _texts() -> dict:
         "pair_wait": _("Asking the server for a code…"),
         "pair_failed": _("Cannot reach the server. Trying again…"),
         "until": _("until %(date)s", date="{date}"),
+        "day": _("%(month)s/%(day)s", month="{m}", day="{d}"),
         "of": _("{i} of {n}"),
         "page": _("Page {i} of {n}"),
         "categories": {k: str(v) for k, v in notices.CATEGORY_LABELS.items()},

@@ -159,6 +159,87 @@ DEFAULTS = [
     },
 ]
 
+# The built-in categories in the reader's language. DEFAULTS keeps the Chinese they are seeded
+# with (stored data, never rewritten); while a category's text is still exactly that seeded
+# wording it is shown as its translation, and text staff typed is shown as entered
+# (`shown`). tests/test_i18n_pages.py checks that the zh_CN catalog gives back the seeded text.
+BUILTIN_WORDS = {
+    "repair": {
+        "name": _l("Repairs (water, electricity, gas)"),
+        "description": _l(
+            "Broken water pipes, wiring, gas pipes, lifts, door entry and other shared facilities."
+        ),
+        "notice": _l(
+            "If you smell gas, leave at once and call the gas emergency line 96777. "
+            "Do not switch anything electric on or off."
+        ),
+    },
+    "environment": {
+        "name": _l("Cleanliness"),
+        "description": _l(
+            "Rubbish collection, things piled in stairwells, green spaces, standing water, smells."
+        ),
+    },
+    "safety": {
+        "name": _l("Safety hazards"),
+        "description": _l(
+            "Blocked fire exits, e-bikes charged in stairwells, things falling from height, "
+            "missing manhole covers."
+        ),
+        "notice": _l("If there is a fire or someone is hurt, first call 119 or 120."),
+    },
+    "dispute": {
+        "name": _l("Disputes between neighbours"),
+        "description": _l(
+            "Noise, leaks, shared space taken over: the committee helps neighbours settle them."
+        ),
+    },
+    "suggestion": {
+        "name": _l("Ideas and suggestions"),
+        "description": _l("Your ideas for the community's services, activities and facilities."),
+    },
+    "help": {
+        "name": _l("Help (elderly people living alone)"),
+        "description": _l(
+            "An older person living alone or who cannot get about needs a visit, company to the "
+            "doctor, or shopping and errands done."
+        ),
+        "notice": _l("If you suddenly feel unwell, call 120 at once."),
+    },
+}
+SHOWN_FIELDS = ("name", "description", "notice")
+
+
+def _seeded(code: str | None) -> dict | None:
+    return next((spec for spec in DEFAULTS if spec["code"] == code), None)
+
+
+def shown(category: CaseCategory | dict | None, field: str = "name") -> str | None:
+    """A category's name, description or notice as the reader sees it: a built-in category's
+    seeded wording in the reader's language, text staff wrote as they wrote it."""
+    if category is None:
+        return None
+    if isinstance(category, dict):  # a case view's category (app.affairs.views): {code, name, …}
+        value, code = category.get(field), category.get("code")
+    else:
+        value, code = getattr(category, field), category.code
+    spec = _seeded(code)
+    word = BUILTIN_WORDS.get(code, {}).get(field)
+    if spec is None or word is None or value != spec[field]:
+        return value
+    return str(word)
+
+
+def keep_seeded(category: CaseCategory, changes: dict) -> dict:
+    """An edit that sends back a built-in text as it was shown (translated) leaves the stored
+    seeded wording alone, so it stays translated; anything else is stored as typed."""
+    kept = dict(changes)
+    for field in SHOWN_FIELDS:
+        if field in kept and getattr(category, field) is not None:
+            if (kept[field] or "").strip() == (shown(category, field) or "").strip():
+                kept.pop(field)
+    return kept
+
 
 def _check_attributes(value) -> list[dict]:
     if value is None:

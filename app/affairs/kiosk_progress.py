@@ -29,7 +29,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from app.affairs import deadlines, words
+from app.affairs import categories, deadlines, words
 from app.extensions import db
 from app.infra import ratelimit
 from app.infra.errors import DomainError, Invalid, Unauthorized
@@ -239,7 +239,7 @@ def lookup_mine(actor: Actor, phone: str, pin: str, ip: str | None) -> dict:
     views = []
     for case in rows[:SHOWN_MAX]:
         view = progress_view(case)
-        view["title"] = case.category.name
+        view["title"] = categories.shown(case.category)
         view["reported_on"] = case.created_at.astimezone(
             ZoneInfo(current_app.config["TIMEZONE"])
         ).strftime("%Y-%m-%d")

@@ -81,7 +81,7 @@ def report_options(actor: Actor, *, locale: str | None = None) -> dict:
     device = kiosk.require_device(actor)
     language = _language(locale)
     rows = _anonymous_categories(actor, device.community_id)
-    tiles = [{"code": c.code, "name": c.name, "icon": c.icon or "other"} for c in rows]
+    tiles = [{"code": c.code, "name": categories.shown(c), "icon": c.icon or "other"} for c in rows]
     if rows:
         tiles.append({"code": UNKNOWN, "name": _("I don't know"), "icon": "unknown"})
     prompts = {}

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
-from app.affairs import policy, words
+from app.affairs import categories, policy, words
 from app.affairs.common import (
     STAFF_VOICES,
     _now,
@@ -206,7 +206,7 @@ def case_summary(case: Case, level: str, now: datetime | None = None) -> dict:
         category={
             "id": case.category.id,
             "code": case.category.code,
-            "name": case.category.name,
+            "name": categories.shown(case.category),
             "icon": case.category.icon,
         },
         building=case.building.name if case.building is not None else None,
@@ -257,7 +257,7 @@ def case_view(actor: Actor, case: Case) -> dict:
             reject_reason=case.reject_reason,
             rating=case.rating,
             rating_comment=case.rating_comment,
-            category_notice=case.category.notice,
+            category_notice=categories.shown(case.category, "notice"),
         )
         view["location"].update(
             household_id=case.household_id,

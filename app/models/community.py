@@ -5,6 +5,9 @@ Street office (街道) → community (社区) → grid (网格) → building (�
 
 from __future__ import annotations
 
+from flask import has_request_context
+from flask_babel import gettext
+
 from app.extensions import db
 from app.models.base import TimestampMixin
 
@@ -99,6 +102,17 @@ class Household(TimestampMixin, db.Model):
 
     @property
     def label(self) -> str:
-        """Building-unit-room label, e.g. 3号楼2单元501."""
+        """Building-unit-room label: 3号楼2单元501 (on an English page "3号楼, unit 2, 501")."""
+        building = self.building.name
+        if has_request_context():  # in the reader's language (the catalog gives the form above)
+            if self.unit:
+                return gettext(
+                    "%(building)s, unit %(unit)s, %(room)s",
+                    building=building,
+                    unit=self.unit,
+                    room=self.room,
+                )
+            return gettext("%(building)s, %(room)s", building=building, room=self.room)
+        # Outside a request (jobs, the CLI) text is written in Chinese, the community's language.
         unit = f"{self.unit}单元" if self.unit else ""
-        return f"{self.building.name}{unit}{self.room}"
+        return f"{building}{unit}{self.room}"

@@ -57,6 +57,33 @@ STATUS_LABELS = {
     "withdrawn": _l("Withdrawn"),
     "expired": _l("Expired"),
 }
+# What the history calls each recorded action, each channel and each changed field.
+ACTION_LABELS = {
+    "create": _l("Created"),
+    "edit": _l("Edited"),
+    "publish": _l("Published"),
+    "withdraw": _l("Withdrawn"),
+    "expire": _l("Expired"),
+}
+CHANNEL_LABELS = {
+    "kiosk": _l("Lobby screens"),
+    "app": _l("App"),
+    "voice": _l("Voice line"),
+}
+FIELD_LABELS = {
+    "title": _l("Title"),
+    "body": _l("Text"),
+    "category": _l("Category"),
+    "priority": _l("Priority"),
+    "grid_ids": _l("Grids"),
+    "building_ids": _l("Buildings"),
+    "channels": _l("Channels"),
+    "publish_at": _l("Starts"),
+    "expire_at": _l("Ends"),
+    "window": _l("Display window"),
+    "image": _l("Picture"),
+}
+HISTORY_WORDS = {"actions": ACTION_LABELS, "channels": CHANNEL_LABELS, "fields": FIELD_LABELS}
 
 
 # --- the clock -----------------------------------------------------------------------------------
@@ -158,7 +185,7 @@ def _get(a: Announcement, field: str):
 def spoken_text(a: Announcement) -> str:
     """What the screen or the voice line says for an item (read aloud as written, in order)."""
     lead = _("Urgent notice") if a.is_urgent else str(CATEGORY_LABELS[a.category])
-    parts = [f"{lead}：{a.title}。"] + paragraphs(a.body)
+    parts = [_("%(lead)s: %(title)s.", lead=lead, title=a.title)] + paragraphs(a.body)
     return "\n".join(parts)
 
 

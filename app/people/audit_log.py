@@ -3,12 +3,45 @@ committee staff and the street office one community's at a time."""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditLog
 from app.people import authz
 from app.people.actors import Actor
+
+# What the log page calls each action and each kind of record (others are shown as stored).
+ACTION_LABELS = {
+    "create": _l("Added"),
+    "update": _l("Changed"),
+    "delete": _l("Deleted"),
+    "read": _l("Looked at private details"),
+    "sign_in": _l("Signed in"),
+    "revoke": _l("Switched off"),
+    "urgent_help": _l("Urgent call for help"),
+}
+TARGET_LABELS = {
+    "case_record": _l("Case"),
+    "case": _l("Case"),
+    "case_event": _l("Case step"),
+    "case_attachment": _l("Case photo"),
+    "case_category": _l("Case category"),
+    "announcement": _l("Announcement"),
+    "announcement_follow_up": _l("Announcement follow-up"),
+    "person": _l("Person"),
+    "role_assignment": _l("Role"),
+    "proxy_link": _l("Family link"),
+    "device": _l("Lobby screen"),
+    "api_token": _l("Sign-in token"),
+    "open311_key": _l("Open311 key"),
+    "community": _l("Community"),
+    "grid": _l("Grid"),
+    "building": _l("Building"),
+    "household": _l("Household"),
+    "organization": _l("Organization"),
+}
+WORDS = {"actions": ACTION_LABELS, "targets": TARGET_LABELS}
 
 
 def list_entries(

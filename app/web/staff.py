@@ -14,6 +14,7 @@ from app.infra import uow
 from app.infra.errors import DomainError
 from app.people import authz, communities
 from app.people.actors import Actor
+from app.people.audit_log import WORDS as audit_words
 from app.people.audit_log import list_entries as list_audit_entries
 from app.security import current_actor
 from app.web import is_local_path
@@ -158,4 +159,5 @@ def audit_log():
         community=community,
         community_id=community.id if community else None,
         communities=places,
+        words=audit_words,
     )

@@ -31,6 +31,13 @@ _WHOLE = re.compile(r"^\s*-?[0-9]{1,9}\s*$")
 _ID = re.compile(r"^[0-9]{1,9}$")  # fits the integer column on every database
 
 
+@bp.app_template_filter("category_text")
+def category_text(category, field: str = "name"):
+    """A category's name, description or notice in the reader's language when it is a built-in
+    category's seeded wording (app.affairs.categories.shown)."""
+    return categories.shown(category, field)
+
+
 def _form_data(form) -> dict:
     """The category form as service arguments (the service judges the values)."""
     hours = form.get("deadline_hours", "")
@@ -54,9 +61,9 @@ def _form_page(actor, community, *, item=None, values=None, errors=None, status=
     values = values or {}
     if item is not None and not values:
         values = {
-            "name": item.name,
-            "description": item.description or "",
-            "notice": item.notice or "",
+            "name": categories.shown(item),
+            "description": categories.shown(item, "description") or "",
+            "notice": categories.shown(item, "notice") or "",
             "icon": item.icon,
             "deadline_hours": item.deadline_hours,
             "handler": f"org:{item.handler_organization_id}"
@@ -161,7 +168,8 @@ def edit(category_id: int):
     if request.method == "GET":
         return _form_page(actor, community, item=item)
     try:
-        categories.update_category(actor, item.id, _form_data(request.form))
+        changes = categories.keep_seeded(item, _form_data(request.form))
+        categories.update_category(actor, item.id, changes)
     except DomainError as error:
         errors = _form_errors(error)
         return _form_page(

@@ -93,8 +93,7 @@
   function hhmm(t) { var d = local(t); return pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()); }
   function dayLabel(t) {
     var d = local(t);
-    return CFG.lang === 'en' ? (d.getUTCMonth() + 1) + '/' + d.getUTCDate()
-      : (d.getUTCMonth() + 1) + '月' + d.getUTCDate() + '日';
+    return T.day.replace('{m}', d.getUTCMonth() + 1).replace('{d}', d.getUTCDate());
   }
   function minutesOf(text) { var p = text.split(':'); return Number(p[0]) * 60 + Number(p[1]); }
   function inSpan(minute, start, end) {
@@ -207,7 +206,9 @@
     var foot = [];
     if (snap.community.phone) foot.push(T.phone.replace('{phone}', snap.community.phone));
     if (snap.community.office_hours) foot.push(T.hours.replace('{hours}', snap.community.office_hours));
-    $('community-phone').textContent = foot.join('　');
+    $('community-phone').textContent = foot.length < 2 ? foot.join('')
+      : T.both.replace('{a}', function () { return foot[0]; })
+        .replace('{b}', function () { return foot[1]; });
     var fig = snap.figures;
     $('figures-panel').hidden = !fig;
     if (fig) {

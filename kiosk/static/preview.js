@@ -25,7 +25,9 @@
     var foot = [];
     if (c.phone) foot.push(T.phone.replace('{phone}', c.phone));
     if (c.office_hours) foot.push(T.hours.replace('{hours}', c.office_hours));
-    $('community-phone').textContent = foot.join('　');
+    $('community-phone').textContent = foot.length < 2 ? foot.join('')
+      : T.both.replace('{a}', function () { return foot[0]; })
+        .replace('{b}', function () { return foot[1]; });
   }
 
   function draw(data) {

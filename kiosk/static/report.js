@@ -322,7 +322,9 @@
 
   function drawSummary() {
     $('report-sum-category').textContent = D.category.name;
-    $('report-sum-place').textContent = D.place.name + (D.place.detail ? '（' + D.place.detail + '）' : '');
+    $('report-sum-place').textContent = !D.place.detail ? D.place.name
+      : T.place_detail.replace('{place}', function () { return D.place.name; })
+        .replace('{detail}', function () { return D.place.detail; });
     $('report-sum-audio').textContent = seconds(D.ms);
     $('report-sum-phone').textContent = D.phone ? grouped(D.phone) : T.no_phone;
   }

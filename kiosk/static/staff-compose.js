@@ -36,7 +36,11 @@
       : (categories[d.category] || '');
     var paragraphs = d.body.split(/\n\s*\n/).map(function (p) { return p.trim(); })
       .filter(Boolean);
-    spoken.textContent = [lead + '：' + d.title + '。'].concat(paragraphs).join('\n');
+    // As the server words it (app/notices/common.py: spoken_text), in the page's language.
+    var first = spoken.getAttribute('data-lead-template')
+      .replace('{lead}', function () { return lead; })
+      .replace('{title}', function () { return d.title; });
+    spoken.textContent = [first].concat(paragraphs).join('\n');
   }
 
   // Only a change is written, so screen readers hear it once (the note is aria-live).

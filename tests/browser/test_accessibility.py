@@ -178,3 +178,10 @@ def test_category_and_key_pages_have_no_axe_violations_and_work_by_keyboard(page
     page.get_by_role("button", name="确认停用这个密钥").focus()
     page.keyboard.press("Enter")
     expect(page.locator(".flash.info")).to_contain_text("无障碍检查平台")
+
+
+def test_voice_demo_page_has_no_axe_violations(page, server):
+    for lang in ("zh_CN", "en"):
+        page.goto(f"{server.url}/voice/demo?lang={lang}")
+        found = _violations(page)
+        assert found == [], (lang, found)

@@ -108,7 +108,7 @@ def check_reply(shown):
 def test_widget_page_press_and_hold(browser, gunicorn):
     token = gunicorn.token("resident", 1)
     page = browser.new_page()
-    page.goto(f"{gunicorn.url}/static/voice/demo.html?token={token}&voice_lang=ko")
+    page.goto(f"{gunicorn.url}/voice/demo?token={token}&voice_lang=ko")
     assert "token=" not in page.url  # the credential leaves the address bar
     shown = hold_to_talk(page)
     check_reply(shown)
