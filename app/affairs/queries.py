@@ -4,14 +4,16 @@ handler's inbox), who a case can go to, a community's figures and the 查进度 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from math import ceil
 from typing import NamedTuple
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from app.affairs import policy, words
 from app.affairs.common import _now, _tz, normalize_reference
@@ -22,6 +24,7 @@ from app.affairs.views import _assignee_view, published_note
 from app.extensions import db
 from app.infra.errors import NotFound, invalid_field
 from app.models import (
+    Building,
     Community,
     Grid,
     Household,
@@ -38,6 +41,7 @@ from app.models.case import (
     REJECTED,
     RESOLVED,
     Case,
+    CaseCategory,
 )
 from app.people import authz
 from app.people.actors import Actor
@@ -53,6 +57,73 @@ _SUMMARY_LOADS = (
 
 
 LIST_SWEEP_LIMIT = 20
+
+
+def summary_select():
+    """What a list row shows (views.summary_rows), as one statement of plain columns: the case
+    with its category, building, flat and handler joined (no ORM objects, no query per row)."""
+    flat_building = aliased(Building)
+    # Outer joins throughout (the category too, never null): SQLite keeps the case table as
+    # the outer loop, so ORDER BY … LIMIT walks the case index and stops after one page.
+    return (
+        select(
+            Case.id,
+            Case.reference,
+            Case.status,
+            Case.community_id,
+            Case.created_at,
+            Case.updated_at,
+            Case.support_count,
+            Case.is_public,
+            Case.description,
+            Case.channel,
+            Case.address,
+            Case.grid_id,
+            Case.due_at,
+            Case.escalated_at,
+            Case.building_id,
+            Case.household_id,
+            Case.assignee_organization_id,
+            Case.assignee_person_id,
+            CaseCategory.id.label("category_id"),
+            CaseCategory.code.label("category_code"),
+            CaseCategory.name.label("category_name"),
+            CaseCategory.icon.label("category_icon"),
+            Building.name.label("building_name"),
+            Household.unit.label("household_unit"),
+            Household.room.label("household_room"),
+            flat_building.name.label("household_building_name"),
+            Organization.name.label("org_name"),
+            Person.display_name.label("person_name"),
+        )
+        .select_from(Case)
+        .outerjoin(CaseCategory, CaseCategory.id == Case.category_id)
+        .outerjoin(Building, Building.id == Case.building_id)
+        .outerjoin(Household, Household.id == Case.household_id)
+        .outerjoin(flat_building, flat_building.id == Household.building_id)
+        .outerjoin(Organization, Organization.id == Case.assignee_organization_id)
+        .outerjoin(Person, Person.id == Case.assignee_person_id)
+    )
+
+
+@dataclass
+class RowPage:
+    """A page of `summary_select()` rows, with Pagination's names (items, total, page, pages)."""
+
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages (0 when there is nothing)."""
+        return ceil(self.total / self.per_page) if self.total else 0
+
+
+def _row_page(query, page: int, per_page: int, total: int = 0) -> RowPage:
+    found = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return RowPage(found, total, page, per_page)
 
 
 def get_case(actor: Actor, case_id: int, *, evaluate: bool = True) -> Case:
@@ -128,10 +199,11 @@ def list_cases(
     q: str | None = None,
     page: int = 1,
     per_page: int = 50,
+    rows: bool = False,
 ) -> CaseList:
     """Cases the actor may list: their own (mine), or a community's — all of them for its
     workers, the assigned ones for an organization's members, the public ones for residents
-    and screens (see CaseList)."""
+    and screens (see CaseList). `rows`: the page holds `summary_select()` rows, not cases."""
     authz.require_signed_in(actor)
     now = _now()
     counts = None
@@ -192,8 +264,11 @@ def list_cases(
             )
             filtered = True
         order = (Case.id.desc(),)
-    query = select(Case).where(*conditions).order_by(*order).options(*_SUMMARY_LOADS)
-    page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False, count=False)
+    if rows:
+        page_obj = _row_page(summary_select().where(*conditions).order_by(*order), page, per_page)
+    else:
+        query = select(Case).where(*conditions).order_by(*order).options(*_SUMMARY_LOADS)
+        page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False, count=False)
     if counts is not None and not filtered:
         # The staff inbox already counted per status: no second count over the community.
         page_obj.total = (
@@ -210,8 +285,16 @@ def list_cases(
     return CaseList(page_obj, level, None if mine else community_id, counts)
 
 
-def inbox(actor: Actor, *, status: str | None = "open", page: int = 1, per_page: int = 50):
-    """Work assigned to the caller or to their organizations, most urgent first."""
+def inbox(
+    actor: Actor,
+    *,
+    status: str | None = "open",
+    page: int = 1,
+    per_page: int = 50,
+    rows: bool = False,
+):
+    """Work assigned to the caller or to their organizations, most urgent first (`rows`: a
+    RowPage of `summary_select()` rows, not cases)."""
     authz.require_person(actor)
     me = actor.person.id
     condition = Case.assignee_person_id == me
@@ -221,8 +304,13 @@ def inbox(actor: Actor, *, status: str | None = "open", page: int = 1, per_page:
                 condition,
                 and_(Case.assignee_organization_id == org_id, Case.community_id.in_(community_ids)),
             )
+    order = (Case.due_at.is_(None), Case.due_at, Case.id)
+    if rows:
+        counted = _status_filter(select(func.count()).select_from(Case).where(condition), status)
+        listed = _status_filter(summary_select().where(condition), status).order_by(*order)
+        return _row_page(listed, page, per_page, db.session.scalar(counted) or 0)
     query = _status_filter(select(Case).where(condition), status).options(*_SUMMARY_LOADS)
-    query = query.order_by(Case.due_at.is_(None), Case.due_at, Case.id)
+    query = query.order_by(*order)
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
 
 

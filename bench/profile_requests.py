@@ -1,0 +1,202 @@
+"""Per-request profile of the affairs API: SQL statements, time and a cProfile per endpoint.
+
+    .venv/bin/python bench/profile_requests.py [--cases 5000] [--requests 200]
+                                               [--database-url postgresql://…] [--out bench/profiles]
+
+Single client, in process (the Flask test client, no HTTP server): builds a fresh database with
+bench/cases.py's loader, signs in a resident and heping_staff, and for each endpoint — the
+create (POST /api/v1/cases with an Idempotency-Key), the staff list with counts
+(GET /api/v1/cases?community_id=…&status=open, the issue's "staff inbox") and the handler's
+inbox (GET /api/v1/inbox) — prints the SQL statements of one request and the mean and p95 time
+over --requests requests, and writes a cProfile (<name>.prof, open with snakeviz or pstats) and
+its top functions (<name>.txt) under --out. A quick single-client measurement, not the issue's
+benchmark (bench/cases.py is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.cases import build, make_database  # noqa: E402
+
+
+class Statements:
+    """Counts the SQL statements the engine runs (before_cursor_execute)."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        self.seen: list[str] = []
+        event.listen(engine, "before_cursor_execute", self._on)
+
+    def _on(self, _conn, _cursor, statement, _params, _context, _many):
+        self.seen.append(" ".join(statement.split())[:160])
+
+    def take(self) -> list[str]:
+        seen, self.seen = self.seen, []
+        return seen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--cases", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "profiles"))
+    parser.add_argument("--label", default="", help="suffix of the output files (before/after)")
+    parser.add_argument("--show-sql", action="store_true")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="linli-profile-"))
+    db_url, drop = make_database(args.database_url, workdir)
+    env = {
+        "LINLI_ENV": "development",
+        "LINLI_INSTANCE_PATH": str(workdir / "instance"),
+        "SECRET_KEY": "profile-" + uuid.uuid4().hex,
+        "DATABASE_URL": db_url,
+        "UPLOAD_FOLDER": str(workdir / "uploads"),
+        "LINLI_ACCESS_LOG": "/dev/null",
+        "LINLI_LOG_LEVEL": "warning",
+        "VOICE_BACKGROUND": "0",
+        "REDIS_URL": "",
+        "RATELIMIT_ENABLED": "0",
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        info = build(db_url, env, args.cases)
+        from app import create_app
+        from app.extensions import db
+
+        app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "CASE_CREATE_PER_HOUR": 0})
+        with app.app_context():
+            counter = Statements(db.engine)
+        client = app.test_client()
+
+        def token(login, kind, secret):
+            r = client.post("/api/v1/auth/token", json={"login": login, kind: secret})
+            assert r.status_code == 201, r.get_data(as_text=True)
+            return r.get_json()["token"]
+
+        staff = {"Authorization": f"Bearer {token('heping_staff', 'password', info['password'])}"}
+        resident = {"Authorization": f"Bearer {token(info['residents'][0], 'pin', info['pin'])}"}
+        # The handler's inbox: give heping_staff some assigned cases to list.
+        with app.app_context():
+            from sqlalchemy import select, update
+
+            from app.models import Person
+            from app.models.case import Case
+
+            me = db.session.scalar(select(Person.id).where(Person.username == "heping_staff"))
+            ids = db.session.scalars(
+                select(Case.id)
+                .where(Case.community_id == info["heping_id"], Case.status == "in_progress")
+                .limit(200)
+            ).all()
+            db.session.execute(
+                update(Case).where(Case.id.in_(ids)).values(assignee_person_id=me)
+            )
+            db.session.commit()
+
+        heping = info["heping_id"]
+
+        def create():
+            return client.post(
+                "/api/v1/cases",
+                json={"category_code": "environment", "description": "楼道里堆了纸箱，过不去人"},
+                headers={**resident, "Idempotency-Key": uuid.uuid4().hex},
+            )
+
+        endpoints = [
+            ("create", create, 201),
+            (
+                "staff_list_p50",
+                lambda: client.get(
+                    f"/api/v1/cases?community_id={heping}&status=open&per_page=50", headers=staff
+                ),
+                200,
+            ),
+            (
+                "staff_list_p5",
+                lambda: client.get(
+                    f"/api/v1/cases?community_id={heping}&status=open&per_page=5", headers=staff
+                ),
+                200,
+            ),
+            (
+                "inbox_p50",
+                lambda: client.get("/api/v1/inbox?status=all&per_page=50", headers=staff),
+                200,
+            ),
+            ("healthz", lambda: client.get("/healthz"), 200),
+        ]
+        report = {}
+        for name, call, expect in endpoints:
+            for _ in range(5):  # warm up caches, compiled statements, translations
+                r = call()
+                assert r.status_code == expect, (name, r.status_code, r.get_data(as_text=True))
+            counter.take()
+            call()
+            sql = counter.take()
+            times = []
+            for _ in range(args.requests):
+                t0 = time.perf_counter()
+                call()
+                times.append((time.perf_counter() - t0) * 1000)
+            counter.take()
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(min(50, args.requests)):
+                call()
+            profiler.disable()
+            counter.take()
+            suffix = f"_{args.label}" if args.label else ""
+            profiler.dump_stats(out / f"{name}{suffix}.prof")
+            text = io.StringIO()
+            stats = pstats.Stats(profiler, stream=text).sort_stats("cumulative")
+            stats.print_stats(45)
+            (out / f"{name}{suffix}.txt").write_text(text.getvalue())
+            times.sort()
+            report[name] = {
+                "statements": len(sql),
+                "mean_ms": statistics.mean(times),
+                "p50_ms": statistics.median(times),
+                "p95_ms": times[int(len(times) * 0.95) - 1],
+                "sql": sql,
+            }
+            print(
+                f"{name:16} {len(sql):>3} statements  mean {report[name]['mean_ms']:6.2f} ms  "
+                f"p50 {report[name]['p50_ms']:6.2f}  p95 {report[name]['p95_ms']:6.2f}",
+                flush=True,
+            )
+            if args.show_sql:
+                for line in sql:
+                    print("    ", line)
+        (out / f"summary{'_' + args.label if args.label else ''}.json").write_text(
+            json.dumps(
+                {"cases": info["cases"], "database": db_url.split(":")[0], **report},
+                indent=1,
+                ensure_ascii=False,
+            )
+        )
+    finally:
+        drop()
+
+
+if __name__ == "__main__":
+    main()
