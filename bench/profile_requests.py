@@ -1,7 +1,7 @@
 """Per-request profile of the affairs API: SQL statements, time and a cProfile per endpoint.
 
     .venv/bin/python bench/profile_requests.py [--cases 5000] [--requests 200]
-                                               [--database-url postgresql://…] [--out bench/profiles]
+                                               [--database-url postgresql://…] [--label after]
 
 Single client, in process (the Flask test client, no HTTP server): builds a fresh database with
 bench/cases.py's loader, signs in a resident and heping_staff, and for each endpoint — the
@@ -50,6 +50,58 @@ class Statements:
     def take(self) -> list[str]:
         seen, self.seen = self.seen, []
         return seen
+
+
+# Where a request's time goes, by the functions that do each part (a part's time counts each
+# call once: calls from inside the same part are not added again).
+PARTS = {
+    "token check and actor": [
+        ("app/people/auth.py", "resolve_token"),
+        ("app/security.py", "current_actor"),
+        ("app/security.py", "_load_from_token"),
+        ("app/people/actors.py", None),
+    ],
+    "authorization (authz, policy)": [
+        ("app/people/authz.py", None),
+        ("app/affairs/policy.py", None),
+    ],
+    "deadline sweep on read": [("app/affairs/deadlines.py", "run_due_work")],
+    "SQL statements (compile, execute, fetch)": [("sqlalchemy/engine/base.py", "_execute_context")],
+    "ORM load (rows to objects)": [("sqlalchemy/orm/loading.py", None)],
+    "ORM flush (writes)": [("sqlalchemy/orm/session.py", "_flush")],
+    "arguments (webargs/marshmallow load)": [("flask_smorest/arguments.py", None)],
+    "serialization (views + marshmallow dump + JSON)": [
+        ("app/affairs/views.py", None),
+        ("marshmallow/schema.py", "dump"),
+        ("flask/json/provider.py", "response"),
+    ],
+    "idempotency (key, fingerprint, stored answer)": [
+        ("app/infra/idempotency.py", None),
+        ("app/http_idempotency.py", "request_fingerprint"),
+    ],
+    "similar cases (create)": [("app/affairs/intake.py", "similar_cases")],
+    "commit (unit of work)": [("app/infra/uow.py", "_finish")],
+    "event publish": [("app/infra/events.py", None)],
+}
+
+
+def breakdown(profile: cProfile.Profile, calls: int) -> dict:
+    """Milliseconds per request in each of PARTS (parts may overlap: SQL runs inside others)."""
+    stats = pstats.Stats(profile).stats
+    total = max(ct for _cc, _nc, _tt, ct, _callers in stats.values())
+    out = {"whole request": total * 1000 / calls}
+    for part, rules in PARTS.items():
+
+        def inside(key, rules=rules):
+            path, _line, name = key
+            return any(p in path and (f is None or f == name) for p, f in rules)
+
+        seconds = 0.0
+        for key, (_cc, _nc, _tt, _ct, callers) in stats.items():
+            if inside(key):
+                seconds += sum(edge[3] for caller, edge in callers.items() if not inside(caller))
+        out[part] = seconds * 1000 / calls
+    return out
 
 
 def main() -> None:
@@ -108,9 +160,7 @@ def main() -> None:
                 .where(Case.community_id == info["heping_id"], Case.status == "in_progress")
                 .limit(200)
             ).all()
-            db.session.execute(
-                update(Case).where(Case.id.in_(ids)).values(assignee_person_id=me)
-            )
+            db.session.execute(update(Case).where(Case.id.in_(ids)).values(assignee_person_id=me))
             db.session.commit()
 
         heping = info["heping_id"]
@@ -160,8 +210,9 @@ def main() -> None:
                 times.append((time.perf_counter() - t0) * 1000)
             counter.take()
             profiler = cProfile.Profile()
+            profiled = min(50, args.requests)
             profiler.enable()
-            for _ in range(min(50, args.requests)):
+            for _ in range(profiled):
                 call()
             profiler.disable()
             counter.take()
@@ -177,6 +228,7 @@ def main() -> None:
                 "mean_ms": statistics.mean(times),
                 "p50_ms": statistics.median(times),
                 "p95_ms": times[int(len(times) * 0.95) - 1],
+                "profile_ms": breakdown(profiler, profiled),
                 "sql": sql,
             }
             print(
@@ -184,6 +236,8 @@ def main() -> None:
                 f"p50 {report[name]['p50_ms']:6.2f}  p95 {report[name]['p95_ms']:6.2f}",
                 flush=True,
             )
+            for part, ms in report[name]["profile_ms"].items():
+                print(f"    {part:48} {ms:6.2f} ms (under cProfile)")
             if args.show_sql:
                 for line in sql:
                     print("    ", line)

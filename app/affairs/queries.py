@@ -121,9 +121,28 @@ class RowPage:
         return ceil(self.total / self.per_page) if self.total else 0
 
 
-def _row_page(query, page: int, per_page: int, total: int = 0) -> RowPage:
-    found = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+def _row_page(query, page: int, per_page: int, total: int = 0, keyset: bool = False) -> RowPage:
+    offset = 0 if keyset else (page - 1) * per_page
+    found = db.session.execute(query.limit(per_page).offset(offset)).all()
     return RowPage(found, total, page, per_page)
+
+
+def _after(after: int, conditions, *, by_due: bool, nulls_last: bool = False):
+    """Keyset paging: the rows after case `after` in the list's order — newest first by id, or
+    by deadline then id (`by_due`; the inbox puts cases without one last). The deadline of
+    `after` is read inside the same statement, and only if that case is in the list."""
+    if not by_due:
+        return Case.id < after
+    # Not correlated: the inner case_record is the anchor row, not the outer one.
+    anchor = select(Case.due_at).where(Case.id == after, *conditions).correlate(None)
+    key = anchor.scalar_subquery()
+    later = or_(Case.due_at > key, and_(Case.due_at == key, Case.id > after))
+    if not nulls_last:
+        return later
+    return or_(
+        and_(key.is_not(None), or_(Case.due_at.is_(None), later)),
+        and_(anchor.exists(), key.is_(None), Case.due_at.is_(None), Case.id > after),
+    )
 
 
 def get_case(actor: Actor, case_id: int, *, evaluate: bool = True) -> Case:
@@ -200,10 +219,12 @@ def list_cases(
     page: int = 1,
     per_page: int = 50,
     rows: bool = False,
+    after: int | None = None,
 ) -> CaseList:
     """Cases the actor may list: their own (mine), or a community's — all of them for its
     workers, the assigned ones for an organization's members, the public ones for residents
-    and screens (see CaseList). `rows`: the page holds `summary_select()` rows, not cases."""
+    and screens (see CaseList). `rows`: the page holds `summary_select()` rows, not cases;
+    `after`: keyset paging, the rows after that case (then `page` only numbers the answer)."""
     authz.require_signed_in(actor)
     now = _now()
     counts = None
@@ -264,10 +285,16 @@ def list_cases(
             )
             filtered = True
         order = (Case.id.desc(),)
+    paged = conditions
+    if after is not None:
+        paged = [*conditions, _after(after, conditions, by_due=overdue is True)]
     if rows:
-        page_obj = _row_page(summary_select().where(*conditions).order_by(*order), page, per_page)
+        query = summary_select().where(*paged).order_by(*order)
+        page_obj = _row_page(query, page, per_page, keyset=after is not None)
     else:
-        query = select(Case).where(*conditions).order_by(*order).options(*_SUMMARY_LOADS)
+        query = select(Case).where(*paged).order_by(*order).options(*_SUMMARY_LOADS)
+        if after is not None:
+            page = 1
         page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False, count=False)
     if counts is not None and not filtered:
         # The staff inbox already counted per status: no second count over the community.
@@ -292,9 +319,11 @@ def inbox(
     page: int = 1,
     per_page: int = 50,
     rows: bool = False,
+    after: int | None = None,
 ):
     """Work assigned to the caller or to their organizations, most urgent first (`rows`: a
-    RowPage of `summary_select()` rows, not cases)."""
+    RowPage of `summary_select()` rows, not cases; `after`: keyset paging, the rows after
+    that case)."""
     authz.require_person(actor)
     me = actor.person.id
     condition = Case.assignee_person_id == me
@@ -305,12 +334,19 @@ def inbox(
                 and_(Case.assignee_organization_id == org_id, Case.community_id.in_(community_ids)),
             )
     order = (Case.due_at.is_(None), Case.due_at, Case.id)
+    paged = condition
+    if after is not None:
+        listed = _status_filter(select(Case.id).where(condition), status).whereclause
+        paged = and_(condition, _after(after, [listed], by_due=True, nulls_last=True))
     if rows:
         counted = _status_filter(select(func.count()).select_from(Case).where(condition), status)
-        listed = _status_filter(summary_select().where(condition), status).order_by(*order)
-        return _row_page(listed, page, per_page, db.session.scalar(counted) or 0)
-    query = _status_filter(select(Case).where(condition), status).options(*_SUMMARY_LOADS)
+        listed = _status_filter(summary_select().where(paged), status).order_by(*order)
+        total = db.session.scalar(counted) or 0
+        return _row_page(listed, page, per_page, total, keyset=after is not None)
+    query = _status_filter(select(Case).where(paged), status).options(*_SUMMARY_LOADS)
     query = query.order_by(*order)
+    if after is not None:
+        page = 1
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
 
 

@@ -19,6 +19,7 @@ from app.api.cases.schemas import CasePageSchema
 from app.extensions import db
 from app.models import Household
 from app.models.base import utcnow
+from app.models.case import Case
 from tests.affairs.conftest import actor, put_in_state, submit
 
 # One create by a resident: token, person, roles (3); idempotency key look-up and insert (2);
@@ -185,3 +186,77 @@ def test_the_prepared_inbox_is_what_the_schema_would_dump(client, auth, many, ro
     assert got["items"]
     page = queries.inbox(actor(person), status="all", page=2, per_page=9)
     assert got == _dumped(page, "assignee")
+
+
+def _walk(client, url, headers, per_page, *, keyset):
+    """Every id of a list, page by page (numbered pages, or keyset with ?after=)."""
+    ids, page, after = [], 1, None
+    while True:
+        query = f"{url}&per_page={per_page}" + (
+            f"&after={after}" if keyset and after else f"&page={page}"
+        )
+        response = client.get(query, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        items = response.get_json()["items"]
+        if not items:
+            return ids
+        ids += [row["id"] for row in items]
+        page, after = page + 1, items[-1]["id"]
+
+
+def _spread_deadlines(side, *, past: bool):
+    """Deadlines with ties and gaps (and none at all for a few, unless `past`)."""
+    now = utcnow()
+    ids = db.session.scalars(
+        db.select(Case.id).where(Case.community_id == side.community.id).order_by(Case.id)
+    ).all()
+    for n, case_id in enumerate(ids):
+        due = now + (timedelta(hours=-(n % 5) - 1) if past else timedelta(hours=n % 4))
+        if not past and n % 7 == 0:
+            due = None
+        db.session.execute(db.update(Case).where(Case.id == case_id).values(due_at=due))
+    db.session.commit()
+
+
+@pytest.mark.parametrize("extra", ["status=all", "status=open", "overdue=true"])
+def test_keyset_pages_list_the_same_cases_as_numbered_pages(client, auth, many, extra):
+    world = many
+    if extra == "overdue=true":
+        _spread_deadlines(world.a, past=True)
+    headers = auth.headers(world.a.staff)
+    url = f"/api/v1/cases?community_id={world.a.community.id}&{extra}"
+    numbered = _walk(client, url, headers, 7, keyset=False)
+    assert len(numbered) > 14
+    assert _walk(client, url, headers, 7, keyset=True) == numbered
+    # The same statements as a numbered page (a filtered list counts its total: one more).
+    _small, numbered_page = _count(client, "get", f"{url}&per_page=5&page=2", headers=headers)
+    _small, with_after = _count(
+        client, "get", f"{url}&per_page=5&after={numbered[4]}", headers=headers
+    )
+    assert (
+        len(with_after) == len(numbered_page) == STAFF_LIST_STATEMENTS + (extra == "overdue=true")
+    )
+
+
+def test_keyset_pages_of_the_inbox_follow_its_order(client, auth, many):
+    world = many
+    _spread_deadlines(world.a, past=False)
+    headers = auth.headers(world.a.org_member)
+    url = "/api/v1/inbox?status=all"
+    numbered = _walk(client, url, headers, 4, keyset=False)
+    assert len(numbered) > 8
+    assert _walk(client, url, headers, 4, keyset=True) == numbered
+    _small, with_after = _count(
+        client, "get", f"{url}&per_page=5&after={numbered[3]}", headers=headers
+    )
+    assert len(with_after) == INBOX_STATEMENTS
+
+
+def test_keyset_after_a_case_outside_the_list_finds_nothing_by_deadline(client, auth, many):
+    world = many
+    _spread_deadlines(world.a, past=True)
+    foreign = submit(world.b, by=world.b.staff, reporter_id=world.b.resident.id)
+    url = f"/api/v1/cases?community_id={world.a.community.id}&overdue=true&after={foreign.id}"
+    response = client.get(url, headers=auth.headers(world.a.staff))
+    assert response.status_code == 200
+    assert response.get_json()["items"] == []
