@@ -24,6 +24,7 @@ import pstats
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -42,10 +43,13 @@ class Statements:
         from sqlalchemy import event
 
         self.seen: list[str] = []
+        self.thread = threading.get_ident()
         event.listen(engine, "before_cursor_execute", self._on)
 
     def _on(self, _conn, _cursor, statement, _params, _context, _many):
-        self.seen.append(" ".join(statement.split())[:160])
+        # The request's own statements only, not a background watcher's.
+        if threading.get_ident() == self.thread:
+            self.seen.append(" ".join(statement.split())[:160])
 
     def take(self) -> list[str]:
         seen, self.seen = self.seen, []
@@ -69,7 +73,7 @@ PARTS = {
     "SQL statements (compile, execute, fetch)": [("sqlalchemy/engine/base.py", "_execute_context")],
     "ORM load (rows to objects)": [("sqlalchemy/orm/loading.py", None)],
     "ORM flush (writes)": [("sqlalchemy/orm/session.py", "_flush")],
-    "arguments (webargs/marshmallow load)": [("flask_smorest/arguments.py", None)],
+    "arguments (webargs/marshmallow load)": [("webargs/core.py", "parse")],
     "serialization (views + marshmallow dump + JSON)": [
         ("app/affairs/views.py", None),
         ("marshmallow/schema.py", "dump"),
@@ -112,10 +116,19 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "profiles"))
     parser.add_argument("--label", default="", help="suffix of the output files (before/after)")
     parser.add_argument("--show-sql", action="store_true")
+    parser.add_argument(
+        "--keep",
+        help="SQLite only: build the database once into this folder and reuse it on later runs "
+        "(to compare two checkouts on the same data)",
+    )
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="linli-profile-"))
-    db_url, drop = make_database(args.database_url, workdir)
+    workdir = Path(args.keep or tempfile.mkdtemp(prefix="linli-profile-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    if args.keep:
+        db_url, drop = f"sqlite:///{workdir / 'bench.db'}", lambda: None
+    else:
+        db_url, drop = make_database(args.database_url, workdir)
     env = {
         "LINLI_ENV": "development",
         "LINLI_INSTANCE_PATH": str(workdir / "instance"),
@@ -131,7 +144,12 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        info = build(db_url, env, args.cases)
+        saved = workdir / "info.json"
+        if args.keep and saved.exists():
+            info = json.loads(saved.read_text())
+        else:
+            info = build(db_url, env, args.cases)
+            saved.write_text(json.dumps(info))
         from app import create_app
         from app.extensions import db
 
@@ -203,10 +221,11 @@ def main() -> None:
             counter.take()
             call()
             sql = counter.take()
-            times = []
+            times, cpu = [], []
             for _ in range(args.requests):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 call()
+                cpu.append((time.process_time() - c0) * 1000)
                 times.append((time.perf_counter() - t0) * 1000)
             counter.take()
             profiler = cProfile.Profile()
@@ -228,12 +247,15 @@ def main() -> None:
                 "mean_ms": statistics.mean(times),
                 "p50_ms": statistics.median(times),
                 "p95_ms": times[int(len(times) * 0.95) - 1],
+                # CPU time of this process: steadier than wall time on a shared machine.
+                "cpu_mean_ms": statistics.mean(cpu),
                 "profile_ms": breakdown(profiler, profiled),
                 "sql": sql,
             }
             print(
                 f"{name:16} {len(sql):>3} statements  mean {report[name]['mean_ms']:6.2f} ms  "
-                f"p50 {report[name]['p50_ms']:6.2f}  p95 {report[name]['p95_ms']:6.2f}",
+                f"p50 {report[name]['p50_ms']:6.2f}  p95 {report[name]['p95_ms']:6.2f}  "
+                f"CPU mean {report[name]['cpu_mean_ms']:6.2f} ms  load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
             for part, ms in report[name]["profile_ms"].items():
