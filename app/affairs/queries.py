@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from math import ceil
 from typing import NamedTuple
 
@@ -59,9 +60,11 @@ _SUMMARY_LOADS = (
 LIST_SWEEP_LIMIT = 20
 
 
+@cache
 def summary_select():
     """What a list row shows (views.summary_rows), as one statement of plain columns: the case
-    with its category, building, flat and handler joined (no ORM objects, no query per row)."""
+    with its category, building, flat and handler joined (no ORM objects, no query per row).
+    Built once: statements are immutable, `.where()` and the like return new ones."""
     flat_building = aliased(Building)
     # Outer joins throughout (the category too, never null): SQLite keeps the case table as
     # the outer loop, so ORDER BY … LIMIT walks the case index and stops after one page.

@@ -36,7 +36,6 @@ from app.models import (
     Person,
 )
 from app.models.case import (
-    CASE_STATUSES,
     Case,
     CaseAttachment,
     CaseEvent,
@@ -270,7 +269,7 @@ def summary_rows(rows, level: str, now: datetime | None = None) -> list[dict]:
     """List rows (case_summary) from `queries.summary_select()` rows: no ORM objects, and each
     status worded once for the whole list."""
     now = now or _now()
-    labels = {status: words.status_label(status) for status in CASE_STATUSES}
+    labels = {status: words.status_label(status) for status in {row.status for row in rows}}
     return [case_summary(_row_case(row), level, now, labels) for row in rows]
 
 
