@@ -18,7 +18,7 @@ from sqlalchemy import and_, select
 from app.affairs import attachments, categories, views
 from app.affairs.common import _event, _now, next_reference
 from app.affairs.notify import _tell_reporter
-from app.affairs.queries import _default_community
+from app.affairs.queries import _default_community, summary_select
 from app.extensions import db
 from app.infra import ratelimit
 from app.infra.errors import Forbidden, Invalid, NotFound, invalid_field
@@ -55,8 +55,10 @@ def similar_cases(
     longitude: float | None = None,
     exclude_id: int | None = None,
     limit: int = 5,
+    rows: bool = False,
 ) -> list[Case]:
-    """Open cases of the same category in the same building or nearby (to add "me too")."""
+    """Open cases of the same category in the same building or nearby (to add "me too");
+    `rows`: as `queries.summary_select()` rows (for views.summary_rows), not cases."""
     authz.require_signed_in(actor)
     community_id = community_id or _default_community(actor)
     authz.ensure_readable(actor, community_id)
@@ -117,7 +119,12 @@ def similar_cases(
             break
     if not found:
         return []
-    loaded = {case.id: case for case in db.session.scalars(select(Case).where(Case.id.in_(found)))}
+    if rows:
+        query = summary_select().where(Case.id.in_(found))
+        loaded = {row.id: row for row in db.session.execute(query)}
+    else:
+        query = select(Case).where(Case.id.in_(found))
+        loaded = {case.id: case for case in db.session.scalars(query)}
     return [loaded[case_id] for case_id in found]
 
 
@@ -391,6 +398,8 @@ def submit_case(
         due_at=now + timedelta(hours=category.deadline_hours),
         created_at=now,
         updated_at=now,
+        # A new case has no files yet (uploads are added below): no query to find none.
+        attachments=[],
     )
     db.session.add(case)
     role = {"device": "device", "open311": "open311", "worker": "staff"}.get(mode, "reporter")
@@ -434,9 +443,8 @@ def submit(actor: Actor, **fields) -> Submitted:
     then the case as the actor sees it, with the similar open cases nearby."""
     case = submit_case(actor, **fields)
     view = views.case_view(actor, case)
-    view["similar"] = [
-        views.case_summary(c, "public")
-        for c in similar_cases(
+    view["similar"] = views.summary_rows(
+        similar_cases(
             actor,
             community_id=case.community_id,
             category_id=case.category_id,
@@ -444,8 +452,10 @@ def submit(actor: Actor, **fields) -> Submitted:
             latitude=case.latitude,
             longitude=case.longitude,
             exclude_id=case.id,
-        )
-    ]
+            rows=True,
+        ),
+        "public",
+    )
     return Submitted(case, view)
 
 

@@ -4,14 +4,17 @@ handler's inbox), who a case can go to, a community's figures and the 查进度 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from math import ceil
 from typing import NamedTuple
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from app.affairs import policy, words
 from app.affairs.common import _now, _tz, normalize_reference
@@ -22,6 +25,7 @@ from app.affairs.views import _assignee_view, published_note
 from app.extensions import db
 from app.infra.errors import NotFound, invalid_field
 from app.models import (
+    Building,
     Community,
     Grid,
     Household,
@@ -38,6 +42,7 @@ from app.models.case import (
     REJECTED,
     RESOLVED,
     Case,
+    CaseCategory,
 )
 from app.people import authz
 from app.people.actors import Actor
@@ -53,6 +58,94 @@ _SUMMARY_LOADS = (
 
 
 LIST_SWEEP_LIMIT = 20
+
+
+@cache
+def summary_select():
+    """What a list row shows (views.summary_rows), as one statement of plain columns: the case
+    with its category, building, flat and handler joined (no ORM objects, no query per row).
+    Built once: statements are immutable, `.where()` and the like return new ones."""
+    flat_building = aliased(Building)
+    # Outer joins throughout (the category too, never null): SQLite keeps the case table as
+    # the outer loop, so ORDER BY … LIMIT walks the case index and stops after one page.
+    return (
+        select(
+            Case.id,
+            Case.reference,
+            Case.status,
+            Case.community_id,
+            Case.created_at,
+            Case.updated_at,
+            Case.support_count,
+            Case.is_public,
+            Case.description,
+            Case.channel,
+            Case.address,
+            Case.grid_id,
+            Case.due_at,
+            Case.escalated_at,
+            Case.building_id,
+            Case.household_id,
+            Case.assignee_organization_id,
+            Case.assignee_person_id,
+            CaseCategory.id.label("category_id"),
+            CaseCategory.code.label("category_code"),
+            CaseCategory.name.label("category_name"),
+            CaseCategory.icon.label("category_icon"),
+            Building.name.label("building_name"),
+            Household.unit.label("household_unit"),
+            Household.room.label("household_room"),
+            flat_building.name.label("household_building_name"),
+            Organization.name.label("org_name"),
+            Person.display_name.label("person_name"),
+        )
+        .select_from(Case)
+        .outerjoin(CaseCategory, CaseCategory.id == Case.category_id)
+        .outerjoin(Building, Building.id == Case.building_id)
+        .outerjoin(Household, Household.id == Case.household_id)
+        .outerjoin(flat_building, flat_building.id == Household.building_id)
+        .outerjoin(Organization, Organization.id == Case.assignee_organization_id)
+        .outerjoin(Person, Person.id == Case.assignee_person_id)
+    )
+
+
+@dataclass
+class RowPage:
+    """A page of `summary_select()` rows, with Pagination's names (items, total, page, pages)."""
+
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages (0 when there is nothing)."""
+        return ceil(self.total / self.per_page) if self.total else 0
+
+
+def _row_page(query, page: int, per_page: int, total: int = 0, keyset: bool = False) -> RowPage:
+    offset = 0 if keyset else (page - 1) * per_page
+    found = db.session.execute(query.limit(per_page).offset(offset)).all()
+    return RowPage(found, total, page, per_page)
+
+
+def _after(after: int, conditions, *, by_due: bool, nulls_last: bool = False):
+    """Keyset paging: the rows after case `after` in the list's order — newest first by id, or
+    by deadline then id (`by_due`; the inbox puts cases without one last). The deadline of
+    `after` is read inside the same statement, and only if that case is in the list."""
+    if not by_due:
+        return Case.id < after
+    # Not correlated: the inner case_record is the anchor row, not the outer one.
+    anchor = select(Case.due_at).where(Case.id == after, *conditions).correlate(None)
+    key = anchor.scalar_subquery()
+    later = or_(Case.due_at > key, and_(Case.due_at == key, Case.id > after))
+    if not nulls_last:
+        return later
+    return or_(
+        and_(key.is_not(None), or_(Case.due_at.is_(None), later)),
+        and_(anchor.exists(), key.is_(None), Case.due_at.is_(None), Case.id > after),
+    )
 
 
 def get_case(actor: Actor, case_id: int, *, evaluate: bool = True) -> Case:
@@ -131,12 +224,16 @@ def list_cases(
     escalated: bool | None = None,
     page: int = 1,
     per_page: int = 50,
+    rows: bool = False,
+    after: int | None = None,
 ) -> CaseList:
     """Cases the actor may list: their own (mine), or a community's — all of them for its
     workers, the assigned ones for an organization's members, the public ones for residents
     and screens (see CaseList). Workers may narrow a community's list to what is assigned to
     them (`assignee="me"`, 我的任务), due before the end of today (`due="today"`) or escalated
-    to the street office (`escalated=True`, 已上报)."""
+    to the street office (`escalated=True`, 已上报).
+    `rows`: the page holds `summary_select()` rows, not cases; `after`: keyset paging, the rows
+    after that case (then `page` only numbers the answer)."""
     authz.require_signed_in(actor)
     now = _now()
     counts = None
@@ -215,8 +312,17 @@ def list_cases(
             )
             filtered = True
         order = (Case.id.desc(),)
-    query = select(Case).where(*conditions).order_by(*order).options(*_SUMMARY_LOADS)
-    page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False, count=False)
+    paged = conditions
+    if after is not None:
+        paged = [*conditions, _after(after, conditions, by_due=overdue is True)]
+    if rows:
+        query = summary_select().where(*paged).order_by(*order)
+        page_obj = _row_page(query, page, per_page, keyset=after is not None)
+    else:
+        query = select(Case).where(*paged).order_by(*order).options(*_SUMMARY_LOADS)
+        if after is not None:
+            page = 1
+        page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False, count=False)
     if counts is not None and not filtered:
         # The staff inbox already counted per status: no second count over the community.
         page_obj.total = (
@@ -233,8 +339,18 @@ def list_cases(
     return CaseList(page_obj, level, None if mine else community_id, counts)
 
 
-def inbox(actor: Actor, *, status: str | None = "open", page: int = 1, per_page: int = 50):
-    """Work assigned to the caller or to their organizations, most urgent first."""
+def inbox(
+    actor: Actor,
+    *,
+    status: str | None = "open",
+    page: int = 1,
+    per_page: int = 50,
+    rows: bool = False,
+    after: int | None = None,
+):
+    """Work assigned to the caller or to their organizations, most urgent first (`rows`: a
+    RowPage of `summary_select()` rows, not cases; `after`: keyset paging, the rows after
+    that case)."""
     authz.require_person(actor)
     me = actor.person.id
     condition = Case.assignee_person_id == me
@@ -244,8 +360,20 @@ def inbox(actor: Actor, *, status: str | None = "open", page: int = 1, per_page:
                 condition,
                 and_(Case.assignee_organization_id == org_id, Case.community_id.in_(community_ids)),
             )
-    query = _status_filter(select(Case).where(condition), status).options(*_SUMMARY_LOADS)
-    query = query.order_by(Case.due_at.is_(None), Case.due_at, Case.id)
+    order = (Case.due_at.is_(None), Case.due_at, Case.id)
+    paged = condition
+    if after is not None:
+        listed = _status_filter(select(Case.id).where(condition), status).whereclause
+        paged = and_(condition, _after(after, [listed], by_due=True, nulls_last=True))
+    if rows:
+        counted = _status_filter(select(func.count()).select_from(Case).where(condition), status)
+        listed = _status_filter(summary_select().where(paged), status).order_by(*order)
+        total = db.session.scalar(counted) or 0
+        return _row_page(listed, page, per_page, total, keyset=after is not None)
+    query = _status_filter(select(Case).where(paged), status).options(*_SUMMARY_LOADS)
+    query = query.order_by(*order)
+    if after is not None:
+        page = 1
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
 
 

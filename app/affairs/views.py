@@ -10,6 +10,7 @@ the reporter (phone masked unless policy says "see_contact"), and each such read
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
 
@@ -31,6 +32,7 @@ from app.infra.text import (
     mask_phone,
 )
 from app.models import (
+    Household,
     Person,
 )
 from app.models.case import (
@@ -186,14 +188,17 @@ def attachment_row(case_id: int, attachment: CaseAttachment) -> dict:
     }
 
 
-def case_summary(case: Case, level: str, now: datetime | None = None) -> dict:
-    """A list row: never the reporter; public rows carry no description."""
+def case_summary(
+    case: Case, level: str, now: datetime | None = None, labels: dict | None = None
+) -> dict:
+    """A list row: never the reporter; public rows carry no description (`labels`: the status
+    labels, worded once for a whole list)."""
     now = now or _now()
     row = {
         "id": case.id,
         "reference": case.reference,
         "status": case.status,
-        "status_label": words.status_label(case.status),
+        "status_label": labels[case.status] if labels else words.status_label(case.status),
         "community_id": case.community_id,
         "created_at": case.created_at,
         "updated_at": case.updated_at,
@@ -223,6 +228,60 @@ def case_summary(case: Case, level: str, now: datetime | None = None) -> dict:
             assignee=_assignee_view(case, level),
         )
     return row
+
+
+def _row_case(row) -> SimpleNamespace:
+    """A row of `queries.summary_select()` shaped like the parts of a Case a list row reads."""
+    building = household = assignee_org = assignee_person = None
+    if row.building_id is not None:
+        building = SimpleNamespace(name=row.building_name)
+    if row.household_id is not None:
+        household = SimpleNamespace(
+            unit=row.household_unit,
+            room=row.household_room,
+            building=SimpleNamespace(name=row.household_building_name),
+        )
+        household.label = Household.label.fget(household)
+    if row.assignee_organization_id is not None:
+        assignee_org = SimpleNamespace(id=row.assignee_organization_id, name=row.org_name)
+    if row.assignee_person_id is not None:
+        assignee_person = SimpleNamespace(id=row.assignee_person_id, display_name=row.person_name)
+    return SimpleNamespace(
+        id=row.id,
+        reference=row.reference,
+        status=row.status,
+        community_id=row.community_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        support_count=row.support_count,
+        is_public=row.is_public,
+        description=row.description,
+        channel=row.channel,
+        address=row.address,
+        grid_id=row.grid_id,
+        due_at=row.due_at,
+        escalated_at=row.escalated_at,
+        category=SimpleNamespace(
+            id=row.category_id,
+            code=row.category_code,
+            name=row.category_name,
+            icon=row.category_icon,
+        ),
+        building=building,
+        household=household,
+        assignee_organization_id=row.assignee_organization_id,
+        assignee_organization=assignee_org,
+        assignee_person_id=row.assignee_person_id,
+        assignee_person=assignee_person,
+    )
+
+
+def summary_rows(rows, level: str, now: datetime | None = None) -> list[dict]:
+    """List rows (case_summary) from `queries.summary_select()` rows: no ORM objects, and each
+    status worded once for the whole list."""
+    now = now or _now()
+    labels = {status: words.status_label(status) for status in {row.status for row in rows}}
+    return [case_summary(_row_case(row), level, now, labels) for row in rows]
 
 
 def case_view(actor: Actor, case: Case) -> dict:
@@ -266,7 +325,8 @@ def case_view(actor: Actor, case: Case) -> dict:
             latitude=case.latitude,
             longitude=case.longitude,
         )
-    view["supported_by_me"] = supported_by(actor, case)
+    # Nobody said "me too" yet (a new case): no need to ask whether the caller did.
+    view["supported_by_me"] = bool(case.support_count) and supported_by(actor, case)
     view["timeline"] = _timeline(actor, case, level)
     view["attachments"] = _attachment_rows(case, level)
     view["actions"] = allowed_actions(actor, case)

@@ -266,12 +266,26 @@ class CaseQueryArgsSchema(PageArgsSchema):
     overdue = ma.fields.Boolean(allow_none=True)
     channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
     q = reference_field(optional_blank=True)
+    after = id_field(
+        strict=False,
+        metadata={
+            "description": "Keyset paging: the cases after this one (the last id of the page "
+            "before) in the list's order, instead of counting `page`s from the start."
+        },
+    )
 
 
 class InboxArgsSchema(PageArgsSchema):
     """Filters for the assignee inbox."""
 
     status = ma.fields.String(load_default="open", validate=ma.validate.OneOf(_STATUS_FILTER))
+    after = id_field(
+        strict=False,
+        metadata={
+            "description": "Keyset paging: the cases after this one (the last id of the page "
+            "before) in the inbox's order, instead of counting `page`s from the start."
+        },
+    )
 
 
 class SimilarArgsSchema(ma.Schema):

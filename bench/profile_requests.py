@@ -1,0 +1,278 @@
+"""Per-request profile of the affairs API: SQL statements, time and a cProfile per endpoint.
+
+    .venv/bin/python bench/profile_requests.py [--cases 5000] [--requests 200]
+                                               [--database-url postgresql://…] [--label after]
+
+Single client, in process (the Flask test client, no HTTP server): builds a fresh database with
+bench/cases.py's loader, signs in a resident and heping_staff, and for each endpoint — the
+create (POST /api/v1/cases with an Idempotency-Key), the staff list with counts
+(GET /api/v1/cases?community_id=…&status=open, the issue's "staff inbox") and the handler's
+inbox (GET /api/v1/inbox) — prints the SQL statements of one request and the mean and p95 time
+over --requests requests, and writes a cProfile (<name>.prof, open with snakeviz or pstats) and
+its top functions (<name>.txt) under --out. A quick single-client measurement, not the issue's
+benchmark (bench/cases.py is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.cases import build, make_database  # noqa: E402
+
+
+class Statements:
+    """Counts the SQL statements the engine runs (before_cursor_execute)."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        self.seen: list[str] = []
+        self.thread = threading.get_ident()
+        event.listen(engine, "before_cursor_execute", self._on)
+
+    def _on(self, _conn, _cursor, statement, _params, _context, _many):
+        # The request's own statements only, not a background watcher's.
+        if threading.get_ident() == self.thread:
+            self.seen.append(" ".join(statement.split())[:160])
+
+    def take(self) -> list[str]:
+        seen, self.seen = self.seen, []
+        return seen
+
+
+# Where a request's time goes, by the functions that do each part (a part's time counts each
+# call once: calls from inside the same part are not added again).
+PARTS = {
+    "token check and actor": [
+        ("app/people/auth.py", "resolve_token"),
+        ("app/security.py", "current_actor"),
+        ("app/security.py", "_load_from_token"),
+        ("app/people/actors.py", None),
+    ],
+    "authorization (authz, policy)": [
+        ("app/people/authz.py", None),
+        ("app/affairs/policy.py", None),
+    ],
+    "deadline sweep on read": [("app/affairs/deadlines.py", "run_due_work")],
+    "SQL statements (compile, execute, fetch)": [("sqlalchemy/engine/base.py", "_execute_context")],
+    "ORM load (rows to objects)": [("sqlalchemy/orm/loading.py", None)],
+    "ORM flush (writes)": [("sqlalchemy/orm/session.py", "_flush")],
+    "arguments (webargs/marshmallow load)": [("webargs/core.py", "parse")],
+    "serialization (views + marshmallow dump + JSON)": [
+        ("app/affairs/views.py", None),
+        ("marshmallow/schema.py", "dump"),
+        ("flask/json/provider.py", "response"),
+    ],
+    "idempotency (key, fingerprint, stored answer)": [
+        ("app/infra/idempotency.py", None),
+        ("app/http_idempotency.py", "request_fingerprint"),
+    ],
+    "similar cases (create)": [("app/affairs/intake.py", "similar_cases")],
+    "commit (unit of work)": [("app/infra/uow.py", "_finish")],
+    "event publish": [("app/infra/events.py", None)],
+}
+
+
+def breakdown(profile: cProfile.Profile, calls: int) -> dict:
+    """Milliseconds per request in each of PARTS (parts may overlap: SQL runs inside others)."""
+    stats = pstats.Stats(profile).stats
+    total = max(ct for _cc, _nc, _tt, ct, _callers in stats.values())
+    out = {"whole request": total * 1000 / calls}
+    for part, rules in PARTS.items():
+
+        def inside(key, rules=rules):
+            path, _line, name = key
+            return any(p in path and (f is None or f == name) for p, f in rules)
+
+        seconds = 0.0
+        for key, (_cc, _nc, _tt, _ct, callers) in stats.items():
+            if inside(key):
+                seconds += sum(edge[3] for caller, edge in callers.items() if not inside(caller))
+        out[part] = seconds * 1000 / calls
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--cases", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "profiles"))
+    parser.add_argument("--label", default="", help="suffix of the output files (before/after)")
+    parser.add_argument("--show-sql", action="store_true")
+    parser.add_argument(
+        "--keep",
+        help="SQLite only: build the database once into this folder and reuse it on later runs "
+        "(to compare two checkouts on the same data)",
+    )
+    args = parser.parse_args()
+
+    workdir = Path(args.keep or tempfile.mkdtemp(prefix="linli-profile-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    if args.keep:
+        db_url, drop = f"sqlite:///{workdir / 'bench.db'}", lambda: None
+    else:
+        db_url, drop = make_database(args.database_url, workdir)
+    env = {
+        "LINLI_ENV": "development",
+        "LINLI_INSTANCE_PATH": str(workdir / "instance"),
+        "SECRET_KEY": "profile-" + uuid.uuid4().hex,
+        "DATABASE_URL": db_url,
+        "UPLOAD_FOLDER": str(workdir / "uploads"),
+        "LINLI_ACCESS_LOG": "/dev/null",
+        "LINLI_LOG_LEVEL": "warning",
+        "VOICE_BACKGROUND": "0",
+        "REDIS_URL": "",
+        "RATELIMIT_ENABLED": "0",
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        saved = workdir / "info.json"
+        if args.keep and saved.exists():
+            info = json.loads(saved.read_text())
+        else:
+            info = build(db_url, env, args.cases)
+            saved.write_text(json.dumps(info))
+        from app import create_app
+        from app.extensions import db
+
+        app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "CASE_CREATE_PER_HOUR": 0})
+        with app.app_context():
+            counter = Statements(db.engine)
+        client = app.test_client()
+
+        def token(login, kind, secret):
+            r = client.post("/api/v1/auth/token", json={"login": login, kind: secret})
+            assert r.status_code == 201, r.get_data(as_text=True)
+            return r.get_json()["token"]
+
+        staff = {"Authorization": f"Bearer {token('heping_staff', 'password', info['password'])}"}
+        resident = {"Authorization": f"Bearer {token(info['residents'][0], 'pin', info['pin'])}"}
+        # The handler's inbox: give heping_staff some assigned cases to list.
+        with app.app_context():
+            from sqlalchemy import select, update
+
+            from app.models import Person
+            from app.models.case import Case
+
+            me = db.session.scalar(select(Person.id).where(Person.username == "heping_staff"))
+            ids = db.session.scalars(
+                select(Case.id)
+                .where(Case.community_id == info["heping_id"], Case.status == "in_progress")
+                .limit(200)
+            ).all()
+            db.session.execute(update(Case).where(Case.id.in_(ids)).values(assignee_person_id=me))
+            db.session.commit()
+
+        heping = info["heping_id"]
+
+        def create():
+            return client.post(
+                "/api/v1/cases",
+                json={"category_code": "environment", "description": "楼道里堆了纸箱，过不去人"},
+                headers={**resident, "Idempotency-Key": uuid.uuid4().hex},
+            )
+
+        endpoints = [
+            ("create", create, 201),
+            (
+                "staff_list_p50",
+                lambda: client.get(
+                    f"/api/v1/cases?community_id={heping}&status=open&per_page=50", headers=staff
+                ),
+                200,
+            ),
+            (
+                "staff_list_p5",
+                lambda: client.get(
+                    f"/api/v1/cases?community_id={heping}&status=open&per_page=5", headers=staff
+                ),
+                200,
+            ),
+            (
+                "inbox_p50",
+                lambda: client.get("/api/v1/inbox?status=all&per_page=50", headers=staff),
+                200,
+            ),
+            ("healthz", lambda: client.get("/healthz"), 200),
+        ]
+        report = {}
+        for name, call, expect in endpoints:
+            for _ in range(5):  # warm up caches, compiled statements, translations
+                r = call()
+                assert r.status_code == expect, (name, r.status_code, r.get_data(as_text=True))
+            counter.take()
+            call()
+            sql = counter.take()
+            times, cpu = [], []
+            for _ in range(args.requests):
+                t0, c0 = time.perf_counter(), time.process_time()
+                call()
+                cpu.append((time.process_time() - c0) * 1000)
+                times.append((time.perf_counter() - t0) * 1000)
+            counter.take()
+            profiler = cProfile.Profile()
+            profiled = min(50, args.requests)
+            profiler.enable()
+            for _ in range(profiled):
+                call()
+            profiler.disable()
+            counter.take()
+            suffix = f"_{args.label}" if args.label else ""
+            profiler.dump_stats(out / f"{name}{suffix}.prof")
+            text = io.StringIO()
+            stats = pstats.Stats(profiler, stream=text).sort_stats("cumulative")
+            stats.print_stats(45)
+            (out / f"{name}{suffix}.txt").write_text(text.getvalue())
+            times.sort()
+            report[name] = {
+                "statements": len(sql),
+                "mean_ms": statistics.mean(times),
+                "p50_ms": statistics.median(times),
+                "p95_ms": times[int(len(times) * 0.95) - 1],
+                # CPU time of this process: steadier than wall time on a shared machine.
+                "cpu_mean_ms": statistics.mean(cpu),
+                "profile_ms": breakdown(profiler, profiled),
+                "sql": sql,
+            }
+            print(
+                f"{name:16} {len(sql):>3} statements  mean {report[name]['mean_ms']:6.2f} ms  "
+                f"p50 {report[name]['p50_ms']:6.2f}  p95 {report[name]['p95_ms']:6.2f}  "
+                f"CPU mean {report[name]['cpu_mean_ms']:6.2f} ms  load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+            for part, ms in report[name]["profile_ms"].items():
+                print(f"    {part:48} {ms:6.2f} ms (under cProfile)")
+            if args.show_sql:
+                for line in sql:
+                    print("    ", line)
+        (out / f"summary{'_' + args.label if args.label else ''}.json").write_text(
+            json.dumps(
+                {"cases": info["cases"], "database": db_url.split(":")[0], **report},
+                indent=1,
+                ensure_ascii=False,
+            )
+        )
+    finally:
+        drop()
+
+
+if __name__ == "__main__":
+    main()

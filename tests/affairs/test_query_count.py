@@ -1,0 +1,265 @@
+"""The hot affairs requests run a fixed number of SQL statements (none per row), and the lists
+answered without marshmallow say exactly what CasePageSchema would have said.
+
+The numbers are printed (pytest -s) and asserted: a change that adds a query per request or per
+row fails here. They count every statement of the request, the bearer token's included.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+
+from app.affairs import queries, views
+from app.api.cases.schemas import CasePageSchema
+from app.extensions import db
+from app.models import Household
+from app.models.base import utcnow
+from app.models.case import Case
+from tests.affairs.conftest import actor, put_in_state, submit
+
+# One create by a resident: token, person, roles (3); idempotency key look-up and insert (2);
+# category, flat, building (3); the hourly limit (1); serial, case, first event, the reporter's
+# notification (4); similar open cases: one query per kind of place (here the building) and
+# one for the rows found (2); the stored answer (1); the counts per status, at commit (1).
+CREATE_STATEMENTS = 17
+# The staff list: token, person, roles (3); the bounded deadline sweep (4); counts per status
+# and overdue (2); the page (1).
+STAFF_LIST_STATEMENTS = 10
+# The handler's inbox (an organization's member): token, person, roles (3); the organization
+# and the communities it serves (2); count (1); the page (1).
+INBOX_STATEMENTS = 7
+
+
+@contextmanager
+def statements():
+    """Collect the SQL statements run inside the block."""
+    seen: list[str] = []
+    me = threading.get_ident()
+
+    def on_execute(_conn, _cursor, statement, _params, _context, _many):
+        if threading.get_ident() == me:  # not a background watcher's
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+
+
+@pytest.fixture()
+def many(cats):
+    """60 cases in community A with every kind of row: assigned to the organization or to the
+    grid worker, with a flat, a building or only an address, open and closed."""
+    world = cats
+    side = world.a
+    flat = db.session.get(Household, side.resident.household_id)
+    building = side.community.buildings[0]
+    for n in range(60):
+        where = (
+            {"household_id": flat.id}
+            if n % 3 == 0
+            else {"building_id": building.id}
+            if n % 3 == 1
+            else {"address": f"小广场东侧 {n}"}
+        )
+        case = submit(
+            side,
+            by=side.staff,
+            reporter_id=side.resident.id,
+            code="repair" if n % 2 else "environment",
+            **where,
+        )
+        if n % 4 == 1:
+            put_in_state(case, side, "in_progress")
+        elif n % 4 == 2:
+            put_in_state(case, side, "assigned")
+            case.assignee_organization_id = None
+            case.assignee_person_id = side.grid_worker.id
+            db.session.commit()
+        elif n % 4 == 3 and n % 8 == 3:
+            put_in_state(case, side, "closed")
+    # Far from any deadline, so "overdue" cannot change between two readings.
+    db.session.execute(
+        db.text("UPDATE case_record SET due_at = :d"), {"d": utcnow() + timedelta(days=30)}
+    )
+    db.session.commit()
+    return world
+
+
+def _count(client, method, url, **kwargs):
+    with statements() as seen:
+        response = getattr(client, method)(url, **kwargs)
+    assert response.status_code < 300, response.get_json()
+    print(f"{method.upper()} {url}: {len(seen)} SQL statements")
+    return response, [" ".join(s.split())[:100] for s in seen]
+
+
+def test_one_create_runs_a_fixed_number_of_statements(client, auth, many):
+    world = many
+    headers = auth.headers(world.a.resident)
+    counts = []
+    for _ in range(2):
+        _response, seen = _count(
+            client,
+            "post",
+            "/api/v1/cases",
+            json={"category_code": "repair", "description": "楼道灯不亮了"},
+            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        counts.append(len(seen))
+    assert counts == [CREATE_STATEMENTS] * 2, seen
+
+
+@pytest.mark.parametrize("status", ["all", "open"])
+def test_the_staff_list_runs_the_same_statements_for_5_or_50_rows(client, auth, many, status):
+    world = many
+    headers = auth.headers(world.a.staff)
+    url = f"/api/v1/cases?community_id={world.a.community.id}&status={status}"
+    small, n_small = _count(client, "get", f"{url}&per_page=5", headers=headers)
+    large, n_large = _count(client, "get", f"{url}&per_page=50", headers=headers)
+    assert len(small.get_json()["items"]) == 5
+    assert len(large.get_json()["items"]) > 30
+    assert len(n_small) == len(n_large) == STAFF_LIST_STATEMENTS, n_large
+
+
+def test_the_inbox_runs_the_same_statements_for_5_or_50_rows(client, auth, many):
+    world = many
+    headers = auth.headers(world.a.org_member)
+    small, n_small = _count(client, "get", "/api/v1/inbox?status=all&per_page=5", headers=headers)
+    large, n_large = _count(client, "get", "/api/v1/inbox?status=all&per_page=50", headers=headers)
+    assert len(small.get_json()["items"]) == 5
+    assert len(large.get_json()["items"]) > 5
+    assert len(n_small) == len(n_large) == INBOX_STATEMENTS, n_large
+
+
+def _dumped(page, level, counts=None) -> dict:
+    body = {
+        "items": [views.case_summary(c, level) for c in page.items],
+        "total": page.total,
+        "page": page.page,
+        "pages": page.pages,
+    }
+    if counts is not None:
+        body["counts"] = counts
+    return CasePageSchema().dump(body)
+
+
+@pytest.mark.parametrize(
+    ("role", "query"),
+    [
+        ("staff", {"status": "all", "per_page": 50}),
+        ("staff", {"status": "open", "page": 2, "per_page": 7}),
+        ("org_member", {"status": "all", "per_page": 50}),
+        ("resident", {"status": "all", "per_page": 50}),
+        ("resident", {"mine": True, "per_page": 50}),
+        ("grid_worker", {"status": "assigned", "per_page": 50}),
+    ],
+)
+def test_the_prepared_list_is_what_the_schema_would_dump(client, auth, many, role, query):
+    world = many
+    person = getattr(world.a, role)
+    args = {"community_id": world.a.community.id, **query}
+    response = client.get("/api/v1/cases", query_string=args, headers=auth.headers(person))
+    assert response.status_code == 200
+    got = response.get_json()
+    assert got["items"]
+    listed = queries.list_cases(actor(person), **args)
+    assert got == _dumped(listed.page, listed.level, listed.counts)
+    db.session.rollback()
+
+
+@pytest.mark.parametrize("role", ["org_member", "grid_worker"])
+def test_the_prepared_inbox_is_what_the_schema_would_dump(client, auth, many, role):
+    world = many
+    person = getattr(world.a, role)
+    response = client.get(
+        "/api/v1/inbox",
+        query_string={"status": "all", "per_page": 9, "page": 2},
+        headers=auth.headers(person),
+    )
+    assert response.status_code == 200
+    got = response.get_json()
+    assert got["items"]
+    page = queries.inbox(actor(person), status="all", page=2, per_page=9)
+    assert got == _dumped(page, "assignee")
+
+
+def _walk(client, url, headers, per_page, *, keyset):
+    """Every id of a list, page by page (numbered pages, or keyset with ?after=)."""
+    ids, page, after = [], 1, None
+    while True:
+        query = f"{url}&per_page={per_page}" + (
+            f"&after={after}" if keyset and after else f"&page={page}"
+        )
+        response = client.get(query, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        items = response.get_json()["items"]
+        if not items:
+            return ids
+        ids += [row["id"] for row in items]
+        page, after = page + 1, items[-1]["id"]
+
+
+def _spread_deadlines(side, *, past: bool):
+    """Deadlines with ties and gaps (and none at all for a few, unless `past`)."""
+    now = utcnow()
+    ids = db.session.scalars(
+        db.select(Case.id).where(Case.community_id == side.community.id).order_by(Case.id)
+    ).all()
+    for n, case_id in enumerate(ids):
+        due = now + (timedelta(hours=-(n % 5) - 1) if past else timedelta(hours=n % 4))
+        if not past and n % 7 == 0:
+            due = None
+        db.session.execute(db.update(Case).where(Case.id == case_id).values(due_at=due))
+    db.session.commit()
+
+
+@pytest.mark.parametrize("extra", ["status=all", "status=open", "overdue=true"])
+def test_keyset_pages_list_the_same_cases_as_numbered_pages(client, auth, many, extra):
+    world = many
+    if extra == "overdue=true":
+        _spread_deadlines(world.a, past=True)
+    headers = auth.headers(world.a.staff)
+    url = f"/api/v1/cases?community_id={world.a.community.id}&{extra}"
+    numbered = _walk(client, url, headers, 7, keyset=False)
+    assert len(numbered) > 14
+    assert _walk(client, url, headers, 7, keyset=True) == numbered
+    # The same statements as a numbered page (a filtered list counts its total: one more).
+    _small, numbered_page = _count(client, "get", f"{url}&per_page=5&page=2", headers=headers)
+    _small, with_after = _count(
+        client, "get", f"{url}&per_page=5&after={numbered[4]}", headers=headers
+    )
+    assert (
+        len(with_after) == len(numbered_page) == STAFF_LIST_STATEMENTS + (extra == "overdue=true")
+    )
+
+
+def test_keyset_pages_of_the_inbox_follow_its_order(client, auth, many):
+    world = many
+    _spread_deadlines(world.a, past=False)
+    headers = auth.headers(world.a.org_member)
+    url = "/api/v1/inbox?status=all"
+    numbered = _walk(client, url, headers, 4, keyset=False)
+    assert len(numbered) > 8
+    assert _walk(client, url, headers, 4, keyset=True) == numbered
+    _small, with_after = _count(
+        client, "get", f"{url}&per_page=5&after={numbered[3]}", headers=headers
+    )
+    assert len(with_after) == INBOX_STATEMENTS
+
+
+def test_keyset_after_a_case_outside_the_list_finds_nothing_by_deadline(client, auth, many):
+    world = many
+    _spread_deadlines(world.a, past=True)
+    foreign = submit(world.b, by=world.b.staff, reporter_id=world.b.resident.id)
+    url = f"/api/v1/cases?community_id={world.a.community.id}&overdue=true&after={foreign.id}"
+    response = client.get(url, headers=auth.headers(world.a.staff))
+    assert response.status_code == 200
+    assert response.get_json()["items"] == []
