@@ -3,12 +3,14 @@
 # announcements and lobby screens; affairs (cases, idempotency keys, notifications, Open311);
 # voice conversations
 from app.models import (  # noqa: F401
+    activity,
     announcement,
     case,
     idempotency,
     kiosk,
     notification,
     open311,
+    points,
     voice,
 )
 from app.models.community import Building, Community, Grid, Household, StreetOffice
