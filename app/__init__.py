@@ -129,6 +129,7 @@ def register_jobs(app: Flask) -> None:
     from app.assistant import runtime as voice_runtime
     from app.assistant import stores as voice_stores
     from app.infra import housekeeping, idempotency, jobs, ratelimit
+    from app.participation import activities
     from app.people import auth
     from app.screens import feed
 
@@ -146,3 +147,4 @@ def register_jobs(app: Flask) -> None:
     jobs.register(app, "announcement_boundaries", feed.boundaries_job)
     jobs.register(app, "purge_expired", housekeeping.purge_job, every=hourly)
     jobs.register(app, "speech_cache", voice_runtime.trim_speech_cache, every=hourly)
+    jobs.register(app, "activity_reminders", activities.remind_job, every=300)
