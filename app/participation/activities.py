@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -68,6 +70,7 @@ def may_publish_in(actor: Actor, community_id: int) -> bool:
 
 def get_activity(actor: Actor, activity_id: int) -> Activity:
     """An activity the actor may read (another community's: not found)."""
+    authz.require_signed_in(actor)
     activity = db.session.get(Activity, activity_id)
     if activity is None:
         raise NotFound()
@@ -96,6 +99,13 @@ def _lock(activity: Activity) -> Activity:
 
 
 # --- publishing ----------------------------------------------------------------------------
+def _aware(value):
+    # A time without a zone is the community's local time (as people type it).
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))
+    return value
+
+
 def _check_times(starts_at, ends_at, opens_at, closes_at, now) -> None:
     for field, value in (
         ("starts_at", starts_at),
@@ -103,8 +113,8 @@ def _check_times(starts_at, ends_at, opens_at, closes_at, now) -> None:
         ("signup_opens_at", opens_at),
         ("signup_closes_at", closes_at),
     ):
-        if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-            raise invalid_field(field, _l("Give a date and time with its time zone."))
+        if value is not None and not isinstance(value, datetime):
+            raise invalid_field(field, _l("Give a date and a time."))
     if starts_at is None:
         raise invalid_field("starts_at", _l("This cannot be empty."))
     if ends_at is None:
@@ -149,6 +159,9 @@ def publish(
             or actor.works_for(organization_id, community_id)
         ):
             raise Forbidden()
+    starts_at, ends_at, signup_opens_at, signup_closes_at = (
+        _aware(t) for t in (starts_at, ends_at, signup_opens_at, signup_closes_at)
+    )
     _check_times(starts_at, ends_at, signup_opens_at, signup_closes_at, now or utcnow())
     if not isinstance(capacity, int) or not 1 <= capacity <= MAX_CAPACITY:
         raise invalid_field("capacity", _l("Places are a whole number from 1 to 10000."))
@@ -351,8 +364,8 @@ def _tell(person_id: int, kind: str, title, body, activity: Activity) -> None:
 def sign_up(actor: Actor, activity_id: int, *, now: datetime | None = None) -> SignUp:
     """Sign the caller (or the elder a family proxy acts for) up: a place while there is one
     and nobody waits, else the waiting list. Signing up again changes nothing."""
-    authz.require_person(actor)
     activity = get_activity(actor, activity_id)
+    authz.require_person(actor)
     subject = actor.subject
     if subject.community_id != activity.community_id:
         raise Forbidden(_l("This activity is for residents of its community."))
@@ -385,8 +398,8 @@ def sign_up(actor: Actor, activity_id: int, *, now: datetime | None = None) -> S
 def cancel(actor: Actor, activity_id: int) -> SignUp:
     """Withdraw the caller's (or the represented elder's) sign-up; the first in line gets the
     place."""
-    authz.require_person(actor)
     activity = get_activity(actor, activity_id)
+    authz.require_person(actor)
     if activity.starts_at <= utcnow():
         raise Conflict(_l("The activity has started; it can no longer be cancelled."))
     _lock(activity)
@@ -443,13 +456,14 @@ def _mark_attended(actor: Actor, activity: Activity, signup: SignUp) -> SignUp:
 
 def check_in_by_token(actor: Actor, token: str, *, now: datetime | None = None) -> SignUp:
     """The resident opened the door's QR link while signed in: they are there."""
-    authz.require_person(actor)
+    authz.require_signed_in(actor)
     if not isinstance(token, str) or not 10 <= len(token) <= 64:
         raise NotFound()
     activity = db.session.scalar(select(Activity).where(Activity.checkin_token == token))
     if activity is None:
         raise NotFound()
     authz.ensure_readable(actor, activity.community_id)
+    authz.require_person(actor)
     now = now or utcnow()
     if activity.status != "published" or not (
         activity.starts_at - CHECKIN_EARLY <= now <= activity.ends_at
@@ -519,6 +533,7 @@ def record_hours(actor: Actor, activity_id: int, person_id: int, hours: float) -
 
 def certify_hours(actor: Actor, hours_id: int) -> VolunteerHours:
     """The organizer certifies recorded hours (志愿服务时长认证); they earn points per hour."""
+    authz.require_signed_in(actor)
     row = db.session.get(VolunteerHours, hours_id)
     if row is None:
         raise NotFound()

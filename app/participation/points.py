@@ -269,6 +269,7 @@ def set_leaderboard_opt_in(actor: Actor, show: bool) -> dict:
 
 def person_points(actor: Actor, person_id: int, *, limit: int = 50) -> dict:
     """Staff: one resident's balance and history (before a redemption)."""
+    authz.require_signed_in(actor)
     person = db.session.get(Person, person_id)
     if person is None or person.community_id is None:
         raise NotFound()
@@ -304,6 +305,7 @@ def _lock_person(person_id: int) -> None:
 def redeem(actor: Actor, person_id: int, points: int, item: str) -> dict:
     """Record an exchange of points for something (积分兑换), by the community's staff; the
     balance cannot go below zero."""
+    authz.require_signed_in(actor)
     person = db.session.get(Person, person_id)
     if person is None or person.community_id is None:
         raise NotFound()
