@@ -550,7 +550,9 @@ def certify_hours(actor: Actor, hours_id: int) -> VolunteerHours:
             row.id,
             points=round(per_hour * float(row.hours)),
             reason=_(
-                "Volunteered %(hours)s h: %(title)s", hours=format(row.hours, "g"), title=activity.title
+                "Volunteered %(hours)s h: %(title)s",
+                hours=format(row.hours, "g"),
+                title=activity.title,
             ),
             by=actor.person_id,
         )
