@@ -1,0 +1,66 @@
+"""A resident of the demo community signs up for an activity in easy mode, checks in with the
+door's QR link and sees the points; axe-core finds nothing on any of the new pages, and no
+console error or failing request happens on the way."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.browser.test_accessibility import _violations
+
+
+def _resident(live) -> dict:
+    return next(
+        a
+        for a in live.summary["accounts"]
+        if a["role"] == "resident" and "note" not in a and a["community"] == "和平社区"
+    )
+
+
+def test_sign_up_check_in_and_see_points_in_easy_mode(browser, server, live):
+    context = browser.new_context(viewport={"width": 412, "height": 915}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    failed: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfailed", lambda r: failed.append(f"{r.method} {r.url}"))
+    page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
+    try:
+        account = _resident(live)
+        page.goto(f"{server.url}/easy/login")
+        page.fill("#phone", account["login"])
+        page.fill("#pin", account["pin"])
+        page.click("form.form button[type=submit]")
+        page.wait_for_url(re.compile(r".*/easy/$"))
+
+        page.get_by_role("link", name=re.compile("更多")).click()
+        page.get_by_role("link", name="社区活动").click()
+        expect(page.locator("h1")).to_have_text("社区活动")
+        assert _violations(page) == []
+        page.get_by_role("link", name=re.compile("楼道清洁志愿服务")).click()
+        assert _violations(page) == []
+        page.get_by_role("button", name="报名").click()
+        expect(page.locator(".flash.ok")).to_contain_text("报名成功")
+        expect(page.locator("#my-place")).to_contain_text("您已报名")
+        assert _violations(page) == []
+
+        # at the door: the printed QR code opens this link on the phone
+        page.goto(server.url + live.summary["activities"]["checkin_url"])
+        assert _violations(page) == []
+        page.get_by_role("button", name="我到了，签到").click()
+        expect(page.locator(".flash.ok")).to_contain_text("签到成功")
+
+        page.goto(f"{server.url}/easy/points")
+        expect(page.locator("#balance")).to_contain_text("积分")
+        expect(page.locator("#history li").first).to_contain_text("+5")
+        expect(page.locator("#history li").first).to_contain_text("楼道清洁志愿服务")
+        assert _violations(page) == []
+        page.get_by_role("button", name="显示我的名字").click()
+        expect(page.locator(".flash.ok")).to_be_visible()
+        assert _violations(page) == []
+        assert not errors and not failed, (errors, failed)
+    finally:
+        context.close()
