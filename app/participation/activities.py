@@ -27,6 +27,7 @@ from sqlalchemy import func, select, update
 
 from app.demo import seed_hook
 from app.extensions import db
+from app.infra import events
 from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
 from app.infra.text import clean_text, mask_phone
 from app.models import Organization
@@ -183,6 +184,7 @@ def publish(
     )
     db.session.add(activity)
     db.session.flush()
+    events.changed("feed", community_id)
     return activity
 
 
@@ -201,6 +203,7 @@ def cancel_activity(actor: Actor, activity_id: int) -> Activity:
             activity,
         )
     db.session.flush()
+    events.changed("feed", activity.community_id)
     return activity
 
 
@@ -392,6 +395,7 @@ def sign_up(actor: Actor, activity_id: int, *, now: datetime | None = None) -> S
     signup.signed_up_by_id = actor.person_id
     signup.checked_in_at = None
     db.session.flush()
+    events.changed("feed", activity.community_id)  # places left, on the lobby screens
     return signup
 
 
@@ -414,6 +418,7 @@ def cancel(actor: Actor, activity_id: int) -> SignUp:
         activity.taken -= 1
         _promote(activity)
     db.session.flush()
+    events.changed("feed", activity.community_id)
     return signup
 
 
@@ -567,6 +572,32 @@ def volunteer_hours_of(person_id: int) -> float:
         )
     )
     return float(total or 0)
+
+
+# --- the lobby screen ----------------------------------------------------------------------
+def for_screen(community_id: int, now: datetime | None = None, limit: int = 4) -> list[dict]:
+    """The coming activities a lobby screen shows (no names of anyone signed up)."""
+    now = now or utcnow()
+    rows = db.session.scalars(
+        select(Activity)
+        .where(
+            Activity.community_id == community_id,
+            Activity.status == "published",
+            Activity.ends_at > now,
+        )
+        .order_by(Activity.starts_at, Activity.id)
+        .limit(limit)
+    )
+    return [
+        {
+            "id": a.id,
+            "title": a.title,
+            "place": a.place,
+            "starts_at": a.starts_at.isoformat(),
+            "places_left": max(0, a.capacity - a.taken),
+        }
+        for a in rows
+    ]
 
 
 # --- reminders (a job) ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ spending points does not lower the rank) and names only people who turned on
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -349,54 +349,76 @@ def redeem(actor: Actor, person_id: int, points: int, item: str) -> dict:
     return person_points(actor, person.id)
 
 
-def leaderboard(actor: Actor, community_id: int, *, limit: int = 10) -> dict:
-    """争做社区治理第一人: the community's residents by points earned; only those who agreed
-    are named (with their rank among everyone), the others only counted."""
-    authz.ensure_readable(actor, community_id)
+def _ranked(community_id: int) -> list:
     earned = func.sum(PointEntry.delta).label("earned")
-    rows = db.session.execute(
+    return db.session.execute(
         select(PointEntry.person_id, earned)
         .where(PointEntry.community_id == community_id, PointEntry.kind != REDEMPTION)
         .group_by(PointEntry.person_id)
         .having(func.sum(PointEntry.delta) > 0)
         .order_by(earned.desc(), PointEntry.person_id)
     ).all()
-    shown_ids = (
-        set(
-            db.session.scalars(
-                select(Person.id).where(
-                    and_(Person.id.in_([r.person_id for r in rows]), Person.show_on_leaderboard)
-                )
+
+
+def _shown_names(person_ids: list[int]) -> dict[int, str]:
+    if not person_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            select(Person.id, Person.display_name).where(
+                Person.id.in_(person_ids), Person.show_on_leaderboard
             )
-        )
-        if rows
-        else set()
+        ).all()
     )
-    names = (
-        dict(
-            db.session.execute(
-                select(Person.id, Person.display_name).where(Person.id.in_(shown_ids))
-            ).all()
-        )
-        if shown_ids
-        else {}
-    )
-    items, rank, previous = [], 0, None
+
+
+def _ranks(rows):
+    # Equal points, equal rank (1, 2, 2, 4).
+    rank, previous = 0, None
     for position, row in enumerate(rows, start=1):
         if row.earned != previous:
             rank, previous = position, row.earned
-        if row.person_id in shown_ids and len(items) < limit:
-            items.append(
-                {
-                    "rank": rank,
-                    "name": names[row.person_id],
-                    "points": int(row.earned),
-                    "is_me": actor.subject is not None and actor.subject.id == row.person_id,
-                }
-            )
+        yield rank, row
+
+
+def leaderboard(actor: Actor, community_id: int, *, limit: int = 10) -> dict:
+    """争做社区治理第一人: the community's residents by points earned; only those who agreed
+    are named (with their rank among everyone), the others only counted."""
+    authz.ensure_readable(actor, community_id)
+    rows = _ranked(community_id)
+    names = _shown_names([r.person_id for r in rows])
+    me = actor.subject.id if actor.subject is not None else None
+    items = [
+        {
+            "rank": rank,
+            "name": names[row.person_id],
+            "points": int(row.earned),
+            "is_me": row.person_id == me,
+        }
+        for rank, row in _ranks(rows)
+        if row.person_id in names
+    ][:limit]
     return {
         "community_id": community_id,
         "items": items,
         "participants": len(rows),
-        "not_shown": len(rows) - len(shown_ids),
+        "not_shown": len(rows) - len(names),
     }
+
+
+def _screen_name(name: str) -> str:
+    # A public screen shows a consenting resident's surname only (王**), never the full name.
+    return name[:1] + "*" * min(2, max(1, len(name) - 1)) if name else ""
+
+
+def for_screen(community_id: int, limit: int = 3) -> dict:
+    """The leaderboard on a lobby screen: the first places of people who agreed to be shown,
+    by surname only; the others are only counted."""
+    ranked = _ranked(community_id)
+    shown = _shown_names([r.person_id for r in ranked])
+    items = [
+        {"rank": rank, "name": _screen_name(shown[r.person_id]), "points": int(r.earned)}
+        for rank, r in _ranks(ranked)
+        if r.person_id in shown
+    ][:limit]
+    return {"items": items, "participants": len(ranked)}

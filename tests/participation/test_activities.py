@@ -241,3 +241,14 @@ def test_reminder_job_is_registered(app):
     from app.infra import jobs
 
     assert "activity_reminders" in {j.name for j in jobs.registered(app)}
+
+
+def test_the_lobby_screen_lists_coming_activities_without_names(client, auth, world):
+    activity = new_activity(world.a, capacity=3)
+    activities.sign_up(actor(world.a.resident), activity.id)
+    new_activity(world.b)
+    db.session.commit()
+    snap = client.get("/kiosk/snapshot", headers=auth.headers(device=world.a.device))
+    listed = snap.get_json()["activities"]
+    assert [(a["id"], a["places_left"]) for a in listed] == [(activity.id, 2)]
+    assert world.a.resident.display_name not in snap.get_data(as_text=True)

@@ -134,3 +134,17 @@ def test_the_proxy_sees_and_sets_the_elders_points(world):
     assert points.my_points(relative)["balance"] == 2
     points.set_leaderboard_opt_in(relative, True)
     assert elder.show_on_leaderboard is True
+
+
+def test_the_lobby_screen_shows_only_consenting_surnames(client, auth, world):
+    c = world.a.community
+    shy, proud = world.a.resident, f.resident(c, name="张热心")
+    points.set_leaderboard_opt_in(actor(proud), True)
+    points.credit_for("case_confirmed", 1, shy.id, c.id)
+    points.credit_for("vote_cast", 1, proud.id, c.id)
+    db.session.commit()
+    snap = client.get("/kiosk/snapshot", headers=auth.headers(device=world.a.device))
+    body = snap.get_json()
+    assert body["leaderboard"]["items"] == [{"rank": 2, "name": "张**", "points": 2}]
+    assert "张热心" not in snap.get_data(as_text=True)
+    assert shy.display_name not in snap.get_data(as_text=True)
