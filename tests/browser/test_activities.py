@@ -64,3 +64,27 @@ def test_sign_up_check_in_and_see_points_in_easy_mode(browser, server, live):
         assert not errors and not failed, (errors, failed)
     finally:
         context.close()
+
+
+def test_the_lobby_screen_shows_activities_and_the_leaderboard(browser, server, live):
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    try:
+        page.goto(server.url + live.summary["kiosk_url"])
+        expect(page.locator("#activity-list")).to_contain_text("楼道清洁志愿服务")
+        expect(page.locator("#leaderboard-panel")).to_be_visible()
+        board = page.locator("#leaderboard-list li")
+        expect(board.first).to_contain_text("**")
+        sizes = page.evaluate(
+            """() => [...document.querySelectorAll(
+                 '#activity-list li, #activity-list .when, #leaderboard-list li')]
+               .map(e => parseFloat(getComputedStyle(e).fontSize))"""
+        )
+        assert sizes and min(sizes) >= 30, sizes
+        assert _violations(page) == []
+        assert not errors, errors
+    finally:
+        context.close()
