@@ -88,3 +88,22 @@ def test_the_lobby_screen_shows_activities_and_the_leaderboard(browser, server, 
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_staff_activity_pages_have_no_axe_violations(page, server, staff):
+    from tests.browser.test_accessibility import _staff_login
+
+    listed = staff.call("GET", f"/activities?community_id={staff.community['id']}")
+    cleanup = next(a for a in listed if a["title"] == "楼道清洁志愿服务")
+    roster = staff.call("GET", f"/activities/{cleanup['id']}/signups")
+    _staff_login(page, server)
+    for path in (
+        "/staff/activities",
+        f"/staff/activities/{cleanup['id']}",
+        f"/staff/activities/points?q={roster[0]['name'][:1]}",
+        f"/staff/activities/points?person_id={roster[0]['person_id']}",
+        "/staff/activities?lang=en",
+    ):
+        page.goto(server.url + path)
+        found = _violations(page)
+        assert found == [], (path, found)
