@@ -132,6 +132,7 @@ def register_jobs(app: Flask) -> None:
     from app.assistant import runtime as voice_runtime
     from app.assistant import stores as voice_stores
     from app.infra import housekeeping, idempotency, jobs, ratelimit
+    from app.participation import activities
     from app.people import auth, delivery, notifications
     from app.screens import feed
 
@@ -156,3 +157,4 @@ def register_jobs(app: Flask) -> None:
     # SMS and e-mail, after the commit that queued them (retries, quiet hours).
     every = app.config["DELIVERY_EVERY_SECONDS"]
     jobs.register(app, "deliveries", delivery.deliveries_job, every=every)
+    jobs.register(app, "activity_reminders", activities.remind_job, every=300)

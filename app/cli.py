@@ -25,7 +25,16 @@ def init_app(app: Flask) -> None:
 
 
 # The domain packages (docs/ARCHITECTURE.md), in the order their layers build on each other.
-DOMAIN_PACKAGES = ("infra", "people", "affairs", "notices", "screens", "assistant", "residents")
+DOMAIN_PACKAGES = (
+    "infra",
+    "people",
+    "affairs",
+    "notices",
+    "screens",
+    "participation",
+    "assistant",
+    "residents",
+)
 
 
 def _import_feature_modules() -> None:

@@ -13,7 +13,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("app", "kiosk", "voice")
-DOMAINS = ("infra", "people", "affairs", "notices", "screens", "assistant", "residents")
+DOMAINS = (
+    "infra",
+    "people",
+    "affairs",
+    "notices",
+    "screens",
+    "participation",
+    "assistant",
+    "residents",
+)
 
 
 def _modules() -> dict[str, Path]:
@@ -191,7 +200,14 @@ def test_registering_a_blueprint_does_nothing_else():
 LAYERS = (
     ("app/database.py", "app/infra/"),
     ("app/people/",),
-    ("app/affairs/", "app/notices/", "app/screens/", "app/assistant/", "app/residents/"),
+    (
+        "app/affairs/",
+        "app/notices/",
+        "app/screens/",
+        "app/participation/",
+        "app/assistant/",
+        "app/residents/",
+    ),
 )
 AFFAIRS = (
     "rules",

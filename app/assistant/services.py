@@ -25,6 +25,7 @@ from app.infra.errors import Invalid, NotFound, Unauthorized
 from app.notices import audience
 from app.notices import common as notices
 from app.notices.common import local_zone
+from app.participation import activities as participation_activities
 from app.people import communities
 from app.people.actors import Actor
 
@@ -118,10 +119,17 @@ class AppServices:
             ]
 
     def activities(self, caller: Caller) -> list[dict[str, str]]:
-        """Announced activities for the caller, with a spoken "when"."""
+        """Coming activities with sign-up (app/participation), then announced activities, with
+        a spoken "when"."""
         with self._call(caller):
+            found = [
+                {"title": a.title, "when": _activity_when(a)}
+                for a in participation_activities.list_activities(caller.actor)[:5]
+            ]
             items = audience.current_for(caller.actor, "voice")
-            return [{"title": a.title, "when": _when(a)} for a in items if a.category == "activity"]
+            return found + [
+                {"title": a.title, "when": _when(a)} for a in items if a.category == "activity"
+            ]
 
     def committee_contact(self, caller: Caller) -> dict[str, str] | None:
         """The residents' committee of the caller's community."""
@@ -213,6 +221,17 @@ def _category_for(actor: Actor, community_id: int, hint: str | None):
     if usable:
         return usable[0]
     raise Invalid(errors={"category_id": ["no category can take a voice report here"]})
+
+
+def _activity_when(a) -> str:
+    """When and where an activity with sign-up is, and whether places are left, to be said."""
+    from flask_babel import format_datetime, get_locale
+
+    pattern = "MMM d, HH:mm" if str(get_locale() or "zh_CN") == "en" else "M月d日 HH:mm"
+    when = format_datetime(a.starts_at.astimezone(local_zone()), pattern)
+    left = max(0, a.capacity - a.taken)
+    places = _("%(n)d places left", n=left) if left else _("Full. You can join the waiting list.")
+    return f"{when}, {a.place}, {places}"
 
 
 def _when(a) -> str:

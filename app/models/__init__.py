@@ -3,6 +3,7 @@
 # announcements and lobby screens; affairs (cases, idempotency keys, notifications, Open311);
 # voice conversations; 督办 (supervisions); outbound deliveries
 from app.models import (  # noqa: F401
+    activity,
     announcement,
     case,
     delivery,
@@ -10,6 +11,7 @@ from app.models import (  # noqa: F401
     kiosk,
     notification,
     open311,
+    points,
     supervision,
     voice,
 )

@@ -44,6 +44,10 @@ class Person(TimestampMixin, db.Model):
     notify_channel = db.Column(db.String(10), nullable=False, default="none", server_default="none")
     email = db.Column(db.String(254))
     is_active = db.Column(db.Boolean, nullable=False, default=True)
+    # 积分榜: show my name on the leaderboard (off until the person turns it on).
+    show_on_leaderboard = db.Column(
+        db.Boolean, nullable=False, default=False, server_default=db.false()
+    )
 
     household = db.relationship("Household", back_populates="members")
     community = db.relationship("Community")

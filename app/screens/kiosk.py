@@ -37,6 +37,8 @@ from app.models.base import utcnow
 from app.models.kiosk import DeviceState, PairingCode
 from app.notices import audience, pictures
 from app.notices import common as notices
+from app.participation import activities as participation_activities
+from app.participation import points as participation_points
 from app.people import authz
 from app.people.actors import Actor
 from app.people.auth import issue_token
@@ -151,6 +153,9 @@ def snapshot(actor: Actor) -> dict:
         },
         "items": items,
         "figures": community_figures(actor, community.id),
+        # 社区活动 and 争做社区治理第一人 (no resident's full name on a public screen)
+        "activities": participation_activities.for_screen(community.id, now),
+        "leaderboard": participation_points.for_screen(community.id),
         "easy_url": easy_url(),
         "poll_seconds": current_app.config["KIOSK_POLL_SECONDS"],
     }

@@ -222,9 +222,20 @@
   function drawActivities() {
     var t = now();
     var list = $('activity-list');
-    var acts = (S.snap ? S.snap.items : []).filter(function (i) {
+    drawLeaderboard();
+    // Activities with sign-up (app/participation) first, then the activity announcements.
+    var real = (S.snap && S.snap.activities ? S.snap.activities : []).filter(function (a) {
+      return Date.parse(a.starts_at) > t - 3 * 3600 * 1000;
+    }).map(function (a) {
+      var d = local(Date.parse(a.starts_at));
+      var hm = ('0' + d.getUTCHours()).slice(-2) + ':' + ('0' + d.getUTCMinutes()).slice(-2);
+      return { id: 'a' + a.id, revision: a.places_left, title: a.title,
+        when: dayLabel(Date.parse(a.starts_at)) + ' ' + hm + ' · ' + a.place + ' · '
+          + (a.places_left ? T.places_left.replace('{n}', a.places_left) : T.full) };
+    });
+    var acts = real.concat((S.snap ? S.snap.items : []).filter(function (i) {
       return i.category === 'activity' && (!i.expire_at || Date.parse(i.expire_at) > t);
-    }).slice(0, 4);
+    })).slice(0, 4);
     var key = acts.map(function (i) { return i.id + ':' + i.revision; }).join(',');
     if (list.dataset.key === key) return;
     list.dataset.key = key;
@@ -239,12 +250,37 @@
     acts.forEach(function (i) {
       var li = document.createElement('li');
       li.textContent = i.title;
-      if (i.expire_at) {
+      if (i.when) {
+        var at = document.createElement('span');
+        at.className = 'when';
+        at.textContent = i.when;
+        li.appendChild(at);
+      } else if (i.expire_at) {
         var when = document.createElement('span');
         when.className = 'when';
         when.textContent = T.until.replace('{date}', dayLabel(Date.parse(i.expire_at)));
         li.appendChild(when);
       }
+      list.appendChild(li);
+    });
+  }
+
+  // 争做社区治理第一人: only residents who agreed, by surname (the server masks the rest).
+  function drawLeaderboard() {
+    var board = S.snap && S.snap.leaderboard;
+    var items = board && board.items ? board.items : [];
+    var panel = $('leaderboard-panel');
+    if (!panel) return;
+    panel.hidden = !items.length;
+    var list = $('leaderboard-list');
+    var key = items.map(function (i) { return i.rank + i.name + i.points; }).join(',');
+    if (list.dataset.key === key) return;
+    list.dataset.key = key;
+    list.textContent = '';
+    items.forEach(function (i) {
+      var li = document.createElement('li');
+      li.textContent = T.rank.replace('{n}', i.rank) + ' ' + i.name + ' · '
+        + T.points.replace('{n}', i.points);
       list.appendChild(li);
     });
   }

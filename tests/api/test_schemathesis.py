@@ -102,6 +102,16 @@ REFERS_TO_RECORDS = {
         "grid_ids",
         "building_ids",
     },
+    # an activity: times against the clock and each other, an organization serving here
+    "POST /api/v1/activities": {
+        "starts_at",
+        "ends_at",
+        "signup_opens_at",
+        "signup_closes_at",
+        "organization_id",
+    },
+    # volunteer hours only for someone who checked in
+    "PUT /api/v1/activities/{activity_id}/hours/{person_id}": {"person_id"},
 }
 
 

@@ -93,6 +93,8 @@ def _pages(world, town):
         ("elder", "/easy/more", None),
         ("elder", "/easy/announcements", None),
         ("elder", "/easy/activities", None),
+        ("elder", "/easy/community-activities", None),
+        ("elder", "/easy/points", None),
         ("elder", "/easy/report", None),
         ("elder", f"/easy/report/{repair}", None),
         ("elder", f"/easy/report/{repair}", report_mistake),
@@ -112,6 +114,7 @@ def _pages(world, town):
         ("relative", f"/easy/family/{town['link']}/end", None),
         ("helping", "/easy/", None),
         ("helping", "/easy/announcements", None),
+        ("helping", "/easy/points", None),
     ]
 
 

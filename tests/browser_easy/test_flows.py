@@ -492,7 +492,8 @@ def test_activities_sit_on_the_second_page_and_votes_are_not_shown(world, phones
     expect(page.locator("main")).not_to_contain_text("投票")
     page.get_by_role("link", name=re.compile("更多")).click()
     expect(page.locator("main")).not_to_contain_text("投票")
-    page.get_by_role("link", name="活动").click()
+    page.get_by_role("link", name="社区活动").click()  # activities with sign-up …
+    page.get_by_role("link", name="活动通知").click()  # … and the activity announcements
     expect(page.locator("article h2")).to_have_text(["重阳节敬老联欢会"])
     page.get_by_role("link", name="返回").click()
     expect(page).to_have_url(re.compile(r"/easy/more$"))
