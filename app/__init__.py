@@ -118,11 +118,16 @@ def register_listeners(app: Flask) -> None:
     """Who follows which change (app/infra/events.py `changed`), in the same transaction."""
     from app.affairs import urgent
     from app.infra import events
+    from app.participation import points
     from app.screens import feed
 
     events.on_change(app, "feed", feed.touch_feed)  # announcements → the screens' feed version
     # an acknowledged urgent-help notice (app/people) → a step on the case (app/affairs)
     events.on_change(app, "help_acknowledged", urgent.record_acknowledged)
+    # a resident confirms a fixed case (app/affairs) → points (app/participation); a reopening
+    # takes them back
+    events.on_change(app, "case_confirmed", points.on_case_confirmed)
+    events.on_change(app, "case_reopened", points.on_case_reopened)
 
 
 def register_jobs(app: Flask) -> None:

@@ -32,6 +32,7 @@ from app.affairs.notify import (
 from app.affairs.queries import get_case
 from app.affairs.rules import _SPECIAL, _WORKERS
 from app.extensions import db
+from app.infra import events
 from app.infra.errors import Conflict, NotFound, invalid_field
 from app.infra.text import (
     clean_text,
@@ -119,6 +120,9 @@ def transition(
     _announce_status(actor, case, note if is_public and role in STAFF_VOICES else None)
     if action in ("confirm", "reopen") and role not in STAFF_VOICES:
         _tell_of_resident_step(case, action, note)  # the alert centre of who works on it
+    if action in ("confirm", "reopen"):
+        # Followers in the same transaction (participation: points for a confirmed case).
+        events.changed("case_confirmed" if action == "confirm" else "case_reopened", case)
     return case
 
 

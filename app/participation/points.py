@@ -422,3 +422,15 @@ def for_screen(community_id: int, limit: int = 3) -> dict:
         if r.person_id in shown
     ][:limit]
     return {"items": items, "participants": len(ranked)}
+
+
+def on_case_confirmed(case) -> None:
+    """A resident confirmed their case was fixed (listener of "case_confirmed"): the reporter
+    earns the community's points for it, once."""
+    if case.reporter_id is not None:
+        credit_for("case_confirmed", case.id, case.reporter_id, case.community_id)
+
+
+def on_case_reopened(case) -> None:
+    """Not fixed after all (listener of "case_reopened"): a confirmation's points go back."""
+    reverse("case_confirmed", case.id)
