@@ -1,10 +1,11 @@
 """All models, imported so Alembic and create_all see every table."""
 
 # announcements and lobby screens; affairs (cases, idempotency keys, notifications, Open311);
-# voice conversations
+# voice conversations; consultations (议事协商)
 from app.models import (  # noqa: F401
     announcement,
     case,
+    consultation,
     idempotency,
     kiosk,
     notification,
