@@ -49,7 +49,8 @@ BODY_MAX = 4000
 OPTION_MAX = 80
 COMMENT_MAX = 1000
 MIN_OPTIONS, MAX_OPTIONS = 2, 9
-DEFAULT_OPTIONS = ("Agree", "Disagree", "Abstain")
+# Stored as data in the community's language, like every option staff type.
+DEFAULT_OPTIONS = ("同意", "不同意", "弃权")
 
 # Told to every voter, on every channel, before and after they vote.
 RULE = _l(
@@ -566,3 +567,63 @@ def add_comment(actor: Actor, consultation_id: int, body: str) -> ConsultationCo
     db.session.add(comment)
     db.session.flush()
     return comment
+
+
+# --- what the channels show ----------------------------------------------------------------------
+def consultation_view(actor: Actor, c: Consultation, *, with_results: bool = True) -> dict:
+    """One consultation as the actor may see it: the household's own vote (never anyone
+    else's), the rule, the live counts; workers also get the draft fields."""
+    status = effective_status(c)
+    mine = household_vote(actor, c) if actor.person is not None else None
+    view = {
+        "id": c.id,
+        "community_id": c.community_id,
+        "title": c.title,
+        "body": c.body,
+        "scope": c.scope,
+        "building_id": c.building_id,
+        "grid_id": c.grid_id,
+        "place": c.building.name if c.building else (c.grid.name if c.grid else None),
+        "status": status,
+        "opens_at": c.opens_at,
+        "closes_at": c.closes_at,
+        "options": [{"id": o.id, "position": o.position, "label": o.label} for o in c.options],
+        "invited": list(c.invited or []),
+        "rule": str(RULE),
+        "my_vote": None,
+        "can_vote": may(actor, "vote", c),
+        "can_second": c.status == "proposed" and may(actor, "second", c),
+        "can_manage": may(actor, "manage", c),
+        "seconds": second_count(c) if c.status == "proposed" else None,
+        "seconds_needed": c.seconds_needed or None,
+        "minutes": c.minutes,
+        "decision": c.decision,
+        "decided_at": c.decided_at,
+        "announcement_id": c.announcement_id,
+    }
+    if mine is not None:
+        option = next((o for o in c.options if o.id == mine.option_id), None)
+        view["my_vote"] = {
+            "option_id": mine.option_id,
+            "position": option.position if option else None,
+            "label": option.label if option else None,
+            "by_me": mine.person_id == (actor.subject.id if actor.subject else None),
+            "changeable": status == "open",
+            "updated_at": mine.updated_at,
+        }
+    if with_results and status != "proposed":
+        view["results"] = results(actor, c.id)
+    return view
+
+
+def list_consultations(
+    actor: Actor, *, community_id: int | None = None, open_only: bool = False
+) -> list[Consultation]:
+    """What a caller lists: a community's every consultation (its workers, with community_id),
+    a screen's open and decided ones, or a resident household's ones."""
+    authz.require_signed_in(actor)
+    if community_id is not None:
+        return list_for_community(actor, community_id)
+    if actor.device is not None:
+        return list_for_screen(actor)
+    return list_for_resident(actor, open_only=open_only)
