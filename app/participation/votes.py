@@ -17,6 +17,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
+from app.demo import seed_hook
 from app.extensions import db
 from app.infra import events
 from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
@@ -627,3 +628,42 @@ def list_consultations(
     if actor.device is not None:
         return list_for_screen(actor)
     return list_for_resident(actor, open_only=open_only)
+
+
+# --- demo ----------------------------------------------------------------------------------------
+@seed_hook
+def _seed_demo(ctx: dict) -> None:
+    """A realistic consultation for 和平社区: 加装电梯, open, with a few households' votes
+    (skipped when it is already there)."""
+    heping = ctx["communities"]["heping"]
+    community_id = heping["community"].id
+    title = "1号楼加装电梯征求意见"
+    existing = db.session.scalar(
+        select(Consultation.id).where(
+            Consultation.community_id == community_id, Consultation.title == title
+        )
+    )
+    if existing is not None:
+        ctx["summary"]["consultation_id"] = existing
+        return
+    building = heping["community"].buildings[0]
+    c = create_consultation(
+        Actor.for_person(heping["staff"]),
+        community_id=community_id,
+        title=title,
+        body=(
+            "1号楼多位老人反映上下楼困难。加装电梯费用由政府补贴一部分，其余按楼层分摊，"
+            "一楼住户不分摊。\n\n请每户选一项。投票截止后，居委会公布结果和决定。"
+        ),
+        options=["同意加装", "不同意", "弃权"],
+        scope="building",
+        building_id=building.id,
+        closes_at=utcnow() + timedelta(days=10),
+        invited=["property", "street_office"],
+    )
+    voters = [
+        p for p in heping["residents"] if p.household is not None and in_scope(c, p.household)
+    ]
+    for n, person in enumerate(voters[1:4]):  # the first resident (the elder) votes in the demo
+        cast_vote(Actor.for_person(person), c.id, position=1 if n < 2 else 2)
+    ctx["summary"]["consultation_id"] = c.id
