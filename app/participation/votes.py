@@ -161,6 +161,7 @@ def _ring(c: Consultation) -> None:
 # --- reading -------------------------------------------------------------------------------------
 def get(actor: Actor, consultation_id: int, action: str = "read") -> Consultation:
     """One consultation the actor may see (404 otherwise) and, when asked, act on."""
+    authz.require_signed_in(actor)  # 401 before anything about the record is told
     c = db.session.get(Consultation, consultation_id)
     if c is None:
         raise NotFound()
