@@ -19,7 +19,7 @@ def test_resident_votes_and_changes_then_close_is_409(client, auth, world):
     me = auth.headers(world.a.resident)
     listed = client.get("/api/v1/consultations?open_only=true", headers=me).get_json()
     assert [x["id"] for x in listed] == [c["id"]] and listed[0]["can_vote"]
-    assert "One vote per household" in listed[0]["rule"]
+    assert "一户一票" in listed[0]["rule"]  # the default language: Chinese
     url = f"/api/v1/consultations/{c['id']}/votes"
     r = client.post(url, json={"position": 1}, headers=me)
     assert r.status_code == 200 and r.get_json()["replaced"] is False
