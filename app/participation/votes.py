@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from app.demo import seed_hook
 from app.extensions import db
 from app.infra import events
-from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
+from app.infra.errors import Conflict, Forbidden, NotFound, Unauthorized, invalid_field
 from app.infra.text import clean_text
 from app.models import Building, Grid, Household
 from app.models.base import utcnow
@@ -42,7 +42,7 @@ from app.participation.votes_policy import (
     party_of,
     voter_household,
 )
-from app.people import authz
+from app.people import auth, authz
 from app.people.actors import Actor
 
 TITLE_MAX = 120
@@ -668,3 +668,46 @@ def _seed_demo(ctx: dict) -> None:
     for n, person in enumerate(voters[1:4]):  # the first resident (the elder) votes in the demo
         cast_vote(Actor.for_person(person), c.id, position=1 if n < 2 else 2)
     ctx["summary"]["consultation_id"] = c.id
+
+
+# --- the lobby screen ----------------------------------------------------------------------------
+def screen_votes(actor: Actor) -> list[dict]:
+    """What a lobby screen shows: its community's open and decided votes with live counts
+    (numbers only)."""
+    return [consultation_view(actor, c) for c in list_for_screen(actor)]
+
+
+def kiosk_vote(
+    actor: Actor, consultation_id: int, *, phone: str, pin: str, position: int, ip: str | None
+) -> dict:
+    """A resident votes at the lobby screen after typing phone number and PIN (the easy mode's
+    sign-in with its throttle and lock; no session is kept). The screen has shown the choice and
+    asked to confirm; the household's one vote is replaced as anywhere else."""
+    authz.require_signed_in(actor)
+    device = actor.device
+    if device is None:
+        raise Forbidden()
+    c = get(actor, consultation_id)  # the screen must show it: 404 for another place's vote
+    phone = phone.strip() if isinstance(phone, str) else ""
+    pin = pin.strip() if isinstance(pin, str) else ""
+    if not phone.isdigit() or len(phone) != 11:
+        raise invalid_field("phone", _l("Please type your 11-digit phone number."))
+    if not pin.isdigit() or len(pin) != 6:
+        raise invalid_field("pin", _l("Please type your 6-digit PIN."))
+    try:
+        person = auth.authenticate(phone, pin=pin, ip=ip)
+    except Unauthorized:
+        # 401 tells a screen it is not paired: a wrong PIN is a field error, still counted.
+        error = invalid_field("pin", _l("The phone number or PIN is not right."))
+        error.persist = True
+        raise error from None
+    voter = Actor.for_person(person)
+    if person.community_id != device.community_id:
+        raise Forbidden(_l("Only the households this vote is for can take part."))
+    _vote, replaced = cast_vote(voter, c.id, position=position)
+    return {
+        "replaced": replaced,
+        "message": str(_l("You have voted. You can change it until the vote closes.")),
+        "rule": str(RULE),
+        "results": results(actor, c.id),
+    }
