@@ -49,3 +49,45 @@ def test_elder_votes_in_easy_mode(page, server):
     expect(page.get_by_role("link", name="1. 同意加装")).to_have_attribute("aria-current", "true")
     assert _violations(page) == []
     assert problems == []
+
+
+def _font_px(page, selector: str) -> list[float]:
+    return page.eval_on_selector_all(
+        selector,
+        "els => els.filter(e => e.offsetParent).map(e => parseFloat(getComputedStyle(e).fontSize))",
+    )
+
+
+def test_resident_votes_at_the_lobby_screen(browser, server, staff):
+    from tests.browser.test_kiosk_progress import Watched
+
+    resident = next(
+        a for a in server.summary["accounts"] if a["role"] == "resident" and not a.get("note")
+    )
+    _device, token = staff.new_screen("议事投票屏")
+    screen = Watched(browser, server, token)
+    page = screen.page
+    try:
+        page.get_by_role("button", name="议事投票").click()
+        panel = page.locator("#votes-panel")
+        expect(panel).to_be_visible()
+        panel.get_by_role("button", name="1号楼加装电梯征求意见").click()
+        expect(page.locator("#vp-rule")).to_contain_text("一户一票")
+        expect(page.locator("#vp-counts")).to_contain_text("户")
+        assert min(_font_px(page, "#votes-panel button, #votes-panel li, #vp-rule")) >= 30
+        assert _violations(page) == []
+
+        page.locator("#vp-options button[data-position='2']").click()
+        expect(page.locator("#vp-chosen")).to_have_text("您选择了：不同意")
+        for d in resident["login"]:
+            page.locator(f"#vp-keypad .keypad-key[data-key='{d}']").click()
+        page.get_by_role("button", name="确定，输入完毕").click()
+        for d in resident["pin"]:
+            page.locator(f"#vp-keypad .keypad-key[data-key='{d}']").click()
+        assert _violations(page) == []
+        page.get_by_role("button", name="确定，输入完毕").click()
+        expect(page.locator("#vp-message")).to_have_text("您已投票，可在截止前修改。")
+        assert _violations(page) == []
+        screen.clean()
+    finally:
+        screen.context.close()
