@@ -12,6 +12,7 @@ from app.models.base import utcnow
 JOBS = [
     "case_deadlines",
     "case_auto_close",
+    "consultation_close",
     "announcement_boundaries",
     "purge_expired",
     "speech_cache",
