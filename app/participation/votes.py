@@ -330,6 +330,17 @@ def _open(c: Consultation, now: datetime) -> None:
     _ring(c)
 
 
+def _lock(c: Consultation, *, share: bool = False) -> None:
+    """Re-read the consultation's state under a row lock (PostgreSQL: FOR SHARE for votes, FOR
+    UPDATE for a close, so they are ordered; SQLite writes are ordered by its write lock)."""
+    db.session.execute(
+        select(Consultation)
+        .where(Consultation.id == c.id)
+        .with_for_update(read=share)
+        .execution_options(populate_existing=True)
+    )
+
+
 def open_consultation(actor: Actor, consultation_id: int, *, closes_at=None) -> Consultation:
     """Open a draft (or a proposal the committee takes up without waiting for seconds)."""
     c = get(actor, consultation_id, "manage")
@@ -347,6 +358,7 @@ def open_consultation(actor: Actor, consultation_id: int, *, closes_at=None) -> 
 def close_consultation(actor: Actor, consultation_id: int) -> Consultation:
     """End the voting now (votes after this are refused)."""
     c = get(actor, consultation_id, "manage")
+    _lock(c)
     if c.status != "open":
         raise Conflict(_l("Only an open vote can be closed."))
     now = utcnow()
@@ -540,6 +552,11 @@ def cast_vote(
             },
         )
     )
+    # A close racing this vote: the close locks the row (FOR UPDATE) and waits for this
+    # transaction, or it came first and the vote is refused (SQLite: the write lock orders them).
+    _lock(c, share=True)
+    if effective_status(c) != "open":
+        raise Conflict(_l("This vote is not open."))
     vote = db.session.scalar(
         select(ConsultationVote)
         .where(
