@@ -137,7 +137,7 @@ def register_jobs(app: Flask) -> None:
     from app.assistant import runtime as voice_runtime
     from app.assistant import stores as voice_stores
     from app.infra import housekeeping, idempotency, jobs, ratelimit
-    from app.participation import activities
+    from app.participation import activities, votes
     from app.people import auth, delivery, notifications
     from app.screens import feed
 
@@ -153,6 +153,8 @@ def register_jobs(app: Flask) -> None:
     # Deadlines stay with cron (and every list read): the watcher does not take them.
     jobs.register(app, "case_deadlines", deadlines.deadlines_job, loop=False)
     jobs.register(app, "case_auto_close", deadlines.auto_close_job, loop=False)
+    # A vote past its window already reads as closed; the job only stores it.
+    jobs.register(app, "consultation_close", votes.close_due_job, loop=False)
     jobs.register(app, "announcement_boundaries", feed.boundaries_job)
     # The alert centre: urgent help climbs its chain; open console pages hear other workers.
     jobs.register(app, "urgent_help_escalation", urgent.escalation_job, every=1.0)

@@ -39,6 +39,7 @@ kiosk/report.py (GET/POST /kiosk/api/report) over app/affairs/kiosk_report.py.
 
 from kiosk import progress  # noqa: F401  (its routes join bp)
 from kiosk import report as _report  # noqa: F401  (routes on bp)
+from kiosk import votes as _votes  # noqa: F401  (routes on bp: 议事投票)
 from kiosk.views import bp, init_app
 
 __all__ = ["bp", "init_app"]

@@ -90,6 +90,10 @@ class Services(Protocol):
         """Alert staff that the caller needs help now."""
         ...
 
+    # Optional (议事投票; the "votes" intent answers only when the services have them):
+    # open_votes(caller) -> [{"id", "title", "options": [label, …]}], soonest closing first;
+    # cast_vote(caller, vote_id, position) -> {"replaced": bool}.
+
 
 @dataclass(frozen=True)
 class TurnResult:
@@ -371,7 +375,25 @@ class Dialog:
                 return self._not_understood(state, caller, pack, "ask_reference", **kw)
             return self._progress(state, caller, pack, reference, kw)
 
+        if current == "choose_vote":
+            return self._choose_vote(state, caller, pack, text, kw)
+
+        if current == "confirm_vote":
+            if name == "yes":
+                return self._cast_vote(state, caller, pack, kw)
+            if name == "no":
+                state["state"] = "choose_vote"
+                state["failures"] = 0
+                return self._finish(state, name, _vote_prompt(pack, state["slots"]), **kw)
+            slots = state["slots"]
+            label = slots["options"][slots["position"] - 1]
+            return self._not_understood(
+                state, caller, pack, prompt=pack.reply("vote_confirm", label=label), **kw
+            )
+
         # idle / done
+        if name == "votes":
+            return self._votes(state, caller, pack, kw)
         if name == "announcements":
             return self._announcements(state, caller, pack, kw)
         if name == "activities":
@@ -537,6 +559,61 @@ class Dialog:
         self._done(state)
         return self._finish(state, "activities", reply, **kw)
 
+    def _votes(
+        self, state: dict[str, Any], caller: Any, pack: LanguagePack, kw: dict[str, Any]
+    ) -> TurnResult:
+        open_votes = getattr(self.services, "open_votes", None)
+        if open_votes is None:
+            return self._not_understood(state, caller, pack, **kw)
+        try:
+            items = list(open_votes(caller) or [])
+        except Exception:
+            log.exception("open_votes failed for conversation %s", state["id"])
+            return self._service_error(state, pack, "votes", kw)
+        if not items:
+            self._done(state)
+            return self._finish(state, "votes", pack.reply("votes_none"), **kw)
+        first = items[0]  # the one closing soonest: one question at a time
+        state["state"] = "choose_vote"
+        state["failures"] = 0
+        state["slots"] = {
+            "vote_id": first["id"],
+            "title": first["title"],
+            "options": [str(o) for o in first["options"]],
+        }
+        reply = _join(
+            pack.reply("votes_intro", count=len(items)), _vote_prompt(pack, state["slots"])
+        )
+        return self._finish(state, "votes", reply, **kw)
+
+    def _choose_vote(
+        self, state: dict[str, Any], caller: Any, pack: LanguagePack, text: str, kw: dict
+    ) -> TurnResult:
+        slots = state["slots"]
+        position = _chosen_option(pack, text, slots["options"])
+        if position is None:
+            return self._not_understood(
+                state, caller, pack, prompt=_vote_prompt(pack, slots, again=True), **kw
+            )
+        slots["position"] = position
+        state["state"] = "confirm_vote"
+        state["failures"] = 0
+        label = slots["options"][position - 1]
+        return self._finish(state, "votes", pack.reply("vote_confirm", label=label), **kw)
+
+    def _cast_vote(
+        self, state: dict[str, Any], caller: Any, pack: LanguagePack, kw: dict[str, Any]
+    ) -> TurnResult:
+        slots = state["slots"]
+        try:
+            self.services.cast_vote(caller, slots["vote_id"], slots["position"])
+        except Exception:
+            log.exception("cast_vote failed for conversation %s", state["id"])
+            return self._service_error(state, pack, "votes", kw)
+        self._done(state)
+        reply = _join(pack.reply("vote_cast"), pack.reply("anything_else"))
+        return self._finish(state, "votes", reply, **kw)
+
     def _committee(
         self, state: dict[str, Any], caller: Any, pack: LanguagePack, kw: dict[str, Any]
     ) -> TurnResult:
@@ -650,6 +727,8 @@ _EXPECT: dict[str, tuple[str, ...] | None] = {
     "ask_description": ("report",) + CONTROL_INTENTS,
     "confirm_report": ("yes", "no") + CONTROL_INTENTS,
     "ask_reference": ("progress",) + CONTROL_INTENTS,
+    "choose_vote": CONTROL_INTENTS,
+    "confirm_vote": ("yes", "no") + CONTROL_INTENTS,
 }
 # how the next utterance should be recognized in each state
 _LISTEN: dict[str, str] = {
@@ -658,6 +737,8 @@ _LISTEN: dict[str, str] = {
     "ask_description": "free",
     "confirm_report": "yesno",
     "ask_reference": "reference",
+    "choose_vote": "free",
+    "confirm_vote": "yesno",
 }
 
 _PLACEHOLDER = re.compile(r"{(\w+)}")
@@ -683,6 +764,51 @@ def _confirmation(nlu: Understander, slots: Mapping[str, Any], again: bool = Fal
     if name and nlu.pack.replies.get(f"{key}_category"):
         return nlu.pack.reply(f"{key}_category", category=name, description=slots["description"])
     return nlu.pack.reply(key, description=slots["description"])
+
+
+def _vote_prompt(pack: LanguagePack, slots: Mapping[str, Any], again: bool = False) -> str:
+    """The question and its numbered choices, then how to answer."""
+    choices = pack.replies["vote_option_joiner"].join(
+        _fill(pack.replies["vote_option"], {"n": n, "label": label})
+        for n, label in enumerate(slots["options"], 1)
+    )
+    item = _fill(pack.replies["vote_item"], {"title": slots["title"], "options": choices})
+    return item if again else _join(item, pack.reply("vote_choose"))
+
+
+_EN_NUMBERS = dict(
+    one=1,
+    two=2,
+    three=3,
+    four=4,
+    five=5,
+    six=6,
+    seven=7,
+    eight=8,
+    nine=9,
+    first=1,
+    second=2,
+    third=3,
+)
+_ORDINAL = re.compile(
+    r"([0-9]|[一二两三四五六七八九]|" + "|".join(_EN_NUMBERS) + r")", re.IGNORECASE
+)
+
+
+def _chosen_option(pack: LanguagePack, text: str, options: list[str]) -> int | None:
+    """Which choice the resident named: by its label ("不同意" before "同意": the longest label
+    said wins) or by its number ("第二个", "2", "the second"), else None."""
+    said = text.strip().lower()
+    named = [(len(label), n) for n, label in enumerate(options, 1) if label.lower() in said]
+    if named:
+        return max(named)[1]
+    match = _ORDINAL.search(said)
+    if match:
+        token = match.group(1)
+        number = int(token) if token.isdigit() else pack.numerals.get(token, _EN_NUMBERS.get(token))
+        if number and 1 <= number <= len(options):
+            return number
+    return None
 
 
 def _join(*parts: str) -> str:

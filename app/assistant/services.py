@@ -26,6 +26,7 @@ from app.notices import audience
 from app.notices import common as notices
 from app.notices.common import local_zone
 from app.participation import activities as participation_activities
+from app.participation import votes
 from app.people import communities
 from app.people.actors import Actor
 
@@ -130,6 +131,23 @@ class AppServices:
             return found + [
                 {"title": a.title, "when": _when(a)} for a in items if a.category == "activity"
             ]
+
+    def open_votes(self, caller: Caller) -> list[dict[str, Any]]:
+        """The open votes of the caller's household (议事投票), soonest closing first. A screen
+        has no household: it hears that there is nothing to vote on here."""
+        with self._call(caller):
+            if caller.actor.person is None:
+                return []
+            return [
+                {"id": c.id, "title": c.title, "options": [o.label for o in c.options]}
+                for c in votes.list_for_resident(caller.actor)
+            ]
+
+    def cast_vote(self, caller: Caller, vote_id: int, position: int) -> dict[str, Any]:
+        """Cast (or change) the household's vote after the resident confirmed it."""
+        with self._call(caller):
+            _vote, replaced = votes.cast_vote(caller.actor, vote_id, position=position)
+            return {"replaced": replaced}
 
     def committee_contact(self, caller: Caller) -> dict[str, str] | None:
         """The residents' committee of the caller's community."""

@@ -1,11 +1,12 @@
 """All models, imported so Alembic and create_all see every table."""
 
 # announcements and lobby screens; affairs (cases, idempotency keys, notifications, Open311);
-# voice conversations; 督办 (supervisions); outbound deliveries
+# voice conversations; 督办 (supervisions); outbound deliveries; consultations (议事协商)
 from app.models import (  # noqa: F401
     activity,
     announcement,
     case,
+    consultation,
     delivery,
     idempotency,
     kiosk,

@@ -351,7 +351,7 @@ def home():
 @bp.get("/more")
 @person_required
 def more():
-    """The second page: activities, family help, settings (votes appear once they exist)."""
+    """The second page: activities, family help, settings and votes (议事投票)."""
     return render_template("easy/more.html", community=communities.home_community(current_actor()))
 
 
@@ -516,4 +516,4 @@ def offline():
 
 # The other easy-mode pages add their routes to `bp` after this module's (they import
 # easy_common, not this module).
-from app.web import easy_affairs, easy_family, easy_news  # noqa: E402,F401
+from app.web import easy_affairs, easy_family, easy_news, easy_votes  # noqa: E402,F401

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0019_activities'
-down_revision = '0017_supervision'
+down_revision = '0018_votes'
 branch_labels = None
 depends_on = None
 

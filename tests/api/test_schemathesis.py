@@ -112,6 +112,11 @@ REFERS_TO_RECORDS = {
     },
     # volunteer hours only for someone who checked in
     "PUT /api/v1/activities/{activity_id}/hours/{person_id}": {"person_id"},
+    # a voting window checked against the clock, a building or grid of the community (for its
+    # scope), choices that must differ, a choice the consultation has
+    "POST /api/v1/consultations": {"closes_at", "opens_at", "building_id", "grid_id", "options"},
+    "POST /api/v1/consultations/proposals": {"options"},
+    "POST /api/v1/consultations/{consultation_id}/votes": {"option_id", "position"},
 }
 
 

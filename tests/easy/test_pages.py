@@ -131,13 +131,13 @@ def test_join_with_a_phone_that_already_has_an_account(easy, world):
 
 
 # --- home -----------------------------------------------------------------------------------------
-def test_home_has_four_big_buttons_and_no_vote(easy, world):
+def test_home_has_four_big_buttons_votes_are_under_more(easy, world):
     easy.sign_in(world.a.resident)
     page = easy.page("/easy/")
     assert page.count('class="btn big"') == 4
     for words in ("听公告", "我要反映", "我的事项", "联系居委会"):
         assert words in page
-    assert "投票" not in page and "投票" not in easy.page("/easy/more")
+    assert "投票" not in page and "议事投票" in easy.page("/easy/more")
     assert "活动" in easy.page("/easy/more")
 
 

@@ -12,6 +12,7 @@ from app.models.base import utcnow
 JOBS = [
     "case_deadlines",
     "case_auto_close",
+    "consultation_close",
     "announcement_boundaries",
     "urgent_help_escalation",
     "alert_doorbells",

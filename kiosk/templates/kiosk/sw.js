@@ -14,6 +14,7 @@ const ASSETS = [
   '/kiosk/static/keypad.js?v=' + VERSION,
   '/kiosk/static/keypad.css?v=' + VERSION,
   '/kiosk/static/progress.js?v=' + VERSION,
+  '/kiosk/static/votes.js?v=' + VERSION,
   '/kiosk/static/progress.css?v=' + VERSION,
   '/kiosk/static/report.js?v=' + VERSION,
   '/kiosk/static/report.css?v=' + VERSION,

@@ -1,0 +1,1 @@
+"""Consultations and votes (议事协商) over JSON."""
