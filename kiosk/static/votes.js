@@ -47,7 +47,8 @@
     if (!results) return;
     results.options.forEach(function (o) {
       var li = document.createElement('li');
-      li.textContent = o.position + '. ' + o.label + '：' + fill(T.households, { n: o.votes });
+      li.textContent = o.position + '. ' +
+        fill(T.option_count, { label: o.label, count: fill(T.households, { n: o.votes }) });
       list.appendChild(li);
     });
     var li = document.createElement('li');

@@ -19,6 +19,7 @@ JOBS = [
     "purge_expired",
     "speech_cache",
     "deliveries",
+    "activity_reminders",
 ]
 
 
@@ -33,6 +34,7 @@ def test_every_domain_registered_its_job(app):
         "purge_expired": 3600.0,
         "speech_cache": 3600.0,
         "deliveries": 15.0,  # SMS and e-mail, in the default install too
+        "activity_reminders": 300.0,  # a notice before an activity one signed up for
     }
 
 
