@@ -22,13 +22,20 @@ from app.web.staff import flash_error as _fail
 from app.web.staff import nav_item, pick_community
 
 bp = Blueprint("staff_activities", __name__, url_prefix="/staff/activities")
-nav_item("staff_activities.index", _l("Activities and points"))
 
 
 def _places(actor) -> list:
     return [
         c for c in communities.list_communities(actor) if activities.may_publish_in(actor, c.id)
     ]
+
+
+def _may_open(actor) -> bool:
+    """In the menu only for those who organize somewhere (no link that answers 403)."""
+    return bool(_places(actor))
+
+
+nav_item("staff_activities.index", _l("Activities and points"), _may_open)
 
 
 def _organizers(actor, community) -> list[tuple[int | None, str]]:

@@ -18,7 +18,7 @@ from app.security import current_actor
 from app.web.staff import flash_error, internal_communities, nav_item, pick_community
 
 bp = Blueprint("staff_votes", __name__, url_prefix="/staff/votes")
-nav_item("staff_votes.index", _l("Votes"))
+nav_item("staff_votes.index", _l("Votes"), authz.works_internally)
 
 
 @bp.get("")

@@ -28,6 +28,12 @@ MENU = {
     "official": {"概览", "居民诉求", "公告", "事项分类", "社区大屏", "操作记录"},
     "admin": {"概览", "居民诉求", "公告", "事项分类", "社区大屏", "开放接口密钥", "操作记录"},
 }
+# 议事投票 for those who work inside a community; 活动与积分 for those who organize activities
+# (the committee, an organization's members).
+for _role in ("staff", "grid_worker", "official", "admin"):
+    MENU[_role].add("议事投票")
+for _role in ("staff", "org_member", "admin"):
+    MENU[_role].add("活动与积分")
 
 
 class _Links(HTMLParser):
