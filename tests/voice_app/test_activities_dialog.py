@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from app.assistant.stores import DatabaseDialogStore
 from app.extensions import db
 from app.models.activity import SignUp
 from app.models.base import utcnow
@@ -52,6 +53,11 @@ def test_list_then_sign_up_for_the_second_after_yes(client, auth, world):
     assert "社区活动室" in asked["reply_text"] and "月" in asked["reply_text"]
     assert asked["listen"] == "yesno"
     assert _signups(second) == []  # nothing before the yes
+    # the pending choice is in the shared store (the database table every worker reads, as a
+    # vote's is), not in this worker's memory: any worker can take the "对"
+    db.session.expire_all()
+    stored = DatabaseDialogStore().get(cid)
+    assert stored["state"] == "confirm_signup" and stored["slots"]["activity_id"] == second.id
     done = talk(client, headers, "对", cid)
     assert "报名成功：义务理发" in done["reply_text"] and done["state"] == "done"
     assert _signups(second) == [(world.a.elder.id, "signed_up")]
