@@ -122,3 +122,13 @@ def test_nothing_to_sign_up_for_in_another_community(client, auth, world):
     _publish(world.b, "包饺子")
     reply = talk(client, auth.headers(world.a.resident), "我要报名")
     assert "现在没有可以报名的活动" in reply["reply_text"]
+
+
+def test_in_english_too(client, auth, world):
+    tea = _publish(world.a, "Tea party")
+    headers = auth.headers(world.a.resident)
+    asked = talk(client, headers, "sign me up", language="en")
+    assert "You want to sign up for Tea party" in asked["reply_text"]
+    done = talk(client, headers, "yes", asked["conversation_id"])
+    assert "You are signed up for Tea party" in done["reply_text"]
+    assert _signups(tea) == [(world.a.resident.id, "signed_up")]
