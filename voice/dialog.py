@@ -93,6 +93,11 @@ class Services(Protocol):
     # Optional (议事投票; the "votes" intent answers only when the services have them):
     # open_votes(caller) -> [{"id", "title", "options": [label, …]}], soonest closing first;
     # cast_vote(caller, vote_id, position) -> {"replaced": bool}.
+    # Optional (活动报名; the "signup" intent answers only when the services have them):
+    # signup_activities(caller) -> [{"id", "title", "when", "open": bool}] in the order
+    # `activities` reads them, or None when the caller cannot sign up (a screen);
+    # sign_up_activity(caller, activity_id) -> {"status": "signed_up" | "waitlisted",
+    # "position": int | None, "already": bool}.
 
 
 @dataclass(frozen=True)
@@ -391,7 +396,25 @@ class Dialog:
                 state, caller, pack, prompt=pack.reply("vote_confirm", label=label), **kw
             )
 
+        if current == "choose_activity":
+            return self._choose_activity(state, caller, pack, text, kw)
+
+        if current == "confirm_signup":
+            if name == "yes":
+                return self._sign_up(state, caller, pack, kw)
+            said = text.strip().lower()
+            if name == "no" or any(said.startswith(n) for n in pack.negators if n):
+                # "不", "不报了": nothing is signed up
+                self._done(state)
+                reply = _join(pack.reply("signup_cancelled"), pack.reply("anything_else"))
+                return self._finish(state, "signup", reply, **kw)
+            return self._not_understood(
+                state, caller, pack, prompt=_signup_confirmation(pack, state["slots"]), **kw
+            )
+
         # idle / done
+        if name == "signup":
+            return self._signup(state, caller, pack, text, kw)
         if name == "votes":
             return self._votes(state, caller, pack, kw)
         if name == "announcements":
@@ -614,6 +637,91 @@ class Dialog:
         reply = _join(pack.reply("vote_cast"), pack.reply("anything_else"))
         return self._finish(state, "votes", reply, **kw)
 
+    def _signup(
+        self, state: dict[str, Any], caller: Any, pack: LanguagePack, text: str, kw: dict
+    ) -> TurnResult:
+        listing = getattr(self.services, "signup_activities", None)
+        if listing is None:
+            return self._not_understood(state, caller, pack, **kw)
+        try:
+            items = listing(caller)
+        except Exception:
+            log.exception("signup_activities failed for conversation %s", state["id"])
+            return self._service_error(state, pack, "signup", kw)
+        if items is None:  # a screen: only a person can sign up
+            self._done(state)
+            return self._finish(state, "signup", pack.reply("signup_need_person"), **kw)
+        items = [
+            {
+                "id": i["id"],
+                "title": str(i.get("title", "")),
+                "when": str(i.get("when", "")),
+                "open": bool(i.get("open", True)),
+            }
+            for i in list(items)[: self.max_items]
+        ]
+        if not items:
+            self._done(state)
+            reply = _join(pack.reply("signup_none"), pack.reply("anything_else"))
+            return self._finish(state, "signup", reply, **kw)
+        # the pending choice lives in the slots, like a vote's: any worker can take the next turn
+        state["slots"] = {"activities": items}
+        state["failures"] = 0
+        position = _chosen_option(pack, text, [i["title"] for i in items])
+        if position is None and len(items) == 1:
+            position = 1
+        if position is None:
+            state["state"] = "choose_activity"
+            return self._finish(state, "signup", _signup_prompt(pack, items), **kw)
+        return self._confirm_signup(state, pack, position, kw)
+
+    def _choose_activity(
+        self, state: dict[str, Any], caller: Any, pack: LanguagePack, text: str, kw: dict
+    ) -> TurnResult:
+        items = state["slots"]["activities"]
+        position = _chosen_option(pack, text, [i["title"] for i in items])
+        if position is None:
+            return self._not_understood(
+                state, caller, pack, prompt=_signup_prompt(pack, items, again=True), **kw
+            )
+        return self._confirm_signup(state, pack, position, kw)
+
+    def _confirm_signup(
+        self, state: dict[str, Any], pack: LanguagePack, position: int, kw: dict
+    ) -> TurnResult:
+        chosen = state["slots"]["activities"][position - 1]
+        if not chosen["open"]:
+            self._done(state)
+            reply = _join(pack.reply("signup_closed", title=chosen["title"]))
+            return self._finish(state, "signup", reply, **kw)
+        state["slots"] = {
+            "activity_id": chosen["id"],
+            "title": chosen["title"],
+            "when": chosen["when"],
+        }
+        state["state"] = "confirm_signup"
+        state["failures"] = 0
+        return self._finish(state, "signup", _signup_confirmation(pack, state["slots"]), **kw)
+
+    def _sign_up(
+        self, state: dict[str, Any], caller: Any, pack: LanguagePack, kw: dict[str, Any]
+    ) -> TurnResult:
+        slots = state["slots"]
+        try:
+            result = self.services.sign_up_activity(caller, slots["activity_id"]) or {}
+        except Exception:
+            log.exception("sign_up_activity failed for conversation %s", state["id"])
+            return self._service_error(state, pack, "signup", kw)
+        waiting = result.get("status") == "waitlisted"
+        key = "signup_waitlisted" if waiting else "signup_done"
+        if result.get("already"):
+            key = "signup_already_waiting" if waiting else "signup_already"
+        reply = _fill(
+            pack.replies[key], {"title": slots["title"], "position": result.get("position")}
+        )
+        self._done(state)
+        return self._finish(state, "signup", _join(reply, pack.reply("anything_else")), **kw)
+
     def _committee(
         self, state: dict[str, Any], caller: Any, pack: LanguagePack, kw: dict[str, Any]
     ) -> TurnResult:
@@ -729,6 +837,8 @@ _EXPECT: dict[str, tuple[str, ...] | None] = {
     "ask_reference": ("progress",) + CONTROL_INTENTS,
     "choose_vote": CONTROL_INTENTS,
     "confirm_vote": ("yes", "no") + CONTROL_INTENTS,
+    "choose_activity": CONTROL_INTENTS,
+    "confirm_signup": ("yes", "no") + CONTROL_INTENTS,
 }
 # how the next utterance should be recognized in each state
 _LISTEN: dict[str, str] = {
@@ -739,6 +849,8 @@ _LISTEN: dict[str, str] = {
     "ask_reference": "reference",
     "choose_vote": "free",
     "confirm_vote": "yesno",
+    "choose_activity": "free",
+    "confirm_signup": "yesno",
 }
 
 _PLACEHOLDER = re.compile(r"{(\w+)}")
@@ -774,6 +886,21 @@ def _vote_prompt(pack: LanguagePack, slots: Mapping[str, Any], again: bool = Fal
     )
     item = _fill(pack.replies["vote_item"], {"title": slots["title"], "options": choices})
     return item if again else _join(item, pack.reply("vote_choose"))
+
+
+def _signup_prompt(pack: LanguagePack, items: list[Mapping[str, Any]], again: bool = False) -> str:
+    """The activities one can sign up for, numbered, then how to choose."""
+    choices = pack.replies["vote_option_joiner"].join(
+        _fill(pack.replies["vote_option"], {"n": n, "label": item["title"]})
+        for n, item in enumerate(items, 1)
+    )
+    listed = pack.reply("signup_list", options=choices)
+    return listed if again else _join(listed, pack.reply("signup_choose"))
+
+
+def _signup_confirmation(pack: LanguagePack, slots: Mapping[str, Any]) -> str:
+    """The read-back before signing up: the activity, when and where (``when`` holds both)."""
+    return _fill(pack.replies["signup_confirm"], {"title": slots["title"], "when": slots["when"]})
 
 
 _EN_NUMBERS = dict(

@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from app.affairs import categories, common, intake, queries, urgent
 from app.infra import uow
 from app.infra.errors import Invalid, NotFound, Unauthorized
+from app.models.activity import ATTENDED, SIGNED_UP, WAITLISTED
 from app.notices import audience
 from app.notices import common as notices
 from app.notices.common import local_zone
@@ -148,6 +149,37 @@ class AppServices:
         with self._call(caller):
             _vote, replaced = votes.cast_vote(caller.actor, vote_id, position=position)
             return {"replaced": replaced}
+
+    def signup_activities(self, caller: Caller) -> list[dict[str, Any]] | None:
+        """The activities with sign-up, in the order `activities` reads them out ("报名第二个"
+        means the second one heard). None for a screen: only a person can sign up."""
+        with self._call(caller):
+            if caller.actor.person is None:
+                return None
+            return [
+                {
+                    "id": a.id,
+                    "title": a.title,
+                    "when": _activity_when(a),
+                    "open": participation_activities.signup_open(a),
+                }
+                for a in participation_activities.list_activities(caller.actor)[:5]
+            ]
+
+    def sign_up_activity(self, caller: Caller, activity_id: int) -> dict[str, Any]:
+        """Sign the resident (or the elder a family member acts for) up after they confirmed:
+        ``{"status": "signed_up" | "waitlisted", "position": N | None, "already": bool}``."""
+        with self._call(caller):
+            actor = caller.actor
+            before = participation_activities.activity_view(
+                actor, participation_activities.get_activity(actor, activity_id)
+            )["my_status"]
+            signup = participation_activities.sign_up(actor, activity_id)
+            return {
+                "status": signup.status,
+                "position": participation_activities.waitlist_position(signup),
+                "already": before in (SIGNED_UP, WAITLISTED, ATTENDED),
+            }
 
     def committee_contact(self, caller: Caller) -> dict[str, str] | None:
         """The residents' committee of the caller's community."""
