@@ -27,6 +27,7 @@ from sqlalchemy import func, select, update
 
 from app.demo import seed_hook
 from app.extensions import db
+from app.i18n import local_time
 from app.infra import events
 from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
 from app.infra.text import clean_text, mask_phone
@@ -758,6 +759,9 @@ def screen_activities(actor: Actor, now: datetime | None = None) -> list[dict]:
             "place": a.place,
             "starts_at": a.starts_at.isoformat(),
             "ends_at": a.ends_at.isoformat(),
+            "when": local_time(a.starts_at, _("MMM d, HH:mm"))
+            + " – "
+            + local_time(a.ends_at, "HH:mm"),
             "places_left": max(0, a.capacity - a.taken),
             "signup_open": signup_open(a, now),
         }
