@@ -37,6 +37,7 @@ server, announcements.spoken_text(a) and announcements.set_speech_url(id, url, r
 kiosk/report.py (GET/POST /kiosk/api/report) over app/affairs/kiosk_report.py.
 """
 
+from kiosk import activities as _activities  # noqa: F401  (routes on bp: 活动报名)
 from kiosk import progress  # noqa: F401  (its routes join bp)
 from kiosk import report as _report  # noqa: F401  (routes on bp)
 from kiosk import votes as _votes  # noqa: F401  (routes on bp: 议事投票)

@@ -27,6 +27,7 @@ from sqlalchemy import func, select, update
 
 from app.demo import seed_hook
 from app.extensions import db
+from app.i18n import local_time
 from app.infra import events
 from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
 from app.infra.text import clean_text, mask_phone
@@ -41,7 +42,7 @@ from app.models.activity import (
     VolunteerHours,
 )
 from app.models.base import utcnow
-from app.participation import points
+from app.participation import points, screen_identity
 from app.people import authz
 from app.people.actors import Actor
 from app.people.notifications import in_locale_of, notify
@@ -744,3 +745,57 @@ def _signup_of(activity_id: int, person_id: int) -> SignUp | None:
     return db.session.scalar(
         select(SignUp).where(SignUp.activity_id == activity_id, SignUp.person_id == person_id)
     )
+
+
+# --- sign-up at the lobby screen -----------------------------------------------------------
+def screen_activities(actor: Actor, now: datetime | None = None) -> list[dict]:
+    """The coming activities a paired screen offers for sign-up by touch (no names)."""
+    device = screen_identity.screen_device(actor)
+    now = now or utcnow()
+    return [
+        {
+            "id": a.id,
+            "title": a.title,
+            "place": a.place,
+            "starts_at": a.starts_at.isoformat(),
+            "ends_at": a.ends_at.isoformat(),
+            "when": local_time(a.starts_at, _("MMM d, HH:mm"))
+            + " – "
+            + local_time(a.ends_at, "HH:mm"),
+            "places_left": max(0, a.capacity - a.taken),
+            "signup_open": signup_open(a, now),
+        }
+        for a in list_activities(actor, device.community_id, now=now)
+    ]
+
+
+def kiosk_sign_up(actor: Actor, activity_id: int, *, phone: str, pin: str, ip: str | None) -> dict:
+    """A resident signs up at the lobby screen after phone number and PIN: the same sign_up as
+    the easy mode and the API (a place, else the waiting list; again: nothing changes)."""
+    device = screen_identity.screen_device(actor)
+    activity = get_activity(actor, activity_id)  # another community's activity: not found
+    person = screen_identity.identify(phone, pin, ip=ip)
+    if person.community_id != device.community_id:
+        raise Forbidden(_l("This activity is for residents of its community."))
+    resident = Actor.for_person(person)
+    before = _my_signup(resident, activity.id)
+    already = before is not None and before.status != CANCELLED
+    signup = sign_up(resident, activity.id)
+    position = waitlist_position(signup)
+    if position is not None:
+        message = (
+            _("You are already on the waiting list, number %(n)d.", n=position)
+            if already
+            else _("It is full. You are number %(n)d on the waiting list.", n=position)
+        )
+    elif already:
+        message = _("You have already signed up.")
+    else:
+        message = _("You have signed up. See you there!")
+    return {
+        "status": signup.status,
+        "already": already,
+        "waitlist_position": position,
+        "places_left": max(0, activity.capacity - activity.taken),
+        "message": message,
+    }

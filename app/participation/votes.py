@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from app.demo import seed_hook
 from app.extensions import db
 from app.infra import events
-from app.infra.errors import Conflict, Forbidden, NotFound, Unauthorized, invalid_field
+from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
 from app.infra.text import clean_text
 from app.models import Building, Grid, Household
 from app.models.base import utcnow
@@ -34,7 +34,7 @@ from app.models.consultation import (
     ConsultationVote,
 )
 from app.notices.common import local_zone
-from app.participation import points
+from app.participation import points, screen_identity
 from app.participation.votes_policy import (
     effective_status,
     ensure,
@@ -43,7 +43,7 @@ from app.participation.votes_policy import (
     party_of,
     voter_household,
 )
-from app.people import auth, authz
+from app.people import authz
 from app.people.actors import Actor
 
 TITLE_MAX = 120
@@ -706,24 +706,9 @@ def kiosk_vote(
     """A resident votes at the lobby screen after typing phone number and PIN (the easy mode's
     sign-in with its throttle and lock; no session is kept). The screen has shown the choice and
     asked to confirm; the household's one vote is replaced as anywhere else."""
-    authz.require_signed_in(actor)
-    device = actor.device
-    if device is None:
-        raise Forbidden()
+    device = screen_identity.screen_device(actor)
     c = get(actor, consultation_id)  # the screen must show it: 404 for another place's vote
-    phone = phone.strip() if isinstance(phone, str) else ""
-    pin = pin.strip() if isinstance(pin, str) else ""
-    if not phone.isdigit() or len(phone) != 11:
-        raise invalid_field("phone", _l("Please type your 11-digit phone number."))
-    if not pin.isdigit() or len(pin) != 6:
-        raise invalid_field("pin", _l("Please type your 6-digit PIN."))
-    try:
-        person = auth.authenticate(phone, pin=pin, ip=ip)
-    except Unauthorized:
-        # 401 tells a screen it is not paired: a wrong PIN is a field error, still counted.
-        error = invalid_field("pin", _l("The phone number or PIN is not right."))
-        error.persist = True
-        raise error from None
+    person = screen_identity.identify(phone, pin, ip=ip)
     voter = Actor.for_person(person)
     if person.community_id != device.community_id:
         raise Forbidden(_l("Only the households this vote is for can take part."))

@@ -2,7 +2,7 @@
  *
  * GET /kiosk/api/votes lists the community's votes with live counts (numbers only); a tap on a
  * vote shows its question, the one-vote-per-household rule and big choice buttons; a choice is
- * confirmed by typing phone number then PIN on the big keypad (LinliKeypad), which POSTs
+ * confirmed by typing phone number then PIN on the big keypad (LinliIdentify), which POSTs
  * /kiosk/api/votes/<id> (bearer device token). Going home (LinliKiosk.goHome, the idle warning)
  * closes and forgets everything typed.
  */
@@ -12,25 +12,12 @@
   var panel = document.getElementById('votes-panel');
   if (!K || !panel) return;
   var T = JSON.parse(document.getElementById('votes-config').textContent).texts;
-  var TOKEN_KEY = 'linli.kiosk.token';
   var $ = function (id) { return document.getElementById(id); };
-  var V = { items: [], current: null, position: null, phone: '', keypad: null, opener: null };
+  var I = window.LinliIdentify;
+  var fill = I.fill;
+  var V = { items: [], current: null, position: null, asker: null, opener: null };
 
-  function token() {
-    try { return JSON.parse(localStorage.getItem(TOKEN_KEY)); } catch (e) { return null; }
-  }
-  function call(method, path, body) {
-    return fetch('/kiosk/api/votes' + path, {
-      method: method,
-      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + token() },
-      body: body ? JSON.stringify(body) : undefined
-    }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (data) { return { status: r.status, data: data }; });
-    });
-  }
-  function fill(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (m, k) { return values[k] != null ? values[k] : m; });
-  }
+  function call(method, path, body) { return I.call(method, '/kiosk/api/votes' + path, body); }
   function show(id) {
     ['vp-list', 'vp-vote', 'vp-ask', 'vp-done'].forEach(function (s) { $(s).hidden = s !== id; });
   }
@@ -97,33 +84,18 @@
 
   function choose(option) {
     V.position = option.position;
-    V.phone = '';
     $('vp-chosen').textContent = fill(T.chosen, { label: option.label });
     $('vp-help').textContent = T.confirm;
     $('vp-status').textContent = '';
-    step('phone');
+    if (V.asker) V.asker.destroy();
+    V.asker = I.start($('vp-keypad'), { texts: T, onCancel: function () { show('vp-vote'); }, onDone: submit });
     show('vp-ask');
   }
 
-  function step(which) {
-    if (V.keypad) V.keypad.destroy();
-    var o = { onCancel: function () { show('vp-vote'); } };
-    if (which === 'phone') {
-      o.label = T.phone_label; o.minLength = o.maxLength = 11;
-      o.onDone = function (value) { V.phone = value; step('pin'); };
-    } else {
-      o.label = T.pin_label; o.minLength = o.maxLength = 6; o.mask = true;
-      o.onDone = submit;
-    }
-    V.keypad = window.LinliKeypad.create($('vp-keypad'), o);
-    V.keypad.focus();
-  }
-
-  function submit(pin) {
-    V.keypad.setEnabled(false);
-    call('POST', '/' + V.current.id, { phone: V.phone, pin: pin, position: V.position }).then(function (r) {
+  function submit(phone, pin) {
+    call('POST', '/' + V.current.id, { phone: phone, pin: pin, position: V.position }).then(function (r) {
       if (r.status === 200) {
-        V.phone = '';
+        V.asker.destroy();
         $('vp-message').textContent = r.data.message;
         V.current.results = r.data.results;
         show('vp-done');
@@ -132,10 +104,10 @@
       var errors = (r.data && r.data.errors) || {};
       var first = errors.pin || errors.phone;
       $('vp-status').textContent = (first && first[0]) || (r.data && r.data.message) || T.error;
-      step(errors.phone ? 'phone' : 'pin');
+      V.asker.retry(errors);
     }).catch(function () {
       $('vp-status').textContent = T.error;
-      V.keypad.setEnabled(true);
+      V.asker.setEnabled(true);
     });
   }
 
@@ -147,8 +119,8 @@
   }
   function close() {
     if (panel.hidden) return;
-    if (V.keypad) { V.keypad.destroy(); V.keypad = null; }
-    V.phone = ''; V.position = null; V.current = null;
+    if (V.asker) { V.asker.destroy(); V.asker = null; }
+    V.position = null; V.current = null;
     panel.hidden = true;
     if (V.opener && V.opener.focus && document.contains(V.opener)) V.opener.focus();
   }
