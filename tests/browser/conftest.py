@@ -138,3 +138,12 @@ def context(browser):
 def page(context):
     """A page in the fresh profile."""
     return context.new_page()
+
+
+def request_really_failed(request) -> bool:
+    """False for a live stream (the alert centre's, a screen's) that the page itself ends when
+    it navigates away: Chromium reports it as net::ERR_ABORTED, which is not a failure."""
+    streams = ("/staff/alerts/stream", "/stream")
+    return not (
+        "ERR_ABORTED" in (request.failure or "") and request.url.split("?")[0].endswith(streams)
+    )

@@ -8,6 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.browser.conftest import request_really_failed
 from tests.browser.test_accessibility import _violations
 
 
@@ -26,7 +27,10 @@ def test_sign_up_check_in_and_see_points_in_easy_mode(browser, server, live):
     failed: list[str] = []
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("requestfailed", lambda r: failed.append(f"{r.method} {r.url}"))
+    page.on(
+        "requestfailed",
+        lambda r: request_really_failed(r) and failed.append(f"{r.method} {r.url}"),
+    )
     page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
     try:
         account = _resident(live)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import requests
 from playwright.sync_api import expect
 
+from tests.browser.conftest import request_really_failed
 from tests.browser.test_accessibility import _violations
 
 INSTRUCTION = "请于周五前修复并把结果报街道。"
@@ -35,7 +36,9 @@ class Console:
         )
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on(
-            "requestfailed", lambda r: self.errors.append(f"{r.method} {r.url} {r.failure}")
+            "requestfailed",
+            lambda r: request_really_failed(r)
+            and self.errors.append(f"{r.method} {r.url} {r.failure}"),
         )
         self.page.on(
             "response",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from tests.browser.conftest import request_really_failed
 from tests.browser.test_accessibility import _violations
 
 
@@ -16,7 +17,10 @@ def _elder(live) -> dict:
 def test_elder_votes_in_easy_mode(page, server):
     problems: list[str] = []
     page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-    page.on("requestfailed", lambda r: problems.append(f"failed {r.url}"))
+    page.on(
+        "requestfailed",
+        lambda r: request_really_failed(r) and problems.append(f"failed {r.url}"),
+    )
     page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status} {r.url}"))
     page.set_viewport_size({"width": 390, "height": 844})
     elder = _elder(server)

@@ -28,6 +28,13 @@ MORNING = datetime(2026, 12, 4, 0, 0, tzinfo=UTC)
 NOON = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _daytime(monkeypatch, app):
+    """No quiet hours unless a test sets them: what is sent must not depend on the hour the
+    suite runs at (the quiet-hours tests set them and inject the time)."""
+    monkeypatch.setitem(app.config, "DELIVERY_QUIET_HOURS", "")
+
+
 @pytest.fixture()
 def smtp():
     """A real SMTP server on 127.0.0.1."""
