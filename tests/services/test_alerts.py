@@ -88,7 +88,9 @@ def test_the_chain_climbs_on_time_and_each_step_is_on_the_case(chain):
         )
     )
     assert kinds == ["submitted", "help_alerted", "help_escalated", "help_escalated"]
-    steps = db.session.scalars(select(CaseEvent).where(CaseEvent.kind.like("help_%"))).all()
+    steps = db.session.scalars(
+        select(CaseEvent).where(CaseEvent.kind.like("help_%")).order_by(CaseEvent.id)
+    ).all()
     assert all(not e.public for e in steps)
     assert [e.note for e in steps] == [
         "、".join(p.display_name for p in sorted((a.grid_worker, a.staff), key=lambda p: p.id)),
@@ -96,7 +98,7 @@ def test_the_chain_climbs_on_time_and_each_step_is_on_the_case(chain):
         f"{world.official.display_name}、{world.official_writer.display_name}",
     ]
     steps = db.session.scalars(
-        select(AuditLog).where(AuditLog.action == "urgent_help_escalated")
+        select(AuditLog).where(AuditLog.action == "urgent_help_escalated").order_by(AuditLog.id)
     ).all()
     assert [s.detail["level"] for s in steps] == ["committee_staff", "street_office"]
 
@@ -130,7 +132,9 @@ def test_acknowledging_stops_the_chain_for_everyone(chain):
     assert urgent.escalate_due(t0 + timedelta(hours=1)) == 0
     assert chain.official.id not in _told(alert.id)
     events = db.session.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == alert.case_id, CaseEvent.kind.like("help_%"))
+        select(CaseEvent)
+        .where(CaseEvent.case_id == alert.case_id, CaseEvent.kind.like("help_%"))
+        .order_by(CaseEvent.id)
     ).all()
     assert [e.kind for e in events] == ["help_alerted", "help_escalated", "help_acknowledged"]
     assert events[-1].actor_person_id == a.staff.id
@@ -338,7 +342,9 @@ def test_with_redis_an_urgent_alert_rings_another_workers_stream(app, chain, mon
         db.session.commit()
         channel, message = sub.get(2.0)
         note = db.session.scalars(
-            select(Notification).where(Notification.person_id == a.grid_worker.id)
+            select(Notification)
+            .where(Notification.person_id == a.grid_worker.id)
+            .order_by(Notification.id)
         ).all()[-1]
         assert channel == f"alerts:{a.grid_worker.id}" and message["id"] == note.id
     finally:
