@@ -25,6 +25,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from app.config import PROJECT_ROOT
 from app.extensions import csrf
 from app.infra import events
 from app.infra.errors import Invalid, Unauthorized
@@ -47,6 +48,8 @@ bp = Blueprint(
 csrf.exempt(bp)
 
 STATIC = Path(__file__).parent / "static"
+# Files of the app's static folder that the screen loads and its service worker keeps.
+SHARED_STATIC = ("chime.js",)
 TICKET_COOKIE = "kiosk_ticket"
 _SECRET_PARAMS = re.compile(r"((?:^|[?&\s])(?:token|ticket|poll_secret)=)[^&\s\"']+")
 
@@ -103,6 +106,9 @@ def asset_version() -> str:
         if path.is_file():
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
+    for name in SHARED_STATIC:
+        digest.update(name.encode())
+        digest.update((PROJECT_ROOT / "app" / "static" / name).read_bytes())
     digest.update(Path(__file__).with_name("templates").joinpath("kiosk", "sw.js").read_bytes())
     return digest.hexdigest()[:12]
 

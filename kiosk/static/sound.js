@@ -9,8 +9,8 @@
  * back again later (after a restart) turns it back on at the next touch anywhere, and says
  * "blocked" in its heartbeat until then, so staff see it on the Screens page.
  *
- * It also plays the chime before an urgent item is read aloud: two notes from a Web Audio
- * oscillator, no sound file.
+ * It also plays the chime before an urgent item is read aloud (the shared chime,
+ * app/static/chime.js, loaded before this file).
  *
  * window.LinliSound:
  *   state()        'ok' | 'blocked' | 'unknown'
@@ -119,24 +119,8 @@
       if (done) setTimeout(done, 0);
       return false;
     }
-    var t = c.currentTime + 0.03;
-    // Ding-dong: E6 then C6, each fading out.
-    [[1318.5, 0], [1046.5, 0.42]].forEach(function (note) {
-      var osc = c.createOscillator();
-      var gain = c.createGain();
-      osc.type = 'sine';
-      osc.frequency.value = note[0];
-      var at = t + note[1];
-      gain.gain.setValueAtTime(0.0001, at);
-      gain.gain.exponentialRampToValueAtTime(0.4, at + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.7);
-      osc.connect(gain);
-      gain.connect(c.destination);
-      osc.start(at);
-      osc.stop(at + 0.75);
-    });
-    root.dataset.chimes = String(Number(root.dataset.chimes || 0) + 1);
-    if (done) setTimeout(done, 1250);
+    window.LinliChime.play(c);
+    if (done) setTimeout(done, window.LinliChime.DURATION_MS);
     return true;
   }
 

@@ -51,7 +51,14 @@ def test_staff_closing_a_case_earns_nothing_and_a_reopening_reverses(cats):
     workflow.confirm_case(actor(side.resident), case.id)
     db.session.commit()
     earned = points.DEFAULT_POINTS["case_confirmed"]
-    points.on_case_reopened(case)  # as a reopening of a confirmed case would
+    # The committee reopens the confirmed case through the workflow: its "case_reopened" event
+    # reaches participation, which takes the points back.
+    workflow.reopen_case(actor(side.staff), case.id, reason="漏水又出现了")
     db.session.commit()
+    assert case.status == "reopened"
     assert _lines(case.id) == [earned, -earned]
     assert points.balance(side.resident.id) == 0
+    # Reopening the case staff closed takes nothing back: it earned nothing.
+    workflow.reopen_case(actor(side.staff), closed.id, reason="复查未通过")
+    db.session.commit()
+    assert _lines(closed.id) == []

@@ -146,3 +146,45 @@ def request_really_failed(request) -> bool:
     net::ERR_ABORTED, which is not a failure (a refused request shows as its 4xx/5xx response,
     which the tests record separately)."""
     return "ERR_ABORTED" not in (request.failure or "")
+
+
+class PageProblems:
+    """Records what goes wrong on one page: console errors (`console`), uncaught script errors
+    (`page_errors`) and requests that failed or answered 4xx/5xx (`failed`). The browser's own
+    /favicon.ico probe and a request the page itself cut (request_really_failed) do not count."""
+
+    def __init__(self, page):
+        self.console: list[str] = []
+        self.page_errors: list[str] = []
+        self.failed: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        page.on(
+            "requestfailed",
+            lambda r: request_really_failed(r)
+            and self.failed.append(f"{r.method} {r.url} {r.failure}"),
+        )
+        page.on(
+            "response",
+            lambda r: r.status >= 400
+            and self.failed.append(f"{r.request.method} {r.url} {r.status}"),
+        )
+
+    def _console(self, message) -> None:
+        url = message.location.get("url", "")
+        if message.type == "error" and not url.endswith("/favicon.ico"):
+            self.console.append(f"{message.text} {url}")
+
+    @property
+    def errors(self) -> list[str]:
+        """Console and script errors."""
+        return self.console + self.page_errors
+
+    @property
+    def problems(self) -> list[str]:
+        """Everything recorded."""
+        return self.errors + self.failed
+
+    def clean(self) -> None:
+        """Fails the test when anything went wrong on the page."""
+        assert (self.errors, self.failed) == ([], [])

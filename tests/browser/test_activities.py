@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import request_really_failed
+from tests.browser.conftest import PageProblems
 from tests.browser.test_accessibility import _violations
 
 
@@ -23,15 +23,7 @@ def _resident(live) -> dict:
 def test_sign_up_check_in_and_see_points_in_easy_mode(browser, server, live):
     context = browser.new_context(viewport={"width": 412, "height": 915}, locale="zh-CN")
     page = context.new_page()
-    errors: list[str] = []
-    failed: list[str] = []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on(
-        "requestfailed",
-        lambda r: request_really_failed(r) and failed.append(f"{r.method} {r.url}"),
-    )
-    page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
+    problems = PageProblems(page)
     try:
         account = _resident(live)
         page.goto(f"{server.url}/easy/login")
@@ -65,7 +57,7 @@ def test_sign_up_check_in_and_see_points_in_easy_mode(browser, server, live):
         page.get_by_role("button", name="显示我的名字").click()
         expect(page.locator(".flash.ok")).to_be_visible()
         assert _violations(page) == []
-        assert not errors and not failed, (errors, failed)
+        problems.clean()
     finally:
         context.close()
 
@@ -73,9 +65,7 @@ def test_sign_up_check_in_and_see_points_in_easy_mode(browser, server, live):
 def test_the_lobby_screen_shows_activities_and_the_leaderboard(browser, server, live):
     context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    problems = PageProblems(page)
     try:
         page.goto(server.url + live.summary["kiosk_url"])
         expect(page.locator("#activity-list")).to_contain_text("楼道清洁志愿服务")
@@ -89,7 +79,7 @@ def test_the_lobby_screen_shows_activities_and_the_leaderboard(browser, server, 
         )
         assert sizes and min(sizes) >= 30, sizes
         assert _violations(page) == []
-        assert not errors, errors
+        assert not problems.errors, problems.errors
     finally:
         context.close()
 

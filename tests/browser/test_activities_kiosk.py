@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
 
+from tests.browser.conftest import PageProblems
 from tests.browser.test_accessibility import _violations
 from tests.browser.test_votes import _font_px
 
@@ -98,13 +99,11 @@ def test_staff_votes_page_has_no_axe_violations(page, server):
     # The easy-mode vote pages are checked in test_votes.py; the console's page was not.
     from tests.browser.test_accessibility import _staff_login
 
-    problems: list[str] = []
-    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status} {r.url}"))
+    problems = PageProblems(page)
     _staff_login(page, server)
     for path in ("/staff/votes", "/staff/votes?lang=en"):
         page.goto(server.url + path)
         expect(page.locator("h1")).to_be_visible()
         found = _violations(page)
         assert found == [], (path, found)
-    assert problems == []
+    assert problems.console + problems.failed == []

@@ -22,7 +22,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Staff
+from tests.browser.conftest import PageProblems, Staff
 from tests.browser.test_accessibility import _violations
 from tests.live import LiveServer
 
@@ -72,24 +72,8 @@ class Console:
         self.context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         self.context.set_default_timeout(30_000)
         self.context.add_init_script(_HOOK)
-        self.errors: list[str] = []
-        self.failed: list[str] = []
         page = self.page = self.context.new_page()
-        page.on(
-            "console",
-            # The browser's own /favicon.ico probe is not the page's doing.
-            lambda m: m.type == "error"
-            and not m.location.get("url", "").endswith("/favicon.ico")
-            and self.errors.append(f"{m.text} {m.location.get('url', '')}"),
-        )
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        # A stream the page itself ends (at a navigation) is cancelled, not failed.
-        page.on(
-            "requestfailed",
-            lambda r: "ERR_ABORTED" not in (r.failure or "")
-            and self.failed.append(f"{r.url} {r.failure}"),
-        )
-        page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} {r.status}"))
+        self.problems = PageProblems(page)
         page.goto(f"{server.url}/staff/login")
         page.locator("input[name=login]").fill(account["login"])
         page.locator("input[name=password]").fill(account["password"])
@@ -105,7 +89,7 @@ class Console:
         return self.page.locator("#alert-list li.alert.urgent", has_text="紧急求助")
 
     def clean(self) -> None:
-        assert (self.errors, self.failed) == ([], [])
+        self.problems.clean()
 
     def close(self) -> None:
         self.context.close()

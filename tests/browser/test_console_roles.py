@@ -10,6 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import PageProblems
 from tests.browser.test_accessibility import _violations
 
 PHONE = {"width": 390, "height": 844}
@@ -33,21 +34,8 @@ class Phone:
             viewport=PHONE, locale="zh-CN", has_touch=True, is_mobile=True, device_scale_factor=2
         )
         self.context.set_default_timeout(30_000)
-        self.errors: list[str] = []
-        self.failed: list[str] = []
         self.page = page = self.context.new_page()
-        page.on(
-            "console",
-            lambda m: m.type == "error"
-            and self.errors.append(f"{m.text} {m.location.get('url', '')}"),
-        )
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on(
-            "requestfailed",
-            lambda r: "ERR_ABORTED" not in (r.failure or "")
-            and self.failed.append(f"{r.url} {r.failure}"),
-        )
-        page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} {r.status}"))
+        self.problems = PageProblems(page)
         page.goto(f"{server.url}/staff/login")
         page.locator("input[name=login]").fill(account["login"])
         page.locator("input[name=password]").fill(account["password"])
@@ -63,7 +51,7 @@ class Phone:
         assert width <= inner, (self.page.url, width, inner)
 
     def clean(self) -> None:
-        assert (self.errors, self.failed) == ([], [])
+        self.problems.clean()
 
     def close(self) -> None:
         self.context.close()

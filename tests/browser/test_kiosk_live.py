@@ -144,6 +144,8 @@ def test_reload_with_the_server_down_still_shows_the_last_content(page, server, 
     expect(_rail(page, title)).to_be_visible()
     expect(page.locator("#slide-title")).not_to_be_empty()
     expect(page.locator("#conn-status")).to_contain_text("离线", timeout=15000)
+    # The shared chime (app static, not the screen's own folder) came from the worker's cache.
+    assert page.evaluate("typeof window.LinliChime.play") == "function"
 
 
 def test_a_screen_pairs_itself_with_a_code(page, server, staff):

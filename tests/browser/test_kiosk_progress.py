@@ -12,6 +12,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.browser.conftest import PageProblems
 from tests.browser.test_accessibility import _violations
 
 
@@ -22,30 +23,13 @@ class Watched:
         self.context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
         self.context.set_default_timeout(30_000)
         self.page = self.context.new_page()
-        self.console_errors: list[str] = []
-        self.failed: list[str] = []
-        self.page.on(
-            "console",
-            lambda m: m.type == "error"
-            and self.console_errors.append(f"{m.text} {m.location.get('url', '')}"),
-        )
-        self.page.on("pageerror", lambda e: self.console_errors.append(str(e)))
         # ERR_ABORTED: the page dropped a request itself (an audio element reset), not a failure.
-        self.page.on(
-            "requestfailed",
-            lambda r: "ERR_ABORTED" not in (r.failure or "")
-            and self.failed.append(f"{r.method} {r.url} {r.failure}"),
-        )
-        self.page.on(
-            "response",
-            lambda r: r.status >= 400
-            and self.failed.append(f"{r.request.method} {r.url} {r.status}"),
-        )
+        self.problems = PageProblems(self.page)
         self.page.goto(f"{server.url}/kiosk?token={token}{query}")
         expect(self.page.locator("html[data-online='1']")).to_have_count(1)
 
     def clean(self):
-        assert not self.console_errors and not self.failed, (self.console_errors, self.failed)
+        self.problems.clean()
 
     def close(self):
         self.context.close()

@@ -13,7 +13,7 @@ import requests
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PageProblems
 from tests.browser.test_accessibility import AXE_OPTIONS
 
 FAKE_MIC = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
@@ -38,25 +38,12 @@ class Watched:
         )
         self.context.set_default_timeout(30_000)
         self.page = self.context.new_page()
-        self.problems: list[str] = []
-        # The browser's own /favicon.ico probe is not the page's doing.
-        self.page.on(
-            "console",
-            lambda m: m.type == "error"
-            and not m.location.get("url", "").endswith("/favicon.ico")
-            and self.problems.append(f"console: {m.text} {m.location.get('url', '')}"),
-        )
-        self.page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
-        self.page.on(
-            "requestfailed",
-            lambda r: "ERR_ABORTED" not in (r.failure or "")
-            and self.problems.append(f"failed: {r.method} {r.url} {r.failure}"),
-        )
-        self.page.on(
-            "response",
-            lambda r: r.status >= 400
-            and self.problems.append(f"status: {r.request.method} {r.url} {r.status}"),
-        )
+        self.watch = PageProblems(self.page)
+
+    @property
+    def problems(self) -> list[str]:
+        """Console and script errors, failing requests."""
+        return self.watch.problems
 
     def close(self):
         self.context.close()

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PageProblems
 from tests.browser.test_accessibility import _violations
 from tests.browser.test_kiosk_live import _attach_speech, _open, _speech_file, _title
 
@@ -55,31 +55,14 @@ class Watched:
         self.context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
         self.context.set_default_timeout(30_000)
         self.context.add_init_script(_HOOK)
-        self.errors: list[str] = []
-        self.failed: list[str] = []
         self.page = self.context.new_page()
-        self.page.on(
-            "console",
-            lambda m: m.type == "error"
-            and self.errors.append(f"{m.text} {m.location.get('url', '')}"),
-        )
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        # A request the page itself cancels (a stopped reading, the stream at a reload) is
-        # not a failure; anything else that does not arrive, or arrives as an error, is.
-        self.page.on(
-            "requestfailed",
-            lambda r: "ERR_ABORTED" not in (r.failure or "")
-            and self.failed.append(f"{r.url} {r.failure}"),
-        )
-        self.page.on(
-            "response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} {r.status}")
-        )
+        self.problems = PageProblems(self.page)
 
     def sound(self) -> dict:
         return self.page.evaluate("window.__sound")
 
     def clean(self) -> None:
-        assert (self.errors, self.failed) == ([], [])
+        self.problems.clean()
 
     def close(self) -> None:
         self.context.close()

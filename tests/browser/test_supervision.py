@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import request_really_failed
+from tests.browser.conftest import PageProblems
 from tests.browser.test_accessibility import _violations
 
 INSTRUCTION = "请于周五前修复并把结果报街道。"
@@ -26,25 +26,7 @@ class Console:
         self.context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
         self.context.set_default_timeout(30_000)
         self.page = self.context.new_page()
-        self.errors: list[str] = []
-        # The browser's own /favicon.ico probe is not the page's doing.
-        self.page.on(
-            "console",
-            lambda m: m.type == "error"
-            and not m.location.get("url", "").endswith("/favicon.ico")
-            and self.errors.append(f"{m.text} {m.location.get('url', '')}"),
-        )
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on(
-            "requestfailed",
-            lambda r: request_really_failed(r)
-            and self.errors.append(f"{r.method} {r.url} {r.failure}"),
-        )
-        self.page.on(
-            "response",
-            lambda r: r.status >= 400
-            and self.errors.append(f"{r.request.method} {r.url} {r.status}"),
-        )
+        self.problems = PageProblems(self.page)
         self.page.goto(f"{server.url}/staff/login")
         self.page.locator("input[name=login]").fill(login)
         self.page.locator("input[name=password]").fill(password)
@@ -52,7 +34,7 @@ class Console:
         expect(self.page).to_have_url(re.compile(r"/staff/$"))
 
     def clean(self):
-        assert not self.errors, self.errors
+        self.problems.clean()
 
     def close(self):
         self.context.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import request_really_failed
+from tests.browser.conftest import PageProblems
 from tests.browser.test_accessibility import _violations
 
 
@@ -15,13 +15,7 @@ def _elder(live) -> dict:
 
 
 def test_elder_votes_in_easy_mode(page, server):
-    problems: list[str] = []
-    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-    page.on(
-        "requestfailed",
-        lambda r: request_really_failed(r) and problems.append(f"failed {r.url}"),
-    )
-    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status} {r.url}"))
+    problems = PageProblems(page)
     page.set_viewport_size({"width": 390, "height": 844})
     elder = _elder(server)
 
@@ -52,7 +46,7 @@ def test_elder_votes_in_easy_mode(page, server):
     expect(page.locator("#my-vote")).to_contain_text("同意加装")
     expect(page.get_by_role("link", name="1. 同意加装")).to_have_attribute("aria-current", "true")
     assert _violations(page) == []
-    assert problems == []
+    assert problems.console + problems.failed == []
 
 
 def _font_px(page, selector: str) -> list[float]:

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from app.extensions import db as _db
+from tests.browser.conftest import PageProblems
 from tests.factories import PIN
 from tests.live import ThreadedServer
 
@@ -75,24 +76,13 @@ class Phone:
         self.context.add_init_script(SPEECH_PROBE)
         self.context.set_default_timeout(15000)
         self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        # What a journey test asserts is empty: console errors and requests that failed or
-        # answered 4xx/5xx (a flow that "works" while sending a bad request is still broken).
-        self.console_errors: list[str] = []
-        self.failed_requests: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
-        # ERR_ABORTED is a request the page itself dropped by navigating on, not a failure.
-        self.page.on(
-            "requestfailed",
-            lambda r: "ERR_ABORTED" not in (r.failure or "")
-            and self.failed_requests.append(f"{r.method} {r.url} {r.failure}"),
-        )
-        self.page.on(
-            "response",
-            lambda r: r.status >= 400
-            and self.failed_requests.append(f"{r.request.method} {r.url} {r.status}"),
-        )
+        problems = PageProblems(self.page)
+        # Script errors fail any test at close; what a journey test asserts is empty: console
+        # errors and requests that failed or answered 4xx/5xx (a flow that "works" while
+        # sending a bad request is still broken).
+        self.errors = problems.page_errors
+        self.console_errors = problems.console
+        self.failed_requests = problems.failed
 
     def sign_in(self, person, pin: str = PIN):
         """Through the sign-in page, as the resident does."""

@@ -117,3 +117,71 @@ def test_follow_up_privacy_by_role(client, auth, world, post, db):
         assert client.get(url, headers=auth.headers(who)).status_code == 403
     assert client.get(url, headers=auth.headers(device=world.a.device)).status_code == 403
     assert client.get(url, headers=auth.headers(world.b.staff)).status_code == 404
+
+
+def test_the_overviews_elders_to_follow_up_in_a_fixed_number_of_queries(
+    client, auth, world, post, db
+):
+    from app.affairs.overview import elder_follow_ups
+    from app.notices.acknowledgements import follow_up
+    from app.people.actors import Actor
+    from tests.affairs.test_query_count import statements
+
+    people = _people(db, world)
+    worker = Actor.for_person(world.a.grid_worker)
+    db.session.commit()
+
+    def expected() -> list[tuple[int, list[int]]]:
+        """What each announcement's own follow-up says, gathered per elder (not recorded)."""
+        rows: dict[int, list[int]] = {}
+        for item in sorted(items, key=lambda i: -i["id"]):
+            for row in follow_up(worker, item["id"])["pending"]:
+                if row["lives_alone"]:
+                    rows.setdefault(row["person_id"], []).append(item["id"])
+        db.session.rollback()
+        return list(rows.items())
+
+    def run() -> tuple[list, list[str]]:
+        assert worker.person.id  # the signed-in person is loaded, as in a request
+        with statements() as seen:
+            found = elder_follow_ups(worker)
+        db.session.commit()
+        return [(r["person_id"], [a["id"] for a in r["announcements"]]) for r in found], seen
+
+    items = [post(title=f"燃气检修{n}", priority="urgent") for n in range(2)]
+    post(title="普通通知")  # not urgent: not followed up
+    # The elder acknowledged the first one.
+    assert (
+        client.post(
+            f"/api/v1/announcements/{items[0]['id']}/ack", headers=auth.headers(world.a.elder)
+        ).status_code
+        == 200
+    )
+    run()  # the worker's roles load once, as in any request
+    recorded = db.session.query(AuditLog).filter_by(
+        action="read", target_type="announcement_follow_up", target_id=None
+    )
+    before = recorded.count()
+    found, few = run()
+    assert found == expected()
+    # Living alone, the oldest first; the elder only for the one not acknowledged.
+    assert found == [
+        (world.a.elder.id, [items[1]["id"]]),
+        (people["alone_1945"].id, [items[1]["id"], items[0]["id"]]),
+        (people["alone_1950"].id, [items[1]["id"], items[0]["id"]]),
+    ]
+    # One audit entry per load (one community), with what was shown.
+    entries = recorded.order_by(AuditLog.id).all()
+    assert len(entries) == before + 1
+    assert entries[-1].community_id == world.a.community.id
+    assert entries[-1].actor_person_id == world.a.grid_worker.id
+    assert entries[-1].detail == {
+        "fields": ["care_flags", "phone"],
+        "announcement_ids": sorted(i["id"] for i in items),
+    }
+    # Three times the announcements, the same statements: announcements, residents, acks.
+    items += [post(title=f"停电{n}", priority="urgent") for n in range(4)]
+    found, many = run()
+    assert found == expected()
+    assert all(len(ids) == 6 for pid, ids in found if pid != world.a.elder.id)
+    assert len(many) == len(few) == 3, many

@@ -305,6 +305,18 @@ def test_page_is_chinese_first_english_on_request_and_safe(client):
     assert sw.mimetype == "application/javascript"
 
 
+def test_the_screen_loads_the_shared_chime_and_keeps_it_offline(client, app):
+    from kiosk.views import asset_version
+
+    html = client.get("/kiosk").get_data(as_text=True)
+    version = asset_version()
+    assert html.index(f"/static/chime.js?v={version}") < html.index("/kiosk/static/sound.js")
+    sw = client.get("/kiosk/sw.js").get_data(as_text=True)
+    assert "'/static/chime.js?v=' + VERSION" in sw and f"'{version}'" in sw
+    with client.get("/static/chime.js") as r:
+        assert r.status_code == 200 and b"LinliChime" in r.data
+
+
 def test_the_qr_code_is_drawn_on_the_server(client):
     html = client.get("/kiosk").get_data(as_text=True)
     assert '<div class="qr-code" role="img"' in html and "<svg" in html and "<path" in html

@@ -6,12 +6,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from app.extensions import db
 from app.models.base import utcnow
 from app.participation import activities
-from tests.matrix import ANON, ROLES, check_status, expected_status
+from tests.matrix import (
+    ROLES,
+    check_status,
+    expected_status,
+    foreign_cases,
+    own_cases,
+    parametrize,
+    route,
+    send,
+)
 from tests.participation.helpers import actor
 
 ALL = frozenset(ROLES)
@@ -55,16 +62,7 @@ class Scene:
         }
 
 
-def R(success, allowed, others=403, body=None, overrides=None, foreign=404):
-    """One route's expectations."""
-    return {
-        "success": success,
-        "allowed": frozenset(allowed),
-        "others": others,
-        "body": body,
-        "overrides": overrides or {},
-        "foreign": foreign,
-    }
+R = route
 
 
 def _new_activity(scene):
@@ -127,18 +125,10 @@ def _call(client, scene, method, rule, headers, spec):
     path = rule
     for name, value in scene.ids().items():
         path = path.replace(f"<{name}>", str(value))
-    kwargs = {"headers": headers}
-    if spec["body"] is not None:
-        kwargs["json"] = spec["body"](scene)
-    return client.open(path, method=method, **kwargs)
+    return send(client, method, path, headers, spec, scene)
 
 
-OWN = [(m, r, role) for (m, r) in PARTICIPATION_ROUTES for role in [ANON, *ROLES]]
-
-
-@pytest.mark.parametrize(
-    ("method", "rule", "role"), OWN, ids=[f"{m} {r} {role}" for m, r, role in OWN]
-)
+@parametrize(own_cases(PARTICIPATION_ROUTES))
 def test_own_community(client, world, auth, method, rule, role):
     spec = PARTICIPATION_ROUTES[(method, rule)]
     scene = Scene(world.a)
@@ -146,18 +136,7 @@ def test_own_community(client, world, auth, method, rule, role):
     check_status(response, expected_status(spec, role))
 
 
-FOREIGN = [
-    (m, r, role)
-    for (m, r), spec in PARTICIPATION_ROUTES.items()
-    if spec["foreign"] is not None
-    for role in ROLES
-    if role != "admin"
-]
-
-
-@pytest.mark.parametrize(
-    ("method", "rule", "role"), FOREIGN, ids=[f"{m} {r} {role}" for m, r, role in FOREIGN]
-)
+@parametrize(foreign_cases(PARTICIPATION_ROUTES))
 def test_other_community_records_are_not_found(client, world, auth, method, rule, role):
     spec = PARTICIPATION_ROUTES[(method, rule)]
     scene = Scene(world.b)

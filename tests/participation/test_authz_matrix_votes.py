@@ -4,14 +4,21 @@ toward its coverage)."""
 
 from __future__ import annotations
 
-import pytest
-
 from app.extensions import db
 from app.models import Household
 from app.participation import votes
 from app.people.actors import Actor
 from tests import factories
-from tests.matrix import ANON, ROLES, check_status, expected_status
+from tests.matrix import (
+    ROLES,
+    check_status,
+    expected_status,
+    foreign_cases,
+    own_cases,
+    parametrize,
+    route,
+    send,
+)
 
 ALL = frozenset(ROLES)
 MANAGERS = frozenset({"staff", "official_writer", "admin"})
@@ -44,17 +51,9 @@ class Scene:
         db.session.commit()
 
 
-def R(success, allowed, others=403, body=None, overrides=None, foreign=404, target="open"):
+def R(*args, target="open", **kwargs):
     """One route's expectations (target: which of the scene's consultations it is called on)."""
-    return {
-        "success": success,
-        "allowed": frozenset(allowed),
-        "others": others,
-        "body": body,
-        "overrides": overrides or {},
-        "foreign": foreign,
-        "target": target,
-    }
+    return route(*args, target=target, **kwargs)
 
 
 VOTES_ROUTES = {
@@ -94,18 +93,10 @@ VOTES_ROUTES = {
 
 def _call(client, scene, method, rule, headers, spec):
     path = rule.replace("<consultation_id>", str(getattr(scene, spec["target"]).id))
-    kwargs = {"headers": headers}
-    if spec["body"] is not None:
-        kwargs["json"] = spec["body"](scene)
-    return client.open(path, method=method, **kwargs)
+    return send(client, method, path, headers, spec, scene)
 
 
-OWN = [(m, r, role) for (m, r) in VOTES_ROUTES for role in [ANON, *ROLES]]
-
-
-@pytest.mark.parametrize(
-    ("method", "rule", "role"), OWN, ids=[f"{m} {r} {role}" for m, r, role in OWN]
-)
+@parametrize(own_cases(VOTES_ROUTES))
 def test_own_community(client, world, auth, method, rule, role):
     spec = VOTES_ROUTES[(method, rule)]
     scene = Scene(world.a)
@@ -113,18 +104,7 @@ def test_own_community(client, world, auth, method, rule, role):
     check_status(response, expected_status(spec, role))
 
 
-FOREIGN = [
-    (m, r, role)
-    for (m, r), spec in VOTES_ROUTES.items()
-    if spec["foreign"] is not None
-    for role in ROLES
-    if role != "admin"
-]
-
-
-@pytest.mark.parametrize(
-    ("method", "rule", "role"), FOREIGN, ids=[f"{m} {r} {role}" for m, r, role in FOREIGN]
-)
+@parametrize(foreign_cases(VOTES_ROUTES))
 def test_other_community_records_are_not_found(client, world, auth, method, rule, role):
     spec = VOTES_ROUTES[(method, rule)]
     scene = Scene(world.b)

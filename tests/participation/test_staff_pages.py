@@ -105,3 +105,32 @@ def test_other_communitys_activity_is_not_found_in_the_console(client, world):
     assert (
         client.get(f"/staff/activities/points?person_id={world.b.resident.id}").status_code == 404
     )
+
+
+def test_the_menu_item_shows_for_those_who_organize_somewhere_without_a_query(world):
+    from app.web.staff_activities import _may_open, _places
+    from tests import factories
+    from tests.affairs.test_query_count import statements
+
+    sides = (world.a, world.b)
+    people = [world.official, world.official_writer, world.admin]
+    people += [getattr(s, role) for s in sides for role in ("staff", "grid_worker", "org_member")]
+    people += [s.resident for s in sides]
+    # A membership granted for a community the organization does not serve reaches nothing.
+    stray = factories.staff(
+        "org_member", organization_id=world.a.organization.id, community_id=world.b.community.id
+    )
+    db.session.commit()
+    people.append(stray)
+    shown = {}
+    for person in people:
+        who = actor(person)
+        expected = bool(_places(who))
+        with statements() as seen:
+            shown[person.id] = _may_open(who)
+        assert seen == [], person.display_name
+        assert shown[person.id] == expected, person.display_name
+    assert shown[world.a.org_member.id] and shown[world.a.staff.id]
+    assert shown[world.official_writer.id] and not shown[world.official.id]
+    assert not shown[world.a.grid_worker.id] and not shown[world.a.resident.id]
+    assert not shown[stray.id]

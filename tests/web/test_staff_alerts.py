@@ -67,6 +67,8 @@ def test_the_badge_is_on_every_staff_page_and_the_state_is_json(client, cats):
     for path in ("/staff/", "/staff/cases/"):
         page = client.get(path).get_data(as_text=True)
         assert 'id="alert-badge"' in page and "/static/staff/alerts.js" in page, path
+        # The shared chime (the lobby screen's) comes before the script that plays it.
+        assert page.index("/static/chime.js") < page.index("/static/staff/alerts.js"), path
         assert re.search(r'class="alert-num">1<', page), path
     state = client.get("/staff/alerts/state").get_json()
     newest = db.session.scalar(select(Notification.id).order_by(Notification.id.desc()))

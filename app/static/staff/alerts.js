@@ -3,8 +3,7 @@
  * On every staff page the badge (#alert-badge, templates/staff/_alert_badge.html) listens to
  * the signed-in person's stream (Server-Sent Events: a doorbell, `alerts`) and re-fetches the
  * counts; on /staff/alerts (#alert-list) also the list. A new urgent notice (urgent help) plays a
- * chime: two notes from a Web Audio oscillator, as the lobby screen's urgent chime
- * (kiosk/static/sound.js). Browsers hold sound back until the page was touched; the first click
+ * chime: the lobby screen's urgent chime (static/chime.js, loaded before this file). Browsers hold sound back until the page was touched; the first click
  * or key press anywhere lets it play from then on. A slow poll backs the stream up.
  *
  * Acknowledge buttons are sent without leaving the page (the form still works without script).
@@ -15,7 +14,6 @@
 
   var badge = document.getElementById('alert-badge');
   if (!badge) return;
-  var root = document.documentElement;
   var POLL_MS = 30000;
   var newestUrgent = Number(badge.dataset.newestUrgent || 0);
   var ctx = null;
@@ -46,23 +44,7 @@
     var c = context();
     if (!c) return;
     if (c.state !== 'running') unlock();
-    var t = c.currentTime + 0.03;
-    // Ding-dong: E6 then C6, each fading out (the lobby screen's urgent chime).
-    [[1318.5, 0], [1046.5, 0.42]].forEach(function (note) {
-      var osc = c.createOscillator();
-      var gain = c.createGain();
-      osc.type = 'sine';
-      osc.frequency.value = note[0];
-      var at = t + note[1];
-      gain.gain.setValueAtTime(0.0001, at);
-      gain.gain.exponentialRampToValueAtTime(0.4, at + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.7);
-      osc.connect(gain);
-      gain.connect(c.destination);
-      osc.start(at);
-      osc.stop(at + 0.75);
-    });
-    root.dataset.chimes = String(Number(root.dataset.chimes || 0) + 1);
+    window.LinliChime.play(c);
   }
 
   function draw(data) {

@@ -7,6 +7,7 @@ const VERSION = '{{ version }}';
 const SHELL = 'linli-kiosk-shell-' + VERSION;
 const MEDIA = 'linli-kiosk-media';
 const ASSETS = [
+  '/static/chime.js?v=' + VERSION,
   '/kiosk/static/paging.js?v=' + VERSION,
   '/kiosk/static/sound.js?v=' + VERSION,
   '/kiosk/static/kiosk.js?v=' + VERSION,
@@ -19,6 +20,8 @@ const ASSETS = [
   '/kiosk/static/report.js?v=' + VERSION,
   '/kiosk/static/report.css?v=' + VERSION,
 ];
+// The app's static files the screen shares with staff pages (the chime).
+const SHARED = ['/static/chime.js'];
 const PAGES = ['/kiosk', '/kiosk?lang=en'];
 const NETWORK_TIMEOUT_MS = 4000;
 
@@ -86,7 +89,7 @@ self.addEventListener('fetch', (event) => {
   if (url.origin !== self.location.origin) return;
   if (url.pathname === '/kiosk' && request.mode === 'navigate') {
     event.respondWith(pageNetworkFirst(request));
-  } else if (url.pathname.startsWith('/kiosk/static/')) {
+  } else if (url.pathname.startsWith('/kiosk/static/') || SHARED.includes(url.pathname)) {
     event.respondWith(cacheFirst(SHELL, request));
   } else if (url.pathname.startsWith('/kiosk/media/')) {
     event.respondWith(cacheFirst(MEDIA, request));
