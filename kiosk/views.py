@@ -49,7 +49,7 @@ csrf.exempt(bp)
 
 STATIC = Path(__file__).parent / "static"
 # Files of the app's static folder that the screen loads and its service worker keeps.
-SHARED_STATIC = ("chime.js",)
+SHARED_STATIC = ("chime.js", "voice/voice.js", "voice/voice.css")
 TICKET_COOKIE = "kiosk_ticket"
 _SECRET_PARAMS = re.compile(r"((?:^|[?&\s])(?:token|ticket|poll_secret)=)[^&\s\"']+")
 

@@ -146,6 +146,8 @@ def test_reload_with_the_server_down_still_shows_the_last_content(page, server, 
     expect(page.locator("#conn-status")).to_contain_text("离线", timeout=15000)
     # The shared chime (app static, not the screen's own folder) came from the worker's cache.
     assert page.evaluate("typeof window.LinliChime.play") == "function"
+    # So did the voice button's script (app static too): the widget is built offline.
+    assert page.evaluate("typeof window.LinliVoice") == "object"
 
 
 def test_a_screen_pairs_itself_with_a_code(page, server, staff):

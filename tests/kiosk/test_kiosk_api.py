@@ -315,6 +315,10 @@ def test_the_screen_loads_the_shared_chime_and_keeps_it_offline(client, app):
     assert "'/static/chime.js?v=' + VERSION" in sw and f"'{version}'" in sw
     with client.get("/static/chime.js") as r:
         assert r.status_code == 200 and b"LinliChime" in r.data
+    # The voice button's script and style too, so an offline reload still shows the button.
+    for name in ("voice/voice.js", "voice/voice.css"):
+        assert f"/static/{name}?v={version}" in html
+        assert f"'/static/{name}?v=' + VERSION" in sw and f"'/static/{name}'" in sw
 
 
 def test_the_qr_code_is_drawn_on_the_server(client):

@@ -8,6 +8,8 @@ const SHELL = 'linli-kiosk-shell-' + VERSION;
 const MEDIA = 'linli-kiosk-media';
 const ASSETS = [
   '/static/chime.js?v=' + VERSION,
+  '/static/voice/voice.js?v=' + VERSION,
+  '/static/voice/voice.css?v=' + VERSION,
   '/kiosk/static/paging.js?v=' + VERSION,
   '/kiosk/static/sound.js?v=' + VERSION,
   '/kiosk/static/kiosk.js?v=' + VERSION,
@@ -20,8 +22,8 @@ const ASSETS = [
   '/kiosk/static/report.js?v=' + VERSION,
   '/kiosk/static/report.css?v=' + VERSION,
 ];
-// The app's static files the screen shares with staff pages (the chime).
-const SHARED = ['/static/chime.js'];
+// The app's static files the screen shares with other pages (the chime, the voice button).
+const SHARED = ['/static/chime.js', '/static/voice/voice.js', '/static/voice/voice.css'];
 const PAGES = ['/kiosk', '/kiosk?lang=en'];
 const NETWORK_TIMEOUT_MS = 4000;
 
