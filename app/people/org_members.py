@@ -211,7 +211,10 @@ def remove_member(actor: Actor, organization_id: int, community_id: int, assignm
         raise Forbidden()
     person = membership.person
     _record(actor, "org_member_removed", where, membership)
-    person.roles.remove(membership)  # delete-orphan: the row goes with the flush
+    # Deleted explicitly: the audit flush hook sees session.deleted, which a delete-orphan
+    # cascade alone (removing it from person.roles) would bypass.
+    person.roles.remove(membership)
+    db.session.delete(membership)
     db.session.flush()
     _tell(
         person.id,
