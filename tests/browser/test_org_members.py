@@ -74,4 +74,11 @@ def test_a_lead_adds_and_removes_a_member(context, server):
     expect(page.locator("p.flash.error").last).to_contain_text("本社区没有使用这个手机号的居民。")
     expect(rows).to_have_count(before)
 
+    # On a phone the page fits without sideways scrolling, and stays clean for axe.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    width, inner = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+    assert width <= inner
+    assert _violations(page) == []
+
     assert (errors, failed) == ([], [])
