@@ -33,7 +33,7 @@ from sqlalchemy import or_, select
 
 from app.extensions import db
 from app.infra import audit
-from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
+from app.infra.errors import Conflict, Forbidden, NotFound
 from app.infra.text import mask_phone, normalize_phone
 from app.models import Community, Organization, Person, RoleAssignment
 from app.models.person import COMMITTEE_STAFF, ORG_MEMBER, STREET_OFFICIAL
@@ -174,8 +174,9 @@ def add_member(actor: Actor, organization_id: int, community_id: int, phone) -> 
     person = db.session.scalar(select(Person).where(Person.phone == number))
     if person is None or person.community_id != community_id or not person.is_active:
         # The same answer whether the number is unknown or belongs to another community's
-        # resident: nothing is told about people elsewhere.
-        raise invalid_field("phone", _l("No resident of this community has this mobile number."))
+        # resident: nothing is told about people elsewhere. Not found (not invalid): the number
+        # itself is well formed, there is just nobody here with it.
+        raise NotFound(_l("No resident of this community has this mobile number."))
     if db.session.scalar(
         _members_query(organization_id, community_id).where(RoleAssignment.person_id == person.id)
     ):

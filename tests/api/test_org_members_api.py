@@ -181,7 +181,7 @@ def test_adding_someone_twice_or_from_elsewhere(client, auth, scene):
     )
     unknown = client.post(url, query_string=q, json={"phone": "13999999999"}, headers=headers)
     # The same answer for a resident of another community as for a number nobody has.
-    assert _envelope(elsewhere, 422) == _envelope(unknown, 422)
+    assert _envelope(elsewhere, 404) == _envelope(unknown, 404)
 
 
 BAD_BODIES = [
@@ -273,5 +273,5 @@ def test_english_messages_for_an_english_caller(client, auth, scene):
         json={"phone": "13999999999"},
         headers={**auth.headers(scene.lead), "Accept-Language": "en"},
     )
-    body = _envelope(response, 422)
-    assert body["errors"] == {"phone": ["No resident of this community has this mobile number."]}
+    body = _envelope(response, 404)
+    assert body["message"] == "No resident of this community has this mobile number."
