@@ -56,12 +56,6 @@ class Scope:
         return self.manager
 
 
-def may_open_console(actor: Actor) -> bool:
-    """The staff menu's question, from the roles already loaded (no query on every page): an
-    organization's lead, committee staff, an official with write access, an administrator."""
-    return actor.leads_any_organization or may_open_register(actor)
-
-
 def may_open_register(actor: Actor) -> bool:
     """The committee's list of organizations (no query: from the loaded roles alone)."""
     return actor.is_admin or any(
@@ -287,24 +281,11 @@ def _tell(person_id: int, kind: str, title, body) -> None:
 
 def led_places(actor: Actor) -> list[tuple[Organization, Community]]:
     """The (organization, community) pairs the actor leads, for the console's 我的组织."""
-    pairs = [(o, c) for o, ids in actor.led_organization_reach.items() for c in ids]
-    if not pairs:
-        return []
-    orgs = {
-        o.id: o
-        for o in db.session.scalars(
-            select(Organization).where(Organization.id.in_({o for o, _ in pairs}))
-        )
-    }
-    places = {
-        c.id: c
-        for c in db.session.scalars(
-            select(Community).where(Community.id.in_({c for _, c in pairs}))
-        )
-    }
-    return sorted(
-        ((orgs[o], places[c]) for o, c in pairs), key=lambda pair: (pair[0].id, pair[1].id)
-    )
+    return [
+        (db.session.get(Organization, org_id), db.session.get(Community, community_id))
+        for org_id, ids in sorted(actor.led_organization_reach.items())
+        for community_id in sorted(ids)
+    ]
 
 
 def communities_for(actor: Actor, organization_id: int) -> list[Community]:
