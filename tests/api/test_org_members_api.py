@@ -275,3 +275,22 @@ def test_english_messages_for_an_english_caller(client, auth, scene):
     )
     body = _envelope(response, 404)
     assert body["message"] == "No resident of this community has this mobile number."
+
+
+@pytest.mark.parametrize("role", ["org_member", "grid_worker", "committee_staff"])
+def test_a_lead_grants_no_role_through_the_people_api(client, auth, scene, role):
+    body = {
+        "org_member": {"organization_id": scene.org.id, "community_id": scene.a},
+        "grid_worker": {"grid_id": scene.world.a.community.grids[0].id},
+        "committee_staff": {"community_id": scene.a},
+    }[role]
+    before = len(scene.newcomer.roles)
+    response = client.post(
+        f"/api/v1/people/{scene.newcomer.id}/roles",
+        json={"role": role, **body},
+        headers=auth.headers(scene.lead),
+    )
+    # The lead is no worker of A's register: the resident is not even found for them.
+    _envelope(response, 404)
+    db.session.expire_all()
+    assert len(scene.newcomer.roles) == before
