@@ -240,6 +240,17 @@ def seed() -> dict:
                 org.communities.append(c)
     volunteer = _staff("xiyanghong", "夕阳红志愿服务社·孙志愿", "13800000301")
     _role(volunteer, "org_member", organization_id=social.id)
+    # 夕阳红's lead (负责人) manages its members in both communities (我的组织 in the console);
+    # one 和平 resident already volunteers with it.
+    for membership in volunteer.roles:
+        if membership.role == "org_member" and membership.organization_id == social.id:
+            membership.leads_organization = True
+    _role(
+        heping["residents"][4],
+        "org_member",
+        organization_id=social.id,
+        community_id=heping["community"].id,
+    )
     property_staff = _staff("anju_wuye", "安居物业·钱师傅", "13800000302")
     _role(property_staff, "org_member", organization_id=prop.id)
     official = _staff("xingfu_official", "幸福街道·周科长", "13800000401")

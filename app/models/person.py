@@ -93,6 +93,11 @@ class RoleAssignment(TimestampMixin, db.Model):
     street_office_id = db.Column(db.Integer, db.ForeignKey("street_office.id"), index=True)
     # A street-office official is read-only unless granted write access.
     can_write = db.Column(db.Boolean, nullable=False, default=False)
+    # 负责人: this organization membership may manage the organization's members in the
+    # communities the membership reaches (app/people/org_members.py).
+    leads_organization = db.Column(
+        db.Boolean, nullable=False, default=False, server_default=db.false()
+    )
     granted_by_id = db.Column(db.Integer, db.ForeignKey("person.id"))
 
     person = db.relationship("Person", back_populates="roles", foreign_keys=[person_id])

@@ -100,14 +100,24 @@ class Actor:
         community (granted by an administrator or `flask create-user`) reaches every community
         the organization serves. So staff of one community can never, through an organization
         that also serves another community, give anyone a way into that other community."""
-        reach: dict[int, set[int]] = {}
-        for r in self._roles(ORG_MEMBER):
-            if r.organization is None:
-                continue
-            served = {c.id for c in r.organization.communities}
-            ids = served & {r.community_id} if r.community_id is not None else served
-            reach.setdefault(r.organization_id, set()).update(ids)
-        return {org_id: frozenset(ids) for org_id, ids in reach.items()}
+        return _reach(self._roles(ORG_MEMBER))
+
+    @cached_property
+    def leads_any_organization(self) -> bool:
+        """Holds some organization's lead (负责人) membership; decided from the loaded roles
+        alone (the staff menu asks on every page), so it may include one whose organization no
+        longer serves the membership's community: the page itself then checks the reach."""
+        return any(r.leads_organization for r in self._roles(ORG_MEMBER))
+
+    @cached_property
+    def led_organization_reach(self) -> dict[int, frozenset[int]]:
+        """Per organization this actor leads (负责人), the communities they manage its members
+        in: those their lead memberships reach, as in `organization_reach`."""
+        return _reach([r for r in self._roles(ORG_MEMBER) if r.leads_organization])
+
+    def leads(self, organization_id: int, community_id: int) -> bool:
+        """True when the actor leads that organization in that community."""
+        return community_id in self.led_organization_reach.get(organization_id, ())
 
     @cached_property
     def organization_community_ids(self) -> frozenset[int]:
@@ -157,3 +167,16 @@ class Actor:
     def device_community_ids(self) -> frozenset[int]:
         """The community a kiosk device stands in."""
         return frozenset({self.device.community_id} if self.device else ())
+
+
+def _reach(memberships) -> dict[int, frozenset[int]]:
+    """Per organization, the communities these memberships reach: a membership for a community
+    that one (while the organization serves it), one without a community all it serves."""
+    reach: dict[int, set[int]] = {}
+    for r in memberships:
+        if r.organization is None:
+            continue
+        served = {c.id for c in r.organization.communities}
+        ids = served & {r.community_id} if r.community_id is not None else served
+        reach.setdefault(r.organization_id, set()).update(ids)
+    return {org_id: frozenset(ids) for org_id, ids in reach.items()}

@@ -20,6 +20,10 @@ ACTION_LABELS = {
     "sign_in": _l("Signed in"),
     "revoke": _l("Switched off"),
     "urgent_help": _l("Urgent call for help"),
+    "org_member_added": _l("Added a member to the organization"),
+    "org_member_removed": _l("Removed a member from the organization"),
+    "org_lead_appointed": _l("Appointed the organization's lead"),
+    "org_lead_stood_down": _l("Stood down the organization's lead"),
 }
 TARGET_LABELS = {
     "case_record": _l("Case"),

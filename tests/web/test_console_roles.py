@@ -34,6 +34,10 @@ for _role in ("staff", "grid_worker", "official", "admin"):
     MENU[_role].add("议事投票")
 for _role in ("staff", "org_member", "admin"):
     MENU[_role].add("活动与积分")
+# 组织与成员 for those who manage a community (an organization's lead gets 我的组织 instead:
+# tests/web/test_staff_org_members.py).
+for _role in ("staff", "admin"):
+    MENU[_role].add("组织与成员")
 
 
 class _Links(HTMLParser):

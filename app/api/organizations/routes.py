@@ -4,8 +4,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.api.common import actor
-from app.api.organizations.schemas import OrganizationSchema
-from app.people import organizations
+from app.api.organizations.schemas import (
+    OrganizationSchema,
+    OrgMemberArgsSchema,
+    OrgMemberCreateSchema,
+    OrgMemberSchema,
+)
+from app.people import org_members, organizations
 
 blp = Blueprint("organizations", __name__, url_prefix="/api/v1", description="Organizations")
 
@@ -34,3 +39,55 @@ class OrganizationById(MethodView):
     def get(self, organization_id):
         """Get an organization."""
         return organizations.get_organization(actor(), organization_id)
+
+
+@blp.route("/organizations/<id:organization_id>/members")
+class OrgMembers(MethodView):
+    """An organization's members in one community (社会组织自我管理)."""
+
+    @blp.arguments(OrgMemberArgsSchema, location="query")
+    @blp.response(200, OrgMemberSchema(many=True))
+    def get(self, args, organization_id):
+        """List the members in the community (its committee staff; the organization's lead,
+        with phones masked). An audited read."""
+        return org_members.list_members(actor(), organization_id, args["community_id"])
+
+    @blp.arguments(OrgMemberArgsSchema, location="query")
+    @blp.arguments(OrgMemberCreateSchema)
+    @blp.response(201, OrgMemberSchema)
+    def post(self, args, data, organization_id):
+        """Add a resident of the community as a member, by mobile number (committee staff, the
+        organization's lead there)."""
+        return org_members.add_member(actor(), organization_id, args["community_id"], data["phone"])
+
+
+@blp.route("/organizations/<id:organization_id>/members/<id:assignment_id>")
+class OrgMemberById(MethodView):
+    """One membership."""
+
+    @blp.arguments(OrgMemberArgsSchema, location="query")
+    @blp.response(204)
+    def delete(self, args, organization_id, assignment_id):
+        """End a membership (committee staff; the lead: plain memberships of the community)."""
+        org_members.remove_member(actor(), organization_id, args["community_id"], assignment_id)
+
+
+@blp.route("/organizations/<id:organization_id>/members/<id:assignment_id>/lead")
+class OrgMemberLead(MethodView):
+    """A member's lead (负责人) role."""
+
+    @blp.arguments(OrgMemberArgsSchema, location="query")
+    @blp.response(200, OrgMemberSchema)
+    def put(self, args, organization_id, assignment_id):
+        """Appoint the member as the organization's lead in the community (committee staff)."""
+        return org_members.set_lead(
+            actor(), organization_id, args["community_id"], assignment_id, True
+        )
+
+    @blp.arguments(OrgMemberArgsSchema, location="query")
+    @blp.response(200, OrgMemberSchema)
+    def delete(self, args, organization_id, assignment_id):
+        """Stand the lead down; they stay a member (committee staff)."""
+        return org_members.set_lead(
+            actor(), organization_id, args["community_id"], assignment_id, False
+        )
