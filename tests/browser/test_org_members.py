@@ -8,6 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.browser.conftest import PageProblems
 from tests.browser.test_accessibility import _violations
 
 # A 和平社区 resident of the demo who is not a member (demo residents are 1390000NNNN).
@@ -20,15 +21,7 @@ def _lead(live) -> dict:
 
 def test_a_lead_adds_and_removes_a_member(context, server):
     page = context.new_page()
-    errors: list[str] = []
-    failed: list[str] = []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on(
-        "requestfailed",
-        lambda r: "ERR_ABORTED" not in (r.failure or "") and failed.append(f"{r.url} {r.failure}"),
-    )
-    page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.url} {r.status}"))
+    problems = PageProblems(page)
 
     account = _lead(server)
     page.goto(f"{server.url}/staff/login")
@@ -81,4 +74,4 @@ def test_a_lead_adds_and_removes_a_member(context, server):
     assert width <= inner
     assert _violations(page) == []
 
-    assert (errors, failed) == ([], [])
+    assert (problems.errors, problems.failed) == ([], [])
