@@ -229,7 +229,7 @@
     }).map(function (a) {
       var d = local(Date.parse(a.starts_at));
       var hm = ('0' + d.getUTCHours()).slice(-2) + ':' + ('0' + d.getUTCMinutes()).slice(-2);
-      return { id: 'a' + a.id, revision: a.places_left, title: a.title,
+      return { id: 'a' + a.id, activityId: a.id, revision: a.places_left, title: a.title,
         when: dayLabel(Date.parse(a.starts_at)) + ' ' + hm + ' · ' + a.place + ' · '
           + (a.places_left ? T.places_left.replace('{n}', a.places_left) : T.full) };
     });
@@ -249,12 +249,21 @@
     }
     acts.forEach(function (i) {
       var li = document.createElement('li');
-      li.textContent = i.title;
+      // An activity with sign-up is a button: a tap opens its sign-up (activities.js)
+      var box = li;
+      if (i.activityId) {
+        box = document.createElement('button');
+        box.type = 'button';
+        box.className = 'activity-open';
+        box.dataset.activityId = i.activityId;
+        li.appendChild(box);
+      }
+      box.appendChild(document.createTextNode(i.title));
       if (i.when) {
         var at = document.createElement('span');
         at.className = 'when';
         at.textContent = i.when;
-        li.appendChild(at);
+        box.appendChild(at);
       } else if (i.expire_at) {
         var when = document.createElement('span');
         when.className = 'when';
