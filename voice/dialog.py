@@ -10,6 +10,8 @@ Rules that matter to residents:
 
 * nothing is filed without an explicit "yes" to a read-back that names the understood
   category ("您说的是报修：楼道灯坏了，对吗？"); "不对，是求助" changes only the category;
+* a sign-up is made or withdrawn (报名 / 取消报名) only after a read-back naming the activity;
+  a bare "取消" to "您要取消报名的是…，确认吗？" keeps the sign-up, and says so;
 * urgent help acts at once, without confirmation, and the reply always tells them to call
   120/110 if in danger — even if alerting the staff failed;
 * "再说一遍" repeats the last reply; "说慢一点" slows speech for the rest of the conversation;
