@@ -10,6 +10,8 @@ Rules that matter to residents:
 
 * nothing is filed without an explicit "yes" to a read-back that names the understood
   category ("您说的是报修：楼道灯坏了，对吗？"); "不对，是求助" changes only the category;
+* a sign-up is made or withdrawn (报名 / 取消报名) only after a read-back naming the activity;
+  a bare "取消" to "您要取消报名的是…，确认吗？" keeps the sign-up, and says so;
 * urgent help acts at once, without confirmation, and the reply always tells them to call
   120/110 if in danger — even if alerting the staff failed;
 * "再说一遍" repeats the last reply; "说慢一点" slows speech for the rest of the conversation;
@@ -98,6 +100,10 @@ class Services(Protocol):
     # `activities` reads them, or None when the caller cannot sign up (a screen);
     # sign_up_activity(caller, activity_id) -> {"status": "signed_up" | "waitlisted",
     # "position": int | None, "already": bool}.
+    # Optional (取消报名; the "cancel_signup" intent answers only when the services have them):
+    # my_signups(caller) -> [{"id", "title", "when"}] the caller is signed up or waiting for,
+    # soonest first, or None when the caller cannot sign up (a screen);
+    # cancel_signup_activity(caller, activity_id) -> {"status": "cancelled"}.
 
 
 @dataclass(frozen=True)
@@ -321,6 +327,18 @@ class Dialog:
         name = intent.name
         kw = {"confidence": intent.confidence, "transcript": text}
 
+        if name in ("cancel", "cancel_signup") and current == "choose_cancel_signup":
+            # "取消第二个" while choosing which sign-up to cancel is a choice, not "never mind"
+            position = self._cancel_choice(state, pack, text)
+            if position is not None:
+                return self._confirm_cancel_signup(state, pack, position, kw)
+        if name == "cancel" and current == "confirm_cancel_signup":
+            # a bare "取消" to "您要取消报名的是…确认吗？" is unclear: the sign-up stays, and
+            # they hear so (the control's "已经取消了" would sound like the opposite)
+            self._done(state)
+            reply = _join(pack.reply("cancel_signup_kept"), pack.reply("anything_else"))
+            return self._finish(state, "cancel_signup", reply, **kw)
+
         # control intents work in every state
         if name == "urgent":
             return self._urgent(state, caller, text, intent)
@@ -412,7 +430,27 @@ class Dialog:
                 state, caller, pack, prompt=_signup_confirmation(pack, state["slots"]), **kw
             )
 
+        if current == "choose_cancel_signup":
+            position = self._cancel_choice(state, pack, text)
+            if position is None:
+                prompt = _cancel_signup_prompt(pack, state["slots"]["activities"], again=True)
+                return self._not_understood(state, caller, pack, prompt=prompt, **kw)
+            return self._confirm_cancel_signup(state, pack, position, kw)
+
+        if current == "confirm_cancel_signup":
+            if name in ("yes", "cancel_signup"):  # "取消报名" again is a yes too
+                return self._cancel_signup(state, caller, pack, kw)
+            said = text.strip().lower()
+            if name == "no" or any(said.startswith(n) for n in pack.negators if n):
+                self._done(state)
+                reply = _join(pack.reply("cancel_signup_kept"), pack.reply("anything_else"))
+                return self._finish(state, "cancel_signup", reply, **kw)
+            prompt = _fill(pack.replies["cancel_signup_confirm"], state["slots"])
+            return self._not_understood(state, caller, pack, prompt=prompt, **kw)
+
         # idle / done
+        if name == "cancel_signup":
+            return self._withdraw(state, caller, pack, text, kw)
         if name == "signup":
             return self._signup(state, caller, pack, text, kw)
         if name == "votes":
@@ -722,6 +760,72 @@ class Dialog:
         self._done(state)
         return self._finish(state, "signup", _join(reply, pack.reply("anything_else")), **kw)
 
+    def _withdraw(
+        self, state: dict[str, Any], caller: Any, pack: LanguagePack, text: str, kw: dict
+    ) -> TurnResult:
+        listing = getattr(self.services, "my_signups", None)
+        if listing is None or not hasattr(self.services, "cancel_signup_activity"):
+            return self._not_understood(state, caller, pack, **kw)
+        try:
+            items = listing(caller)
+        except Exception:
+            log.exception("my_signups failed for conversation %s", state["id"])
+            return self._service_error(state, pack, "cancel_signup", kw)
+        if items is None:  # a screen: only a person has sign-ups
+            self._done(state)
+            reply = pack.reply("cancel_signup_need_person")
+            return self._finish(state, "cancel_signup", reply, **kw)
+        items = [
+            {"id": i["id"], "title": str(i.get("title", "")), "when": str(i.get("when", ""))}
+            for i in list(items)[: self.max_items]
+        ]
+        if not items:
+            self._done(state)
+            reply = _join(pack.reply("cancel_signup_none"), pack.reply("anything_else"))
+            return self._finish(state, "cancel_signup", reply, **kw)
+        state["slots"] = {"activities": items}
+        state["failures"] = 0
+        position = self._cancel_choice(state, pack, text)
+        if position is None and len(items) == 1:
+            position = 1
+        if position is None:
+            state["state"] = "choose_cancel_signup"
+            return self._finish(state, "cancel_signup", _cancel_signup_prompt(pack, items), **kw)
+        return self._confirm_cancel_signup(state, pack, position, kw)
+
+    @staticmethod
+    def _cancel_choice(state: dict[str, Any], pack: LanguagePack, text: str) -> int | None:
+        return _chosen_option(pack, text, [i["title"] for i in state["slots"]["activities"]])
+
+    def _confirm_cancel_signup(
+        self, state: dict[str, Any], pack: LanguagePack, position: int, kw: dict
+    ) -> TurnResult:
+        chosen = state["slots"]["activities"][position - 1]
+        state["slots"] = {
+            "activity_id": chosen["id"],
+            "title": chosen["title"],
+            "when": chosen["when"],
+        }
+        state["state"] = "confirm_cancel_signup"
+        state["failures"] = 0
+        reply = _fill(pack.replies["cancel_signup_confirm"], state["slots"])
+        return self._finish(state, "cancel_signup", reply, **kw)
+
+    def _cancel_signup(
+        self, state: dict[str, Any], caller: Any, pack: LanguagePack, kw: dict[str, Any]
+    ) -> TurnResult:
+        slots = state["slots"]
+        try:
+            self.services.cancel_signup_activity(caller, slots["activity_id"])
+        except Exception:
+            log.exception("cancel_signup_activity failed for conversation %s", state["id"])
+            return self._service_error(state, pack, "cancel_signup", kw)
+        self._done(state)
+        reply = _join(
+            pack.reply("cancel_signup_done", title=slots["title"]), pack.reply("anything_else")
+        )
+        return self._finish(state, "cancel_signup", reply, **kw)
+
     def _committee(
         self, state: dict[str, Any], caller: Any, pack: LanguagePack, kw: dict[str, Any]
     ) -> TurnResult:
@@ -839,6 +943,8 @@ _EXPECT: dict[str, tuple[str, ...] | None] = {
     "confirm_vote": ("yes", "no") + CONTROL_INTENTS,
     "choose_activity": CONTROL_INTENTS,
     "confirm_signup": ("yes", "no") + CONTROL_INTENTS,
+    "choose_cancel_signup": ("cancel_signup",) + CONTROL_INTENTS,
+    "confirm_cancel_signup": ("yes", "no", "cancel_signup") + CONTROL_INTENTS,
 }
 # how the next utterance should be recognized in each state
 _LISTEN: dict[str, str] = {
@@ -851,6 +957,8 @@ _LISTEN: dict[str, str] = {
     "confirm_vote": "yesno",
     "choose_activity": "free",
     "confirm_signup": "yesno",
+    "choose_cancel_signup": "free",
+    "confirm_cancel_signup": "yesno",
 }
 
 _PLACEHOLDER = re.compile(r"{(\w+)}")
@@ -888,14 +996,28 @@ def _vote_prompt(pack: LanguagePack, slots: Mapping[str, Any], again: bool = Fal
     return item if again else _join(item, pack.reply("vote_choose"))
 
 
-def _signup_prompt(pack: LanguagePack, items: list[Mapping[str, Any]], again: bool = False) -> str:
-    """The activities one can sign up for, numbered, then how to choose."""
+def _numbered_prompt(
+    pack: LanguagePack, items: list[Mapping[str, Any]], key: str, again: bool = False
+) -> str:
+    """Activities, numbered (``{key}_list``), then how to choose (``{key}_choose``)."""
     choices = pack.replies["vote_option_joiner"].join(
         _fill(pack.replies["vote_option"], {"n": n, "label": item["title"]})
         for n, item in enumerate(items, 1)
     )
-    listed = pack.reply("signup_list", options=choices)
-    return listed if again else _join(listed, pack.reply("signup_choose"))
+    listed = pack.reply(f"{key}_list", options=choices)
+    return listed if again else _join(listed, pack.reply(f"{key}_choose"))
+
+
+def _signup_prompt(pack: LanguagePack, items: list[Mapping[str, Any]], again: bool = False) -> str:
+    """The activities one can sign up for, numbered, then how to choose."""
+    return _numbered_prompt(pack, items, "signup", again)
+
+
+def _cancel_signup_prompt(
+    pack: LanguagePack, items: list[Mapping[str, Any]], again: bool = False
+) -> str:
+    """The caller's sign-ups, numbered, then how to choose the one to cancel."""
+    return _numbered_prompt(pack, items, "cancel_signup", again)
 
 
 def _signup_confirmation(pack: LanguagePack, slots: Mapping[str, Any]) -> str:

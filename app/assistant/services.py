@@ -181,6 +181,24 @@ class AppServices:
                 "already": before in (SIGNED_UP, WAITLISTED, ATTENDED),
             }
 
+    def my_signups(self, caller: Caller) -> list[dict[str, Any]] | None:
+        """The coming activities the resident (or the elder a family member acts for) is signed
+        up or waiting for: ``[{"id", "title", "when"}]``. None for a screen."""
+        with self._call(caller):
+            if caller.actor.person is None:
+                return None
+            return [
+                {"id": a.id, "title": a.title, "when": _activity_time_place(a)}
+                for a in participation_activities.my_signups(caller.actor)[:5]
+            ]
+
+    def cancel_signup_activity(self, caller: Caller, activity_id: int) -> dict[str, Any]:
+        """Withdraw the sign-up after the resident confirmed; the first on the waiting list
+        gets the place (participation's `cancel`, as on every channel)."""
+        with self._call(caller):
+            signup = participation_activities.cancel(caller.actor, activity_id)
+            return {"status": signup.status}
+
     def committee_contact(self, caller: Caller) -> dict[str, str] | None:
         """The residents' committee of the caller's community."""
         with self._call(caller):
@@ -273,15 +291,20 @@ def _category_for(actor: Actor, community_id: int, hint: str | None):
     raise Invalid(errors={"category_id": ["no category can take a voice report here"]})
 
 
-def _activity_when(a) -> str:
-    """When and where an activity with sign-up is, and whether places are left, to be said."""
+def _activity_time_place(a) -> str:
+    """When and where an activity with sign-up is, to be said."""
     from flask_babel import format_datetime, get_locale
 
     pattern = "MMM d, HH:mm" if str(get_locale() or "zh_CN") == "en" else "M月d日 HH:mm"
     when = format_datetime(a.starts_at.astimezone(local_zone()), pattern)
+    return f"{when}, {a.place}"
+
+
+def _activity_when(a) -> str:
+    """When and where an activity with sign-up is, and whether places are left, to be said."""
     left = max(0, a.capacity - a.taken)
     places = _("%(n)d places left", n=left) if left else _("Full. You can join the waiting list.")
-    return f"{when}, {a.place}, {places}"
+    return f"{_activity_time_place(a)}, {places}"
 
 
 def _when(a) -> str:

@@ -321,6 +321,24 @@ def list_activities(
     return activities
 
 
+def my_signups(actor: Actor, *, now: datetime | None = None) -> list[Activity]:
+    """The coming activities the caller (or the elder a family proxy acts for) holds a place in
+    or waits for, soonest first: what they can still cancel."""
+    authz.require_person(actor)
+    query = (
+        select(Activity)
+        .join(SignUp, SignUp.activity_id == Activity.id)
+        .where(
+            SignUp.person_id == actor.subject.id,
+            SignUp.status.in_((SIGNED_UP, WAITLISTED)),
+            Activity.status == "published",
+            Activity.starts_at > (now or utcnow()),
+        )
+        .order_by(Activity.starts_at, Activity.id)
+    )
+    return list(db.session.scalars(query))
+
+
 def roster(actor: Actor, activity_id: int) -> list[dict]:
     """The sign-up list for the organizer: names, masked phones, status, hours."""
     activity = _managed(actor, activity_id)

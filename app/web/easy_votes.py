@@ -1,9 +1,10 @@
 """Easy mode: 议事投票 — the household's open votes, big option buttons, a confirmation step,
-"您已投票，可在截止前修改", and the live counts. The rules are in app.participation.votes."""
+"您已投票，可在截止前修改", and the live counts (refreshed in place while the page is open). The
+rules are in app.participation.votes."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app.infra.errors import DomainError, invalid_field
@@ -28,7 +29,13 @@ def vote_page(consultation_id):
     """One vote: the question, the rule, big option buttons (or the results)."""
     who = current_actor()
     view = votes.consultation_view(who, votes.get(who, consultation_id))
-    return render_template("easy/vote.html", c=view)
+    return render_template(
+        "easy/vote.html",
+        c=view,
+        # the counts follow the votes while the page is open: a polite poll of the results API
+        results_url=url_for("consultations.ConsultationResults", consultation_id=view["id"]),
+        poll_seconds=current_app.config.get("EASY_VOTES_POLL_SECONDS", 20),
+    )
 
 
 @base.bp.get("/votes/<id:consultation_id>/confirm")

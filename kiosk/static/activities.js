@@ -1,10 +1,11 @@
 /* Linli lobby screen: 活动报名 (LinliKiosk.onAction('activities')).
  *
  * GET /kiosk/api/activities lists the community's coming activities with places left (numbers
- * only); a tap on one shows its title, time, place and places left and a big 报名 button; the
- * sign-up is confirmed by typing phone number then PIN on the big keypad (LinliIdentify, shared
- * with the votes panel), which POSTs /kiosk/api/activities/<id> (bearer device token). The
- * answer (signed up / on the waiting list, number N / already signed up) comes from the server.
+ * only); a tap on one (or on an activity in the screen's side list) shows its title, time,
+ * place and places left and a big 报名 button; the sign-up is confirmed by typing phone number
+ * then PIN on the big keypad (LinliIdentify, shared with the votes panel), which POSTs
+ * /kiosk/api/activities/<id> (bearer device token). The answer (signed up / on the waiting
+ * list, number N / already signed up) comes from the server.
  * Going home (LinliKiosk.goHome, the idle warning) closes and forgets everything typed.
  */
 (function () {
@@ -53,7 +54,7 @@
 
   function openOne(id) {
     var a = A.items.filter(function (x) { return x.id === id; })[0];
-    if (!a) return;
+    if (!a) return false;
     A.current = a;
     $('ap-name').textContent = a.title;
     $('ap-when').textContent = I.fill(T.when, { when: a.when });
@@ -61,6 +62,7 @@
     $('ap-left').textContent = places(a);
     $('ap-join').hidden = !a.signup_open;
     show('ap-one');
+    return true;
   }
 
   function join() {
@@ -90,11 +92,16 @@
     });
   }
 
-  function open() {
+  // From the 活动报名 button: the list; from an activity in the side list: that activity.
+  function open(id) {
     A.opener = document.activeElement;
     K.stop();
     panel.hidden = false;
-    load();
+    load().then(function () {
+      if (!id || !openOne(id)) return;
+      // the dialog is modal: a keyboard user lands on its first button, not behind it
+      ($('ap-join').hidden ? $('ap-list-back') : $('ap-join')).focus();
+    });
   }
   function close() {
     if (panel.hidden) return;
@@ -109,6 +116,10 @@
   $('ap-list-back').addEventListener('click', load);
   $('ap-join').addEventListener('click', join);
   K.onAction('activities', function () { open(); return true; });
+  $('activity-list').addEventListener('click', function (event) {
+    var b = event.target.closest && event.target.closest('[data-activity-id]');
+    if (b) open(Number(b.dataset.activityId));
+  });
   K.whileEngaged(function () { return !panel.hidden; });
   document.addEventListener('linli:kiosk-home', close);
 })();

@@ -217,19 +217,20 @@
       $('fig-rating').textContent = fig.avg_rating == null ? '–' : fig.avg_rating.toFixed(1);
     }
     drawActivities();
+    fitSide();
   }
 
   function drawActivities() {
     var t = now();
     var list = $('activity-list');
-    drawLeaderboard();
+    var boardChanged = drawLeaderboard();
     // Activities with sign-up (app/participation) first, then the activity announcements.
     var real = (S.snap && S.snap.activities ? S.snap.activities : []).filter(function (a) {
       return Date.parse(a.starts_at) > t - 3 * 3600 * 1000;
     }).map(function (a) {
       var d = local(Date.parse(a.starts_at));
       var hm = ('0' + d.getUTCHours()).slice(-2) + ':' + ('0' + d.getUTCMinutes()).slice(-2);
-      return { id: 'a' + a.id, revision: a.places_left, title: a.title,
+      return { id: 'a' + a.id, activityId: a.id, revision: a.places_left, title: a.title,
         when: dayLabel(Date.parse(a.starts_at)) + ' ' + hm + ' · ' + a.place + ' · '
           + (a.places_left ? T.places_left.replace('{n}', a.places_left) : T.full) };
     });
@@ -237,7 +238,10 @@
       return i.category === 'activity' && (!i.expire_at || Date.parse(i.expire_at) > t);
     })).slice(0, 4);
     var key = acts.map(function (i) { return i.id + ':' + i.revision; }).join(',');
-    if (list.dataset.key === key) return;
+    if (list.dataset.key === key) {
+      if (boardChanged) fitSide();
+      return;
+    }
     list.dataset.key = key;
     list.textContent = '';
     if (!acts.length) {
@@ -245,16 +249,26 @@
       none.className = 'muted';
       none.textContent = list.dataset.none || '—';
       list.appendChild(none);
+      fitSide();
       return;
     }
     acts.forEach(function (i) {
       var li = document.createElement('li');
-      li.textContent = i.title;
+      // An activity with sign-up is a button: a tap opens its sign-up (activities.js)
+      var box = li;
+      if (i.activityId) {
+        box = document.createElement('button');
+        box.type = 'button';
+        box.className = 'activity-open';
+        box.dataset.activityId = i.activityId;
+        li.appendChild(box);
+      }
+      box.appendChild(document.createTextNode(i.title));
       if (i.when) {
         var at = document.createElement('span');
         at.className = 'when';
         at.textContent = i.when;
-        li.appendChild(at);
+        box.appendChild(at);
       } else if (i.expire_at) {
         var when = document.createElement('span');
         when.className = 'when';
@@ -263,6 +277,7 @@
       }
       list.appendChild(li);
     });
+    fitSide();
   }
 
   // 争做社区治理第一人: only residents who agreed, by surname (the server masks the rest).
@@ -270,11 +285,12 @@
     var board = S.snap && S.snap.leaderboard;
     var items = board && board.items ? board.items : [];
     var panel = $('leaderboard-panel');
-    if (!panel) return;
+    if (!panel) return false;
+    var shownBefore = !panel.hidden;
     panel.hidden = !items.length;
     var list = $('leaderboard-list');
     var key = items.map(function (i) { return i.rank + i.name + i.points; }).join(',');
-    if (list.dataset.key === key) return;
+    if (list.dataset.key === key) return shownBefore !== !panel.hidden;
     list.dataset.key = key;
     list.textContent = '';
     items.forEach(function (i) {
@@ -283,6 +299,46 @@
         + T.points.replace('{n}', i.points);
       list.appendChild(li);
     });
+    return true;
+  }
+
+  // Landscape: the side column is as tall as the slide and the buttons. With the urgent banner
+  // (or long lists) its panels would run past its end and cut off the figures and the QR code,
+  // so first the panels close up (.tight), then the lists give way: whole items from the end
+  // (the longer list first) down to one each, then the leaderboard, then the figures. Nothing
+  // scrolls there, so there is no region a keyboard cannot reach; the 活动报名 panel lists
+  // every activity. Portrait: the panels scroll (kiosk.css).
+  function fitSide() {
+    var side = document.querySelector('.side');
+    var lists = [$('leaderboard-list'), $('activity-list')];
+    if (!side || !lists[0] || !lists[1]) return;
+    var cut = side.querySelectorAll('.squeezed');
+    for (var i = 0; i < cut.length; i++) cut[i].classList.remove('squeezed');
+    side.classList.remove('tight');
+    if (getComputedStyle(side).flexDirection !== 'column') return;
+    var over = function () { return side.scrollHeight > side.clientHeight + 1; };
+    if (over()) side.classList.add('tight');  // first less room around the panels
+    var shown = function (list) {
+      var panel = list.closest('.panel');
+      if (panel.hidden || panel.classList.contains('squeezed')) return [];
+      return Array.prototype.filter.call(list.children, function (li) {
+        return !li.classList.contains('squeezed');
+      });
+    };
+    for (var guard = 0; guard < 40 && over(); guard++) {
+      var board = shown(lists[0]);
+      var acts = shown(lists[1]);
+      var longer = board.length >= acts.length ? board : acts;
+      if (longer.length > 1) {
+        longer[longer.length - 1].classList.add('squeezed');
+        continue;
+      }
+      var panel = [$('leaderboard-panel'), $('figures-panel')].filter(function (p) {
+        return p && !p.hidden && !p.classList.contains('squeezed');
+      })[0];
+      if (!panel) return;
+      panel.classList.add('squeezed');
+    }
   }
 
   function paragraphsOf(item) { return item.paragraphs || []; }
@@ -864,6 +920,9 @@
       ro.observe($('slide-body').parentNode);
     }
     window.addEventListener('resize', relayoutIfResized);
+    // the urgent banner coming, going or getting shorter changes the side column's height
+    if (window.ResizeObserver) new ResizeObserver(fitSide).observe(document.querySelector('.side'));
+    else window.addEventListener('resize', fitSide);
     $('slide-image').addEventListener('load', relayoutIfResized);
     if (document.fonts && document.fonts.ready) {
       document.fonts.ready.then(function () { S.layoutKey = ''; relayoutIfResized(); });

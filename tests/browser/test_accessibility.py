@@ -185,3 +185,64 @@ def test_voice_demo_page_has_no_axe_violations(page, server):
         page.goto(f"{server.url}/voice/demo?lang={lang}")
         found = _violations(page)
         assert found == [], (lang, found)
+
+
+def _side_fits(page) -> None:
+    """Every shown panel of the side column ends inside it and inside the screen, whole."""
+    boxes = page.evaluate("""() => {
+      const r = e => { const b = e.getBoundingClientRect(); return [b.top, b.bottom]; };
+      const side = document.querySelector('.side');
+      return {
+        side: r(side),
+        panels: [...side.children].filter(e => e.offsetParent)
+          .map(e => [e.id || e.className, ...r(e), e.scrollHeight - e.clientHeight]),
+        qr: r(document.querySelector('.qr-code')),
+        height: innerHeight,
+      };
+    }""")
+    bottom = min(boxes["side"][1], boxes["height"])
+    for name, top, end, hidden_px in boxes["panels"]:
+        assert boxes["side"][0] - 1 <= top and end <= bottom + 1, (name, boxes)
+        assert hidden_px <= 1, (name, "scrolls", boxes)  # nothing scrolled out of sight
+    assert boxes["qr"][1] <= bottom + 1, boxes
+
+
+def test_landscape_side_column_fits_while_an_urgent_banner_shows(browser, server, staff):
+    """1920×1080 with the urgent banner: the side column ends inside the screen with the
+    figures and the QR code whole (the activities and the leaderboard give way, whole items
+    only); its text stays >= 30 px, and axe-core finds nothing (no scrollable region without a
+    focusable element). Turned to portrait and back, it fits again."""
+    item = staff.post(
+        title="紧急通知：明日全天停水检修",
+        priority="urgent",
+        body="因主管道抢修，明天早上八点到晚上八点全小区停水，请提前储水。\n\n第二段。",
+    )
+    _device, token = staff.new_screen("横屏紧急屏")
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.goto(f"{server.url}/kiosk?token={token}")
+        expect(page.locator("#urgent-banner")).to_be_visible()
+        expect(page.locator("#figures-panel")).to_be_visible()
+        expect(page.locator(".qr-code")).to_be_visible()
+        expect(page.locator("#activity-list li").first).to_be_visible()
+        _side_fits(page)
+        small = [t for t in _sizes(page)["texts"] if t["px"] < 30]
+        assert not small, small
+        assert _violations(page) == []
+
+        # Turned to portrait the side row scrolls instead: everything is back; and turned
+        # back, it fits again.
+        page.set_viewport_size({"width": 1080, "height": 1920})
+        expect(page.locator("#leaderboard-panel li").last).to_be_attached()
+        assert page.locator(".side .squeezed").count() == 0
+        page.set_viewport_size({"width": 1920, "height": 1080})
+        expect(page.locator(".side .squeezed").first).to_be_attached()
+        _side_fits(page)
+        assert errors == []
+    finally:
+        staff.withdraw(item["id"])
+        context.close()

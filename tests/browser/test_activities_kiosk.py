@@ -95,6 +95,61 @@ def test_resident_signs_up_at_the_lobby_screen(browser, server, staff):
         screen.context.close()
 
 
+def test_an_activity_in_the_side_list_opens_its_sign_up(browser, server, staff):
+    """The lobby screen's side list: an activity with sign-up is a button (tap or keyboard)
+    that opens that activity's sign-up panel, not just the list."""
+    from tests.browser.test_kiosk_progress import Watched
+
+    title = f"太极拳晨练{int(time.time()) % 100000}"
+    start = datetime.now(UTC) + timedelta(minutes=15)  # soonest: among the four the side shows
+    staff.call(
+        "POST",
+        "/activities",
+        201,
+        json={
+            "community_id": staff.community["id"],
+            "title": title,
+            "place": "小区广场",
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat(),
+            "capacity": 5,
+        },
+    )
+    _device, token = staff.new_screen("侧栏活动屏")
+    screen = Watched(browser, server, token)
+    page = screen.page
+    panel = page.locator("#activities-panel")
+    try:
+        side = page.locator("#activity-list").get_by_role("button", name=title)
+        expect(side).to_be_visible()
+        expect(side).to_contain_text("小区广场")
+        assert min(_font_px(page, "#activity-list button, #activity-list .when")) >= 30
+        assert side.bounding_box()["height"] >= 60
+        assert _violations(page) == []
+
+        side.click()  # a tap
+        expect(panel).to_be_visible()
+        expect(page.locator("#ap-name")).to_have_text(title)
+        expect(page.locator("#ap-place")).to_have_text("地点：小区广场")
+        expect(page.locator("#ap-join")).to_be_focused()  # the modal's first button
+        assert _violations(page) == []
+        page.locator("#ap-home").click()
+        expect(panel).to_be_hidden()
+
+        # by keyboard: Tab to it, Enter opens it, Enter on 报名 asks for the phone number
+        side.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#ap-name")).to_have_text(title)
+        expect(page.locator("#ap-join")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.locator("#ap-chosen")).to_have_text(f"报名：{title}")
+        page.locator("#ap-home").click()
+        expect(panel).to_be_hidden()
+        screen.clean()
+    finally:
+        screen.context.close()
+
+
 def test_staff_votes_page_has_no_axe_violations(page, server):
     # The easy-mode vote pages are checked in test_votes.py; the console's page was not.
     from tests.browser.test_accessibility import _staff_login

@@ -89,3 +89,72 @@ def test_resident_votes_at_the_lobby_screen(browser, server, staff):
         screen.clean()
     finally:
         screen.context.close()
+
+
+def test_easy_mode_results_follow_a_second_vote_without_reload(page, server, staff):
+    """The elder votes on a phone and keeps the page open; a neighbour of another household
+    votes: the counts on the open page change in place (the polite poll of the results API),
+    with no reload, no console error and nothing for axe-core."""
+    import time
+
+    import requests
+
+    problems: list[str] = []
+    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+    page.on(
+        "requestfailed",
+        lambda r: request_really_failed(r) and problems.append(f"failed {r.url}"),
+    )
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status} {r.url}"))
+    page.clock.install()  # the poll's timer runs on a clock the test moves on
+    page.set_viewport_size({"width": 390, "height": 844})
+    title = f"小区停车位划线征求意见{int(time.time()) % 100000}"
+    vote = staff.call(
+        "POST",
+        "/consultations",
+        201,
+        json={"community_id": staff.community["id"], "title": title, "body": "画线方案见公告栏。"},
+    )
+    assert vote["status"] == "open", vote
+    elder = _elder(server)
+    neighbour = next(
+        a
+        for a in server.summary["accounts"]
+        if a["role"] == "resident" and not a.get("note") and a["community"] == "和平社区"
+    )
+
+    page.goto(f"{server.url}/easy/login")
+    page.fill("#phone", elder["login"])
+    page.fill("#pin", elder["pin"])
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_url("**/easy/**")
+    page.goto(f"{server.url}/easy/votes/{vote['id']}")
+    page.get_by_role("link", name="1. 同意").click()
+    page.get_by_role("button", name="确定投票").click()
+    expect(page.locator(".flash.ok")).to_contain_text("您已投票")
+    agree, disagree = (f"[data-option='{o['id']}'] .votes" for o in vote["options"][:2])
+    expect(page.locator(agree)).to_have_text("1户")
+    expect(page.locator(disagree)).to_have_text("0户")
+    page.evaluate("window.__notReloaded = true")
+
+    token = requests.post(
+        staff.base + "/auth/token",
+        timeout=30,
+        json={"login": neighbour["login"], "pin": neighbour["pin"]},
+    )
+    token.raise_for_status()
+    cast = requests.post(
+        f"{staff.base}/consultations/{vote['id']}/votes",
+        headers={"Authorization": f"Bearer {token.json()['token']}"},
+        json={"position": 2},
+        timeout=30,
+    )
+    assert cast.status_code in (200, 201), cast.text
+    expect(page.locator(disagree)).to_have_text("0户")  # not before the next poll
+    page.clock.run_for(25_000)
+    expect(page.locator(disagree)).to_have_text("1户")
+    expect(page.locator(agree)).to_have_text("1户")
+    expect(page.locator(".turnout")).to_contain_text("2")
+    assert page.evaluate("window.__notReloaded === true")
+    assert _violations(page) == []
+    assert problems == []

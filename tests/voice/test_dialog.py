@@ -363,3 +363,30 @@ def test_concurrent_yes_files_once(dialog, services):
 
 def test_services_protocol_is_checkable(services):
     assert isinstance(services, voice.Services)
+
+
+def test_cancel_signup_without_the_services_is_not_understood(dialog, services):
+    # RecordingServices has no sign-ups: "取消报名" neither fails nor cancels anything
+    _, said = talk(dialog, "取消报名")
+    assert said.intent == "unknown" and said.error is None and said.state == "idle"
+
+
+def test_a_failing_cancellation_apologises_and_keeps_nothing_pending(zh_pack, clock):
+    class Signups:
+        def __init__(self):
+            self.cancelled = []
+
+        def my_signups(self, caller):
+            return [{"id": 7, "title": "包饺子", "when": "3月5日 09:00, 活动室"}]
+
+        def cancel_signup_activity(self, caller, activity_id):
+            raise RuntimeError("down")
+
+        def committee_contact(self, caller):
+            return None
+
+    d = Dialog(Signups(), zh_pack, store=MemoryDialogStore(clock=clock), clock=clock)
+    _, asked, failed, after = talk(d, "取消报名", "对", "对")
+    assert asked.state == "confirm_cancel_signup" and "包饺子" in asked.reply_text
+    assert failed.error == "service_failed" and failed.state == "done"
+    assert after.intent == "yes" and after.error is None  # nothing left to confirm

@@ -278,3 +278,25 @@ def test_incomplete_pack_is_refused(tmp_path, zh_pack):
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(LanguagePackError):
         voice.LanguagePack.load(path)
+
+
+_OFFERED = ["announcements", "report", "progress", "activities", "signup", "votes", "committee"]
+
+
+@pytest.mark.parametrize(
+    ("key", "intents"),
+    [
+        ("greeting", _OFFERED),
+        ("help", _OFFERED[:5] + ["cancel_signup"] + _OFFERED[5:]),
+    ],
+)
+@pytest.mark.parametrize("code", ["zh", "en"])
+def test_what_the_greeting_and_help_offer_is_understood(request, code, key, intents):
+    """Each thing "您可以说：…" offers (报名 and 投票 among them) means what it says."""
+    nlu = request.getfixturevalue(code)
+    text = nlu.pack.replies[key]
+    offered = text.split(":" if code == "en" else "：", 1)[1].split("." if code == "en" else "。")[
+        0
+    ]
+    phrases = [p.strip().removeprefix("or ") for p in offered.split("," if code == "en" else "，")]
+    assert [nlu.parse(p).name for p in phrases] == intents, phrases

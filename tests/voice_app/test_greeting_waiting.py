@@ -13,7 +13,8 @@ from app.people.actors import Actor
 from tests.voice_app.test_text_dialog import spoken, talk
 
 PLAIN_ZH = (
-    "您好，我是社区语音助手。您可以说：听公告，我要反映问题，查进度，最近有什么活动，联系居委会。"
+    "您好，我是社区语音助手。"
+    "您可以说：听公告，我要反映问题，查进度，最近有什么活动，报名活动，投票，联系居委会。"
 )
 
 

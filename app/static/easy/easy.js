@@ -375,6 +375,50 @@
     setTimeout(check, seconds * 1000);
   }
 
+  // --- 议事投票: the counts follow the votes while the page is open -------------------------------
+  // A polite poll of the results API (a phone holds no connection open): not while the page is
+  // hidden, at once when it is shown again, slower after a failure, over once the vote closes.
+  function setupResults(box) {
+    var seconds = Math.max(5, Number(box.dataset.pollSeconds) || 30);
+    var delay = seconds;
+    var timer = null;
+    var over = false;
+    function fill(template, values) {
+      return template.replace(/\{(\w+)\}/g, function (m, k) { return k in values ? String(values[k]) : m; });
+    }
+    function draw(r) {
+      (r.options || []).forEach(function (o) {
+        var cell = box.querySelector('[data-option="' + Number(o.id) + '"] .votes');
+        var text = fill(box.dataset.households, { n: o.votes });
+        if (cell && cell.textContent !== text) cell.textContent = text;
+      });
+      var turnout = box.querySelector('.turnout');
+      var said = fill(box.dataset.turnout, { voted: r.households_voted, all: r.households_eligible });
+      if (turnout && turnout.textContent !== said) turnout.textContent = said;  // role=status
+    }
+    function later() { clearTimeout(timer); if (!over) timer = setTimeout(check, delay * 1000); }
+    function check() {
+      if (over || document.hidden) return;  // shown again: visibilitychange asks at once
+      fetch(box.dataset.results, { credentials: 'same-origin', headers: headers({}) })
+        .then(function (response) {
+          if (response.ok) return response.json();
+          if (response.status !== 429 && response.status < 500) over = true;  // signed out, gone
+          throw response;
+        })
+        .then(function (r) {
+          delay = seconds;
+          draw(r);
+          if (r.status !== 'open') over = true;
+          later();
+        })
+        .catch(function () { delay = Math.min(delay * 2, 600); later(); });
+    }
+    document.addEventListener('visibilitychange', function () {
+      if (!document.hidden && !over) { clearTimeout(timer); check(); }
+    });
+    later();
+  }
+
   // --- 按住说话 ----------------------------------------------------------------------------------
   var asrReady = null;
 
@@ -461,6 +505,7 @@
   each('form:not([data-api]):not(#report-form)', guardForm);
   each('#report-form', setupReport);
   each('[data-poll]', setupPoll);
+  each('[data-results]', setupResults);
   each('[data-voice-for]', setupTalk);
   each('[data-linli-voice][data-load-js]', function (root) {
     // The voice assistant (app/static/voice, 30 KB): only with a recognizer, after this page works.
