@@ -249,13 +249,15 @@ def main() -> None:
                 "p95_ms": times[int(len(times) * 0.95) - 1],
                 # CPU time of this process: steadier than wall time on a shared machine.
                 "cpu_mean_ms": statistics.mean(cpu),
+                "python_calls": pstats.Stats(profiler).total_calls // profiled,
                 "profile_ms": breakdown(profiler, profiled),
                 "sql": sql,
             }
             print(
                 f"{name:16} {len(sql):>3} statements  mean {report[name]['mean_ms']:6.2f} ms  "
                 f"p50 {report[name]['p50_ms']:6.2f}  p95 {report[name]['p95_ms']:6.2f}  "
-                f"CPU mean {report[name]['cpu_mean_ms']:6.2f} ms  load {os.getloadavg()[0]:.1f}",
+                f"CPU mean {report[name]['cpu_mean_ms']:6.2f} ms  "
+                f"{report[name]['python_calls']:>6} calls  load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
             for part, ms in report[name]["profile_ms"].items():

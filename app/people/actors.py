@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from sqlalchemy import select
+
+from app.extensions import db
 from app.models import Device, Person, RoleAssignment
+from app.models.organization import organization_community
 from app.models.person import (
     COMMITTEE_STAFF,
     GRID_WORKER,
@@ -100,12 +104,23 @@ class Actor:
         community (granted by an administrator or `flask create-user`) reaches every community
         the organization serves. So staff of one community can never, through an organization
         that also serves another community, give anyone a way into that other community."""
+        memberships = [r for r in self._roles(ORG_MEMBER) if r.organization_id is not None]
+        if not memberships:
+            return {}
+        # One statement for every organization (not the organization and its communities each).
+        link = organization_community.c
+        served: dict[int, set[int]] = {}
+        for org_id, community_id in db.session.execute(
+            select(link.organization_id, link.community_id).where(
+                link.organization_id.in_({r.organization_id for r in memberships})
+            )
+        ):
+            served.setdefault(org_id, set()).add(community_id)
         reach: dict[int, set[int]] = {}
-        for r in self._roles(ORG_MEMBER):
-            if r.organization is None:
-                continue
-            served = {c.id for c in r.organization.communities}
-            ids = served & {r.community_id} if r.community_id is not None else served
+        for r in memberships:
+            ids = served.get(r.organization_id, set())
+            if r.community_id is not None:
+                ids = ids & {r.community_id}
             reach.setdefault(r.organization_id, set()).update(ids)
         return {org_id: frozenset(ids) for org_id, ids in reach.items()}
 

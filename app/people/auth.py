@@ -24,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.infra import audit, offload, ratelimit
@@ -285,7 +286,20 @@ def resolve_token(token: str) -> ApiToken | None:
     """The live token row for a bearer token, or None (unknown, revoked, expired, inactive)."""
     if not token or len(token) > 200:
         return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    # One statement: the token with its person and their roles (the actor needs them next) or
+    # its device. Read on every request, so a revocation or a turned-off account counts at once.
+    row = (
+        db.session.execute(
+            select(ApiToken)
+            .where(ApiToken.token_hash == _token_hash(token))
+            .options(
+                joinedload(ApiToken.person).joinedload(Person.roles),
+                joinedload(ApiToken.device),
+            )
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= utcnow():
@@ -365,7 +379,16 @@ def resolve_session(key: str) -> WebSession | None:
     """The live sign-in for a session key, or None (unknown, ended, expired, account off)."""
     if not key or len(key) > 200:
         return None
-    row = db.session.scalar(select(WebSession).where(WebSession.key_hash == _token_hash(key)))
+    # With the person and their roles in the same statement, as for a bearer token.
+    row = (
+        db.session.execute(
+            select(WebSession)
+            .where(WebSession.key_hash == _token_hash(key))
+            .options(joinedload(WebSession.person).joinedload(Person.roles))
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
     if not row.person.is_active:

@@ -23,17 +23,18 @@ from app.models.base import utcnow
 from app.models.case import Case
 from tests.affairs.conftest import actor, put_in_state, submit
 
-# One create by a resident: token, person, roles (3); idempotency key look-up and insert (2);
-# category, flat, building (3); the hourly limit (1); serial, case, first event, the reporter's
-# notification (4); similar open cases: one query per kind of place (here the building) and
-# one for the rows found (2); the stored answer (1); the counts per status, at commit (1).
-CREATE_STATEMENTS = 17
-# The staff list: token, person, roles (3); the bounded deadline sweep (4); counts per status
-# and overdue (2); the page (1).
-STAFF_LIST_STATEMENTS = 10
-# The handler's inbox (an organization's member): token, person, roles (3); the organization
-# and the communities it serves (2); count (1); the page (1).
-INBOX_STATEMENTS = 7
+# One create by a resident: the token with its person and roles (1); idempotency key look-up
+# and insert (2); category, flat, building (3); the hourly limit (1); serial, case, first
+# event, the reporter's notification (4); similar open cases: one query per kind of place (here
+# the building) and one for the rows found (2); the stored answer (1); the counts per status,
+# at commit (1).
+CREATE_STATEMENTS = 15
+# The staff list: the token with its person and roles (1); the bounded deadline sweep (4);
+# counts per status and overdue (2); the page (1).
+STAFF_LIST_STATEMENTS = 8
+# The handler's inbox (an organization's member): the token with its person and roles (1); the
+# communities their organizations serve (1); count (1); the page (1).
+INBOX_STATEMENTS = 4
 
 
 @contextmanager
