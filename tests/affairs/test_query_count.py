@@ -189,6 +189,25 @@ def test_the_prepared_list_is_what_the_schema_would_dump(client, auth, many, rol
     db.session.rollback()
 
 
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_the_prepared_list_words_places_and_categories_as_the_schema_would(
+    app, client, auth, many, language
+):
+    world = many
+    args = {"community_id": world.a.community.id, "status": "all", "per_page": 50}
+    headers = {**auth.headers(world.a.staff), "Accept-Language": language}
+    got = client.get("/api/v1/cases", query_string=args, headers=headers).get_json()
+    with app.test_request_context(headers={"Accept-Language": language}):
+        listed = queries.list_cases(actor(world.a.staff), **args)
+        expected = _dumped(listed.page, listed.level, listed.counts)
+    db.session.rollback()
+    assert got == expected
+    places = {row["place"] for row in got["items"]}
+    flat = db.session.get(Household, world.a.resident.household_id)
+    assert flat.unit
+    assert (f"{flat.building.name}, unit {flat.unit}, {flat.room}" in places) == (language == "en")
+
+
 @pytest.mark.parametrize("role", ["org_member", "grid_worker"])
 def test_the_prepared_inbox_is_what_the_schema_would_dump(client, auth, many, role):
     world = many
