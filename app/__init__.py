@@ -150,7 +150,8 @@ def register_jobs(app: Flask) -> None:
     )
     housekeeping.register_purge(app, "delivery_records", delivery.purge_deliveries)
 
-    # Deadlines stay with cron (and every list read): the watcher does not take them.
+    # Deadlines stay with cron (and list reads, every CASE_LIST_SWEEP_SECONDS): the watcher
+    # does not take them.
     jobs.register(app, "case_deadlines", deadlines.deadlines_job, loop=False)
     jobs.register(app, "case_auto_close", deadlines.auto_close_job, loop=False)
     # A vote past its window already reads as closed; the job only stores it.

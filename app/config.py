@@ -192,6 +192,9 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # Remind the handlers this long before a deadline (at most half the category's
         # deadline, so a short one does not remind at once); 0 turns the reminder off.
         "CASE_DUE_SOON_HOURS": _int(env, "CASE_DUE_SOON_HOURS", 4),
+        # A list read sweeps its community's due work at most this often per process (0: every
+        # read); "overdue" and its count are read from the deadlines themselves.
+        "CASE_LIST_SWEEP_SECONDS": _int(env, "CASE_LIST_SWEEP_SECONDS", 10),
         "CASE_SIMILAR_RADIUS_M": _int(env, "CASE_SIMILAR_RADIUS_M", 150),
         "CASE_PHOTO_MAX_BYTES": _int(env, "CASE_PHOTO_MAX_BYTES", 8 * 1024 * 1024),
         "CASE_PHOTO_MAX_PIXELS": _int(env, "CASE_PHOTO_MAX_PIXELS", 40_000_000),

@@ -54,12 +54,48 @@ def _replay(answer: idempotency.StoredAnswer) -> Response:
     return response
 
 
-def idempotent(scope: Callable[[], str | None] | None = None):
+def _kept_headers(response: Response) -> dict:
+    return {h: response.headers[h] for h in KEEP_HEADERS if h in response.headers}
+
+
+def _late(view, who: str, key: str, fingerprint: str, args, kwargs):
+    # The key row is written just before the work's first write (idempotency.claim_late).
+    row = idempotency.claim_late(who, key, fingerprint)
+    if row is not None:
+        return _replay(idempotency.stored_answer(row, fingerprint))
+    try:
+        response = view(*args, **kwargs)
+        if response.status_code < 400 and not response.is_streamed:
+            idempotency.remember_late(
+                response.status_code,
+                response.content_type,
+                response.get_data(as_text=True),
+                _kept_headers(response),
+            )
+    except Exception:
+        # KeyTaken, or whatever failed after it (PostgreSQL refuses a transaction's statements
+        # after its failed insert): a concurrent request with this key committed first.
+        row = idempotency.taken()
+        if row is None:
+            raise
+        return _replay(idempotency.stored_answer(row, fingerprint))
+    finally:
+        idempotency.forget_late()
+    row = idempotency.taken()  # signalled, but swallowed on the way
+    if row is not None:
+        return _replay(idempotency.stored_answer(row, fingerprint))
+    return response
+
+
+def idempotent(scope: Callable[[], str | None] | None = None, *, late: bool = False):
     """Make a create endpoint safe to retry with an Idempotency-Key header (optional).
 
     Put it outermost, above flask-smorest's decorators. The key row and the stored answer are
     committed with the request's work by the unit of work (app/infra/uow.py), on success only:
     a request that fails stores nothing, so it can be retried with the same key.
+    `late`: the key row is written just before the work's first write instead of first thing,
+    so the reads and checks before it do not hold SQLite's write lock (for work that writes
+    no file or other outside state before its first database write).
     """
 
     def decorator(view):
@@ -73,6 +109,8 @@ def idempotent(scope: Callable[[], str | None] | None = None):
             if who is None:  # not signed in: the view answers 401/403 by itself
                 return view(*args, **kwargs)
             fingerprint = request_fingerprint()
+            if late:
+                return _late(view, who, key, fingerprint, args, kwargs)
             row, first = idempotency.claim(who, key, fingerprint)
             if not first:
                 return _replay(idempotency.stored_answer(row, fingerprint))
@@ -83,7 +121,7 @@ def idempotent(scope: Callable[[], str | None] | None = None):
                     response.status_code,
                     response.content_type,
                     response.get_data(as_text=True),
-                    {h: response.headers[h] for h in KEEP_HEADERS if h in response.headers},
+                    _kept_headers(response),
                 )
             return response
 

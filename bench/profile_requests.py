@@ -37,23 +37,41 @@ from bench.cases import build, make_database  # noqa: E402
 
 
 class Statements:
-    """Counts the SQL statements the engine runs (before_cursor_execute)."""
+    """Counts the SQL statements the engine runs (before_cursor_execute), and how long each
+    transaction held the write lock: from its first statement that is not a SELECT to its
+    commit or rollback (SQLite's one writer; on PostgreSQL the rows it wrote)."""
 
     def __init__(self, engine):
         from sqlalchemy import event
 
         self.seen: list[str] = []
+        self.locked: list[float] = []
+        self._since: float | None = None
         self.thread = threading.get_ident()
         event.listen(engine, "before_cursor_execute", self._on)
+        event.listen(engine, "commit", self._end)
+        event.listen(engine, "rollback", self._end)
 
     def _on(self, _conn, _cursor, statement, _params, _context, _many):
         # The request's own statements only, not a background watcher's.
         if threading.get_ident() == self.thread:
-            self.seen.append(" ".join(statement.split())[:160])
+            text = " ".join(statement.split())
+            self.seen.append(text[:160])
+            if self._since is None and not text.startswith(("SELECT", "PRAGMA")):
+                self._since = time.perf_counter()
+
+    def _end(self, _conn):
+        if threading.get_ident() == self.thread and self._since is not None:
+            self.locked.append((time.perf_counter() - self._since) * 1000)
+            self._since = None
 
     def take(self) -> list[str]:
         seen, self.seen = self.seen, []
         return seen
+
+    def take_locked(self) -> list[float]:
+        locked, self.locked = self.locked, []
+        return locked
 
 
 # Where a request's time goes, by the functions that do each part (a part's time counts each
@@ -87,6 +105,29 @@ PARTS = {
     "commit (unit of work)": [("app/infra/uow.py", "_finish")],
     "event publish": [("app/infra/events.py", None)],
 }
+
+
+class GcTime:
+    """Milliseconds spent in the garbage collector (gc.callbacks), and how many collections of
+    the oldest generation ran."""
+
+    def __init__(self):
+        import gc
+
+        self.ms, self.full, self._t0 = 0.0, 0, 0.0
+        gc.callbacks.append(self._on)
+
+    def _on(self, phase, info):
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.ms += (time.perf_counter() - self._t0) * 1000
+            self.full += info["generation"] == 2
+
+    def take(self) -> tuple[float, int]:
+        out = (self.ms, self.full)
+        self.ms, self.full = 0.0, 0
+        return out
 
 
 def breakdown(profile: cProfile.Profile, calls: int) -> dict:
@@ -153,10 +194,12 @@ def main() -> None:
         from app import create_app
         from app.extensions import db
 
-        app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "CASE_CREATE_PER_HOUR": 0})
+        # As bench/cases.py: the hourly create limit lifted, but its count still runs.
+        app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "CASE_CREATE_PER_HOUR": 1_000_000})
         with app.app_context():
             counter = Statements(db.engine)
         client = app.test_client()
+        gc_time = GcTime()
 
         def token(login, kind, secret):
             r = client.post("/api/v1/auth/token", json={"login": login, kind: secret})
@@ -222,12 +265,16 @@ def main() -> None:
             call()
             sql = counter.take()
             times, cpu = [], []
+            counter.take_locked()
+            gc_time.take()
             for _ in range(args.requests):
                 t0, c0 = time.perf_counter(), time.process_time()
                 call()
                 cpu.append((time.process_time() - c0) * 1000)
                 times.append((time.perf_counter() - t0) * 1000)
             counter.take()
+            locked = counter.take_locked()
+            gc_ms, gc_full = gc_time.take()
             profiler = cProfile.Profile()
             profiled = min(50, args.requests)
             profiler.enable()
@@ -249,13 +296,23 @@ def main() -> None:
                 "p95_ms": times[int(len(times) * 0.95) - 1],
                 # CPU time of this process: steadier than wall time on a shared machine.
                 "cpu_mean_ms": statistics.mean(cpu),
+                # Wall ms from the first write to the commit, per request (0 for reads).
+                "write_lock_ms": sum(locked) / len(times),
+                # The garbage collector's share, and its full collections over the requests.
+                "gc_ms": gc_ms / len(times),
+                "gc_full_collections": gc_full,
+                "python_calls": pstats.Stats(profiler).total_calls // profiled,
                 "profile_ms": breakdown(profiler, profiled),
                 "sql": sql,
             }
             print(
                 f"{name:16} {len(sql):>3} statements  mean {report[name]['mean_ms']:6.2f} ms  "
                 f"p50 {report[name]['p50_ms']:6.2f}  p95 {report[name]['p95_ms']:6.2f}  "
-                f"CPU mean {report[name]['cpu_mean_ms']:6.2f} ms  load {os.getloadavg()[0]:.1f}",
+                f"CPU mean {report[name]['cpu_mean_ms']:6.2f} ms  "
+                f"{report[name]['python_calls']:>6} calls  "
+                f"write lock {report[name]['write_lock_ms']:5.2f} ms  "
+                f"gc {report[name]['gc_ms']:5.2f} ms ({gc_full} full)  "
+                f"load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
             for part, ms in report[name]["profile_ms"].items():

@@ -71,6 +71,9 @@ def app(database_url, tmp_path_factory):
             "MEDIA_CACHE_FOLDER": str(instance / "cache"),
             "INSTANCE_PATH": str(instance),
             "ARGON2_PROFILE": "fast",
+            # Every list read sweeps due deadline work (tests move the clock between reads);
+            # tests/affairs/test_query_count.py pins its own interval.
+            "CASE_LIST_SWEEP_SECONDS": 0,
             "WTF_CSRF_ENABLED": True,
             "SERVER_NAME": None,
         }

@@ -80,6 +80,8 @@ class LiveServer:
             "PUBLIC_BASE_URL": self.url,
             "LINLI_ACCESS_LOG": str(self.workdir / "access.log"),
             "FLASK_APP": "wsgi.py",
+            # Every list read sweeps due deadline work, as the tests' app does.
+            "CASE_LIST_SWEEP_SECONDS": "0",
             **(env or {}),
         }
         self.env.pop("TEST_DATABASE_URL", None)

@@ -4,6 +4,7 @@ auto-close of resolved cases nobody confirmed (on read, and by `flask cases esca
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -298,6 +299,27 @@ def run_due_work(
         for step in evaluate_case(case, now, only):
             counts[step] += 1
     return counts
+
+
+# When each community's due work may next be swept on read, per application and process.
+_clock = time.monotonic
+
+
+def sweep_on_read(community_id: int, *, limit: int) -> None:
+    """What a list read does: `run_due_work` for the community, bounded by `limit`, and at most
+    once per CASE_LIST_SWEEP_SECONDS in this process (0: on every read). The scheduler's
+    `flask cases escalate|auto-close` still sweeps everything; a skipped read only defers the
+    notices, escalations and auto-closes by those seconds ("overdue" and its count are read
+    from the deadlines themselves)."""
+    interval = current_app.config["CASE_LIST_SWEEP_SECONDS"]
+    if interval > 0:
+        next_at = current_app.extensions.setdefault("linli_list_sweeps", {})
+        clock = _clock()
+        if next_at.get(community_id, 0.0) > clock:
+            return
+        # Taken before the sweep, so concurrent readers of the same community skip it.
+        next_at[community_id] = clock + interval
+    run_due_work(community_id=community_id, limit=limit)
 
 
 def _reminders_due(rows, now: datetime) -> list[int]:

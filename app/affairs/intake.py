@@ -249,6 +249,7 @@ def submit_case(
     attributes: dict | None = None,
     media_url: str | None = None,
     open311_key=None,
+    before_write=None,
 ) -> Case:
     """Raise a case from any channel; returns it with its public reference.
 
@@ -263,6 +264,9 @@ def submit_case(
     - Open311: `open311_key` (a live key row) instead of a signed-in actor; the description
       may be empty (GeoReport makes it optional: the category and its attributes say what it
       is), and `contact_email` counts as a contact.
+    - `before_write(place)`: called once everything is checked, before the first write, with
+      the case's community_id, category_id, building_id, latitude and longitude (reads done
+      there do not hold SQLite's write lock).
     """
     now = _now()
     if open311_key is not None:
@@ -366,6 +370,16 @@ def submit_case(
             latitude, longitude = building.latitude, building.longitude
     public = category.is_public if is_public is None else bool(is_public) and category.is_public
     uploads = _prepare_uploads(audio, photos)
+    if before_write is not None:
+        before_write(
+            {
+                "community_id": community_id,
+                "category_id": category.id,
+                "building_id": building.id if building is not None else None,
+                "latitude": latitude,
+                "longitude": longitude,
+            }
+        )
     _count_new_case(actor, mode, now)
 
     case = Case(
@@ -441,21 +455,15 @@ class Submitted(NamedTuple):
 def submit(actor: Actor, **fields) -> Submitted:
     """The whole submission for a channel that answers with the case: submit_case(**fields),
     then the case as the actor sees it, with the similar open cases nearby."""
-    case = submit_case(actor, **fields)
+    similar = []
+
+    def suggest(place: dict) -> None:
+        # Found before the case is written (so it cannot be among them), outside the write lock.
+        similar.extend(similar_cases(actor, rows=True, **place))
+
+    case = submit_case(actor, before_write=suggest, **fields)
     view = views.case_view(actor, case)
-    view["similar"] = views.summary_rows(
-        similar_cases(
-            actor,
-            community_id=case.community_id,
-            category_id=case.category_id,
-            building_id=case.building_id,
-            latitude=case.latitude,
-            longitude=case.longitude,
-            exclude_id=case.id,
-            rows=True,
-        ),
-        "public",
-    )
+    view["similar"] = views.summary_rows(similar, "public")
     return Submitted(case, view)
 
 

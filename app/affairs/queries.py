@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased, selectinload
 from app.affairs import policy, words
 from app.affairs.common import _now, _tz, normalize_reference
 from app.affairs.counts import status_counts
-from app.affairs.deadlines import evaluate_case, run_due_work
+from app.affairs.deadlines import evaluate_case, sweep_on_read
 from app.affairs.notify import _community_staff
 from app.affairs.views import _assignee_view, published_note
 from app.extensions import db
@@ -245,8 +245,8 @@ def list_cases(
         community_id = community_id or _default_community(actor)
         authz.ensure_readable(actor, community_id)
         # Evaluated on read, not only by the scheduler; bounded, so a backlog never makes one
-        # page slow (the scheduler drains the rest).
-        run_due_work(community_id=community_id, limit=LIST_SWEEP_LIMIT)
+        # page slow (the scheduler drains the rest), and at most every few seconds.
+        sweep_on_read(community_id, limit=LIST_SWEEP_LIMIT)
         conditions = [Case.community_id == community_id]
         if authz.can_see_internal(actor, community_id):
             level = "staff"

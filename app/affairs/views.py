@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from types import SimpleNamespace
 
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 
 from app.affairs import categories, policy, words
@@ -189,10 +190,14 @@ def attachment_row(case_id: int, attachment: CaseAttachment) -> dict:
 
 
 def case_summary(
-    case: Case, level: str, now: datetime | None = None, labels: dict | None = None
+    case: Case,
+    level: str,
+    now: datetime | None = None,
+    labels: dict | None = None,
+    names: dict | None = None,
 ) -> dict:
     """A list row: never the reporter; public rows carry no description (`labels`: the status
-    labels, worded once for a whole list)."""
+    labels, `names`: category names by id, worded once for a whole list)."""
     now = now or _now()
     row = {
         "id": case.id,
@@ -211,7 +216,11 @@ def case_summary(
         category={
             "id": case.category.id,
             "code": case.category.code,
-            "name": categories.shown(case.category),
+            "name": (
+                names[case.category.id]
+                if names is not None and case.category.id in names
+                else categories.shown(case.category)
+            ),
             "icon": case.category.icon,
         },
         building=case.building.name if case.building is not None else None,
@@ -230,8 +239,9 @@ def case_summary(
     return row
 
 
-def _row_case(row) -> SimpleNamespace:
-    """A row of `queries.summary_select()` shaped like the parts of a Case a list row reads."""
+def _row_case(row, translate=None) -> SimpleNamespace:
+    """A row of `queries.summary_select()` shaped like the parts of a Case a list row reads
+    (`translate`: the gettext for flat labels)."""
     building = household = assignee_org = assignee_person = None
     if row.building_id is not None:
         building = SimpleNamespace(name=row.building_name)
@@ -241,7 +251,9 @@ def _row_case(row) -> SimpleNamespace:
             room=row.household_room,
             building=SimpleNamespace(name=row.household_building_name),
         )
-        household.label = Household.label.fget(household)
+        household.label = Household.format_label(
+            row.household_building_name, row.household_unit, row.household_room, translate
+        )
     if row.assignee_organization_id is not None:
         assignee_org = SimpleNamespace(id=row.assignee_organization_id, name=row.org_name)
     if row.assignee_person_id is not None:
@@ -281,7 +293,19 @@ def summary_rows(rows, level: str, now: datetime | None = None) -> list[dict]:
     status worded once for the whole list."""
     now = now or _now()
     labels = {status: words.status_label(status) for status in {row.status for row in rows}}
-    return [case_summary(_row_case(row), level, now, labels) for row in rows]
+    # The request's translations looked up once, not once per row and word.
+    translations = get_translations()
+
+    def translate(msgid, **variables):
+        return translations.ugettext(msgid) % variables
+
+    out, names = [], {}
+    for row in rows:
+        case = _row_case(row, translate)
+        if case.category.id not in names:
+            names[case.category.id] = categories.shown(case.category)
+        out.append(case_summary(case, level, now, labels, names))
+    return out
 
 
 def case_view(actor: Actor, case: Case) -> dict:

@@ -12,10 +12,15 @@ class DomainError(Exception):
     default_message = _l("The request could not be handled.")
 
     def __init__(self, message=None, errors: dict | None = None, headers: dict | None = None):
-        super().__init__(str(message or self.default_message))
         self.message = message or self.default_message
+        # Worded when shown (str), not when raised: checks that try every action of a case for
+        # its buttons raise and drop a dozen of these per request.
+        super().__init__(self.message)
         self.errors = errors or {}
         self.headers = headers or {}
+
+    def __str__(self) -> str:
+        return str(self.message)
 
 
 class Invalid(DomainError):

@@ -25,8 +25,9 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.infra import uow
@@ -148,6 +149,107 @@ def claim(who: str, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
             raise Conflict() from None
         return row, False
     return row, True
+
+
+# --- the late claim: the key row written just before the transaction's first write --------------
+# `claim` writes the key row at once, so on SQLite the request holds the database's one write lock
+# from then on, through all its reads and checks. `claim_late` only looks the key up and leaves
+# the row pending; session hooks write it just before the first statement that is not a SELECT
+# and before the first flush with changes, so it is still the transaction's first write (a
+# concurrent retry waits on it and answers as the first did), only taken later.
+
+_PENDING = "idempotency_pending"  # (key hash, fingerprint): the row to write before a write
+_CLAIMED = "idempotency_claimed"  # the id of the row this request wrote
+_TAKEN = "idempotency_taken"  # the key hash a concurrent request committed first
+
+
+class KeyTaken(Exception):  # noqa: N818 - a signal to the channel, not a failure
+    """A concurrent request with the same key committed first: roll back, answer as it did."""
+
+
+def claim_late(who: str, key: str, fingerprint: str) -> IdempotencyKey | None:
+    """Like `claim`, but the key row is written just before this transaction's first write:
+    the earlier request's row (answer with `stored_answer`), or None when this request is the
+    first so far — then run the work, catch `KeyTaken` (see `taken`), store the answer with
+    `remember_late` and always call `forget_late` at the end."""
+    hashed = key_hash(who, key)
+    row = _lookup(hashed)
+    if row is not None:
+        return row
+    info = db.session.info
+    info.pop(_TAKEN, None)
+    info.pop(_CLAIMED, None)
+    info[_PENDING] = (hashed, fingerprint)
+    return None
+
+
+def _write_pending(session: Session) -> None:
+    hashed, fingerprint = session.info.pop(_PENDING)
+    insert = IdempotencyKey.__table__.insert().values(
+        key_hash=hashed, fingerprint=fingerprint, headers={}, created_at=utcnow()
+    )
+    try:
+        result = session.execute(insert)
+    except IntegrityError:
+        # Kept in the session too, in case some code swallows the signal: the channel checks.
+        session.info[_TAKEN] = hashed
+        raise KeyTaken() from None
+    session.info[_CLAIMED] = result.inserted_primary_key[0]
+
+
+def _before_statement(state) -> None:
+    if _PENDING in state.session.info and not state.is_select:
+        _write_pending(state.session)
+
+
+def _before_flush(session: Session, _context, _instances) -> None:
+    if _PENDING in session.info:
+        _write_pending(session)
+
+
+def taken() -> IdempotencyKey | None:
+    """After `KeyTaken` (or any failure once it was signalled): roll back, then the row of the
+    request that committed first (None when this request's key was not taken)."""
+    hashed = db.session.info.pop(_TAKEN, None)
+    if hashed is None:
+        return None
+    uow.rollback()
+    row = _lookup(hashed)
+    if row is None:
+        raise Conflict()
+    return row
+
+
+def remember_late(
+    status_code: int, content_type: str, body: str, headers: dict | None = None
+) -> None:
+    """Store the answer under the key `claim_late` left pending (writing the row now if the
+    work wrote nothing)."""
+    if _PENDING in db.session.info:
+        _write_pending(db.session)
+    db.session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == db.session.info[_CLAIMED])
+        .values(
+            status_code=status_code, content_type=content_type, body=body, headers=headers or {}
+        )
+    )
+
+
+def forget_late() -> None:
+    """The request is over: no key row is pending any more."""
+    for name in (_PENDING, _CLAIMED, _TAKEN):
+        db.session.info.pop(name, None)
+
+
+def install() -> None:
+    """Attach the session hooks of the late claim (idempotent)."""
+    for name, fn in (("do_orm_execute", _before_statement), ("before_flush", _before_flush)):
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)
+
+
+install()
 
 
 def remember(

@@ -103,16 +103,21 @@ class Household(TimestampMixin, db.Model):
     @property
     def label(self) -> str:
         """Building-unit-room label: 3号楼2单元501 (on an English page "3号楼, unit 2, 501")."""
-        building = self.building.name
+        return Household.format_label(self.building.name, self.unit, self.room)
+
+    @staticmethod
+    def format_label(building: str, unit: str | None, room: str, translate=gettext) -> str:
+        """`label` from its parts; `translate`: the request's gettext (a list may pass one
+        bound to its translations once, for many rows)."""
         if has_request_context():  # in the reader's language (the catalog gives the form above)
-            if self.unit:
-                return gettext(
+            if unit:
+                return translate(
                     "%(building)s, unit %(unit)s, %(room)s",
                     building=building,
-                    unit=self.unit,
-                    room=self.room,
+                    unit=unit,
+                    room=room,
                 )
-            return gettext("%(building)s, %(room)s", building=building, room=self.room)
+            return translate("%(building)s, %(room)s", building=building, room=room)
         # Outside a request (jobs, the CLI) text is written in Chinese, the community's language.
-        unit = f"{self.unit}单元" if self.unit else ""
-        return f"{building}{unit}{self.room}"
+        unit = f"{unit}单元" if unit else ""
+        return f"{building}{unit}{room}"

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from sqlalchemy import select
+
+from app.extensions import db
 from app.models import Device, Person, RoleAssignment
+from app.models.organization import organization_community
 from app.models.person import (
     COMMITTEE_STAFF,
     GRID_WORKER,
@@ -100,7 +104,7 @@ class Actor:
         community (granted by an administrator or `flask create-user`) reaches every community
         the organization serves. So staff of one community can never, through an organization
         that also serves another community, give anyone a way into that other community."""
-        return _reach(self._roles(ORG_MEMBER))
+        return _reach(self._roles(ORG_MEMBER), self._served)
 
     @cached_property
     def leads_any_organization(self) -> bool:
@@ -113,11 +117,26 @@ class Actor:
     def led_organization_reach(self) -> dict[int, frozenset[int]]:
         """Per organization this actor leads (负责人), the communities they manage its members
         in: those their lead memberships reach, as in `organization_reach`."""
-        return _reach([r for r in self._roles(ORG_MEMBER) if r.leads_organization])
+        return _reach([r for r in self._roles(ORG_MEMBER) if r.leads_organization], self._served)
 
     def leads(self, organization_id: int, community_id: int) -> bool:
         """True when the actor leads that organization in that community."""
         return community_id in self.led_organization_reach.get(organization_id, ())
+
+    @cached_property
+    def _served(self) -> dict[int, frozenset[int]]:
+        """The communities each of this actor's organizations serves: one statement for every
+        organization (not the organization and its communities each)."""
+        org_ids = {r.organization_id for r in self._roles(ORG_MEMBER) if r.organization_id}
+        if not org_ids:
+            return {}
+        link = organization_community.c
+        served: dict[int, set[int]] = {}
+        for org_id, community_id in db.session.execute(
+            select(link.organization_id, link.community_id).where(link.organization_id.in_(org_ids))
+        ):
+            served.setdefault(org_id, set()).add(community_id)
+        return {org_id: frozenset(ids) for org_id, ids in served.items()}
 
     @cached_property
     def organization_community_ids(self) -> frozenset[int]:
@@ -169,14 +188,15 @@ class Actor:
         return frozenset({self.device.community_id} if self.device else ())
 
 
-def _reach(memberships) -> dict[int, frozenset[int]]:
+def _reach(memberships, served: dict[int, frozenset[int]]) -> dict[int, frozenset[int]]:
     """Per organization, the communities these memberships reach: a membership for a community
     that one (while the organization serves it), one without a community all it serves."""
     reach: dict[int, set[int]] = {}
     for r in memberships:
-        if r.organization is None:
+        if r.organization_id is None:
             continue
-        served = {c.id for c in r.organization.communities}
-        ids = served & {r.community_id} if r.community_id is not None else served
+        ids = served.get(r.organization_id, frozenset())
+        if r.community_id is not None:
+            ids = ids & {r.community_id}
         reach.setdefault(r.organization_id, set()).update(ids)
     return {org_id: frozenset(ids) for org_id, ids in reach.items()}

@@ -14,6 +14,7 @@ PASSWORD_HASH_THREADS at once per process), so the worker's other requests go on
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import threading
@@ -23,7 +24,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.infra import audit, offload, ratelimit
@@ -281,11 +283,30 @@ def issue_token(
     return token, row
 
 
+@functools.cache
+def _token_query():
+    # One statement: the token with its person and their roles (the actor needs them next) or
+    # its device. Read on every request, so a revocation or a turned-off account counts at once.
+    # Built once per process: only the hash changes.
+    return (
+        select(ApiToken)
+        .where(ApiToken.token_hash == bindparam("token_hash"))
+        .options(
+            joinedload(ApiToken.person).joinedload(Person.roles),
+            joinedload(ApiToken.device),
+        )
+    )
+
+
 def resolve_token(token: str) -> ApiToken | None:
     """The live token row for a bearer token, or None (unknown, revoked, expired, inactive)."""
     if not token or len(token) > 200:
         return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    row = (
+        db.session.execute(_token_query(), {"token_hash": _token_hash(token)})
+        .unique()
+        .scalar_one_or_none()
+    )
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= utcnow():
@@ -361,11 +382,25 @@ def start_session(
     return key, row
 
 
+@functools.cache
+def _session_query():
+    # With the person and their roles in the same statement, as for a bearer token.
+    return (
+        select(WebSession)
+        .where(WebSession.key_hash == bindparam("key_hash"))
+        .options(joinedload(WebSession.person).joinedload(Person.roles))
+    )
+
+
 def resolve_session(key: str) -> WebSession | None:
     """The live sign-in for a session key, or None (unknown, ended, expired, account off)."""
     if not key or len(key) > 200:
         return None
-    row = db.session.scalar(select(WebSession).where(WebSession.key_hash == _token_hash(key)))
+    row = (
+        db.session.execute(_session_query(), {"key_hash": _token_hash(key)})
+        .unique()
+        .scalar_one_or_none()
+    )
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
     if not row.person.is_active:

@@ -91,6 +91,56 @@ def test_overdue_and_escalation_are_evaluated_on_read(client, cats, auth):
     assert other.overdue_notified_at is not None and other.escalated_at is None
 
 
+def test_list_reads_sweep_a_community_at_most_once_per_interval(
+    client, app, cats, auth, monkeypatch
+):
+    world = cats
+    monkeypatch.setitem(app.config, "CASE_LIST_SWEEP_SECONDS", 60)
+    monkeypatch.setitem(app.extensions, "linli_list_sweeps", {})
+    clock = [1000.0]
+    monkeypatch.setattr(deadlines, "_clock", lambda: clock[0])
+    headers = auth.headers(world.a.staff)
+
+    def read(community):
+        listing = client.get(
+            "/api/v1/cases", headers=headers, query_string={"community_id": community.id}
+        )
+        assert listing.status_code == 200
+        db.session.expire_all()
+        return listing.get_json()
+
+    read(world.a.community)  # swept: nothing was due
+    case = submit(world.a)
+    backdate(case, due_at=timedelta(hours=49))
+    # Within the interval the read does not sweep, but still shows the case as overdue.
+    clock[0] += 59
+    listing = read(world.a.community)
+    assert listing["counts"]["overdue"] == 1
+    assert [c["overdue"] for c in listing["items"] if c["id"] == case.id] == [True]
+    assert case.overdue_notified_at is None and _notices(world.a.staff, "case_overdue") == 0
+    # Once the interval has passed, the next read sweeps and the committee is told, once.
+    clock[0] += 2
+    read(world.a.community)
+    assert case.overdue_notified_at is not None
+    assert _notices(world.a.staff, "case_overdue") == 1
+    # Each community has its own interval.
+    other = submit(world.b)
+    backdate(other, due_at=timedelta(hours=49))
+    client.get(
+        "/api/v1/cases",
+        headers=auth.headers(world.b.staff),
+        query_string={"community_id": world.b.community.id},
+    )
+    db.session.expire_all()
+    assert other.overdue_notified_at is not None
+    # 0 sweeps on every read.
+    monkeypatch.setitem(app.config, "CASE_LIST_SWEEP_SECONDS", 0)
+    again = submit(world.a)
+    backdate(again, due_at=timedelta(hours=49))
+    read(world.a.community)
+    assert again.overdue_notified_at is not None
+
+
 def test_closed_and_resolved_cases_are_never_overdue(runner, cats):
     world = cats
     case = submit(world.a)

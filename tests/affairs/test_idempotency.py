@@ -9,8 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from sqlalchemy import event
 
 from app.extensions import db
+from app.infra import idempotency
 from app.models.case import Case, CaseAttachment
 from app.models.idempotency import IdempotencyKey
 from tests.affairs.conftest import image_bytes, submit
@@ -147,3 +149,59 @@ def test_concurrent_retries_from_test_clients_in_threads(app, cats, auth):
     assert len({r.get_json()["id"] for r in responses}) == 1
     db.session.expire_all()
     assert db.session.query(Case).count() == 1
+
+
+def _statements_of(request):
+    """The SQL statements `request()` runs, in order (this thread's only)."""
+    seen, me = [], threading.get_ident()
+
+    def on_execute(_conn, _cursor, statement, _params, _context, _many):
+        if threading.get_ident() == me:
+            seen.append(" ".join(statement.split())[:40])
+
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        response = request()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+    return response, seen
+
+
+def test_a_create_writes_its_key_row_first_but_after_its_reads(client, cats, auth):
+    headers = {**auth.headers(cats.a.resident), "Idempotency-Key": "late-claim"}
+    response, seen = _statements_of(
+        lambda: client.post("/api/v1/cases", json=BODY, headers=headers)
+    )
+    assert response.status_code == 201, response.get_json()
+    writes = [s for s in seen if not s.startswith("SELECT")]
+    # The key row is the transaction's first write (a concurrent retry waits on it) ...
+    assert writes[0].startswith("INSERT INTO idempotency_key"), writes
+    # ... and the reads and checks, the similar cases included, come before it.
+    first_write = seen.index(writes[0])
+    assert any("case_category" in s for s in seen[:first_write]), seen
+    assert sum(s.startswith("SELECT case_record.id") for s in seen[:first_write]) >= 1, seen
+
+
+def test_a_retry_that_loses_the_race_for_its_key_answers_as_the_first(
+    client, cats, auth, monkeypatch
+):
+    headers = {**auth.headers(cats.a.resident), "Idempotency-Key": "raced"}
+    first = client.post("/api/v1/cases", json=BODY, headers=headers)
+    assert first.status_code == 201
+    # The retry looks before the first committed (it finds nothing), then writes the same key.
+    looked = []
+    real = idempotency._lookup
+
+    def lookup(hashed):
+        looked.append(hashed)
+        return None if len(looked) == 1 else real(hashed)
+
+    monkeypatch.setattr(idempotency, "_lookup", lookup)
+    again = client.post("/api/v1/cases", json=BODY, headers=headers)
+    assert again.status_code == 201, again.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert len(looked) == 2
+    db.session.expire_all()
+    assert db.session.query(Case).count() == 1
+    assert db.session.query(IdempotencyKey).count() == 1

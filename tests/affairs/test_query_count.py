@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
-from app.affairs import queries, views
+from app.affairs import deadlines, queries, views
 from app.api.cases.schemas import CasePageSchema
 from app.extensions import db
 from app.models import Household
@@ -23,17 +23,29 @@ from app.models.base import utcnow
 from app.models.case import Case
 from tests.affairs.conftest import actor, put_in_state, submit
 
-# One create by a resident: token, person, roles (3); idempotency key look-up and insert (2);
-# category, flat, building (3); the hourly limit (1); serial, case, first event, the reporter's
-# notification (4); similar open cases: one query per kind of place (here the building) and
-# one for the rows found (2); the stored answer (1); the counts per status, at commit (1).
-CREATE_STATEMENTS = 17
-# The staff list: token, person, roles (3); the bounded deadline sweep (4); counts per status
-# and overdue (2); the page (1).
-STAFF_LIST_STATEMENTS = 10
-# The handler's inbox (an organization's member): token, person, roles (3); the organization
-# and the communities it serves (2); count (1); the page (1).
-INBOX_STATEMENTS = 7
+# One create by a resident: the token with its person and roles (1); idempotency key look-up
+# and insert (2); category, flat, building (3); the hourly limit (1); serial, case, first
+# event, the reporter's notification (4); similar open cases: one query per kind of place (here
+# the building) and one for the rows found (2); the stored answer (1); the counts per status,
+# at commit (1).
+CREATE_STATEMENTS = 15
+# The staff list: the token with its person and roles (1); counts per status and overdue (2);
+# the page (1).
+STAFF_LIST_STATEMENTS = 4
+# ... and once per CASE_LIST_SWEEP_SECONDS per community, the bounded deadline sweep (4).
+SWEEP_STATEMENTS = 4
+# The handler's inbox (an organization's member): the token with its person and roles (1); the
+# communities their organizations serve (1); count (1); the page (1).
+INBOX_STATEMENTS = 4
+
+
+@pytest.fixture(autouse=True)
+def swept_once_a_minute(app, monkeypatch):
+    """Lists sweep due deadline work at most once a minute here (the other tests: every read);
+    the clock stands still, so only the first read of a community sweeps."""
+    monkeypatch.setitem(app.config, "CASE_LIST_SWEEP_SECONDS", 60)
+    monkeypatch.setitem(app.extensions, "linli_list_sweeps", {})
+    monkeypatch.setattr(deadlines, "_clock", lambda: 1000.0)
 
 
 @contextmanager
@@ -122,6 +134,8 @@ def test_the_staff_list_runs_the_same_statements_for_5_or_50_rows(client, auth, 
     world = many
     headers = auth.headers(world.a.staff)
     url = f"/api/v1/cases?community_id={world.a.community.id}&status={status}"
+    _first, n_first = _count(client, "get", f"{url}&per_page=5", headers=headers)
+    assert len(n_first) == STAFF_LIST_STATEMENTS + SWEEP_STATEMENTS, n_first
     small, n_small = _count(client, "get", f"{url}&per_page=5", headers=headers)
     large, n_large = _count(client, "get", f"{url}&per_page=50", headers=headers)
     assert len(small.get_json()["items"]) == 5
@@ -173,6 +187,25 @@ def test_the_prepared_list_is_what_the_schema_would_dump(client, auth, many, rol
     listed = queries.list_cases(actor(person), **args)
     assert got == _dumped(listed.page, listed.level, listed.counts)
     db.session.rollback()
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_the_prepared_list_words_places_and_categories_as_the_schema_would(
+    app, client, auth, many, language
+):
+    world = many
+    args = {"community_id": world.a.community.id, "status": "all", "per_page": 50}
+    headers = {**auth.headers(world.a.staff), "Accept-Language": language}
+    got = client.get("/api/v1/cases", query_string=args, headers=headers).get_json()
+    with app.test_request_context(headers={"Accept-Language": language}):
+        listed = queries.list_cases(actor(world.a.staff), **args)
+        expected = _dumped(listed.page, listed.level, listed.counts)
+    db.session.rollback()
+    assert got == expected
+    places = {row["place"] for row in got["items"]}
+    flat = db.session.get(Household, world.a.resident.household_id)
+    assert flat.unit
+    assert (f"{flat.building.name}, unit {flat.unit}, {flat.room}" in places) == (language == "en")
 
 
 @pytest.mark.parametrize("role", ["org_member", "grid_worker"])

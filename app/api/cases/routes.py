@@ -102,7 +102,7 @@ class Cases(MethodView):
         listed = queries.list_cases(actor(), rows=True, **args)
         return case_page(listed.page, listed.level, listed.counts)
 
-    @idempotent()
+    @idempotent(late=True)
     @blp.doc(**IDEMPOTENCY_DOC)
     @blp.arguments(CaseCreateSchema)
     @blp.response(201, CaseCreatedSchema)
