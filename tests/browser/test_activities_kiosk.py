@@ -32,6 +32,22 @@ def _sign_up(page, title: str, account: dict) -> None:
     _type(page, account["pin"])
 
 
+def _publish(staff, title: str, place: str, start: datetime, hours: int, capacity: int) -> None:
+    staff.call(
+        "POST",
+        "/activities",
+        201,
+        json={
+            "community_id": staff.community["id"],
+            "title": title,
+            "place": place,
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=hours)).isoformat(),
+            "capacity": capacity,
+        },
+    )
+
+
 def test_resident_signs_up_at_the_lobby_screen(browser, server, staff):
     from tests.browser.test_kiosk_progress import Watched
 
@@ -40,19 +56,7 @@ def test_resident_signs_up_at_the_lobby_screen(browser, server, staff):
     elder = next(a for a in residents if a.get("note"))
     title = f"象棋友谊赛{int(time.time()) % 100000}"
     start = datetime.now(UTC) + timedelta(days=3)
-    staff.call(
-        "POST",
-        "/activities",
-        201,
-        json={
-            "community_id": staff.community["id"],
-            "title": title,
-            "place": "社区活动室",
-            "starts_at": start.isoformat(),
-            "ends_at": (start + timedelta(hours=2)).isoformat(),
-            "capacity": 1,
-        },
-    )
+    _publish(staff, title, "社区活动室", start, hours=2, capacity=1)
     _device, token = staff.new_screen("活动报名屏")
     screen = Watched(browser, server, token)
     page = screen.page
@@ -102,19 +106,7 @@ def test_an_activity_in_the_side_list_opens_its_sign_up(browser, server, staff):
 
     title = f"太极拳晨练{int(time.time()) % 100000}"
     start = datetime.now(UTC) + timedelta(minutes=15)  # soonest: among the four the side shows
-    staff.call(
-        "POST",
-        "/activities",
-        201,
-        json={
-            "community_id": staff.community["id"],
-            "title": title,
-            "place": "小区广场",
-            "starts_at": start.isoformat(),
-            "ends_at": (start + timedelta(hours=1)).isoformat(),
-            "capacity": 5,
-        },
-    )
+    _publish(staff, title, "小区广场", start, hours=1, capacity=5)
     _device, token = staff.new_screen("侧栏活动屏")
     screen = Watched(browser, server, token)
     page = screen.page

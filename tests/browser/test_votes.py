@@ -99,13 +99,7 @@ def test_easy_mode_results_follow_a_second_vote_without_reload(page, server, sta
 
     import requests
 
-    problems: list[str] = []
-    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-    page.on(
-        "requestfailed",
-        lambda r: request_really_failed(r) and problems.append(f"failed {r.url}"),
-    )
-    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status} {r.url}"))
+    problems = PageProblems(page)
     page.clock.install()  # the poll's timer runs on a clock the test moves on
     page.set_viewport_size({"width": 390, "height": 844})
     title = f"小区停车位划线征求意见{int(time.time()) % 100000}"
@@ -157,4 +151,4 @@ def test_easy_mode_results_follow_a_second_vote_without_reload(page, server, sta
     expect(page.locator(".turnout")).to_contain_text("2")
     assert page.evaluate("window.__notReloaded === true")
     assert _violations(page) == []
-    assert problems == []
+    assert problems.errors + problems.failed == []

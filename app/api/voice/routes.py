@@ -125,11 +125,11 @@ class VoiceText(MethodView):
         The same dialog as speech: 听公告, 我要反映… (read back, filed only after 对), 查进度
         <编号>, 最近有什么活动, 报名活动 and 取消报名 (after a read-back and 对), 投票 (open
         votes; a choice is cast after 对), 联系居委会, 救命 (staff and the grid worker are
-        alerted at once), 再说一遍, 说慢一点, 取消. Without `conversation_id` a conversation is started
-        (the caller's own: another caller's id is not found, 404). The caller is a resident's
-        or a lobby screen's bearer token (anonymous: 401). `reply_audio_url` serves the reply
-        as WAV, or Ogg/Opus or MP3 (Accept header or `?format=`), read at the person's speech
-        rate.
+        alerted at once), 再说一遍, 说慢一点, 取消. Without `conversation_id` a conversation
+        is started (the caller's own: another caller's id is not found, 404). The caller is a
+        resident's or a lobby screen's bearer token (anonymous: 401). `reply_audio_url` serves
+        the reply as WAV, or Ogg/Opus or MP3 (Accept header or `?format=`), read at the
+        person's speech rate.
 
         **Streaming (WebSocket, not an OpenAPI operation):** `GET /api/v1/voice/stream`
         upgraded to a WebSocket. Authenticate with a first text message
