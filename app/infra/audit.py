@@ -96,13 +96,30 @@ def _changed_fields(obj) -> list[str]:
     return changed
 
 
+_DELETED = "linli_audit_deleted"
+
+
+def _on_delete(_mapper, _connection, target) -> None:
+    # Every row the flush deletes, including orphans of a delete-orphan collection (removed
+    # from `person.roles`, say), which never appear in session.deleted.
+    session = inspect(target).session
+    if session is not None:
+        session.info.setdefault(_DELETED, []).append(target)
+
+
+def _forget_deleted(session: Session, _previous_transaction) -> None:
+    # A flush that failed deleted nothing.
+    session.info.pop(_DELETED, None)
+
+
 def _after_flush(session: Session, flush_context) -> None:
-    # After the flush new rows have ids, while new/dirty/deleted and attribute history still
-    # show the pre-flush state; the entries added here go out with the next flush of the commit.
+    # After the flush new rows have ids, while new/dirty and attribute history still show the
+    # pre-flush state; the entries added here go out with the next flush of the commit.
+    deleted = session.info.pop(_DELETED, [])
     actor = bound_actor()
     if actor is None or not actor.is_staff_side:
         return
-    batches = (("create", session.new), ("update", session.dirty), ("delete", session.deleted))
+    batches = (("create", session.new), ("update", session.dirty), ("delete", deleted))
     for action, objects in batches:
         for obj in list(objects):
             if isinstance(obj, _NOT_AUDITED) or not hasattr(obj, "__tablename__"):
@@ -127,3 +144,7 @@ def install() -> None:
     """Attach the flush hook (idempotent)."""
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
+    if not event.contains(db.Model, "after_delete", _on_delete):
+        event.listen(db.Model, "after_delete", _on_delete, propagate=True)
+    if not event.contains(Session, "after_soft_rollback", _forget_deleted):
+        event.listen(Session, "after_soft_rollback", _forget_deleted)

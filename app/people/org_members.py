@@ -206,8 +206,8 @@ def remove_member(actor: Actor, organization_id: int, community_id: int, assignm
         raise Forbidden()
     person = membership.person
     _record(actor, "org_member_removed", where, membership)
-    # Deleted explicitly: the audit flush hook sees session.deleted, which a delete-orphan
-    # cascade alone (removing it from person.roles) would bypass.
+    # Deleted explicitly, not left to the delete-orphan cascade: plainer to read (the audit
+    # hook records either way).
     person.roles.remove(membership)
     db.session.delete(membership)
     db.session.flush()

@@ -145,3 +145,42 @@ def test_care_flag_filter_counts_only_matching_people(client, world, auth):
         headers=auth.headers(world.official),
     )
     assert denied.status_code == 403
+
+
+def test_a_row_removed_from_a_delete_orphan_collection_is_an_audited_delete(world, db):
+    """Removing a role from `person.roles` deletes it by the orphan cascade alone: the flush
+    hook records it like an explicit delete (session.deleted never holds it)."""
+    from app.infra import audit
+    from app.models import RoleAssignment
+    from app.models.person import RESIDENT
+
+    person = world.a.resident
+    role = RoleAssignment(role=RESIDENT, community_id=world.b.community.id)
+    person.roles.append(role)
+    db.session.commit()
+    role_id = role.id
+    audit.bind_actor(Actor.for_person(world.a.staff))
+    person.roles.remove(role)
+    db.session.commit()
+    assert db.session.get(RoleAssignment, role_id) is None
+    entry = (
+        db.session.query(AuditLog)
+        .filter_by(action="delete", target_type="role_assignment", target_id=str(role_id))
+        .one()
+    )
+    assert entry.actor_person_id == world.a.staff.id
+
+
+def test_deletes_noted_by_a_flush_that_failed_are_forgotten_on_rollback(world, db):
+    """A flush that fails half-way has noted some deletes but never reaches the after-flush
+    hook: the rollback forgets them, so the next flush does not audit deletes that never were."""
+    from app.infra import audit
+
+    audit.bind_actor(Actor.for_person(world.a.staff))
+    db.session.info[audit._DELETED] = [world.a.resident.roles[0]]
+    db.session.rollback()
+    assert audit._DELETED not in db.session.info
+    before = db.session.query(AuditLog).filter_by(action="delete").count()
+    world.a.resident.display_name = "王阿姨"
+    db.session.commit()
+    assert db.session.query(AuditLog).filter_by(action="delete").count() == before
