@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.live import create_postgres_database  # noqa: E402  (shared with the tests)
+
 STATUS_MIX = [
     ("closed", 70),
     ("rejected", 4),
@@ -86,26 +88,7 @@ def make_database(url: str | None, workdir: Path) -> tuple[str, callable]:
     """A fresh database URL and a function that removes it."""
     if not url:
         return f"sqlite:///{workdir / 'bench.db'}", lambda: None
-    from sqlalchemy import create_engine, text
-
-    pg = url.replace("postgres://", "postgresql://", 1).replace(
-        "postgresql://", "postgresql+psycopg://", 1
-    )
-    name = f"linli_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-    return f"{pg.rpartition('/')[0]}/{name}", drop
+    return create_postgres_database(url, "linli_bench")
 
 
 def build(db_url: str, env: dict, total: int) -> dict:

@@ -13,18 +13,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.extensions import db as _db
+from tests.live import create_postgres_database, psycopg_url
 
 
 def _postgres_url() -> str | None:
     url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if url and url.startswith(("postgres://", "postgresql")):
-        return url.replace("postgres://", "postgresql://", 1).replace(
-            "postgresql://", "postgresql+psycopg://", 1
-        )
+        return psycopg_url(url)
     return None
 
 
@@ -35,21 +33,11 @@ def fresh_database(tmp_dir: Path):
     if pg is None:
         yield f"sqlite:///{tmp_dir / f'linli-{uuid.uuid4().hex[:8]}.db'}"
         return
-    name = f"linli_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base, _, _ = pg.rpartition("/")
+    url, drop = create_postgres_database(pg, "linli_test")
     try:
-        yield f"{base}/{name}"
+        yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        drop()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,11 @@ a deploy. gunicorn's output goes to `workdir/server.log`.
 Used by tests/browser, tests/voice_app and the scripts in bench/ (run from the repository root,
 where ``from tests.live import LiveServer`` imports).
 
+`ScaledServer` is the same on the scaled install: a PostgreSQL database made for it (and dropped
+by `close()`), Redis under a key prefix of its own, two workers of the configured class.
+`create_postgres_database` (also used by tests/conftest.py and bench/cases.py) makes and drops
+such a database.
+
 `ThreadedServer` serves an app object already built in this process (the test session's own
 app and database) with werkzeug in a thread, for tests that set the scene through the services.
 """
@@ -26,6 +31,8 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -36,6 +43,15 @@ SCHEMA_SCRIPT = (
     "from flask_migrate import upgrade\napp = create_app()\n"
     "with app.app_context():\n    upgrade()\n    db.create_all()\n"
 )
+# The scaled install's services on this machine (and on CI); SCALED_POSTGRES_URL names the
+# PostgreSQL server's maintenance database (new databases are made next to it).
+SCALED_POSTGRES_URL = os.environ.get(
+    "SCALED_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+SCALED_REDIS_URL = os.environ.get("SCALED_REDIS_URL", "redis://127.0.0.1:6379/0")
+# gunicorn's access log with the answering worker's pid (read by `LiveServer.workers_of`), so
+# the app needs no test-only header.
+WORKER_ACCESS_LOG = {"GUNICORN_CMD_ARGS": "--access-logformat='%(p)s %(s)s %(m)s %(U)s'"}
 
 
 def free_port() -> int:
@@ -43,6 +59,80 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def psycopg_url(url: str) -> str:
+    """A PostgreSQL URL with SQLAlchemy's psycopg (3) driver."""
+    return url.replace("postgres://", "postgresql://", 1).replace(
+        "postgresql://", "postgresql+psycopg://", 1
+    )
+
+
+def create_postgres_database(url: str, prefix: str = "linli_test") -> tuple[str, Callable]:
+    """A new empty database on the PostgreSQL server of `url` (named `prefix`_<random>): its
+    URL and a function that drops it (ending the sessions still connected to it)."""
+    from sqlalchemy import create_engine, text
+
+    pg = psycopg_url(url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+    return f"{pg.rpartition('/')[0]}/{name}", drop
+
+
+def postgres_reachable(url: str) -> bool:
+    """True when the PostgreSQL server of `url` takes a connection within 2 s."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(psycopg_url(url), connect_args={"connect_timeout": 2})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+def redis_reachable(url: str) -> bool:
+    """True when Redis at `url` answers PING within 1 s."""
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def forget_redis_keys(url: str, prefix: str) -> None:
+    """Delete the keys under `prefix`: (a server's voice conversations); Redis gone: nothing."""
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        try:
+            for key in client.scan_iter(f"{prefix}:*"):
+                client.delete(key)
+        finally:
+            client.close()
+    except Exception:
+        pass
 
 
 class LiveServer:
@@ -164,6 +254,29 @@ class LiveServer:
             self.proc.wait(timeout=10)
         self.proc = None
 
+    def workers_of(self, method: str, path: str) -> dict[str, list[str]]:
+        """pid -> statuses of the requests `method` `path` so far, from the access log written
+        with WORKER_ACCESS_LOG (a request's line is written once its response has ended)."""
+        seen: dict[str, list[str]] = {}
+        if not self.access_log.exists():
+            return seen
+        for line in self.access_log.read_text().splitlines():
+            parts = line.strip("'").split()
+            if len(parts) == 4 and parts[2] == method and parts[3] == path:
+                seen.setdefault(parts[0], []).append(parts[1])
+        return seen
+
+    def wait_workers_of(
+        self, method: str, path: str, expected: int, timeout: float = 10
+    ) -> dict[str, list[str]]:
+        """`workers_of` once the access log holds `expected` lines for it (or after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self.workers_of(method, path)
+            if sum(map(len, seen.values())) >= expected or time.monotonic() > deadline:
+                return seen
+            time.sleep(0.05)
+
     @property
     def running(self) -> bool:
         """True while the process lives."""
@@ -180,6 +293,61 @@ class LiveServer:
 
     def _log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+
+class ScaledServer(LiveServer):
+    """The scaled install: gunicorn with two workers of the configured class (gevent) on a
+    PostgreSQL database made for this server, and Redis (the event bus, voice conversations)
+    under a key and channel prefix of its own, so parallel runs on one Redis never mix. The
+    access log says which worker answered (`workers_of`).
+
+    Check `unavailable()` first (the reason to skip when PostgreSQL or Redis does not answer);
+    `close()` stops the server, forgets its Redis keys and drops its database."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        workers: int = 2,
+        env: dict | None = None,
+        own_group: bool = False,
+        postgres_url: str = SCALED_POSTGRES_URL,
+        redis_url: str = SCALED_REDIS_URL,
+    ):
+        self.prefix = f"linlilive{secrets.token_hex(4)}"
+        self.redis_url = redis_url
+        database_url, self._drop_database = create_postgres_database(postgres_url, "linli_live")
+        super().__init__(
+            workdir,
+            workers=workers,
+            own_group=own_group,
+            env={
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                "EVENTS_CHANNEL_PREFIX": self.prefix,
+                **WORKER_ACCESS_LOG,
+                **(env or {}),
+            },
+        )
+
+    @staticmethod
+    def unavailable(
+        postgres_url: str = SCALED_POSTGRES_URL, redis_url: str = SCALED_REDIS_URL
+    ) -> str | None:
+        """Why the scaled install cannot run here (None when it can)."""
+        if not postgres_reachable(postgres_url):
+            return f"PostgreSQL is not reachable at {postgres_url} (the scaled install needs it)"
+        if not redis_reachable(redis_url):
+            return f"Redis is not reachable at {redis_url} (the scaled install needs it)"
+        return None
+
+    def close(self) -> None:
+        """Stop the server, forget its Redis keys, drop its database."""
+        try:
+            self.stop()
+        finally:
+            forget_redis_keys(self.redis_url, self.prefix)
+            self._drop_database()
 
 
 def close_on_hang_up(app):

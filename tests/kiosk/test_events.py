@@ -14,20 +14,12 @@ from app.models.announcement import Announcement
 from app.models.base import utcnow
 from app.models.kiosk import KioskFeed
 from app.screens import feed
+from tests.live import redis_reachable
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-def _redis_available() -> bool:
-    try:
-        import redis
-
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except Exception:
-        return False
-
-
-needs_redis = pytest.mark.skipif(not _redis_available(), reason="Redis is not running")
+needs_redis = pytest.mark.skipif(not redis_reachable(REDIS_URL), reason="Redis is not running")
 
 
 def test_local_hub_fans_out_and_forgets():

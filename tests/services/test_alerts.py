@@ -327,9 +327,10 @@ def test_with_redis_an_urgent_alert_rings_another_workers_stream(app, chain, mon
     import uuid
 
     from app.infra.events import EventBus
-    from tests.kiosk.test_events import REDIS_URL, _redis_available
+    from tests.kiosk.test_events import REDIS_URL
+    from tests.live import redis_reachable
 
-    if not _redis_available():
+    if not redis_reachable(REDIS_URL):
         pytest.skip("Redis is not running")
     a = chain.a
     prefix = f"linli-test-{uuid.uuid4().hex[:8]}"

@@ -22,7 +22,7 @@ import voice
 from app import create_app
 from app.extensions import db as _db
 from tests.conftest import fresh_database
-from tests.live import LiveServer, ThreadedServer
+from tests.live import LiveServer, ThreadedServer, forget_redis_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 KO_PACK = ROOT / "tests" / "voice" / "data" / "ko.json"
@@ -185,16 +185,8 @@ class Gunicorn(LiveServer):
     def stop(self, sig: int | None = None, timeout: float | None = None) -> None:
         """Stop gunicorn and forget its Redis keys."""
         super().stop(sig, timeout)
-        if not self.env.get("REDIS_URL"):
-            return
-        try:
-            import redis
-
-            client = redis.Redis.from_url(self.env["REDIS_URL"])
-            for key in client.scan_iter(f"{self.prefix}:*"):
-                client.delete(key)
-        except Exception:  # Redis gone: nothing to clean
-            pass
+        if self.env.get("REDIS_URL"):
+            forget_redis_keys(self.env["REDIS_URL"], self.prefix)
 
     def account(self, role: str, index: int = 0) -> dict:
         """A demo account of a role."""

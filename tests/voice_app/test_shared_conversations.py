@@ -9,13 +9,13 @@ pid through GUNICORN_CMD_ARGS), so the app needs no test-only header."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 
+from tests.live import WORKER_ACCESS_LOG
 from tests.voice_app.conftest import Gunicorn
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ def server(tmp_path_factory):
     server = Gunicorn(
         tmp_path_factory.mktemp("voice-no-redis"),
         redis=False,
-        env={"GUNICORN_CMD_ARGS": "--access-logformat='%(p)s %(s)s %(m)s %(U)s'"},
+        env=WORKER_ACCESS_LOG,
     )
     server.prepare()
     server.start()
@@ -54,25 +54,10 @@ def post(server, path, *, token, body=None, data=None, query=None):
         return error.code, json.loads(error.read() or b"{}")
 
 
-def workers_of(server, path: str) -> dict[str, list[str]]:
-    """pid -> statuses of the requests to `path`, from the access log."""
-    seen: dict[str, list[str]] = {}
-    for line in server.access_log.read_text().splitlines():
-        parts = line.strip("'").split()
-        if len(parts) == 4 and parts[2] == "POST" and parts[3] == path:
-            seen.setdefault(parts[0], []).append(parts[1])
-    return seen
-
-
 def both_answered(server, path: str, expected: int) -> dict[str, list[str]]:
     """Wait until the access log holds `expected` lines for `path` (it is written after the
     response); returns the statuses per worker."""
-    deadline = time.monotonic() + 10
-    while True:
-        seen = workers_of(server, path)
-        if sum(map(len, seen.values())) >= expected or time.monotonic() > deadline:
-            return seen
-        time.sleep(0.05)
+    return server.wait_workers_of("POST", path, expected)
 
 
 def test_a_text_dialog_goes_on_whichever_worker_answers(server):
