@@ -14,6 +14,7 @@ from typing import NamedTuple
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select
+from sqlalchemy.orm import joinedload
 
 from app.affairs import attachments, categories, views
 from app.affairs.common import _event, _now, next_reference
@@ -43,6 +44,7 @@ from app.people import authz
 from app.people.actors import Actor
 
 _EARTH_M = 6_371_000.0
+_WITH_BUILDING = (joinedload(Household.building),)
 
 
 def similar_cases(
@@ -364,8 +366,9 @@ def submit_case(
         if actor.device is not None and actor.device.building is not None:
             building = actor.device.building
             latitude, longitude = building.latitude, building.longitude
-        elif reporter is not None and reporter.household is not None:
-            household = reporter.household
+        elif reporter is not None and reporter.household_id is not None:
+            # The flat with its building in one statement (two lazy loads otherwise).
+            household = db.session.get(Household, reporter.household_id, options=_WITH_BUILDING)
             building = household.building
             latitude, longitude = building.latitude, building.longitude
     public = category.is_public if is_public is None else bool(is_public) and category.is_public

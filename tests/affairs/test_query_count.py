@@ -24,11 +24,11 @@ from app.models.case import Case
 from tests.affairs.conftest import actor, put_in_state, submit
 
 # One create by a resident: the token with its person and roles (1); idempotency key look-up
-# and insert (2); category, flat, building (3); the hourly limit (1); serial, case, first
-# event, the reporter's notification (4); similar open cases: one query per kind of place (here
-# the building) and one for the rows found (2); the stored answer (1); the counts per status,
-# at commit (1).
-CREATE_STATEMENTS = 15
+# and insert (2); category, the flat with its building (2); the hourly limit (1); serial, case,
+# first event, the reporter's notification (4); similar open cases: one query per kind of place
+# (here the building) and one for the rows found (2); the stored answer (1); the counts per
+# status, at commit (1).
+CREATE_STATEMENTS = 14
 # The staff list: the token with its person and roles (1); counts per status and overdue (2);
 # the page (1).
 STAFF_LIST_STATEMENTS = 4
