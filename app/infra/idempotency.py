@@ -104,8 +104,12 @@ def fingerprint(
     return digest.hexdigest()
 
 
+# Built once (every keyed request runs it), the hash bound at execution.
+_LOOKUP = select(IdempotencyKey).where(IdempotencyKey.key_hash == bindparam("k_hash"))
+
+
 def _lookup(hashed: str) -> IdempotencyKey | None:
-    row = db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.key_hash == hashed))
+    row = db.session.scalar(_LOOKUP, {"k_hash": hashed})
     if row is None:
         return None
     ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
