@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import marshmallow as ma
 import pytest
+from flask_babel.speaklater import LazyString
 from sqlalchemy import event
 
 from app.affairs import deadlines, intake, queries, views
@@ -26,6 +27,7 @@ from app.api.cases.schemas import (
     CaseSummarySchema,
 )
 from app.extensions import db
+from app.infra.errors import Invalid
 from app.models import Household
 from app.models.base import utcnow
 from app.models.case import Case
@@ -396,3 +398,16 @@ def test_the_quick_dump_leaves_schemas_it_does_not_know_to_marshmallow():
         "id": 7,
         "building": None,
     }
+
+
+def test_a_domain_error_words_its_lazy_message_only_when_shown():
+    worded = []
+
+    def word(text):
+        worded.append(text)
+        return text.upper()
+
+    error = Invalid(LazyString(word, "not yet"))
+    assert worded == []  # raised and dropped (a case's buttons try every action): no look-up
+    assert str(error) == "NOT YET" and worded == ["not yet"]
+    assert str(Invalid()) == str(Invalid.default_message) == str(Invalid(""))
