@@ -158,6 +158,12 @@ def main() -> None:
     parser.add_argument("--label", default="", help="suffix of the output files (before/after)")
     parser.add_argument("--show-sql", action="store_true")
     parser.add_argument(
+        "--only",
+        action="append",
+        help="profile only this endpoint (create, staff_list_p50, staff_list_p5, inbox_p50, "
+        "healthz; repeatable)",
+    )
+    parser.add_argument(
         "--keep",
         help="SQLite only: build the database once into this folder and reuse it on later runs "
         "(to compare two checkouts on the same data)",
@@ -256,6 +262,8 @@ def main() -> None:
             ),
             ("healthz", lambda: client.get("/healthz"), 200),
         ]
+        if args.only:
+            endpoints = [e for e in endpoints if e[0] in args.only]
         report = {}
         for name, call, expect in endpoints:
             for _ in range(5):  # warm up caches, compiled statements, translations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.extensions import db
 from app.infra.errors import Conflict, Invalid, NotFound, invalid_field
@@ -360,20 +360,31 @@ def get_category(actor: Actor, category_id: int) -> CaseCategory:
     return category
 
 
+_FIND: dict = {}
+
+
+def _find_statement(by: str):
+    # Built once per kind of look-up (every case submission runs one), values bound at execution.
+    if by not in _FIND:
+        _FIND[by] = select(CaseCategory).where(
+            CaseCategory.community_id == bindparam("f_community"),
+            CaseCategory.active.is_(True),
+            getattr(CaseCategory, by) == bindparam("f_by"),
+        )
+    return _FIND[by]
+
+
 def find_category(
     community_id: int, *, category_id: int | None = None, code: str | None = None
 ) -> CaseCategory:
     """An active category of the community by id or code (NotFound otherwise)."""
-    query = select(CaseCategory).where(
-        CaseCategory.community_id == community_id, CaseCategory.active.is_(True)
-    )
     if category_id is not None:
-        query = query.where(CaseCategory.id == category_id)
+        by, value = "id", category_id
     elif code is not None:
-        query = query.where(CaseCategory.code == code)
+        by, value = "code", code
     else:
         raise invalid_field("category_id", _l("Please choose what the matter is about."))
-    category = db.session.scalar(query)
+    category = db.session.scalar(_find_statement(by), {"f_community": community_id, "f_by": value})
     if category is None:
         raise NotFound(_l("This kind of matter is not handled here."))
     return category

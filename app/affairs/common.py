@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
 from app.affairs.policy import relation as _relation
 from app.extensions import db
@@ -62,28 +62,41 @@ def next_reference(now: datetime | None = None) -> str:
     late as they can.
     """
     year = (now or _now()).astimezone(_tz()).year
-    table = CaseSerial.__table__
-    bump = (
-        update(table)
-        .where(table.c.year == year)
-        .values(last_value=table.c.last_value + 1)
-        .returning(table.c.last_value)
-    )
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    create = (
-        dialect_insert(table)
-        .values(year=year, last_value=0)
-        .on_conflict_do_nothing(index_elements=["year"])
-    )
-    value = db.session.execute(bump).scalar()
+    bump, create = _serial_statements(db.session.get_bind().dialect.name)
+    value = db.session.execute(bump, {"serial_year": year}).scalar()
     if value is None:
         # The year's first case: a concurrent first one waits on the new row, then bumps it.
-        db.session.execute(create)
-        value = db.session.execute(bump).scalar()
+        db.session.execute(create, {"serial_year": year})
+        value = db.session.execute(bump, {"serial_year": year}).scalar()
     return f"{year}-{value:06d}"
+
+
+_SERIAL: dict = {}
+
+
+def _serial_statements(dialect: str):
+    # Built once per database kind, the year bound at execution: SQLAlchemy reuses the
+    # statements and their compiled form.
+    if dialect not in _SERIAL:
+        table = CaseSerial.__table__
+        year = bindparam("serial_year", type_=table.c.year.type)
+        bump = (
+            update(table)
+            .where(table.c.year == year)
+            .values(last_value=table.c.last_value + 1)
+            .returning(table.c.last_value)
+        )
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        create = (
+            dialect_insert(table)
+            .values(year=year, last_value=0)
+            .on_conflict_do_nothing(index_elements=["year"])
+        )
+        _SERIAL[dialect] = (bump, create)
+    return _SERIAL[dialect]
 
 
 def normalize_reference(text: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import delete, func, insert, inspect, select
+from sqlalchemy import bindparam, delete, func, insert, inspect, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -104,21 +104,33 @@ def _apply_moves(session: Session) -> None:
     moves = session.info.pop(_MOVES, None)
     if not moves:
         return
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    table = CaseStatusCount.__table__
+    upsert = _count_upsert(session.get_bind().dialect.name)
     for (community_id, status), n in sorted(moves.items()):
         if n:
-            upsert = dialect_insert(table).values(community_id=community_id, status=status, total=n)
-            session.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=["community_id", "status"],
-                    set_={"total": table.c.total + upsert.excluded.total},
-                )
-            )
+            session.execute(upsert, {"c_community": community_id, "c_status": status, "c_n": n})
+
+
+_UPSERTS: dict = {}
+
+
+def _count_upsert(dialect: str):
+    # Built once per database kind, the figures bound at execution (reused compiled form).
+    if dialect not in _UPSERTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        table = CaseStatusCount.__table__
+        upsert = dialect_insert(table).values(
+            community_id=bindparam("c_community", type_=table.c.community_id.type),
+            status=bindparam("c_status", type_=table.c.status.type),
+            total=bindparam("c_n", type_=table.c.total.type),
+        )
+        _UPSERTS[dialect] = upsert.on_conflict_do_update(
+            index_elements=["community_id", "status"],
+            set_={"total": table.c.total + upsert.excluded.total},
+        )
+    return _UPSERTS[dialect]
 
 
 def _forget_moves(session: Session, previous_transaction) -> None:

@@ -13,7 +13,8 @@ from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.orm import joinedload
 
 from app.affairs import attachments, categories, views
 from app.affairs.common import _event, _now, next_reference
@@ -43,6 +44,7 @@ from app.people import authz
 from app.people.actors import Actor
 
 _EARTH_M = 6_371_000.0
+_WITH_BUILDING = (joinedload(Household.building),)
 
 
 def similar_cases(
@@ -63,23 +65,20 @@ def similar_cases(
     community_id = community_id or _default_community(actor)
     authz.ensure_readable(actor, community_id)
     staff = authz.can_see_internal(actor, community_id)
-    common = [
-        Case.community_id == community_id,
-        Case.category_id == category_id,
-        Case.status.in_(OPEN_STATUSES),
-        Case.merged_into_id.is_(None),
-        Case.created_at >= _now() - timedelta(days=60),
-    ]
+    params = {
+        "s_community": community_id,
+        "s_category": category_id,
+        "s_since": _now() - timedelta(days=60),
+    }
     if exclude_id is not None:
-        common.append(Case.id != exclude_id)
-    if not staff:
-        common.append(Case.is_public.is_(True))
+        params["s_exclude"] = exclude_id
     # One query per kind of match, each on its own index (ix_case_record_similar,
     # ix_case_record_nearby): "same building OR inside the box" could only walk every case of
     # the category. Places only; the few cases suggested are loaded at the end.
-    where = []
+    kinds = []
     if building_id is not None:
-        where.append(Case.building_id == building_id)
+        kinds.append("building")
+        params["s_building"] = building_id
     box = None
     if latitude is not None and longitude is not None:
         _check_coordinates(latitude, longitude)
@@ -87,23 +86,17 @@ def similar_cases(
         dlat = math.degrees(radius / _EARTH_M)
         dlon = dlat / max(0.01, math.cos(math.radians(latitude)))
         box = (latitude, longitude, radius)
-        where.append(
-            and_(
-                Case.latitude.between(latitude - dlat, latitude + dlat),
-                Case.longitude.between(longitude - dlon, longitude + dlon),
-            )
+        kinds.append("box")
+        params.update(
+            s_lat_min=latitude - dlat,
+            s_lat_max=latitude + dlat,
+            s_lon_min=longitude - dlon,
+            s_lon_max=longitude + dlon,
         )
     places = {}
-    for condition in where:
-        places.update(
-            (row.id, row)
-            for row in db.session.execute(
-                select(Case.id, Case.building_id, Case.latitude, Case.longitude)
-                .where(*common, condition)
-                .order_by(Case.id.desc())
-                .limit(50)
-            )
-        )
+    for kind in kinds:
+        query = _similar_places(kind, exclude_id is not None, staff)
+        places.update((row.id, row) for row in db.session.execute(query, params))
     found = []
     for case_id in sorted(places, reverse=True)[:50]:
         row = places[case_id]
@@ -120,12 +113,55 @@ def similar_cases(
     if not found:
         return []
     if rows:
-        query = summary_select().where(Case.id.in_(found))
-        loaded = {row.id: row for row in db.session.execute(query)}
+        query = _similar_rows()
+        loaded = {row.id: row for row in db.session.execute(query, {"s_ids": found})}
     else:
         query = select(Case).where(Case.id.in_(found))
         loaded = {case.id: case for case in db.session.scalars(query)}
     return [loaded[case_id] for case_id in found]
+
+
+_SIMILAR: dict = {}
+
+
+def _similar_places(kind: str, excluding: bool, staff: bool):
+    # Built once per shape, the values bound at execution: SQLAlchemy reuses the statement and
+    # its compiled form (the create runs this on every submission).
+    key = (kind, excluding, staff)
+    if key not in _SIMILAR:
+        where = [
+            Case.community_id == bindparam("s_community"),
+            Case.category_id == bindparam("s_category"),
+            Case.status.in_(OPEN_STATUSES),
+            Case.merged_into_id.is_(None),
+            Case.created_at >= bindparam("s_since", type_=Case.created_at.type),
+        ]
+        if excluding:
+            where.append(Case.id != bindparam("s_exclude"))
+        if not staff:
+            where.append(Case.is_public.is_(True))
+        if kind == "building":
+            where.append(Case.building_id == bindparam("s_building"))
+        else:
+            where.append(
+                and_(
+                    Case.latitude.between(bindparam("s_lat_min"), bindparam("s_lat_max")),
+                    Case.longitude.between(bindparam("s_lon_min"), bindparam("s_lon_max")),
+                )
+            )
+        _SIMILAR[key] = (
+            select(Case.id, Case.building_id, Case.latitude, Case.longitude)
+            .where(*where)
+            .order_by(Case.id.desc())
+            .limit(50)
+        )
+    return _SIMILAR[key]
+
+
+def _similar_rows():
+    if "rows" not in _SIMILAR:
+        _SIMILAR["rows"] = summary_select().where(Case.id.in_(bindparam("s_ids", expanding=True)))
+    return _SIMILAR["rows"]
 
 
 def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -364,8 +400,9 @@ def submit_case(
         if actor.device is not None and actor.device.building is not None:
             building = actor.device.building
             latitude, longitude = building.latitude, building.longitude
-        elif reporter is not None and reporter.household is not None:
-            household = reporter.household
+        elif reporter is not None and reporter.household_id is not None:
+            # The flat with its building in one statement (two lazy loads otherwise).
+            household = db.session.get(Household, reporter.household_id, options=_WITH_BUILDING)
             building = household.building
             latitude, longitude = building.latitude, building.longitude
     public = category.is_public if is_public is None else bool(is_public) and category.is_public

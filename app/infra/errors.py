@@ -12,9 +12,12 @@ class DomainError(Exception):
     default_message = _l("The request could not be handled.")
 
     def __init__(self, message=None, errors: dict | None = None, headers: dict | None = None):
-        self.message = message or self.default_message
         # Worded when shown (str), not when raised: checks that try every action of a case for
-        # its buttons raise and drop a dozen of these per request.
+        # its buttons raise and drop a dozen of these per request. (`message or …` would word a
+        # lazy message at once: its truth is its length.)
+        if message is None or (isinstance(message, str) and not message):
+            message = self.default_message
+        self.message = message
         super().__init__(self.message)
         self.errors = errors or {}
         self.headers = headers or {}

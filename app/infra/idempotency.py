@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, select, update
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -104,8 +104,12 @@ def fingerprint(
     return digest.hexdigest()
 
 
+# Built once (every keyed request runs it), the hash bound at execution.
+_LOOKUP = select(IdempotencyKey).where(IdempotencyKey.key_hash == bindparam("k_hash"))
+
+
 def _lookup(hashed: str) -> IdempotencyKey | None:
-    row = db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.key_hash == hashed))
+    row = db.session.scalar(_LOOKUP, {"k_hash": hashed})
     if row is None:
         return None
     ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
@@ -183,13 +187,32 @@ def claim_late(who: str, key: str, fingerprint: str) -> IdempotencyKey | None:
     return None
 
 
+# The late claim's two statements, built once (values bound at execution: SQLAlchemy reuses
+# them and their compiled form).
+_KEYS = IdempotencyKey.__table__
+_INSERT_KEY = _KEYS.insert().values(
+    key_hash=bindparam("k_hash", type_=_KEYS.c.key_hash.type),
+    fingerprint=bindparam("k_print", type_=_KEYS.c.fingerprint.type),
+    headers=bindparam("k_headers", type_=_KEYS.c.headers.type),
+    created_at=bindparam("k_at", type_=_KEYS.c.created_at.type),
+)
+_STORE_ANSWER = (
+    _KEYS.update()
+    .where(_KEYS.c.id == bindparam("k_id", type_=_KEYS.c.id.type))
+    .values(
+        status_code=bindparam("k_status", type_=_KEYS.c.status_code.type),
+        content_type=bindparam("k_type", type_=_KEYS.c.content_type.type),
+        body=bindparam("k_body", type_=_KEYS.c.body.type),
+        headers=bindparam("k_headers", type_=_KEYS.c.headers.type),
+    )
+)
+
+
 def _write_pending(session: Session) -> None:
     hashed, fingerprint = session.info.pop(_PENDING)
-    insert = IdempotencyKey.__table__.insert().values(
-        key_hash=hashed, fingerprint=fingerprint, headers={}, created_at=utcnow()
-    )
+    params = {"k_hash": hashed, "k_print": fingerprint, "k_headers": {}, "k_at": utcnow()}
     try:
-        result = session.execute(insert)
+        result = session.execute(_INSERT_KEY, params)
     except IntegrityError:
         # Kept in the session too, in case some code swallows the signal: the channel checks.
         session.info[_TAKEN] = hashed
@@ -228,11 +251,14 @@ def remember_late(
     if _PENDING in db.session.info:
         _write_pending(db.session)
     db.session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.id == db.session.info[_CLAIMED])
-        .values(
-            status_code=status_code, content_type=content_type, body=body, headers=headers or {}
-        )
+        _STORE_ANSWER,
+        {
+            "k_id": db.session.info[_CLAIMED],
+            "k_status": status_code,
+            "k_type": content_type,
+            "k_body": body,
+            "k_headers": headers or {},
+        },
     )
 
 

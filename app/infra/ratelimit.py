@@ -15,7 +15,7 @@ import ipaddress
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import case, delete, or_, select
+from sqlalchemy import bindparam, case, delete, or_, select
 
 from app.extensions import db
 from app.infra.errors import TooManyRequests
@@ -61,10 +61,22 @@ def retry_after(expires_at: datetime | None, now: datetime | None = None) -> dic
     return {"Retry-After": str(max(1, seconds))}
 
 
-def _count(key: str, window: timedelta, now: datetime, limit: int | None) -> int | None:
+def _count_statement(dialect: str, limited: bool):
+    """The counting upsert, built once per database kind (with or without a limit): its
+    values are bound at execution, so SQLAlchemy reuses the statement and its compiled form."""
+    key = (dialect, limited)
+    stmt = _COUNTS.get(key)
+    if stmt is not None:
+        return stmt
+    at = _table.c.expires_at.type
+    now = bindparam("rl_now", type_=at)
     expired = _table.c.expires_at <= now
-    stmt = upsert(_table).values(key=key, hits=1, expires_at=now + window)
-    where = None if limit is None else or_(expired, _table.c.hits < limit)
+    stmt = upsert(_table).values(
+        key=bindparam("rl_key", type_=_table.c.key.type),
+        hits=1,
+        expires_at=bindparam("rl_until", type_=at),
+    )
+    where = or_(expired, _table.c.hits < bindparam("rl_limit")) if limited else None
     stmt = stmt.on_conflict_do_update(
         index_elements=[_table.c.key],
         set_={
@@ -73,7 +85,19 @@ def _count(key: str, window: timedelta, now: datetime, limit: int | None) -> int
         },
         where=where,
     ).returning(_table.c.hits)
-    return db.session.execute(stmt).scalar()
+    _COUNTS[key] = stmt
+    return stmt
+
+
+_COUNTS: dict = {}
+
+
+def _count(key: str, window: timedelta, now: datetime, limit: int | None) -> int | None:
+    stmt = _count_statement(db.session.get_bind().dialect.name, limit is not None)
+    params = {"rl_key": key, "rl_now": now, "rl_until": now + window}
+    if limit is not None:
+        params["rl_limit"] = limit
+    return db.session.execute(stmt, params).scalar()
 
 
 def hit(
