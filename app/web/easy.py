@@ -516,4 +516,10 @@ def offline():
 
 # The other easy-mode pages add their routes to `bp` after this module's (they import
 # easy_common, not this module).
-from app.web import easy_affairs, easy_family, easy_news, easy_votes  # noqa: E402,F401
+from app.web import (  # noqa: E402,F401
+    easy_activities,
+    easy_affairs,
+    easy_family,
+    easy_news,
+    easy_votes,
+)
