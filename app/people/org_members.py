@@ -130,7 +130,12 @@ def member_view(actor: Actor, where: Scope, membership: RoleAssignment) -> dict:
 
 def list_members(actor: Actor, organization_id: int, community_id: int) -> list[dict]:
     """The organization's members in the community (an audited read: names and numbers)."""
-    where = scope(actor, organization_id, community_id)
+    return members_in(actor, scope(actor, organization_id, community_id))
+
+
+def members_in(actor: Actor, where: Scope) -> list[dict]:
+    """`list_members` for a scope already checked (the console page shows the scope too)."""
+    organization_id, community_id = where.organization.id, where.community.id
     found = db.session.scalars(_members_query(organization_id, community_id)).all()
     views = [member_view(actor, where, m) for m in found]
     audit.record(

@@ -64,13 +64,12 @@ def _back(organization_id: int, community_id: int):
 def members(organization_id: int):
     """The organization's members in a community, the form to add one, and their actions."""
     actor = current_actor()
-    community_id = _community_id(organization_id)
-    rows = org_members.list_members(actor, organization_id, community_id)
+    where = org_members.scope(actor, organization_id, _community_id(organization_id))
     return render_template(
         "staff/organizations/members.html",
-        where=org_members.scope(actor, organization_id, community_id),
+        where=where,
         communities=org_members.communities_for(actor, organization_id),
-        rows=rows,
+        rows=org_members.members_in(actor, where),
     )
 
 
