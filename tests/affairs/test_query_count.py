@@ -411,3 +411,26 @@ def test_a_domain_error_words_its_lazy_message_only_when_shown():
     assert worded == []  # raised and dropped (a case's buttons try every action): no look-up
     assert str(error) == "NOT YET" and worded == ["not yet"]
     assert str(Invalid()) == str(Invalid.default_message) == str(Invalid(""))
+
+
+@pytest.mark.parametrize("page", [1, 2, 3])
+def test_pages_by_deadline_are_the_orm_pages(client, auth, many, page):
+    """A page is chosen from case_record alone and joined afterwards: ordered by deadline (ties
+    included) and on a later page, it holds the same rows in the same order as the ORM's."""
+    world = many
+    _spread_deadlines(world.a, past=True)
+    args = {"community_id": world.a.community.id, "overdue": "true", "page": page, "per_page": 7}
+    headers = auth.headers(world.a.staff)
+    got = client.get("/api/v1/cases", query_string=args, headers=headers).get_json()
+    assert len(got["items"]) == 7
+    dues = [row["due_at"] for row in got["items"]]
+    assert dues == sorted(dues) and len(set(dues)) < len(dues)  # ordered, with ties
+    listed = queries.list_cases(actor(world.a.staff), **{**args, "overdue": True})
+    assert got == _dumped(listed.page, listed.level, listed.counts)
+    db.session.rollback()
+    _spread_deadlines(world.a, past=False)
+    headers = auth.headers(world.a.org_member)
+    query = {"status": "all", "per_page": 4, "page": page}
+    got = client.get("/api/v1/inbox", query_string=query, headers=headers).get_json()
+    assert len(got["items"]) == 4
+    assert got == _dumped(queries.inbox(actor(world.a.org_member), **query), "assignee")
