@@ -223,16 +223,13 @@ def test_a_voice_conversation_goes_on_whichever_worker_answers(scaled, desk):
         assert status == 200, (text, status, reply)  # never 404 on the other worker
         return reply
 
-    def workers() -> set[str]:
-        return {pid for pid, n in _counts(scaled, "POST", path).items() if n > before.get(pid, 0)}
-
     ask = say("我要反映")
     cid = ask["conversation_id"]
     assert ask["state"] == "ask_description"
     confirm = say("五号楼门口的路灯坏了，晚上看不见", cid)
     assert confirm["state"] == "confirm_report" and "路灯" in confirm["reply_text"]
     turns = 2
-    while turns < MAX_TURNS and (turns < 6 or len(workers()) < 2):
+    while turns < MAX_TURNS and (turns < 6 or len(_new_workers(scaled, "POST", path, before)) < 2):
         again = say("再说一遍", cid)
         turns += 1
         assert again["conversation_id"] == cid and again["state"] == "confirm_report", again
@@ -240,7 +237,9 @@ def test_a_voice_conversation_goes_on_whichever_worker_answers(scaled, desk):
     filed = say("对", cid)
     assert filed["intent"] == "yes" and filed["state"] == "done" and filed["case_ref"], filed
     scaled.wait_workers_of("POST", path, sum(before.values()) + turns + 1)
-    assert len(workers()) == 2, f"one worker answered all {turns + 1} turns"
+    assert len(_new_workers(scaled, "POST", path, before)) == 2, (
+        f"one worker answered all {turns + 1} turns"
+    )
     listed = desk.call(
         "GET", "/cases", params={"community_id": desk.community["id"], "q": filed["case_ref"]}
     )
