@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, select, union_all
 from sqlalchemy.orm import joinedload
 
 from app.affairs import attachments, categories, views
@@ -73,7 +73,7 @@ def similar_cases(
     if exclude_id is not None:
         params["s_exclude"] = exclude_id
     # One query per kind of match, each on its own index (ix_case_record_similar,
-    # ix_case_record_nearby): "same building OR inside the box" could only walk every case of
+    # ix_case_record_nearby_open): "same building OR inside the box" could only walk every case of
     # the category. Places only; the few cases suggested are loaded at the end.
     kinds = []
     if building_id is not None:
@@ -132,7 +132,6 @@ def _similar_places(kind: str, excluding: bool, staff: bool):
         where = [
             Case.community_id == bindparam("s_community"),
             Case.category_id == bindparam("s_category"),
-            Case.status.in_(OPEN_STATUSES),
             Case.merged_into_id.is_(None),
             Case.created_at >= bindparam("s_since", type_=Case.created_at.type),
         ]
@@ -140,21 +139,35 @@ def _similar_places(kind: str, excluding: bool, staff: bool):
             where.append(Case.id != bindparam("s_exclude"))
         if not staff:
             where.append(Case.is_public.is_(True))
+        columns = (Case.id, Case.building_id, Case.latitude, Case.longitude)
         if kind == "building":
             where.append(Case.building_id == bindparam("s_building"))
+            _SIMILAR[key] = (
+                select(*columns)
+                .where(*where, Case.status.in_(OPEN_STATUSES))
+                .order_by(Case.id.desc())
+                .limit(50)
+            )
         else:
+            # The newest 50 of each open status (each a walk of ix_case_record_nearby_open that
+            # stops at its 50th match), then the newest 50 of those: the same 50 as one query
+            # over every open status, which had to read and sort all of them first.
             where.append(
                 and_(
                     Case.latitude.between(bindparam("s_lat_min"), bindparam("s_lat_max")),
                     Case.longitude.between(bindparam("s_lon_min"), bindparam("s_lon_max")),
                 )
             )
-        _SIMILAR[key] = (
-            select(Case.id, Case.building_id, Case.latitude, Case.longitude)
-            .where(*where)
-            .order_by(Case.id.desc())
-            .limit(50)
-        )
+            arms = [
+                select(*columns)
+                .where(*where, Case.status == status)
+                .order_by(Case.id.desc())
+                .limit(50)
+                .subquery()
+                for status in OPEN_STATUSES
+            ]
+            newest = union_all(*(select(*arm.c) for arm in arms)).subquery()
+            _SIMILAR[key] = select(*newest.c).order_by(newest.c.id.desc()).limit(50)
     return _SIMILAR[key]
 
 
