@@ -15,6 +15,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, select, union_all
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from app.affairs import attachments, categories, views
 from app.affairs.common import _event, _now, next_reference
@@ -127,21 +129,39 @@ _SIMILAR: dict = {}
 def _similar_places(kind: str, excluding: bool, staff: bool):
     # Built once per shape, the values bound at execution: SQLAlchemy reuses the statement and
     # its compiled form (the create runs this on every submission).
-    key = (kind, excluding, staff)
+    dialect = db.session.get_bind().dialect.name
+    key = (kind, excluding, staff, dialect)
     if key not in _SIMILAR:
+        community, created = Case.community_id, Case.created_at
+        if dialect == "sqlite":
+            # Only the two indexes below serve these walks; an index on the community or the
+            # date (the inbox's, the monthly figures') would read far more, and without
+            # statistics SQLite may pick one. `+column` keeps a term off every index.
+            community, created = _not_indexed(community), _not_indexed(created)
         where = [
-            Case.community_id == bindparam("s_community"),
+            community == bindparam("s_community"),
             Case.category_id == bindparam("s_category"),
             Case.merged_into_id.is_(None),
-            Case.created_at >= bindparam("s_since", type_=Case.created_at.type),
+            created >= bindparam("s_since", type_=Case.created_at.type),
         ]
         if excluding:
             where.append(Case.id != bindparam("s_exclude"))
         if not staff:
             where.append(Case.is_public.is_(True))
-        columns = (Case.id, Case.building_id, Case.latitude, Case.longitude)
         if kind == "building":
             where.append(Case.building_id == bindparam("s_building"))
+        else:
+            where.append(
+                and_(
+                    Case.latitude.between(bindparam("s_lat_min"), bindparam("s_lat_max")),
+                    Case.longitude.between(bindparam("s_lon_min"), bindparam("s_lon_max")),
+                )
+            )
+        columns = (Case.id, Case.building_id, Case.latitude, Case.longitude)
+        if dialect == "sqlite":
+            # Both indexes go on with id after the status and hold every column read here:
+            # SQLite walks each open status newest first without visiting the table, and
+            # stops a walk once it can no longer reach the newest 50.
             _SIMILAR[key] = (
                 select(*columns)
                 .where(*where, Case.status.in_(OPEN_STATUSES))
@@ -149,15 +169,9 @@ def _similar_places(kind: str, excluding: bool, staff: bool):
                 .limit(50)
             )
         else:
-            # The newest 50 of each open status (each a walk of ix_case_record_nearby_open that
-            # stops at its 50th match), then the newest 50 of those: the same 50 as one query
-            # over every open status, which had to read and sort all of them first.
-            where.append(
-                and_(
-                    Case.latitude.between(bindparam("s_lat_min"), bindparam("s_lat_max")),
-                    Case.longitude.between(bindparam("s_lon_min"), bindparam("s_lon_max")),
-                )
-            )
+            # PostgreSQL would read every match of the five statuses and sort them: here each
+            # open status is its own walk that stops at its 50th match, and the newest 50 of
+            # those (a merge) are the same 50.
             arms = [
                 select(*columns)
                 .where(*where, Case.status == status)
@@ -169,6 +183,10 @@ def _similar_places(kind: str, excluding: bool, staff: bool):
             newest = union_all(*(select(*arm.c) for arm in arms)).subquery()
             _SIMILAR[key] = select(*newest.c).order_by(newest.c.id.desc()).limit(50)
     return _SIMILAR[key]
+
+
+def _not_indexed(column):
+    return UnaryExpression(column.expression, operator=custom_op("+"), type_=column.type)
 
 
 def _similar_rows():

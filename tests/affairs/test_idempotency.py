@@ -179,7 +179,9 @@ def test_a_create_writes_its_key_row_first_but_after_its_reads(client, cats, aut
     # ... and the reads and checks, the similar cases included, come before it.
     first_write = seen.index(writes[0])
     assert any("case_category" in s for s in seen[:first_write]), seen
-    assert sum(s.startswith("SELECT case_record.id") for s in seen[:first_write]) >= 1, seen
+    # (On PostgreSQL the similar cases are read as a merge of one walk per open status.)
+    similar = ("SELECT case_record.id", "SELECT anon_1.id")
+    assert sum(s.startswith(similar) for s in seen[:first_write]) >= 1, seen
 
 
 def test_a_retry_that_loses_the_race_for_its_key_answers_as_the_first(
