@@ -13,8 +13,10 @@
    each), and the staff inbox (GET /api/v1/cases?community_id=…&status=… with counts per
    status), rotating through its filters.
 4. Prints requests per second, the ratio to /healthz of the same server in the same run (the
-   mean of /healthz measured first and again last), and p50/p95 latencies; --explain also
-   prints the database's plan for the inbox query.
+   mean of /healthz measured first and again last), p50/p95 latencies, and the server's CPU
+   time per request (the gunicorn master and workers, from /proc), which unlike req/s does not
+   depend on how the cores are shared with the clients; --explain also prints the database's
+   plan for the inbox query.
 """
 
 from __future__ import annotations
@@ -313,6 +315,28 @@ def start_gunicorn(env: dict, port: int, workers: int, worker_class: str, thread
     raise SystemExit("gunicorn did not start")
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the gunicorn master and its workers have used so far, from
+    /proc (Linux): each process's own, threads included, plus what its reaped children used.
+    Unlike req/s it does not depend on how the two cores are shared with the bench's clients."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                text = (entry / "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            fields = text.rsplit(")", 1)[1].split()
+            stats[int(entry.name)] = (int(fields[1]), [int(f) for f in fields[11:15]])
+    tree, todo = set(), [pid]
+    while todo:
+        here = todo.pop()
+        tree.add(here)
+        todo += [child for child, (ppid, _) in stats.items() if ppid == here]
+    return sum(sum(stats[p][1]) for p in tree if p in stats) / tick
+
+
 def stop(proc) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -396,9 +420,12 @@ def _worker(args):
     return latencies, errors, began, time.time()
 
 
-def load(port, kind, count, processes, threads, tokens=None, community_id=None) -> dict:
+def load(
+    port, kind, count, processes, threads, tokens=None, community_id=None, server=None
+) -> dict:
     # Every client process starts at the same moment; the clock runs from the first request
     # sent to the last answer received.
+    cpu_before = server_cpu_seconds(server) if server else None
     start_at = time.time() + 3
     share = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
     with mp.get_context("spawn").Pool(processes) as pool:
@@ -409,7 +436,9 @@ def load(port, kind, count, processes, threads, tokens=None, community_id=None) 
     latencies = [x for r in results for x in r[0]]
     errors = [x for r in results for x in r[1]]
     latencies.sort()
+    cpu = (server_cpu_seconds(server) - cpu_before) if server else float("nan")
     return {
+        "cpu_ms": cpu / max(len(latencies), 1) * 1000,
         "requests": len(latencies),
         "seconds": elapsed,
         "rps": len(latencies) / elapsed,
@@ -471,7 +500,11 @@ def main() -> None:
         proc = start_gunicorn(env, port, args.workers, worker_class, args.threads)
         staff = _login(port, "heping_staff", "password", info["password"])
         resident_tokens = [_login(port, login, "pin", info["pin"]) for login in info["residents"]]
-        common = {"processes": args.clients, "threads": args.client_threads}
+        common = {
+            "processes": args.clients,
+            "threads": args.client_threads,
+            "server": proc.pid,
+        }
         load_before = os.getloadavg()[0]
         load(port, "healthz", min(300, args.requests), **common)  # warm up every worker
         load(
@@ -510,6 +543,7 @@ def main() -> None:
             stop(proc)
         drop()
     base = (rows[0][1]["rps"] + rows[-1][1]["rps"]) / 2
+    base_cpu = (rows[0][1]["cpu_ms"] + rows[-1][1]["cpu_ms"]) / 2
     concurrency = args.clients * args.client_threads
     print(
         f"\nLinli affairs bench — {info['cases']:,} cases, "
@@ -518,14 +552,17 @@ def main() -> None:
         f"{concurrency} concurrent loopback clients, {os.cpu_count()} CPUs, load average "
         f"before/after {load_before:.1f}/{os.getloadavg()[0]:.1f}\n"
     )
+    # Server CPU per request: the gunicorn tree's CPU time during the load ÷ its requests;
+    # "healthz ÷ CPU" is what the req/s ratio would be if the server alone had the cores.
     print(
         f"{'endpoint':34} {'requests':>8} {'req/s':>8} {'× healthz':>9} {'p50 ms':>8} "
-        f"{'p95 ms':>8} {'errors':>6}"
+        f"{'p95 ms':>8} {'errors':>6} {'CPU ms/req':>10} {'healthz ÷ CPU':>13}"
     )
     for name, r in rows:
         print(
             f"{name:34} {r['requests']:>8} {r['rps']:>8.0f} {r['rps'] / base:>9.2f} "
-            f"{r['p50']:>8.1f} {r['p95']:>8.1f} {len(r['errors']):>6}"
+            f"{r['p50']:>8.1f} {r['p95']:>8.1f} {len(r['errors']):>6} "
+            f"{r['cpu_ms']:>10.2f} {base_cpu / r['cpu_ms']:>13.2f}"
         )
     for name, r in rows:
         for status, body in r["errors"][:3]:
