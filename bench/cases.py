@@ -319,22 +319,15 @@ def server_cpu_seconds(pid: int) -> float:
     """CPU time (user + system) the gunicorn master and its workers have used so far, from
     /proc (Linux): each process's own, threads included, plus what its reaped children used.
     Unlike req/s it does not depend on how the two cores are shared with the bench's clients."""
-    tick = os.sysconf("SC_CLK_TCK")
-    stats = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                text = (entry / "stat").read_text()
-            except OSError:  # gone meanwhile
-                continue
-            fields = text.rsplit(")", 1)[1].split()
-            stats[int(entry.name)] = (int(fields[1]), [int(f) for f in fields[11:15]])
-    tree, todo = set(), [pid]
-    while todo:
-        here = todo.pop()
-        tree.add(here)
-        todo += [child for child, (ppid, _) in stats.items() if ppid == here]
-    return sum(sum(stats[p][1]) for p in tree if p in stats) / tick
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # the master or a worker
+            ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def stop(proc) -> None:
@@ -420,12 +413,10 @@ def _worker(args):
     return latencies, errors, began, time.time()
 
 
-def load(
-    port, kind, count, processes, threads, tokens=None, community_id=None, server=None
-) -> dict:
+def load(port, kind, count, processes, threads, *, server, tokens=None, community_id=None) -> dict:
     # Every client process starts at the same moment; the clock runs from the first request
     # sent to the last answer received.
-    cpu_before = server_cpu_seconds(server) if server else None
+    cpu_before = server_cpu_seconds(server)
     start_at = time.time() + 3
     share = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
     with mp.get_context("spawn").Pool(processes) as pool:
@@ -436,7 +427,7 @@ def load(
     latencies = [x for r in results for x in r[0]]
     errors = [x for r in results for x in r[1]]
     latencies.sort()
-    cpu = (server_cpu_seconds(server) - cpu_before) if server else float("nan")
+    cpu = server_cpu_seconds(server) - cpu_before
     return {
         "cpu_ms": cpu / max(len(latencies), 1) * 1000,
         "requests": len(latencies),
