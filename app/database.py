@@ -73,3 +73,18 @@ def install_sqlite(engine, config) -> None:
     @event.listens_for(engine, "do_executemany")
     def _executemany(cursor, statement, parameters, context):
         return _retrying(lambda: cursor.executemany(statement, parameters), context, budget)
+
+
+def schema_on(dialect_name: str):
+    """An Alembic `include_object` for comparing the models with a database of `dialect_name`:
+    autogenerate does not read `ddl_if`, so the model objects that `ddl_if(dialect=…)` builds
+    on other databases only are left out (ix_case_record_open_due: PostgreSQL)."""
+
+    def include_object(obj, name, type_, reflected, compare_to):
+        ddl_if = getattr(obj, "_ddl_if", None)
+        if reflected or ddl_if is None or ddl_if.dialect is None:
+            return True
+        dialects = (ddl_if.dialect,) if isinstance(ddl_if.dialect, str) else ddl_if.dialect
+        return dialect_name in dialects
+
+    return include_object

@@ -6,6 +6,7 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
 from app import create_app
+from app.database import schema_on
 from app.extensions import db
 from tests.conftest import fresh_database
 
@@ -28,9 +29,8 @@ def _compare(tmp_path, url):
         upgrade()
         engine = create_engine(url)
         with engine.connect() as conn:
-            diff = compare_metadata(
-                MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata
-            )
+            opts = {"compare_type": True, "include_object": schema_on(conn.dialect.name)}
+            diff = compare_metadata(MigrationContext.configure(conn, opts=opts), db.metadata)
         engine.dispose()
         db.engine.dispose()
     assert diff == [], f"models and migrations differ; run `flask db migrate`: {diff[:5]}"

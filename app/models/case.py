@@ -84,6 +84,10 @@ _DUE_SOON_WHERE = db.text(
     "status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')"
 )
 _RESOLVED_WHERE = db.text("status = 'resolved'")
+# Open cases by deadline: the staff list's overdue page walks them in deadline order and stops
+# after a page, where the (community, status, deadline) index must read and sort every open
+# overdue case of the community (PostgreSQL, 6,000 of them on the bench: 17 ms -> 0.6 ms).
+_OPEN_WHERE = db.text("status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')")
 
 
 # What a duplicate-suggestion walk reads after its equality columns: newest first (id), then
@@ -108,6 +112,12 @@ class Case(TimestampMixin, db.Model):
         db.Index("ix_case_record_inbox", "community_id", "status", "id"),
         # The overdue filter and count.
         db.Index("ix_case_record_due", "community_id", "status", "due_at"),
+        # The overdue page of open cases, in deadline order (PostgreSQL only: SQLite, without
+        # statistics, would take it for the deadline sweeps' smaller indexes, and cannot use it
+        # for the page, whose status list is bound as parameters).
+        db.Index(
+            "ix_case_record_open_due", "community_id", "due_at", "id", postgresql_where=_OPEN_WHERE
+        ).ddl_if(dialect="postgresql"),
         # Deadline sweeps, by deadline: overdue notices, then escalations.
         db.Index(
             "ix_case_record_notice",

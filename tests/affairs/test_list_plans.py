@@ -1,0 +1,98 @@
+"""How the databases plan the staff list's page and the deadline sweeps.
+
+PostgreSQL chooses the page once (an InitPlan, `id = ANY(ARRAY(page))`) and walks open cases by
+deadline on ix_case_record_open_due for the overdue page. SQLite has no such index: without
+statistics it would take it for the sweeps' own smaller partial indexes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, inspect
+
+from app.affairs import deadlines
+from app.extensions import db
+from app.models.base import utcnow
+from app.models.case import Case
+from tests.affairs.conftest import submit
+
+
+def _grab(marker: str):
+    seen = []
+
+    def on_execute(_conn, _cursor, statement, parameters, _context, _many):
+        if marker in statement:
+            seen.append((statement, parameters))
+
+    return seen, on_execute
+
+
+@pytest.fixture()
+def overdue(cats):
+    """Twelve open cases of community A, all past their deadline."""
+    world = cats
+    for n in range(12):
+        submit(world.a, by=world.a.staff, reporter_id=world.a.resident.id, address=f"东门 {n}")
+    db.session.execute(
+        db.update(Case)
+        .where(Case.community_id == world.a.community.id)
+        .values(due_at=utcnow() - timedelta(hours=2))
+    )
+    db.session.commit()
+    return world
+
+
+def test_postgresql_chooses_the_overdue_page_once_on_the_open_deadline_index(client, auth, overdue):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plan (SQLite keeps `id IN (page)`, and has no such index)")
+    world = overdue
+    seen, on_execute = _grab("ORDER BY case_record.due_at")
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        got = client.get(
+            "/api/v1/cases",
+            query_string={"community_id": world.a.community.id, "overdue": "true", "per_page": 5},
+            headers=auth.headers(world.a.staff),
+        )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+    assert got.status_code == 200 and len(got.get_json()["items"]) == 5
+    assert len(seen) == 1, seen
+    statement, parameters = seen[0]
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        # Twelve rows would rather be sorted than walked: sorting is priced out here, so the
+        # plan shows whether the page's conditions let PostgreSQL walk the index at all.
+        cursor.execute("SET enable_sort = off")
+        cursor.execute("EXPLAIN " + statement, parameters)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        raw.rollback()
+    finally:
+        raw.close()
+    assert "InitPlan" in plan, plan  # the page runs once, not as a semi-join among the joins
+    assert "ix_case_record_open_due" in plan, plan
+
+
+def test_sqlite_sweeps_keep_their_own_partial_indexes(app, overdue):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan (the open-deadline index is PostgreSQL's only)")
+    indexes = {ix["name"] for ix in inspect(db.engine).get_indexes("case_record")}
+    assert "ix_case_record_notice" in indexes and "ix_case_record_open_due" not in indexes
+    seen, on_execute = _grab("WHERE case_record.overdue_notified_at")
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        deadlines.run_due_work(community_id=overdue.a.community.id, only=("overdue", "escalated"))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+    db.session.rollback()
+    sweeps = [(s, p) for s, p in seen if s.lstrip().startswith("SELECT")]
+    assert len(sweeps) == 2, [s for s, _ in sweeps]
+    raw = db.session.connection().connection.dbapi_connection
+    for (statement, parameters), index in zip(
+        sweeps, ("ix_case_record_notice", "ix_case_record_escalation"), strict=True
+    ):
+        plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters)]
+        assert any(f"INDEX {index} " in step for step in plan), plan
