@@ -8,7 +8,8 @@ bench/cases.py's loader, signs in a resident and heping_staff, and for each endp
 create (POST /api/v1/cases with an Idempotency-Key), the staff list with counts
 (GET /api/v1/cases?community_id=…&status=open, the issue's "staff inbox") and the handler's
 inbox (GET /api/v1/inbox) — prints the SQL statements of one request and the mean and p95 time
-over --requests requests, and writes a cProfile (<name>.prof, open with snakeviz or pstats) and
+over --requests requests with the wall time inside each of STAGES (timed plainly, no
+profiler), and writes a cProfile (<name>.prof, open with snakeviz or pstats) and
 its top functions (<name>.txt) under --out. A quick single-client measurement, not the issue's
 benchmark (bench/cases.py is).
 """
@@ -105,6 +106,72 @@ PARTS = {
     "commit (unit of work)": [("app/infra/uow.py", "_finish")],
     "event publish": [("app/infra/events.py", None)],
 }
+
+
+# The same request timed without a profiler (cProfile inflates Python-heavy parts several
+# times over: under it the token check looked like a third of a list request, timed plainly it
+# is about a tenth). Wall milliseconds per request spent inside each function (owner, name:
+# looked up when called, so the callers see the timed one). A stage includes the stages it
+# calls (the create's answer shapes its suggestions with summary_rows, say).
+# (module, attribute on it or "Class.method", label)
+STAGES = [
+    ("app.people.auth", "resolve_token", "token check (resolve_token)"),
+    ("app.affairs.queries", "list_cases", "staff list: rules and statements"),
+    ("app.affairs.queries", "status_counts", "list: counts per status and overdue"),
+    ("app.affairs.queries", "_row_page", "list: the page statement and its rows"),
+    ("app.affairs.queries", "inbox", "inbox: rules and statements"),
+    ("app.api.cases.routes", "case_page", "list answer (rows shaped, JSON)"),
+    ("app.affairs.views", "summary_rows", "rows shaped (summary_rows)"),
+    ("app.affairs.intake", "submit", "create: the case (submit)"),
+    ("app.affairs.intake", "similar_cases", "create: duplicate suggestions"),
+    ("sqlalchemy.orm.session", "Session.flush", "ORM flushes (writes)"),
+    ("app.affairs.views", "case_view", "create: the case as answered (case_view)"),
+    ("sqlalchemy.orm.session", "Session.commit", "commit"),
+]
+
+
+class Stages:
+    """Wall time per call of each of STAGES, by wrapping the functions for a block of
+    requests (two perf_counter calls per call: well under a microsecond)."""
+
+    def __init__(self):
+        import importlib
+
+        self.ms = dict.fromkeys((label for _m, _a, label in STAGES), 0.0)
+        self._saved = []
+        for module, attribute, label in STAGES:
+            owner = importlib.import_module(module)
+            *path, name = attribute.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            self._saved.append((owner, name, owner.__dict__[name], label))
+
+    def _timed(self, original, label):
+        ms = self.ms
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                ms[label] += (time.perf_counter() - t0) * 1000
+
+        return timed
+
+    def __enter__(self):
+        for owner, name, original, label in self._saved:
+            setattr(owner, name, self._timed(original, label))
+        return self
+
+    def __exit__(self, *_exc):
+        for owner, name, original, _label in self._saved:
+            setattr(owner, name, original)
+
+    def per_request(self, requests: int) -> dict:
+        """The stages that ran, ms per request; then the clock is reset."""
+        out = {label: ms / requests for label, ms in self.ms.items() if ms / requests >= 0.005}
+        self.ms = dict.fromkeys(self.ms, 0.0)
+        return out
 
 
 class GcTime:
@@ -206,6 +273,7 @@ def main() -> None:
             counter = Statements(db.engine)
         client = app.test_client()
         gc_time = GcTime()
+        stages = Stages()
 
         def token(login, kind, secret):
             r = client.post("/api/v1/auth/token", json={"login": login, kind: secret})
@@ -275,11 +343,13 @@ def main() -> None:
             times, cpu = [], []
             counter.take_locked()
             gc_time.take()
-            for _ in range(args.requests):
-                t0, c0 = time.perf_counter(), time.process_time()
-                call()
-                cpu.append((time.process_time() - c0) * 1000)
-                times.append((time.perf_counter() - t0) * 1000)
+            with stages:
+                for _ in range(args.requests):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    call()
+                    cpu.append((time.process_time() - c0) * 1000)
+                    times.append((time.perf_counter() - t0) * 1000)
+            staged = stages.per_request(args.requests)
             counter.take()
             locked = counter.take_locked()
             gc_ms, gc_full = gc_time.take()
@@ -310,6 +380,8 @@ def main() -> None:
                 "gc_ms": gc_ms / len(times),
                 "gc_full_collections": gc_full,
                 "python_calls": pstats.Stats(profiler).total_calls // profiled,
+                # Without a profiler: wall ms per request inside each of STAGES.
+                "stages_ms": staged,
                 "profile_ms": breakdown(profiler, profiled),
                 "sql": sql,
             }
@@ -323,6 +395,8 @@ def main() -> None:
                 f"load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
+            for stage, ms in staged.items():
+                print(f"    {stage:48} {ms:6.2f} ms (timed, no profiler)")
             for part, ms in report[name]["profile_ms"].items():
                 print(f"    {part:48} {ms:6.2f} ms (under cProfile)")
             if args.show_sql:
