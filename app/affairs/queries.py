@@ -136,8 +136,8 @@ def _row_page(
     ids = listed.order_by(*order).limit(per_page).offset(offset)
     if db.session.get_bind().dialect.name == "postgresql":
         # `id = ANY(ARRAY(page))`: PostgreSQL runs the page once (an InitPlan) and plans six
-        # outer joins, not a semi-join it may move among them: planning ~3 -> ~1.7 ms on 100k
-        # cases, which was five times the page's execution (bench/PROFILE.md round 7).
+        # outer joins, not a semi-join it may move among them: planning 2-4 -> 1.1-2.0 ms on
+        # 100k cases, where the page runs in under 1 ms (bench/PROFILE.md round 7).
         chosen = Case.id == any_(func.array(ids.scalar_subquery()))
     else:
         chosen = Case.id.in_(ids)
