@@ -7,6 +7,7 @@ statistics it would take it for the sweeps' own smaller partial indexes.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -19,14 +20,20 @@ from app.models.case import Case
 from tests.affairs.conftest import submit
 
 
+@contextmanager
 def _grab(marker: str):
+    """The statements (with their parameters) run inside the block that contain `marker`."""
     seen = []
 
     def on_execute(_conn, _cursor, statement, parameters, _context, _many):
         if marker in statement:
             seen.append((statement, parameters))
 
-    return seen, on_execute
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
 
 
 @pytest.fixture()
@@ -48,16 +55,12 @@ def test_postgresql_chooses_the_overdue_page_once_on_the_open_deadline_index(cli
     if db.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plan (SQLite keeps `id IN (page)`, and has no such index)")
     world = overdue
-    seen, on_execute = _grab("ORDER BY case_record.due_at")
-    event.listen(db.engine, "before_cursor_execute", on_execute)
-    try:
+    with _grab("ORDER BY case_record.due_at") as seen:
         got = client.get(
             "/api/v1/cases",
             query_string={"community_id": world.a.community.id, "overdue": "true", "per_page": 5},
             headers=auth.headers(world.a.staff),
         )
-    finally:
-        event.remove(db.engine, "before_cursor_execute", on_execute)
     assert got.status_code == 200 and len(got.get_json()["items"]) == 5
     assert len(seen) == 1, seen
     statement, parameters = seen[0]
@@ -81,12 +84,8 @@ def test_sqlite_sweeps_keep_their_own_partial_indexes(app, overdue):
         pytest.skip("SQLite's plan (the open-deadline index is PostgreSQL's only)")
     indexes = {ix["name"] for ix in inspect(db.engine).get_indexes("case_record")}
     assert "ix_case_record_notice" in indexes and "ix_case_record_open_due" not in indexes
-    seen, on_execute = _grab("WHERE case_record.overdue_notified_at")
-    event.listen(db.engine, "before_cursor_execute", on_execute)
-    try:
+    with _grab("WHERE case_record.overdue_notified_at") as seen:
         deadlines.run_due_work(community_id=overdue.a.community.id, only=("overdue", "escalated"))
-    finally:
-        event.remove(db.engine, "before_cursor_execute", on_execute)
     db.session.rollback()
     sweeps = [(s, p) for s, p in seen if s.lstrip().startswith("SELECT")]
     assert len(sweeps) == 2, [s for s, _ in sweeps]
