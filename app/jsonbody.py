@@ -13,6 +13,8 @@ voice stream's messages, idempotency fingerprints) is parsed by `loads`:
 
 Errors are werkzeug HTTP exceptions carrying `messages` in the webargs shape, so app/errors.py
 renders them in the one envelope with `errors: {"_json": [...]}`.
+
+Answers are written by `JSONProvider` (`app.json`): orjson, with Flask's rules.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import datetime
 from itertools import accumulate
 
 import flask
+import orjson
 from flask import current_app, has_app_context
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
 from webargs import core
 from webargs.flaskparser import FlaskParser
@@ -187,6 +192,66 @@ class Parser(FlaskParser):
         return req.get_json(cache=True)
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider writing with orjson: a list page of 50 cases is encoded in about
+    0.04 ms instead of 0.4 ms (bench/PROFILE.md round 8). The same JSON values as Flask's:
+    keys sorted, compact (indented in debug), dates and datetimes through `default` (Flask's
+    HTTP dates unless the caller passes its own), Decimal and UUID as text, `__html__`. Text
+    is written as UTF-8 rather than \\u escapes. Anything orjson refuses (a lone surrogate,
+    an integer beyond 64 bits, a type nobody knows) or a json.dumps option it lacks goes
+    through json.dumps with ASCII escapes, as before."""
+
+    ensure_ascii = False
+    _KNOWN = frozenset({"default", "sort_keys", "indent", "separators", "ensure_ascii"})
+
+    def dumps(self, obj, **kwargs) -> str:
+        """`json.dumps(obj, **kwargs)` as Flask's provider would, in orjson where it can."""
+        encoded = self._encode(obj, kwargs)
+        return encoded.decode() if isinstance(encoded, bytes) else encoded
+
+    def response(self, *args, **kwargs) -> flask.Response:
+        """Flask's `jsonify`, without the bytes going through a str and back."""
+        obj = self._prepare_response_obj(args, kwargs)
+        pretty = (self.compact is None and self._app.debug) or self.compact is False
+        encoded = self._encode(obj, {"indent": 2} if pretty else {"separators": (",", ":")})
+        if isinstance(encoded, str):
+            encoded = encoded.encode()
+        return self._app.response_class(encoded + b"\n", mimetype=self.mimetype)
+
+    def api_response(self, obj) -> flask.Response:
+        """A compact JSON answer with datetimes in ISO 8601, as the API's schemas write them
+        (for an answer built without marshmallow, like a list page)."""
+        option = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+        try:
+            encoded = orjson.dumps(obj, default=self.default, option=option)
+        except orjson.JSONEncodeError:
+            encoded = json.dumps(
+                obj, default=_iso_default, sort_keys=True, separators=(",", ":")
+            ).encode()
+        return self._app.response_class(encoded + b"\n", mimetype=self.mimetype)
+
+    def _encode(self, obj, kwargs: dict) -> bytes | str:
+        indent = kwargs.get("indent")
+        if kwargs.keys() <= self._KNOWN and indent in (None, 2):
+            option = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+            if kwargs.get("sort_keys", self.sort_keys):
+                option |= orjson.OPT_SORT_KEYS
+            if indent == 2:
+                option |= orjson.OPT_INDENT_2
+            try:
+                return orjson.dumps(obj, default=kwargs.get("default", self.default), option=option)
+            except orjson.JSONEncodeError:
+                pass  # json.dumps writes it, or raises its own TypeError as before
+        return super().dumps(obj, **{**kwargs, "ensure_ascii": True})
+
+
+def _iso_default(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return current_app.json.default(value)
+
+
 def init_app(app: flask.Flask) -> None:
-    """Use the bounded request class."""
+    """Use the bounded request class and the orjson answer writer."""
     app.request_class = Request
+    app.json = JSONProvider(app)

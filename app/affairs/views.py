@@ -9,7 +9,9 @@ the reporter (phone masked unless policy says "see_contact"), and each such read
 
 from __future__ import annotations
 
+from collections import namedtuple
 from datetime import datetime
+from functools import cache
 from types import SimpleNamespace
 
 from flask_babel import get_translations
@@ -288,6 +290,14 @@ def _row_case(row, translate=None) -> SimpleNamespace:
     )
 
 
+@cache
+def _plain_row(fields: tuple[str, ...]):
+    """A namedtuple class for rows with these columns: a Row's attributes are looked up by
+    name on each access (~0.3 µs, thirty a row), a namedtuple's by position (bench/PROFILE.md
+    round 8)."""
+    return namedtuple("SummaryRow", fields)
+
+
 def summary_rows(rows, level: str, now: datetime | None = None) -> list[dict]:
     """List rows (case_summary) from `queries.summary_select()` rows: no ORM objects, and each
     status worded once for the whole list."""
@@ -300,8 +310,11 @@ def summary_rows(rows, level: str, now: datetime | None = None) -> list[dict]:
         return translations.ugettext(msgid) % variables
 
     out, names = [], {}
+    if not rows:
+        return out
+    plain = _plain_row(tuple(rows[0]._fields))._make
     for row in rows:
-        case = _row_case(row, translate)
+        case = _row_case(plain(row), translate)
         if case.category.id not in names:
             names[case.category.id] = categories.shown(case.category)
         out.append(case_summary(case, level, now, labels, names))

@@ -1,7 +1,5 @@
 """Community affairs (诉求): raise, follow, dispatch and close cases; Open311 key management."""
 
-from datetime import datetime
-
 from flask import current_app, send_file, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -84,14 +82,10 @@ def case_page(page, level: str, counts: dict | None = None):
     it, without marshmallow: the rows are already the documented shape, datetimes go out in
     ISO 8601 (tests/affairs/test_query_count.py compares the two)."""
     items = views.summary_rows(page.items, level)
-    for row in items:
-        for key, value in row.items():
-            if isinstance(value, datetime):
-                row[key] = value.isoformat()
     body = {"items": items, "total": page.total, "page": page.page, "pages": page.pages}
     if counts is not None:
         body["counts"] = counts
-    return current_app.json.response(body)
+    return current_app.json.api_response(body)
 
 
 @blp.route("/cases")
