@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import cache
 
 from sqlalchemy import bindparam, delete, func, insert, inspect, select
 from sqlalchemy import event as sa_event
@@ -25,11 +26,8 @@ def status_counts(actor: Actor, community_id: int) -> dict:
     authz.ensure_internal(actor, community_id)
     # The kept figures (a handful of rows, not a scan of the community's cases), plus the
     # moves this transaction has flushed but not committed yet.
-    rows = db.session.execute(
-        select(CaseStatusCount.status, CaseStatusCount.total).where(
-            CaseStatusCount.community_id == community_id
-        )
-    ).all()
+    kept, overdue = _count_queries()
+    rows = db.session.execute(kept, {"c_community": community_id}).all()
     counts = {status: 0 for status in CASE_STATUSES}
     for status, n in rows:
         counts[status] = counts.get(status, 0) + n
@@ -38,18 +36,28 @@ def status_counts(actor: Actor, community_id: int) -> dict:
             counts[status] = counts.get(status, 0) + n
     counts["open"] = sum(counts[s] for s in OPEN_STATUSES)
     counts["overdue"] = (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Case)
-            .where(
-                Case.community_id == community_id,
-                Case.status.in_(OPEN_STATUSES),
-                Case.due_at < _now(),
-            )
-        )
-        or 0
+        db.session.scalar(overdue, {"c_community": community_id, "c_now": _now()}) or 0
     )
     return counts
+
+
+@cache
+def _count_queries():
+    # Built once, the community and the time bound at execution (the staff list runs both on
+    # every page).
+    kept = select(CaseStatusCount.status, CaseStatusCount.total).where(
+        CaseStatusCount.community_id == bindparam("c_community")
+    )
+    overdue = (
+        select(func.count())
+        .select_from(Case)
+        .where(
+            Case.community_id == bindparam("c_community"),
+            Case.status.in_(OPEN_STATUSES),
+            Case.due_at < bindparam("c_now", type_=Case.due_at.type),
+        )
+    )
+    return kept, overdue
 
 
 # Counting a community's cases per status reads every one of them, whatever the index; the

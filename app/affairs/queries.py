@@ -13,7 +13,7 @@ from typing import NamedTuple
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import and_, any_, func, or_, select
+from sqlalchemy import Integer, and_, any_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from app.affairs import policy, words
@@ -124,25 +124,32 @@ class RowPage:
         return ceil(self.total / self.per_page) if self.total else 0
 
 
-def _row_page(
-    listed, order, page: int, per_page: int, total: int = 0, keyset: bool = False
-) -> RowPage:
+def _page_query(listed, order, dialect: str):
     """The page of `listed` (a `select(Case.id)` with its conditions) in `order`, as
-    `summary_select()` rows. The page's ids are chosen from case_record alone, on its indexes,
-    and only those rows are joined and shaped: ordered by deadline, joining every matching
-    case before the sort made one overdue page take ~28 ms of SQLite on 100k cases (< 3 ms
-    now); an offset page no longer joins the pages before it either."""
-    offset = 0 if keyset else (page - 1) * per_page
-    ids = listed.order_by(*order).limit(per_page).offset(offset)
-    if db.session.get_bind().dialect.name == "postgresql":
+    `summary_select()` rows, its size and offset bound at execution (p_limit, p_offset). The
+    page's ids are chosen from case_record alone, on its indexes, and only those rows are
+    joined and shaped: ordered by deadline, joining every matching case before the sort made
+    one overdue page take ~28 ms of SQLite on 100k cases (< 3 ms now); an offset page no
+    longer joins the pages before it either."""
+    ids = listed.order_by(*order).limit(bindparam("p_limit", type_=Integer))
+    ids = ids.offset(bindparam("p_offset", type_=Integer))
+    if dialect == "postgresql":
         # `id = ANY(ARRAY(page))`: PostgreSQL runs the page once (an InitPlan) and plans six
         # outer joins, not a semi-join it may move among them: planning 2-4 -> 1.1-2.0 ms on
         # 100k cases, where the page runs in under 1 ms (bench/PROFILE.md round 7).
         chosen = Case.id == any_(func.array(ids.scalar_subquery()))
     else:
         chosen = Case.id.in_(ids)
-    query = summary_select().where(chosen).order_by(*order)
-    return RowPage(db.session.execute(query).all(), total, page, per_page)
+    return summary_select().where(chosen).order_by(*order)
+
+
+def _row_page(
+    query, values: dict, page: int, per_page: int, total: int = 0, keyset: bool = False
+) -> RowPage:
+    """The RowPage `query` (from `_page_query`) gives with `values` bound."""
+    offset = 0 if keyset else (page - 1) * per_page
+    bound = {**values, "p_limit": per_page, "p_offset": offset}
+    return RowPage(db.session.execute(query, bound).all(), total, page, per_page)
 
 
 def _after(after: int, conditions, *, by_due: bool, nulls_last: bool = False):
@@ -252,9 +259,10 @@ def list_cases(
     authz.require_signed_in(actor)
     now = _now()
     counts = None
+    terms: dict[str, dict] = {}  # the filters by name (_TERMS), with the values they bind
     if mine:
         authz.require_person(actor)
-        conditions = [Case.reporter_id == actor.subject.id]
+        terms["reporter"] = {"l_reporter": actor.subject.id}
         level = "reporter"
     else:
         community_id = community_id or _default_community(actor)
@@ -262,81 +270,85 @@ def list_cases(
         # Evaluated on read, not only by the scheduler; bounded, so a backlog never makes one
         # page slow (the scheduler drains the rest), and at most every few seconds.
         sweep_on_read(community_id, limit=LIST_SWEEP_LIMIT)
-        conditions = [Case.community_id == community_id]
+        terms["community"] = {"l_community": community_id}
         if authz.can_see_internal(actor, community_id):
             level = "staff"
             counts = status_counts(actor, community_id)
         elif orgs := actor.organizations_in(community_id):
-            conditions.append(Case.assignee_organization_id.in_(orgs))
+            terms["orgs"] = {"l_orgs": sorted(orgs)}
             level = "assignee"
         else:
-            conditions.append(Case.is_public.is_(True))
+            terms["public"] = {}
             level = "public"
     if status not in (None, "", "all"):
         if status == "open":
-            conditions.append(Case.status.in_(OPEN_STATUSES))
+            terms["open"] = {}
         elif status in CASE_STATUSES:
-            conditions.append(Case.status == status)
+            terms["status"] = {"l_status": status}
         else:
             raise invalid_field("status", ", ".join(("open", "all", *CASE_STATUSES)))
     filtered = False
     if category_id is not None:
-        conditions.append(Case.category_id == category_id)
+        terms["category"] = {"l_category": category_id}
         filtered = True
     if level in ("staff", "assignee", "reporter"):
         if grid_id is not None:
-            conditions.append(Case.grid_id == grid_id)
+            terms["grid"] = {"l_grid": grid_id}
             filtered = True
         if channel is not None:
             if channel not in CHANNELS:
                 raise invalid_field("channel", ", ".join(CHANNELS))
-            conditions.append(Case.channel == channel)
+            terms["channel"] = {"l_channel": channel}
             filtered = True
     if assignee is not None:
         if assignee != "me":
             raise invalid_field("assignee", "me")
         authz.require_person(actor)
-        conditions.append(Case.assignee_person_id == actor.person.id)
+        terms["mine"] = {"l_person": actor.person.id}
         filtered = True
     if due is not None:
         if due != "today":
             raise invalid_field("due", "today")
-        conditions += [
-            Case.status.in_(OPEN_STATUSES),
-            Case.due_at >= now,
-            Case.due_at < day_end(now),
-        ]
+        terms["open"] = {}
+        terms["due_today"] = {"l_now": now, "l_day_end": day_end(now)}
         filtered = True
     if escalated is True:
-        conditions += [Case.status.in_(OPEN_STATUSES), Case.escalated_at.is_not(None)]
+        terms["open"] = {}
+        terms["escalated"] = {}
         filtered = True
     if q:
         normal = normalize_reference(q)
         if normal is None:
             raise invalid_field("q", _l("A reference looks like 2026-000123."))
-        conditions.append(Case.reference == normal)
+        terms["reference"] = {"l_reference": normal}
         filtered = True
     if overdue is True:
-        conditions += [Case.status.in_(OPEN_STATUSES), Case.due_at < now]
-        order = (Case.due_at, Case.id)
+        terms["open"] = {}
+        terms["overdue"] = {"l_now": now}
         filtered = True
-    else:
-        if overdue is False:
-            conditions.append(
-                or_(Case.status.not_in(OPEN_STATUSES), Case.due_at.is_(None), Case.due_at >= now)
-            )
-            filtered = True
-        order = (Case.id.desc(),)
-    paged = conditions
+    elif overdue is False:
+        terms["not_overdue"] = {"l_now": now}
+        filtered = True
+    by_due = overdue is True
+    values = {key: value for bound in terms.values() for key, value in bound.items()}
     if after is not None:
-        paged = [*conditions, _after(after, conditions, by_due=overdue is True)]
+        values["l_after"] = after
+    shape = _ListShape(tuple(terms), by_due, after is not None)
     if rows:
-        listed = select(Case.id).where(*paged)
-        page_obj = _row_page(listed, order, page, per_page, keyset=after is not None)
+        page_obj = _row_page(
+            _list_page(shape, db.session.get_bind().dialect.name),
+            values,
+            page,
+            per_page,
+            keyset=after is not None,
+        )
     else:
-        query = select(Case).where(*paged).order_by(*order).options(*_SUMMARY_LOADS)
+        conditions = _conditions(shape.terms)
         if after is not None:
+            conditions = (*conditions, _after(_AFTER, conditions, by_due=by_due))
             page = 1
+        query = select(Case).where(*conditions).order_by(*_order(by_due))
+        query = query.options(*_SUMMARY_LOADS).params(values)
         page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False, count=False)
     if counts is not None and not filtered:
         # The staff inbox already counted per status: no second count over the community.
@@ -348,10 +360,65 @@ def list_cases(
             else sum(counts[s] for s in CASE_STATUSES)
         )
     else:
-        page_obj.total = (
-            db.session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
-        )
+        page_obj.total = db.session.scalar(_list_count(shape.terms), values) or 0
     return CaseList(page_obj, level, None if mine else community_id, counts)
+
+
+# A list's filters by name, their values bound at execution (l_…): list_cases builds its
+# statements once per combination of filters, not on every request (building a page
+# statement and its cache key took ~0.35 ms a request; bench/PROFILE.md round 8).
+_NOW = bindparam("l_now", type_=Case.due_at.type)
+_AFTER = bindparam("l_after", type_=Integer)
+_TERMS = {
+    "reporter": lambda: [Case.reporter_id == bindparam("l_reporter")],
+    "community": lambda: [Case.community_id == bindparam("l_community")],
+    "orgs": lambda: [Case.assignee_organization_id.in_(bindparam("l_orgs", expanding=True))],
+    "public": lambda: [Case.is_public.is_(True)],
+    "open": lambda: [Case.status.in_(OPEN_STATUSES)],
+    "status": lambda: [Case.status == bindparam("l_status")],
+    "category": lambda: [Case.category_id == bindparam("l_category")],
+    "grid": lambda: [Case.grid_id == bindparam("l_grid")],
+    "channel": lambda: [Case.channel == bindparam("l_channel")],
+    "mine": lambda: [Case.assignee_person_id == bindparam("l_person")],
+    "due_today": lambda: [
+        Case.due_at >= _NOW,
+        Case.due_at < bindparam("l_day_end", type_=Case.due_at.type),
+    ],
+    "escalated": lambda: [Case.escalated_at.is_not(None)],
+    "reference": lambda: [Case.reference == bindparam("l_reference")],
+    "overdue": lambda: [Case.due_at < _NOW],
+    "not_overdue": lambda: [
+        or_(Case.status.not_in(OPEN_STATUSES), Case.due_at.is_(None), Case.due_at >= _NOW)
+    ],
+}
+
+
+class _ListShape(NamedTuple):
+    terms: tuple[str, ...]  # names in _TERMS
+    by_due: bool  # overdue lists: by deadline, else newest first
+    keyset: bool  # after a case (l_after)
+
+
+def _order(by_due: bool) -> tuple:
+    return (Case.due_at, Case.id) if by_due else (Case.id.desc(),)
+
+
+@cache
+def _conditions(terms: tuple[str, ...]) -> tuple:
+    return tuple(clause for name in terms for clause in _TERMS[name]())
+
+
+@cache
+def _list_page(shape: _ListShape, dialect: str):
+    conditions = _conditions(shape.terms)
+    if shape.keyset:
+        conditions = (*conditions, _after(_AFTER, conditions, by_due=shape.by_due))
+    return _page_query(select(Case.id).where(*conditions), _order(shape.by_due), dialect)
+
+
+@cache
+def _list_count(terms: tuple[str, ...]):
+    return select(func.count()).select_from(Case).where(*_conditions(terms))
 
 
 def inbox(
@@ -384,7 +451,8 @@ def inbox(
         counted = _status_filter(select(func.count()).select_from(Case).where(condition), status)
         listed = _status_filter(select(Case.id).where(paged), status)
         total = db.session.scalar(counted) or 0
-        return _row_page(listed, order, page, per_page, total, keyset=after is not None)
+        query = _page_query(listed, order, db.session.get_bind().dialect.name)
+        return _row_page(query, {}, page, per_page, total, keyset=after is not None)
     query = _status_filter(select(Case).where(paged), status).options(*_SUMMARY_LOADS)
     query = query.order_by(*order)
     if after is not None:

@@ -434,3 +434,39 @@ def test_pages_by_deadline_are_the_orm_pages(client, auth, many, page):
     got = client.get("/api/v1/inbox", query_string=query, headers=headers).get_json()
     assert len(got["items"]) == 4
     assert got == _dumped(queries.inbox(actor(world.a.org_member), **query), "assignee")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"status": "open"},
+        {"status": "all", "overdue": "true"},
+        {"status": "submitted", "channel": "phone", "after": 10**9},
+    ],
+)
+def test_a_list_is_built_once_per_filter_shape_and_bound_per_request(client, auth, many, query):
+    """The list statements are built once per combination of filters and reused with each
+    request's values: another community's list (same filters) gets the same statements, and
+    only its own cases."""
+    world = many
+    mine = submit(world.b, by=world.b.staff, reporter_id=world.b.resident.id, address="西门 1")
+    db.session.execute(
+        db.update(Case).values(due_at=utcnow() - timedelta(hours=1)).where(Case.id == mine.id)
+    )
+    db.session.commit()
+    answers, texts = {}, {}
+    for side in (world.a, world.b):
+        args = {"community_id": side.community.id, "per_page": 50, **query}
+        with statements() as seen:
+            got = client.get("/api/v1/cases", query_string=args, headers=auth.headers(side.staff))
+        assert got.status_code == 200, got.get_json()
+        answers[side.community.id] = {row["id"] for row in got.get_json()["items"]}
+        texts[side.community.id] = [s for s in seen if "ORDER BY" in s]
+        built = (queries._list_page.cache_info().currsize, queries._list_count.cache_info())
+        if side is world.a:
+            first = built
+    a, b = world.a.community.id, world.b.community.id
+    assert texts[a] == texts[b] and texts[a]  # the same statement text, other values
+    assert built[0] == first[0] and built[1].currsize == first[1].currsize  # nothing new built
+    assert answers[b] == {mine.id}  # B's one case (overdue, phoned in), in B's list only
+    assert mine.id not in answers[a]
