@@ -254,3 +254,102 @@ def test_sqlite_waits_for_the_write_lock_cooperatively(app, client, db, monkeypa
     assert len(naps) >= 3
     assert max(naps) <= 0.05
     assert r.status_code == 200, r.get_json()
+
+
+# --- SQLite writers of one process wait in line (app.database.WriteGate) --------------------
+
+
+def _write(engine, key: str, *, commit: bool = True, **options):
+    connection = engine.connect().execution_options(**options)
+    connection.exec_driver_sql(
+        "INSERT INTO rate_limit (key, hits, expires_at) VALUES (?, 1, '2030-01-01 00:00:00')",
+        (key,),
+    )
+    if commit:
+        connection.commit()
+        connection.close()
+    return connection
+
+
+@pytest.fixture()
+def sqlite_engine(app, db, monkeypatch):
+    if not _sqlite_path(app):
+        pytest.skip("SQLite's write lock")
+    from app import database
+
+    naps = []
+    real_sleep = time.sleep
+    monkeypatch.setattr(database.time, "sleep", lambda s: (naps.append(s), real_sleep(s)))
+    _db.session.commit()
+    engine = _db.engine
+    engine.naps = naps  # each time a statement polled SQLite's lock
+    yield engine
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM rate_limit WHERE key LIKE 'gate-%'")
+
+
+def test_a_second_writer_waits_in_line_and_goes_once_the_first_commits(sqlite_engine):
+    engine = sqlite_engine
+    first = _write(engine, "gate-1", commit=False)  # holds the write lock
+    done = []
+    second = threading.Thread(target=lambda: (_write(engine, "gate-2"), done.append(1)))
+    second.start()
+    threading.Event().wait(0.3)  # (time.sleep is the one being counted)
+    assert not done  # still waiting for the first
+    first.commit()
+    first.close()
+    second.join(timeout=5)
+    assert done == [1]
+    assert engine.naps == []  # it waited in line, it never polled SQLite
+    with engine.connect() as connection:
+        keys = connection.exec_driver_sql(
+            "SELECT key FROM rate_limit WHERE key LIKE 'gate-%' ORDER BY key"
+        ).scalars()
+        assert list(keys) == ["gate-1", "gate-2"]
+
+
+@pytest.mark.parametrize("end", ["rollback", "close"])
+def test_a_writer_that_rolls_back_or_closes_lets_the_next_in(sqlite_engine, end):
+    engine = sqlite_engine
+    first = _write(engine, "gate-1", commit=False)
+    getattr(first, end)()
+    started = time.monotonic()
+    _write(engine, "gate-2")
+    assert time.monotonic() - started < 0.5 and engine.naps == []
+
+
+def test_the_wait_in_line_keeps_to_the_statements_busy_budget(sqlite_engine):
+    from app.database import BUSY_BUDGET
+
+    engine = sqlite_engine
+    first = _write(engine, "gate-1", commit=False)
+    failed = []
+
+    def impatient():
+        try:
+            _write(engine, "gate-2", **{BUSY_BUDGET: 0.3})
+        except OperationalError as error:
+            failed.append(error)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=impatient)
+    worker.start()
+    worker.join(timeout=10)
+    waited = time.monotonic() - started
+    first.rollback()
+    first.close()
+    assert failed and "locked" in str(failed[0])  # busy, as before the gate
+    assert waited < 2
+
+
+def test_a_holder_whose_transaction_ended_unseen_is_passed_over(sqlite_engine, monkeypatch):
+    from app import database
+
+    monkeypatch.setattr(database, "_GATE_GRACE", 0.2)
+    engine = sqlite_engine
+    first = _write(engine, "gate-1", commit=False)
+    first.connection.dbapi_connection.commit()  # behind the engine's back: the gate not told
+    started = time.monotonic()
+    _write(engine, "gate-2")
+    assert time.monotonic() - started < 2  # not the 10 s busy budget
+    first.close()
