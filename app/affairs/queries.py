@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased, selectinload
 from app.affairs import policy, words
 from app.affairs.common import _now, _tz, normalize_reference
 from app.affairs.counts import status_counts
-from app.affairs.deadlines import evaluate_case, sweep_on_read
+from app.affairs.deadlines import _literal_in, evaluate_case, sweep_on_read
 from app.affairs.notify import _community_staff
 from app.affairs.views import _assignee_view, published_note
 from app.extensions import db
@@ -131,9 +131,17 @@ def _page_query(listed, order, dialect: str):
     joined and shaped: ordered by deadline, joining every matching case before the sort made
     one overdue page take ~28 ms of SQLite on 100k cases (< 3 ms now); an offset page no
     longer joins the pages before it either."""
-    ids = listed.order_by(*order).limit(bindparam("p_limit", type_=Integer))
-    ids = ids.offset(bindparam("p_offset", type_=Integer))
-    if dialect == "postgresql":
+    postgresql = dialect == "postgresql"
+    # On PostgreSQL the page's size and offset are written into the SQL: with them in view a
+    # generic plan is a good one, so PostgreSQL plans the statement once per connection and
+    # reuses that plan, where it re-planned each page with its values (1.1-2.0 ms a page,
+    # bench/PROFILE.md round 8). SQLite keeps them bound (one prepared statement for every
+    # page).
+    ids = listed.order_by(*order).limit(
+        bindparam("p_limit", type_=Integer, literal_execute=postgresql)
+    )
+    ids = ids.offset(bindparam("p_offset", type_=Integer, literal_execute=postgresql))
+    if postgresql:
         # `id = ANY(ARRAY(page))`: PostgreSQL runs the page once (an InitPlan) and plans six
         # outer joins, not a semi-join it may move among them: planning 2-4 -> 1.1-2.0 ms on
         # 100k cases, where the page runs in under 1 ms (bench/PROFILE.md round 7).
@@ -334,16 +342,17 @@ def list_cases(
     if after is not None:
         values["l_after"] = after
     shape = _ListShape(tuple(terms), by_due, after is not None)
+    dialect = db.session.get_bind().dialect.name
     if rows:
         page_obj = _row_page(
-            _list_page(shape, db.session.get_bind().dialect.name),
+            _list_page(shape, dialect),
             values,
             page,
             per_page,
             keyset=after is not None,
         )
     else:
-        conditions = _conditions(shape.terms)
+        conditions = _conditions(shape.terms, dialect)
         if after is not None:
             conditions = (*conditions, _after(_AFTER, conditions, by_due=by_due))
             page = 1
@@ -360,7 +369,7 @@ def list_cases(
             else sum(counts[s] for s in CASE_STATUSES)
         )
     else:
-        page_obj.total = db.session.scalar(_list_count(shape.terms), values) or 0
+        page_obj.total = db.session.scalar(_list_count(shape.terms, dialect), values) or 0
     return CaseList(page_obj, level, None if mine else community_id, counts)
 
 
@@ -404,21 +413,31 @@ def _order(by_due: bool) -> tuple:
 
 
 @cache
-def _conditions(terms: tuple[str, ...]) -> tuple:
-    return tuple(clause for name in terms for clause in _TERMS[name]())
+def _conditions(terms: tuple[str, ...], dialect: str) -> tuple:
+    clauses = []
+    for name in terms:
+        if name == "open" and dialect == "postgresql":
+            # The open statuses written into the SQL: a plan made once for every value of the
+            # other terms can still see that the page implies ix_case_record_open_due's
+            # condition (PostgreSQL only; SQLite's plans for bound statuses are the ones
+            # tests/affairs/test_list_plans.py checks).
+            clauses.append(_literal_in(Case.status, OPEN_STATUSES))
+        else:
+            clauses.extend(_TERMS[name]())
+    return tuple(clauses)
 
 
 @cache
 def _list_page(shape: _ListShape, dialect: str):
-    conditions = _conditions(shape.terms)
+    conditions = _conditions(shape.terms, dialect)
     if shape.keyset:
         conditions = (*conditions, _after(_AFTER, conditions, by_due=shape.by_due))
     return _page_query(select(Case.id).where(*conditions), _order(shape.by_due), dialect)
 
 
 @cache
-def _list_count(terms: tuple[str, ...]):
-    return select(func.count()).select_from(Case).where(*_conditions(terms))
+def _list_count(terms: tuple[str, ...], dialect: str):
+    return select(func.count()).select_from(Case).where(*_conditions(terms, dialect))
 
 
 def inbox(
