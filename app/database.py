@@ -123,7 +123,7 @@ class WriteGate:
         """Take the gate before `statement` opens a write transaction on `raw`."""
         if raw.in_transaction or self._holder is raw:
             return
-        if statement.lstrip()[:9].upper().startswith(_READS):
+        if statement[:32].lstrip().upper().startswith(_READS):
             return
         with self._turn:
             while self._held():
@@ -139,7 +139,12 @@ class WriteGate:
         holder = self._holder
         if holder is None:
             return False
-        return holder.in_transaction or time.monotonic() - self._since < _GATE_GRACE
+        try:
+            open_ = holder.in_transaction
+        except sqlite3.ProgrammingError:  # closed without the pool saying so
+            self._holder = None
+            return False
+        return open_ or time.monotonic() - self._since < _GATE_GRACE
 
     def leave(self, raw) -> None:
         """`raw`'s transaction ended: let the next writer in."""
@@ -170,6 +175,7 @@ class WriteGate:
 
         dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
         event.listen(engine, "close", lambda raw, _record: self.leave(raw))
+        event.listen(engine, "close_detached", self.leave)
         event.listen(engine, "invalidate", lambda raw, _record, _error: self.leave(raw))
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime
+from datetime import date
 from itertools import accumulate
 
 import flask
@@ -198,8 +198,9 @@ class JSONProvider(DefaultJSONProvider):
     keys sorted, compact (indented in debug), dates and datetimes through `default` (Flask's
     HTTP dates unless the caller passes its own), Decimal and UUID as text, `__html__`. Text
     is written as UTF-8 rather than \\u escapes. Anything orjson refuses (a lone surrogate,
-    an integer beyond 64 bits, a type nobody knows) or a json.dumps option it lacks goes
-    through json.dumps with ASCII escapes, as before."""
+    an integer beyond 64 bits, a type nobody knows), and a call asking for what orjson lacks
+    (other separators, ASCII escapes, json.dumps' other options), goes through json.dumps as
+    before (with ASCII escapes)."""
 
     ensure_ascii = False
     _KNOWN = frozenset({"default", "sort_keys", "indent", "separators", "ensure_ascii"})
@@ -232,7 +233,12 @@ class JSONProvider(DefaultJSONProvider):
 
     def _encode(self, obj, kwargs: dict) -> bytes | str:
         indent = kwargs.get("indent")
-        if kwargs.keys() <= self._KNOWN and indent in (None, 2):
+        if (
+            kwargs.keys() <= self._KNOWN
+            and indent in (None, 2)
+            and kwargs.get("separators") in (None, (",", ":"))
+            and not kwargs.get("ensure_ascii")
+        ):
             option = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
             if kwargs.get("sort_keys", self.sort_keys):
                 option |= orjson.OPT_SORT_KEYS
@@ -246,7 +252,7 @@ class JSONProvider(DefaultJSONProvider):
 
 
 def _iso_default(value):
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # datetimes too, as orjson writes them
         return value.isoformat()
     return current_app.json.default(value)
 

@@ -277,12 +277,17 @@ def sqlite_engine(app, db, monkeypatch):
         pytest.skip("SQLite's write lock")
     from app import database
 
-    naps = []
+    naps = []  # (thread, seconds): each time a statement polled SQLite's lock
     real_sleep = time.sleep
-    monkeypatch.setattr(database.time, "sleep", lambda s: (naps.append(s), real_sleep(s)))
+
+    def nap(seconds):
+        naps.append((threading.get_ident(), seconds))
+        real_sleep(seconds)
+
+    monkeypatch.setattr(database.time, "sleep", nap)
     _db.session.commit()
     engine = _db.engine
-    engine.naps = naps  # each time a statement polled SQLite's lock
+    engine.naps_of = lambda thread: [s for t, s in naps if t == thread]
     yield engine
     with engine.begin() as connection:
         connection.exec_driver_sql("DELETE FROM rate_limit WHERE key LIKE 'gate-%'")
@@ -300,7 +305,7 @@ def test_a_second_writer_waits_in_line_and_goes_once_the_first_commits(sqlite_en
     first.close()
     second.join(timeout=5)
     assert done == [1]
-    assert engine.naps == []  # it waited in line, it never polled SQLite
+    assert engine.naps_of(second.ident) == []  # it waited in line, it never polled SQLite
     with engine.connect() as connection:
         keys = connection.exec_driver_sql(
             "SELECT key FROM rate_limit WHERE key LIKE 'gate-%' ORDER BY key"
@@ -308,14 +313,21 @@ def test_a_second_writer_waits_in_line_and_goes_once_the_first_commits(sqlite_en
         assert list(keys) == ["gate-1", "gate-2"]
 
 
-@pytest.mark.parametrize("end", ["rollback", "close"])
+@pytest.mark.parametrize("end", ["rollback", "close", "invalidate", "closed underneath"])
 def test_a_writer_that_rolls_back_or_closes_lets_the_next_in(sqlite_engine, end):
     engine = sqlite_engine
     first = _write(engine, "gate-1", commit=False)
-    getattr(first, end)()
+    if end == "closed underneath":  # the DBAPI connection closed without the pool knowing
+        first.connection.dbapi_connection.close()
+    else:
+        getattr(first, end)()
     started = time.monotonic()
     _write(engine, "gate-2")
-    assert time.monotonic() - started < 0.5 and engine.naps == []
+    assert time.monotonic() - started < 0.5
+    assert engine.naps_of(threading.get_ident()) == []
+    if end == "closed underneath":
+        first.invalidate()
+    first.close()
 
 
 def test_the_wait_in_line_keeps_to_the_statements_busy_budget(sqlite_engine):

@@ -19,6 +19,7 @@ from flask_babel.speaklater import LazyString
 from sqlalchemy import event
 
 from app.affairs import deadlines, intake, queries, views
+from app.affairs.queries import day_end
 from app.api.cases import dumping
 from app.api.cases.schemas import (
     CaseCreatedSchema,
@@ -30,7 +31,7 @@ from app.extensions import db
 from app.infra.errors import Invalid
 from app.models import Household
 from app.models.base import utcnow
-from app.models.case import Case
+from app.models.case import OPEN_STATUSES, Case
 from tests.affairs.conftest import actor, put_in_state, submit
 
 # One create by a resident: the token with its person and roles (1); idempotency key look-up
@@ -470,3 +471,78 @@ def test_a_list_is_built_once_per_filter_shape_and_bound_per_request(client, aut
     assert built[0] == first[0] and built[1].currsize == first[1].currsize  # nothing new built
     assert answers[b] == {mine.id}  # B's one case (overdue, phoned in), in B's list only
     assert mine.id not in answers[a]
+
+
+def _expected(cases, me, now, **query):
+    """The ids a list should hold, worked out in Python from the cases themselves (not from
+    the statements under test)."""
+    kept = []
+    for c in cases:
+        open_ = c.status in OPEN_STATUSES
+        due = c.due_at
+        checks = [
+            query.get("status") in (None, "all")
+            or (open_ if query["status"] == "open" else c.status == query["status"]),
+            query.get("overdue") is None
+            or (open_ and due is not None and due < now) == (query["overdue"] == "true"),
+            "channel" not in query or c.channel == query["channel"],
+            "assignee" not in query or c.assignee_person_id == me,
+            "escalated" not in query or (open_ and c.escalated_at is not None),
+            "due" not in query or (open_ and due is not None and now <= due < day_end(now)),
+            "q" not in query or c.reference == query["q"],
+        ]
+        if all(checks):
+            kept.append(c.id)
+    return set(kept)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"status": "open"},
+        {"status": "assigned"},
+        {"status": "all", "overdue": "true"},
+        {"status": "open", "overdue": "true"},
+        {"status": "all", "overdue": "false"},
+        {"status": "all", "channel": "phone"},
+        {"status": "open", "escalated": "true"},
+        {"status": "all", "due": "today"},
+        {"status": "all", "assignee": "me"},
+        {"status": "in_progress", "overdue": "false", "channel": "phone"},
+        {"status": "all", "q": "(the 8th case's reference)"},
+    ],
+)
+def test_each_filter_lists_the_cases_it_describes(many, query):
+    """Every filter, alone and combined, against ids worked out in Python: for a committee
+    worker and the grid worker (the same community, its whole list), with some cases late,
+    some due today and some escalated. (`due`, `escalated` and `assignee` are the staff
+    console's filters; the API takes the others.)"""
+    world = many
+    side = world.a
+    now = utcnow()
+    ids = db.session.scalars(
+        db.select(Case.id).where(Case.community_id == side.community.id).order_by(Case.id)
+    ).all()
+    for n, case_id in enumerate(ids):
+        hours = (-3, -1, 2, 50, None)[n % 5]
+        due = None if hours is None else now + timedelta(hours=hours)
+        values = {"due_at": due, "escalated_at": now if n % 6 == 0 else None}
+        db.session.execute(db.update(Case).where(Case.id == case_id).values(**values))
+    db.session.commit()
+    cases = db.session.scalars(db.select(Case).where(Case.community_id == side.community.id))
+    cases = list(cases)
+    now = utcnow()
+    if "q" in query:
+        query = {**query, "q": cases[7].reference}
+    filters = {k: v == "true" if k in ("overdue", "escalated") else v for k, v in query.items()}
+    for who in (side.staff, side.grid_worker):
+        expected = _expected(cases, who.id, now, **query)
+        # Both ways a list is read: rows (the API) and cases (the staff console's pages).
+        for rows in (True, False):
+            listed = queries.list_cases(
+                actor(who), community_id=side.community.id, per_page=200, rows=rows, **filters
+            )
+            got = {item.id for item in listed.page.items}
+            assert got == expected, (who.display_name, rows, query)
+            assert listed.page.total == len(got)
+            db.session.rollback()

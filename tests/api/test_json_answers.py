@@ -87,19 +87,26 @@ def test_unknown_types_still_raise(app):
         app.json.dumps({"v": object()})
 
 
-def test_json_dumps_options_orjson_lacks(app):
+@pytest.mark.parametrize(
+    "options", [{"indent": 4}, {"separators": (", ", ": ")}, {"ensure_ascii": True}]
+)
+def test_json_dumps_options_orjson_lacks(app, options):
+    value = {"b": 1, "a": "邻"}
     with app.test_request_context():
-        text = app.json.dumps({"b": 1, "a": 2}, indent=4)
-    assert text == json.dumps({"a": 2, "b": 1}, indent=4, sort_keys=True)
+        text = app.json.dumps(value, **options)
+    assert text == json.dumps(value, **{"ensure_ascii": True, "sort_keys": True, **options})
 
 
 def test_api_answers_write_iso_datetimes(app):
     at = datetime(2026, 12, 4, 8, 30, 15, 250, tzinfo=UTC)
     with app.test_request_context():
         body = app.json.api_response({"at": at, "n": "东门"}).get_data(as_text=True)
-        refused = app.json.api_response({"at": at, "v": 2**70}).get_json()
+        day = date(2026, 12, 4)
+        written = app.json.api_response({"at": at, "day": day}).get_json()
+        refused = app.json.api_response({"at": at, "day": day, "v": 2**70}).get_json()
     assert json.loads(body) == {"at": at.isoformat(), "n": "东门"}
-    assert refused == {"at": at.isoformat(), "v": 2**70}
+    assert written == {"at": at.isoformat(), "day": "2026-12-04"}
+    assert refused == {**written, "v": 2**70}  # the same, written by json.dumps
 
 
 def test_session_cookie_round_trip(client):
