@@ -352,11 +352,9 @@ def list_cases(
             keyset=after is not None,
         )
     else:
-        conditions = _conditions(shape.terms, dialect)
         if after is not None:
-            conditions = (*conditions, _after(_AFTER, conditions, by_due=by_due))
             page = 1
-        query = select(Case).where(*conditions).order_by(*_order(by_due))
+        query = select(Case).where(*_paged_conditions(shape, dialect)).order_by(*_order(by_due))
         query = query.options(*_SUMMARY_LOADS).params(values)
         page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False, count=False)
     if counts is not None and not filtered:
@@ -428,10 +426,17 @@ def _conditions(terms: tuple[str, ...], dialect: str) -> tuple:
 
 
 @cache
-def _list_page(shape: _ListShape, dialect: str):
+def _paged_conditions(shape: _ListShape, dialect: str) -> tuple:
+    """The shape's conditions, and on a keyset page the rows after case l_after."""
     conditions = _conditions(shape.terms, dialect)
     if shape.keyset:
         conditions = (*conditions, _after(_AFTER, conditions, by_due=shape.by_due))
+    return conditions
+
+
+@cache
+def _list_page(shape: _ListShape, dialect: str):
+    conditions = _paged_conditions(shape, dialect)
     return _page_query(select(Case.id).where(*conditions), _order(shape.by_due), dialect)
 
 
