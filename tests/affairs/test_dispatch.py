@@ -233,11 +233,27 @@ def test_similar_cases_are_suggested_on_submit(client, cats, auth):
     r = client.post(
         "/api/v1/cases",
         headers=auth.headers(world.a.elder),
-        json={"category_code": "repair", "description": "楼道灯也不亮"},
+        json={"category_code": "repair", "description": "楼道灯也不亮", "with_similar": True},
     )
+    assert r.status_code == 201, r.get_json()
     similar = r.get_json()["similar"]
     assert [c["id"] for c in similar] == [first.id]
     assert "description" not in similar[0]
+    # Not asked: the answer has no similar key (not an empty list that would say "none").
+    r = client.post(
+        "/api/v1/cases",
+        headers=auth.headers(world.a.elder),
+        json={"category_code": "repair", "description": "楼道灯还是不亮"},
+    )
+    assert r.status_code == 201, r.get_json()
+    assert "similar" not in r.get_json()
+    r = client.post(
+        "/api/v1/cases",
+        headers=auth.headers(world.a.elder),
+        json={"category_code": "repair", "description": "楼道灯还是不亮", "with_similar": "maybe"},
+    )
+    assert r.status_code == 422
+    assert "with_similar" in r.get_json()["errors"]
     r = client.get(
         "/api/v1/cases/similar",
         headers=auth.headers(world.a.elder),

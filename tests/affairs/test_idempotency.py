@@ -170,7 +170,7 @@ def _statements_of(request):
 def test_a_create_writes_its_key_row_first_but_after_its_reads(client, cats, auth):
     headers = {**auth.headers(cats.a.resident), "Idempotency-Key": "late-claim"}
     response, seen = _statements_of(
-        lambda: client.post("/api/v1/cases", json=BODY, headers=headers)
+        lambda: client.post("/api/v1/cases", json={**BODY, "with_similar": True}, headers=headers)
     )
     assert response.status_code == 201, response.get_json()
     writes = [s for s in seen if not s.startswith("SELECT")]

@@ -174,7 +174,8 @@ class CaseSchema(CaseSummarySchema):
 
 
 class CaseCreatedSchema(CaseSchema):
-    """A new case, with open cases nearby that may be the same matter."""
+    """A new case; with with_similar=true, also the open cases nearby that may be the same
+    matter."""
 
     similar = ma.fields.List(ma.fields.Nested(CaseSummarySchema))
 
@@ -233,6 +234,14 @@ class CaseCreateSchema(ma.Schema):
     attributes = ma.fields.Dict(
         keys=ma.fields.String(validate=ma.validate.Length(max=40)),
         validate=ma.validate.Length(max=20),
+    )
+    with_similar = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "true: the answer also lists, under similar, the open cases like "
+            "it (same category, same building or nearby). Default false: no similar key "
+            "(GET /cases/similar gives them before submitting)."
+        },
     )
 
 
