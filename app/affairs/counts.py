@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from functools import cache
 
-from sqlalchemy import bindparam, delete, func, insert, inspect, select
+from sqlalchemy import bindparam, delete, func, insert, inspect, null, select, union_all
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from app.affairs.common import _now
+from app.database import plain
 from app.extensions import db
 from app.models.case import (
     CASE_STATUSES,
@@ -25,26 +26,29 @@ def status_counts(actor: Actor, community_id: int) -> dict:
     """Cases per status in a community, plus how many are overdue (its workers)."""
     authz.ensure_internal(actor, community_id)
     # The kept figures (a handful of rows, not a scan of the community's cases), plus the
-    # moves this transaction has flushed but not committed yet.
-    kept, overdue = _count_queries()
-    rows = db.session.execute(kept, {"c_community": community_id}).all()
+    # moves this transaction has flushed but not committed yet, and the overdue count: one
+    # statement (a round trip less on PostgreSQL).
+    rows = plain(db.session, _count_query(), {"c_community": community_id, "c_now": _now()}).all()
     counts = {status: 0 for status in CASE_STATUSES}
+    overdue = 0
     for status, n in rows:
-        counts[status] = counts.get(status, 0) + n
+        if status is None:
+            overdue = n or 0
+        else:
+            counts[status] = counts.get(status, 0) + n
     for (moved_community, status), n in db.session.info.get(_MOVES, {}).items():
         if moved_community == community_id:
             counts[status] = counts.get(status, 0) + n
     counts["open"] = sum(counts[s] for s in OPEN_STATUSES)
-    counts["overdue"] = (
-        db.session.scalar(overdue, {"c_community": community_id, "c_now": _now()}) or 0
-    )
+    counts["overdue"] = overdue
     return counts
 
 
 @cache
-def _count_queries():
-    # Built once, the community and the time bound at execution (the staff list runs both on
-    # every page).
+def _count_query():
+    # Built once, the community and the time bound at execution (the staff list runs it on
+    # every page): the kept rows (status, total), then one row (NULL, overdue count); a
+    # status is never NULL.
     kept = select(CaseStatusCount.status, CaseStatusCount.total).where(
         CaseStatusCount.community_id == bindparam("c_community")
     )
@@ -56,8 +60,9 @@ def _count_queries():
             Case.status.in_(OPEN_STATUSES),
             Case.due_at < bindparam("c_now", type_=Case.due_at.type),
         )
+        .scalar_subquery()
     )
-    return kept, overdue
+    return union_all(kept, select(null().label("status"), overdue.label("total")))
 
 
 # Counting a community's cases per status reads every one of them, whatever the index; the

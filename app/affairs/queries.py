@@ -22,6 +22,7 @@ from app.affairs.counts import status_counts
 from app.affairs.deadlines import _literal_in, evaluate_case, sweep_on_read
 from app.affairs.notify import _community_staff
 from app.affairs.views import _assignee_view, published_note
+from app.database import plain
 from app.extensions import db
 from app.infra.errors import NotFound, invalid_field
 from app.models import (
@@ -157,7 +158,7 @@ def _row_page(
     """The RowPage `query` (from `_page_query`) gives with `values` bound."""
     offset = 0 if keyset else (page - 1) * per_page
     bound = {**values, "p_limit": per_page, "p_offset": offset}
-    return RowPage(db.session.execute(query, bound).all(), total, page, per_page)
+    return RowPage(plain(db.session, query, bound).all(), total, page, per_page)
 
 
 def _after(after: int, conditions, *, by_due: bool, nulls_last: bool = False):
@@ -367,7 +368,7 @@ def list_cases(
             else sum(counts[s] for s in CASE_STATUSES)
         )
     else:
-        page_obj.total = db.session.scalar(_list_count(shape.terms, dialect), values) or 0
+        page_obj.total = plain(db.session, _list_count(shape.terms, dialect), values).scalar() or 0
     return CaseList(page_obj, level, None if mine else community_id, counts)
 
 
@@ -474,7 +475,7 @@ def inbox(
     if rows:
         counted = _status_filter(select(func.count()).select_from(Case).where(condition), status)
         listed = _status_filter(select(Case.id).where(paged), status)
-        total = db.session.scalar(counted) or 0
+        total = plain(db.session, counted).scalar() or 0
         query = _page_query(listed, order, db.session.get_bind().dialect.name)
         return _row_page(query, {}, page, per_page, total, keyset=after is not None)
     query = _status_filter(select(Case).where(paged), status).options(*_SUMMARY_LOADS)

@@ -90,3 +90,27 @@ def test_recount_rebuilds_the_figures_from_the_cases(cats):
     counts.recount_statuses()
     db.session.commit()
     assert _kept(world.a.community.id) == {"submitted": 1} == _kept(world.b.community.id)
+
+
+def test_the_overdue_count_comes_with_the_kept_figures_and_sees_unflushed_changes(cats):
+    world = cats
+    staff = actor(world.a.staff)
+    community_id = world.a.community.id
+    # A community with no kept rows yet still gets its overdue row (0).
+    tally = counts.status_counts(staff, community_id)
+    assert tally["overdue"] == 0 and tally["open"] == 0
+    late, on_time, closed = submit(world.a), submit(world.a), submit(world.a)
+    put_in_state(closed, world.a, "closed")
+    db.session.commit()
+    for case in (late, closed):
+        backdate(case, due_at=timedelta(days=30))
+    db.session.commit()
+    tally = counts.status_counts(staff, community_id)
+    # Only the open case past its deadline; the closed one is not overdue any more.
+    assert (tally["overdue"], tally["open"], tally["closed"]) == (1, 2, 1)
+    # A change not flushed yet counts: status_counts reads past the ORM (app.database.plain)
+    # but flushes first, as session.execute would.
+    db.session.get(Case, on_time.id).due_at = late.due_at
+    assert counts.status_counts(staff, community_id)["overdue"] == 2
+    db.session.rollback()
+    assert counts.status_counts(staff, community_id)["overdue"] == 1

@@ -36,13 +36,15 @@ from tests.affairs.conftest import actor, put_in_state, submit
 
 # One create by a resident: the token with its person and roles (1); idempotency key look-up
 # and insert (2); category, the flat with its building (2); the hourly limit (1); serial, case,
-# first event, the reporter's notification (4); similar open cases: one query per kind of place
-# (here the building) and one for the rows found (2); the stored answer (1); the counts per
-# status, at commit (1).
-CREATE_STATEMENTS = 14
-# The staff list: the token with its person and roles (1); counts per status and overdue (2);
-# the page (1).
-STAFF_LIST_STATEMENTS = 4
+# first event, the reporter's notification (4); the stored answer (1); the counts per status,
+# at commit (1).
+CREATE_STATEMENTS = 12
+# ... and with_similar=true: the similar open cases, one query per kind of place (here the
+# building) and one for the rows found (2).
+SIMILAR_STATEMENTS = 2
+# The staff list: the token with its person and roles (1); counts per status and overdue, in
+# one statement (1); the page (1).
+STAFF_LIST_STATEMENTS = 3
 # ... and once per CASE_LIST_SWEEP_SECONDS per community, the bounded deadline sweep (4).
 SWEEP_STATEMENTS = 4
 # The handler's inbox (an organization's member): the token with its person and roles (1); the
@@ -124,20 +126,28 @@ def _count(client, method, url, **kwargs):
     return response, [" ".join(s.split())[:100] for s in seen]
 
 
-def test_one_create_runs_a_fixed_number_of_statements(client, auth, many):
+@pytest.mark.parametrize("with_similar", [False, True])
+def test_one_create_runs_a_fixed_number_of_statements(client, auth, many, with_similar):
     world = many
     headers = auth.headers(world.a.resident)
+    body = {"category_code": "repair", "description": "楼道灯不亮了"}
+    if with_similar:
+        body["with_similar"] = True
     counts = []
     for _ in range(2):
-        _response, seen = _count(
+        response, seen = _count(
             client,
             "post",
             "/api/v1/cases",
-            json={"category_code": "repair", "description": "楼道灯不亮了"},
+            json=body,
             headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
         )
         counts.append(len(seen))
-    assert counts == [CREATE_STATEMENTS] * 2, seen
+        # The 60 open cases of the building give suggestions when asked, and none are
+        # looked for otherwise.
+        assert bool(response.get_json().get("similar")) is with_similar
+    expected = CREATE_STATEMENTS + (SIMILAR_STATEMENTS if with_similar else 0)
+    assert counts == [expected] * 2, seen
 
 
 @pytest.mark.parametrize("status", ["all", "open"])
@@ -360,6 +370,7 @@ def test_the_created_case_is_answered_as_the_schema_would_dump_it(app, many, by,
             community_id=side.community.id,
             description="路灯坏了，晚上很黑",
             building_id=building.id,
+            with_similar=True,
             **fields,
         )
         view = submitted.view
