@@ -200,12 +200,33 @@ class CaseCreateSchema(ma.Schema):
     OPENAPI_RULES = all_rules(
         {"anyOf": [{"required": ["category_id"]}, {"required": ["category_code"]}]},
         both_or_neither("latitude", "longitude", "number"),
+        # What the matter is: the description, or without one the transcript (then it is the
+        # description, so it keeps to the description's length).
+        {
+            "anyOf": [
+                {"required": ["description"]},
+                {
+                    "required": ["transcript"],
+                    "properties": {
+                        "transcript": {
+                            "type": "string",
+                            "pattern": TEXT_RULES["filled_lines"],
+                            "maxLength": 2000,
+                        }
+                    },
+                },
+            ]
+        },
     )
 
     community_id = id_field()
     category_id = id_field()
     category_code = category_code_field()
-    description = lines_text(2000)
+    description = lines_text(
+        2000,
+        filled=True,
+        metadata={"description": "What the matter is; may be left out when transcript is given."},
+    )
     channel = ma.fields.String(
         validate=ma.validate.OneOf(_INTAKE_CHANNELS),
         metadata={
