@@ -538,18 +538,16 @@ def submit(actor: Actor, *, with_similar: bool = False, **fields) -> Submitted:
     then the case as the actor sees it; `with_similar`: with the similar open cases nearby
     (two or three more statements and about a fifth of the create's time, so only on request:
     none of our own clients shows them after submitting)."""
-    if not with_similar:
-        case = submit_case(actor, **fields)
-        return Submitted(case, views.case_view(actor, case))
     similar = []
 
     def suggest(place: dict) -> None:
         # Found before the case is written (so it cannot be among them), outside the write lock.
         similar.extend(similar_cases(actor, rows=True, **place))
 
-    case = submit_case(actor, before_write=suggest, **fields)
+    case = submit_case(actor, before_write=suggest if with_similar else None, **fields)
     view = views.case_view(actor, case)
-    view["similar"] = views.summary_rows(similar, "public")
+    if with_similar:
+        view["similar"] = views.summary_rows(similar, "public")
     return Submitted(case, view)
 
 
