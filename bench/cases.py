@@ -15,8 +15,11 @@
 4. Prints requests per second, the ratio to /healthz of the same server in the same run (the
    mean of /healthz measured first and again last), p50/p95 latencies, and the server's CPU
    time per request (the gunicorn master and workers, from /proc), which unlike req/s does not
-   depend on how the cores are shared with the clients; --explain also prints the database's
-   plan for the inbox query.
+   depend on how the cores are shared with the clients; on PostgreSQL also the database
+   server's CPU time per request (its processes on this machine), and the share of the
+   machine's CPU that stood idle during each load (near 0 when the work is the limit, well
+   above when requests wait on one another); --explain also prints the database's plan for
+   the inbox query.
 """
 
 from __future__ import annotations
@@ -330,6 +333,51 @@ def server_cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds() -> float:
+    """CPU time (user + system) the processes of the PostgreSQL server on this machine have used
+    so far ("postgres": the postmaster, its backends and the children it reaped). The server
+    shares the two cores with gunicorn and the clients; with SQLite the database's work is
+    inside the workers and already counted there."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text.split("(", 1)[1].rsplit(")", 1)
+        if name == "postgres":
+            ticks += sum(int(f) for f in rest.split()[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class IdleSampler:
+    """How much of the machine's CPU stood idle while a load ran (from /proc/stat, sampled
+    every 20 ms): near 0 % when the requests' work is the limit; well above it when they wait
+    on one another (SQLite's single writer, a row lock) with cores free."""
+
+    def __init__(self):
+        self.samples: list[tuple[float, int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            with open("/proc/stat") as f:
+                fields = [int(x) for x in f.readline().split()[1:]]
+            self.samples.append((time.time(), fields[3] + fields[4], sum(fields[:8])))
+            self._stop.wait(0.02)
+
+    def idle_percent(self, began: float, ended: float) -> float:
+        self._stop.set()
+        self._thread.join()
+        inside = [s for s in self.samples if began <= s[0] <= ended]
+        if len(inside) < 2:
+            return float("nan")
+        (_, idle0, total0), (_, idle1, total1) = inside[0], inside[-1]
+        return 100 * (idle1 - idle0) / max(total1 - total0, 1)
+
+
 def stop(proc) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -417,19 +465,25 @@ def load(port, kind, count, processes, threads, *, server, tokens=None, communit
     # Every client process starts at the same moment; the clock runs from the first request
     # sent to the last answer received.
     cpu_before = server_cpu_seconds(server)
+    db_before = database_cpu_seconds()
+    idle = IdleSampler()
     start_at = time.time() + 3
     share = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
     with mp.get_context("spawn").Pool(processes) as pool:
         results = pool.map(
             _worker, [(port, kind, n, threads, tokens, community_id, start_at) for n in share]
         )
-    elapsed = max(r[3] for r in results) - min(r[2] for r in results)
+    began, ended = min(r[2] for r in results), max(r[3] for r in results)
+    elapsed = ended - began
     latencies = [x for r in results for x in r[0]]
     errors = [x for r in results for x in r[1]]
     latencies.sort()
     cpu = server_cpu_seconds(server) - cpu_before
+    db_cpu = database_cpu_seconds() - db_before
     return {
         "cpu_ms": cpu / max(len(latencies), 1) * 1000,
+        "db_cpu_ms": db_cpu / max(len(latencies), 1) * 1000,
+        "idle": idle.idle_percent(began, ended),
         "requests": len(latencies),
         "seconds": elapsed,
         "rps": len(latencies) / elapsed,
@@ -548,12 +602,16 @@ def main() -> None:
     print(
         f"{'endpoint':34} {'requests':>8} {'req/s':>8} {'× healthz':>9} {'p50 ms':>8} "
         f"{'p95 ms':>8} {'errors':>6} {'CPU ms/req':>10} {'healthz ÷ CPU':>13}"
+        + ("" if sqlite else f" {'DB CPU ms/req':>13}")
+        + f" {'CPU idle %':>10}"
     )
     for name, r in rows:
         print(
             f"{name:34} {r['requests']:>8} {r['rps']:>8.0f} {r['rps'] / base:>9.2f} "
             f"{r['p50']:>8.1f} {r['p95']:>8.1f} {len(r['errors']):>6} "
             f"{r['cpu_ms']:>10.2f} {base_cpu / r['cpu_ms']:>13.2f}"
+            + ("" if sqlite else f" {r['db_cpu_ms']:>13.2f}")
+            + f" {r['idle']:>10.0f}"
         )
     for name, r in rows:
         for status, body in r["errors"][:3]:
