@@ -10,6 +10,9 @@ if worker_class == "gevent":
     from gevent import monkey
 
     monkey.patch_all()
+elif worker_class == "gthread":
+    # gunicorn's threaded worker, accepting only while a thread is free (app/infra/gthread.py)
+    worker_class = "app.infra.gthread.BalancedThreadWorker"
 
 bind = os.environ.get("LINLI_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
