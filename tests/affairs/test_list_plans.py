@@ -84,6 +84,8 @@ def test_postgresql_chooses_the_overdue_page_once_on_the_open_deadline_index(cli
         # Twelve rows would rather be sorted than walked: sorting is priced out here, so the
         # plan shows whether the page's conditions let PostgreSQL walk the index at all.
         cursor.execute("SET enable_sort = off")
+        # The joins in their written order, as the app plans its pages (_JOINS_AS_WRITTEN).
+        cursor.execute("SET join_collapse_limit = 1")
         # The plan for these values, and the one plan for any values that PostgreSQL may
         # switch to after a few executions of a prepared statement (its "generic" plan).
         cursor.execute("EXPLAIN " + statement, parameters)
@@ -101,6 +103,24 @@ def test_postgresql_chooses_the_overdue_page_once_on_the_open_deadline_index(cli
     for plan in plans.values():
         assert "InitPlan" in plan, plan  # the page runs once, not a semi-join among the joins
         assert "ix_case_record_open_due" in plan, plan
+
+
+def test_postgresql_keeps_the_joins_in_written_order_for_the_page_only(client, auth, overdue):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner setting")
+    world = overdue
+    with _grab("join_collapse_limit") as seen:
+        got = client.get(
+            "/api/v1/cases",
+            query_string={"community_id": world.a.community.id, "per_page": 5},
+            headers=auth.headers(world.a.staff),
+        )
+    assert got.status_code == 200 and len(got.get_json()["items"]) == 5
+    assert [statement for statement, _ in seen] == ["SET LOCAL join_collapse_limit = 1"]
+    # LOCAL: the request's transaction only; the connection goes back to the pool as it was.
+    for _ in range(3):  # whichever of the pool's connections comes next
+        assert db.session.execute(db.text("SHOW join_collapse_limit")).scalar() == "8"
+        db.session.rollback()
 
 
 def test_sqlite_sweeps_keep_their_own_partial_indexes(app, overdue):
