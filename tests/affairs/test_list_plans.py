@@ -61,17 +61,21 @@ def overdue(cats):
     return world
 
 
+def _five_for_staff(client, auth, world, **query):
+    """The staff list's first page of five, with `query` as its filters."""
+    got = client.get(
+        "/api/v1/cases",
+        query_string={"community_id": world.a.community.id, "per_page": 5, **query},
+        headers=auth.headers(world.a.staff),
+    )
+    assert got.status_code == 200 and len(got.get_json()["items"]) == 5
+
+
 def test_postgresql_chooses_the_overdue_page_once_on_the_open_deadline_index(client, auth, overdue):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plan (SQLite keeps `id IN (page)`, and has no such index)")
-    world = overdue
     with _grab("ORDER BY case_record.due_at") as seen:
-        got = client.get(
-            "/api/v1/cases",
-            query_string={"community_id": world.a.community.id, "overdue": "true", "per_page": 5},
-            headers=auth.headers(world.a.staff),
-        )
-    assert got.status_code == 200 and len(got.get_json()["items"]) == 5
+        _five_for_staff(client, auth, overdue, overdue="true")
     assert len(seen) == 1, seen
     from psycopg import sql
 
@@ -108,14 +112,8 @@ def test_postgresql_chooses_the_overdue_page_once_on_the_open_deadline_index(cli
 def test_postgresql_keeps_the_joins_in_written_order_for_the_page_only(client, auth, overdue):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's planner setting")
-    world = overdue
     with _grab("join_collapse_limit") as seen:
-        got = client.get(
-            "/api/v1/cases",
-            query_string={"community_id": world.a.community.id, "per_page": 5},
-            headers=auth.headers(world.a.staff),
-        )
-    assert got.status_code == 200 and len(got.get_json()["items"]) == 5
+        _five_for_staff(client, auth, overdue)
     assert [statement for statement, _ in seen] == ["SET LOCAL join_collapse_limit = 1"]
     # LOCAL: the request's transaction only; the connection goes back to the pool as it was.
     for _ in range(3):  # whichever of the pool's connections comes next
