@@ -15,11 +15,10 @@
 4. Prints requests per second, the ratio to /healthz of the same server in the same run (the
    mean of /healthz measured first and again last), p50/p95 latencies, and the server's CPU
    time per request (the gunicorn master and workers, from /proc), which unlike req/s does not
-   depend on how the cores are shared with the clients; on PostgreSQL also the database
-   server's CPU time per request (its processes on this machine), and the share of the
-   machine's CPU that stood idle during each load (near 0 when the work is the limit, well
-   above when requests wait on one another); --explain also prints the database's plan for
-   the inbox query.
+   depend on how the cores are shared with the clients; the share of the machine's CPU that
+   stood idle during each load (near 0 when the work is the limit, well above when requests
+   wait on one another); on PostgreSQL also the database server's CPU time per request (its
+   processes on this machine). --explain also prints the database's plan for the inbox query.
 """
 
 from __future__ import annotations
@@ -318,36 +317,34 @@ def start_gunicorn(env: dict, port: int, workers: int, worker_class: str, thread
     raise SystemExit("gunicorn did not start")
 
 
-def server_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) the gunicorn master and its workers have used so far, from
-    /proc (Linux): each process's own, threads included, plus what its reaped children used.
-    Unlike req/s it does not depend on how the two cores are shared with the bench's clients."""
+def _cpu_seconds(chosen) -> float:
+    """CPU time (user + system) used so far by the processes `chosen(pid, name, ppid)` picks,
+    from /proc (Linux): each process's own, threads included, plus what its reaped children
+    used."""
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            name, rest = stat.read_text().split("(", 1)[1].rsplit(")", 1)
         except OSError:  # gone meanwhile
             continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):  # the master or a worker
+        fields = rest.split()
+        if chosen(stat.parent.name, name, fields[1]):
             ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time the gunicorn master and its workers have used so far. Unlike req/s it does not
+    depend on how the two cores are shared with the bench's clients."""
+    return _cpu_seconds(lambda p, _name, ppid: str(pid) in (p, ppid))
+
+
 def database_cpu_seconds() -> float:
-    """CPU time (user + system) the processes of the PostgreSQL server on this machine have used
-    so far ("postgres": the postmaster, its backends and the children it reaped). The server
-    shares the two cores with gunicorn and the clients; with SQLite the database's work is
-    inside the workers and already counted there."""
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name, rest = text.split("(", 1)[1].rsplit(")", 1)
-        if name == "postgres":
-            ticks += sum(int(f) for f in rest.split()[11:15])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    """CPU time the processes of the PostgreSQL server on this machine have used so far
+    ("postgres": the postmaster, its backends and the children it reaped). The server shares
+    the two cores with gunicorn and the clients; with SQLite the database's work is inside the
+    workers and already counted there."""
+    return _cpu_seconds(lambda _pid, name, _ppid: name == "postgres")
 
 
 class IdleSampler:
