@@ -3,8 +3,13 @@ keyed retries and refused requests do not count; workers taking cases down are n
 
 import pytest
 
+from app.affairs import intake
 from app.extensions import db
+from app.infra.errors import TooManyRequests
 from app.models.case import Case
+from app.models.notification import Notification
+from tests.affairs.conftest import actor, image_bytes
+from tests.affairs.test_attachments import _files
 
 BODY = {"category_code": "repair", "description": "单元门禁坏了，门关不上"}
 
@@ -68,3 +73,37 @@ def test_staff_taking_cases_down_are_not_limited(client, cats, auth, low):
     body = {**BODY, "channel": "phone", "contact_name": "王阿姨", "contact_phone": "13912345678"}
     codes = [client.post("/api/v1/cases", json=body, headers=headers).status_code for _ in range(5)]
     assert codes == [201] * 5
+
+
+def test_a_refused_submission_keeps_no_case_file_notice_or_reference(app, cats, auth, low):
+    """Over the limit nothing of the submission stays: no case, no photo on disk, no notice to
+    the resident, and no reference used up (references are gapless: the next case, a worker's,
+    gets the very next number)."""
+    who = actor(cats.a.resident)
+    refs = []
+    for i in range(3):
+        case = intake.submit_case(who, category_code="repair", description=f"第{i}件")
+        refs.append(case.reference)
+        db.session.commit()
+    notices = db.session.query(Notification).count()
+    files = _files(app)
+    with pytest.raises(TooManyRequests):
+        intake.submit_case(
+            who, category_code="repair", description="第四件", photos=[image_bytes("JPEG")]
+        )
+    db.session.rollback()
+    assert db.session.query(Case).count() == 3
+    assert db.session.query(Notification).count() == notices
+    assert _files(app) == files
+    # A worker's case (not limited) takes the next number: none was used up by the refusal.
+    staff_case = intake.submit_case(
+        actor(cats.a.staff),
+        category_code="repair",
+        description="电话报修",
+        channel="phone",
+        contact_name="王阿姨",
+        contact_phone="13912345678",
+    )
+    db.session.commit()
+    year, last = refs[-1].split("-")
+    assert staff_case.reference == f"{year}-{int(last) + 1:06d}"
