@@ -24,7 +24,7 @@ from app.affairs.notify import _community_staff
 from app.affairs.views import _assignee_view, published_note
 from app.database import plain
 from app.extensions import db
-from app.infra.errors import NotFound, invalid_field
+from app.infra.errors import Forbidden, NotFound, invalid_field
 from app.models import (
     Building,
     Community,
@@ -319,6 +319,10 @@ def list_cases(
                 raise invalid_field("channel", ", ".join(CHANNELS))
             terms["channel"] = {"l_channel": channel}
             filtered = True
+    if level == "public" and (overdue is not None or due is not None or escalated is not None):
+        # Deadlines and escalation are not shown to the public (views.case_summary): no
+        # filtering by them either, which would tell them case by case.
+        raise Forbidden(_l("Only the community's workers can filter by deadline or escalation."))
     if assignee is not None:
         if assignee != "me":
             raise invalid_field("assignee", "me")

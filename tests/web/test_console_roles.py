@@ -19,7 +19,7 @@ from app.models.base import utcnow
 from app.notices import announcements
 from app.people import notifications
 from tests.affairs.conftest import actor, put_in_state, submit
-from tests.pages import staff_login
+from tests.pages import csrf_token, staff_login
 
 MENU = {
     "staff": {"概览", "居民诉求", "公告", "事项分类", "社区大屏", "开放接口密钥", "操作记录"},
@@ -285,3 +285,59 @@ def test_admin_overview_covers_every_community(client, scene):
     assert world.a.community.name in html and world.b.community.name in html
     assert world.extra["a"]["escalated"].reference in html
     assert world.extra["b"]["escalated"].reference in html
+
+
+def _api_refs(client, auth, person, query: str) -> tuple[int, set[str], dict]:
+    r = client.get(f"/api/v1/cases?{query}", headers=auth.headers(person))
+    body = r.get_json()
+    refs = {item["reference"] for item in body.get("items", [])} if r.status_code == 200 else set()
+    return r.status_code, refs, body
+
+
+def test_the_api_lists_what_the_console_filters_list(client, auth, scene):
+    """The console's 今日到期 / 已上报 / 我的任务 filters over GET /api/v1/cases (an app for
+    grid workers and committee staff uses the same lists); before, the API dropped them
+    silently and answered with every case."""
+    world = scene
+    a = world.extra["a"]
+    community = world.a.community.id
+    base = f"community_id={community}&status=open"
+    for person, query, expected in (
+        (world.a.staff, f"{base}&due=today", {a["soon"]}),
+        (world.a.staff, f"{base}&escalated=true", {a["escalated"]}),
+        (world.a.staff, f"{base}&overdue=true", {a["late"], a["escalated"]}),
+        (world.a.grid_worker, f"{base}&assignee=me", {a["mine"]}),
+        (world.a.staff, f"{base}&assignee=me", set()),
+    ):
+        code, refs, body = _api_refs(client, auth, person, query)
+        assert code == 200, body
+        assert refs == {c.reference for c in expected}, query
+        assert body["total"] == len(expected)
+        # The console's own list gives the same cases.
+        staff_login(client, person)
+        html = client.get(f"/staff/cases/?{base}&{query.split('&')[-1].replace('true', '1')}")
+        listed = html.get_data(as_text=True)
+        assert all(c.reference in listed for c in expected)
+        out = client.post("/staff/logout", data={"csrf_token": csrf_token(client)})
+        assert out.status_code == 302
+    # Values that mean nothing are refused in the one error format, not ignored.
+    for query in ("due=tomorrow", "escalated=false", "assignee=someone", "escalated=maybe"):
+        code, _refs, body = _api_refs(client, auth, world.a.staff, f"{base}&{query}")
+        assert code == 422 and body["code"] == 422, (query, body)
+        assert query.split("=")[0] in body["errors"], body
+
+
+def test_residents_may_not_filter_the_public_list_by_deadline_or_escalation(client, auth, scene):
+    """A resident's list of the community is its public cases without deadlines or escalation;
+    filtering by them would tell both case by case, so it is refused (403)."""
+    world = scene
+    base = f"community_id={world.a.community.id}"
+    code, public, _body = _api_refs(client, auth, world.a.resident, base)
+    assert code == 200 and public
+    for query in ("overdue=true", "overdue=false", "due=today", "escalated=true"):
+        code, _refs, body = _api_refs(client, auth, world.a.resident, f"{base}&{query}")
+        assert code == 403 and body["code"] == 403, (query, body)
+        assert body["message"] == "只有社区的工作人员可以按期限或上报情况筛选。", body
+    # Their own cases (mine=true) show deadlines, so they may filter those.
+    code, _refs, body = _api_refs(client, auth, world.a.resident, "mine=true&overdue=true")
+    assert code == 200, body

@@ -293,7 +293,31 @@ class CaseQueryArgsSchema(PageArgsSchema):
     status = ma.fields.String(validate=ma.validate.OneOf(_STATUS_FILTER))
     category_id = id_field(strict=False)
     grid_id = id_field(strict=False)
-    overdue = ma.fields.Boolean(allow_none=True)
+    overdue = ma.fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "true: open and past their deadline; false: not overdue "
+            "(the community's workers and its organizations' members)."
+        },
+    )
+    due = ma.fields.String(
+        validate=ma.validate.OneOf(["today"]),
+        metadata={
+            "description": "today: open and due before the end of today (今日到期; "
+            "the community's workers and its organizations' members)."
+        },
+    )
+    escalated = ma.fields.Boolean(
+        validate=ma.validate.Equal(True),
+        metadata={
+            "description": "true: open and escalated to the street office (已上报; the "
+            "community's workers and its organizations' members)."
+        },
+    )
+    assignee = ma.fields.String(
+        validate=ma.validate.OneOf(["me"]),
+        metadata={"description": "me: assigned to the caller by name (我的任务)."},
+    )
     channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
     q = reference_field(optional_blank=True)
     after = id_field(
