@@ -310,19 +310,20 @@ def list_cases(
     if category_id is not None:
         terms["category"] = {"l_category": category_id}
         filtered = True
-    if level in ("staff", "assignee", "reporter"):
-        if grid_id is not None:
-            terms["grid"] = {"l_grid": grid_id}
-            filtered = True
-        if channel is not None:
-            if channel not in CHANNELS:
-                raise invalid_field("channel", ", ".join(CHANNELS))
-            terms["channel"] = {"l_channel": channel}
-            filtered = True
-    if level == "public" and (overdue is not None or due is not None or escalated is not None):
-        # Deadlines and escalation are not shown to the public (views.case_summary): no
-        # filtering by them either, which would tell them case by case.
-        raise Forbidden(_l("Only the community's workers can filter by deadline or escalation."))
+    internal = (grid_id, channel, overdue, due, escalated)
+    if level == "public" and any(value is not None for value in internal):
+        # The public list shows no grid, channel, deadline or escalation (views.case_summary):
+        # filtering by them would tell them case by case, and ignoring them would answer
+        # with every case as if filtered.
+        raise Forbidden(_l("Only the community's workers can use this filter."))
+    if grid_id is not None:
+        terms["grid"] = {"l_grid": grid_id}
+        filtered = True
+    if channel is not None:
+        if channel not in CHANNELS:
+            raise invalid_field("channel", ", ".join(CHANNELS))
+        terms["channel"] = {"l_channel": channel}
+        filtered = True
     if assignee is not None:
         if assignee != "me":
             raise invalid_field("assignee", "me")

@@ -327,17 +327,19 @@ def test_the_api_lists_what_the_console_filters_list(client, auth, scene):
         assert query.split("=")[0] in body["errors"], body
 
 
-def test_residents_may_not_filter_the_public_list_by_deadline_or_escalation(client, auth, scene):
-    """A resident's list of the community is its public cases without deadlines or escalation;
-    filtering by them would tell both case by case, so it is refused (403)."""
+def test_residents_may_not_filter_the_public_list_by_what_it_does_not_show(client, auth, scene):
+    """A resident's list of the community is its public cases without grid, channel, deadline or
+    escalation; filtering by them would tell them case by case, and ignoring the filter would
+    answer with every case as if filtered, so it is refused (403)."""
     world = scene
     base = f"community_id={world.a.community.id}"
     code, public, _body = _api_refs(client, auth, world.a.resident, base)
     assert code == 200 and public
-    for query in ("overdue=true", "overdue=false", "due=today", "escalated=true"):
+    internal = ("overdue=true", "overdue=false", "due=today", "escalated=true", "channel=kiosk")
+    for query in (*internal, f"grid_id={world.a.community.grids[0].id}"):
         code, _refs, body = _api_refs(client, auth, world.a.resident, f"{base}&{query}")
         assert code == 403 and body["code"] == 403, (query, body)
-        assert body["message"] == "只有社区的工作人员可以按期限或上报情况筛选。", body
+        assert body["message"] == "只有社区的工作人员可以用这个条件筛选。", body
     # Their own cases (mine=true) show deadlines, so they may filter those.
     code, _refs, body = _api_refs(client, auth, world.a.resident, "mine=true&overdue=true")
     assert code == 200, body

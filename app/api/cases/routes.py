@@ -95,7 +95,10 @@ class Cases(MethodView):
     @blp.arguments(CaseQueryArgsSchema, location="query")
     @blp.response(200, CasePageSchema)
     def get(self, args):
-        """List cases: mine=true for my own; else a community's (all for its workers)."""
+        """List cases: mine=true for my own; else a community's (all for its workers).
+
+        A resident's list of a community holds its public cases, and may not be filtered by
+        grid, channel, deadline or escalation, which it does not show (403)."""
         listed = queries.list_cases(actor(), rows=True, **args)
         return case_page(listed.page, listed.level, listed.counts)
 

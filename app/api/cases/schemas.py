@@ -286,7 +286,8 @@ class CaseUpdateSchema(ma.Schema):
 
 
 class CaseQueryArgsSchema(PageArgsSchema):
-    """Filters: a community's cases, or mine=true for the caller's own."""
+    """Filters: a community's cases, or mine=true for the caller's own. A resident's list of a
+    community's public cases takes no filter on grid, channel, deadline or escalation (403)."""
 
     community_id = id_field(strict=False)
     mine = ma.fields.Boolean(load_default=False)
