@@ -148,10 +148,13 @@ def _event(
     role: str | None = None,
     data: dict | None = None,
     hide_person: bool = False,
+    linked: bool = True,
 ) -> CaseEvent:
+    """A new step of the case's timeline. `linked=False`: by the case's id only, not added to
+    `case.events` (for a case written around the unit of work, whose caller sets the list)."""
     actor = actor or Actor.anonymous()
     event = CaseEvent(
-        case=case,
+        **({"case": case} if linked else {"case_id": case.id}),
         kind=kind,
         at=_now(),
         note=note,

@@ -82,6 +82,12 @@ def _moved(session: Session, community_id: int, old: str | None, new: str | None
         moves[(community_id, new)] += 1
 
 
+def note_new_case(session: Session, case: Case) -> None:
+    """Count a case inserted around the unit of work (`intake.submit_case`): a flush would
+    have noted it as new."""
+    _moved(session, case.community_id, None, case.status)
+
+
 def _before_and_after(case: Case, key: str) -> tuple:
     history = inspect(case).attrs[key].history
     before = (history.deleted or history.unchanged or (None,))[0]

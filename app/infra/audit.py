@@ -140,6 +140,17 @@ def _after_flush(session: Session, flush_context) -> None:
             )
 
 
+def created(obj) -> None:
+    """The entry the flush hook would add for `obj`, a row inserted around the unit of work
+    (`intake.submit_case`): a staff-side caller's creation is on the record either way."""
+    actor = bound_actor()
+    if actor is None or not actor.is_staff_side or isinstance(obj, _NOT_AUDITED):
+        return
+    db.session.add(
+        _entry(actor, "create", obj.__tablename__, obj.id, _community_of(obj), {"fields": []})
+    )
+
+
 def install() -> None:
     """Attach the flush hook (idempotent)."""
     if not event.contains(Session, "after_flush", _after_flush):

@@ -319,3 +319,77 @@ def test_channels_must_fit_the_caller(cats, client, auth):
         )
         assert r.status_code == 403
     assert db.session.query(Case).count() == 0
+
+
+def test_a_case_taken_down_by_staff_is_on_the_audit_record_with_its_first_step(cats, client, auth):
+    """A staff-side caller's writes are audited (app/infra/audit.py); the new case and its
+    first timeline step are there with the case's community, whichever way the rows were
+    written. A resident's own case is not a staff action: no entry."""
+    body = {
+        "category_code": "repair",
+        "description": "电话报修：三楼水管漏水",
+        "channel": "phone",
+        "contact_name": "王阿姨",
+        "contact_phone": "13912345678",
+    }
+    r = client.post("/api/v1/cases", json=body, headers=auth.headers(cats.a.staff))
+    assert r.status_code == 201, r.get_json()
+    case = db.session.get(Case, r.get_json()["id"])
+    entries = db.session.query(AuditLog).filter(AuditLog.action == "create").all()
+    by_table = {(e.target_type, e.target_id): e for e in entries}
+    entry = by_table[("case_record", str(case.id))]
+    assert entry.actor_person_id == cats.a.staff.id
+    assert entry.community_id == cats.a.community.id
+    (step,) = case.events
+    assert ("case_event", str(step.id)) in by_table
+    # The answer showed the case as stored: its first step, no files, the kept counts.
+    assert [e["kind"] for e in r.get_json()["timeline"]] == ["submitted"]
+    assert r.get_json()["attachments"] == []
+    resident = auth.headers(cats.a.resident)
+    before = db.session.query(AuditLog).count()
+    mine = client.post(
+        "/api/v1/cases",
+        json={"category_code": "repair", "description": "楼道灯不亮"},
+        headers=resident,
+    )
+    assert mine.status_code == 201
+    assert db.session.query(AuditLog).count() == before
+
+
+@pytest.mark.parametrize("who", ["resident", "staff", "device"])
+def test_the_new_case_in_the_session_is_the_row_as_stored(cats, who):
+    """submit_case writes the case with one plain INSERT and sets the object up as loaded:
+    every column of it, defaults included, must be what the database holds, and its first
+    step and (no) files what a query would find."""
+    side = cats.a
+    if who == "staff":
+        fields = {"channel": "phone", "contact_name": "王阿姨", "contact_phone": "13912345678"}
+        case = intake.submit_case(
+            actor(side.staff), category_code="repair", description="漏水", **fields
+        )
+    elif who == "device":
+        case = intake.submit_case(
+            actor(device=side.device),
+            category_code="environment",
+            description="垃圾满了",
+            anonymous=True,
+        )
+    else:
+        case = intake.submit_case(
+            actor(side.resident),
+            category_code="repair",
+            description="门禁坏了",
+            latitude=39.9,
+            longitude=116.4,
+            address="3号楼东侧",
+        )
+    keys = [c.key for c in Case.__mapper__.column_attrs]
+    seen = {key: getattr(case, key) for key in keys}
+    steps, files = [e.kind for e in case.events], list(case.attachments)
+    db.session.expire(case)
+    assert {key: getattr(case, key) for key in keys} == seen
+    assert [e.kind for e in case.events] == steps == ["submitted"]
+    assert list(case.attachments) == files == []
+    assert seen["support_count"] == 0 and seen["status"] == "submitted"
+    db.session.commit()
+    assert db.session.get(Case, seen["id"]).reference == seen["reference"]
