@@ -122,33 +122,33 @@ def _after_flush(session: Session, flush_context) -> None:
     batches = (("create", session.new), ("update", session.dirty), ("delete", deleted))
     for action, objects in batches:
         for obj in list(objects):
-            if isinstance(obj, _NOT_AUDITED) or not hasattr(obj, "__tablename__"):
-                continue
             fields = _changed_fields(obj) if action == "update" else []
             if action == "update" and not fields:
                 continue
-            detail = {"fields": sorted(fields)}
-            session.add(
-                _entry(
-                    actor,
-                    action,
-                    obj.__tablename__,
-                    getattr(obj, "id", None),
-                    _community_of(obj),
-                    detail,
-                )
-            )
+            _add_entry(session, actor, action, obj, fields)
+
+
+def _add_entry(session: Session, actor: Actor, action: str, obj, fields: list[str]) -> None:
+    if isinstance(obj, _NOT_AUDITED) or not hasattr(obj, "__tablename__"):
+        return
+    session.add(
+        _entry(
+            actor,
+            action,
+            obj.__tablename__,
+            getattr(obj, "id", None),
+            _community_of(obj),
+            {"fields": sorted(fields)},
+        )
+    )
 
 
 def created(obj) -> None:
     """The entry the flush hook would add for `obj`, a row inserted around the unit of work
     (`intake.submit_case`): a staff-side caller's creation is on the record either way."""
     actor = bound_actor()
-    if actor is None or not actor.is_staff_side or isinstance(obj, _NOT_AUDITED):
-        return
-    db.session.add(
-        _entry(actor, "create", obj.__tablename__, obj.id, _community_of(obj), {"fields": []})
-    )
+    if actor is not None and actor.is_staff_side:
+        _add_entry(db.session, actor, "create", obj, [])
 
 
 def install() -> None:

@@ -318,6 +318,8 @@ def test_the_api_lists_what_the_console_filters_list(client, auth, scene):
         html = client.get(f"/staff/cases/?{base}&{query.split('&')[-1].replace('true', '1')}")
         listed = html.get_data(as_text=True)
         assert all(c.reference in listed for c in expected)
+        others = {a[k] for k in ("new", "late", "soon", "escalated", "mine", "org")} - expected
+        assert not any(c.reference in listed for c in others), query
         out = client.post("/staff/logout", data={"csrf_token": csrf_token(client)})
         assert out.status_code == 302
     # Values that mean nothing are refused in the one error format, not ignored.

@@ -298,21 +298,21 @@ class CaseQueryArgsSchema(PageArgsSchema):
         allow_none=True,
         metadata={
             "description": "true: open and past their deadline; false: not overdue "
-            "(the community's workers and its organizations' members)."
+            "(not on a resident's list of a community's public cases)."
         },
     )
     due = ma.fields.String(
         validate=ma.validate.OneOf(["today"]),
         metadata={
             "description": "today: open and due before the end of today (今日到期; "
-            "the community's workers and its organizations' members)."
+            "not on a resident's list of a community's public cases)."
         },
     )
     escalated = ma.fields.Boolean(
         validate=ma.validate.Equal(True),
         metadata={
-            "description": "true: open and escalated to the street office (已上报; the "
-            "community's workers and its organizations' members)."
+            "description": "true: open and escalated to the street office (已上报; not "
+            "on a resident's list of a community's public cases)."
         },
     )
     assignee = ma.fields.String(
