@@ -238,7 +238,8 @@ def test_landscape_side_column_fits_while_an_urgent_banner_shows(browser, server
         # back, it fits again.
         page.set_viewport_size({"width": 1080, "height": 1920})
         expect(page.locator("#leaderboard-panel li").last).to_be_attached()
-        assert page.locator(".side .squeezed").count() == 0
+        # The side column is fitted again by a ResizeObserver, after the resize: wait for it.
+        expect(page.locator(".side .squeezed")).to_have_count(0)
         page.set_viewport_size({"width": 1920, "height": 1080})
         expect(page.locator(".side .squeezed").first).to_be_attached()
         _side_fits(page)
