@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, update
 
 from app.affairs.policy import relation as _relation
 from app.extensions import db
+from app.infra import uow
 from app.models.base import utcnow
 from app.models.case import Case, CaseEvent, CaseSerial
 from app.people.actors import Actor
@@ -150,11 +151,11 @@ def _event(
     hide_person: bool = False,
     linked: bool = True,
 ) -> CaseEvent:
-    """A new step of the case's timeline. `linked=False`: by the case's id only, not added to
-    `case.events` (for a case written around the unit of work, whose caller sets the list)."""
+    """A new step of the case's timeline. `linked=False`: written at once by its case's id
+    (`uow.insert_loaded`), not added to `case.events` (for a case written around the unit of
+    work, whose caller sets the list)."""
     actor = actor or Actor.anonymous()
-    event = CaseEvent(
-        **({"case": case} if linked else {"case_id": case.id}),
+    values = dict(
         kind=kind,
         at=_now(),
         note=note,
@@ -169,6 +170,9 @@ def _event(
         actor_role=role or (_actor_role(actor, case) if actor.person or actor.device else "system"),
         data=data or {},
     )
+    if not linked:
+        return uow.insert_loaded(CaseEvent, {"case_id": case.id, **values})
+    event = CaseEvent(case=case, **values)
     db.session.add(event)
     return event
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, select, union_all
-from sqlalchemy.orm import joinedload, make_transient_to_detached
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
@@ -24,7 +24,7 @@ from app.affairs.common import _event, _now, next_reference
 from app.affairs.notify import _tell_reporter
 from app.affairs.queries import _default_community, summary_select
 from app.extensions import db
-from app.infra import audit, ratelimit
+from app.infra import ratelimit, uow
 from app.infra.errors import Forbidden, Invalid, NotFound, invalid_field
 from app.infra.text import (
     clean_name,
@@ -47,8 +47,6 @@ from app.people import authz
 from app.people.actors import Actor
 
 _EARTH_M = 6_371_000.0
-_INSERT_CASE = Case.__table__.insert()
-_COLUMNS = tuple(c.key for c in Case.__mapper__.column_attrs if c.key != "id")
 _WITH_BUILDING = (joinedload(Household.building),)
 
 
@@ -484,19 +482,13 @@ def submit_case(
         created_at=now,
         updated_at=now,
     )
-    # The row by one plain INSERT, then the Case as if loaded: not through the unit of work,
-    # whose flush worked out what to write from the case's fifteen relationships (in process
-    # 0.6 ms less of SQLite's write lock and 0.9 ms less per create; bench/PROFILE.md round
-    # 11). The object holds what went in, column defaults included; what a flush would do
-    # beside the INSERT is done here: the status counts, the audit entry of a staff-side
-    # caller, and the relationships and collections set as loaded.
-    result = db.session.execute(_INSERT_CASE, values)
-    written = result.last_inserted_params()
-    case = Case(id=result.inserted_primary_key[0], **{k: written.get(k) for k in _COLUMNS})
-    make_transient_to_detached(case)
-    db.session.add(case)
+    # The row by one plain INSERT, the Case as if loaded: not through the unit of work, whose
+    # flush worked out what to write from the case's fifteen relationships (in process 0.6 ms
+    # less of SQLite's write lock and 0.9 ms less per create; bench/PROFILE.md round 11). What
+    # a flush would do beside the INSERT is done here: the status counts, and the relationships
+    # and collections set as loaded (the audit entry is insert_loaded's).
+    case = uow.insert_loaded(Case, values)
     counts.note_new_case(db.session, case)
-    audit.created(case)
     for name, value in (
         ("category", category),
         ("reporter", reporter),

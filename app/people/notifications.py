@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import and_, case, func, select, update
 
 from app.extensions import db
-from app.infra import events
+from app.infra import events, uow
 from app.infra.errors import NotFound
 from app.models import Person
 from app.models.base import utcnow
@@ -50,17 +50,21 @@ def notify(
 ) -> Notification:
     """Put a notice in one person's inbox (texts already in their language; see `in_locale_of`);
     `urgent` ones sound in the console and stay on top until acknowledged."""
-    note = Notification(
-        person_id=person_id,
-        kind=kind[:40],
-        title=str(title)[:200],
-        body=str(body or "")[:2000],
-        link=link[:300] if link else None,
-        urgent=bool(urgent),
-        alert_id=alert_id,
-    )
-    db.session.add(note)
+    # Written at once by one plain INSERT (not a flush of the unit of work: a notice is sent
+    # on most steps of a case); the caller's pending changes are flushed first, as before.
     db.session.flush()
+    note = uow.insert_loaded(
+        Notification,
+        {
+            "person_id": person_id,
+            "kind": kind[:40],
+            "title": str(title)[:200],
+            "body": str(body or "")[:2000],
+            "link": link[:300] if link else None,
+            "urgent": bool(urgent),
+            "alert_id": alert_id,
+        },
+    )
     delivery.queue_notice(note)  # also by SMS or e-mail, when the person chose one
     ring(person_id, note.id)
     return note
