@@ -96,6 +96,23 @@ def make_database(url: str | None, workdir: Path) -> tuple[str, callable]:
     return create_postgres_database(url, "linli_bench")
 
 
+def bench_env(workdir: Path, db_url: str, name: str, **extra: str) -> dict:
+    """The app's environment for a bench run in `workdir` (no Redis, no background voice, quiet
+    logs), with `extra` settings on top."""
+    return {
+        "LINLI_ENV": "development",
+        "LINLI_INSTANCE_PATH": str(workdir / "instance"),
+        "SECRET_KEY": f"{name}-{uuid.uuid4().hex}",
+        "DATABASE_URL": db_url,
+        "UPLOAD_FOLDER": str(workdir / "uploads"),
+        "LINLI_ACCESS_LOG": "/dev/null",
+        "LINLI_LOG_LEVEL": "warning",
+        "VOICE_BACKGROUND": "0",
+        "REDIS_URL": "",
+        **extra,
+    }
+
+
 def build(db_url: str, env: dict, total: int) -> dict:
     """Schema, demo data and `total` bulk-inserted cases; returns ids the load needs."""
     os.environ.update(env)
@@ -511,20 +528,9 @@ def main() -> None:
     db_url, drop = make_database(args.database_url, workdir)
     sqlite = db_url.startswith("sqlite")
     worker_class = args.worker_class or ("gthread" if sqlite else "gevent")
-    env = {
-        "LINLI_ENV": "development",
-        "LINLI_INSTANCE_PATH": str(workdir / "instance"),
-        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
-        "DATABASE_URL": db_url,
-        "UPLOAD_FOLDER": str(workdir / "uploads"),
-        "LINLI_ACCESS_LOG": "/dev/null",
-        "LINLI_LOG_LEVEL": "warning",
-        "VOICE_BACKGROUND": "0",
-        "REDIS_URL": "",
-        # One bench resident sends every create: lift the per-person hourly cap (the check
-        # still runs on every create) so the figures measure the request, not 429s.
-        "CASE_CREATE_PER_HOUR": "1000000",
-    }
+    # One bench resident sends every create: lift the per-person hourly cap (the check still
+    # runs on every create) so the figures measure the request, not 429s.
+    env = bench_env(workdir, db_url, "bench", CASE_CREATE_PER_HOUR="1000000")
     proc = None
     try:
         print(

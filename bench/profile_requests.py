@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.cases import build, make_database  # noqa: E402
+from bench.cases import bench_env, build, make_database  # noqa: E402
 
 
 class Statements:
@@ -243,18 +243,7 @@ def main() -> None:
         db_url, drop = f"sqlite:///{workdir / 'bench.db'}", lambda: None
     else:
         db_url, drop = make_database(args.database_url, workdir)
-    env = {
-        "LINLI_ENV": "development",
-        "LINLI_INSTANCE_PATH": str(workdir / "instance"),
-        "SECRET_KEY": "profile-" + uuid.uuid4().hex,
-        "DATABASE_URL": db_url,
-        "UPLOAD_FOLDER": str(workdir / "uploads"),
-        "LINLI_ACCESS_LOG": "/dev/null",
-        "LINLI_LOG_LEVEL": "warning",
-        "VOICE_BACKGROUND": "0",
-        "REDIS_URL": "",
-        "RATELIMIT_ENABLED": "0",
-    }
+    env = bench_env(workdir, db_url, "profile", RATELIMIT_ENABLED="0")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:

@@ -25,14 +25,13 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.cases import build, make_database  # noqa: E402
+from bench.cases import bench_env, build, make_database  # noqa: E402
 
 
 def _timed(run, loops: int) -> float:
@@ -57,15 +56,7 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="linli-statement-cost-"))
     db_url, drop = make_database(args.database_url, workdir)
-    env = {
-        "LINLI_ENV": "development",
-        "LINLI_INSTANCE_PATH": str(workdir / "instance"),
-        "SECRET_KEY": "statement-cost-" + uuid.uuid4().hex,
-        "DATABASE_URL": db_url,
-        "UPLOAD_FOLDER": str(workdir / "uploads"),
-        "REDIS_URL": "",
-        "VOICE_BACKGROUND": "0",
-    }
+    env = bench_env(workdir, db_url, "statement-cost")
     try:
         info = build(db_url, env, args.cases)
         from sqlalchemy import select

@@ -145,7 +145,7 @@ def _add_entry(session: Session, actor: Actor, action: str, obj, fields: list[st
 
 def created(obj) -> None:
     """The entry the flush hook would add for `obj`, a row inserted around the unit of work
-    (`intake.submit_case`): a staff-side caller's creation is on the record either way."""
+    (`uow.insert_loaded`): a staff-side caller's creation is on the record either way."""
     actor = bound_actor()
     if actor is not None and actor.is_staff_side:
         _add_entry(db.session, actor, "create", obj, [])
