@@ -56,7 +56,7 @@ def register_extensions(app: Flask) -> None:
     from app.infra import audit, events, jobs
 
     db.init_app(app)
-    _sqlite_pragmas(app)
+    _database_hooks(app)
     migrate.init_app(
         app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True, render_as_batch=True
     )
@@ -76,14 +76,16 @@ def register_extensions(app: Flask) -> None:
     voice_runtime.init_app(app)  # preloads the Vosk model only when VOSK_MODEL_PATH is set
 
 
-def _sqlite_pragmas(app: Flask) -> None:
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        return
-    from app.database import install_sqlite
+def _database_hooks(app: Flask) -> None:
+    """SQLite's pragmas and busy waits; PostgreSQL's waits under gevent (app/database.py)."""
+    from app.database import install_postgres, install_sqlite
     from app.extensions import db
 
     with app.app_context():
-        install_sqlite(db.engine, app.config)
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            install_sqlite(db.engine, app.config)
+        else:
+            install_postgres(db.engine, app.config)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -90,6 +90,10 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # app/database.py), and the longest single wait inside SQLite (it blocks the worker).
         "SQLITE_BUSY_TIMEOUT": float(env.get("SQLITE_BUSY_TIMEOUT") or 10),
         "SQLITE_BUSY_SLICE_MS": _int(env, "SQLITE_BUSY_SLICE_MS", 10),
+        # PostgreSQL under gevent: how long a connection that has written in its transaction
+        # waits for the server without letting the worker's other requests run (0: always
+        # lets them run). See app/database.py install_postgres.
+        "PG_HOLDING_WAIT_MS": _int(env, "PG_HOLDING_WAIT_MS", 5),
         "REDIS_URL": env.get("REDIS_URL") or None,
         "UPLOAD_FOLDER": env.get("UPLOAD_FOLDER") or str(instance / "uploads"),
         "MEDIA_CACHE_FOLDER": env.get("MEDIA_CACHE_FOLDER") or str(instance / "cache"),

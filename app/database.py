@@ -14,6 +14,7 @@ poll at all: they wait in line for the write lock (`WriteGate`).
 from __future__ import annotations
 
 import random
+import select
 import sqlite3
 import threading
 import time
@@ -158,25 +159,147 @@ class WriteGate:
 
     def install(self, engine) -> None:
         """Give the gate back after each commit and rollback, and when a connection closes."""
-        dialect = engine.dialect
-        commit, rollback = dialect.do_commit, dialect.do_rollback
+        on_transaction_end(engine, self.leave)
 
-        def do_commit(raw):
-            try:
-                commit(raw)
-            finally:
-                self.leave(raw)
 
-        def do_rollback(raw):
-            try:
-                rollback(raw)
-            finally:
-                self.leave(raw)
+def on_transaction_end(engine, ended) -> None:
+    """Call `ended(raw)` with the DBAPI connection (or the pool's proxy of it) after each of
+    `engine`'s commits and rollbacks, even a failed one, and when a connection closes or is
+    invalidated."""
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
 
-        dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
-        event.listen(engine, "close", lambda raw, _record: self.leave(raw))
-        event.listen(engine, "close_detached", self.leave)
-        event.listen(engine, "invalidate", lambda raw, _record, _error: self.leave(raw))
+    def do_commit(raw):
+        try:
+            commit(raw)
+        finally:
+            ended(raw)
+
+    def do_rollback(raw):
+        try:
+            rollback(raw)
+        finally:
+            ended(raw)
+
+    dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
+    event.listen(engine, "close", lambda raw, _record: ended(raw))
+    event.listen(engine, "close_detached", ended)
+    event.listen(engine, "invalidate", lambda raw, _record, _error: ended(raw))
+
+
+class HoldingWaits:
+    """PostgreSQL under gevent: a connection that has written in its transaction waits for the
+    server without yielding to the worker's other requests, for up to `budget` seconds a wait.
+
+    psycopg waits cooperatively once gevent has patched `select`: each round trip hands the
+    worker to its other requests, which may keep it for milliseconds of their own work. A
+    transaction that holds row locks (a create holds the year's `case_serial` row from its
+    UPDATE to its commit) then holds them through every such turn, and the creates behind it
+    wait in line for the sum. Blocking the worker for a short round trip costs the machine
+    nothing (gunicorn runs more workers than there are cores, so another process takes the
+    core) and keeps the lock's hold to the server's time. Bounded, so that no request can
+    stall its worker: a wait longer than `budget` (a lock another transaction holds, perhaps
+    one of this worker's own requests, which needs the worker to finish) goes on
+    cooperatively. Reads outside a write transaction stay cooperative (blocking them made
+    the staff inbox's p95 worse: bench/PROFILE.md round 13)."""
+
+    def __init__(self, budget: float, blocking_poll, cooperative_poll, cooperative_wait):
+        self.budget = budget
+        self._blocking_poll = blocking_poll
+        self._cooperative_poll = cooperative_poll
+        self._cooperative_wait = cooperative_wait
+        self.holding: set[int] = set()  # sockets of connections in a write transaction
+
+    def wait(self, gen, fileno: int, interval: float = 0.0, timeout: float | None = None):
+        """psycopg's `waiting.wait`: blocking first for a connection in a write transaction,
+        psycopg's cooperative wait otherwise (and for waits with a timeout, as for NOTIFY)."""
+        if fileno not in self.holding or timeout is not None:
+            return self._cooperative_wait(gen, fileno, interval=interval, timeout=timeout)
+        from psycopg import waiting
+
+        masks = waiting._poll_evmasks
+        until = time.monotonic() + self.budget
+        interval_ms = max(0, int(interval * 1000))
+        try:
+            state = next(gen)
+            poll = self._blocking_poll()
+            poll.register(fileno, masks[state])
+            blocking = True
+            while True:
+                if blocking:
+                    left = until - time.monotonic()
+                    if left <= 0:  # long: let the worker's other requests run meanwhile
+                        blocking, poll = False, self._cooperative_poll()
+                        poll.register(fileno, masks[state])
+                        continue
+                    events = poll.poll(max(1, int(left * 1000)))
+                else:
+                    events = poll.poll(interval_ms)
+                if not events:
+                    if not blocking:
+                        gen.send(waiting.READY_NONE)
+                    continue
+                event_mask = events[0][1]
+                ready = waiting.READY_NONE
+                if event_mask & select.POLLIN:
+                    ready = waiting.READY_R
+                if event_mask & select.POLLOUT:
+                    ready |= waiting.READY_W
+                if not ready and event_mask & waiting.POLL_BAD:
+                    waiting._check_fd_closed(fileno)
+                    raise waiting.e.OperationalError("connection socket closed")
+                state = gen.send(ready)
+                poll.modify(fileno, masks[state])
+        except StopIteration as done:
+            return done.value
+
+    def begin(self, raw) -> None:
+        if getattr(raw, "_linli_holding", None) is None:
+            raw._linli_holding = raw.pgconn.socket
+            self.holding.add(raw._linli_holding)
+
+    def end(self, raw) -> None:
+        raw = getattr(raw, "dbapi_connection", raw)  # the pool's proxy, or the connection
+        fileno = getattr(raw, "_linli_holding", None)
+        if fileno is not None:
+            raw._linli_holding = None
+            self.holding.discard(fileno)
+
+
+_holding_waits: HoldingWaits | None = None
+# Statements that take no row lock (a SET LOCAL of the planner's is not a write).
+_PG_READS = (*_READS, "SET", "SHOW")
+
+
+def install_postgres(engine, config) -> HoldingWaits | None:
+    """`HoldingWaits` for a psycopg engine when gevent has patched `select` (otherwise every
+    wait blocks already and there is nothing to do)."""
+    budget = config["PG_HOLDING_WAIT_MS"] / 1000
+    if budget <= 0 or engine.dialect.driver != "psycopg":
+        return None
+    try:
+        from gevent import monkey
+    except ImportError:
+        return None
+    if not monkey.is_module_patched("select"):
+        return None
+    from psycopg import waiting
+
+    global _holding_waits
+    if _holding_waits is None:  # once a process: one app's engine or several (tests)
+        _holding_waits = HoldingWaits(
+            budget, monkey.get_original("select", "poll"), select.poll, waiting.wait
+        )
+        waiting.wait = _holding_waits.wait
+    waits = _holding_waits
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _writes(_conn, cursor, statement, _parameters, _context, _executemany):
+        if not statement[:32].lstrip().upper().startswith(_PG_READS) or " FOR " in statement:
+            waits.begin(cursor.connection)
+
+    on_transaction_end(engine, waits.end)
+    return waits
 
 
 def schema_on(dialect_name: str):
