@@ -33,7 +33,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -348,6 +348,24 @@ class ScaledServer(LiveServer):
         finally:
             forget_redis_keys(self.redis_url, self.prefix)
             self._drop_database()
+
+
+@contextmanager
+def scaled_install(workdir: Path, **kwargs):
+    """A `ScaledServer` with its schema and demo data, started; closed after. The calling test
+    is skipped, with the reason, when PostgreSQL or Redis does not answer."""
+    reason = ScaledServer.unavailable()
+    if reason:
+        import pytest
+
+        pytest.skip(reason)
+    server = ScaledServer(workdir, **kwargs)
+    try:
+        server.prepare()
+        server.start()
+        yield server
+    finally:
+        server.close()
 
 
 def close_on_hang_up(app):

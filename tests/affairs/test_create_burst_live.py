@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.live import ScaledServer
+from tests.live import scaled_install
 
 CLIENTS = 16
 CREATES = 64
@@ -21,17 +21,11 @@ CREATES = 64
 
 @pytest.fixture(scope="module")
 def scaled(tmp_path_factory):
-    reason = ScaledServer.unavailable()
-    if reason:
-        pytest.skip(reason)
     # The hourly limit per resident off: the burst is more than a resident may send an hour.
-    server = ScaledServer(tmp_path_factory.mktemp("burst"), env={"CASE_CREATE_PER_HOUR": "0"})
-    try:
-        server.prepare()
-        server.start()
+    with scaled_install(
+        tmp_path_factory.mktemp("burst"), env={"CASE_CREATE_PER_HOUR": "0"}
+    ) as server:
         yield server
-    finally:
-        server.close()
 
 
 def _tokens(server) -> list[str]:

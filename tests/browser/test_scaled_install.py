@@ -35,7 +35,7 @@ from tests.browser.test_org_members import (
     test_a_lead_adds_and_removes_a_member as lead_adds_and_removes_a_member,
 )
 from tests.browser.test_supervision import Console
-from tests.live import ScaledServer
+from tests.live import scaled_install
 from tests.voice_app.test_shared_conversations import post
 
 # Fresh screens until one's stream is held by another worker than the post's. Which worker
@@ -48,10 +48,7 @@ MAX_TURNS = 60  # fresh connections until both workers have answered turns of th
 @pytest.fixture(scope="module")
 def scaled(tmp_path_factory):
     """PostgreSQL + Redis + two gevent workers, demo data seeded; dropped at the end."""
-    reason = ScaledServer.unavailable()
-    if reason:
-        pytest.skip(reason)
-    server = ScaledServer(
+    with scaled_install(
         tmp_path_factory.mktemp("scaled"),
         env={
             "KIOSK_POLL_SECONDS": "30",
@@ -59,13 +56,8 @@ def scaled(tmp_path_factory):
             # A closed screen's stream ends (and is logged) at the next heartbeat.
             "KIOSK_HEARTBEAT_SECONDS": "1",
         },
-    )
-    try:
-        server.prepare()
-        server.start()
+    ) as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture(scope="module")
