@@ -255,8 +255,12 @@ class HoldingWaits:
 
     def begin(self, raw) -> None:
         if getattr(raw, "_linli_holding", None) is None:
-            raw._linli_holding = raw.pgconn.socket
-            self.holding.add(raw._linli_holding)
+            try:
+                fileno = raw.pgconn.socket
+            except Exception:  # the connection is gone: the statement fails as it would have
+                return
+            raw._linli_holding = fileno
+            self.holding.add(fileno)
 
     def end(self, raw) -> None:
         raw = getattr(raw, "dbapi_connection", raw)  # the pool's proxy, or the connection

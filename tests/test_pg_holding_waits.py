@@ -163,3 +163,25 @@ def test_not_installed_where_waits_block_already():
         assert install_postgres(engine, {"PG_HOLDING_WAIT_MS": 5}) is None
     finally:
         engine.dispose()
+
+
+def test_a_lost_connection_is_not_marked_and_an_ended_one_is_forgotten():
+    """A statement on a closed connection fails as it would have (no error from the hook), and
+    the end of a transaction forgets the connection."""
+    import select
+
+    import psycopg
+
+    from app.database import HoldingWaits
+
+    waits = HoldingWaits(0.005, select.poll, select.poll, None)
+    conn = psycopg.connect(_postgres_url().replace("postgresql+psycopg://", "postgresql://"))
+    try:
+        waits.begin(conn)
+        assert waits.holding == {conn.pgconn.socket}
+        waits.end(conn)
+        assert waits.holding == set()
+    finally:
+        conn.close()
+    waits.begin(conn)
+    assert waits.holding == set()
