@@ -204,6 +204,9 @@ class HoldingWaits:
     the staff inbox's p95 worse: bench/PROFILE.md round 13)."""
 
     def __init__(self, budget: float, blocking_poll, cooperative_poll, cooperative_wait):
+        from psycopg import waiting
+
+        self._waiting = waiting  # psycopg's wait states and its checks of a closed socket
         self.budget = budget
         self._blocking_poll = blocking_poll
         self._cooperative_poll = cooperative_poll
@@ -215,8 +218,7 @@ class HoldingWaits:
         psycopg's cooperative wait otherwise (and for waits with a timeout, as for NOTIFY)."""
         if fileno not in self.holding or timeout is not None:
             return self._cooperative_wait(gen, fileno, interval=interval, timeout=timeout)
-        from psycopg import waiting
-
+        waiting = self._waiting
         masks = waiting._poll_evmasks
         until = time.monotonic() + self.budget
         interval_ms = max(0, int(interval * 1000))

@@ -35,7 +35,6 @@ engine = create_engine(sys.argv[1], pool_size=4)
 waits = install_postgres(engine, {"PG_HOLDING_WAIT_MS": int(sys.argv[2])})
 assert waits is not None
 with engine.begin() as conn:
-    conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS x (id int)"))  # a first connection
     conn.execute(text("CREATE TABLE IF NOT EXISTS holding_waits_probe (id int PRIMARY KEY, n int)"))
     conn.execute(text("INSERT INTO holding_waits_probe VALUES (1, 0) ON CONFLICT DO NOTHING"))
 
