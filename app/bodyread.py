@@ -100,7 +100,8 @@ def _is_json(environ) -> bool:
 def _length(environ) -> int | None:
     """The declared length, 0 for no body, None for a chunked body of unknown length."""
     raw = environ.get("CONTENT_LENGTH") or ""
-    if raw.strip().isdigit():
+    raw = raw.strip()
+    if raw.isascii() and raw.isdigit():  # isdigit() alone takes "²", which int() refuses
         return int(raw)
     if (
         environ.get("wsgi.input_terminated")

@@ -13,16 +13,14 @@ import time
 from collections.abc import Callable, Iterator
 
 from app.infra.events import Subscription
+from app.infra.text import ascii_number
 
 
 def parse_last_event_id(raw: str | None) -> int | None:
     """The version a client last saw, or None when absent or malformed."""
     if raw is None:
         return None
-    raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 18:
-        return None
-    return int(raw)
+    return ascii_number(raw.strip())
 
 
 def event(name: str, data: dict, event_id: int | None = None) -> str:

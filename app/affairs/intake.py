@@ -241,7 +241,11 @@ def _check_attribute_answers(category: CaseCategory, answers) -> dict:
         elif kind == "multivaluelist":
             if isinstance(value, str):
                 value = [value]
-            if not isinstance(value, list) or not set(value) <= keys:
+            if (
+                not isinstance(value, list)
+                or not all(isinstance(v, str) for v in value)
+                or not set(value) <= keys
+            ):
                 raise invalid_field("attributes", _l("Please choose among the options."))
         elif kind == "number":
             try:

@@ -36,7 +36,7 @@ from app.demo import seed_hook
 from app.extensions import db
 from app.infra import idempotency
 from app.infra.errors import Conflict, DomainError, Invalid, NotFound
-from app.infra.text import clean_name, clean_text
+from app.infra.text import ascii_number, clean_name, clean_text
 from app.models import Community
 from app.models.base import utcnow
 from app.models.case import OPEN_STATUSES, Case, CaseCategory, CaseEvent
@@ -347,9 +347,9 @@ def create_request(
     address_id = form.get("address_id") or None
     building_id = None
     if address_id is not None:
-        if not str(address_id).isdigit() or len(str(address_id)) > 12:
+        building_id = ascii_number(str(address_id), 12)
+        if building_id is None:
             raise bad_request(_l("address_id is not a building of this jurisdiction"))
-        building_id = int(address_id)
     if lat is None and lon is None and not form.get("address_string") and building_id is None:
         raise bad_request(_l("A location is required: lat and long, address_string or address_id"))
     name = " ".join(p for p in (form.get("first_name"), form.get("last_name")) if p) or None

@@ -20,6 +20,7 @@ import voice
 from app.extensions import db
 from app.infra.errors import Unavailable
 from app.infra.ratelimit import upsert
+from app.infra.text import ascii_number
 from app.models.base import utcnow
 from app.models.voice import VoiceConversation
 
@@ -164,7 +165,7 @@ def _owner_id(owner: str, kind: str) -> int | None:
     if not owner.startswith(prefix):
         return None
     number = owner[len(prefix) :].split(">", 1)[0]
-    return int(number) if number.isdigit() else None
+    return ascii_number(number)
 
 
 def purge_expired_conversations(now=None) -> int:

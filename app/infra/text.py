@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, datetime, tzinfo
 
 from flask_babel import lazy_gettext as _l
 
@@ -20,9 +21,12 @@ _EMAIL = re.compile(
 PIN = re.compile(r"^[0-9]{6}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Control characters other than tab and newline (C0, DEL and C1), Unicode bidi embeddings,
-# overrides and isolates, and surrogate code points: a lone one (JSON's "\ud800") is not text
-# and PostgreSQL refuses it.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# overrides and isolates, surrogate code points (a lone one, JSON's "\ud800", is not text and
+# PostgreSQL refuses it) and the noncharacters U+FFFE and U+FFFF (not text either; no XML
+# document, such as Open311's .xml answers, may hold them).
+_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
 # Line and paragraph separators (and NEL) are line breaks: kept in multi-line text as "\n".
 _LINE_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n", "\x85": "\n"})
 # Dropped from names: bidi marks (LRM, RLM, ALM) reorder what is shown around a name, and
@@ -30,6 +34,34 @@ _LINE_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n", "\x85": "\n"})
 _NAME_DROPPED = dict.fromkeys(map(ord, "\u200e\u200f\u061c\u200b\u2060\ufeff"))
 # Letters that draw nothing (Hangul fillers, braille blank): not enough for a name.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+# The years a date given for community affairs may fall in. Beyond them some times cannot even
+# be turned into UTC (0001-01-01 east of UTC, 9999-12-31 west of it), and none means anything.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
+
+
+def utc_time(value, field: str, zone: tzinfo) -> datetime | None:
+    """A date and time a person or client gave, in UTC (None stays None). One without a zone is
+    in `zone`, the community's time, as people type it. Invalid on `field` unless it is a
+    datetime from the year 1970 to 8999."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise invalid_field(field, _l("Must be a date and time."))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    if not EARLIEST_YEAR <= value.year < LATEST_YEAR:
+        raise invalid_field(field, _l("Must be a date and time."))
+    return value.astimezone(UTC)
+
+
+def ascii_number(value, max_digits: int = 18) -> int | None:
+    """The whole number that 1 to `max_digits` ASCII digits spell, else None. str.isdigit()
+    alone is not enough: it is True for "²" and "①", which int() refuses."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        return None
+    return int(value) if len(value) <= max_digits else None
 
 
 def clean_text(

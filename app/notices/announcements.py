@@ -10,7 +10,6 @@ feed (app/screens/feed.py) follows that topic and bumps its version (create_app 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -20,7 +19,7 @@ from app.demo import seed_hook
 from app.extensions import db
 from app.infra import events
 from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
-from app.infra.text import check_time_span, clean_text
+from app.infra.text import check_time_span, clean_text, utc_time
 from app.models import Building, Grid
 from app.models.announcement import (
     CATEGORIES,
@@ -47,14 +46,7 @@ from app.people.actors import Actor
 
 # --- validation ----------------------------------------------------------------------------------
 def _aware(value, field) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise invalid_field(field, _l("Must be a date and time."))
-    if value.tzinfo is None:
-        # Times typed without a zone are the community's local time.
-        value = value.replace(tzinfo=local_zone())
-    return value.astimezone(ZoneInfo("UTC"))
+    return utc_time(value, field, local_zone())
 
 
 def _channels(value) -> list[str]:

@@ -38,6 +38,13 @@ _ITEM = {
 }
 
 
+# Characters XML 1.0 cannot hold (most control characters, lone surrogates, U+FFFE/U+FFFF):
+# ElementTree would write them as they are and the document would not parse. Stored text is
+# cleaned on the way in (app/infra/text.py); this also covers what an answer echoes, such as an
+# unknown attribute code a client sent.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _to_xml(parent: ET.Element, name: str, value) -> None:
     node = ET.SubElement(parent, name)
     if isinstance(value, dict):
@@ -49,7 +56,7 @@ def _to_xml(parent: ET.Element, name: str, value) -> None:
     elif isinstance(value, bool):
         node.text = "true" if value else "false"
     elif value is not None:
-        node.text = str(value)
+        node.text = _NOT_XML.sub("\ufffd", str(value))
 
 
 def render(data, fmt: str, root: str, status: int = 200) -> Response:

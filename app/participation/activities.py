@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -30,7 +28,7 @@ from app.extensions import db
 from app.i18n import local_time
 from app.infra import events
 from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
-from app.infra.text import clean_text, mask_phone
+from app.infra.text import clean_text, mask_phone, utc_time
 from app.models import Organization
 from app.models.activity import (
     ATTENDED,
@@ -42,6 +40,7 @@ from app.models.activity import (
     VolunteerHours,
 )
 from app.models.base import utcnow
+from app.notices.common import local_zone
 from app.participation import points, screen_identity
 from app.people import authz
 from app.people.actors import Actor
@@ -101,22 +100,7 @@ def _lock(activity: Activity) -> Activity:
 
 
 # --- publishing ----------------------------------------------------------------------------
-def _aware(value):
-    # A time without a zone is the community's local time (as people type it).
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))
-    return value
-
-
 def _check_times(starts_at, ends_at, opens_at, closes_at, now) -> None:
-    for field, value in (
-        ("starts_at", starts_at),
-        ("ends_at", ends_at),
-        ("signup_opens_at", opens_at),
-        ("signup_closes_at", closes_at),
-    ):
-        if value is not None and not isinstance(value, datetime):
-            raise invalid_field(field, _l("Give a date and a time."))
     if starts_at is None:
         raise invalid_field("starts_at", _l("This cannot be empty."))
     if ends_at is None:
@@ -161,8 +145,16 @@ def publish(
             or actor.works_for(organization_id, community_id)
         ):
             raise Forbidden()
+    # A time without a zone is the community's (as people type it); far-off years are refused.
+    zone = local_zone()
     starts_at, ends_at, signup_opens_at, signup_closes_at = (
-        _aware(t) for t in (starts_at, ends_at, signup_opens_at, signup_closes_at)
+        utc_time(value, field, zone)
+        for field, value in (
+            ("starts_at", starts_at),
+            ("ends_at", ends_at),
+            ("signup_opens_at", signup_opens_at),
+            ("signup_closes_at", signup_closes_at),
+        )
     )
     _check_times(starts_at, ends_at, signup_opens_at, signup_closes_at, now or utcnow())
     if not isinstance(capacity, int) or not 1 <= capacity <= MAX_CAPACITY:

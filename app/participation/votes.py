@@ -11,7 +11,6 @@ the (consultation, household) unique key, so racing votes never count twice.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -21,7 +20,7 @@ from app.demo import seed_hook
 from app.extensions import db
 from app.infra import events
 from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
-from app.infra.text import clean_text
+from app.infra.text import clean_text, utc_time
 from app.models import Building, Grid, Household
 from app.models.base import utcnow
 from app.models.consultation import (
@@ -63,13 +62,7 @@ RULE = _l(
 
 # --- input ---------------------------------------------------------------------------------------
 def _aware(value, field: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise invalid_field(field, _l("Must be a date and time."))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=local_zone())  # typed without a zone: the community's time
-    return value.astimezone(ZoneInfo("UTC"))
+    return utc_time(value, field, local_zone())
 
 
 def _options(labels) -> list[str]:

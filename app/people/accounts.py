@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.infra import audit
 from app.infra.errors import Unauthorized
+from app.infra.text import clean_text
 from app.models import Person
 from app.people import auth, invitations, people, proxies
 from app.people.actors import Actor
@@ -11,6 +12,7 @@ from app.people.authz import require_person, require_signed_in
 
 
 def _token_payload(person: Person, label: str | None) -> dict:
+    label = clean_text(label or "", "label", max_length=80, required=False) or None
     token, row = auth.issue_token(person=person, label=label)
     actor = Actor.for_person(person)
     return {

@@ -206,7 +206,12 @@ def authenticate(
     A failed attempt raises with `persist=True` so the failure count is committed even though
     the request fails.
     """
-    if not isinstance(login, str) or not login.strip() or len(login) > 80:
+    if (
+        not isinstance(login, str)
+        or not login.strip()
+        or len(login) > 80
+        or not login.isprintable()  # no phone number or username holds a control character
+    ):
         raise Invalid(errors={"login": [str(_l("Please enter your phone number or username."))]})
     if (pin is None) == (password is None):
         raise Invalid(errors={"pin": [str(_l("Give either a PIN or a password."))]})

@@ -7,7 +7,7 @@ from sqlalchemy import or_, select
 
 from app.extensions import db
 from app.infra.errors import Conflict, Forbidden, Invalid, NotFound, invalid_field
-from app.infra.text import clean_text, mask_phone, normalize_phone
+from app.infra.text import ascii_number, clean_text, mask_phone, normalize_phone
 from app.models import Person, ProxyLink
 from app.models.base import utcnow
 from app.people import authz
@@ -139,10 +139,10 @@ ACT_FOR_MAX_DIGITS = 18
 
 def act_for_id(value, field: str = "act_for") -> int:
     """The resident id a caller asks to act for; Invalid (on `field`) unless it is one."""
-    text = str(value)
-    if not text.isdigit() or not text.isascii() or len(text) > ACT_FOR_MAX_DIGITS:
+    number = ascii_number(str(value), ACT_FOR_MAX_DIGITS)
+    if number is None:
         raise Invalid(errors={field: ["must be a resident id"]})
-    return int(text)
+    return number
 
 
 def acting_for(proxy: Person, resident_id: int) -> Person:

@@ -8,6 +8,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 
 from app.infra.errors import DomainError, invalid_field
+from app.infra.text import ascii_number
 from app.participation import votes
 from app.security import current_actor
 from app.web import easy_common as base
@@ -69,9 +70,10 @@ def vote_cast(consultation_id):
 
 
 def _position(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 9:
+    number = ascii_number(raw, 1)
+    if number is None or number < 1:
         raise invalid_field("position", _("Choose one of the options."))
-    return int(raw)
+    return number
 
 
 def _option(view: dict, raw: str) -> dict:

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from app.infra.errors import DomainError, invalid_field
+from app.infra.text import ascii_number
 from app.participation import activities, points
 from app.people import authz, communities, organizations
 from app.security import current_actor
@@ -64,7 +65,7 @@ def _when(name: str) -> datetime | None:
 
 def _int(name: str) -> int | None:
     value = (request.form.get(name) or "").strip()
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    return ascii_number(value, 9)
 
 
 @bp.get("")

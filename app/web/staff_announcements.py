@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from app.infra.errors import DomainError
+from app.infra.text import ascii_number
 from app.models.announcement import CATEGORIES, CHANNELS
 from app.models.base import utcnow
 from app.notices import acknowledgements, announcements, audience, pictures
@@ -51,7 +52,9 @@ def _when(value: str | None) -> datetime | None:
 
 def _form_data(form) -> dict:
     """The compose form as service arguments."""
-    ints = lambda name: [int(v) for v in form.getlist(name) if v.isdigit()]  # noqa: E731
+    ints = lambda name: [  # noqa: E731
+        n for n in (ascii_number(v, 9) for v in form.getlist(name)) if n is not None
+    ]
     window = None
     days = ints("window_days")
     start, end = form.get("window_start") or None, form.get("window_end") or None

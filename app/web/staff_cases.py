@@ -26,6 +26,7 @@ from app.affairs import (
     workflow,
 )
 from app.infra.errors import DomainError, NotFound, invalid_field
+from app.infra.text import ascii_number
 from app.models.case import CASE_STATUSES, CHANNELS, OPEN_STATUSES
 from app.people import communities
 from app.people.auth import find_person_by_login
@@ -42,9 +43,10 @@ def _int(name: str) -> int | None:
     value = request.values.get(name, "").strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) > 18:
+    number = ascii_number(value)
+    if number is None:
         raise invalid_field(name, _l("Must be a number."))
-    return int(value)
+    return number
 
 
 @bp.get("/")
@@ -187,7 +189,8 @@ def assign(case_id):
     def run():
         target = form.get("assignee", "")
         kind, _sep, raw = target.partition(":")
-        if kind not in ("p", "o") or not raw.isdigit() or len(raw) > 18:
+        number = ascii_number(raw)
+        if kind not in ("p", "o") or number is None:
             raise invalid_field("assignee", _l("Choose who will handle it."))
         key = "person_id" if kind == "p" else "organization_id"
         workflow.assign_case(
@@ -195,7 +198,7 @@ def assign(case_id):
             case_id,
             note=form.get("note") or None,
             due_at=_due(form.get("due_at")),
-            **{key: int(raw)},
+            **{key: number},
         )
 
     return _done(case_id, run, _l("Assigned."))

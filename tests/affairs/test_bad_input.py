@@ -85,3 +85,51 @@ def test_hostile_values_and_wrong_types(client, cats, auth, method, path, good):
     assert r.status_code == 422 and "surprise" in r.get_json()["errors"]
     db.session.expire_all()
     assert _state() == before
+
+
+def test_answers_to_a_multiple_choice_question_must_be_option_keys(client, cats, auth):
+    # [["a"]] could not even be put in a set: it was a 500.
+    from app.affairs import categories
+    from tests.affairs.conftest import actor
+
+    categories.create_category(
+        actor(cats.a.staff),
+        cats.a.community.id,
+        code="kinds",
+        name="多选",
+        attributes=[
+            {
+                "code": "kinds",
+                "datatype": "multivaluelist",
+                "description": "哪些？",
+                "values": [{"key": "a", "name": "甲"}, {"key": "b", "name": "乙"}],
+            }
+        ],
+    )
+    db.session.commit()
+    headers = auth.headers(cats.a.resident)
+    before = _state()
+    for answer in ([["a"]], [{}], [1], ["a", ["b"]], ["c"], {"a": 1}):
+        r = client.post(
+            "/api/v1/cases",
+            json={
+                "category_code": "kinds",
+                "description": "楼道灯",
+                "attributes": {"kinds": answer},
+            },
+            headers=headers,
+        )
+        assert r.status_code == 422, (answer, r.get_json())
+        assert "attributes" in r.get_json()["errors"]
+    db.session.expire_all()
+    assert _state() == before
+    ok = client.post(
+        "/api/v1/cases",
+        json={
+            "category_code": "kinds",
+            "description": "楼道灯",
+            "attributes": {"kinds": ["a", "b"]},
+        },
+        headers=headers,
+    )
+    assert ok.status_code == 201, ok.get_json()

@@ -212,3 +212,64 @@ def test_csrf_required_for_cookie_session_api_writes(client, world, db):
         headers={"X-CSRFToken": token},
     )
     assert ok.status_code == 201
+
+
+# Dates a calendar of community affairs cannot mean: some cannot even be turned into UTC
+# (0001-01-01 east of UTC, 9999-12-31 west of it). An activity's were a 500 when saved; an
+# announcement's and a consultation's a 400 naming no field.
+FAR_DATES = ["0001-01-01T00:00:00", "0001-01-01T00:00:00+08:00", "9999-12-31T23:00:00-05:00"]
+
+
+@pytest.mark.parametrize("when", FAR_DATES)
+def test_far_off_dates_are_a_field_error_and_store_nothing(client, world, staff_headers, db, when):
+    from datetime import timedelta
+
+    from app.models.activity import Activity
+    from app.models.announcement import Announcement
+    from app.models.consultation import Consultation
+    from app.models.base import utcnow
+
+    start = utcnow() + timedelta(days=1)
+    activity = {
+        "community_id": world.a.community.id,
+        "title": "楼道清洁",
+        "place": "2号楼前",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=2)).isoformat(),
+        "capacity": 5,
+    }
+    writes = [
+        ("/api/v1/activities", activity, ("signup_opens_at", "starts_at", "ends_at")),
+        (
+            "/api/v1/announcements",
+            {"title": "停水通知", "body": "明天停水。"},
+            ("publish_at", "expire_at"),
+        ),
+        (
+            "/api/v1/consultations",
+            {"title": "加装电梯", "options": ["同意", "不同意"]},
+            ("opens_at", "closes_at"),
+        ),
+    ]
+    before = [db.session.query(m).count() for m in (Activity, Announcement, Consultation)]
+    for path, good, fields in writes:
+        for field in fields:
+            r = client.post(path, headers=staff_headers, json={**good, field: when})
+            body = _envelope(r, 422)
+            assert field in body["errors"], (path, field, body)
+    db.session.expire_all()
+    assert [db.session.query(m).count() for m in (Activity, Announcement, Consultation)] == before
+
+
+def test_a_token_label_and_login_are_text(client, world):
+    resident = world.a.resident
+    r = client.post(
+        "/api/v1/auth/token", json={"login": resident.phone, "pin": f.PIN, "label": "a\x00b"}
+    )
+    assert "label" in _envelope(r, 422)["errors"]
+    r = client.post("/api/v1/auth/token", json={"login": "138\x0000000000", "pin": f.PIN})
+    assert "login" in _envelope(r, 422)["errors"]
+    ok = client.post(
+        "/api/v1/auth/token", json={"login": resident.phone, "pin": f.PIN, "label": "我的手机"}
+    )
+    assert ok.status_code == 201
