@@ -17,7 +17,7 @@ from app.infra.text import (
     normalize_email,
     normalize_phone,
 )
-from app.models import CARE_FLAGS, Household, Person, RoleAssignment
+from app.models import CARE_FLAGS, Building, Household, Person, RoleAssignment
 from app.models.delivery import NOTIFY_CHANNELS
 from app.models.person import (
     COMMITTEE_STAFF,
@@ -26,6 +26,7 @@ from app.models.person import (
     PLATFORM_ADMIN,
     RESIDENT,
     ROLES,
+    STAFF_SIDE_ROLES,
     STREET_OFFICIAL,
 )
 from app.people import authz
@@ -224,6 +225,20 @@ def _role_communities(role: RoleAssignment) -> list:
     return [role.community_id] if role.community_id is not None else []
 
 
+def manages_account(actor: Actor, person: Person) -> bool:
+    """May the actor reset this person's sign-in (PIN, phone, account on or off)? Committee
+    staff of the person's community may, but only when every role the person holds lies within
+    communities the actor manages too: a resident who is staff elsewhere, or an admin, is not
+    theirs to take over."""
+    return (
+        person.community_id is not None
+        and authz.can_manage_community(actor, person.community_id)
+        and all(
+            authz.can_manage_community(actor, c) for r in person.roles for c in _role_communities(r)
+        )
+    )
+
+
 def get_person(actor: Actor, person_id: int) -> Person:
     """A person the actor may see: themselves, the resident they act for, or via staff access."""
     authz.require_signed_in(actor)
@@ -279,8 +294,18 @@ def list_people(
     if care_flag:
         if care_flag not in CARE_FLAGS:
             raise invalid_field("care_flag", f"allowed: {', '.join(CARE_FLAGS)}")
-        if not (actor.is_admin or community_id in actor.staff_community_ids or actor.grid_ids):
-            raise Forbidden()
+        if not (actor.is_admin or community_id in actor.staff_community_ids):
+            # A grid worker: only the people of their own grids, counted in SQL too, so the
+            # total says nothing about anyone else's flags (authz.can_see_care).
+            if not actor.grid_ids:
+                raise Forbidden()
+            query = query.where(
+                Person.household_id.in_(
+                    select(Household.id)
+                    .join(Building, Building.id == Household.building_id)
+                    .where(Building.grid_id.in_(actor.grid_ids))
+                )
+            )
         # Filter in SQL so pages and totals count only matching people (JSON kept as text).
         query = query.where(cast(Person.care_flags, String).like(f'%"{care_flag}"%'))
     page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False)
@@ -322,6 +347,9 @@ def update_person(actor: Actor, person_id: int, changes: dict) -> Person:
     if staff_only & changes.keys() and not staff:
         raise Forbidden()
     if "phone" in changes:
+        # The number is how a resident signs in: changing it is a step towards the account.
+        if not manages_account(actor, person):
+            raise Forbidden()
         person.phone = normalize_phone(changes["phone"])
         _phone_free(person.phone, except_id=person.id)
     if "birth_year" in changes:
@@ -333,11 +361,8 @@ def update_person(actor: Actor, person_id: int, changes: dict) -> Person:
     if "household_id" in changes:
         person.household = _household_in(person.community_id, changes["household_id"])
     if "is_active" in changes:
-        # Switching an account off (or on) ends (or restores) all its roles: only for someone
-        # whose every role lies within communities the actor manages.
-        if not all(
-            authz.can_manage_community(actor, c) for r in person.roles for c in _role_communities(r)
-        ):
+        # Switching an account off (or on) ends (or restores) all its roles.
+        if not manages_account(actor, person):
             raise Forbidden()
         person.is_active = bool(changes["is_active"])
         if not person.is_active:
@@ -384,15 +409,18 @@ def set_pin(
     one's own (with the current PIN). Every other sign-in and token of the person ends; one's
     own change keeps the sign-in it was made from (`keep_session_id` / `keep_token_id`)."""
     person = get_person(actor, person_id)
-    staff = person.community_id is not None and authz.can_manage_community(
-        actor, person.community_id
-    )
-    proxy = actor.on_behalf_of is not None and actor.on_behalf_of.id == person.id
     own = actor.person is not None and actor.person.id == person.id
-    if not (staff or proxy or own):
+    # A relative resets the PIN of the resident they help, not of an account that also works
+    # for a community (that is its owner's or the committee's to change).
+    proxy = (
+        actor.on_behalf_of is not None
+        and actor.on_behalf_of.id == person.id
+        and not any(r.role in STAFF_SIDE_ROLES for r in person.roles)
+    )
+    if not (own or proxy or manages_account(actor, person)):
         raise Forbidden()
-    own = own and actor.on_behalf_of is None
     if own:
+        # One's own new PIN always needs the current one, whatever else the caller may do.
         check_current_pin(person, current_pin)
     person.pin_hash = hash_secret(check_pin(pin))
     if own:

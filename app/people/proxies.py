@@ -12,6 +12,7 @@ from app.models import Person, ProxyLink
 from app.models.base import utcnow
 from app.people import authz
 from app.people.actors import Actor
+from app.people.people import manages_account
 
 
 def request_link(actor: Actor, resident_phone: str, relation: str | None = None) -> ProxyLink:
@@ -91,7 +92,9 @@ def confirm_link(actor: Actor, link_id: int) -> ProxyLink:
     if link.resident is None:  # only its relative sees a request naming nobody
         raise Forbidden()
     resident_ok = actor.person_id == link.resident_id and actor.on_behalf_of is None
-    staff_ok = authz.can_manage_community(actor, link.resident.community_id)
+    # Staff confirm for a resident they look after, never a request of their own (a link lets
+    # its relative reset the resident's PIN).
+    staff_ok = actor.person_id != link.proxy_id and manages_account(actor, link.resident)
     if not (resident_ok or staff_ok):
         raise Forbidden()
     if link.status != "pending":
