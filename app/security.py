@@ -7,13 +7,14 @@ Flask session and the remember cookie both carry "s:<key>", so the server can en
 
 from __future__ import annotations
 
-from flask import current_app, g, request, session
+from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
 from app.extensions import login_manager
 from app.infra import audit
 from app.models import Device, Person
+from app.models.person import STAFF_SIDE_ROLES
 from app.people.actors import Actor
 
 
@@ -118,7 +119,10 @@ def current_actor() -> Actor:
         on_behalf = None
         if act_for:
             on_behalf = acting_for(user, act_for_id(act_for, "X-Act-For"))
-        actor = Actor.for_person(user, on_behalf_of=on_behalf)
+        signed_in = g.get("web_session")
+        actor = Actor.for_person(
+            user, on_behalf_of=on_behalf, sign_in=signed_in.kind if signed_in else None
+        )
         g.person_locale = user.locale
     elif isinstance(user, Device):
         actor = Actor.for_device(user)
@@ -189,6 +193,23 @@ def _fresh_request_state() -> None:
     audit.bind_client(request.remote_addr)  # the audit log's address, from the channel
 
 
+_CONSOLE_OPEN = ("staff.login", "staff.logout", "static")
+
+
+def _console_needs_its_sign_in():
+    # The staff console works with its own sign-in, which lasts a shift. An easy-mode sign-in
+    # (kept for a year) acts as a resident only (current_actor), so its pages ask for that one.
+    if not request.path.startswith("/staff/") or request.endpoint in _CONSOLE_OPEN:
+        return None
+    signed_in = current_session()
+    if signed_in is None or signed_in.kind == "staff":
+        return None
+    if not any(r.role in STAFF_SIDE_ROLES for r in signed_in.person.roles):
+        return None  # a resident: the pages answer 403 as to anyone without a role there
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+
+
 def init_app(app) -> None:
     """Login manager settings and per-request state."""
     login_manager.session_protection = "basic"
@@ -198,4 +219,5 @@ def init_app(app) -> None:
     login_manager.login_message_category = "info"
     login_manager.id_attribute = "get_session_id"
     app.before_request(_fresh_request_state)
+    app.before_request(_console_needs_its_sign_in)
     app.after_request(_security_headers)

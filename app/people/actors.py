@@ -31,9 +31,16 @@ class Actor:
     on_behalf_of: Person | None = None  # the resident a family proxy acts for
 
     @classmethod
-    def for_person(cls, person: Person, on_behalf_of: Person | None = None) -> Actor:
-        """The actor for a person, with their role assignments."""
-        return cls(person=person, roles=tuple(person.roles), on_behalf_of=on_behalf_of)
+    def for_person(
+        cls, person: Person, on_behalf_of: Person | None = None, *, sign_in: str | None = None
+    ) -> Actor:
+        """The actor for a person, with their role assignments. An easy-mode sign-in
+        (`sign_in="easy"`, kept for a year) acts as a resident only: a worker's other roles
+        need the staff console's sign-in, which lasts a shift."""
+        roles = tuple(person.roles)
+        if sign_in == "easy":
+            roles = tuple(r for r in roles if r.role == RESIDENT)
+        return cls(person=person, roles=roles, on_behalf_of=on_behalf_of)
 
     @classmethod
     def for_device(cls, device: Device) -> Actor:

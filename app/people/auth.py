@@ -406,11 +406,22 @@ def resolve_session(key: str) -> WebSession | None:
         .unique()
         .scalar_one_or_none()
     )
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
-        return None
-    if not row.person.is_active:
-        return None
-    return row
+    return row if row is not None and _live(row) else None
+
+
+def _live(row: WebSession) -> bool:
+    return row.revoked_at is None and row.expires_at > utcnow() and row.person.is_active
+
+
+def live_session(session_id: int) -> WebSession | None:
+    """A sign-in by its id, read afresh, if it is still live: for a connection that outlasts
+    the request it began with (the voice stream checks it every turn)."""
+    row = db.session.execute(
+        select(WebSession)
+        .where(WebSession.id == session_id)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    return row if row is not None and _live(row) else None
 
 
 def touch_session(row: WebSession) -> bool:

@@ -154,6 +154,35 @@ def test_stream_errors(live_app, auth, cats, say):
     mine.ws.close()
 
 
+def test_a_stream_signed_in_by_cookie_ends_with_its_sign_in(app, live_app, cats, say):
+    # Easy mode's page opens the socket with its session cookie (no token). Its sign-in is
+    # checked on every turn, as a token is: after sign-out the next turn is refused.
+    from tests.easy.conftest import EasyClient
+
+    phone = EasyClient(app.test_client())
+    phone.sign_in(cats.a.resident)
+    cookie = phone.client.get_cookie("session").value
+    with connect(
+        f"ws://{live_app}/api/v1/voice/stream",
+        open_timeout=10,
+        additional_headers={"Cookie": f"session={cookie}"},
+    ) as ws:
+        _signed_out_mid_talk(Talk(ws), phone)
+
+
+def _signed_out_mid_talk(talk, phone):
+    talk.send(type="start", language="ko")
+    talk.until("ready")
+    talk.send(type="text", text="공지 사항")
+    assert talk.until("reply")["intent"] == "announcements"
+    assert phone.post("/easy/logout").status_code == 302
+    talk.send(type="text", text="공지 사항")
+    error = talk.until("error")
+    assert error["code"] == 401
+    with pytest.raises(ConnectionClosed):
+        talk.next(timeout=5)
+
+
 def test_the_same_conversation_over_http_and_the_socket(live_app, auth, cats, say):
     token = token_for(auth, cats.a.resident)
     talk = open_talk(live_app, token, language="ko")

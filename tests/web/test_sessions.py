@@ -12,6 +12,7 @@ import pytest
 
 from app.models import WebSession
 from app.models.base import utcnow
+from app.people.auth import hash_secret
 from tests import factories as f
 from tests.easy.conftest import EasyClient, csrf_of
 from tests.pages import csrf_token, staff_login
@@ -341,3 +342,36 @@ def test_an_ended_sign_ins_cookies_are_cleared(app, client, world, auth):
     assert old.get_cookie("remember_token") is None
     # Flask-Login tries a remember cookie instead of the bearer token: gone now, the token works.
     assert old.get("/api/v1/me", headers=auth.headers(world.a.elder)).status_code == 200
+
+
+# --- an easy-mode sign-in is a resident's -------------------------------------------------------
+@pytest.fixture()
+def worker_with_pin(world, db):
+    """A's grid worker, who also has a PIN for easy mode."""
+    worker = world.a.grid_worker
+    worker.pin_hash = hash_secret(f.PIN)
+    db.session.commit()
+    return worker
+
+
+def test_an_easy_mode_sign_in_does_not_open_the_console(app, client, world, worker_with_pin):
+    EasyClient(client).sign_in(worker_with_pin)
+    assert client.get("/easy/").status_code == 200
+    page = client.get("/staff/cases/")
+    assert page.status_code == 302 and "/staff/login" in page.headers["Location"]
+    assert "next=" in page.headers["Location"]
+    # Its API calls act for the resident only: the register is a worker's.
+    register = client.get(f"/api/v1/communities/{world.a.community.id}/people")
+    assert register.status_code in (403, 404)
+    # The console's own sign-in opens it, in the same browser.
+    staff_login(client, worker_with_pin)
+    assert client.get("/staff/cases/").status_code == 200
+    assert client.get(f"/api/v1/communities/{world.a.community.id}/people").status_code == 200
+
+
+def test_a_bearer_token_keeps_the_workers_roles(client, world, auth, worker_with_pin):
+    r = client.get(
+        f"/api/v1/communities/{world.a.community.id}/people",
+        headers=auth.headers(worker_with_pin),
+    )
+    assert r.status_code == 200

@@ -36,6 +36,7 @@ from app.infra import audit, uow
 from app.infra.errors import DomainError, Invalid, Unauthorized
 from app.models import Person
 from app.people.actors import Actor
+from app.security import current_session
 
 log = logging.getLogger("linli.voice")
 
@@ -55,7 +56,7 @@ class Stream:
         self.rt = runtime.runtime()
         self.assistant = self.rt.assistant()
         self.token: str | None = None
-        self.cookie_person_id: int | None = None
+        self.cookie_session_id: int | None = None  # the sign-in (web_session) of the cookie
         self.act_for: int | None = None
         self.owner: str | None = None
         self.conversation_id: str | None = None
@@ -109,8 +110,9 @@ class Stream:
             user = current_user._get_current_object() if current_user else None
             origin = request.headers.get("Origin")
             same_origin = origin is None or origin.rstrip("/") == request.host_url.rstrip("/")
-            if isinstance(user, Person) and same_origin:
-                self.cookie_person_id = user.id
+            signed_in = current_session()
+            if isinstance(user, Person) and same_origin and signed_in is not None:
+                self.cookie_session_id = signed_in.id
         if act_for not in (None, ""):
             from app.people.proxies import act_for_id
 
@@ -119,26 +121,28 @@ class Stream:
 
     def actor(self) -> Actor:
         """The caller, loaded afresh (every turn: revoked tokens stop working)."""
-        from app.people.auth import resolve_token
+        from app.people.auth import live_session, resolve_token
         from app.people.proxies import acting_for
 
-        person = device = None
+        person = device = kind = None
         if self.token is not None:
             row = resolve_token(self.token)
             if row is None:
                 raise Unauthorized()
             person, device = row.person, row.device
-        elif self.cookie_person_id is not None:
-            person = db.session.get(Person, self.cookie_person_id)
-            if person is None or not person.is_active:
+        elif self.cookie_session_id is not None:
+            # The sign-in, not just the person: a sign-out or a new PIN ends the stream too.
+            signed_in = live_session(self.cookie_session_id)
+            if signed_in is None:
                 raise Unauthorized()
+            person, kind = signed_in.person, signed_in.kind
         else:
             raise Unauthorized()
         if device is not None:
             actor = Actor.for_device(device)
         else:
             on_behalf = acting_for(person, self.act_for) if self.act_for is not None else None
-            actor = Actor.for_person(person, on_behalf_of=on_behalf)
+            actor = Actor.for_person(person, on_behalf_of=on_behalf, sign_in=kind)
         audit.bind_actor(actor)
         return actor
 
