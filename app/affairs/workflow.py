@@ -80,9 +80,7 @@ def transition(
     if rating is not None and action != "confirm":
         raise invalid_field("rating", _l("Rate when confirming, or after the case is closed."))
     now = _now()
-    from_status = case.status
-    case.status = to_status
-    case.updated_at = now
+    from_status = _move(case, to_status, now)
     if action == "accept":
         case.accepted_at = now
     elif action == "reject":
@@ -95,6 +93,9 @@ def transition(
         case.closed_reason = "confirmed" if action == "confirm" else "staff"
     elif action == "reopen":
         case.resolved_at = case.closed_at = case.closed_reason = None
+        # A rating was for the fix that did not hold: the next confirmation rates again (the
+        # old one stays on the timeline as its "rated" step).
+        case.rating = case.rating_comment = case.rated_at = None
         _new_deadline(case, now + timedelta(hours=case.category.deadline_hours))
     role = _actor_role(actor, case)
     is_public = True if public is None else bool(public)
@@ -124,6 +125,27 @@ def transition(
         # Followers in the same transaction (participation: points for a confirmed case).
         events.changed("case_confirmed" if action == "confirm" else "case_reopened", case)
     return case
+
+
+def _move(case: Case, to_status: str, now: datetime) -> str:
+    """Move the case from the status it was read in to `to_status`; returns that status. Two
+    requests may both have read it (a double-clicked resolve, a confirm and the auto-close):
+    the move is a conditional UPDATE, so the second finds the status changed and is refused
+    with 409, instead of writing the step twice and moving the status counts twice. On
+    PostgreSQL the second waits for the first's commit, then finds no row; on SQLite writers
+    take turns. The ORM then writes the same values and counts the move once."""
+    from_status = case.status
+    moved = db.session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.status == from_status)
+        .values(status=to_status, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        raise Conflict(_l("Someone else changed this case just now. Please reload it."))
+    case.status = to_status
+    case.updated_at = now
+    return from_status
 
 
 def confirm_case(
@@ -197,11 +219,9 @@ def assign_case(
         if not now < due_at <= now + timedelta(days=366):
             raise invalid_field("due_at", _l("The deadline must be in the coming year."))
         _new_deadline(case, due_at)
-    from_status = case.status
-    case.status = ASSIGNED
+    from_status = _move(case, ASSIGNED, now)
     case.assigned_at = now
     case.accepted_at = case.accepted_at or now
-    case.updated_at = now
     note = clean_text(note or "", "note", max_length=2000, multiline=True, required=False) or None
     _event(
         case,
@@ -315,10 +335,12 @@ def merge_case(actor: Actor, case_id: int, into_id: int, note: str | None = None
         raise Conflict(_l("The case to merge into is already closed."))
     now = _now()
     note = clean_text(note or "", "note", max_length=2000, multiline=True, required=False) or None
-    from_status = case.status
-    case.status, case.closed_reason, case.closed_at = CLOSED, "merged", now
+    from_status = _move(case, CLOSED, now)
+    case.closed_reason, case.closed_at = "merged", now
     case.merged_into_id = target.id
-    case.updated_at = target.updated_at = now
+    target.updated_at = now
+    # The step is public (its reporter follows the other case now); why staff merged it is
+    # theirs: a note naming the other reporter must not reach the neighbours' view.
     _event(
         case,
         "merged",
@@ -326,9 +348,10 @@ def merge_case(actor: Actor, case_id: int, into_id: int, note: str | None = None
         public=True,
         from_status=from_status,
         to_status=CLOSED,
-        note=note,
         data={"into": target.reference},
     )
+    if note:
+        _event(case, "note", actor, note=note, public=False, role=_actor_role(actor, case))
     _event(target, "merged_in", actor, public=False, data={"from": case.reference})
     followers = set(
         db.session.scalars(select(CaseSupport.person_id).where(CaseSupport.case_id == case.id))
