@@ -432,7 +432,9 @@ def request_view(case: Case, viewer: Open311Key | None = None) -> dict:
     `viewer` key), what it sent (description, address_string, coordinates to 6 decimals)."""
     own = viewer is not None and case.open311_key_id == viewer.id
     public_photo = next((a for a in case.attachments if a.public and a.kind == "photo"), None)
-    media = case.media_url
+    # A link the posting client sent is its own words, like the description: only it reads
+    # the link back; anyone else sees a photo once staff publish one.
+    media = case.media_url if own else None
     if public_photo is not None:
         media = (
             f"{public_base_url()}/open311/v2/media/"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, and_, cast, or_, select
 
 from app.extensions import db
 from app.infra import audit
@@ -275,6 +275,15 @@ def person_view(actor: Actor, person: Person) -> dict:
     return view
 
 
+def _in_grids(actor: Actor):
+    """People living in the grids the actor works (authz.is_persons_grid_worker, in SQL)."""
+    return Person.household_id.in_(
+        select(Household.id)
+        .join(Building, Building.id == Household.building_id)
+        .where(Building.grid_id.in_(actor.grid_ids))
+    )
+
+
 def list_people(
     actor: Actor,
     community_id: int,
@@ -290,7 +299,14 @@ def list_people(
     if q:
         q = clean_text(q, "q", max_length=40)
         like = f"%{q.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(Person.display_name.like(like), Person.phone.like(like)))
+        # Digits of a phone number find only people whose number the actor may see: a search
+        # is an oracle, and ~40 of them would uncover a masked number (authz.can_see_contact).
+        match = Person.display_name.like(like)
+        if actor.is_admin or community_id in actor.staff_community_ids:
+            match = or_(match, Person.phone.like(like))
+        elif actor.grid_ids:
+            match = or_(match, and_(Person.phone.like(like), _in_grids(actor)))
+        query = query.where(match)
     if care_flag:
         if care_flag not in CARE_FLAGS:
             raise invalid_field("care_flag", f"allowed: {', '.join(CARE_FLAGS)}")
@@ -299,13 +315,7 @@ def list_people(
             # total says nothing about anyone else's flags (authz.can_see_care).
             if not actor.grid_ids:
                 raise Forbidden()
-            query = query.where(
-                Person.household_id.in_(
-                    select(Household.id)
-                    .join(Building, Building.id == Household.building_id)
-                    .where(Building.grid_id.in_(actor.grid_ids))
-                )
-            )
+            query = query.where(_in_grids(actor))
         # Filter in SQL so pages and totals count only matching people (JSON kept as text).
         query = query.where(cast(Person.care_flags, String).like(f'%"{care_flag}"%'))
     page_obj = db.paginate(query, page=page, per_page=per_page, error_out=False)

@@ -532,10 +532,17 @@ def test_the_posting_client_reads_its_own_words_back_nobody_else_does(
     world = cats
     description = "3 单元门口路灯不亮，晚上看不见台阶"
     address = "和平里 3 号楼 3 单元门口"
+    link = "https://partner.example/photos/5501.jpg"
     r = client.post(
         f"{BASE}/requests.{fmt}",
         data=_form(
-            world, key, description=description, lat=None, long=None, address_string=address
+            world,
+            key,
+            description=description,
+            lat=None,
+            long=None,
+            address_string=address,
+            media_url=link,
         ),
     )
     reference = _created(r, fmt)
@@ -551,6 +558,7 @@ def test_the_posting_client_reads_its_own_words_back_nobody_else_does(
     # The client that posted it (same api_key): its description, address_string, 6 decimals.
     own, _text = _one(client, world, reference, fmt, api_key=key)
     assert own["description"] == description and own["address"] == address
+    assert own["media_url"] == link  # the link it sent, its own words too
     listed = _listed(client, world, reference, fmt, api_key=key)
     assert listed["description"] == description and listed["address"] == address
     own, _text = _one(client, world, precise, fmt, api_key=key)
@@ -561,6 +569,7 @@ def test_the_posting_client_reads_its_own_words_back_nobody_else_does(
     for api_key in (None, other_key):
         item, text = _one(client, world, reference, fmt, api_key=api_key)
         assert item["description"] is None and item["address"] is None
+        assert item["media_url"] is None and "partner.example" not in text
         assert "路灯" not in text and "3 单元" not in text
         assert _listed(client, world, reference, fmt, api_key=api_key)["description"] is None
         item, _text = _one(client, world, precise, fmt, api_key=api_key)

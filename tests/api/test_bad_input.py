@@ -226,8 +226,8 @@ def test_far_off_dates_are_a_field_error_and_store_nothing(client, world, staff_
 
     from app.models.activity import Activity
     from app.models.announcement import Announcement
-    from app.models.consultation import Consultation
     from app.models.base import utcnow
+    from app.models.consultation import Consultation
 
     start = utcnow() + timedelta(days=1)
     activity = {

@@ -181,3 +181,33 @@ def test_a_grid_worker_counts_only_the_care_flags_of_their_own_grids(client, wor
     # A grid worker of community B may not ask in A at all.
     other = client.get(path, headers=auth.headers(world.b.grid_worker))
     assert other.status_code in (403, 404)
+
+
+def test_phone_digits_find_only_people_whose_number_the_searcher_may_see(client, world, auth, db):
+    # A search is an oracle: a masked 138****5678 would come back digit by digit.
+    elder, resident = world.a.elder, world.a.resident
+    path = f"/api/v1/communities/{world.a.community.id}/people"
+
+    def found(who, q: str) -> set[int]:
+        r = client.get(path, query_string={"q": q}, headers=auth.headers(who))
+        assert r.status_code == 200, r.get_json()
+        return {p["id"] for p in r.get_json()["items"]}
+
+    digits = resident.phone[-6:]
+    assert resident.id in found(world.a.staff, digits)
+    assert resident.id not in found(world.official, digits)  # reads the register, masked
+    assert resident.id in found(world.official, resident.display_name)  # names still find
+    # A grid worker: the numbers of their own grid's people only.
+    assert resident.id in found(world.a.grid_worker, digits)
+    # The elder moves to a grid the worker does not work.
+    from app.models import Building, Grid, Household
+
+    a = world.a.community
+    grid = Grid(community=a, name="第三网格")
+    building = Building(community=a, grid=grid, name="7号楼")
+    household = Household(building=building, unit="2", room="702")
+    db.session.add_all([grid, building, household])
+    db.session.flush()
+    elder.household = household
+    db.session.commit()
+    assert elder.id not in found(world.a.grid_worker, elder.phone[-6:])
