@@ -220,8 +220,11 @@
     fitSide();
   }
 
-  function drawActivities() {
-    var t = now();
+  // The rotation's step (and a new snapshot) redraw it with their own instant: an activity
+  // announcement is listed by the rotation's rule (isActive: published, not expired, in its
+  // window), so one the snapshot carries ahead of its time joins the list when that time comes.
+  function drawActivities(t) {
+    if (t == null) t = now();
     var list = $('activity-list');
     var boardChanged = drawLeaderboard();
     // Activities with sign-up (app/participation) first, then the activity announcements.
@@ -235,7 +238,7 @@
           + (a.places_left ? T.places_left.replace('{n}', a.places_left) : T.full) };
     });
     var acts = real.concat((S.snap ? S.snap.items : []).filter(function (i) {
-      return i.category === 'activity' && (!i.expire_at || Date.parse(i.expire_at) > t);
+      return i.category === 'activity' && isActive(i, t);
     })).slice(0, 4);
     var key = acts.map(function (i) { return i.id + ':' + i.revision; }).join(',');
     if (list.dataset.key === key) {
@@ -688,6 +691,7 @@
     }
     drawProgress();
     drawRail(items);
+    drawActivities(t);
     pumpUrgent(items);
   }
 
@@ -703,7 +707,6 @@
     $('clock-time').textContent = hhmm(t);
     $('clock-date').textContent = dayLabel(t) + ' ' + T.weekdays[(d.getUTCDay() + 6) % 7];
     if (S.online === false) setOnline(false);
-    drawActivities();
   }
 
   // --- pause, idle ----------------------------------------------------------------------------------
