@@ -12,6 +12,8 @@ exception, is rolled back. Services only flush; they never commit.
   message) drops the failed work now, or keeps it when the error says it must persist.
 - `commit()`: the one explicit commit, for work outside a request's end: CLI commands,
   background jobs, and a WebSocket turn that must be saved before the socket waits again.
+- `lock_row(model, id)`: requests that change one row (an activity's places, a person's
+  points, a household's vote, an announcement's revision) take turns until each commits.
 
 The hook runs when the view returns, before a streamed body is sent: so an event stream holds
 no transaction while it waits, and a stream's body must not write.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, current_app, g, has_request_context
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import make_transient_to_detached
@@ -65,6 +68,24 @@ def rollback() -> None:
 
 
 _INSERTS: dict = {}
+
+
+def lock_row(model, row_id: int) -> None:
+    """Hold a row until this transaction ends, so that requests changing it take turns and
+    each reads what the one before committed. PostgreSQL locks the row (SELECT ... FOR
+    UPDATE); SQLite has one write lock for the whole database, which a no-change UPDATE of the
+    row takes (its updated_at kept as it is, not set by the column's onupdate)."""
+    table = model.__table__
+    if db.session.get_bind().dialect.name == "sqlite":
+        same = {"id": table.c.id}
+        if "updated_at" in table.c:
+            same["updated_at"] = table.c.updated_at
+        db.session.execute(
+            update(table).where(table.c.id == row_id).values(**same),
+            execution_options={"synchronize_session": False},
+        )
+    else:
+        db.session.execute(select(table.c.id).where(table.c.id == row_id).with_for_update())
 
 
 def _insert_of(model) -> tuple:

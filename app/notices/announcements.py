@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.demo import seed_hook
 from app.extensions import db
-from app.infra import events
+from app.infra import events, uow
 from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
 from app.infra.text import check_time_span, clean_text, utc_time
 from app.models import Building, Grid
@@ -225,6 +225,15 @@ def _for_manager(actor: Actor, announcement_id: int) -> Announcement:
     return a
 
 
+def _locked(actor: Actor, announcement_id: int) -> Announcement:
+    """The announcement to change, re-read under its row lock (uow.lock_row): two edits of
+    one announcement run one after another, so the second sees the first one's revision."""
+    a = _for_manager(actor, announcement_id)
+    uow.lock_row(Announcement, a.id)
+    db.session.refresh(a)
+    return a
+
+
 def _plain(value):
     if isinstance(value, datetime):
         return value.isoformat()
@@ -235,7 +244,7 @@ def update_announcement(
     actor: Actor, announcement_id: int, changes: dict, expected_revision: int | None = None
 ) -> Announcement:
     """Edit an announcement (not once withdrawn or expired); every edit is kept in the history."""
-    a = _for_manager(actor, announcement_id)
+    a = _locked(actor, announcement_id)
     now = utcnow()
     state = effective_status(a, now)
     if state in ("withdrawn", "expired"):
@@ -287,7 +296,7 @@ def update_announcement(
 
 def publish_announcement(actor: Actor, announcement_id: int) -> Announcement:
     """Send a draft out now (or at its publish_at)."""
-    a = _for_manager(actor, announcement_id)
+    a = _locked(actor, announcement_id)
     if a.status != "draft":
         raise Conflict(_l("Only a draft can be published."))
     now = utcnow()
@@ -304,7 +313,7 @@ def publish_announcement(actor: Actor, announcement_id: int) -> Announcement:
 
 def withdraw_announcement(actor: Actor, announcement_id: int) -> Announcement:
     """Take an announcement off every screen and out of the app."""
-    a = _for_manager(actor, announcement_id)
+    a = _locked(actor, announcement_id)
     if effective_status(a) not in LIVE:
         raise Conflict(_l("Only a scheduled or published announcement can be withdrawn."))
     a.status = "withdrawn"

@@ -21,12 +21,12 @@ from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from app.demo import seed_hook
 from app.extensions import db
 from app.i18n import local_time
-from app.infra import events
+from app.infra import audit, events, uow
 from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
 from app.infra.text import clean_text, mask_phone, utc_time
 from app.models import Organization
@@ -87,14 +87,7 @@ def _managed(actor: Actor, activity_id: int) -> Activity:
 
 
 def _lock(activity: Activity) -> Activity:
-    table = Activity.__table__
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(
-            update(table).where(table.c.id == activity.id).values(taken=table.c.taken),
-            execution_options={"synchronize_session": False},
-        )
-    else:
-        db.session.execute(select(table.c.id).where(table.c.id == activity.id).with_for_update())
+    uow.lock_row(Activity, activity.id)
     db.session.refresh(activity)
     return activity
 
@@ -341,17 +334,18 @@ def roster(actor: Actor, activity_id: int) -> list[dict]:
         )
     }
     rows = []
+    unmasked = False
     for signup in _signups(activity.id, (SIGNED_UP, ATTENDED, WAITLISTED)):
         person = signup.person
         h = hours.get(person.id)
+        contact = authz.can_see_contact(actor, person) and person.phone is not None
+        unmasked = unmasked or contact
         rows.append(
             {
                 "signup_id": signup.id,
                 "person_id": person.id,
                 "name": person.display_name,
-                "phone": person.phone
-                if authz.can_see_contact(actor, person)
-                else mask_phone(person.phone),
+                "phone": person.phone if contact else mask_phone(person.phone),
                 "status": signup.status,
                 "waitlist_position": waitlist_position(signup),
                 "signed_up_by_proxy": signup.signed_up_by_id not in (None, person.id),
@@ -361,6 +355,9 @@ def roster(actor: Actor, activity_id: int) -> list[dict]:
                 "hours_certified": bool(h and h.certified_at),
             }
         )
+    if unmasked:
+        # Full phone numbers are a sensitive read, on the record like a person's page.
+        audit.record_read(actor, "activity_roster", activity.id, activity.community_id, ["phone"])
     return rows
 
 
@@ -385,7 +382,9 @@ def sign_up(actor: Actor, activity_id: int, *, now: datetime | None = None) -> S
         raise Forbidden(_l("This activity is for residents of its community."))
     if not signup_open(activity, now):
         raise Conflict(_l("Sign-up for this activity is not open."))
-    _lock(activity)
+    # Asked again under the lock: a call-off (or a change) may have come while we waited for it.
+    if not signup_open(_lock(activity), now):
+        raise Conflict(_l("Sign-up for this activity is not open."))
     signup = _my_signup(actor, activity.id)
     if signup is not None and signup.status != CANCELLED:
         return signup
@@ -427,7 +426,9 @@ def cancel(actor: Actor, activity_id: int) -> SignUp:
     signup.status = CANCELLED
     if held:
         activity.taken -= 1
-        _promote(activity)
+        # A called-off activity has no place to give: nobody waiting is promoted or told.
+        if activity.status != "cancelled":
+            _promote(activity)
     db.session.flush()
     events.changed("feed", activity.community_id)
     return signup
@@ -555,6 +556,13 @@ def certify_hours(actor: Actor, hours_id: int) -> VolunteerHours:
         raise NotFound()
     activity = _managed(actor, row.activity_id)
     if row.certified_at is None:
+        # Attendance may have been taken back since the hours were recorded.
+        signup = _signup_of(activity.id, row.person_id)
+        if signup is None or signup.status != ATTENDED:
+            raise invalid_field(
+                "person_id",
+                _l("They are no longer ticked as present. Tick them again, then certify."),
+            )
         row.certified_at = utcnow()
         row.certified_by_id = actor.person_id
         db.session.flush()

@@ -16,10 +16,11 @@ spending points does not lower the rank) and names only people who turned on
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
+from app.infra import uow
 from app.infra.errors import Conflict, NotFound, invalid_field
 from app.infra.text import clean_text
 from app.models import Person
@@ -290,16 +291,8 @@ def person_points(actor: Actor, person_id: int, *, limit: int = 50) -> dict:
 
 
 def _lock_person(person_id: int) -> None:
-    # Redemptions of one person wait for each other, so two cannot both spend the same points:
-    # PostgreSQL locks the person's row; SQLite takes its one write lock with a no-change UPDATE.
-    table = Person.__table__
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(
-            update(table).where(table.c.id == person_id).values(id=table.c.id),
-            execution_options={"synchronize_session": False},
-        )
-    else:
-        db.session.execute(select(table.c.id).where(table.c.id == person_id).with_for_update())
+    # Redemptions of one person wait for each other, so two cannot both spend the same points.
+    uow.lock_row(Person, person_id)
 
 
 def redeem(actor: Actor, person_id: int, points: int, item: str) -> dict:
@@ -388,10 +381,12 @@ def leaderboard(actor: Actor, community_id: int, *, limit: int = 10) -> dict:
     rows = _ranked(community_id)
     names = _shown_names([r.person_id for r in rows])
     me = actor.subject.id if actor.subject is not None else None
+    # A lobby screen is public: it gets the surname only, as in its snapshot (for_screen).
+    shown = _screen_name if actor.device is not None else str
     items = [
         {
             "rank": rank,
-            "name": names[row.person_id],
+            "name": shown(names[row.person_id]),
             "points": int(row.earned),
             "is_me": row.person_id == me,
         }

@@ -5,7 +5,9 @@ vote by another member of the household replaces the earlier one); invited parti
 committee closes it, records the minutes and the decision, and announces the decision.
 
 Every verb takes the Actor first; who may do what is in votes_policy. A vote is one upsert on
-the (consultation, household) unique key, so racing votes never count twice.
+the (consultation, household) unique key, so racing votes never count twice; members of one
+household vote one after another (its row is locked), so the points and "replaced" follow the
+real order.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from app.demo import seed_hook
 from app.extensions import db
-from app.infra import events
+from app.infra import events, uow
 from app.infra.errors import Conflict, Forbidden, NotFound, invalid_field
 from app.infra.text import clean_text, utc_time
 from app.models import Building, Grid, Household
@@ -496,6 +498,11 @@ def _open_if_seconded(c: Consultation) -> None:
 def second(actor: Actor, consultation_id: int) -> Consultation:
     """A household supports a resident's proposal (once; a second time changes nothing)."""
     c = get(actor, consultation_id, "second")
+    # Racing seconds count one after another under the consultation's row lock, so the one
+    # that makes the number sees the others and opens it (under READ COMMITTED each would count
+    # only itself and those committed before). Locked before the insert: the insert's foreign
+    # key check holds a KEY SHARE lock that two FOR UPDATEs taken after it would deadlock on.
+    _lock(c)
     _add_second(c, voter_household(actor).id, actor.subject.id)
     _open_if_seconded(c)
     db.session.flush()
@@ -523,8 +530,15 @@ def cast_vote(
     household = voter_household(actor)
     subject = actor.subject
     now = utcnow()
-    earlier = household_vote(actor, c)
-    earlier_voter = earlier.person_id if earlier is not None else None
+    # Members of one household vote one after another, so whoever comes second sees the first
+    # one's vote: theirs replaces it and the points move to them (one credit per household).
+    uow.lock_row(Household, household.id)
+    earlier_voter = db.session.scalar(
+        select(ConsultationVote.person_id).where(
+            ConsultationVote.consultation_id == c.id,
+            ConsultationVote.household_id == household.id,
+        )
+    )
     table = ConsultationVote.__table__
     upsert = _dialect_insert(table).values(
         consultation_id=c.id,
@@ -566,7 +580,7 @@ def cast_vote(
         points.reverse("vote_cast", c.id, earlier_voter)
     points.credit_for("vote_cast", c.id, subject.id, c.community_id)
     _ring(c)
-    return vote, earlier is not None
+    return vote, earlier_voter is not None
 
 
 def add_comment(actor: Actor, consultation_id: int, body: str) -> ConsultationComment:

@@ -44,6 +44,7 @@ TARGET_LABELS = {
     "building": _l("Building"),
     "household": _l("Household"),
     "organization": _l("Organization"),
+    "activity_roster": _l("Sign-up list"),
 }
 WORDS = {"actions": ACTION_LABELS, "targets": TARGET_LABELS}
 

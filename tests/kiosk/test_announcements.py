@@ -138,6 +138,31 @@ def test_edits_are_kept_in_the_history(client, post):
     assert history[-1]["editor_id"] is not None
 
 
+def test_racing_edits_of_one_revision_one_wins_the_other_is_told_to_reload(
+    app, client, post, db, monkeypatch
+):
+    from tests.participation.helpers import requests_at_once, slowed
+
+    body = post(title="停水通知", body="周六停水。")
+    url, headers = f"/api/v1/announcements/{body['id']}", post.headers
+    # Each edit takes a while after reading the announcement (both read revision 1).
+    monkeypatch.setattr(announcements, "clean_text", slowed(announcements.clean_text, 0.4))
+    answers = requests_at_once(
+        app,
+        lambda c: c.patch(url, json={"body": "周日停水。", "revision": 1}, headers=headers),
+        lambda c: c.patch(url, json={"body": "周一停水。", "revision": 1}, headers=headers),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    lost = next(a for a in answers if a.status_code == 409).get_json()
+    assert lost["code"] == 409 and lost["message"] == "别人刚修改过这条公告，请刷新后再改。"
+    won = next(a for a in answers if a.status_code == 200).get_json()
+    assert won["revision"] == 2
+    current = client.get(url, headers=headers).get_json()
+    assert current["revision"] == 2 and current["body"] == won["body"]
+    history = client.get(url + "/revisions", headers=headers).get_json()
+    assert [h["action"] for h in history] == ["create", "publish", "edit"]
+
+
 def test_edit_clears_speech_and_old_speech_is_refused(client, post, db):
     body = post()
     assert announcements.set_speech_url(body["id"], "/api/v1/voice/speech/" + "a" * 32, revision=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -57,3 +58,31 @@ def concurrently(app, person_ids, fn):
 
     with ThreadPoolExecutor(len(person_ids)) as pool:
         return list(pool.map(one, person_ids))
+
+
+def slowed(fn, seconds=0.4):
+    """`fn`, taking `seconds` longer after it ran: holds a lock (or a transaction) open for
+    long enough that a racing request surely meets it."""
+
+    def slow(*args, **kwargs):
+        result = fn(*args, **kwargs)
+        time.sleep(seconds)
+        return result
+
+    return slow
+
+
+def requests_at_once(app, *calls, stagger=0.0):
+    """Send each call(client) through the real app from its own thread with its own test
+    client, all started together (the n-th `stagger` × n seconds later, so the order they reach
+    the database is known); returns the responses in order."""
+    barrier = threading.Barrier(len(calls))
+
+    def one(n):
+        client = app.test_client()
+        barrier.wait(timeout=30)
+        time.sleep(stagger * n)
+        return calls[n](client)
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(one, range(len(calls))))

@@ -15,7 +15,13 @@ from app.models.notification import Notification
 from app.models.points import PointEntry
 from app.participation import activities, points
 from tests import factories as f
-from tests.participation.helpers import actor, concurrently, new_activity
+from tests.participation.helpers import (
+    actor,
+    concurrently,
+    new_activity,
+    requests_at_once,
+    slowed,
+)
 
 
 def _residents(side, n):
@@ -252,3 +258,25 @@ def test_the_lobby_screen_lists_coming_activities_without_names(client, auth, wo
     listed = snap.get_json()["activities"]
     assert [(a["id"], a["places_left"]) for a in listed] == [(activity.id, 2)]
     assert world.a.resident.display_name not in snap.get_data(as_text=True)
+
+
+def test_a_sign_up_waiting_on_a_call_off_is_refused(app, client, auth, world, monkeypatch):
+    activity = new_activity(world.a, capacity=3)
+    activities.sign_up(actor(world.a.resident), activity.id)
+    latecomer = f.resident(world.a.community)
+    staff, late = auth.headers(world.a.staff), auth.headers(latecomer)
+    url = f"/api/v1/activities/{activity.id}"
+    # The call-off holds the activity's lock while it tells everyone; the sign-up comes just
+    # after it took the lock, while the activity still reads "published".
+    monkeypatch.setattr(activities, "_tell", slowed(activities._tell, 1.5))
+    called_off, signed_up = requests_at_once(
+        app,
+        lambda c: c.post(f"{url}/cancel", headers=staff),
+        lambda c: c.post(f"{url}/signup", headers=late),
+        stagger=0.5,  # the call-off is well inside its lock by then, even on a loaded machine
+    )
+    assert called_off.status_code == 200 and called_off.get_json()["status"] == "cancelled"
+    assert signed_up.status_code == 409, signed_up.get_json()
+    db.session.expire_all()
+    assert _signup(activity, latecomer) is None
+    assert db.session.get(Activity, activity.id).taken == 1

@@ -127,3 +127,100 @@ def test_leaderboard_and_redemption(client, auth, world):
     rules = f"/api/v1/communities/{side.community.id}/points/rules"
     r = client.put(rules, headers=staff, json={"source_kind": "vote_cast", "points": 3})
     assert {x["source_kind"]: x["points"] for x in r.get_json()}["vote_cast"] == 3
+
+
+def _notice_kinds(client, headers):
+    return [
+        n["kind"] for n in client.get("/api/v1/notifications", headers=headers).get_json()["items"]
+    ]
+
+
+def test_withdrawing_from_a_called_off_activity_promotes_nobody(client, auth, world):
+    side = world.a
+    staff = auth.headers(side.staff)
+    activity_id = _publish(client, staff, side.community.id).get_json()["id"]
+    waiting_person = f.resident(side.community)
+    resident, waiting = auth.headers(side.resident), auth.headers(waiting_person)
+    assert (
+        client.post(f"/api/v1/activities/{activity_id}/signup", headers=resident).status_code == 200
+    )
+    r = client.post(f"/api/v1/activities/{activity_id}/signup", headers=waiting)
+    assert r.get_json()["status"] == "waitlisted"
+    assert client.post(f"/api/v1/activities/{activity_id}/cancel", headers=staff).status_code == 200
+    r = client.delete(f"/api/v1/activities/{activity_id}/signup", headers=resident)
+    assert r.status_code == 200 and r.get_json()["status"] == "cancelled"
+    # no "a place came free" for a place in an activity that will not take place
+    view = client.get(f"/api/v1/activities/{activity_id}", headers=waiting).get_json()
+    assert view["status"] == "cancelled" and view["my_status"] == "waitlisted"
+    assert _notice_kinds(client, waiting) == ["activity_cancelled"]
+
+
+def test_hours_are_not_certified_once_attendance_is_taken_back(client, auth, world):
+    side = world.a
+    staff = auth.headers(side.staff)
+    activity_id = _publish(client, staff, side.community.id).get_json()["id"]
+    resident = auth.headers(side.resident)
+    signup = client.post(f"/api/v1/activities/{activity_id}/signup", headers=resident).get_json()
+    attendance = f"/api/v1/activities/{activity_id}/signups/{signup['id']}/attendance"
+    assert client.put(attendance, headers=staff, json={"attended": True}).status_code == 200
+    hours = client.put(
+        f"/api/v1/activities/{activity_id}/hours/{side.resident.id}",
+        headers=staff,
+        json={"hours": 2},
+    ).get_json()
+    assert client.put(attendance, headers=staff, json={"attended": False}).status_code == 200
+    r = client.post(f"/api/v1/volunteer-hours/{hours['id']}/certify", headers=staff)
+    assert r.status_code == 422
+    assert r.get_json()["errors"]["person_id"] == [
+        "这位现在没有勾选到场。请先勾选到场，再认证时长。"
+    ]
+    assert client.get("/api/v1/points/me", headers=resident).get_json()["balance"] == 0
+    roster = client.get(f"/api/v1/activities/{activity_id}/signups", headers=staff).get_json()
+    assert roster[0]["hours_certified"] is False
+    # ticked again, the hours can be certified
+    assert client.put(attendance, headers=staff, json={"attended": True}).status_code == 200
+    r = client.post(f"/api/v1/volunteer-hours/{hours['id']}/certify", headers=staff)
+    assert r.status_code == 200 and r.get_json()["certified_at"] is not None
+    assert client.get("/api/v1/points/me", headers=resident).get_json()["balance"] == 25
+
+
+def test_a_lobby_screen_gets_the_leaderboard_with_surnames_only(client, auth, world):
+    from app.extensions import db
+    from app.participation import points
+
+    side = world.a
+    shown = f.resident(side.community, name="李热心", show_on_leaderboard=True)
+    points.credit_for("vote_cast", 1, shown.id, side.community.id)
+    db.session.commit()
+    path = f"/api/v1/communities/{side.community.id}/points/leaderboard"
+    board = client.get(path, headers=auth.headers(device=side.device))
+    assert board.status_code == 200
+    assert [i["name"] for i in board.get_json()["items"]] == ["李**"]
+    assert "李热心" not in board.get_data(as_text=True)
+    # a person still sees the name the resident agreed to show
+    mine = client.get(path, headers=auth.headers(side.resident)).get_json()
+    assert [i["name"] for i in mine["items"]] == ["李热心"]
+
+
+def test_reading_full_phones_on_the_sign_up_list_is_audited(client, auth, world):
+    from app.extensions import db
+    from app.models import AuditLog
+
+    side = world.a
+    staff = auth.headers(side.staff)
+    activity_id = _publish(client, staff, side.community.id).get_json()["id"]
+    client.post(f"/api/v1/activities/{activity_id}/signup", headers=auth.headers(side.resident))
+
+    def reads():
+        db.session.expire_all()
+        return [
+            (e.actor_person_id, e.community_id, e.detail)
+            for e in db.session.query(AuditLog).filter_by(
+                action="read", target_type="activity_roster", target_id=str(activity_id)
+            )
+        ]
+
+    assert reads() == []
+    roster = client.get(f"/api/v1/activities/{activity_id}/signups", headers=staff).get_json()
+    assert roster[0]["phone"] == side.resident.phone
+    assert reads() == [(side.staff.id, side.community.id, {"fields": ["phone"]})]
