@@ -151,6 +151,10 @@ def load_config(env: dict | None = None, **overrides) -> dict:
         # Language packs to load: built-in codes (zh-CN, en) or paths to pack JSON files.
         "VOICE_LANGUAGES": env.get("VOICE_LANGUAGES") or "zh-CN,en",
         "VOICE_MAX_SECONDS": _int(env, "VOICE_MAX_SECONDS", 60),
+        # The voice WebSocket (flask-sock, simple-websocket): a message is held whole before
+        # the stream sees it, so its size is capped here (its audio frames are at most 64 KB);
+        # a larger one closes the socket (1009) instead of filling the worker's memory.
+        "SOCK_SERVER_OPTIONS": {"max_message_size": 256 * 1024},
         "VOICE_MAX_BYTES": _int(env, "VOICE_MAX_BYTES", 8 * 1024 * 1024),
         # Rendered speech; default MEDIA_CACHE_FOLDER/voice. Shared storage when several hosts.
         "VOICE_CACHE": env.get("VOICE_CACHE") or None,

@@ -152,15 +152,68 @@ def _open_case(actor: Actor, said: str) -> Case | None:
         return None
 
 
+# A resident's call for help said again (or a client's retry) while nobody has taken the first
+# one yet joins it: one chain and one case per emergency, its level told once more.
+REPEAT_WINDOW = timedelta(minutes=10)
+
+
+def _open_alert_of(actor: Actor, now: datetime) -> HelpAlert | None:
+    # A person's own; a lobby screen's next call may be somebody else's emergency.
+    if actor.device is not None or actor.subject is None:
+        return None
+    return db.session.scalar(
+        select(HelpAlert)
+        .where(
+            HelpAlert.person_id == actor.subject.id,
+            HelpAlert.acknowledged_at.is_(None),
+            HelpAlert.created_at > now - REPEAT_WINDOW,
+        )
+        .order_by(HelpAlert.id.desc())
+        .limit(1)
+    )
+
+
+def _said_again(actor: Actor, alert: HelpAlert, said: str) -> list[int]:
+    people = _recipients(alert, alert.level)
+    _tell(alert, alert.level, people, None)
+    case = db.session.get(Case, alert.case_id) if alert.case_id else None
+    if case is not None:
+        _event(
+            case,
+            "help_alerted",
+            None,
+            note=said or None,
+            public=False,
+            role="system",
+            data={"level": LEVEL_NAMES.get(alert.level), "notified": people, "again": True},
+        )
+    audit.record(
+        actor,
+        "urgent_help",
+        "person",
+        actor.subject.id,
+        alert.community_id,
+        {"channel": "voice", "said": said, "notified": people, "alert": alert.id, "again": True},
+    )
+    db.session.flush()
+    if not people:
+        raise Unavailable(_l("Nobody could be alerted."))
+    return people
+
+
 def raise_urgent_help(actor: Actor, transcript: str, now: datetime | None = None) -> list[int]:
     """Urgent help: open the alert (and its case), tell the first level of the chain now, and
-    audit it. Returns who was told; raises Unavailable when nobody could be."""
+    audit it. Returns who was told; raises Unavailable when nobody could be. Said again while
+    the caller's alert waits for somebody to take it, it joins that alert (REPEAT_WINDOW)."""
     community = communities.community_of(actor)
     if community is None:
         raise Unavailable()
     now = now or _now()
-    building = _building_of(actor)
     said = (transcript or "").strip()[:200]
+    again = _open_alert_of(actor, now)
+    if again is not None:
+        return _said_again(actor, again, said)
+    building = _building_of(actor)
     case = _open_case(actor, said)
     alert = HelpAlert(
         community_id=community.id,

@@ -351,3 +351,31 @@ def test_with_redis_an_urgent_alert_rings_another_workers_stream(app, chain, mon
     finally:
         other_worker.stop()
         app.extensions["linli_events"].stop()
+
+
+def test_help_said_again_joins_the_waiting_alert(chain):
+    # One emergency, one chain and one case: said again (or a client's retry) before anybody
+    # took it, the call joins the alert, and its level is told once more.
+    a = chain.a
+    t0 = utcnow()
+    told, alert = _raise(a, t0)
+    again, same = _raise(a, t0 + timedelta(minutes=2))
+    assert same.id == alert.id and again == told
+    assert db.session.query(HelpAlert).count() == 1
+    assert db.session.query(Case).filter(Case.category.has(code="help")).count() == 1
+    assert _told(alert.id) == sorted(told * 2)
+    steps = db.session.query(CaseEvent).filter_by(case_id=alert.case_id, kind="help_alerted")
+    assert steps.count() == 2
+    # Once somebody took it on, a new call is a new alert.
+    staff_note = db.session.scalar(
+        select(Notification).where(
+            Notification.alert_id == alert.id, Notification.person_id == a.staff.id
+        )
+    )
+    notifications.acknowledge(Actor.for_person(a.staff), staff_note.id)
+    db.session.commit()
+    _, taken_on = _raise(a, t0 + timedelta(minutes=3))
+    assert taken_on.id != alert.id
+    # And so is one after a while, even if nobody took the last one on.
+    _, later = _raise(a, t0 + urgent.REPEAT_WINDOW + timedelta(minutes=4))
+    assert later.id not in (alert.id, taken_on.id)

@@ -171,6 +171,11 @@ def test_cached_speech_is_answered_before_flask_with_the_same_headers(client, au
     assert part.headers["Content-Range"] == f"bytes 0-{len(first.data) - 1}/{len(first.data)}"
     middle = client.get(url + "?format=mp3", headers={"Range": "bytes=10-19"}, buffered=True)
     assert middle.status_code == 206 and middle.data == first.data[10:20]
+    # A range that ends before it starts is Flask's to answer (it was a 206 with a negative
+    # Content-Length and no body).
+    backwards = client.get(url + "?format=mp3", headers={"Range": "bytes=10-5"}, buffered=True)
+    assert backwards.status_code in (200, 416)
+    assert int(backwards.headers["Content-Length"]) == len(backwards.data)
     head = client.head(url + "?format=mp3")
     assert head.status_code == 200 and head.data == b""
     assert head.headers["Content-Length"] == str(len(first.data))

@@ -183,6 +183,21 @@ def _signed_out_mid_talk(talk, phone):
         talk.next(timeout=5)
 
 
+def test_a_message_too_big_closes_the_socket_before_it_is_held(live_app, auth, cats, say):
+    # A message is held whole before the stream sees it: 256 KB at most (SOCK_SERVER_OPTIONS),
+    # even before sign-in; the frames of speech are far smaller.
+    # (This client reads the server's close frame after its next ping: pings every second.)
+    url = f"ws://{live_app}/api/v1/voice/stream"
+    with connect(url, open_timeout=10, ping_interval=1) as ws:
+        ws.send(b"\0" * (300 * 1024))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=15)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    talk = open_talk(live_app, token_for(auth, cats.a.resident), language="ko")
+    assert talk.until("ready")["conversation_id"]
+    talk.ws.close()
+
+
 def test_the_same_conversation_over_http_and_the_socket(live_app, auth, cats, say):
     token = token_for(auth, cats.a.resident)
     talk = open_talk(live_app, token, language="ko")

@@ -81,7 +81,11 @@ class CachedSpeech:
         wanted = environ.get("HTTP_RANGE")
         if wanted:
             match = _RANGE.match(wanted.strip())
-            if match is None or int(match.group(1)) >= size:
+            if (
+                match is None
+                or int(match.group(1)) >= size
+                or (match.group(2) and int(match.group(2)) < int(match.group(1)))
+            ):
                 handle.close()
                 return None  # Flask answers odd ranges (416, multiple ranges)
             start = int(match.group(1))

@@ -203,6 +203,7 @@ class Stream:
         if self.session is None:
             conversations.require_model(self.assistant, self.language)
             self.session = self.assistant.open_stream(self.conversation_id, owner=self.owner)
+            self.done_with_database()  # no connection held while the button is held
         self.voiced_ms += voice.audio.pcm_loudness(chunk, self.rt.limits).voiced_ms
         held = sum(len(pcm) for _t, pcm in self.segments)
         if held + len(chunk) > self.rt.limits.max_seconds * voice.audio.BYTES_PER_SECOND:
@@ -213,6 +214,7 @@ class Stream:
         if event.kind == "final":  # Vosk heard a pause: keep it, listen on
             self.segments.append((event.text, self.session.pcm))
             self.session = self.assistant.open_stream(self.conversation_id, owner=self.owner)
+            self.done_with_database()
             text = self._joined("")
         else:
             text = self._joined(event.text)
