@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from app.infra.errors import DomainError
+from app.infra.errors import DomainError, invalid_field
 from app.infra.text import ascii_number
 from app.models.announcement import CATEGORIES, CHANNELS
 from app.models.base import utcnow
@@ -37,30 +37,37 @@ WEEKDAYS = (
 )
 
 
-def _when(value: str | None) -> datetime | None:
+def _when(form, field: str) -> datetime | None:
     """A datetime-local field (community local time), or None when empty."""
-    value = (value or "").strip()
+    value = (form.get(field) or "").strip()
     if not value:
         return None
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        from app.infra.errors import invalid_field
+        raise invalid_field(field, _l("Must be a date and time.")) from None
 
-        raise invalid_field("publish_at", _l("Must be a date and time.")) from None
+
+def _ints(form, name: str) -> list[int]:
+    return [n for n in (ascii_number(v, 9) for v in form.getlist(name)) if n is not None]
 
 
 def _form_data(form) -> dict:
-    """The compose form as service arguments."""
-    ints = lambda name: [  # noqa: E731
-        n for n in (ascii_number(v, 9) for v in form.getlist(name)) if n is not None
-    ]
+    """The compose form as service arguments. Its choices are taken as made: no channel ticked
+    is refused (not "every channel"), and "only these" with none ticked is not the whole
+    community."""
+
+    def ints(name):
+        return _ints(form, name)
+
     window = None
     days = ints("window_days")
     start, end = form.get("window_start") or None, form.get("window_end") or None
     if days or start or end:
         window = {"days": days or None, "start": start, "end": end}
     audience_all = form.get("audience") != "some"
+    if not audience_all and not (ints("grid_ids") or ints("building_ids")):
+        raise invalid_field("audience", _l("Choose at least one grid or building."))
     return {
         "title": form.get("title", ""),
         "body": form.get("body", ""),
@@ -68,9 +75,9 @@ def _form_data(form) -> dict:
         "priority": form.get("priority", "normal"),
         "grid_ids": [] if audience_all else ints("grid_ids"),
         "building_ids": [] if audience_all else ints("building_ids"),
-        "channels": form.getlist("channels") or None,
-        "publish_at": _when(form.get("publish_at")),
-        "expire_at": _when(form.get("expire_at")),
+        "channels": form.getlist("channels"),
+        "publish_at": _when(form, "publish_at"),
+        "expire_at": _when(form, "expire_at"),
         "window": window,
     }
 
@@ -82,6 +89,26 @@ def _local_input(value) -> str:
     return value.astimezone(notices.local_zone()).strftime("%Y-%m-%dT%H:%M")
 
 
+def _choices(item, values) -> dict:
+    """The ticked boxes: as sent when the form comes back after an error, else the item's (a
+    new one: the whole community, every channel)."""
+    if values:
+        return {
+            "some": values.get("audience") == "some",
+            "grid_ids": set(_ints(values, "grid_ids")),
+            "building_ids": set(_ints(values, "building_ids")),
+            "channels": set(values.getlist("channels")),
+            "window_days": set(_ints(values, "window_days")),
+        }
+    return {
+        "some": bool(item and not item.whole_community),
+        "grid_ids": set(item.grid_ids or []) if item else set(),
+        "building_ids": set(item.building_ids or []) if item else set(),
+        "channels": set(item.channels) if item else set(CHANNELS),
+        "window_days": set(item.window_days or []) if item else set(),
+    }
+
+
 def _form_page(actor, *, item=None, community=None, values=None, status=200):
     community = community or (item.community if item else None)
     return render_template(
@@ -89,6 +116,7 @@ def _form_page(actor, *, item=None, community=None, values=None, status=200):
         item=item,
         community=community,
         values=values or {},
+        picked=_choices(item, values),
         categories=CATEGORIES,
         category_labels=notices.CATEGORY_LABELS,
         channels=CHANNELS,

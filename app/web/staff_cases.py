@@ -49,6 +49,13 @@ def _int(name: str) -> int | None:
     return number
 
 
+# The inbox's filters, which its pager links carry on.
+_LIST_FILTERS = frozenset(
+    ("community_id", "status", "assignee", "category_id", "grid_id", "channel", "overdue", "q")
+    + ("due", "escalated")
+)
+
+
 @bp.get("/")
 @login_required
 def inbox():
@@ -110,6 +117,9 @@ def inbox():
         summary=lambda c: views.case_summary(c, level),
         # Only committee staff and grid workers are given cases by name (queries.assignee_choices).
         may_be_assignee=bool(who.grid_ids) or community.id in who.staff_community_ids,
+        # The pager keeps the list's own filters only: any other query parameter (endpoint,
+        # _anchor, _method…) would reach url_for (a 500, or a link its writer shapes).
+        pager_args={k: v for k, v in request.args.items() if k in _LIST_FILTERS},
     )
     return view
 

@@ -203,3 +203,16 @@ def test_the_forms_say_a_public_note_is_public(client, cats):
     assert page.count("公开的诉求人人都能看到") == 3
     english = client.get(f"/staff/cases/{case.id}?lang=en").get_data(as_text=True)
     assert english.count("everyone can on a public case") == 3
+
+
+def test_the_inbox_pager_carries_only_the_lists_filters(app, client, cats, monkeypatch):
+    # ?endpoint=x reached url_for as its own argument (a 500), ?_anchor= shaped the link.
+    monkeypatch.setitem(app.config, "CASE_CREATE_PER_HOUR", 0)  # 51 cases: a second page
+    for _ in range(51):
+        submit(cats.a)
+    _login(client, cats.a.staff)
+    page = client.get("/staff/cases/?status=all&endpoint=x&_anchor=evil&_method=POST&q=")
+    assert page.status_code == 200, page.get_data(as_text=True)[:300]
+    links = re.findall(r'<nav class="pager".*?</nav>', page.get_data(as_text=True), re.S)
+    assert links and "page=2" in links[0] and "status=all" in links[0]
+    assert "endpoint" not in links[0] and "evil" not in links[0] and "_method" not in links[0]

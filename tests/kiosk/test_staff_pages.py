@@ -97,6 +97,7 @@ def test_draft_and_bad_input(client, world, db):
             "category": "notice",
             "priority": "normal",
             "action": "draft",
+            "channels": ["kiosk", "app", "voice"],
             "window_days": ["1", "2"],
             "window_start": "08:00",
             "window_end": "10:00",
@@ -105,6 +106,52 @@ def test_draft_and_bad_input(client, world, db):
     assert r.status_code == 302
     a = db.session.query(Announcement).one()
     assert a.status == "draft" and a.window_days == [1, 2] and a.window_start == "08:00"
+
+
+def test_a_form_sent_back_keeps_every_choice_and_none_is_not_all(client, world, db):
+    # An error re-showed the form with the whole community and every channel ticked: fixing
+    # the error and pressing Publish sent an urgent notice to everyone, on every screen.
+    _login(client, world.a.staff)
+    token = _csrf(client, "/staff/announcements/new")
+    building = world.a.community.buildings[0]
+    form = {
+        "csrf_token": token,
+        "title": "3号楼停水",
+        "body": "明早停水。",
+        "category": "outage",
+        "priority": "urgent",
+        "audience": "some",
+        "building_ids": [str(building.id)],
+        "channels": ["app"],
+        "window_days": ["6"],
+        "publish_at": "2099-01-02T08:00",
+        "expire_at": "2099-01-01T08:00",  # before the start: refused
+        "action": "publish",
+    }
+    page = client.post("/staff/announcements/new", data=form)
+    assert page.status_code == 422
+    html = page.get_data(as_text=True)
+
+    def ticked(name, value):
+        return re.search(rf'name="{name}" value="{value}"\s+checked', html) is not None
+
+    assert ticked("audience", "some") and not ticked("audience", "all")
+    assert ticked("building_ids", building.id)
+    assert ticked("channels", "app") and not ticked("channels", "kiosk")
+    assert not ticked("channels", "voice")
+    assert ticked("window_days", 6) and not ticked("window_days", 1)
+    # No channel at all, or "only these" with none ticked, is refused, not widened.
+    for changes, field in (
+        ({"channels": []}, "channels"),
+        ({"building_ids": []}, "audience"),
+    ):
+        r = client.post("/staff/announcements/new", data={**form, "expire_at": "", **changes})
+        assert r.status_code == 422, field
+    assert db.session.query(Announcement).count() == 0
+    ok = client.post("/staff/announcements/new", data={**form, "expire_at": ""})
+    assert ok.status_code == 302
+    a = db.session.query(Announcement).one()
+    assert a.building_ids == [building.id] and a.channels == ["app"] and a.grid_ids == []
 
 
 def test_other_roles_cannot_compose(client, world):
