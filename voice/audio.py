@@ -297,7 +297,12 @@ def _decode_plain_wav(data: bytes, limits: AudioLimits) -> tuple[bytes, str] | N
             rate = w.getframerate()
             if not 8_000 <= rate <= 192_000:
                 return None
-            if w.getnframes() > limits.max_seconds * rate + rate:
+            frames = w.getnframes()
+            if frames * SAMPLE_WIDTH > len(data) or (frames == 0 and len(data) > 64):
+                # The header does not give the length (a WAV written to a pipe, arecord or
+                # FFmpeg: 0 or 0xFFFFFFFF): FFmpeg reads the samples to the end.
+                return None
+            if frames > limits.max_seconds * rate + rate:
                 raise AudioTooLong(
                     f"the audio lasts more than {limits.max_seconds:g} s",
                     seconds=round(w.getnframes() / rate, 1),

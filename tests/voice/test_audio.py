@@ -212,3 +212,19 @@ def test_every_error_has_a_stable_code_and_status():
         seen.add(cls.code)
         err = cls("x", extra=1)
         assert err.to_dict()["details"] == {"extra": 1}
+
+
+@pytest.mark.parametrize("size", [0, 0x7FFFFFFF, 0xFFFFFFFF])
+def test_a_wav_streamed_without_its_length_is_read_to_the_end(phrase_wav, size):
+    # arecord writing to a pipe (and FFmpeg) cannot go back to fill in the data size: it says
+    # 0 or the largest number. It was refused as empty or too long.
+    data = bytearray(phrase_wav)
+    at = data.find(b"data")
+    assert at > 0
+    data[at + 4 : at + 8] = size.to_bytes(4, "little")
+    if size:
+        data[4:8] = (0xFFFFFFFF).to_bytes(4, "little")  # the RIFF size too
+    decoded = decode_audio(bytes(data))
+    reference = decode_audio(phrase_wav)
+    assert abs(decoded.duration - reference.duration) < 0.05
+    assert decoded.loudness.voiced_ms > 300

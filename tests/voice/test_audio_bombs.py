@@ -46,19 +46,25 @@ def test_many_channels_or_absurd_rates_are_refused_before_decoding(channels, rat
     assert time.perf_counter() - started < 1.5  # decoding 8 MB of 16 channels took longer
 
 
-@pytest.mark.parametrize(
-    "data", [wav(1, 16_000, 100_000, declared=0x7FFFFF00), wav(1, 8_000, 2_000_000)]
-)
-def test_recordings_claiming_hours_are_refused_cheaply(data):
+def test_recordings_lasting_hours_are_refused_cheaply():
     started = time.perf_counter()
     with pytest.raises(AudioTooLong):
-        decode_audio(data, LIMITS, allow_silent=True)
+        decode_audio(wav(1, 8_000, 2_000_000), LIMITS, allow_silent=True)
     assert time.perf_counter() - started < 1.0
 
 
-def test_a_false_claim_of_hours_costs_only_what_is_there():
+@pytest.mark.parametrize(
+    "data",
+    [
+        wav(2, 48_000, 192_000, declared=0x7FFFFF00),
+        # Mono PCM16 too: a WAV written to a pipe cannot give its length (0x7FFFFFFF…), so a
+        # length the bytes do not hold is not believed either way (tests/voice/test_audio.py).
+        wav(1, 16_000, 32_000, declared=0x7FFFFF00),
+    ],
+)
+def test_a_false_claim_of_hours_costs_only_what_is_there(data):
     started = time.perf_counter()
-    decoded = decode_audio(wav(2, 48_000, 192_000, declared=0x7FFFFF00), LIMITS, allow_silent=True)
+    decoded = decode_audio(data, LIMITS, allow_silent=True)
     assert decoded.duration < 1.1 and time.perf_counter() - started < 1.0
 
 
