@@ -14,6 +14,7 @@ description in one breath ("我要反映楼道灯坏了").
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .asr import AsrModel, Grammar, StreamSession, Transcript, load_model
@@ -36,6 +37,7 @@ class VoiceAssistant:
         tts: TTSWorker | None = None,
         limits: AudioLimits = DEFAULT_LIMITS,
         min_grammar_confidence: float = 0.5,
+        run_blocking: Callable[..., Any] | None = None,
     ) -> None:
         if model is None and model_path is not None:
             model = load_model(model_path)
@@ -44,6 +46,10 @@ class VoiceAssistant:
         self.tts = tts
         self.limits = limits
         self.min_grammar_confidence = min_grammar_confidence
+        # How to run a long C call (decoding, recognizing a whole utterance): by default here;
+        # an app under gevent passes one that runs it off the event loop, so the worker's other
+        # requests go on meanwhile (app.infra.offload.off_loop).
+        self.run_blocking = run_blocking or (lambda fn, *args: fn(*args))
         self._grammars: dict[tuple[str, str], Grammar | None] = {}
         self._lock = threading.Lock()
 
@@ -70,8 +76,10 @@ class VoiceAssistant:
         ConversationNotFound.
         """
         state = self._state(conversation_id, owner)
-        decoded = decode_audio(data, self.limits)
-        transcript = self.recognize(decoded.pcm, state["language"], _listen(state))
+        decoded = self.run_blocking(decode_audio, data, self.limits)
+        transcript = self.run_blocking(
+            self.recognize, decoded.pcm, state["language"], _listen(state)
+        )
         return self._answer(
             conversation_id, caller, state, transcript, decoded.pcm, data, decoded.mime, owner
         )
@@ -88,7 +96,7 @@ class VoiceAssistant:
     ) -> TurnResult:
         """A whole utterance of 16 kHz mono PCM16 (e.g. collected from a websocket)."""
         state = self._state(conversation_id, owner)
-        transcript = self.recognize(pcm, state["language"], _listen(state))
+        transcript = self.run_blocking(self.recognize, pcm, state["language"], _listen(state))
         return self._answer(
             conversation_id, caller, state, transcript, pcm, audio, audio_mime, owner
         )
@@ -189,7 +197,7 @@ class VoiceAssistant:
                 and not parsed.slots.get("description")
                 and transcript.unknown_words
             ):
-                spoken = self._model().recognize(pcm, None).text
+                spoken = self.run_blocking(self._model().recognize, pcm, None).text
                 again = nlu.parse(spoken, ("report",))
                 description = again.slots.get("description") or nlu.clean_description(spoken)
                 slots = {"description": description} if description else {}

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 import voice
 from app.assistant.runtime import runtime
 from app.assistant.services import Caller, _babel_context, owner_of
+from app.infra import offload
 from app.infra.errors import DomainError
 from app.infra.text import clean_text
 from app.people import authz
@@ -216,8 +217,8 @@ def transcribe(actor: Actor, data: bytes, *, language: str | None = None) -> dic
     authz.require_signed_in(actor)
     rt = runtime()
     model = require_model(rt.assistant())
-    decoded = voice.decode_audio(data, rt.limits)
-    result = model.recognize(decoded.pcm, None)
+    decoded = offload.off_loop(voice.decode_audio, data, rt.limits)
+    result = offload.off_loop(model.recognize, decoded.pcm, None)
     text = result.text
     pack = rt.pack(_language_for(actor, language))
     if pack.script == "han":  # Vosk separates Chinese words with spaces

@@ -41,7 +41,7 @@ import voice
 from app.assistant.services import AppServices, _babel_context
 from app.assistant.stores import DatabaseDialogStore, RedisDialogStore
 from app.extensions import db
-from app.infra import events, ratelimit, uow
+from app.infra import events, offload, ratelimit, uow
 from app.infra.errors import Invalid, NotFound
 from app.models import Community
 from app.models.announcement import Announcement
@@ -137,7 +137,11 @@ class VoiceRuntime:
                 )
                 tts = voice.TTSWorker(self.cache_dir / "tts", timeout=self.tts_timeout)
                 self._assistant = voice.VoiceAssistant(
-                    dialog, model=self._model(), tts=tts, limits=self.limits
+                    dialog,
+                    model=self._model(),
+                    tts=tts,
+                    limits=self.limits,
+                    run_blocking=offload.off_loop,
                 )
                 self._pid = pid
         return self._assistant

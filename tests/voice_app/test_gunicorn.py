@@ -103,3 +103,50 @@ def test_published_announcement_gets_speech_on_the_screens(gunicorn):
     status, audio = call(gunicorn, url)
     assert status == 200
     assert_real_speech(audio)
+
+
+def test_a_long_recording_does_not_hold_up_its_worker(tmp_path_factory, say):
+    # Decoding and recognizing a recording are long C calls. In a gevent worker they ran on
+    # its event loop: for seconds, nothing else on that worker (a lobby screen's stream, an
+    # urgent alert, /healthz) was answered. They run in the hub's threads now (offload.off_loop).
+    import threading
+
+    from tests.voice_app.conftest import Gunicorn
+
+    server = Gunicorn(tmp_path_factory.mktemp("voice-one-worker"), workers=1, redis=False)
+    server.prepare()
+    server.start()
+    try:
+        token = server.token("resident")
+        # About 20 s of speech, written down with open vocabulary (dictation): seconds of work.
+        recording = say("공지 사항 도움말 다시 말해 주세요 " * 12)
+        finished = {}
+
+        def upload():
+            request = urllib.request.Request(
+                server.url + "/api/v1/voice/transcriptions?language=ko",
+                data=recording,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "audio/wav"},
+                method="POST",
+            )
+            started = time.monotonic()
+            with urllib.request.urlopen(request, timeout=120) as response:
+                assert response.status == 200
+                response.read()
+            finished["seconds"] = time.monotonic() - started
+
+        uploading = threading.Thread(target=upload)
+        uploading.start()
+        answered = [time.monotonic()]
+        while uploading.is_alive():
+            with urllib.request.urlopen(server.url + "/healthz", timeout=120) as response:
+                response.read()
+            answered.append(time.monotonic())
+            time.sleep(0.02)
+        uploading.join()
+        took = finished["seconds"]
+        assert took > 1.5, f"the recording took only {took:.2f} s: too short to tell"
+        longest_wait = max(b - a for a, b in zip(answered, answered[1:], strict=False))
+        assert longest_wait < took / 3, (longest_wait, took)
+    finally:
+        server.stop()
