@@ -248,3 +248,17 @@ def test_without_a_grid_worker_the_committee_hears_it_within_2_s(browser, alerts
     finally:
         committee.close()
         street.close()
+
+
+def test_the_live_list_stays_on_the_page_being_read(browser, alerts_server):
+    # Each live update redrew the list from page 1, whatever page was open.
+    server = alerts_server
+    staff = Console(browser, server, _account(server, "committee_staff", login="heping_staff"))
+    try:
+        with staff.page.expect_request(lambda r: "/staff/alerts/state" in r.url) as fetched:
+            staff.page.goto(f"{server.url}/staff/alerts?page=2")
+        url = fetched.value.url
+        assert "list=1" in url and "page=2" in url, url
+        staff.clean()
+    finally:
+        staff.close()

@@ -63,7 +63,10 @@
   function refresh() {
     if (busy) { again = true; return; }
     busy = true;
-    var url = badge.dataset.state + (list() ? '?list=1' : '');
+    // The list is redrawn as the page shows it: the same page of it (not page 1 again).
+    var page = new URLSearchParams(window.location.search).get('page');
+    var url = badge.dataset.state
+      + (list() ? '?list=1' + (page ? '&page=' + encodeURIComponent(page) : '') : '');
     fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) { if (data) draw(data); })
