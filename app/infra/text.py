@@ -89,6 +89,12 @@ def _visible(char: str) -> bool:
     return unicodedata.category(char)[0] in "LNPS" and char not in _BLANK_LETTERS
 
 
+def is_clean(value: str) -> bool:
+    """True when the text holds none of the characters clean_text refuses (the API document's
+    TEXT_RULES say the same), for text checked but kept as typed, such as a login."""
+    return _FORBIDDEN.search(value) is None
+
+
 def clean_name(value: str, field: str, *, max_length: int, required: bool = True) -> str:
     """A name people see (a person's, a screen's, an organization's): `clean_text`, without bidi
     marks and zero-width spaces, and with at least one visible character."""

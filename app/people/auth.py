@@ -30,7 +30,7 @@ from sqlalchemy.orm import joinedload
 from app.extensions import db
 from app.infra import audit, offload, ratelimit
 from app.infra.errors import Invalid, Locked, NotFound, TooManyRequests, Unauthorized
-from app.infra.text import half_width, looks_like_phone, normalize_phone
+from app.infra.text import half_width, is_clean, looks_like_phone, normalize_phone
 from app.models import ApiToken, Device, LoginThrottle, Person, WebSession
 from app.models.base import utcnow
 from app.people.actors import Actor
@@ -210,7 +210,7 @@ def authenticate(
         not isinstance(login, str)
         or not login.strip()
         or len(login) > 80
-        or not login.isprintable()  # no phone number or username holds a control character
+        or not is_clean(login)  # control characters, lone surrogates: no login holds them
     ):
         raise Invalid(errors={"login": [str(_l("Please enter your phone number or username."))]})
     if (pin is None) == (password is None):
