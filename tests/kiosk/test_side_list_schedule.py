@@ -12,20 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PageProblems
+from tests.browser.conftest import (
+    PageProblems,
+    browser,  # noqa: F401 - the browser suites' Chromium fixture
+)
 from tests.live import ThreadedServer
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser(playwright_driver):
-    """Debian's Chromium, headless, driven by Playwright."""
-    chromium = playwright_driver.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-    )
-    yield chromium
-    chromium.close()
 
 
 def _iso(dt: datetime) -> str:
@@ -39,7 +32,7 @@ def _not_today(app) -> list[int]:
     return [d for d in range(1, 8) if d not in (today, today % 7 + 1)]
 
 
-def test_side_list_shows_activity_announcements_only_when_live(app, world, auth, post, browser):
+def test_side_list_shows_activity_announcements_only_when_live(app, world, auth, post, browser):  # noqa: F811
     """Scheduled in 3 hours or limited to other weekdays: in the snapshot but not in the side
     list (nor the rotation); a live one is listed; one due in a few seconds joins the list
     when its time comes, without a reload; no console error or failed request."""

@@ -38,6 +38,15 @@ def _race(app, people_ids, consultation_id, positions):
         return list(pool.map(one, range(len(people_ids))))
 
 
+def _new_households(side, n: int, *, unit: str, room: str) -> list[Household]:
+    """`n` new households in the side's first building (`room` spells each number: "{}05")."""
+    building = side.community.buildings[0]
+    made = [Household(building=building, unit=unit, room=room.format(k + 1)) for k in range(n)]
+    db.session.add_all(made)
+    db.session.flush()
+    return made
+
+
 def test_one_household_racing_counts_once(app, world):
     side = world.a
     household = side.resident.household
@@ -101,13 +110,10 @@ def test_two_members_of_a_household_voting_at_once_earn_its_points_once(
 
 def test_racing_seconds_open_the_proposal(app, auth, world, monkeypatch):
     side = world.a
-    building = side.community.buildings[0]
-    seconders = []
-    for n in range(3):
-        h = Household(building=building, unit="5", room=f"{n + 1}05")
-        db.session.add(h)
-        db.session.flush()
-        seconders.append(factories.resident(side.community, household=h))
+    seconders = [
+        factories.resident(side.community, household=h)
+        for h in _new_households(side, 3, unit="5", room="{}05")
+    ]
     db.session.commit()
     monkeypatch.setitem(app.config, "CONSULTATION_SECONDS", 4)
     c = votes.propose(Actor.for_person(side.resident), title="增设快递柜")
@@ -130,13 +136,11 @@ def test_racing_seconds_open_the_proposal(app, auth, world, monkeypatch):
 
 def test_many_households_racing_each_count_once(app, world):
     side = world.a
-    building = side.community.buildings[0]
-    people = []
-    for n in range(6):
-        h = Household(building=building, unit="2", room=f"{n + 1}01")
-        db.session.add(h)
-        db.session.flush()
-        people += [factories.resident(side.community, household=h) for _ in range(2)]
+    people = [
+        factories.resident(side.community, household=h)
+        for h in _new_households(side, 6, unit="2", room="{}01")
+        for _ in range(2)
+    ]
     c = votes.create_consultation(
         Actor.for_person(side.staff), title="小区停车改造", options=["同意", "不同意"]
     )
@@ -158,13 +162,10 @@ def test_many_households_racing_each_count_once(app, world):
 
 def test_votes_racing_a_close_are_counted_or_refused(app, world):
     side = world.a
-    building = side.community.buildings[0]
-    people = []
-    for n in range(5):
-        h = Household(building=building, unit="3", room=f"{n + 1}02")
-        db.session.add(h)
-        db.session.flush()
-        people.append(factories.resident(side.community, household=h))
+    people = [
+        factories.resident(side.community, household=h)
+        for h in _new_households(side, 5, unit="3", room="{}02")
+    ]
     c = votes.create_consultation(
         Actor.for_person(side.staff), title="加装电梯", options=["同意", "不同意"]
     )

@@ -157,15 +157,21 @@ def test_own_pin_needs_the_current_one_while_acting_for_someone(client, world, a
     assert ok.status_code == 204 and _signs_in_with(client, world.a.relative, NEW_PIN)
 
 
-def test_a_grid_worker_counts_only_the_care_flags_of_their_own_grids(client, world, auth, db):
+def _home_in_another_grid(community, db):
+    """A household in a new grid of `community`, which the side's grid worker does not work."""
     from app.models import Building, Grid, Household
 
-    a = world.a.community
-    grid = Grid(community=a, name="第二网格")
-    building = Building(community=a, grid=grid, name="9号楼")
+    grid = Grid(community=community, name="另一网格")
+    building = Building(community=community, grid=grid, name="9号楼")
     household = Household(building=building, unit="1", room="901")
     db.session.add_all([grid, building, household])
     db.session.flush()
+    return household
+
+
+def test_a_grid_worker_counts_only_the_care_flags_of_their_own_grids(client, world, auth, db):
+    a = world.a.community
+    household = _home_in_another_grid(a, db)
     f.resident(a, name="王奶奶", care_flags=["lives_alone"], household=household)
     db.session.commit()
     path = f"/api/v1/communities/{a.id}/people?care_flag=lives_alone"
@@ -200,14 +206,6 @@ def test_phone_digits_find_only_people_whose_number_the_searcher_may_see(client,
     # A grid worker: the numbers of their own grid's people only.
     assert resident.id in found(world.a.grid_worker, digits)
     # The elder moves to a grid the worker does not work.
-    from app.models import Building, Grid, Household
-
-    a = world.a.community
-    grid = Grid(community=a, name="第三网格")
-    building = Building(community=a, grid=grid, name="7号楼")
-    household = Household(building=building, unit="2", room="702")
-    db.session.add_all([grid, building, household])
-    db.session.flush()
-    elder.household = household
+    elder.household = _home_in_another_grid(world.a.community, db)
     db.session.commit()
     assert elder.id not in found(world.a.grid_worker, elder.phone[-6:])
