@@ -101,6 +101,9 @@ def evaluate_case(
         if step is None or (only is not None and step not in only):
             break
         claim = update(Case).where(Case.id == case.id)
+        if step != "auto_closed":
+            # Judged on the case as read: not if it was resolved, or its deadline moved, since.
+            claim = claim.where(Case.status == case.status, Case.due_at == case.due_at)
         if step == "due_soon":
             # Not after an overdue notice that a racing request gave across the deadline.
             claim = claim.where(

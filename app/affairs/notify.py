@@ -21,7 +21,7 @@ from app.models.case import (
     Case,
     CaseSupport,
 )
-from app.people import notifications
+from app.people import notifications, proxies
 from app.people.actors import Actor
 
 
@@ -64,9 +64,20 @@ def _street_officials(community: Community) -> list[int]:
     return _people_with_role(role="street_official", street_office_id=community.street_office_id)
 
 
+def _reporter_side(case: Case) -> set[int]:
+    """The resident a case is for, and the family member who filed it while their link stands:
+    a relative whose link was revoked reads the case no more, nor hears of it."""
+    people = {case.reporter_id} if case.reporter_id is not None else set()
+    if case.proxy_id is not None and (
+        case.reporter_id is None or proxies.still_helps(case.proxy_id, case.reporter_id)
+    ):
+        people.add(case.proxy_id)
+    return people
+
+
 def _tell_reporter(case: Case, kind: str, title, body) -> None:
     """Notify the resident a case is for, and the family member who filed it."""
-    for person_id in {p for p in (case.reporter_id, case.proxy_id) if p is not None}:
+    for person_id in _reporter_side(case):
         with notifications.in_locale_of(person_id):
             notifications.notify(
                 person_id, kind, str(title), str(body), link=f"/api/v1/cases/{case.id}"
@@ -78,7 +89,7 @@ def _announce_status(actor: Actor, case: Case, note: str | None) -> None:
     if subject is not None and subject.id == case.reporter_id:
         return  # they know: they did it
     label = STATUS_LABELS[case.status]
-    for person_id in {p for p in (case.reporter_id, case.proxy_id) if p is not None}:
+    for person_id in _reporter_side(case):
         with notifications.in_locale_of(person_id):
             body = _("Now: %(status)s.", status=str(label))
             if note:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.demo import seed_hook
 from app.extensions import db
@@ -633,6 +633,16 @@ def remind_job(now: datetime | None = None, sweep: bool = True) -> int:
     ).all()
     told = 0
     for activity in due:
+        # Claimed by a conditional UPDATE: every worker's job loop may find the same activity,
+        # and only the one that claims it tells anyone.
+        claimed = db.session.execute(
+            update(Activity)
+            .where(Activity.id == activity.id, Activity.reminded_at.is_(None))
+            .values(reminded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            continue
         activity.reminded_at = now
         for signup in _signups(activity.id, (SIGNED_UP,)):
             _tell(

@@ -59,6 +59,7 @@ URGENT_KINDS = frozenset({"urgent_help"})
 
 NOT_CONFIGURED = "not configured"
 NO_ADDRESS = "no address"
+CHANNEL_CHANGED = "the person changed how notices reach them"
 
 
 def address_of(person: Person, channel: str) -> str | None:
@@ -218,7 +219,10 @@ def _send_one(record_id: int, now: datetime, config) -> str | None:
     record = db.session.get(DeliveryRecord, record_id, populate_existing=True)
     person = db.session.get(Person, record.person_id)
     address = address_of(person, record.channel) if person and person.is_active else None
-    if address is None:
+    if person is not None and (person.notify_channel or NOTIFY_NONE) != record.channel:
+        # Chosen again since it was queued (e.g. "none" during the quiet hours it waited in).
+        result = outbound.Result(outbound.SKIPPED, CHANNEL_CHANGED, retry=False)
+    elif address is None:
         result = outbound.Result(outbound.SKIPPED, NO_ADDRESS, retry=False)
     elif not outbound.configured(record.channel, config):
         result = outbound.not_configured(record.channel)

@@ -148,15 +148,24 @@ def act_for_id(value, field: str = "act_for") -> int:
     return number
 
 
-def acting_for(proxy: Person, resident_id: int) -> Person:
-    """The resident a proxy may act for, or Forbidden if there is no confirmed link."""
-    link = db.session.scalar(
+def _confirmed(proxy_id: int, resident_id: int) -> ProxyLink | None:
+    return db.session.scalar(
         select(ProxyLink).where(
-            ProxyLink.proxy_id == proxy.id,
+            ProxyLink.proxy_id == proxy_id,
             ProxyLink.resident_id == resident_id,
             ProxyLink.status == "confirmed",
         )
     )
+
+
+def still_helps(proxy_id: int, resident_id: int) -> bool:
+    """True while the relative's link to the resident stands (not revoked)."""
+    return _confirmed(proxy_id, resident_id) is not None
+
+
+def acting_for(proxy: Person, resident_id: int) -> Person:
+    """The resident a proxy may act for, or Forbidden if there is no confirmed link."""
+    link = _confirmed(proxy.id, resident_id)
     if link is None:
         raise Forbidden()
     return link.resident

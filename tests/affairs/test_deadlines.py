@@ -203,3 +203,24 @@ def test_escalate_does_not_close_and_auto_close_does_not_escalate(runner, cats):
     db.session.expire_all()
     assert overdue.escalated_at is not None
     assert db.session.query(Case).filter_by(status="closed").count() == 1
+
+
+def test_a_step_is_not_taken_on_a_case_that_changed_since_it_was_read(cats):
+    # The sweep read the case overdue; a handler then resolved it (or moved its deadline) and
+    # committed. The overdue notice went out all the same, on a resolved case.
+    world = cats
+    case = submit(world.a)
+    workflow.assign_case(actor(world.a.staff), case.id, organization_id=world.a.organization.id)
+    db.session.commit()
+    backdate(case, due_at=timedelta(hours=49), created_at=timedelta(hours=97))
+    stale = db.session.get(Case, case.id)
+    assert stale.status == "assigned"  # what the sweep saw
+    with db.engine.begin() as other:  # another request, committed meanwhile
+        other.execute(
+            Case.__table__.update().where(Case.__table__.c.id == case.id).values(status="resolved")
+        )
+    assert deadlines.evaluate_case(stale) == []
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).overdue_notified_at is None
+    assert _notices(world.a.org_member, "case_overdue") == 0

@@ -494,3 +494,35 @@ def test_case_listing_filters(client, cats, auth):
     counts = client.get("/api/v1/cases", headers=staff).get_json()["counts"]
     assert counts["submitted"] == 1 and counts["assigned"] == 1 and counts["open"] == 2
     assert db.session.query(Case).count() == 2
+
+
+def test_a_relative_whose_link_was_revoked_hears_no_more_of_the_case(client, cats, auth):
+    # Filed for the elder by their relative; the elder then ended the link. The relative may
+    # not read the case any more, and its news no longer reaches them either.
+    from app.models import ProxyLink
+    from tests.affairs.conftest import actor, category
+
+    world = cats
+    relative = auth.headers(world.a.relative, act_for=world.a.elder)
+    r = client.post(
+        "/api/v1/cases",
+        json={"category_id": category(world.a).id, "description": "楼道灯不亮了"},
+        headers=relative,
+    )
+    assert r.status_code == 201, r.get_json()
+    case_id = r.get_json()["id"]
+    link = db.session.query(ProxyLink).filter_by(proxy_id=world.a.relative.id).one()
+    link.status = "revoked"
+    db.session.commit()
+    workflow.transition(actor(world.a.staff), case_id, "accept", note="已受理")
+    db.session.commit()
+
+    def told(person):
+        return (
+            db.session.query(Notification)
+            .filter_by(person_id=person.id, kind="case_status")
+            .count()
+        )
+
+    assert told(world.a.elder) == 1
+    assert told(world.a.relative) == 0

@@ -229,6 +229,24 @@ def test_volunteer_hours_are_certified_by_the_organizer_and_earn_points(world):
         activities.record_hours(member, activity.id, world.a.resident.id, 3)
 
 
+def test_two_job_loops_at_once_remind_once(app, world, monkeypatch):
+    # Every worker runs the reminder job in its loop. Two that found the same activity both
+    # told everyone (and sent the SMS twice): the activity is now claimed first.
+    activity = new_activity(world.a, starts_in=timedelta(hours=5))
+    activities.sign_up(actor(world.a.resident), activity.id)
+    db.session.commit()
+    # The first to claim it takes a while telling, so the other has read it by then.
+    monkeypatch.setattr(activities, "_tell", slowed(activities._tell, 0.5))
+    told = concurrently(
+        app, [world.a.staff.id, world.a.staff.id], lambda _who: activities.remind_job()
+    )
+    assert sorted(told) == [0, 1], told
+    reminders = db.session.scalars(
+        select(Notification).where(Notification.kind == "activity_reminder")
+    ).all()
+    assert [n.person_id for n in reminders] == [world.a.resident.id]
+
+
 def test_reminder_job_tells_people_with_a_place_once(world):
     activity = new_activity(world.a, capacity=1, starts_in=timedelta(hours=5))
     later = new_activity(world.a, starts_in=timedelta(days=3))

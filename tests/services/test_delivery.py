@@ -335,6 +335,24 @@ def test_quiet_hours_hold_until_morning_but_not_urgent_help(world, smtp, monkeyp
     assert [m["To"] for m in smtp.messages][-1] == "wang.fang@example.com"
 
 
+def test_a_notice_held_overnight_follows_the_channel_chosen_since(
+    world, smtp, monkeypatch, app, at
+):
+    # Held for the morning, then the resident chose "none" (the footer says how): it was sent
+    # all the same, on the channel of the evening before.
+    use_smtp(monkeypatch, app, smtp.port)
+    monkeypatch.setitem(app.config, "DELIVERY_QUIET_HOURS", "21:00-08:00")
+    resident = chooses(world.a.resident, "email", "wang.fang@example.com")
+    at(NIGHT)
+    tell(resident)
+    resident.notify_channel = "none"
+    _db.session.commit()
+    assert run_job(MORNING)["sent"] == 0
+    assert smtp.messages == []
+    [held] = records()
+    assert held.status == "skipped" and held.last_error == delivery.CHANNEL_CHANGED
+
+
 def test_daytime_notices_go_at_once_and_quiet_hours_can_be_off(app):
     config = {**app.config, "DELIVERY_QUIET_HOURS": "21:00-08:00"}
     assert delivery.release_at(NOON, "case_status", config) == NOON
