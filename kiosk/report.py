@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from app.affairs import kiosk_report
+from app.http_idempotency import idempotent
 from app.infra.errors import Invalid
 from app.security import current_actor
 from kiosk.views import bp
@@ -23,8 +24,11 @@ def report_options():
 
 
 @bp.post("/api/report")
+@idempotent()
 def report():
-    """File a voice message (multipart: category, place, optional phone, audio) as a case."""
+    """File a voice message (multipart: category, place, optional phone, audio) as a case.
+    Send pressed again after an answer that never came (same Idempotency-Key, same message)
+    is answered from the first filing."""
     if request.mimetype != "multipart/form-data":
         raise Invalid(errors={"audio": ['Send multipart/form-data with the field "audio".']})
     upload = request.files.get("audio")

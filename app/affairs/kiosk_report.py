@@ -69,7 +69,10 @@ def _speech(language: str | None, text: str) -> str | None:
     except Exception:  # an unknown language: the screen shows the words only
         return None
     spoken = pack.speakable(text)
-    return rt.speech_url(spoken, pack.tts_voice, runtime.ANNOUNCEMENT_RATE) if spoken else None
+    try:
+        return rt.speech_url(spoken, pack.tts_voice, runtime.ANNOUNCEMENT_RATE) if spoken else None
+    except OSError:  # the speech folder full or read-only: the words are shown all the same
+        return None
 
 
 def _language(locale: str | None) -> str | None:

@@ -31,7 +31,7 @@ from app.infra.errors import (
     TooManyRequests,
     invalid_field,
 )
-from app.infra.text import clean_text
+from app.infra.text import clean_text, half_width
 from app.models import ApiToken, Device, LoginThrottle
 from app.models.base import utcnow
 from app.models.kiosk import DeviceState, PairingCode
@@ -304,7 +304,8 @@ def claim_pairing(actor: Actor, device_id: int, code: str) -> Device:
     if device.revoked_at is not None:
         raise invalid_field("device", _l("This screen was revoked. Register a new one."))
     throttle = _pairing_throttle(actor)
-    digits = "".join(ch for ch in str(code or "") if ch.isdigit())
+    # Full-width digits from an input method are the same code; nothing else is a digit here.
+    digits = "".join(ch for ch in half_width(str(code or "")) if ch.isascii() and ch.isdigit())
     now = utcnow()
     pairing = None
     if len(digits) == PAIRING_CODE_DIGITS:

@@ -334,10 +334,27 @@
     try { return JSON.parse(localStorage.getItem(TOKEN_KEY)); } catch (e) { return null; }
   }
 
-  function api(method, body) {
+  // One key per message as sent: Send pressed again after an answer that never came (a Wi-Fi
+  // drop, a proxy timing out) is the same message, which the server files once. Anything
+  // changed in it (a new recording, another place or number) makes it a new one.
+  function keyFor(draft) {
+    var what = [draft.category.code, draft.place.code, draft.phone || '', draft.blob.size,
+      draft.ms].join('|');
+    if (draft.key && draft.keyFor === what) return draft.key;
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);  // (randomUUID needs https; a screen may not have it)
+    draft.key = 'kiosk-report-' + Array.prototype.map.call(bytes, function (b) {
+      return ('0' + b.toString(16)).slice(-2);
+    }).join('');
+    draft.keyFor = what;
+    return draft.key;
+  }
+
+  function api(method, body, key) {
     var url = '/kiosk/api/report' + (CFG.lang === 'en' ? '?lang=en' : '');
-    return fetch(url, { method: method, body: body, cache: 'no-store',
-      headers: { Authorization: 'Bearer ' + token() } })
+    var headers = { Authorization: 'Bearer ' + token() };
+    if (key) headers['Idempotency-Key'] = key;
+    return fetch(url, { method: method, body: body, cache: 'no-store', headers: headers })
       .then(function (res) {
         return res.json().catch(function () { return {}; }).then(function (data) {
           if (!res.ok) { var err = new Error(data.message || T.failed); err.data = data; throw err; }
@@ -358,7 +375,7 @@
     var ext = /ogg/.test(D.blob.type) ? 'ogg' : /mp4/.test(D.blob.type) ? 'm4a' : 'webm';
     form.append('audio', D.blob, 'message.' + ext);
     var draft = D;
-    api('POST', form).then(function (data) {
+    api('POST', form, keyFor(D)).then(function (data) {
       if (D !== draft) return;
       forgetRecording();
       D.phone = '';

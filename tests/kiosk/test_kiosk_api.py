@@ -147,6 +147,14 @@ def test_pairing_hands_the_token_over_once(client, auth, world, db):
     assert pairing["code"] not in row.code_hash and row.delivered_at is not None
 
 
+def test_a_code_typed_in_full_width_digits_pairs(client, auth, world):
+    # A Chinese input method types １２３４５６: the same code (it counted as a wrong one).
+    pairing = _request_code(client)
+    wide = "".join(chr(ord(d) - ord("0") + ord("０")) for d in pairing["code"])
+    claimed = _claim(client, auth.headers(world.a.staff), world.a.device.id, wide)
+    assert claimed.status_code == 200, claimed.get_json()
+
+
 def test_pairing_codes_expire(client, auth, world, db):
     pairing = _request_code(client)
     row = db.session.query(PairingCode).one()

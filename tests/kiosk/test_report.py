@@ -351,3 +351,40 @@ def test_a_revoked_screen_cannot_file(client, cats, auth, speech_webm):
     _db.session.commit()
     assert _send(client, headers, speech_webm).status_code in (401, 403)
     assert _count(Case) == 0
+
+
+def test_send_pressed_again_files_the_message_once(client, app, cats, screen, speech_webm):
+    # The answer never reached the screen (a Wi-Fi drop); the resident presses Send again.
+    headers = {**screen, "Idempotency-Key": "kiosk-report-0123456789abcdef"}
+    files = len(_files(app))
+    first = _send(client, headers, speech_webm)
+    assert first.status_code == 201, first.get_json()
+    again = _send(client, headers, speech_webm)
+    assert again.status_code == 201
+    assert again.get_json()["reference"] == first.get_json()["reference"]
+    assert _count(Case) == 1 and len(_files(app)) == files + 1
+    # Another message (another place) with another key is another case.
+    other = _send(
+        client,
+        {**screen, "Idempotency-Key": "kiosk-report-fedcba9876543210"},
+        speech_webm,
+        place="elsewhere",
+    )
+    assert other.status_code == 201 and _count(Case) == 2
+
+
+def test_a_full_speech_folder_does_not_stop_reporting(
+    client, app, cats, screen, speech_webm, monkeypatch
+):
+    # The spoken prompts are extras: a read-only or full speech folder (OSError) was a 500.
+    from app.assistant import runtime
+
+    def full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runtime.runtime(), "speech_url", full)
+    options = client.get(URL, headers=screen)
+    assert options.status_code == 200, options.get_json()
+    r = _send(client, screen, speech_webm)
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["speech_url"] is None and _count(Case) == 1
