@@ -132,7 +132,7 @@ class SmtpEmail:
                     client.login(self.user, self.password)
                 refused = client.send_message(mail)
         except smtplib.SMTPRecipientsRefused as error:
-            return Result(FAILED, _short(f"recipient refused: {error.recipients}"), retry=False)
+            return Result(FAILED, _refused(error.recipients), retry=False)
         except smtplib.SMTPAuthenticationError as error:
             return Result(FAILED, _short(f"SMTP login failed: {error.smtp_code}"))
         except smtplib.SMTPResponseException as error:
@@ -148,8 +148,15 @@ class SmtpEmail:
             # smtplib sends the login as ASCII only: a setting to fix, not a moment to wait.
             return Result(FAILED, "SMTP_USER/SMTP_PASSWORD must be ASCII", retry=False)
         if refused:
-            return Result(FAILED, _short(f"recipient refused: {refused}"), retry=False)
+            return Result(FAILED, _refused(refused), retry=False)
         return Result(SENT, provider_ref=mail["Message-ID"])
+
+
+def _refused(recipients: dict) -> str:
+    # The server's codes only: its answer names the address (kept in the record and logged,
+    # where addresses are shown masked).
+    codes = sorted({str(code) for code, _message in recipients.values()})
+    return _short(f"recipient refused: {', '.join(codes) or '?'}")
 
 
 # --- SMS: Alibaba Cloud dysmsapi SendSms ---------------------------------------------------------

@@ -200,6 +200,7 @@ def test_a_refused_address_fails_without_retry(world, smtp, monkeypatch, app):
     [record] = records()
     assert record.status == "failed" and record.attempts == 1
     assert "refused" in record.last_error
+    assert "nobody" not in record.last_error  # kept and logged: the address is not in it
     assert smtp.messages == []
 
 
