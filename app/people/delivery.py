@@ -272,12 +272,16 @@ def deliver_due(now: datetime | None = None, sweep: bool = False) -> dict[str, i
     batch = int(config["DELIVERY_BATCH"])
     while True:
         clock = now or utcnow()
+        query = select(DeliveryRecord.id).where(
+            DeliveryRecord.status == QUEUED, DeliveryRecord.next_attempt_at <= clock
+        )
+        if release_at(clock, "", config) > clock:
+            # Quiet hours now: a backlog from the day (a late round, a restarted worker, a
+            # retry) waits for the morning too; urgent help goes out.
+            query = query.where(DeliveryRecord.kind.in_(URGENT_KINDS))
         due = list(
             db.session.scalars(
-                select(DeliveryRecord.id)
-                .where(DeliveryRecord.status == QUEUED, DeliveryRecord.next_attempt_at <= clock)
-                .order_by(DeliveryRecord.next_attempt_at, DeliveryRecord.id)
-                .limit(batch)
+                query.order_by(DeliveryRecord.next_attempt_at, DeliveryRecord.id).limit(batch)
             )
         )
         uow.commit()
