@@ -511,6 +511,16 @@ def set_attendance(actor: Actor, activity_id: int, signup_id: int, attended: boo
     if attended:
         return _mark_attended(actor, activity, signup)
     if signup.status == ATTENDED:
+        # Certified hours (and their points) stand on the attendance: it is not taken back.
+        certified = db.session.scalar(
+            select(VolunteerHours.id).where(
+                VolunteerHours.activity_id == activity.id,
+                VolunteerHours.person_id == signup.person_id,
+                VolunteerHours.certified_at.is_not(None),
+            )
+        )
+        if certified is not None:
+            raise Conflict(_l("These hours are already certified."))
         signup.status = SIGNED_UP
         signup.checked_in_at = None
         db.session.flush()

@@ -182,6 +182,12 @@ def test_hours_are_not_certified_once_attendance_is_taken_back(client, auth, wor
     r = client.post(f"/api/v1/volunteer-hours/{hours['id']}/certify", headers=staff)
     assert r.status_code == 200 and r.get_json()["certified_at"] is not None
     assert client.get("/api/v1/points/me", headers=resident).get_json()["balance"] == 25
+    # Once certified, the attendance they stand on is not taken back (it left their points).
+    untick = client.put(attendance, headers=staff, json={"attended": False})
+    assert untick.status_code == 409
+    assert client.get("/api/v1/points/me", headers=resident).get_json()["balance"] == 25
+    roster = client.get(f"/api/v1/activities/{activity_id}/signups", headers=staff).get_json()
+    assert roster[0]["status"] == "attended" and roster[0]["hours_certified"] is True
 
 
 def test_a_lobby_screen_gets_the_leaderboard_with_surnames_only(client, auth, world):
