@@ -34,6 +34,11 @@ def _load_user(user_id: str):
     # not, so the sessions and remember cookies made before sign-ins were recorded end once.
     from app.people.auth import resolve_session, touch_session
 
+    if request.path.startswith("/kiosk/") and _bearer() is not None:
+        # The lobby screen calls with its own token, never a sign-in: someone signed in in the
+        # same browser (a screen in the committee's office) is not the screen. Their sign-in is
+        # left as it is, for their own pages.
+        return None
     row = None
     if isinstance(user_id, str) and user_id.startswith(SESSION_PREFIX):
         row = resolve_session(user_id[len(SESSION_PREFIX) :])

@@ -378,3 +378,18 @@ def test_stream_tickets(client, screen, auth, world, app, monkeypatch):
     # A revoked screen's ticket no longer opens the stream.
     client.delete(f"/api/v1/devices/{world.a.device.id}", headers=auth.headers(world.a.staff))
     assert client.get("/kiosk/stream?ticket=" + ticket).status_code == 401
+
+
+def test_a_screen_in_a_browser_someone_signed_into_is_still_the_screen(client, world, screen):
+    # A screen in the committee's office, in the browser profile staff use for the console:
+    # the cookie won over the screen's token, the snapshot answered 403, and the screen
+    # forgot its token and asked to be paired again, over and over.
+    from tests.pages import staff_login
+
+    staff_login(client, world.a.staff)
+    snap = client.get("/kiosk/snapshot", headers=screen)
+    assert snap.status_code == 200, snap.get_json()
+    beat = client.post("/kiosk/api/heartbeat", json={}, headers=screen)
+    assert beat.status_code < 400, beat.get_json()
+    # The console sign-in is left as it was.
+    assert client.get("/staff/").status_code == 200
